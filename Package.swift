@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "PySandbox",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SandboxRuntime", targets: ["SandboxRuntime"]),
+        .executable(name: "pysandbox-launcher", targets: ["pysandbox-launcher"]),
+        .executable(name: "sandbox-bench", targets: ["sandbox-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // libseccomp, found through pkg-config (Debian: libseccomp-dev).
+        .systemLibrary(
+            name: "CSeccomp",
+            path: "sandbox/CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        // The C launcher: namespaces, mounts, rlimits, cgroups, seccomp, exec.
+        .executableTarget(
+            name: "pysandbox-launcher",
+            dependencies: ["CSeccomp"],
+            path: "sandbox/launcher",
+            cSettings: [
+                .define("_GNU_SOURCE"),
+                .unsafeFlags(["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]),
+            ],
+            linkerSettings: [.linkedLibrary("seccomp")]
+        ),
+        // GNU libc calls that Swift's Glibc module does not export.
+        .target(
+            name: "CSandboxSupport",
+            path: "sandbox/support",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "SandboxRuntime",
+            dependencies: [
+                "CSandboxSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Benchmarks; timing goals live here, never in tests.
+        .executableTarget(
+            name: "sandbox-bench",
+            dependencies: [
+                "SandboxRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SandboxRuntimeTests",
+            dependencies: ["SandboxRuntime"],
+            path: "Tests/SandboxRuntimeTests"
+        ),
+    ]
+)

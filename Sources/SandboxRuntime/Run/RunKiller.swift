@@ -1,0 +1,95 @@
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the service ended a run itself.
+enum KillReason: Sendable {
+    case timeout
+    case cancelled
+    case outputLimit
+}
+
+/// Asks the launcher to kill its sandbox, at most once per reason, and never
+/// after the launcher has been reaped (its pid could belong to someone else by then).
+final class RunKiller: Sendable {
+    private struct State {
+        var reason: KillReason?
+        var reaped = false
+    }
+
+    let pid: pid_t
+    private let state = Mutex(State())
+
+    /// A launcher that does not exit this long after SIGTERM gets SIGKILL; its
+    /// init then dies by the parent-death signal and takes the sandbox with it.
+    static let escalationDelay = Duration.seconds(3)
+
+    init(pid: pid_t) {
+        self.pid = pid
+    }
+
+    var reason: KillReason? { state.withLock { $0.reason } }
+
+    func kill(_ reason: KillReason) {
+        let first = state.withLock { state -> Bool in
+            guard state.reason == nil, !state.reaped else { return false }
+            state.reason = reason
+            _ = Glibc.kill(pid, SIGTERM)
+            return true
+        }
+        guard first else { return }
+        Task { [self] in
+            try? await Task.sleep(for: Self.escalationDelay)
+            state.withLock { state in
+                if !state.reaped { _ = Glibc.kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    /// Waits for the launcher to exit. Call once its status pipe is closed.
+    func reap() async {
+        state.withLock { $0.reaped = true }
+        let pid = self.pid
+        _ = try? await NIOThreadPool.singleton.runIfActive {
+            var status: CInt = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+    }
+}
+
+/// Counts output against the run's limit; the reader cuts at the limit.
+final class OutputBudget: Sendable {
+    private struct State {
+        var stdout = 0
+        var stderr = 0
+        var truncated = false
+    }
+
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// How many of `count` new bytes of `stream` may be passed on.
+    func admit(_ count: Int, from stream: OutputChunk.Stream) -> Int {
+        state.withLock { state in
+            let used = state.stdout + state.stderr
+            let allowed = max(0, min(count, limit - used))
+            if allowed < count { state.truncated = true }
+            switch stream {
+            case .stdout: state.stdout += allowed
+            case .stderr: state.stderr += allowed
+            }
+            return allowed
+        }
+    }
+
+    var totals: (stdout: Int, stderr: Int, truncated: Bool) {
+        state.withLock { ($0.stdout, $0.stderr, $0.truncated) }
+    }
+}

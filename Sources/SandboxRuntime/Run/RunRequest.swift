@@ -1,0 +1,83 @@
+/// Limits of one run. Defaults suit a classroom exercise; the service caps them.
+public struct RunLimits: Sendable, Equatable {
+    /// Wall-clock time from start to verdict.
+    public var wallTimeout: Duration = .seconds(10)
+    /// CPU time of all the run's processes together; defaults to the wall timeout.
+    public var cpuTime: Duration?
+    /// Memory of the whole run (cgroup, swap off); also bounds the address space.
+    public var memoryBytes: Int = 256 << 20
+    /// stdout and stderr together; the run ends with `outputLimit` past it.
+    public var maxOutputBytes: Int = 1 << 20
+    /// Size of the private tmpfs that is the working directory and /tmp.
+    public var workdirBytes: Int = 64 << 20
+    /// Files and directories the working directory can hold.
+    public var workdirInodes: Int = 4096
+    /// Processes and threads of the run.
+    public var maxProcesses: Int = 64
+    /// Open file descriptors per process.
+    public var maxOpenFiles: Int = 256
+    /// Largest file a process may write.
+    public var maxFileBytes: Int = 16 << 20
+
+    public init() {}
+
+    var cpuSeconds: Int {
+        let limit = cpuTime ?? wallTimeout
+        let (seconds, attoseconds) = limit.components
+        return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
+    }
+}
+
+/// How the program's stdin is fed.
+public enum StdinSource: Sendable, Equatable {
+    /// Closed at once: `input()` raises EOFError.
+    case none
+    /// These bytes, then end of file.
+    case bytes([UInt8])
+    /// Open until `SandboxRun.closeStdin()` or the end of the run.
+    case interactive
+}
+
+/// One program to run.
+public struct RunRequest: Sendable, Equatable {
+    /// Python source, run as `__main__` from `main.py` in the working directory.
+    public var code: String
+    public var stdin: StdinSource
+    /// Extra files for the working directory: relative path to text.
+    public var files: [String: String]
+    public var limits: RunLimits
+
+    public init(code: String, stdin: StdinSource = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) {
+        self.code = code
+        self.stdin = stdin
+        self.files = files
+        self.limits = limits
+    }
+}
+
+/// Why a request cannot run; the message says what was wrong.
+public struct InvalidRunRequest: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+extension RunRequest {
+    /// Rejects file names that would leave the working directory or confuse the kernel.
+    public func validate() throws(InvalidRunRequest) {
+        for path in files.keys.sorted() {
+            if path.isEmpty || path.hasPrefix("/") {
+                throw InvalidRunRequest(message: "files: '\(path)' must be a relative path")
+            }
+            if path.utf8.contains(0) {
+                throw InvalidRunRequest(message: "files: a path contains a NUL byte")
+            }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
+                throw InvalidRunRequest(message: "files: '\(path)' must not contain '..', '.' or empty segments")
+            }
+            if path == "main.py" {
+                throw InvalidRunRequest(message: "files: 'main.py' is reserved for the code")
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+
+/// Settings of the sandbox as a whole; per-run limits live in `RunLimits`.
+public struct SandboxOptions: Sendable {
+    /// The C launcher; by default `pysandbox-launcher` beside the running
+    /// executable, or `$PYSANDBOX_LAUNCHER`.
+    public var launcherPath: String?
+    /// An absolute interpreter path; by default the real binary behind `python3`.
+    public var interpreterPath: String?
+
+    public init(launcherPath: String? = nil, interpreterPath: String? = nil) {
+        self.launcherPath = launcherPath
+        self.interpreterPath = interpreterPath
+    }
+}
+
+/// Why the sandbox cannot be used. The service refuses to start with this message.
+public struct SandboxUnavailable: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Runs Python code in fresh sandboxes. Create one with `prepare`, which
+/// checks that this kernel can sandbox at all; there is no unsandboxed fallback.
+public struct Sandbox: Sendable {
+    public let interpreter: Interpreter
+    public let cgroups: CgroupPlan
+    let launcherPath: String
+    let logger: Logger
+
+    public static func prepare(_ options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "pysandbox.sandbox")) async throws -> Sandbox {
+        let launcher = try locateLauncher(options.launcherPath)
+        let interpreter: Interpreter
+        do {
+            interpreter = try Interpreter.resolve(path: options.interpreterPath)
+        } catch {
+            throw SandboxUnavailable(description: "\(error)")
+        }
+        let sandbox = Sandbox(interpreter: interpreter, cgroups: CgroupDetector().detect(), launcherPath: launcher, logger: logger)
+        try await sandbox.selfTest()
+        logger.info("sandbox ready", metadata: [
+            "python": "\(interpreter.executable) \(interpreter.version)",
+            "cgroups": "\(sandbox.cgroups.summary)",
+        ])
+        return sandbox
+    }
+
+    /// Starts a run. Its output streams from `SandboxRun.output`; its verdict
+    /// comes from `SandboxRun.verdict()`.
+    public func start(_ request: RunRequest) throws -> SandboxRun {
+        try request.validate()
+        return try SandboxRun(request: request, launcher: launcherPath, arguments: launcherArguments(for: request.limits), logger: logger)
+    }
+
+    /// Runs `print` of the interpreter's version in a real sandbox: every setup step must work.
+    private func selfTest() async throws {
+        let run = try start(RunRequest(code: "import sys; print(sys.version_info[0])"))
+        var output: [UInt8] = []
+        for await chunk in run.output { output += chunk.bytes }
+        let verdict = await run.verdict()
+        guard verdict.status == .ok, String(decoding: output, as: UTF8.self) == "3\n" else {
+            throw SandboxUnavailable(description: "the sandbox does not work on this machine: "
+                + (verdict.message ?? "status \(verdict.status.rawValue), output \(String(decoding: output, as: UTF8.self).debugDescription)"))
+        }
+    }
+
+    func launcherArguments(for limits: RunLimits) -> [String] {
+        var arguments: [String] = []
+        for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
+        for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
+        for variable in Self.environment { arguments += ["--env", variable] }
+        // Without a cgroup the address-space limit is the only memory limit;
+        // with one it only catches single huge allocations, leaving room for thread stacks.
+        let addressSpace = cgroups.isActive ? limits.memoryBytes + (512 << 20) : limits.memoryBytes
+        arguments += [
+            "--workdir", Self.workdir,
+            "--workdir-bytes", "\(limits.workdirBytes)",
+            "--workdir-inodes", "\(limits.workdirInodes)",
+            "--cpu-seconds", "\(limits.cpuSeconds)",
+            "--address-space", "\(addressSpace)",
+            "--file-size", "\(limits.maxFileBytes)",
+            "--open-files", "\(limits.maxOpenFiles)",
+            "--processes", "\(limits.maxProcesses)",
+            "--memory", "\(limits.memoryBytes)",
+            "--pids", "\(limits.maxProcesses)",
+        ]
+        arguments += cgroups.launcherArguments
+        arguments += ["--", interpreter.executable, "-I", "-u", "-B", "-X", "utf8", "-c", Bootstrap.source]
+        return arguments
+    }
+
+    static let workdir = "/tmp"
+
+    /// The whole environment of a run: nothing from the service's.
+    static let environment = [
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        "HOME=\(workdir)",
+        "TMPDIR=\(workdir)",
+        "LANG=C.UTF-8",
+        "USER=sandbox",
+        "LOGNAME=sandbox",
+    ]
+
+    private static func locateLauncher(_ configured: String?) throws -> String {
+        let candidates: [String]
+        if let configured {
+            candidates = [configured]
+        } else if let fromEnvironment = ProcessInfo.processInfo.environment["PYSANDBOX_LAUNCHER"] {
+            candidates = [fromEnvironment]
+        } else {
+            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            candidates = [URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("pysandbox-launcher").path]
+        }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw SandboxUnavailable(description: "pysandbox-launcher not found at \(candidates.joined(separator: ", ")); build it with `swift build` or set PYSANDBOX_LAUNCHER")
+        }
+        return found
+    }
+}

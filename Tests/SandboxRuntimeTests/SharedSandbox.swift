@@ -1,0 +1,72 @@
+import Foundation
+import SandboxRuntime
+import Testing
+
+/// One sandbox for the whole test process: `prepare` runs the self-test once.
+enum SharedSandbox {
+    private static let prepared = Task { try await Sandbox.prepare() }
+
+    static func get() async throws -> Sandbox {
+        try await prepared.value
+    }
+}
+
+/// What a finished run produced.
+struct RunResult {
+    var stdout: String
+    var stderr: String
+    var chunks: [OutputChunk]
+    var verdict: Verdict
+
+    var combined: String { stdout + stderr }
+}
+
+extension Sandbox {
+    /// Runs `code` to the end and collects everything it wrote.
+    func collect(_ request: RunRequest) async throws -> RunResult {
+        let run = try start(request)
+        var chunks: [OutputChunk] = []
+        for await chunk in run.output { chunks.append(chunk) }
+        let verdict = await run.verdict()
+        let stdout = chunks.filter { $0.stream == .stdout }.flatMap(\.bytes)
+        let stderr = chunks.filter { $0.stream == .stderr }.flatMap(\.bytes)
+        return RunResult(
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+            chunks: chunks, verdict: verdict)
+    }
+
+    func collect(_ code: String, stdin: StdinSource = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) async throws -> RunResult {
+        try await collect(RunRequest(code: code, stdin: stdin, files: files, limits: limits))
+    }
+}
+
+/// Processes on the host that belong to sandboxes: run as the unprivileged
+/// outside uid, or the launcher itself. Only meaningful while no other run is live.
+enum HostProcesses {
+    static func sandboxed() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { name -> String? in
+            guard Int32(name) != nil,
+                  let status = try? String(contentsOfFile: "/proc/\(name)/status", encoding: .utf8)
+            else { return nil }
+            let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
+            let command = status.split(separator: "\n").first { $0.hasPrefix("Name:") } ?? ""
+            let sandboxUser = geteuid() == 0 && uidLine.split(separator: "\t").dropFirst().first == "65534"
+            if sandboxUser || command.hasSuffix("pysandbox-laun") || command.hasSuffix("pysandbox-launcher") {
+                return "\(name) \(command)"
+            }
+            return nil
+        }
+    }
+
+    /// Waits briefly for the kernel to finish tearing down a run, then lists what is left.
+    static func leftovers(within timeout: Duration = .seconds(2)) async -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        var remaining = sandboxed()
+        while !remaining.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            remaining = sandboxed()
+        }
+        return remaining
+    }
+}

@@ -1,0 +1,190 @@
+/*
+ * The run's own cgroup: memory (swap off) and pids limits, peak memory and
+ * OOM kills read back at the end. cgroup v2, or the v1 memory and pids
+ * controllers. The service prepares the parent directories; this file
+ * creates one child per run (named after the supervisor's pid) and removes it.
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_file(const char *dir, const char *name, const char *value)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t written = write(fd, value, strlen(value));
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return written == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+static int write_number(const char *dir, const char *name, uint64_t value)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%" PRIu64, value);
+    return write_file(dir, name, text);
+}
+
+static ssize_t read_file(const char *dir, const char *name, char *buffer, size_t size)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t length = read(fd, buffer, size - 1);
+    close(fd);
+    if (length < 0)
+        return -1;
+    buffer[length] = '\0';
+    return length;
+}
+
+static uint64_t read_number(const char *dir, const char *name)
+{
+    char text[64];
+    if (read_file(dir, name, text, sizeof text) < 0)
+        return 0;
+    return strtoull(text, NULL, 10);
+}
+
+/* Finds "key N" in a flat-keyed file such as memory.events. */
+static uint64_t read_keyed(const char *dir, const char *name, const char *key)
+{
+    char text[2048];
+    if (read_file(dir, name, text, sizeof text) < 0)
+        return 0;
+    size_t key_length = strlen(key);
+    for (char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, key, key_length) == 0 && line[key_length] == ' ')
+            return strtoull(line + key_length + 1, NULL, 10);
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    return 0;
+}
+
+static void make_run_dir(char *out, size_t size, const char *parent, const char *step)
+{
+    snprintf(out, size, "%s/run-%d", parent, (int)getpid());
+    if (mkdir(out, 0755) != 0 && errno != EEXIST)
+        fail(step, out);
+}
+
+static void set_limit(const char *dir, const char *name, uint64_t value, bool optional)
+{
+    if (write_number(dir, name, value) != 0 && !(optional && errno == ENOENT))
+        fail("cgroup_limit", name);
+}
+
+int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
+{
+    memset(cgroup, 0, sizeof *cgroup);
+    if (spec->v2_parent != NULL) {
+        make_run_dir(cgroup->v2_dir, sizeof cgroup->v2_dir, spec->v2_parent, "cgroup_mkdir");
+        cgroup->active = true;
+        set_limit(cgroup->v2_dir, "memory.max", spec->memory_bytes, false);
+        set_limit(cgroup->v2_dir, "memory.swap.max", 0, true); /* absent without swap accounting */
+        set_limit(cgroup->v2_dir, "pids.max", spec->pids_max, false);
+    } else if (spec->v1_memory_parent != NULL) {
+        make_run_dir(cgroup->v1_memory_dir, sizeof cgroup->v1_memory_dir, spec->v1_memory_parent,
+                     "cgroup_mkdir_memory");
+        make_run_dir(cgroup->v1_pids_dir, sizeof cgroup->v1_pids_dir, spec->v1_pids_parent,
+                     "cgroup_mkdir_pids");
+        cgroup->active = true;
+        set_limit(cgroup->v1_memory_dir, "memory.limit_in_bytes", spec->memory_bytes, false);
+        /* memory+swap equal to memory: no swap. Absent when swap accounting is off. */
+        set_limit(cgroup->v1_memory_dir, "memory.memsw.limit_in_bytes", spec->memory_bytes, true);
+        set_limit(cgroup->v1_pids_dir, "pids.max", spec->pids_max, false);
+    }
+    return 0;
+}
+
+int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid)
+{
+    if (!cgroup->active)
+        return 0;
+    if (cgroup->v2_dir[0] != '\0')
+        return write_number(cgroup->v2_dir, "cgroup.procs", (uint64_t)pid);
+    if (write_number(cgroup->v1_memory_dir, "cgroup.procs", (uint64_t)pid) != 0)
+        return -1;
+    return write_number(cgroup->v1_pids_dir, "cgroup.procs", (uint64_t)pid);
+}
+
+void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes, uint64_t *oom_kills)
+{
+    *peak_bytes = 0;
+    *oom_kills = 0;
+    if (!cgroup->active)
+        return;
+    if (cgroup->v2_dir[0] != '\0') {
+        *peak_bytes = read_number(cgroup->v2_dir, "memory.peak");
+        *oom_kills = read_keyed(cgroup->v2_dir, "memory.events", "oom_kill");
+    } else {
+        *peak_bytes = read_number(cgroup->v1_memory_dir, "memory.max_usage_in_bytes");
+        *oom_kills = read_keyed(cgroup->v1_memory_dir, "memory.oom_control", "oom_kill");
+    }
+}
+
+/* Kills whatever is left in a v1 cgroup; the PID namespace normally leaves nothing. */
+static void kill_members(const char *dir)
+{
+    char text[4096];
+    if (read_file(dir, "cgroup.procs", text, sizeof text) <= 0)
+        return;
+    for (char *cursor = text; *cursor != '\0';) {
+        char *end = NULL;
+        long pid = strtol(cursor, &end, 10);
+        if (end == cursor)
+            break;
+        if (pid > 0)
+            kill((pid_t)pid, SIGKILL);
+        cursor = end;
+        while (*cursor == '\n')
+            cursor++;
+    }
+}
+
+static void remove_dir(const char *dir)
+{
+    /* Removal fails with EBUSY until the last member is reaped; that takes microseconds. */
+    for (int attempt = 0; attempt < 200; attempt++) {
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return;
+        if (errno != EBUSY) {
+            report_failure("cgroup_rmdir", errno, dir);
+            return;
+        }
+        usleep(5000);
+    }
+    report_failure("cgroup_rmdir", EBUSY, dir);
+}
+
+void cgroup_destroy(const struct cgroup_handle *cgroup)
+{
+    if (!cgroup->active)
+        return;
+    if (cgroup->v2_dir[0] != '\0') {
+        if (write_file(cgroup->v2_dir, "cgroup.kill", "1") != 0)
+            kill_members(cgroup->v2_dir); /* kernels before 5.14 */
+        remove_dir(cgroup->v2_dir);
+        return;
+    }
+    kill_members(cgroup->v1_pids_dir);
+    kill_members(cgroup->v1_memory_dir);
+    remove_dir(cgroup->v1_pids_dir);
+    remove_dir(cgroup->v1_memory_dir);
+}

@@ -1,0 +1,263 @@
+/*
+ * The filesystem view, built by init in its own mount namespace:
+ *
+ *   /            tmpfs, read-only once populated
+ *   <ro-binds>   host paths the interpreter needs, read-only, nosuid, nodev
+ *   <symlinks>   e.g. /lib -> usr/lib on merged-/usr hosts
+ *   /dev         null, zero, full, random, urandom and the /proc/self/fd links
+ *   /proc        a fresh procfs of the run's PID namespace, pids only
+ *   /etc         passwd, group and hosts naming only the sandbox user
+ *   <workdir>    the run's private tmpfs, size- and inode-limited
+ *
+ * Bind sources are opened before anything is mounted over them and bound
+ * through /proc/self/fd, so no host path is hidden by the staging mount.
+ * Static buffers only: this runs between fork and exec.
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define STAGING "/tmp"
+
+static const char *const device_names[] = {"null", "zero", "full", "random", "urandom"};
+enum { DEVICE_COUNT = sizeof device_names / sizeof device_names[0] };
+
+static int bind_source_fds[MAX_BINDS];
+static int device_fds[DEVICE_COUNT];
+static char path_buffer[8192];
+static char source_buffer[64];
+
+static const char *staged(const char *path)
+{
+    snprintf(path_buffer, sizeof path_buffer, STAGING "%s", path);
+    return path_buffer;
+}
+
+static const char *fd_path(int fd)
+{
+    snprintf(source_buffer, sizeof source_buffer, "/proc/self/fd/%d", fd);
+    return source_buffer;
+}
+
+/* mkdir -p for an absolute path below the staging root. */
+static void make_dirs(const char *inside_path)
+{
+    char partial[4096];
+    size_t length = strlen(inside_path);
+    if (length >= sizeof partial)
+        fail("mkdir", inside_path);
+    for (size_t i = 1; i <= length; i++) {
+        if (inside_path[i] == '/' || inside_path[i] == '\0') {
+            memcpy(partial, inside_path, i);
+            partial[i] = '\0';
+            if (mkdir(staged(partial), 0755) != 0 && errno != EEXIST)
+                fail("mkdir", partial);
+        }
+    }
+}
+
+static void make_parent_dirs(const char *inside_path)
+{
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", inside_path);
+    char *slash = strrchr(parent, '/');
+    if (slash != NULL && slash != parent) {
+        *slash = '\0';
+        make_dirs(parent);
+    }
+}
+
+static void write_text_file(const char *inside_path, const char *text)
+{
+    int fd = open(staged(inside_path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fail("write_file", inside_path);
+    size_t length = strlen(text);
+    if (write(fd, text, length) != (ssize_t)length)
+        fail("write_file", inside_path);
+    close(fd);
+}
+
+/* Flags a user namespace may not clear on remount ("locked"), from statvfs. */
+static unsigned long locked_flags(const char *path)
+{
+    struct statvfs info;
+    if (statvfs(path, &info) != 0)
+        return 0;
+    unsigned long flags = 0;
+    if (info.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (info.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (info.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (info.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (info.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (info.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    return flags;
+}
+
+static void open_sources(const struct sandbox_config *config)
+{
+    for (int i = 0; i < config->bind_count; i++) {
+        bind_source_fds[i] = open(config->ro_binds[i], O_PATH | O_CLOEXEC);
+        if (bind_source_fds[i] < 0)
+            fail("open_bind_source", config->ro_binds[i]);
+    }
+    for (int i = 0; i < DEVICE_COUNT; i++) {
+        char device[32];
+        snprintf(device, sizeof device, "/dev/%s", device_names[i]);
+        device_fds[i] = open(device, O_PATH | O_CLOEXEC);
+        if (device_fds[i] < 0)
+            fail("open_device", device);
+    }
+}
+
+/* Binds an opened source at inside_path; directories and files alike. */
+static void bind_at(int source_fd, const char *inside_path, unsigned long extra_flags, bool read_only)
+{
+    struct stat info;
+    if (fstat(source_fd, &info) != 0)
+        fail("bind_stat", inside_path);
+    make_parent_dirs(inside_path);
+    if (S_ISDIR(info.st_mode)) {
+        if (mkdir(staged(inside_path), 0755) != 0 && errno != EEXIST)
+            fail("bind_mkdir", inside_path);
+    } else {
+        int fd = open(staged(inside_path), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            fail("bind_touch", inside_path);
+        close(fd);
+    }
+    const char *target = staged(inside_path);
+    if (mount(fd_path(source_fd), target, NULL, MS_BIND, NULL) != 0)
+        fail("bind_mount", inside_path);
+    unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | extra_flags | locked_flags(target);
+    if (read_only)
+        flags |= MS_RDONLY;
+    if (mount(NULL, target, NULL, flags, NULL) != 0)
+        fail("bind_remount", inside_path);
+}
+
+static void mount_staging_root(void)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        fail("make_private", "mount --make-rprivate /");
+    if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=512") != 0)
+        fail("mount_root_tmpfs", STAGING);
+}
+
+static void mount_read_only_binds(const struct sandbox_config *config)
+{
+    for (int i = 0; i < config->bind_count; i++)
+        bind_at(bind_source_fds[i], config->ro_binds[i], MS_NODEV, true);
+    for (int i = 0; i < config->symlink_count; i++) {
+        make_parent_dirs(config->symlinks[i].linkpath);
+        if (symlink(config->symlinks[i].target, staged(config->symlinks[i].linkpath)) != 0)
+            fail("symlink", config->symlinks[i].linkpath);
+    }
+}
+
+static void populate_dev(void)
+{
+    make_dirs("/dev");
+    for (int i = 0; i < DEVICE_COUNT; i++) {
+        char inside[32];
+        snprintf(inside, sizeof inside, "/dev/%s", device_names[i]);
+        bind_at(device_fds[i], inside, MS_NOEXEC, false);
+    }
+    static const char *const links[][2] = {
+        {"/proc/self/fd", "/dev/fd"},
+        {"/proc/self/fd/0", "/dev/stdin"},
+        {"/proc/self/fd/1", "/dev/stdout"},
+        {"/proc/self/fd/2", "/dev/stderr"},
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        if (symlink(links[i][0], staged(links[i][1])) != 0)
+            fail("symlink", links[i][1]);
+    }
+}
+
+static void mount_proc(void)
+{
+    make_dirs("/proc");
+    unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    /* subset=pid hides /proc/sys, /proc/kcore, cpuinfo and the like (Linux 5.8+). */
+    if (mount("proc", staged("/proc"), "proc", flags, "subset=pid,hidepid=invisible") == 0)
+        return;
+    if (errno != EINVAL)
+        fail("mount_proc", "a fresh procfs for the PID namespace");
+    if (mount("proc", staged("/proc"), "proc", flags, NULL) != 0)
+        fail("mount_proc", "a fresh procfs for the PID namespace");
+}
+
+static void populate_etc(const struct sandbox_config *config)
+{
+    char line[256];
+    make_dirs("/etc");
+    snprintf(line, sizeof line, "sandbox:x:%u:%u:sandbox:%s:/usr/sbin/nologin\n",
+             (unsigned)config->inside_uid, (unsigned)config->inside_gid, config->workdir);
+    write_text_file("/etc/passwd", line);
+    snprintf(line, sizeof line, "sandbox:x:%u:\n", (unsigned)config->inside_gid);
+    write_text_file("/etc/group", line);
+    snprintf(line, sizeof line, "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 %s\n", config->hostname);
+    write_text_file("/etc/hosts", line);
+}
+
+static void mount_workdir(const struct sandbox_config *config)
+{
+    char options[160];
+    make_dirs(config->workdir);
+    snprintf(options, sizeof options, "mode=0700,uid=%u,gid=%u,size=%" PRIu64 ",nr_inodes=%" PRIu64,
+             (unsigned)config->inside_uid, (unsigned)config->inside_gid, config->workdir_bytes,
+             config->workdir_inodes);
+    if (mount("tmpfs", staged(config->workdir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0)
+        fail("mount_workdir", options);
+}
+
+static void seal_root(void)
+{
+    if (mount(NULL, STAGING, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
+        fail("remount_root_readonly", STAGING);
+}
+
+static void switch_root(const struct sandbox_config *config)
+{
+    if (chdir(STAGING) != 0)
+        fail("pivot_root", "chdir to the new root");
+    /* pivot_root(".", "."): the old root ends up stacked on the new one and is detached. */
+    if (syscall(SYS_pivot_root, ".", ".") != 0)
+        fail("pivot_root", "pivot_root(., .)");
+    if (umount2(".", MNT_DETACH) != 0)
+        fail("pivot_root", "detaching the old root");
+    if (chdir(config->workdir) != 0)
+        fail("chdir_workdir", config->workdir);
+}
+
+static void close_sources(const struct sandbox_config *config)
+{
+    for (int i = 0; i < config->bind_count; i++)
+        close(bind_source_fds[i]);
+    for (int i = 0; i < DEVICE_COUNT; i++)
+        close(device_fds[i]);
+}
+
+void build_filesystem(const struct sandbox_config *config)
+{
+    open_sources(config);
+    mount_staging_root();
+    mount_read_only_binds(config);
+    populate_dev();
+    mount_proc();
+    populate_etc(config);
+    mount_workdir(config);
+    seal_root();
+    close_sources(config);
+    switch_root(config);
+}

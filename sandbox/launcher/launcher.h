@@ -1,0 +1,127 @@
+/*
+ * pysandbox-launcher: runs one command inside a fresh sandbox.
+ *
+ * Process layout:
+ *   supervisor (host namespaces)   parses options, builds the seccomp program,
+ *     |                            creates the run's cgroup, writes id maps,
+ *     |                            waits, reports on the status fd, cleans up.
+ *     +- init (pid 1 of new user/pid/net/mount/ipc/uts/cgroup namespaces)
+ *          |                       builds the filesystem view, drops privileges,
+ *          |                       reaps orphans; when the command exits it
+ *          |                       exits too, and the kernel kills the rest.
+ *          +- command (pid 2)      rlimits, seccomp, execve.
+ *
+ * File descriptors on entry: 0/1/2 are the command's stdio, 3 is passed to
+ * the command as is (the run request), 4 is the status channel read by the
+ * service. Everything between fork and exec uses static storage only.
+ */
+#ifndef PYSANDBOX_LAUNCHER_H
+#define PYSANDBOX_LAUNCHER_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum {
+    STATUS_FD = 4,
+    PASSED_FD_LAST = 3, /* fds 0..3 reach the command */
+    MAX_BINDS = 32,
+    MAX_SYMLINKS = 16,
+    MAX_ENV = 32,
+    MAX_BPF_INSNS = 4096,
+};
+
+struct symlink_spec {
+    const char *target;   /* what the link points to */
+    const char *linkpath; /* absolute path inside the sandbox */
+};
+
+struct rlimit_spec {
+    uint64_t cpu_seconds;
+    uint64_t address_space_bytes;
+    uint64_t file_size_bytes;
+    uint64_t open_files;
+    uint64_t processes;
+    uint64_t stack_bytes;
+};
+
+struct cgroup_spec {
+    const char *v2_parent;        /* cgroup2 directory to create the run's cgroup in */
+    const char *v1_memory_parent; /* or the v1 memory and pids hierarchies */
+    const char *v1_pids_parent;
+    uint64_t memory_bytes;
+    uint64_t pids_max;
+};
+
+struct sandbox_config {
+    char *const *argv; /* the command, after "--" */
+    char *env[MAX_ENV + 1];
+    int env_count;
+    const char *ro_binds[MAX_BINDS]; /* host paths, mounted read-only at the same path */
+    int bind_count;
+    struct symlink_spec symlinks[MAX_SYMLINKS];
+    int symlink_count;
+    const char *workdir; /* private tmpfs, also the command's cwd */
+    uint64_t workdir_bytes;
+    uint64_t workdir_inodes;
+    const char *hostname;
+    uid_t inside_uid;
+    gid_t inside_gid;
+    uid_t outside_uid;
+    gid_t outside_gid;
+    struct rlimit_spec rlimits;
+    struct cgroup_spec cgroup;
+};
+
+/* The seccomp program, built before clone so that no child allocates. */
+struct bpf_program_buffer {
+    struct sock_filter insns[MAX_BPF_INSNS];
+    unsigned short count;
+};
+
+/* options.c */
+int parse_options(int argc, char **argv, struct sandbox_config *config);
+
+/* report.c: one line per event on the status fd, "key=value" separated by spaces. */
+void report_line(const char *format, ...) __attribute__((format(printf, 1, 2)));
+void report_failure(const char *step, int error_number, const char *detail);
+_Noreturn void fail(const char *step, const char *detail);
+
+/* seccomp_policy.c */
+int build_seccomp_program(struct bpf_program_buffer *program);
+int install_seccomp_program(const struct bpf_program_buffer *program);
+
+/* cgroup.c */
+struct cgroup_handle {
+    bool active;
+    char v2_dir[4096];
+    char v1_memory_dir[4096];
+    char v1_pids_dir[4096];
+};
+int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup);
+int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid);
+void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes, uint64_t *oom_kills);
+void cgroup_destroy(const struct cgroup_handle *cgroup);
+
+/* userns.c */
+int write_id_maps(pid_t child, const struct sandbox_config *config);
+
+/* filesystem.c */
+void build_filesystem(const struct sandbox_config *config);
+
+/* credentials.c */
+void become_sandbox_user(const struct sandbox_config *config);
+void drop_capabilities(void);
+
+/* rlimits.c */
+void apply_rlimits(const struct rlimit_spec *limits);
+
+/* init.c */
+_Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program,
+                        int go_fd);
+
+/* supervisor.c */
+int supervise(const struct sandbox_config *config);
+
+#endif

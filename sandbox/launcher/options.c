@@ -1,0 +1,186 @@
+/* Command-line options of the launcher. All parsing happens before any fork. */
+#include "launcher.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum option_id {
+    OPT_RO_BIND = 256,
+    OPT_SYMLINK,
+    OPT_ENV,
+    OPT_WORKDIR,
+    OPT_WORKDIR_BYTES,
+    OPT_WORKDIR_INODES,
+    OPT_HOSTNAME,
+    OPT_UID,
+    OPT_GID,
+    OPT_OUTSIDE_UID,
+    OPT_OUTSIDE_GID,
+    OPT_CPU_SECONDS,
+    OPT_ADDRESS_SPACE,
+    OPT_FILE_SIZE,
+    OPT_OPEN_FILES,
+    OPT_PROCESSES,
+    OPT_STACK,
+    OPT_CGROUP2,
+    OPT_CGROUP1_MEMORY,
+    OPT_CGROUP1_PIDS,
+    OPT_MEMORY,
+    OPT_PIDS,
+};
+
+static const struct option long_options[] = {
+    {"ro-bind", required_argument, NULL, OPT_RO_BIND},
+    {"symlink", required_argument, NULL, OPT_SYMLINK},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"workdir", required_argument, NULL, OPT_WORKDIR},
+    {"workdir-bytes", required_argument, NULL, OPT_WORKDIR_BYTES},
+    {"workdir-inodes", required_argument, NULL, OPT_WORKDIR_INODES},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"uid", required_argument, NULL, OPT_UID},
+    {"gid", required_argument, NULL, OPT_GID},
+    {"outside-uid", required_argument, NULL, OPT_OUTSIDE_UID},
+    {"outside-gid", required_argument, NULL, OPT_OUTSIDE_GID},
+    {"cpu-seconds", required_argument, NULL, OPT_CPU_SECONDS},
+    {"address-space", required_argument, NULL, OPT_ADDRESS_SPACE},
+    {"file-size", required_argument, NULL, OPT_FILE_SIZE},
+    {"open-files", required_argument, NULL, OPT_OPEN_FILES},
+    {"processes", required_argument, NULL, OPT_PROCESSES},
+    {"stack", required_argument, NULL, OPT_STACK},
+    {"cgroup2", required_argument, NULL, OPT_CGROUP2},
+    {"cgroup1-memory", required_argument, NULL, OPT_CGROUP1_MEMORY},
+    {"cgroup1-pids", required_argument, NULL, OPT_CGROUP1_PIDS},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"pids", required_argument, NULL, OPT_PIDS},
+    {NULL, 0, NULL, 0},
+};
+
+static _Noreturn void bad_option(const char *detail)
+{
+    errno = EINVAL;
+    fail("options", detail);
+}
+
+static uint64_t parse_number(const char *name, const char *text)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
+        char detail[256];
+        snprintf(detail, sizeof detail, "--%s needs a non-negative integer, got '%s'", name, text);
+        bad_option(detail);
+    }
+    return (uint64_t)value;
+}
+
+static void require_absolute(const char *name, const char *path)
+{
+    if (path[0] != '/') {
+        char detail[512];
+        snprintf(detail, sizeof detail, "--%s needs an absolute path, got '%s'", name, path);
+        bad_option(detail);
+    }
+}
+
+static void set_defaults(struct sandbox_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->workdir = "/tmp";
+    config->workdir_bytes = 64ull << 20;
+    config->workdir_inodes = 4096;
+    config->hostname = "sandbox";
+    config->inside_uid = 65534;
+    config->inside_gid = 65534;
+    /* As root, run as an unprivileged host id; otherwise only our own id can be mapped. */
+    config->outside_uid = geteuid() == 0 ? 65534 : geteuid();
+    config->outside_gid = geteuid() == 0 ? 65534 : getegid();
+    config->rlimits = (struct rlimit_spec){
+        .cpu_seconds = 10,
+        .address_space_bytes = 512ull << 20,
+        .file_size_bytes = 16ull << 20,
+        .open_files = 256,
+        .processes = 64,
+        .stack_bytes = 8ull << 20,
+    };
+    config->cgroup.memory_bytes = 256ull << 20;
+    config->cgroup.pids_max = 64;
+}
+
+int parse_options(int argc, char **argv, struct sandbox_config *config)
+{
+    set_defaults(config);
+    int option;
+    while ((option = getopt_long(argc, argv, "+", long_options, NULL)) != -1) {
+        switch (option) {
+        case OPT_RO_BIND:
+            require_absolute("ro-bind", optarg);
+            if (config->bind_count == MAX_BINDS)
+                bad_option("too many --ro-bind options");
+            config->ro_binds[config->bind_count++] = optarg;
+            break;
+        case OPT_SYMLINK: {
+            char *separator = strchr(optarg, ':');
+            if (separator == NULL || separator == optarg || separator[1] != '/')
+                bad_option("--symlink needs TARGET:/ABSOLUTE/LINK");
+            if (config->symlink_count == MAX_SYMLINKS)
+                bad_option("too many --symlink options");
+            *separator = '\0';
+            config->symlinks[config->symlink_count++] = (struct symlink_spec){optarg, separator + 1};
+            break;
+        }
+        case OPT_ENV:
+            if (strchr(optarg, '=') == NULL)
+                bad_option("--env needs KEY=VALUE");
+            if (config->env_count == MAX_ENV)
+                bad_option("too many --env options");
+            config->env[config->env_count++] = optarg;
+            break;
+        case OPT_WORKDIR:
+            require_absolute("workdir", optarg);
+            if (strcmp(optarg, "/") == 0)
+                bad_option("--workdir cannot be /");
+            config->workdir = optarg;
+            break;
+        case OPT_WORKDIR_BYTES: config->workdir_bytes = parse_number("workdir-bytes", optarg); break;
+        case OPT_WORKDIR_INODES: config->workdir_inodes = parse_number("workdir-inodes", optarg); break;
+        case OPT_HOSTNAME: config->hostname = optarg; break;
+        case OPT_UID: config->inside_uid = (uid_t)parse_number("uid", optarg); break;
+        case OPT_GID: config->inside_gid = (gid_t)parse_number("gid", optarg); break;
+        case OPT_OUTSIDE_UID: config->outside_uid = (uid_t)parse_number("outside-uid", optarg); break;
+        case OPT_OUTSIDE_GID: config->outside_gid = (gid_t)parse_number("outside-gid", optarg); break;
+        case OPT_CPU_SECONDS: config->rlimits.cpu_seconds = parse_number("cpu-seconds", optarg); break;
+        case OPT_ADDRESS_SPACE: config->rlimits.address_space_bytes = parse_number("address-space", optarg); break;
+        case OPT_FILE_SIZE: config->rlimits.file_size_bytes = parse_number("file-size", optarg); break;
+        case OPT_OPEN_FILES: config->rlimits.open_files = parse_number("open-files", optarg); break;
+        case OPT_PROCESSES: config->rlimits.processes = parse_number("processes", optarg); break;
+        case OPT_STACK: config->rlimits.stack_bytes = parse_number("stack", optarg); break;
+        case OPT_CGROUP2: require_absolute("cgroup2", optarg); config->cgroup.v2_parent = optarg; break;
+        case OPT_CGROUP1_MEMORY:
+            require_absolute("cgroup1-memory", optarg);
+            config->cgroup.v1_memory_parent = optarg;
+            break;
+        case OPT_CGROUP1_PIDS:
+            require_absolute("cgroup1-pids", optarg);
+            config->cgroup.v1_pids_parent = optarg;
+            break;
+        case OPT_MEMORY: config->cgroup.memory_bytes = parse_number("memory", optarg); break;
+        case OPT_PIDS: config->cgroup.pids_max = parse_number("pids", optarg); break;
+        default: bad_option("unknown option (see sandbox/launcher/options.c)");
+        }
+    }
+    if (optind >= argc)
+        bad_option("missing the command to run after --");
+    if (argv[optind][0] != '/')
+        bad_option("the command must be an absolute path");
+    if ((config->cgroup.v1_memory_parent == NULL) != (config->cgroup.v1_pids_parent == NULL))
+        bad_option("--cgroup1-memory and --cgroup1-pids go together");
+    config->argv = &argv[optind];
+    config->env[config->env_count] = NULL;
+    return 0;
+}

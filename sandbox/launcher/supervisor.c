@@ -1,0 +1,173 @@
+/*
+ * The supervisor stays in the host's namespaces: it starts init in new
+ * namespaces, places it in the run's cgroup, waits for it and reports.
+ *
+ * It kills the sandbox (SIGKILL to init, which takes the whole PID namespace
+ * with it) on SIGTERM/SIGINT/SIGHUP from the service, and when the service
+ * closes the status pipe, so a crashed service leaves no run behind.
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NAMESPACE_FLAGS \
+    (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+
+static struct bpf_program_buffer seccomp_program;
+
+static const char *explain_clone_failure(int error_number)
+{
+    switch (error_number) {
+    case EPERM:
+        return "user namespaces are not permitted here: check kernel.unprivileged_userns_clone, "
+               "user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns, or the "
+               "seccomp policy of the enclosing container";
+    case EINVAL: return "the kernel lacks user, PID, network, mount, IPC or UTS namespaces";
+    case ENOSPC: return "user.max_user_namespaces or a namespace count limit is reached";
+    case EUSERS: return "too many nested user namespaces";
+    default: return "clone with new namespaces failed";
+    }
+}
+
+static int block_control_signals(void)
+{
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &signals, NULL) != 0)
+        fail("sigprocmask", "blocking control signals");
+    int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+    if (signal_fd < 0)
+        fail("signalfd", "watching control signals");
+    signal(SIGPIPE, SIG_IGN); /* a gone service shows up as POLLERR, not as a signal */
+    return signal_fd;
+}
+
+static pid_t start_init(const struct sandbox_config *config, int go[2], int signal_fd)
+{
+    /* Raw clone without a stack behaves like fork; init never returns here. */
+    pid_t child = (pid_t)syscall(SYS_clone, NAMESPACE_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
+    if (child < 0) {
+        report_failure("clone_namespaces", errno, explain_clone_failure(errno));
+        return -1;
+    }
+    if (child == 0) {
+        close(go[1]);
+        close(signal_fd);
+        run_init(config, &seccomp_program, go[0]);
+    }
+    return child;
+}
+
+/* The run's pipes must reach EOF when the sandbox dies, not when we exit. */
+static void release_stdio(void)
+{
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0)
+        fail("open_dev_null", "/dev/null");
+    for (int fd = 0; fd <= PASSED_FD_LAST; fd++)
+        dup2(null_fd, fd);
+    close(null_fd);
+}
+
+/* Waits for init while watching for a kill request. Returns true if we killed it. */
+static bool wait_for_init(pid_t init, int signal_fd)
+{
+    int pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
+    if (pid_fd < 0)
+        fail("pidfd_open", "watching init (Linux 5.3 or later is required)");
+    bool killed = false;
+    struct pollfd watches[3] = {
+        {.fd = pid_fd, .events = POLLIN},
+        {.fd = signal_fd, .events = POLLIN},
+        {.fd = STATUS_FD, .events = 0}, /* POLLERR once the service closes its end */
+    };
+    for (;;) {
+        if (poll(watches, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            fail("poll", "waiting for init");
+        }
+        if (watches[0].revents & POLLIN)
+            break;
+        if (watches[1].revents & POLLIN) {
+            struct signalfd_siginfo info;
+            ssize_t ignored = read(signal_fd, &info, sizeof info);
+            (void)ignored;
+            killed = true;
+            kill(init, SIGKILL);
+        }
+        if (watches[2].revents & (POLLERR | POLLHUP)) {
+            watches[2].fd = -1;
+            killed = true;
+            kill(init, SIGKILL);
+        }
+    }
+    close(pid_fd);
+    return killed;
+}
+
+int supervise(const struct sandbox_config *config)
+{
+    build_seccomp_program(&seccomp_program);
+    struct cgroup_handle cgroup;
+    cgroup_create(&config->cgroup, &cgroup);
+    int signal_fd = block_control_signals();
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) != 0)
+        fail("pipe", "go pipe");
+
+    pid_t init = start_init(config, go, signal_fd);
+    if (init < 0) {
+        cgroup_destroy(&cgroup);
+        return 111;
+    }
+    close(go[0]);
+    bool placed = write_id_maps(init, config) == 0;
+    if (placed && cgroup_attach(&cgroup, init) != 0) {
+        report_failure("cgroup_attach", errno, "placing init in the run's cgroup");
+        placed = false;
+    }
+    if (!placed) {
+        kill(init, SIGKILL);
+        waitpid(init, NULL, 0);
+        cgroup_destroy(&cgroup);
+        return 111;
+    }
+    if (write(go[1], "g", 1) != 1)
+        fail("go", "releasing init");
+    release_stdio();
+
+    bool killed = wait_for_init(init, signal_fd);
+    int status = 0;
+    struct rusage usage;
+    memset(&usage, 0, sizeof usage);
+    if (wait4(init, &status, 0, &usage) < 0)
+        fail("wait4", "reaping init");
+    uint64_t peak_bytes = 0, oom_kills = 0;
+    cgroup_read_usage(&cgroup, &peak_bytes, &oom_kills);
+    cgroup_destroy(&cgroup);
+    /* rusage of init covers every process of the run: init reaped them all. */
+    uint64_t cpu_us = (uint64_t)usage.ru_utime.tv_sec * 1000000u + (uint64_t)usage.ru_utime.tv_usec +
+                      (uint64_t)usage.ru_stime.tv_sec * 1000000u + (uint64_t)usage.ru_stime.tv_usec;
+    report_line("exit init_status=%d killed=%d cpu_us=%" PRIu64 " maxrss_kb=%ld cgroup=%d peak_memory_kb=%" PRIu64
+                " oom_kills=%" PRIu64,
+                status, killed ? 1 : 0, cpu_us, usage.ru_maxrss, cgroup.active ? 1 : 0, peak_bytes / 1024,
+                oom_kills);
+    close(go[1]);
+    return 0;
+}

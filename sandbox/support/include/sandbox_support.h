@@ -1,0 +1,8 @@
+/* Small libc calls the Swift side needs but Glibc's Swift overlay hides (they are GNU extensions). */
+#ifndef PYSANDBOX_SUPPORT_H
+#define PYSANDBOX_SUPPORT_H
+
+/* pipe2(fds, O_CLOEXEC): both ends close-on-exec from birth, so no concurrent spawn inherits them. */
+int sandbox_pipe_cloexec(int fds[2]);
+
+#endif
