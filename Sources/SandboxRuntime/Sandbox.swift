@@ -70,8 +70,9 @@ public struct Sandbox: Sendable {
         for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
         for variable in Self.environment { arguments += ["--env", variable] }
         // Without a cgroup the address-space limit is the only memory limit;
-        // with one it only catches single huge allocations, leaving room for thread stacks.
-        let addressSpace = cgroups.isActive ? limits.memoryBytes + (512 << 20) : limits.memoryBytes
+        // with one it only catches single huge allocations, leaving room for
+        // thread stacks (8 MiB of address space each).
+        let addressSpace = cgroups.isActive ? limits.memoryBytes + (1 << 30) : limits.memoryBytes
         arguments += [
             "--workdir", Self.workdir,
             "--workdir-bytes", "\(limits.workdirBytes)",

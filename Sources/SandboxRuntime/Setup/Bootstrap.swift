@@ -8,7 +8,9 @@ enum Bootstrap {
     static let source = #"""
 import ctypes, json, os, sys, types
 
-ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: exec made us dumpable again
+libc = ctypes.CDLL(None)
+libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: exec made us dumpable again
+libc.mallopt(-8, 2)  # M_ARENA_MAX 2: each thread's 64 MiB arena would exhaust RLIMIT_AS
 
 def read_request():
     chunks = []
@@ -52,7 +54,7 @@ request = read_request()
 place_files(request.get("files", {}))
 with open("main.py", "w", encoding="utf-8") as file:
     file.write(request["code"])
-del ctypes, json, read_request, place_files, request["files"]
+del ctypes, libc, json, read_request, place_files, request["files"]
 run(request.pop("code"))
 """#
 }
