@@ -1,0 +1,7 @@
+# expect: timeout
+# Waits forever in signal.pause() for a signal that never comes.
+import signal
+
+print("pausing forever", flush=True)
+while True:
+    signal.pause()

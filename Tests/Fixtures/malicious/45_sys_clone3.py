@@ -1,0 +1,55 @@
+# expect: ok
+# Creates a child in new user and mount namespaces with clone3, whose flags live in memory a seccomp filter cannot inspect.
+# require: BLOCKED: clone3(CLONE_NEWUSER|CLONE_NEWNS): ENOSYS
+import ctypes
+import errno
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def attempt(label, number, *args):
+    """Raw syscall: BLOCKED on EPERM/ENOSYS, ESCAPED on success."""
+    argv = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    ctypes.set_errno(0)
+    result = libc.syscall(ctypes.c_long(number), *argv)
+    err = ctypes.get_errno()
+    if result >= 0:
+        print(f"ESCAPED: {label} returned {result}")
+    elif err in (errno.EPERM, errno.ENOSYS):
+        print(f"BLOCKED: {label}: {errno.errorcode[err]}")
+    else:
+        print(f"UNFILTERED: {label} reached the kernel: {errno.errorcode.get(err, err)}")
+    return result, err
+
+import signal
+
+
+class CloneArgs(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size",
+        "tls", "set_tid", "set_tid_size", "cgroup")]
+
+
+CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET = 0x10000000, 0x00020000, 0x40000000
+
+
+def clone3(label, flags):
+    args = CloneArgs(flags=flags, exit_signal=signal.SIGCHLD)
+    ctypes.set_errno(0)
+    pid = libc.syscall(ctypes.c_long(435), ctypes.byref(args), ctypes.c_long(ctypes.sizeof(args)))
+    if pid == 0:
+        os._exit(0)  # the child leaves at once
+    err = ctypes.get_errno()
+    if pid > 0:
+        os.waitpid(pid, 0)
+        print(f"ESCAPED: {label} created child {pid}")
+    elif err in (errno.EPERM, errno.ENOSYS):
+        print(f"BLOCKED: {label}: {errno.errorcode[err]}")
+    else:
+        print(f"UNFILTERED: {label} reached the kernel: {errno.errorcode.get(err, err)}")
+
+
+clone3("clone3(CLONE_NEWUSER|CLONE_NEWNS)", CLONE_NEWUSER | CLONE_NEWNS)
+clone3("clone3(CLONE_NEWNET)", CLONE_NEWNET)

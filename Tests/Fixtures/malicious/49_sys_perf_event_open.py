@@ -1,0 +1,33 @@
+# expect: ok
+# Opens performance counters with perf_event_open, a source of kernel bugs and side channels.
+# require: BLOCKED: perf_event_open(zeroed attr)
+import ctypes
+import errno
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def attempt(label, number, *args):
+    """Raw syscall: BLOCKED on EPERM/ENOSYS, ESCAPED on success."""
+    argv = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    ctypes.set_errno(0)
+    result = libc.syscall(ctypes.c_long(number), *argv)
+    err = ctypes.get_errno()
+    if result >= 0:
+        print(f"ESCAPED: {label} returned {result}")
+    elif err in (errno.EPERM, errno.ENOSYS):
+        print(f"BLOCKED: {label}: {errno.errorcode[err]}")
+    else:
+        print(f"UNFILTERED: {label} reached the kernel: {errno.errorcode.get(err, err)}")
+    return result, err
+
+import struct
+
+zeroed = ctypes.create_string_buffer(128)
+attempt("perf_event_open(zeroed attr)", 298, zeroed, 0, -1, -1, 0)
+# PERF_TYPE_SOFTWARE, size 128, PERF_COUNT_SW_CPU_CLOCK, for this process on any CPU
+software = ctypes.create_string_buffer(struct.pack("<IIQ", 1, 128, 0), 128)
+attempt("perf_event_open(software cpu clock)", 298, software, 0, -1, -1, 0)
+attempt("perf_event_open(pid 1)", 298, software, 1, -1, -1, 0)

@@ -1,0 +1,46 @@
+# expect: ok
+# Joins other namespaces with setns, using /proc/*/ns handles and a pidfd of pid 1.
+# require: BLOCKED: setns
+import ctypes
+import errno
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def attempt(label, number, *args):
+    """Raw syscall: BLOCKED on EPERM/ENOSYS, ESCAPED on success."""
+    argv = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    ctypes.set_errno(0)
+    result = libc.syscall(ctypes.c_long(number), *argv)
+    err = ctypes.get_errno()
+    if result >= 0:
+        print(f"ESCAPED: {label} returned {result}")
+    elif err in (errno.EPERM, errno.ENOSYS):
+        print(f"BLOCKED: {label}: {errno.errorcode[err]}")
+    else:
+        print(f"UNFILTERED: {label} reached the kernel: {errno.errorcode.get(err, err)}")
+    return result, err
+
+
+CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUSER = 0x40000000, 0x00020000, 0x10000000
+handles = []
+for path, flag in (("/proc/self/ns/net", CLONE_NEWNET), ("/proc/self/ns/mnt", CLONE_NEWNS),
+                   ("/proc/self/ns/user", CLONE_NEWUSER), ("/proc/1/ns/net", CLONE_NEWNET)):
+    try:
+        handles.append((path, os.open(path, os.O_RDONLY), flag))
+    except OSError as error:
+        print(f"note: cannot open {path}: {type(error).__name__}")
+if not handles:
+    attempt("setns(-1, 0)", 308, -1, 0)
+for path, fd, flag in handles:
+    attempt(f"setns({path}, 0)", 308, fd, 0)
+    attempt(f"setns({path}, its type)", 308, fd, flag)
+    os.close(fd)
+
+pidfd, _ = attempt("pidfd_open(1)", 434, 1, 0)
+if pidfd >= 0:
+    attempt("setns(pidfd of pid 1)", 308, pidfd, CLONE_NEWNET)
+    attempt("pidfd_getfd(pid 1, fd 0)", 438, pidfd, 0, 0)
+    os.close(pidfd)
