@@ -8,11 +8,21 @@ public struct SandboxOptions: Sendable {
     public var launcherPath: String?
     /// An absolute interpreter path; by default the real binary behind `python3`.
     public var interpreterPath: String?
+    /// Whether runs get their own cgroup when a usable hierarchy exists.
+    public var cgroups: CgroupMode
 
-    public init(launcherPath: String? = nil, interpreterPath: String? = nil) {
+    public init(launcherPath: String? = nil, interpreterPath: String? = nil, cgroups: CgroupMode = .automatic) {
         self.launcherPath = launcherPath
         self.interpreterPath = interpreterPath
+        self.cgroups = cgroups
     }
+}
+
+public enum CgroupMode: Sendable {
+    /// Use cgroup v2 or the v1 memory and pids controllers when running as root.
+    case automatic
+    /// rlimits only.
+    case disabled
 }
 
 /// Why the sandbox cannot be used. The service refuses to start with this message.
@@ -36,7 +46,11 @@ public struct Sandbox: Sendable {
         } catch {
             throw SandboxUnavailable(description: "\(error)")
         }
-        let sandbox = Sandbox(interpreter: interpreter, cgroups: CgroupDetector().detect(), launcherPath: launcher, logger: logger)
+        let cgroups = switch options.cgroups {
+        case .automatic: CgroupDetector().detect()
+        case .disabled: CgroupPlan.unavailable(reason: "disabled by configuration")
+        }
+        let sandbox = Sandbox(interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, logger: logger)
         try await sandbox.selfTest()
         logger.info("sandbox ready", metadata: [
             "python": "\(interpreter.executable) \(interpreter.version)",

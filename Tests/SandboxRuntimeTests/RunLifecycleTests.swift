@@ -88,6 +88,7 @@ extension SandboxSuite {
     }
 }
 
+extension SandboxSuite {
 @Suite("Sandbox preparation")
 struct SandboxPreparation {
     @Test func aMissingInterpreterIsReported() async throws {
@@ -103,26 +104,52 @@ struct SandboxPreparation {
         #expect(error?.description.contains("pysandbox-launcher not found") == true)
     }
 }
+}
 
-extension SandboxPreparation {
+extension SandboxSuite.SandboxPreparation {
     /// A kernel without usable user namespaces, simulated in a child user
     /// namespace whose limit is 0: preparation fails and names the piece.
     @Test func missingUserNamespacesAreNamed() async throws {
-        let launcher = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("pysandbox-launcher").path
-        let realLauncher = FileManager.default.isExecutableFile(atPath: launcher)
-            ? launcher : ProcessInfo.processInfo.environment["PYSANDBOX_LAUNCHER"] ?? launcher
-        let wrapper = FileManager.default.temporaryDirectory.appendingPathComponent("no-userns-\(UUID().uuidString).sh").path
-        let script = """
-            #!/bin/sh
-            exec unshare -U --map-root-user sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$@"' \(realLauncher) "$@"
-            """
-        FileManager.default.createFile(atPath: wrapper, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
-        defer { try? FileManager.default.removeItem(atPath: wrapper) }
+        let wrapper = try LauncherWrapper(
+            #"exec unshare -U --map-root-user sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$@"' LAUNCHER "$@""#)
+        defer { wrapper.remove() }
         let error = await #expect(throws: SandboxUnavailable.self) {
-            try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper))
+            try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path))
         }
         #expect(error?.description.contains("clone_namespaces") == true, "\(String(describing: error))")
         #expect(error?.description.contains("max_user_namespaces") == true, "\(String(describing: error))")
+    }
+
+    /// The service as an ordinary user: unprivileged user namespaces, rlimits only.
+    @Test func worksAsAnOrdinaryUser() async throws {
+        let wrapper = try LauncherWrapper("exec setpriv --reuid=65534 --regid=65534 --clear-groups LAUNCHER \"$@\"")
+        defer { wrapper.remove() }
+        let sandbox = try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .disabled))
+        let code = "import os\nprint(os.getuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])\nopen('f', 'w').write('x')\nprint(sorted(os.listdir('.')))"
+        let result = try await sandbox.collect(code)
+        #expect(result.verdict.status == .ok, "\(result.combined) \(result.verdict.message ?? "")")
+        #expect(result.stdout == "65534 0000000000000000\n['f', 'main.py']\n")
+        #expect(await HostProcesses.leftovers() == [])
+    }
+}
+
+/// A shell script standing in for the launcher, to run it under other conditions.
+struct LauncherWrapper {
+    let path: String
+
+    /// `body` is a shell line in which LAUNCHER stands for the real launcher.
+    init(_ body: String) throws {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("pysandbox-launcher").path
+        let launcher = ProcessInfo.processInfo.environment["PYSANDBOX_LAUNCHER"] ?? beside
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("launcher-\(UUID().uuidString).sh").path
+        let script = "#!/bin/sh\n" + body.replacingOccurrences(of: "LAUNCHER", with: launcher) + "\n"
+        guard FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
     }
 }
