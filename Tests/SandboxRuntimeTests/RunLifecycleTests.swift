@@ -153,3 +153,49 @@ struct LauncherWrapper {
         try? FileManager.default.removeItem(atPath: path)
     }
 }
+
+extension SandboxSuite {
+    @Suite("Many runs at once")
+    struct Concurrency {
+        @Test func concurrentRunsKeepTheirOutputApart() async throws {
+            let sandbox = try await SharedSandbox.get()
+            let results = try await withThrowingTaskGroup(of: (Int, RunResult).self) { group in
+                for index in 0..<24 {
+                    group.addTask {
+                        let code = "import sys\nfor i in range(200): print(\(index), i)\nprint('done', \(index), file=sys.stderr)"
+                        return (index, try await sandbox.collect(code))
+                    }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            #expect(results.count == 24)
+            for (index, result) in results {
+                let expected = (0..<200).map { "\(index) \($0)\n" }.joined()
+                #expect(result.verdict.status == .ok)
+                #expect(result.stdout == expected)
+                #expect(result.stderr == "done \(index)\n")
+            }
+            #expect(await HostProcesses.leftovers() == [])
+        }
+
+        @Test func largeProgramsAndFilesArriveWhole() async throws {
+            let lines = (0..<30_000).map { "x\($0) = \($0)" }.joined(separator: "\n")
+            let data = String(repeating: "0123456789", count: 50_000)
+            let code = lines + "\nprint(x29999, len(open('data.txt').read()))"
+            let result = try await SharedSandbox.get().collect(code, files: ["data.txt": data])
+            #expect(result.stderr == "")
+            #expect(result.stdout == "29999 500000\n")
+        }
+
+        @Test func largeStdinAndOutputStream() async throws {
+            let input = (0..<20_000).map { "line \($0)\n" }.joined()
+            var limits = RunLimits()
+            limits.maxOutputBytes = 4 << 20
+            let result = try await SharedSandbox.get().collect(
+                "import sys\nsys.stdout.write(sys.stdin.read())", stdin: .bytes(Array(input.utf8)), limits: limits)
+            #expect(result.verdict.status == .ok)
+            #expect(result.stdout == input)
+            #expect(result.chunks.count > 1)
+        }
+    }
+}

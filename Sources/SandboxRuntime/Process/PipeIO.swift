@@ -28,24 +28,26 @@ enum PipeIO {
         }
     }
 
-    /// Writes every chunk of `chunks` to `fd`, then closes it (the reader sees
-    /// end of file). A reader that went away ends the writing quietly. Takes ownership of `fd`.
+    /// Writes every chunk of `chunks` to `fd`, each flushed before the next,
+    /// then closes it (the reader sees end of file). A reader that went away
+    /// ends the writing quietly. Takes ownership of `fd`.
     static func writeChunks<Chunks: AsyncSequence & Sendable>(_ chunks: Chunks, to fd: CInt) async
     where Chunks.Element == [UInt8] {
-        let channel: Channel
+        let channel: any NIOCore.Channel
         do {
             channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .takingOwnershipOfDescriptor(output: fd) { channel in
-                    channel.eventLoop.makeCompletedFuture { try Channel(wrappingChannelSynchronously: channel) }
-                }
+                .takingOwnershipOfDescriptor(output: fd).get()
         } catch {
             close(fd)
             return
         }
-        try? await channel.executeThenClose { _, outbound in
+        do {
             for try await chunk in chunks {
-                try await outbound.write(ByteBuffer(bytes: chunk))
+                try await channel.writeAndFlush(ByteBuffer(bytes: chunk)).get()
             }
+        } catch {
+            // EPIPE: the program exited or closed its stdin; nothing left to deliver.
         }
+        try? await channel.close().get()
     }
 }
