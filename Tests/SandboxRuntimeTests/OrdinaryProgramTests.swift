@@ -150,6 +150,11 @@ extension SandboxSuite {
             let result = try await SharedSandbox.get().collect("x = sum(i * i for i in range(2_000_000)); print(x > 0)")
             #expect(result.verdict.cpuMs > 0)
             #expect(result.verdict.maxRssKb > 1000)
+            if try await SharedSandbox.get().cgroups.isActive {
+                #expect((result.verdict.peakMemoryKb ?? 0) > 1000)
+            } else {
+                #expect(result.verdict.peakMemoryKb == nil)
+            }
             #expect(result.verdict.wallMs >= result.verdict.cpuMs / 4)
         }
     }

@@ -71,6 +71,21 @@ extension SandboxSuite {
             #expect(await HostProcesses.leftovers() == [])
         }
 
+        /// With a cgroup the OOM killer ends the run; without one RLIMIT_AS makes Python raise MemoryError.
+        @Test func memoryLimitIsReported() async throws {
+            let sandbox = try await SharedSandbox.get()
+            var limits = RunLimits()
+            limits.memoryBytes = 96 << 20
+            let result = try await sandbox.collect("chunks = []\nwhile True: chunks.append(bytearray(1 << 20))", limits: limits)
+            if sandbox.cgroups.isActive {
+                #expect(result.verdict.status == .memoryLimit)
+                #expect((result.verdict.peakMemoryKb ?? 0) >= 90 * 1024)
+            } else {
+                #expect(result.verdict.status == .error)
+                #expect(result.stderr.contains("MemoryError"))
+            }
+        }
+
         @Test func signalsBecomeKilled() async throws {
             let result = try await SharedSandbox.get().collect("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)")
             #expect(result.verdict.status == .killed)

@@ -130,11 +130,14 @@ extension SandboxRun {
         var verdict = Verdict(
             status: .ok, exitCode: report.commandExitCode, signal: report.commandSignal,
             wallMs: Int((clock.now - started) / .milliseconds(1)), cpuMs: report.cpuMicroseconds / 1000,
-            maxRssKb: report.maxRssKb, stdoutBytes: totals.stdout, stderrBytes: totals.stderr,
-            truncated: totals.truncated)
+            maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive ? report.peakMemoryKb : nil,
+            stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)
         (verdict.status, verdict.message) = classify(report: report, killReason: killer.reason, limits: limits)
         if verdict.status == .internalError {
             logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
+        } else if !report.failures.isEmpty {
+            // e.g. a cgroup that could not be removed after the run: the run itself was fine.
+            logger.warning("launcher cleanup failure", metadata: ["report": "\(report.failures.map(\.line))"])
         }
         return verdict
     }

@@ -24,7 +24,11 @@ public struct Verdict: Sendable, Equatable, Codable {
     public var signal: Int32?
     public var wallMs: Int
     public var cpuMs: Int
+    /// The largest resident set of any one process of the run.
     public var maxRssKb: Int
+    /// The run's peak memory as its cgroup counted it (all processes, tmpfs
+    /// files included); nil without a cgroup.
+    public var peakMemoryKb: Int?
     public var stdoutBytes: Int
     public var stderrBytes: Int
     /// Output was cut at the output limit.
@@ -34,7 +38,7 @@ public struct Verdict: Sendable, Equatable, Codable {
 
     public init(
         status: Status, exitCode: Int32? = nil, signal: Int32? = nil, wallMs: Int = 0, cpuMs: Int = 0,
-        maxRssKb: Int = 0, stdoutBytes: Int = 0, stderrBytes: Int = 0, truncated: Bool = false,
+        maxRssKb: Int = 0, peakMemoryKb: Int? = nil, stdoutBytes: Int = 0, stderrBytes: Int = 0, truncated: Bool = false,
         message: String? = nil
     ) {
         self.status = status
@@ -43,6 +47,7 @@ public struct Verdict: Sendable, Equatable, Codable {
         self.wallMs = wallMs
         self.cpuMs = cpuMs
         self.maxRssKb = maxRssKb
+        self.peakMemoryKb = peakMemoryKb
         self.stdoutBytes = stdoutBytes
         self.stderrBytes = stderrBytes
         self.truncated = truncated
