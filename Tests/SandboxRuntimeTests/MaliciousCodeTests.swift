@@ -15,6 +15,15 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/malicious")
 
+    /// Helpers the fixtures import (`from attempt import attempt`), placed beside main.py.
+    static let supportFiles: [String: String] = {
+        let support = directory.appendingPathComponent("support")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: support.path)) ?? []
+        return Dictionary(uniqueKeysWithValues: names.filter { $0.hasSuffix(".py") }.map { name in
+            (name, (try? String(contentsOf: support.appendingPathComponent(name), encoding: .utf8)) ?? "")
+        })
+    }()
+
     static func loadAll() -> [MaliciousFixture] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return names.filter { $0.hasSuffix(".py") }.sorted().map { name in
@@ -62,7 +71,8 @@ extension SandboxSuite {
             let host = HostTargets.shared
             _ = host.drainContacts()
             let result = try await SharedSandbox.get().collect(
-                fixture.code, files: ["host.json": host.descriptionFile], limits: Self.limits)
+                fixture.code, files: MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 },
+                limits: Self.limits)
             let output = result.combined
             #expect(fixture.expected.contains(result.verdict.status),
                     "\(fixture.name): verdict \(result.verdict.status) not in \(fixture.expected); output: \(output.prefix(600))")
