@@ -98,6 +98,7 @@ public struct Sandbox: Sendable {
             "--processes", "\(limits.maxProcesses)",
             "--memory", "\(limits.memoryBytes)",
             "--pids", "\(limits.maxProcesses)",
+            "--cpu-millicores", "\(max(1, Int(limits.cpuCores * 1000)))",
         ]
         arguments += cgroups.launcherArguments
         arguments += ["--", interpreter.executable, "-I", "-u", "-B", "-X", "utf8", "-c", Bootstrap.source]

@@ -86,6 +86,21 @@ extension SandboxSuite {
             }
         }
 
+        /// Four busy threads on a two-core machine: the run's cgroup caps it at one core.
+        @Test func cpuBandwidthIsCappedPerRun() async throws {
+            let sandbox = try await SharedSandbox.get()
+            try #require(sandbox.cgroups.limitsCPU, "this host has no cgroup cpu controller for the service")
+            var limits = RunLimits()
+            limits.wallTimeout = .seconds(2)
+            limits.cpuTime = .seconds(30)
+            let code = "import threading\ndef burn():\n    while True: sum(range(1000))\nfor _ in range(4): threading.Thread(target=burn, daemon=True).start()\nburn()"
+            let result = try await sandbox.collect(code, limits: limits)
+            #expect(result.verdict.status == .timeout)
+            // One core for two seconds, plus scheduling slack; uncapped it would be about four.
+            #expect(result.verdict.cpuMs <= 2_600, "cpuMs \(result.verdict.cpuMs)")
+            #expect(result.verdict.cpuMs >= 500)
+        }
+
         @Test func signalsBecomeKilled() async throws {
             let result = try await SharedSandbox.get().collect("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)")
             #expect(result.verdict.status == .killed)

@@ -1,7 +1,7 @@
 /*
- * The run's own cgroup: memory (swap off) and pids limits, peak memory and
- * OOM kills read back at the end. cgroup v2, or the v1 memory and pids
- * controllers. The service prepares the parent directories; this file
+ * The run's own cgroup: memory (swap off), pids and CPU bandwidth limits,
+ * peak memory and OOM kills read back at the end. cgroup v2, or the v1
+ * memory, pids and (optionally) cpu controllers. The service prepares the parent directories; this file
  * creates one child per run (named after the supervisor's pid) and removes it.
  */
 #include "launcher.h"
@@ -90,6 +90,14 @@ static void set_limit(const char *dir, const char *name, uint64_t value, bool op
         fail("cgroup_limit", name);
 }
 
+/* CFS bandwidth: `millicores` of CPU time per 100 ms period, so one run cannot starve the others. */
+enum { CPU_PERIOD_US = 100000 };
+
+static uint64_t cpu_quota_us(const struct cgroup_spec *spec)
+{
+    return spec->cpu_millicores * CPU_PERIOD_US / 1000;
+}
+
 int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
 {
     memset(cgroup, 0, sizeof *cgroup);
@@ -99,6 +107,13 @@ int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
         set_limit(cgroup->v2_dir, "memory.max", spec->memory_bytes, false);
         set_limit(cgroup->v2_dir, "memory.swap.max", 0, true); /* absent without swap accounting */
         set_limit(cgroup->v2_dir, "pids.max", spec->pids_max, false);
+        if (spec->cpu_millicores > 0) {
+            char bandwidth[64];
+            snprintf(bandwidth, sizeof bandwidth, "%" PRIu64 " %d", cpu_quota_us(spec), CPU_PERIOD_US);
+            /* cpu.max exists only where the cpu controller is enabled. */
+            if (write_file(cgroup->v2_dir, "cpu.max", bandwidth) != 0 && errno != ENOENT)
+                fail("cgroup_limit", "cpu.max");
+        }
     } else if (spec->v1_memory_parent != NULL) {
         make_run_dir(cgroup->v1_memory_dir, sizeof cgroup->v1_memory_dir, spec->v1_memory_parent,
                      "cgroup_mkdir_memory");
@@ -109,6 +124,11 @@ int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
         /* memory+swap equal to memory: no swap. Absent when swap accounting is off. */
         set_limit(cgroup->v1_memory_dir, "memory.memsw.limit_in_bytes", spec->memory_bytes, true);
         set_limit(cgroup->v1_pids_dir, "pids.max", spec->pids_max, false);
+        if (spec->v1_cpu_parent != NULL && spec->cpu_millicores > 0) {
+            make_run_dir(cgroup->v1_cpu_dir, sizeof cgroup->v1_cpu_dir, spec->v1_cpu_parent, "cgroup_mkdir_cpu");
+            set_limit(cgroup->v1_cpu_dir, "cpu.cfs_period_us", CPU_PERIOD_US, false);
+            set_limit(cgroup->v1_cpu_dir, "cpu.cfs_quota_us", cpu_quota_us(spec), false);
+        }
     }
     return 0;
 }
@@ -120,6 +140,8 @@ int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid)
     if (cgroup->v2_dir[0] != '\0')
         return write_number(cgroup->v2_dir, "cgroup.procs", (uint64_t)pid);
     if (write_number(cgroup->v1_memory_dir, "cgroup.procs", (uint64_t)pid) != 0)
+        return -1;
+    if (cgroup->v1_cpu_dir[0] != '\0' && write_number(cgroup->v1_cpu_dir, "cgroup.procs", (uint64_t)pid) != 0)
         return -1;
     return write_number(cgroup->v1_pids_dir, "cgroup.procs", (uint64_t)pid);
 }
@@ -187,4 +209,6 @@ void cgroup_destroy(const struct cgroup_handle *cgroup)
     kill_members(cgroup->v1_memory_dir);
     remove_dir(cgroup->v1_pids_dir);
     remove_dir(cgroup->v1_memory_dir);
+    if (cgroup->v1_cpu_dir[0] != '\0')
+        remove_dir(cgroup->v1_cpu_dir);
 }

@@ -1,8 +1,10 @@
 /*
  * pid 1 of the sandbox. It finishes the setup that must happen inside the new
  * namespaces, starts the command as pid 2 and reaps orphans. When the command
- * exits, init exits, and the kernel kills every process left in the PID
- * namespace: daemons, setsid escapes and stopped processes alike.
+ * exits, or the supervisor sends SIGTERM, init kills every process left in the
+ * PID namespace (daemons, setsid escapes and stopped processes alike), reaps
+ * them so their CPU time is counted, and exits. Should that ever stall, the
+ * supervisor's SIGKILL takes the namespace down all the same.
  */
 #include "launcher.h"
 
@@ -48,6 +50,42 @@ static void exit_if_supervisor_gone(int go_fd)
         _exit(112);
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int signal_number)
+{
+    (void)signal_number;
+    stop_requested = 1;
+}
+
+/* Signals without a handler never reach a PID namespace's init, so the
+ * supervisor's SIGTERM needs one; it only interrupts waitpid. */
+static void accept_stop_requests(void)
+{
+    struct sigaction action = {.sa_handler = request_stop};
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGTERM, &action, NULL) != 0)
+        fail("sigaction", "SIGTERM handler of init");
+}
+
+/* Kills everything else in the namespace and reaps it; wait4 adds each
+ * process's CPU time to ours, which the supervisor reads. */
+static _Noreturn void finish_run(void)
+{
+    kill(-1, SIGKILL);
+    while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {
+    }
+    _exit(0);
+}
+
+static void report_command_status(int status)
+{
+    if (WIFEXITED(status))
+        report_line("command exit_code=%d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        report_line("command signal=%d", WTERMSIG(status));
+}
+
 static _Noreturn void run_command(const struct sandbox_config *config, const struct bpf_program_buffer *program)
 {
     /* Keep the status fd only until exec, for reporting a failure of the steps below. */
@@ -83,19 +121,19 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
     if (command == 0)
         run_command(config, program);
 
+    accept_stop_requests();
     /* Only the command and its descendants may hold the run's stdio and request pipe. */
     for (int fd = 0; fd <= PASSED_FD_LAST; fd++)
         close(fd);
     for (;;) {
         int status = 0;
-        pid_t reaped = waitpid(-1, &status, 0);
+        pid_t reaped = waitpid(-1, &status, __WALL);
         if (reaped == command) {
-            if (WIFEXITED(status))
-                report_line("command exit_code=%d", WEXITSTATUS(status));
-            else if (WIFSIGNALED(status))
-                report_line("command signal=%d", WTERMSIG(status));
-            _exit(0);
+            report_command_status(status);
+            finish_run();
         }
+        if (stop_requested)
+            finish_run();
         if (reaped < 0 && errno != EINTR)
             _exit(113);
     }

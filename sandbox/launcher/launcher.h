@@ -50,8 +50,10 @@ struct cgroup_spec {
     const char *v2_parent;        /* cgroup2 directory to create the run's cgroup in */
     const char *v1_memory_parent; /* or the v1 memory and pids hierarchies */
     const char *v1_pids_parent;
+    const char *v1_cpu_parent;    /* optional: v1 cpu controller for the CPU quota */
     uint64_t memory_bytes;
     uint64_t pids_max;
+    uint64_t cpu_millicores;      /* CPU bandwidth, 1000 = one core; 0 = unlimited */
 };
 
 struct sandbox_config {
@@ -98,6 +100,7 @@ struct cgroup_handle {
     char v2_dir[4096];
     char v1_memory_dir[4096];
     char v1_pids_dir[4096];
+    char v1_cpu_dir[4096];
 };
 int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup);
 int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid);

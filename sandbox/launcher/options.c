@@ -30,6 +30,8 @@ enum option_id {
     OPT_CGROUP2,
     OPT_CGROUP1_MEMORY,
     OPT_CGROUP1_PIDS,
+    OPT_CGROUP1_CPU,
+    OPT_CPU_MILLICORES,
     OPT_MEMORY,
     OPT_PIDS,
 };
@@ -55,6 +57,8 @@ static const struct option long_options[] = {
     {"cgroup2", required_argument, NULL, OPT_CGROUP2},
     {"cgroup1-memory", required_argument, NULL, OPT_CGROUP1_MEMORY},
     {"cgroup1-pids", required_argument, NULL, OPT_CGROUP1_PIDS},
+    {"cgroup1-cpu", required_argument, NULL, OPT_CGROUP1_CPU},
+    {"cpu-millicores", required_argument, NULL, OPT_CPU_MILLICORES},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"pids", required_argument, NULL, OPT_PIDS},
     {NULL, 0, NULL, 0},
@@ -110,6 +114,7 @@ static void set_defaults(struct sandbox_config *config)
     };
     config->cgroup.memory_bytes = 256ull << 20;
     config->cgroup.pids_max = 64;
+    config->cgroup.cpu_millicores = 1000;
 }
 
 int parse_options(int argc, char **argv, struct sandbox_config *config)
@@ -169,6 +174,11 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
             require_absolute("cgroup1-pids", optarg);
             config->cgroup.v1_pids_parent = optarg;
             break;
+        case OPT_CGROUP1_CPU:
+            require_absolute("cgroup1-cpu", optarg);
+            config->cgroup.v1_cpu_parent = optarg;
+            break;
+        case OPT_CPU_MILLICORES: config->cgroup.cpu_millicores = parse_number("cpu-millicores", optarg); break;
         case OPT_MEMORY: config->cgroup.memory_bytes = parse_number("memory", optarg); break;
         case OPT_PIDS: config->cgroup.pids_max = parse_number("pids", optarg); break;
         default: bad_option("unknown option (see sandbox/launcher/options.c)");

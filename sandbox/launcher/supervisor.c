@@ -2,9 +2,11 @@
  * The supervisor stays in the host's namespaces: it starts init in new
  * namespaces, places it in the run's cgroup, waits for it and reports.
  *
- * It kills the sandbox (SIGKILL to init, which takes the whole PID namespace
- * with it) on SIGTERM/SIGINT/SIGHUP from the service, and when the service
- * closes the status pipe, so a crashed service leaves no run behind.
+ * On SIGTERM/SIGINT/SIGHUP from the service, or when the service closes the
+ * status pipe (a crashed service leaves no run behind), it asks init to end
+ * the run (SIGTERM: init kills and reaps everything, counting CPU time) and,
+ * should init not be gone within a second, kills init, which takes the whole
+ * PID namespace with it.
  */
 #include "launcher.h"
 
@@ -84,7 +86,9 @@ static void release_stdio(void)
     close(null_fd);
 }
 
-/* Waits for init while watching for a kill request. Returns true if we killed it. */
+enum { KILL_GRACE_MS = 1000 };
+
+/* Waits for init while watching for a kill request. Returns true if we ended the run. */
 static bool wait_for_init(pid_t init, int signal_fd)
 {
     int pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
@@ -97,10 +101,15 @@ static bool wait_for_init(pid_t init, int signal_fd)
         {.fd = STATUS_FD, .events = 0}, /* POLLERR once the service closes its end */
     };
     for (;;) {
-        if (poll(watches, 3, -1) < 0) {
+        int ready = poll(watches, 3, killed ? KILL_GRACE_MS : -1);
+        if (ready < 0) {
             if (errno == EINTR)
                 continue;
             fail("poll", "waiting for init");
+        }
+        if (ready == 0) {
+            kill(init, SIGKILL); /* init did not finish in time */
+            continue;
         }
         if (watches[0].revents & POLLIN)
             break;
@@ -109,12 +118,12 @@ static bool wait_for_init(pid_t init, int signal_fd)
             ssize_t ignored = read(signal_fd, &info, sizeof info);
             (void)ignored;
             killed = true;
-            kill(init, SIGKILL);
+            kill(init, SIGTERM);
         }
         if (watches[2].revents & (POLLERR | POLLHUP)) {
             watches[2].fd = -1;
             killed = true;
-            kill(init, SIGKILL);
+            kill(init, SIGTERM);
         }
     }
     close(pid_fd);

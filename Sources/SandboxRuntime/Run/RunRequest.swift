@@ -12,6 +12,9 @@ public struct RunLimits: Sendable, Equatable {
     public var workdirBytes: Int = 64 << 20
     /// Files and directories the working directory can hold.
     public var workdirInodes: Int = 4096
+    /// CPU bandwidth of the whole run, in cores, where a cgroup cpu controller
+    /// exists: a run with many threads cannot take every core from the others.
+    public var cpuCores: Double = 1
     /// Processes and threads of the run.
     public var maxProcesses: Int = 64
     /// Open file descriptors per process.

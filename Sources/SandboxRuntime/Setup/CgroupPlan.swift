@@ -5,14 +5,16 @@ import Logging
 /// per service instance (`pysandbox-<pid>`); the launcher creates a child per run.
 public enum CgroupPlan: Sendable, Equatable {
     case unavailable(reason: String)
-    case v2(parent: String)
-    case v1(memoryParent: String, pidsParent: String)
+    case v2(parent: String, cpu: Bool)
+    /// The cpu controller is optional: without it runs get no CPU bandwidth cap.
+    case v1(memoryParent: String, pidsParent: String, cpuParent: String?)
 
     var launcherArguments: [String] {
         switch self {
         case .unavailable: []
-        case .v2(let parent): ["--cgroup2", parent]
-        case .v1(let memory, let pids): ["--cgroup1-memory", memory, "--cgroup1-pids", pids]
+        case .v2(let parent, _): ["--cgroup2", parent]
+        case .v1(let memory, let pids, let cpu):
+            ["--cgroup1-memory", memory, "--cgroup1-pids", pids] + (cpu.map { ["--cgroup1-cpu", $0] } ?? [])
         }
     }
 
@@ -21,11 +23,20 @@ public enum CgroupPlan: Sendable, Equatable {
         return true
     }
 
+    /// Whether runs get a CPU bandwidth cap (`RunLimits.cpuCores`).
+    public var limitsCPU: Bool {
+        switch self {
+        case .unavailable: false
+        case .v2(_, let cpu): cpu
+        case .v1(_, _, let cpu): cpu != nil
+        }
+    }
+
     public var summary: String {
         switch self {
         case .unavailable(let reason): "no cgroup limits (\(reason)); rlimits still apply"
-        case .v2(let parent): "cgroup v2 under \(parent)"
-        case .v1(let memory, let pids): "cgroup v1 under \(memory) and \(pids)"
+        case .v2(let parent, let cpu): "cgroup v2 under \(parent)" + (cpu ? "" : " (no cpu controller)")
+        case .v1(let memory, let pids, let cpu): "cgroup v1 under \([memory, pids, cpu].compactMap { $0 }.joined(separator: ", "))"
         }
     }
 }
@@ -48,12 +59,13 @@ struct CgroupDetector {
         }
         if let memory = table.v1Directory(controller: "memory"), let pids = table.v1Directory(controller: "pids") {
             let name = "pysandbox-\(processID)"
-            sweepStaleParents(in: memory)
-            sweepStaleParents(in: pids)
+            let cpu = table.v1Directory(controller: "cpu")
+            for hierarchy in [memory, pids, cpu].compactMap({ $0 }) { sweepStaleParents(in: hierarchy) }
             let memoryParent = memory + "/" + name
             let pidsParent = pids + "/" + name
+            let cpuParent = cpu.map { $0 + "/" + name }.flatMap { makeDirectory($0) ? $0 : nil }
             if makeDirectory(memoryParent), makeDirectory(pidsParent) {
-                return .v1(memoryParent: memoryParent, pidsParent: pidsParent)
+                return .v1(memoryParent: memoryParent, pidsParent: pidsParent, cpuParent: cpuParent)
             }
         }
         return .unavailable(reason: "no writable cgroup v2 with memory and pids, nor v1 memory and pids controllers")
@@ -64,18 +76,21 @@ struct CgroupDetector {
     private func prepareV2(root: String, ownPath: String) -> CgroupPlan? {
         let own = ownPath == "/" ? root : root + ownPath
         guard let available = try? String(contentsOfFile: own + "/cgroup.controllers", encoding: .utf8),
-              available.split(separator: " ").contains("memory"),
+              available.split(whereSeparator: \.isWhitespace).contains("memory"),
               available.split(whereSeparator: \.isWhitespace).contains("pids")
         else { return nil }
         if ownPath != "/" {
             let leaf = own + "/service"
             guard makeDirectory(leaf), write("\(processID)", to: leaf + "/cgroup.procs") else { return nil }
         }
-        guard write("+memory +pids", to: own + "/cgroup.subtree_control") else { return nil }
+        // cpu is optional: with it each run gets a CPU bandwidth cap (cpu.max).
+        let cpu = available.split(whereSeparator: \.isWhitespace).contains("cpu")
+        let controllers = cpu ? "+memory +pids +cpu" : "+memory +pids"
+        guard write(controllers, to: own + "/cgroup.subtree_control") else { return nil }
         sweepStaleParents(in: own)
         let parent = own + "/pysandbox-\(processID)"
-        guard makeDirectory(parent), write("+memory +pids", to: parent + "/cgroup.subtree_control") else { return nil }
-        return .v2(parent: parent)
+        guard makeDirectory(parent), write(controllers, to: parent + "/cgroup.subtree_control") else { return nil }
+        return .v2(parent: parent, cpu: cpu)
     }
 
     /// Removes parents left by services that died; their runs died with them.
@@ -124,7 +139,7 @@ struct CgroupMounts {
             if type == "cgroup2" {
                 v2Root = v2Root ?? mountPoint
             } else if type == "cgroup", right.count >= 3 {
-                for option in right[2].split(separator: ",") where option == "memory" || option == "pids" {
+                for option in right[2].split(separator: ",") where ["memory", "pids", "cpu"].contains(option) {
                     v1Mounts[String(option)] = mountPoint
                 }
             }
