@@ -21,8 +21,8 @@ public struct SandboxOptions: Sendable {
 public enum CgroupMode: Sendable {
     /// Use cgroup v2 or the v1 memory and pids controllers when running as root.
     case automatic
-    /// rlimits only.
-    case disabled
+    /// No cgroups: rlimits only.
+    case rlimitsOnly
 }
 
 /// Why the sandbox cannot be used. The service refuses to start with this message.
@@ -36,7 +36,16 @@ public struct Sandbox: Sendable {
     public let interpreter: Interpreter
     public let cgroups: CgroupPlan
     let launcherPath: String
+    let command: LauncherCommand
     let logger: Logger
+
+    init(interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, logger: Logger) {
+        self.interpreter = interpreter
+        self.cgroups = cgroups
+        self.launcherPath = launcherPath
+        self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups)
+        self.logger = logger
+    }
 
     public static func prepare(_ options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "pysandbox.sandbox")) async throws -> Sandbox {
         let launcher = try locateLauncher(options.launcherPath)
@@ -48,7 +57,7 @@ public struct Sandbox: Sendable {
         }
         let cgroups = switch options.cgroups {
         case .automatic: CgroupDetector().detect()
-        case .disabled: CgroupPlan.unavailable(reason: "disabled by configuration")
+        case .rlimitsOnly: CgroupPlan.unavailable(reason: "disabled by configuration")
         }
         let sandbox = Sandbox(interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, logger: logger)
         try await sandbox.selfTest()
@@ -63,7 +72,7 @@ public struct Sandbox: Sendable {
     /// comes from `SandboxRun.verdict()`.
     public func start(_ request: RunRequest) throws -> SandboxRun {
         try request.validate()
-        return try SandboxRun(request: request, launcher: launcherPath, arguments: launcherArguments(for: request.limits), logger: logger)
+        return try SandboxRun(request: request, launcher: launcherPath, arguments: command.arguments(for: request.limits), logger: logger)
     }
 
     /// Runs `print` of the interpreter's version in a real sandbox: every setup step must work.
@@ -77,45 +86,6 @@ public struct Sandbox: Sendable {
                 + (verdict.message ?? "status \(verdict.status.rawValue), output \(String(decoding: output, as: UTF8.self).debugDescription)"))
         }
     }
-
-    func launcherArguments(for limits: RunLimits) -> [String] {
-        var arguments: [String] = []
-        for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
-        for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
-        for variable in Self.environment { arguments += ["--env", variable] }
-        // Without a cgroup the address-space limit is the only memory limit;
-        // with one it only catches single huge allocations, leaving room for
-        // thread stacks (8 MiB of address space each).
-        let addressSpace = cgroups.isActive ? limits.memoryBytes + (1 << 30) : limits.memoryBytes
-        arguments += [
-            "--workdir", Self.workdir,
-            "--workdir-bytes", "\(limits.workdirBytes)",
-            "--workdir-inodes", "\(limits.workdirInodes)",
-            "--cpu-seconds", "\(limits.cpuSeconds)",
-            "--address-space", "\(addressSpace)",
-            "--file-size", "\(limits.maxFileBytes)",
-            "--open-files", "\(limits.maxOpenFiles)",
-            "--processes", "\(limits.maxProcesses)",
-            "--memory", "\(limits.memoryBytes)",
-            "--pids", "\(limits.maxProcesses)",
-            "--cpu-millicores", "\(max(1, Int(limits.cpuCores * 1000)))",
-        ]
-        arguments += cgroups.launcherArguments
-        arguments += ["--", interpreter.executable, "-I", "-u", "-B", "-X", "utf8", "-c", Bootstrap.source]
-        return arguments
-    }
-
-    static let workdir = "/tmp"
-
-    /// The whole environment of a run: nothing from the service's.
-    static let environment = [
-        "PATH=/usr/local/bin:/usr/bin:/bin",
-        "HOME=\(workdir)",
-        "TMPDIR=\(workdir)",
-        "LANG=C.UTF-8",
-        "USER=sandbox",
-        "LOGNAME=sandbox",
-    ]
 
     private static func locateLauncher(_ configured: String?) throws -> String {
         let candidates: [String]

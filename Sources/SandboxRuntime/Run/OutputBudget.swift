@@ -1,0 +1,35 @@
+import Synchronization
+
+/// Counts output against the run's limit; the reader cuts at the limit.
+final class OutputBudget: Sendable {
+    private struct State {
+        var stdout = 0
+        var stderr = 0
+        var truncated = false
+    }
+
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// How many of `count` new bytes of `stream` may be passed on.
+    func admit(_ count: Int, from stream: OutputChunk.Stream) -> Int {
+        state.withLock { state in
+            let used = state.stdout + state.stderr
+            let allowed = max(0, min(count, limit - used))
+            if allowed < count { state.truncated = true }
+            switch stream {
+            case .stdout: state.stdout += allowed
+            case .stderr: state.stderr += allowed
+            }
+            return allowed
+        }
+    }
+
+    var totals: (stdout: Int, stderr: Int, truncated: Bool) {
+        state.withLock { ($0.stdout, $0.stderr, $0.truncated) }
+    }
+}

@@ -1,0 +1,51 @@
+/// The launcher's command line. Everything but the limits is the same for
+/// every run, so it is worked out once, not on each run's path.
+struct LauncherCommand: Sendable {
+    private let fixedArguments: [String]
+    private let interpreterArguments: [String]
+    private let cgroupsActive: Bool
+
+    static let workdir = "/tmp"
+
+    /// The whole environment of a run: nothing from the service's.
+    static let environment = [
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        "HOME=\(workdir)",
+        "TMPDIR=\(workdir)",
+        "LANG=C.UTF-8",
+        "USER=sandbox",
+        "LOGNAME=sandbox",
+    ]
+
+    init(interpreter: Interpreter, cgroups: CgroupPlan) {
+        var arguments: [String] = []
+        for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
+        for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
+        for variable in Self.environment { arguments += ["--env", variable] }
+        arguments += ["--workdir", Self.workdir]
+        arguments += cgroups.launcherArguments
+        fixedArguments = arguments
+        interpreterArguments = ["--", interpreter.executable, "-I", "-u", "-B", "-X", "utf8", "-c", Bootstrap.source]
+        cgroupsActive = cgroups.isActive
+    }
+
+    func arguments(for limits: RunLimits) -> [String] {
+        // Without a cgroup the address-space limit is the only memory limit;
+        // with one it only catches single huge allocations, leaving room for
+        // thread stacks (8 MiB of address space each).
+        let addressSpace = cgroupsActive ? limits.memoryBytes + (1 << 30) : limits.memoryBytes
+        let limitArguments = [
+            "--workdir-bytes", "\(limits.workdirBytes)",
+            "--workdir-inodes", "\(limits.workdirInodes)",
+            "--cpu-seconds", "\(limits.cpuSeconds)",
+            "--address-space", "\(addressSpace)",
+            "--file-size", "\(limits.maxFileBytes)",
+            "--open-files", "\(limits.maxOpenFiles)",
+            "--processes", "\(limits.maxProcesses)",
+            "--memory", "\(limits.memoryBytes)",
+            "--pids", "\(limits.maxProcesses)",
+            "--cpu-millicores", "\(max(1, Int(limits.cpuCores * 1000)))",
+        ]
+        return fixedArguments + limitArguments + interpreterArguments
+    }
+}
