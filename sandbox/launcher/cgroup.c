@@ -77,17 +77,32 @@ static uint64_t read_keyed(const char *dir, const char *name, const char *key)
     return 0;
 }
 
-static void make_run_dir(char *out, size_t size, const char *parent, const char *step)
+/* Each step reports its own failure and says whether it worked. */
+static bool make_run_dir(char *out, size_t size, const char *parent, const char *step)
 {
-    snprintf(out, size, "%s/run-%d", parent, (int)getpid());
-    if (mkdir(out, 0755) != 0 && errno != EEXIST)
-        fail(step, out);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run-%d", parent, (int)getpid());
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        report_failure(step, errno, path);
+        return false;
+    }
+    snprintf(out, size, "%s", path); /* only a directory we made is removed later */
+    return true;
 }
 
-static void set_limit(const char *dir, const char *name, uint64_t value, bool optional)
+static bool set_text(const char *dir, const char *name, const char *value, bool optional)
 {
-    if (write_number(dir, name, value) != 0 && !(optional && errno == ENOENT))
-        fail("cgroup_limit", name);
+    if (write_file(dir, name, value) == 0 || (optional && errno == ENOENT))
+        return true;
+    report_failure("cgroup_limit", errno, name);
+    return false;
+}
+
+static bool set_limit(const char *dir, const char *name, uint64_t value, bool optional)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%" PRIu64, value);
+    return set_text(dir, name, text, optional);
 }
 
 /* CFS bandwidth: `millicores` of CPU time per 100 ms period, so one run cannot starve the others. */
@@ -98,39 +113,46 @@ static uint64_t cpu_quota_us(const struct cgroup_spec *spec)
     return spec->cpu_millicores * CPU_PERIOD_US / 1000;
 }
 
+static bool create_v2(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
+{
+    char bandwidth[64];
+    snprintf(bandwidth, sizeof bandwidth, "%" PRIu64 " %d", cpu_quota_us(spec), CPU_PERIOD_US);
+    return make_run_dir(cgroup->v2_dir, sizeof cgroup->v2_dir, spec->v2_parent, "cgroup_mkdir") &&
+           set_limit(cgroup->v2_dir, "memory.max", spec->memory_bytes, false) &&
+           set_limit(cgroup->v2_dir, "memory.swap.max", 0, true) && /* absent without swap accounting */
+           set_limit(cgroup->v2_dir, "pids.max", spec->pids_max, false) &&
+           /* cpu.max exists only where the cpu controller is enabled. */
+           (spec->cpu_millicores == 0 || set_text(cgroup->v2_dir, "cpu.max", bandwidth, true));
+}
+
+static bool create_v1(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
+{
+    bool created =
+        make_run_dir(cgroup->v1_memory_dir, sizeof cgroup->v1_memory_dir, spec->v1_memory_parent,
+                     "cgroup_mkdir_memory") &&
+        make_run_dir(cgroup->v1_pids_dir, sizeof cgroup->v1_pids_dir, spec->v1_pids_parent, "cgroup_mkdir_pids") &&
+        set_limit(cgroup->v1_memory_dir, "memory.limit_in_bytes", spec->memory_bytes, false) &&
+        /* memory+swap equal to memory: no swap. Absent when swap accounting is off. */
+        set_limit(cgroup->v1_memory_dir, "memory.memsw.limit_in_bytes", spec->memory_bytes, true) &&
+        set_limit(cgroup->v1_pids_dir, "pids.max", spec->pids_max, false);
+    if (!created || spec->v1_cpu_parent == NULL || spec->cpu_millicores == 0)
+        return created;
+    return make_run_dir(cgroup->v1_cpu_dir, sizeof cgroup->v1_cpu_dir, spec->v1_cpu_parent, "cgroup_mkdir_cpu") &&
+           set_limit(cgroup->v1_cpu_dir, "cpu.cfs_period_us", CPU_PERIOD_US, false) &&
+           set_limit(cgroup->v1_cpu_dir, "cpu.cfs_quota_us", cpu_quota_us(spec), false);
+}
+
 int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
 {
     memset(cgroup, 0, sizeof *cgroup);
-    if (spec->v2_parent != NULL) {
-        make_run_dir(cgroup->v2_dir, sizeof cgroup->v2_dir, spec->v2_parent, "cgroup_mkdir");
-        cgroup->active = true;
-        set_limit(cgroup->v2_dir, "memory.max", spec->memory_bytes, false);
-        set_limit(cgroup->v2_dir, "memory.swap.max", 0, true); /* absent without swap accounting */
-        set_limit(cgroup->v2_dir, "pids.max", spec->pids_max, false);
-        if (spec->cpu_millicores > 0) {
-            char bandwidth[64];
-            snprintf(bandwidth, sizeof bandwidth, "%" PRIu64 " %d", cpu_quota_us(spec), CPU_PERIOD_US);
-            /* cpu.max exists only where the cpu controller is enabled. */
-            if (write_file(cgroup->v2_dir, "cpu.max", bandwidth) != 0 && errno != ENOENT)
-                fail("cgroup_limit", "cpu.max");
-        }
-    } else if (spec->v1_memory_parent != NULL) {
-        make_run_dir(cgroup->v1_memory_dir, sizeof cgroup->v1_memory_dir, spec->v1_memory_parent,
-                     "cgroup_mkdir_memory");
-        make_run_dir(cgroup->v1_pids_dir, sizeof cgroup->v1_pids_dir, spec->v1_pids_parent,
-                     "cgroup_mkdir_pids");
-        cgroup->active = true;
-        set_limit(cgroup->v1_memory_dir, "memory.limit_in_bytes", spec->memory_bytes, false);
-        /* memory+swap equal to memory: no swap. Absent when swap accounting is off. */
-        set_limit(cgroup->v1_memory_dir, "memory.memsw.limit_in_bytes", spec->memory_bytes, true);
-        set_limit(cgroup->v1_pids_dir, "pids.max", spec->pids_max, false);
-        if (spec->v1_cpu_parent != NULL && spec->cpu_millicores > 0) {
-            make_run_dir(cgroup->v1_cpu_dir, sizeof cgroup->v1_cpu_dir, spec->v1_cpu_parent, "cgroup_mkdir_cpu");
-            set_limit(cgroup->v1_cpu_dir, "cpu.cfs_period_us", CPU_PERIOD_US, false);
-            set_limit(cgroup->v1_cpu_dir, "cpu.cfs_quota_us", cpu_quota_us(spec), false);
-        }
-    }
-    return 0;
+    if (spec->v2_parent == NULL && spec->v1_memory_parent == NULL)
+        return 0;
+    cgroup->active = true;
+    bool created = spec->v2_parent != NULL ? create_v2(spec, cgroup) : create_v1(spec, cgroup);
+    if (created)
+        return 0;
+    cgroup_destroy(cgroup); /* whatever part was made */
+    return -1;
 }
 
 int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid)
@@ -205,10 +227,11 @@ void cgroup_destroy(const struct cgroup_handle *cgroup)
         remove_dir(cgroup->v2_dir);
         return;
     }
-    kill_members(cgroup->v1_pids_dir);
-    kill_members(cgroup->v1_memory_dir);
-    remove_dir(cgroup->v1_pids_dir);
-    remove_dir(cgroup->v1_memory_dir);
-    if (cgroup->v1_cpu_dir[0] != '\0')
-        remove_dir(cgroup->v1_cpu_dir);
+    const char *const v1_dirs[] = {cgroup->v1_pids_dir, cgroup->v1_memory_dir, cgroup->v1_cpu_dir};
+    for (size_t i = 0; i < sizeof v1_dirs / sizeof v1_dirs[0]; i++) {
+        if (v1_dirs[i][0] != '\0') {
+            kill_members(v1_dirs[i]);
+            remove_dir(v1_dirs[i]);
+        }
+    }
 }

@@ -134,7 +134,8 @@ int supervise(const struct sandbox_config *config)
 {
     build_seccomp_program(&seccomp_program);
     struct cgroup_handle cgroup;
-    cgroup_create(&config->cgroup, &cgroup);
+    if (cgroup_create(&config->cgroup, &cgroup) != 0)
+        return 111;
     int signal_fd = block_control_signals();
     int go[2];
     if (pipe2(go, O_CLOEXEC) != 0)

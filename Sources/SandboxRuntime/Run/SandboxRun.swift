@@ -21,16 +21,16 @@ public final class SandboxRun: Sendable {
         let requestBody = try JSONEncoder().encode(BootstrapRequest(code: request.code, files: request.files))
         let pipes = try (0..<5).map { _ in try ClosingPipe() }
         let (stdin, stdout, stderr, requestPipe, status) = (pipes[0], pipes[1], pipes[2], pipes[3], pipes[4])
+        // The launcher's fds 0-4, in order; the other ends stay here.
+        let childEnds = [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, requestPipe.readEnd, status.writeEnd]
         let pid: pid_t
         do {
-            pid = try Spawner.spawn(
-                path: launcher, arguments: arguments, environment: [],
-                descriptors: [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, requestPipe.readEnd, status.writeEnd])
+            pid = try Spawner.spawn(path: launcher, arguments: arguments, environment: [], descriptors: childEnds)
         } catch {
             pipes.forEach { $0.closeBoth() }
             throw error
         }
-        [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, requestPipe.readEnd, status.writeEnd].forEach { close($0) }
+        childEnds.forEach { close($0) }
 
         let (output, outputSink) = AsyncStream.makeStream(of: OutputChunk.self)
         let (stdinChunks, stdinInput) = AsyncStream.makeStream(of: [UInt8].self)

@@ -75,16 +75,15 @@ struct CgroupDetector {
     /// service that is not in the root cgroup first moves itself into a leaf.
     private func prepareV2(root: String, ownPath: String) -> CgroupPlan? {
         let own = ownPath == "/" ? root : root + ownPath
-        guard let available = try? String(contentsOfFile: own + "/cgroup.controllers", encoding: .utf8),
-              available.split(whereSeparator: \.isWhitespace).contains("memory"),
-              available.split(whereSeparator: \.isWhitespace).contains("pids")
-        else { return nil }
+        guard let text = try? String(contentsOfFile: own + "/cgroup.controllers", encoding: .utf8) else { return nil }
+        let available = Set(text.split(whereSeparator: \.isWhitespace))
+        guard available.contains("memory"), available.contains("pids") else { return nil }
         if ownPath != "/" {
             let leaf = own + "/service"
             guard makeDirectory(leaf), write("\(processID)", to: leaf + "/cgroup.procs") else { return nil }
         }
         // cpu is optional: with it each run gets a CPU bandwidth cap (cpu.max).
-        let cpu = available.split(whereSeparator: \.isWhitespace).contains("cpu")
+        let cpu = available.contains("cpu")
         let controllers = cpu ? "+memory +pids +cpu" : "+memory +pids"
         guard write(controllers, to: own + "/cgroup.subtree_control") else { return nil }
         sweepStaleParents(in: own)

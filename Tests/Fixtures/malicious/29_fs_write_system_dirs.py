@@ -5,12 +5,10 @@ import errno
 import glob
 import os
 
+from probes import create_new, why
+
 # Non-destructive on purpose: existing files are opened for append and never
 # written; new files are created exclusively and removed again.
-
-
-def why(error):
-    return errno.errorcode.get(error.errno, error.errno)
 
 
 def open_existing(path):
@@ -21,17 +19,6 @@ def open_existing(path):
         return
     os.close(fd)
     print(f"ESCAPED: {path} opened for writing")
-
-
-def create_new(path):
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError as error:
-        print(f"BLOCKED: create {path}: {why(error)}")
-        return
-    os.close(fd)
-    os.unlink(path)
-    print(f"ESCAPED: created {path}")
 
 
 for path in sorted(set(glob.glob("/usr/lib/python3*/os.py") + [os.__file__])):

@@ -6,25 +6,10 @@ import errno
 import json
 import os
 
+from probes import create_new, why
+
 host = json.load(open("host.json"))
 secret_dir = os.path.dirname(host["hostSecretPath"])
-
-
-def why(error):
-    return errno.errorcode.get(error.errno, error.errno)
-
-
-def create_new(path):
-    # Never creates parent directories: a path that only exists because we
-    # made it inside the private workdir proves nothing.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError as error:
-        print(f"BLOCKED: create {path}: {why(error)}")
-        return
-    os.close(fd)
-    os.unlink(path)
-    print(f"ESCAPED: created {path}")
 
 
 for path in ("/root/pwned", "/home/pwned", os.path.join(secret_dir, "pwned"),

@@ -5,7 +5,7 @@ import ctypes
 import errno
 import os
 
-from attempt import attempt, libc
+from attempt import attempt, libc, report
 
 import signal
 
@@ -28,11 +28,7 @@ def clone3(label, flags):
     err = ctypes.get_errno()
     if pid > 0:
         os.waitpid(pid, 0)
-        print(f"ESCAPED: {label} created child {pid}")
-    elif err in (errno.EPERM, errno.ENOSYS):
-        print(f"BLOCKED: {label}: {errno.errorcode[err]}")
-    else:
-        print(f"UNFILTERED: {label} reached the kernel: {errno.errorcode.get(err, err)}")
+    report(label, pid, err)
 
 
 clone3("clone3(CLONE_NEWUSER|CLONE_NEWNS)", CLONE_NEWUSER | CLONE_NEWNS)

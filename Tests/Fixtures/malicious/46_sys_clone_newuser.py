@@ -6,7 +6,7 @@ import ctypes
 import errno
 import os
 
-from attempt import attempt, libc
+from attempt import attempt, libc, report
 
 import signal
 
@@ -29,11 +29,7 @@ for name, value in namespaces.items():
     label = f"clone({name}|SIGCHLD)"
     if pid > 0:
         os.waitpid(pid, 0)
-        print(f"ESCAPED: {label} created child {pid}")
-    elif err in (errno.EPERM, errno.ENOSYS):
-        print(f"BLOCKED: {label}: {errno.errorcode[err]}")
-    else:
-        print(f"UNFILTERED: {label} reached the kernel: {errno.errorcode.get(err, err)}")
+    report(label, pid, err)
 
 pid, err = clone(0)
 if pid > 0:
