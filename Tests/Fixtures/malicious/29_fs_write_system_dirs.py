@@ -1,7 +1,6 @@
 # expect: ok
 # Tries to modify system files and directories: the stdlib's os.py, /etc/passwd, /bin, /usr, /etc and the root directory.
 # require: BLOCKED: write /etc/passwd
-import errno
 import glob
 import os
 

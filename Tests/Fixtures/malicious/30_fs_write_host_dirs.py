@@ -2,7 +2,6 @@
 # Tries to create files in host directories: /root, /home and the directory holding the host's secret.
 # require: BLOCKED: create /root/pwned
 # require: BLOCKED: create /home/pwned
-import errno
 import json
 import os
 
