@@ -68,11 +68,20 @@ public struct Sandbox: Sendable {
         return sandbox
     }
 
-    /// Starts a run. Its output streams from `SandboxRun.output`; its verdict
-    /// comes from `SandboxRun.verdict()`.
+    /// Launches a sandbox that loads its interpreter and then waits for its
+    /// program (`SandboxRun.start`): a warm sandbox. `limits` fixes what the
+    /// launcher enforces; the wall timeout and output limit come with the program.
+    public func launch(limits: RunLimits) throws -> SandboxRun {
+        try SandboxRun(launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, logger: logger)
+    }
+
+    /// Launches a sandbox and starts `request` in it at once. Its output
+    /// streams from `SandboxRun.output`; its verdict comes from `SandboxRun.verdict()`.
     public func start(_ request: RunRequest) throws -> SandboxRun {
         try request.validate()
-        return try SandboxRun(request: request, launcher: launcherPath, arguments: command.arguments(for: request.limits), logger: logger)
+        let run = try launch(limits: request.limits)
+        try run.start(request)
+        return run
     }
 
     /// Runs `print` of the interpreter's version in a real sandbox: every setup step must work.

@@ -3,23 +3,28 @@ import Synchronization
 /// Counts output against the run's limit; the reader cuts at the limit.
 final class OutputBudget: Sendable {
     private struct State {
+        var limit: Int
         var stdout = 0
         var stderr = 0
         var truncated = false
     }
 
-    private let limit: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(limit: Int) {
-        self.limit = limit
+        state = Mutex(State(limit: limit))
+    }
+
+    /// A warm sandbox learns its run's output limit only when the run arrives.
+    func setLimit(_ limit: Int) {
+        state.withLock { $0.limit = limit }
     }
 
     /// How many of `count` new bytes of `stream` may be passed on.
     func admit(_ count: Int, from stream: OutputChunk.Stream) -> Int {
         state.withLock { state in
             let used = state.stdout + state.stderr
-            let allowed = max(0, min(count, limit - used))
+            let allowed = max(0, min(count, state.limit - used))
             if allowed < count { state.truncated = true }
             switch stream {
             case .stdout: state.stdout += allowed

@@ -24,6 +24,17 @@ public struct RunLimits: Sendable, Equatable {
 
     public init() {}
 
+    /// Whether a run with these limits may use a sandbox launched with
+    /// `launched`: everything the launcher fixes must agree. The wall timeout
+    /// and the output limit are the run's own; the CPU limit is the sandbox's
+    /// unless the run sets one explicitly.
+    public func fits(launchedWith launched: RunLimits) -> Bool {
+        memoryBytes == launched.memoryBytes && workdirBytes == launched.workdirBytes
+            && workdirInodes == launched.workdirInodes && cpuCores == launched.cpuCores
+            && maxProcesses == launched.maxProcesses && maxOpenFiles == launched.maxOpenFiles
+            && maxFileBytes == launched.maxFileBytes && (cpuTime == nil || cpuSeconds == launched.cpuSeconds)
+    }
+
     var cpuSeconds: Int {
         let limit = cpuTime ?? wallTimeout
         let (seconds, attoseconds) = limit.components

@@ -1,26 +1,27 @@
-/// The Python program the sandbox starts. It waits for the run request on
-/// fd 3 (JSON: code and files), writes the files and `main.py` into the
-/// working directory, and runs the code as `__main__` so that tracebacks read
+/// The Python program the sandbox starts. Once the interpreter is loaded it
+/// writes one NUL byte to stdout (the sandbox is ready), then waits for the
+/// run request on fd 3, writes the files and `main.py` into the working
+/// directory, and runs the code as `__main__` so that tracebacks read
 /// `File "main.py", line N` and show none of its own frames.
 ///
-/// Everything before the read can happen ahead of demand (a warm sandbox).
+/// Everything before the read happens ahead of demand (a warm sandbox), so it
+/// imports nothing beyond what the interpreter itself loads.
 enum Bootstrap {
     static let source = #"""
-import ctypes, json, os, sys, types
-
-libc = ctypes.CDLL(None)
-libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: exec made us dumpable again
-libc.mallopt(-8, 2)  # M_ARENA_MAX 2: each thread's 64 MiB arena would exhaust RLIMIT_AS
+import os, sys
 
 def read_request():
+    os.write(1, b"\0")
     chunks = []
-    while True:
-        chunk = os.read(3, 1 << 20)
-        if not chunk:
-            break
+    while chunk := os.read(3, 1 << 20):
         chunks.append(chunk)
     os.close(3)
-    return json.loads(b"".join(chunks))
+    header, _, body = b"".join(chunks).partition(b"\n")
+    parts, offset = [], 0
+    for size in map(int, header.split()):
+        parts.append(body[offset:offset + size].decode("utf-8"))
+        offset += size
+    return parts[0], dict(zip(parts[1::2], parts[2::2]))
 
 def place_files(files):
     for path, text in files.items():
@@ -33,7 +34,7 @@ def place_files(files):
             file.write(text)
 
 def run(code):
-    main = types.ModuleType("__main__")
+    main = type(sys)("__main__")
     main.__file__ = "main.py"
     main.__builtins__ = __builtins__
     sys.modules["__main__"] = main
@@ -50,11 +51,21 @@ def run(code):
         sys.excepthook(type(error), error.with_traceback(traceback), traceback)
         raise SystemExit(1)
 
-request = read_request()
-place_files(request.get("files", {}))
+code, files = read_request()
+place_files(files)
 with open("main.py", "w", encoding="utf-8") as file:
-    file.write(request["code"])
-del ctypes, libc, json, read_request, place_files, request["files"]
-run(request.pop("code"))
+    file.write(code)
+del read_request, place_files, files
+run(code)
 """#
+
+    /// The request on fd 3: a header line with the byte length of each part,
+    /// then the parts: the code, then each file's path and text. Plain lengths
+    /// rather than JSON, so the bootstrap needs no `json` import.
+    static func request(code: String, files: [String: String]) -> [UInt8] {
+        let parts = [code] + files.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
+        var body = Array((parts.map { String($0.utf8.count) }.joined(separator: " ") + "\n").utf8)
+        for part in parts { body += part.utf8 }
+        return body
+    }
 }

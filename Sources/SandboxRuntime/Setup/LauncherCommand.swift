@@ -15,6 +15,8 @@ struct LauncherCommand: Sendable {
         "LANG=C.UTF-8",
         "USER=sandbox",
         "LOGNAME=sandbox",
+        // glibc gives each thread a 64 MiB malloc arena, which would exhaust RLIMIT_AS.
+        "MALLOC_ARENA_MAX=2",
     ]
 
     init(interpreter: Interpreter, cgroups: CgroupPlan) {

@@ -12,7 +12,7 @@ import os
 
 host = json.load(open("host.json"))
 secret_name = host["envSecretName"]
-allowed = {"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME"}
+allowed = {"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "MALLOC_ARENA_MAX"}
 secret_dir = os.path.basename(os.path.dirname(host["hostSecretPath"]))
 
 for name in sorted(os.environ):

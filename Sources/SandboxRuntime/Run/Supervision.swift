@@ -1,0 +1,167 @@
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Watches one sandbox from launch to verdict: hands over the program when
+/// it arrives, feeds stdin, reads output and the launcher's report, and
+/// enforces the wall clock and the output limit.
+struct Supervision: Sendable {
+    let descriptors: RunDescriptors
+    let limits: RunLimits
+    let killer: RunKiller
+    let outputSink: AsyncStream<OutputChunk>.Continuation
+    let readySink: AsyncStream<Bool>.Continuation
+    let logger: Logger
+
+    func run(deliveries: AsyncStream<RunDelivery>, stdinChunks: AsyncStream<[UInt8]>) async -> Verdict {
+        let stopwatch = Stopwatch()
+        let budget = OutputBudget(limit: limits.maxOutputBytes)
+        let report = await withTaskGroup(of: Void.self) { background -> LauncherReport in
+            background.addTask {
+                var iterator = deliveries.makeAsyncIterator()
+                guard let delivery = await iterator.next() else {
+                    close(descriptors.request)  // discarded before it got a program
+                    return
+                }
+                budget.setLimit(delivery.maxOutputBytes)
+                stopwatch.start()
+                await deliver(delivery)
+            }
+            background.addTask { await PipeIO.writeChunks(stdinChunks, to: descriptors.stdin) }
+            let report = await withTaskGroup(of: LauncherReport?.self) { readers -> LauncherReport in
+                readers.addTask {
+                    await pump(descriptors.stdout, stream: .stdout, budget: budget, readiness: readySink)
+                    return nil
+                }
+                readers.addTask {
+                    await pump(descriptors.stderr, stream: .stderr, budget: budget, readiness: nil)
+                    return nil
+                }
+                readers.addTask { await readReport(descriptors.status) }
+                var report = LauncherReport()
+                for await finished in readers {
+                    if let finished { report = finished }
+                }
+                return report
+            }
+            background.cancelAll()
+            return report
+        }
+        await killer.reap()
+        readySink.finish()
+        outputSink.finish()
+        let totals = budget.totals
+        let wallMs = stopwatch.elapsedMilliseconds
+        var verdict = Verdict(
+            status: .ok, exitCode: report.commandExitCode, signal: report.commandSignal,
+            wallMs: wallMs, cpuMs: report.cpuMicroseconds / 1000,
+            maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive ? report.peakMemoryKb : nil,
+            stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)
+        (verdict.status, verdict.message) = SandboxRun.classify(report: report, killReason: killer.reason, limits: limits)
+        if verdict.status == .internalError {
+            logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
+        } else if !report.failures.isEmpty {
+            // e.g. a cgroup that could not be removed after the run: the run itself was fine.
+            logger.warning("launcher cleanup failure", metadata: ["report": "\(report.failures.map(\.line))"])
+        }
+        return verdict
+    }
+
+    /// Writes the request and keeps the wall clock until the run ends (this task is then cancelled).
+    private func deliver(_ delivery: RunDelivery) async {
+        await withTaskGroup(of: Void.self) { run in
+            run.addTask {
+                let (body, sink) = AsyncStream.makeStream(of: [UInt8].self)
+                sink.yield(delivery.body)
+                sink.finish()
+                await PipeIO.writeChunks(body, to: descriptors.request)
+            }
+            run.addTask {
+                try? await Task.sleep(for: delivery.wallTimeout)
+                if !Task.isCancelled { killer.kill(.timeout) }
+            }
+        }
+    }
+
+    /// Passes output on within the budget. On stdout the bootstrap's first
+    /// byte is not output but its ready signal.
+    private func pump(
+        _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, readiness: AsyncStream<Bool>.Continuation?
+    ) async {
+        var awaitingReadySignal = readiness != nil
+        await PipeIO.readChunks(from: fd) { buffer in
+            var buffer = buffer
+            if awaitingReadySignal, let signal = buffer.readInteger(as: UInt8.self) {
+                awaitingReadySignal = false
+                readiness?.yield(signal == 0)
+                readiness?.finish()
+            }
+            guard buffer.readableBytes > 0 else { return }
+            let allowed = budget.admit(buffer.readableBytes, from: stream)
+            if allowed > 0 {
+                outputSink.yield(OutputChunk(stream: stream, bytes: Array(buffer.readableBytesView.prefix(allowed))))
+            }
+            // Past the limit, keep draining so the program never blocks on a full pipe before it dies.
+            if allowed < buffer.readableBytes { killer.kill(.outputLimit) }
+        }
+    }
+
+    private func readReport(_ fd: CInt) async -> LauncherReport {
+        var bytes: [UInt8] = []
+        await PipeIO.readChunks(from: fd) { buffer in
+            if bytes.count < 1 << 16 { bytes += buffer.readableBytesView }
+        }
+        var report = LauncherReport()
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            report.consume(line: line)
+        }
+        return report
+    }
+}
+
+/// The run's wall clock, started when the program is handed over.
+private final class Stopwatch: Sendable {
+    private let started = Mutex<ContinuousClock.Instant?>(nil)
+
+    func start() {
+        started.withLock { $0 = .now }
+    }
+
+    /// 0 for a sandbox that never got a program.
+    var elapsedMilliseconds: Int {
+        started.withLock { $0 }.map { Int((ContinuousClock.now - $0) / .milliseconds(1)) } ?? 0
+    }
+}
+
+extension SandboxRun {
+    static func classify(report: LauncherReport, killReason: KillReason?, limits: RunLimits) -> (Verdict.Status, String?) {
+        switch killReason {
+        case .timeout: return (.timeout, nil)
+        case .cancelled: return (.cancelled, nil)
+        case .outputLimit: return (.outputLimit, nil)
+        case nil: break
+        }
+        if report.setupFailed {
+            return (.internalError, report.failureMessage)
+        }
+        guard report.finished else {
+            return (.internalError, report.failureMessage ?? "the launcher ended without a report")
+        }
+        let failed = report.commandSignal != nil || report.commandExitCode != 0
+        if report.oomKills > 0 && failed {
+            return (.memoryLimit, nil)
+        }
+        if let signal = report.commandSignal {
+            let cpuExhausted = report.cpuMicroseconds >= limits.cpuSeconds * 1_000_000
+            if signal == SIGXCPU || (signal == SIGKILL && cpuExhausted) { return (.timeout, nil) }
+            return (.killed, nil)
+        }
+        guard let exitCode = report.commandExitCode else {
+            return (.internalError, report.failureMessage ?? "the launcher did not report how the program ended")
+        }
+        return (exitCode == 0 ? .ok : .error, nil)
+    }
+}
