@@ -78,6 +78,28 @@ extension SandboxSuite {
             #expect(result.stdout == "bye\n")
         }
 
+        /// The bootstrap skips interpreter teardown; everything a program can see of its exit must still happen.
+        @Test func exitRunsAtexitJoinsThreadsAndFlushes() async throws {
+            let code = """
+                import atexit, sys, threading, time
+                atexit.register(lambda: print("atexit ran"))
+                def late():
+                    time.sleep(0.2)
+                    print("thread finished")
+                threading.Thread(target=late).start()
+                sys.stdout.write("unterminated")
+                """
+            let result = try await SharedSandbox.get().collect(code)
+            #expect(result.stdout == "unterminatedthread finished\natexit ran\n")
+            #expect(result.verdict.status == .ok)
+
+            let message = try await SharedSandbox.get().collect("import sys; sys.exit('bad input')")
+            #expect(message.verdict.exitCode == 1)
+            #expect(message.stderr == "bad input\n")
+            let wrapped = try await SharedSandbox.get().collect("import sys; sys.exit(258)")
+            #expect(wrapped.verdict.exitCode == 2)
+        }
+
         @Test func mainGuardAndDataclassesWork() async throws {
             let code = """
                 from dataclasses import dataclass

@@ -50,4 +50,30 @@ enum PipeIO {
         }
         try? await channel.close().get()
     }
+
+    /// Writes `bytes` to `fd` and closes it. What fits into the pipe goes in
+    /// one non-blocking write on the caller's thread (a run's request almost
+    /// always does); only the rest goes through a channel. Takes ownership of `fd`.
+    static func writeAll(_ bytes: [UInt8], to fd: CInt) async {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                written += count
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        if written == bytes.count {
+            close(fd)
+            return
+        }
+        let (rest, sink) = AsyncStream.makeStream(of: [UInt8].self)
+        sink.yield(Array(bytes[written...]))
+        sink.finish()
+        await writeChunks(rest, to: fd)
+    }
 }

@@ -73,12 +73,7 @@ struct Supervision: Sendable {
     /// Writes the request and keeps the wall clock until the run ends (this task is then cancelled).
     private func deliver(_ delivery: RunDelivery) async {
         await withTaskGroup(of: Void.self) { run in
-            run.addTask {
-                let (body, sink) = AsyncStream.makeStream(of: [UInt8].self)
-                sink.yield(delivery.body)
-                sink.finish()
-                await PipeIO.writeChunks(body, to: descriptors.request)
-            }
+            run.addTask { await PipeIO.writeAll(delivery.body, to: descriptors.request) }
             run.addTask {
                 try? await Task.sleep(for: delivery.wallTimeout)
                 if !Task.isCancelled { killer.kill(.timeout) }
