@@ -7,12 +7,18 @@ let package = Package(
     products: [
         .library(name: "SandboxRuntime", targets: ["SandboxRuntime"]),
         .executable(name: "pysandbox-launcher", targets: ["pysandbox-launcher"]),
+        .library(name: "SandboxProtocol", targets: ["SandboxProtocol"]),
+        .library(name: "SandboxServer", targets: ["SandboxServer"]),
+        .executable(name: "sandboxd", targets: ["sandboxd"]),
         .executable(name: "sandbox-bench", targets: ["sandbox-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // libseccomp, found through pkg-config (Debian: libseccomp-dev).
@@ -48,18 +54,52 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Protocol v1 messages (protocol/PROTOCOL.md), shared by the server and its clients.
+        .target(name: "SandboxProtocol"),
+        // The service: transport, queue and warm pool, REST.
+        .target(
+            name: "SandboxServer",
+            dependencies: [
+                "SandboxRuntime",
+                "SandboxProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sandboxd",
+            dependencies: [
+                "SandboxServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Benchmarks; timing goals live here, never in tests.
         .executableTarget(
             name: "sandbox-bench",
             dependencies: [
                 "SandboxRuntime",
+                "SandboxProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
         .testTarget(
             name: "SandboxRuntimeTests",
             dependencies: ["SandboxRuntime"],
             path: "Tests/SandboxRuntimeTests"
+        ),
+        .testTarget(
+            name: "SandboxServerTests",
+            dependencies: [
+                "SandboxServer",
+                "SandboxProtocol",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/SandboxServerTests"
         ),
     ]
 )

@@ -89,7 +89,7 @@ extension RunRequest {
             if parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
                 throw InvalidRunRequest(message: "files: '\(path)' must not contain '..', '.' or empty segments")
             }
-            if path == "main.py" {
+            if path == "main.py" || path.hasPrefix("main.py/") {
                 throw InvalidRunRequest(message: "files: 'main.py' is reserved for the code")
             }
         }

@@ -1,0 +1,67 @@
+/// `initialize`'s result, also `GET /v1/info`.
+public struct InitializeResult: Sendable, Equatable, Codable {
+    public struct ServerInfo: Sendable, Equatable, Codable {
+        public var name: String
+        public var version: String
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    public struct Python: Sendable, Equatable, Codable {
+        public var version: String
+        public init(version: String) { self.version = version }
+    }
+
+    /// A limit a run may choose, up to `max`.
+    public struct Limit: Sendable, Equatable, Codable {
+        public var `default`: Int
+        public var max: Int
+        public init(default: Int, max: Int) {
+            self.default = `default`
+            self.max = max
+        }
+    }
+
+    public struct Limits: Sendable, Equatable, Codable {
+        public var timeoutMs: Limit
+        public var memoryMb: Limit
+        public var maxOutputBytes: Limit
+        public var maxCodeBytes: Int
+        public var maxMessageBytes: Int
+        public var maxInFlight: Int
+        public init(timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, maxCodeBytes: Int, maxMessageBytes: Int, maxInFlight: Int) {
+            self.timeoutMs = timeoutMs
+            self.memoryMb = memoryMb
+            self.maxOutputBytes = maxOutputBytes
+            self.maxCodeBytes = maxCodeBytes
+            self.maxMessageBytes = maxMessageBytes
+            self.maxInFlight = maxInFlight
+        }
+    }
+
+    public struct Capabilities: Sendable, Equatable, Codable {
+        public var interactive = true
+        public var files = true
+        public var cancel = true
+        public var outputCoalesceMs = 10
+        public var outputMaxMessageBytes = 65536
+        public init() {}
+    }
+
+    public var protocolVersion = 1
+    public var serverInfo: ServerInfo
+    public var python: Python
+    public var limits: Limits
+    public var capabilities = Capabilities()
+
+    public init(serverInfo: ServerInfo, python: Python, limits: Limits) {
+        self.serverInfo = serverInfo
+        self.python = python
+        self.limits = limits
+    }
+}
+
+/// The WebSocket subprotocol of v1.
+public let webSocketSubprotocol = "pysandbox.v1"

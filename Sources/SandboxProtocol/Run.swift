@@ -1,0 +1,199 @@
+/// Method and notification names of protocol v1.
+public enum Method {
+    public static let initialize = "initialize"
+    public static let run = "run"
+    public static let runStdin = "run/stdin"
+    public static let cancelRequest = "$/cancelRequest"
+    public static let runStatus = "run/status"
+    public static let runOutput = "run/output"
+}
+
+/// `run` params. `init(params:)` checks types and rejects unknown fields; the
+/// server checks the limits against its maxima.
+public struct RunParams: Sendable, Equatable, Codable {
+    public var code: String
+    public var stdin: String?
+    public var interactive: Bool?
+    public var files: [String: String]?
+    public var timeoutMs: Int?
+    public var memoryMb: Int?
+    public var maxOutputBytes: Int?
+
+    public init(
+        code: String, stdin: String? = nil, interactive: Bool? = nil, files: [String: String]? = nil,
+        timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil
+    ) {
+        self.code = code
+        self.stdin = stdin
+        self.interactive = interactive
+        self.files = files
+        self.timeoutMs = timeoutMs
+        self.memoryMb = memoryMb
+        self.maxOutputBytes = maxOutputBytes
+    }
+
+    static let fields: Set = ["code", "stdin", "interactive", "files", "timeoutMs", "memoryMb", "maxOutputBytes"]
+
+    public init(params: [String: JSONValue]) throws(RPCError) {
+        if let unknown = params.keys.sorted().first(where: { !Self.fields.contains($0) }) {
+            throw .invalidParams("unknown field '\(unknown)'")
+        }
+        guard let codeValue = params["code"] else { throw .invalidParams("code: required string missing") }
+        guard case .string(let code) = codeValue else { throw .invalidParams("code: must be a string, not \(codeValue.typeName)") }
+        self.code = code
+        stdin = try Self.optional(params, "stdin") { $0.stringValue }
+        interactive = try Self.optional(params, "interactive") { $0.boolValue }
+        timeoutMs = try Self.integer(params, "timeoutMs", minimum: 1)
+        memoryMb = try Self.integer(params, "memoryMb", minimum: 16)
+        maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: 0)
+        files = try Self.optional(params, "files") { value -> [String: String]? in
+            guard case .object(let members) = value else { return nil }
+            var files: [String: String] = [:]
+            for (path, content) in members {
+                guard case .string(let text) = content else { return nil }
+                files[path] = text
+            }
+            return files
+        }
+    }
+
+    private static func optional<T>(
+        _ params: [String: JSONValue], _ name: String, _ convert: (JSONValue) -> T?
+    ) throws(RPCError) -> T? {
+        guard let value = params[name], value != .null else { return nil }
+        guard let converted = convert(value) else {
+            let expected = switch name {
+            case "files": "an object of strings"
+            case "interactive": "a boolean"
+            default: "a string"
+            }
+            throw .invalidParams("\(name): must be \(expected)")
+        }
+        return converted
+    }
+
+    private static func integer(_ params: [String: JSONValue], _ name: String, minimum: Int) throws(RPCError) -> Int? {
+        guard let value = params[name], value != .null else { return nil }
+        let number: Int
+        switch value {
+        case .integer(let integer):
+            guard let fitting = Int(exactly: integer) else { throw .invalidParams("\(name): \(integer) is out of range") }
+            number = fitting
+        case .number(let double):
+            throw .invalidParams("\(name): must be an integer, not \(double)")
+        default:
+            throw .invalidParams("\(name): must be an integer, not \(value.typeName)")
+        }
+        guard number >= minimum else { throw .invalidParams("\(name): \(number) is below the minimum \(minimum)") }
+        return number
+    }
+}
+
+/// `run`'s result: the verdict (PROTOCOL.md, "run").
+public struct RunResult: Sendable, Equatable, Codable {
+    public var status: String
+    public var exitCode: Int?
+    public var signal: Int?
+    public var wallMs: Int
+    public var cpuMs: Int
+    public var maxRssKb: Int
+    public var peakMemoryKb: Int?
+    public var queuedMs: Int
+    public var stdoutBytes: Int
+    public var stderrBytes: Int
+    public var truncated: Bool
+    public var message: String?
+
+    public init(
+        status: String, exitCode: Int?, signal: Int?, wallMs: Int, cpuMs: Int, maxRssKb: Int, peakMemoryKb: Int?,
+        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?
+    ) {
+        self.status = status
+        self.exitCode = exitCode
+        self.signal = signal
+        self.wallMs = wallMs
+        self.cpuMs = cpuMs
+        self.maxRssKb = maxRssKb
+        self.peakMemoryKb = peakMemoryKb
+        self.queuedMs = queuedMs
+        self.stdoutBytes = stdoutBytes
+        self.stderrBytes = stderrBytes
+        self.truncated = truncated
+        self.message = message
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case status, exitCode, signal, wallMs, cpuMs, maxRssKb, peakMemoryKb, queuedMs, stdoutBytes, stderrBytes, truncated, message
+    }
+
+    /// Absent values are written as null (the schema lists them all), except
+    /// `message`, which only `internalError` has.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(status, forKey: .status)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(signal, forKey: .signal)
+        try container.encode(wallMs, forKey: .wallMs)
+        try container.encode(cpuMs, forKey: .cpuMs)
+        try container.encode(maxRssKb, forKey: .maxRssKb)
+        try container.encode(peakMemoryKb, forKey: .peakMemoryKb)
+        try container.encode(queuedMs, forKey: .queuedMs)
+        try container.encode(stdoutBytes, forKey: .stdoutBytes)
+        try container.encode(stderrBytes, forKey: .stderrBytes)
+        try container.encode(truncated, forKey: .truncated)
+        try container.encodeIfPresent(message, forKey: .message)
+    }
+}
+
+/// `run/status` params.
+public struct RunStatusParams: Sendable, Equatable, Codable {
+    public enum State: String, Sendable, Codable { case queued, running }
+    public var id: JSONValue
+    public var state: State
+    public var position: Int?
+
+    public init(id: JSONValue, state: State, position: Int? = nil) {
+        self.id = id
+        self.state = state
+        self.position = position
+    }
+}
+
+/// `run/output` params.
+public struct RunOutputParams: Sendable, Equatable, Codable {
+    public enum Stream: String, Sendable, Codable { case stdout, stderr }
+    public var id: JSONValue
+    public var stream: Stream
+    public var text: String
+    public var seq: Int
+
+    public init(id: JSONValue, stream: Stream, text: String, seq: Int) {
+        self.id = id
+        self.stream = stream
+        self.text = text
+        self.seq = seq
+    }
+}
+
+/// `run/stdin` params; malformed ones are ignored like any bad notification.
+public struct RunStdinParams: Sendable, Equatable, Codable {
+    public var id: JSONValue
+    public var data: String?
+    public var eof: Bool?
+
+    public init(id: JSONValue, data: String? = nil, eof: Bool? = nil) {
+        self.id = id
+        self.data = data
+        self.eof = eof
+    }
+
+    public init?(params: [String: JSONValue]) {
+        guard let id = params["id"], Envelope.isValidID(id) else { return nil }
+        self.id = id
+        // null counts as absent, as in request params.
+        data = params["data"]?.stringValue
+        eof = params["eof"]?.boolValue
+        if let given = params["data"], given != .null, data == nil { return nil }
+        if let given = params["eof"], given != .null, eof == nil { return nil }
+    }
+}

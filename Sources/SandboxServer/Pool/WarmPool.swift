@@ -1,0 +1,110 @@
+import Logging
+import SandboxRuntime
+
+/// Sandboxes launched ahead of demand, each with its interpreter loaded and
+/// waiting for a program. Each serves one run and is then gone; the pool
+/// launches a replacement in the background. Runs whose limits differ from
+/// the pool's get a sandbox launched for them.
+actor WarmPool {
+    let sandbox: Sandbox
+    /// What warm sandboxes are launched with.
+    let limits: RunLimits
+    private let target: Int
+    private let logger: Logger
+    private var ready: [SandboxRun] = []
+    private var launching = 0
+    private var stopped = false
+    private var consecutiveFailures = 0
+    private let refills: AsyncStream<Void>.Continuation
+    private let refillRequests: AsyncStream<Void>
+
+    /// A sandbox that is not ready this long after launch is discarded.
+    static let readyTimeout = Duration.seconds(10)
+
+    init(sandbox: Sandbox, limits: RunLimits, target: Int, logger: Logger) {
+        self.sandbox = sandbox
+        self.limits = limits
+        self.target = target
+        self.logger = logger
+        (refillRequests, refills) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    var readyCount: Int { ready.count }
+
+    /// A sandbox for a run with `runLimits`: a warm one when the limits fit
+    /// and one is ready, otherwise one launched now (it loads while the run waits).
+    func take(for runLimits: RunLimits) throws -> SandboxRun {
+        defer { refills.yield() }
+        guard runLimits.fits(launchedWith: limits) else { return try sandbox.launch(limits: runLimits) }
+        if !ready.isEmpty { return ready.removeFirst() }
+        return try sandbox.launch(limits: limits)
+    }
+
+    /// Keeps `target` sandboxes ready until `stop`.
+    func run() async {
+        refills.yield()
+        await withDiscardingTaskGroup { group in
+            for await _ in refillRequests {
+                while !stopped && ready.count + launching < target {
+                    let launched: SandboxRun
+                    do {
+                        launched = try sandbox.launch(limits: limits)
+                    } catch {
+                        logger.error("could not launch a warm sandbox", metadata: ["error": "\(error)"])
+                        break
+                    }
+                    launching += 1
+                    group.addTask { await self.waitUntilReady(launched) }
+                }
+            }
+        }
+        for sandbox in ready { sandbox.cancel() }
+        ready = []
+    }
+
+    /// Stops refilling and discards the sandboxes that are ready.
+    func stop() {
+        stopped = true
+        refills.finish()
+    }
+
+    private func waitUntilReady(_ launched: SandboxRun) async {
+        let isReady = await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await launched.ready() }
+            group.addTask {
+                try? await Task.sleep(for: Self.readyTimeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? false
+        }
+        if isReady {
+            arrived(launched)
+            return
+        }
+        launched.cancel()
+        let verdict = await launched.verdict()
+        let backoff = failed(message: verdict.message ?? "the sandbox did not become ready (\(verdict.status.rawValue))")
+        try? await Task.sleep(for: backoff)
+        refills.yield()
+    }
+
+    private func arrived(_ launched: SandboxRun) {
+        launching -= 1
+        consecutiveFailures = 0
+        if stopped {
+            launched.cancel()
+        } else {
+            ready.append(launched)
+        }
+    }
+
+    /// Counts a failed launch; returns how long to wait before the next (doubling, at most 5 s).
+    private func failed(message: String) -> Duration {
+        launching -= 1
+        consecutiveFailures += 1
+        logger.error("warm sandbox failed to start", metadata: ["message": "\(message)", "failures": "\(consecutiveFailures)"])
+        return .milliseconds(min(5000, 50 << min(consecutiveFailures, 7)))
+    }
+}

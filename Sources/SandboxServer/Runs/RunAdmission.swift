@@ -1,0 +1,51 @@
+import SandboxProtocol
+import SandboxRuntime
+
+/// Checks `run` params against the server's limits and turns them into a
+/// sandbox request. Every refusal is an `RPCError` that says what was wrong.
+struct RunAdmission: Sendable {
+    let configuration: ServerConfiguration
+
+    struct Admitted: Sendable {
+        var request: RunRequest
+        var initialStdin: [UInt8]?
+    }
+
+    func admit(_ params: RunParams) throws(RPCError) -> Admitted {
+        let codeBytes = params.code.utf8.count
+        guard codeBytes <= configuration.maxCodeBytes else {
+            throw RPCError(
+                .codeTooLarge, "\(codeBytes) bytes, the limit is \(configuration.maxCodeBytes)",
+                data: .object(["maxCodeBytes": .integer(Int64(configuration.maxCodeBytes))]))
+        }
+        var limits = RunLimits()
+        limits.wallTimeout = .milliseconds(try value("timeoutMs", params.timeoutMs, configuration.timeoutMs))
+        limits.memoryBytes = try value("memoryMb", params.memoryMb, configuration.memoryMb) << 20
+        limits.maxOutputBytes = try value("maxOutputBytes", params.maxOutputBytes, configuration.maxOutputBytes)
+        let interactive = params.interactive ?? false
+        let stdinBytes = params.stdin.map { Array($0.utf8) }
+        let stdin: StdinSource = interactive ? .interactive : stdinBytes.map(StdinSource.bytes) ?? .none
+        let request = RunRequest(code: params.code, stdin: stdin, files: params.files ?? [:], limits: limits)
+        do {
+            try request.validate()
+        } catch {
+            throw .invalidParams(error.message)
+        }
+        return Admitted(request: request, initialStdin: interactive ? stdinBytes : nil)
+    }
+
+    private func value(_ name: String, _ requested: Int?, _ limit: ServerConfiguration.Limit) throws(RPCError) -> Int {
+        guard let requested else { return limit.default }
+        guard requested <= limit.max else { throw .invalidParams("\(name): \(requested) is above the maximum \(limit.max)") }
+        return requested
+    }
+
+    /// What warm sandboxes are launched with: the default memory, and a CPU
+    /// limit that never ends a run before its wall clock could.
+    static func warmLimits(_ configuration: ServerConfiguration) -> RunLimits {
+        var limits = RunLimits()
+        limits.memoryBytes = configuration.memoryMb.default << 20
+        limits.cpuTime = .milliseconds(configuration.timeoutMs.max)
+        return limits
+    }
+}

@@ -1,0 +1,45 @@
+import Logging
+import SandboxProtocol
+import SandboxRuntime
+
+/// Runs one admitted job in a sandbox from the pool and reports to its observer.
+struct RunExecutor: Sendable {
+    let pool: WarmPool
+    let logger: Logger
+
+    func execute(_ job: RunJob) async {
+        if job.cancelRequested {
+            job.finishWithoutRunning(.cancelled)
+            return
+        }
+        let sandbox: SandboxRun
+        do {
+            sandbox = try await pool.take(for: job.request.limits)
+        } catch {
+            logger.error("could not launch a sandbox", metadata: ["error": "\(error)"])
+            job.finishWithoutRunning(.internalError, message: "could not launch a sandbox: \(error)")
+            return
+        }
+        guard job.attach(sandbox) else {
+            sandbox.cancel()
+            job.finishWithoutRunning(.cancelled)
+            return
+        }
+        let queuedMs = milliseconds(since: job.accepted)
+        job.observer.running(job)
+        do {
+            try sandbox.start(job.request)
+        } catch {
+            sandbox.cancel()
+            _ = await sandbox.verdict()
+            job.finishWithoutRunning(.internalError, message: error.message)
+            return
+        }
+        let coalescer = OutputCoalescer { stream, text, seq in
+            job.observer.output(job, RunOutputParams(id: job.id, stream: stream, text: text, seq: seq))
+        }
+        await coalescer.forward(sandbox.output)
+        let verdict = await sandbox.verdict()
+        job.finish(RunResult(verdict, queuedMs: queuedMs))
+    }
+}

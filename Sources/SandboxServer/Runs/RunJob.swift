@@ -1,0 +1,139 @@
+import SandboxProtocol
+import SandboxRuntime
+import Synchronization
+
+/// Who a run reports to: a WebSocket connection or an HTTP request.
+protocol RunObserver: Sendable {
+    func queued(_ job: RunJob, position: Int)
+    func running(_ job: RunJob)
+    func output(_ job: RunJob, _ output: RunOutputParams)
+    /// Called exactly once per accepted run, after every other call.
+    func finished(_ job: RunJob, _ result: RunResult)
+}
+
+/// Identifies the client a run belongs to, for fairness and per-client limits.
+struct ClientID: Hashable, Sendable, CustomStringConvertible {
+    let value: UInt64
+    var description: String { "c\(value)" }
+
+    private static let next = Atomic<UInt64>(1)
+    static func make() -> ClientID { ClientID(value: next.wrappingAdd(1, ordering: .relaxed).oldValue) }
+}
+
+/// One accepted run, from admission to its one verdict.
+final class RunJob: Sendable {
+    let id: JSONValue
+    let client: ClientID
+    let request: RunRequest
+    /// Fed before the interactive stdin stays open.
+    let initialStdin: [UInt8]?
+    let observer: any RunObserver
+    let accepted = ContinuousClock.now
+
+    private enum Phase {
+        case waiting
+        case running(SandboxRun)
+        case finished
+    }
+
+    private enum StdinEvent {
+        case data([UInt8])
+        case eof
+    }
+
+    private struct State {
+        var phase = Phase.waiting
+        var cancelRequested = false
+        /// run/stdin that arrived before the sandbox did.
+        var pendingStdin: [StdinEvent] = []
+    }
+
+    private let state = Mutex(State())
+
+    init(id: JSONValue, client: ClientID, request: RunRequest, initialStdin: [UInt8]?, observer: any RunObserver) {
+        self.id = id
+        self.client = client
+        self.request = request
+        self.initialStdin = initialStdin
+        self.observer = observer
+    }
+
+    var isInteractive: Bool { request.stdin == .interactive }
+    var cancelRequested: Bool { state.withLock { $0.cancelRequested } }
+
+    /// Asks the run to end with `cancelled`. A running sandbox is killed; a
+    /// waiting run is ended by whoever holds it (the scheduler or the executor).
+    func requestCancel() {
+        let sandbox = state.withLock { state -> SandboxRun? in
+            state.cancelRequested = true
+            if case .running(let sandbox) = state.phase { return sandbox }
+            return nil
+        }
+        sandbox?.cancel()
+    }
+
+    /// Gives the run its sandbox; false if it was cancelled meanwhile (the caller discards the sandbox).
+    func attach(_ sandbox: SandboxRun) -> Bool {
+        let pending = state.withLock { state -> [StdinEvent]? in
+            guard case .waiting = state.phase, !state.cancelRequested else { return nil }
+            state.phase = .running(sandbox)
+            defer { state.pendingStdin = [] }
+            return state.pendingStdin
+        }
+        guard let pending else { return false }
+        if let initialStdin { sandbox.writeStdin(initialStdin) }
+        for event in pending { apply(event, to: sandbox) }
+        return true
+    }
+
+    func writeStdin(_ bytes: [UInt8]) { deliver(.data(bytes)) }
+    func closeStdin() { deliver(.eof) }
+
+    private func deliver(_ event: StdinEvent) {
+        guard isInteractive else { return }
+        let sandbox = state.withLock { state -> SandboxRun? in
+            switch state.phase {
+            case .waiting: state.pendingStdin.append(event); return nil
+            case .running(let sandbox): return sandbox
+            case .finished: return nil
+            }
+        }
+        if let sandbox { apply(event, to: sandbox) }
+    }
+
+    private func apply(_ event: StdinEvent, to sandbox: SandboxRun) {
+        switch event {
+        case .data(let bytes): sandbox.writeStdin(bytes)
+        case .eof: sandbox.closeStdin()
+        }
+    }
+
+    /// Reports the verdict; only the first call counts.
+    func finish(_ result: RunResult) {
+        let first = state.withLock { state -> Bool in
+            if case .finished = state.phase { return false }
+            state.phase = .finished
+            return true
+        }
+        if first { observer.finished(self, result) }
+    }
+
+    /// The verdict of a run that never reached a program.
+    func finishWithoutRunning(_ status: Verdict.Status, message: String? = nil) {
+        finish(RunResult(Verdict(status: status, message: message), queuedMs: milliseconds(since: accepted)))
+    }
+}
+
+extension RunResult {
+    init(_ verdict: Verdict, queuedMs: Int) {
+        self.init(
+            status: verdict.status.rawValue, exitCode: verdict.exitCode.map(Int.init), signal: verdict.signal.map(Int.init),
+            wallMs: verdict.wallMs, cpuMs: verdict.cpuMs, maxRssKb: verdict.maxRssKb, peakMemoryKb: verdict.peakMemoryKb,
+            queuedMs: queuedMs, stdoutBytes: verdict.stdoutBytes, stderrBytes: verdict.stderrBytes,
+            truncated: verdict.truncated, message: verdict.message)
+    }
+}
+
+func milliseconds(since instant: ContinuousClock.Instant) -> Int {
+    Int((ContinuousClock.now - instant) / .milliseconds(1))
+}

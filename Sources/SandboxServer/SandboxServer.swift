@@ -1,0 +1,119 @@
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import SandboxProtocol
+import SandboxRuntime
+import ServiceLifecycle
+import UnixSignals
+
+/// sandboxd: protocol v1 over WebSocket and HTTP on one port, a fair run
+/// queue, and a pool of warm sandboxes.
+public struct SandboxServer: Sendable {
+    public static let name = "sandboxd"
+    public static let version = "0.4.0"
+
+    public let configuration: ServerConfiguration
+    public let sandbox: Sandbox
+    private let logger: Logger
+
+    /// Checks the configuration and that this machine can sandbox at all;
+    /// throws `ConfigurationError` or `SandboxUnavailable` saying what is missing.
+    public static func prepare(_ configuration: ServerConfiguration, logger: Logger) async throws -> SandboxServer {
+        try configuration.validate()
+        let sandbox = try await Sandbox.prepare(configuration.sandbox, logger: logger)
+        return SandboxServer(configuration: configuration, sandbox: sandbox, logger: logger)
+    }
+
+    /// Serves until a signal in `gracefulShutdownSignals` (then drains and
+    /// returns) or until cancelled. `onListening` gets the bound port.
+    public func run(
+        gracefulShutdownSignals: [UnixSignal] = [],
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        let pool = WarmPool(
+            sandbox: sandbox, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes, logger: logger)
+        let scheduler = RunScheduler(
+            workers: configuration.workers, capacity: configuration.queueCapacity,
+            executor: RunExecutor(pool: pool, logger: logger))
+        let state = ServerState(
+            configuration: configuration, scheduler: scheduler, admission: RunAdmission(configuration: configuration),
+            info: info, logger: logger)
+
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        HTTPEndpoints.install(on: router, server: state)
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        WebSocketEndpoint.install(on: webSocketRouter, server: state)
+        let host = configuration.host
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter,
+                configuration: .init(ws: .init(maxFrameSize: configuration.maxMessageBytes, validateUTF8: true))),
+            configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil),
+            onServerRunning: { [logger] channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("sandboxd listening", metadata: ["url": "http://\(host):\(port)/", "websocket": "ws://\(host):\(port)/v1/ws"])
+                await onListening(port)
+            },
+            logger: logger)
+        // Shut down in reverse: runs drain first while connections stay open, then the pool, then HTTP.
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: app),
+                .init(service: PoolService(pool: pool)),
+                .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),
+            ],
+            gracefulShutdownSignals: gracefulShutdownSignals,
+            logger: logger))
+        try await group.run()
+    }
+
+    /// The `initialize` result, also `GET /v1/info`.
+    public var info: InitializeResult {
+        InitializeResult(
+            serverInfo: .init(name: Self.name, version: Self.version),
+            python: .init(version: sandbox.interpreter.version),
+            limits: .init(
+                timeoutMs: .init(default: configuration.timeoutMs.default, max: configuration.timeoutMs.max),
+                memoryMb: .init(default: configuration.memoryMb.default, max: configuration.memoryMb.max),
+                maxOutputBytes: .init(default: configuration.maxOutputBytes.default, max: configuration.maxOutputBytes.max),
+                maxCodeBytes: configuration.maxCodeBytes,
+                maxMessageBytes: configuration.maxMessageBytes,
+                maxInFlight: configuration.maxInFlight))
+    }
+}
+
+/// Runs the scheduler; on shutdown drains it within the grace period.
+private struct SchedulerService: Service {
+    let scheduler: RunScheduler
+    let grace: Duration
+
+    func run() async throws {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await scheduler.run()
+            } onGracefulShutdown: {
+                Task { await scheduler.shutDown(grace: grace) }
+            }
+        } onCancel: {
+            Task { await scheduler.shutDown(grace: .zero) }
+        }
+    }
+}
+
+/// Runs the warm pool until shutdown, then discards its sandboxes.
+private struct PoolService: Service {
+    let pool: WarmPool
+
+    func run() async throws {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await pool.run()
+            } onGracefulShutdown: {
+                Task { await pool.stop() }
+            }
+        } onCancel: {
+            Task { await pool.stop() }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import SandboxProtocol
+import Synchronization
+
+/// The HTTP side: health, readiness, server info and one-shot runs (PROTOCOL.md, "HTTP").
+enum HTTPEndpoints {
+    static func install(on router: Router<BasicWebSocketRequestContext>, server: ServerState) {
+        router.get("/healthz") { _, _ in
+            json(.ok, ["status": "ok"])
+        }
+        router.get("/readyz") { _, _ in
+            if await !server.scheduler.isAccepting { return json(.serviceUnavailable, ["status": "draining"]) }
+            if await server.scheduler.isFull { return json(.serviceUnavailable, ["status": "queue full"]) }
+            return json(.ok, ["status": "ready"])
+        }
+        router.get("/v1/info") { _, _ in
+            json(.ok, server.info)
+        }
+        router.post("/v1/run") { request, _ in
+            await run(request, server: server)
+        }
+    }
+
+    private static func run(_ request: Request, server: ServerState) async -> Response {
+        do throws(HTTPFailure) {
+            let admitted = try await admit(request, server: server)
+            let collector = OutputCollector()
+            let job = RunJob(
+                id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil, observer: collector)
+            do {
+                _ = try await server.scheduler.submit(job)
+            } catch {
+                throw HTTPFailure(error)
+            }
+            let result = await withTaskCancellationHandler {
+                await collector.result()
+            } onCancel: {
+                Task { await server.cancel(job) }
+            }
+            return json(.ok, RunResponse(result: result, stdout: collector.stdout, stderr: collector.stderr))
+        } catch {
+            return errorResponse(error)
+        }
+    }
+
+    private static func admit(_ request: Request, server: ServerState) async throws(HTTPFailure) -> RunAdmission.Admitted {
+        let contentType = request.headers[.contentType] ?? ""
+        guard contentType.lowercased().hasPrefix("application/json") else {
+            throw HTTPFailure(.invalidRequest("Content-Type must be application/json"), status: .unsupportedMediaType)
+        }
+        let limit = server.configuration.maxMessageBytes
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch {
+            throw HTTPFailure(.invalidRequest("the body is larger than \(limit) bytes"), status: .contentTooLarge)
+        }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView))
+        } catch {
+            throw HTTPFailure(RPCError(.parseError, "the body is not valid JSON"))
+        }
+        do throws(RPCError) {
+            guard case .object(let params) = value else { throw .invalidParams("the body must be a JSON object of run params") }
+            let runParams = try RunParams(params: params)
+            if runParams.interactive == true {
+                throw .invalidParams("interactive: needs the WebSocket endpoint /v1/ws")
+            }
+            return try server.admission.admit(runParams)
+        } catch {
+            throw HTTPFailure(error)
+        }
+    }
+
+    private static func errorResponse(_ failure: HTTPFailure) -> Response {
+        let error = failure.error
+        var response = json(failure.status, ["error": error])
+        if case .integer(let retryAfterMs)? = error.data?["retryAfterMs"] {
+            response.headers[.retryAfter] = "\(max(1, (retryAfterMs + 999) / 1000))"
+        }
+        return response
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: some Encodable) -> Response {
+        let data = (try? JSONEncoder.protocolEncoder.encode(body)) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// A refused HTTP run: the JSON-RPC error and the HTTP status that carries it.
+private struct HTTPFailure: Error {
+    var error: RPCError
+    var status: HTTPResponse.Status
+
+    init(_ error: RPCError, status: HTTPResponse.Status? = nil) {
+        self.error = error
+        self.status = status ?? Self.status(for: error)
+    }
+
+    private static func status(for error: RPCError) -> HTTPResponse.Status {
+        switch RPCErrorCode(rawValue: error.code) {
+        case .codeTooLarge: .contentTooLarge
+        case .queueFull, .shuttingDown: .serviceUnavailable
+        case .rateLimited: .tooManyRequests
+        case .internalError: .internalServerError
+        default: .badRequest
+        }
+    }
+}
+
+/// `POST /v1/run`'s answer: the verdict and the whole output.
+private struct RunResponse: Encodable {
+    var result: RunResult
+    var stdout: String
+    var stderr: String
+
+    private enum CodingKeys: String, CodingKey { case stdout, stderr }
+
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(stdout, forKey: .stdout)
+        try container.encode(stderr, forKey: .stderr)
+    }
+}
+
+/// Gathers a run's output for a one-shot HTTP answer.
+private final class OutputCollector: RunObserver {
+    private struct State {
+        var stdout = ""
+        var stderr = ""
+    }
+
+    private let state = Mutex(State())
+    private let results: AsyncStream<RunResult>
+    private let resultSink: AsyncStream<RunResult>.Continuation
+
+    init() {
+        (results, resultSink) = AsyncStream.makeStream(of: RunResult.self)
+    }
+
+    var stdout: String { state.withLock { $0.stdout } }
+    var stderr: String { state.withLock { $0.stderr } }
+
+    func result() async -> RunResult {
+        for await result in results { return result }
+        return RunResult(Verdict_internalError: "the run ended without a verdict")
+    }
+
+    func queued(_ job: RunJob, position: Int) {}
+    func running(_ job: RunJob) {}
+
+    func output(_ job: RunJob, _ output: RunOutputParams) {
+        state.withLock { state in
+            switch output.stream {
+            case .stdout: state.stdout += output.text
+            case .stderr: state.stderr += output.text
+            }
+        }
+    }
+
+    func finished(_ job: RunJob, _ result: RunResult) {
+        resultSink.yield(result)
+        resultSink.finish()
+    }
+}
+
+extension RunResult {
+    fileprivate init(Verdict_internalError message: String) {
+        self.init(
+            status: "internalError", exitCode: nil, signal: nil, wallMs: 0, cpuMs: 0, maxRssKb: 0, peakMemoryKb: nil,
+            queuedMs: 0, stdoutBytes: 0, stderrBytes: 0, truncated: false, message: message)
+    }
+}

@@ -1,0 +1,134 @@
+import Logging
+import SandboxProtocol
+import Synchronization
+
+/// One WebSocket client speaking protocol v1. Messages are handled in the
+/// order they arrive; everything it sends goes through `outbox`, which one
+/// writer task drains, so a run's notifications always precede its response.
+final class RPCConnection: Sendable {
+    let client = ClientID.make()
+    private let server: ServerState
+    private let outbox: AsyncStream<String>.Continuation
+    private let logger: Logger
+    /// Runs accepted and not yet answered, by id.
+    private let runs = Mutex<[JSONValue: RunJob]>([:])
+
+    init(server: ServerState, outbox: AsyncStream<String>.Continuation) {
+        self.server = server
+        self.outbox = outbox
+        var logger = server.logger
+        logger[metadataKey: "connection"] = "\(client)"
+        self.logger = logger
+    }
+
+    func receive(_ text: String) async {
+        switch Envelope.parse(text) {
+        case .failure(let rejected):
+            send(ServerMessage.error(id: rejected.id, rejected.error))
+        case .success(.request(let id, let method, let params)):
+            await handleRequest(id: id, method: method, params: params)
+        case .success(.notification(let method, let params)):
+            await handleNotification(method: method, params: params)
+        }
+    }
+
+    func receiveBinary() {
+        send(ServerMessage.error(id: .null, .invalidRequest("binary frames are not supported; send JSON text")))
+    }
+
+    /// The client went away: cancel everything it started.
+    func close() async {
+        let jobs = runs.withLock { Array($0.values) }
+        for job in jobs { await server.cancel(job) }
+    }
+
+    private func handleRequest(id: JSONValue, method: String, params: [String: JSONValue]) async {
+        switch method {
+        case Method.initialize:
+            if let unknown = params.keys.sorted().first(where: { $0 != "clientInfo" }) {
+                send(ServerMessage.error(id: id, .invalidParams("unknown field '\(unknown)'")))
+                return
+            }
+            if let clientInfo = params["clientInfo"] {
+                guard case .object = clientInfo else {
+                    send(ServerMessage.error(id: id, .invalidParams("clientInfo: must be an object, not \(clientInfo.typeName)")))
+                    return
+                }
+                logger.debug("client introduced itself", metadata: ["clientInfo": "\(clientInfo)"])
+            }
+            send(ServerMessage.result(id: id, server.info))
+        case Method.run:
+            do {
+                try await submitRun(id: id, params: params)
+            } catch {
+                send(ServerMessage.error(id: id, error))
+            }
+        default:
+            send(ServerMessage.error(id: id, RPCError(.methodNotFound, "'\(method)'")))
+        }
+    }
+
+    private func submitRun(id: JSONValue, params: [String: JSONValue]) async throws(RPCError) {
+        if runs.withLock({ $0[id] != nil }) {
+            throw .invalidRequest("id \(id) is already in flight")
+        }
+        let admitted = try server.admission.admit(RunParams(params: params))
+        let limit = server.configuration.maxInFlight
+        let job = RunJob(id: id, client: client, request: admitted.request, initialStdin: admitted.initialStdin, observer: self)
+        let inFlight = runs.withLock { runs -> Int in
+            if runs.count < limit { runs[id] = job }
+            return runs.count
+        }
+        guard runs.withLock({ $0[id] === job }) else {
+            throw RPCError(
+                .tooManyInFlight, "this connection has \(inFlight) runs queued or running (limit \(limit))",
+                data: .object(["limit": .integer(Int64(limit))]))
+        }
+        do {
+            _ = try await server.scheduler.submit(job)
+        } catch {
+            runs.withLock { $0[id] = nil }
+            throw error
+        }
+    }
+
+    private func handleNotification(method: String, params: [String: JSONValue]) async {
+        switch method {
+        case Method.runStdin:
+            guard let stdin = RunStdinParams(params: params), let job = runs.withLock({ $0[stdin.id] }) else { return }
+            if let data = stdin.data { job.writeStdin(Array(data.utf8)) }
+            if stdin.eof == true { job.closeStdin() }
+        case Method.cancelRequest:
+            guard let id = params["id"], let job = runs.withLock({ $0[id] }) else { return }
+            await server.cancel(job)
+        default:
+            break  // unknown notifications are ignored
+        }
+    }
+
+    private func send(_ text: String) {
+        outbox.yield(text)
+    }
+}
+
+extension RPCConnection: RunObserver {
+    func queued(_ job: RunJob, position: Int) {
+        send(ServerMessage.notification(Method.runStatus, RunStatusParams(id: job.id, state: .queued, position: position)))
+    }
+
+    func running(_ job: RunJob) {
+        send(ServerMessage.notification(Method.runStatus, RunStatusParams(id: job.id, state: .running)))
+    }
+
+    func output(_ job: RunJob, _ output: RunOutputParams) {
+        send(ServerMessage.notification(Method.runOutput, output))
+    }
+
+    func finished(_ job: RunJob, _ result: RunResult) {
+        // Forget the id first: a client may reuse it as soon as it sees the response.
+        runs.withLock { runs in
+            if runs[job.id] === job { runs[job.id] = nil }
+        }
+        send(ServerMessage.result(id: job.id, result))
+    }
+}

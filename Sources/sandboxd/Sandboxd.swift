@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SandboxRuntime
+import SandboxServer
+
+@main
+struct Sandboxd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandboxd",
+        abstract: "Runs untrusted Python code in sandboxes, for clients speaking protocol v1 over WebSocket and HTTP.",
+        discussion: """
+            Every option can also come from the environment variable named after it \
+            (SANDBOXD_ and the option's name in capitals with underscores, e.g. SANDBOXD_PORT); \
+            the command line wins. SIGTERM or SIGINT stops accepting runs, lets running ones \
+            finish within the grace period, cancels the rest and exits 0.
+            """)
+
+    @Option(help: "Address to listen on. (default: 127.0.0.1; env: SANDBOXD_HOST)")
+    var host: String?
+    @Option(help: "Port for HTTP and WebSocket; 0 picks a free one. (default: 8765; env: SANDBOXD_PORT)")
+    var port: Int?
+    @Option(help: "Runs at once. (default: the number of cores; env: SANDBOXD_WORKERS)")
+    var workers: Int?
+    @Option(help: "Sandboxes kept started and waiting for code. (default: as many as workers; env: SANDBOXD_WARM)")
+    var warm: Int?
+    @Option(help: "Runs that may wait for a worker. (default: 256; env: SANDBOXD_QUEUE)")
+    var queue: Int?
+    @Option(help: "Runs one connection may have queued or running. (default: 16; env: SANDBOXD_MAX_IN_FLIGHT)")
+    var maxInFlight: Int?
+    @Option(help: "Python interpreter. (default: the real binary behind python3; env: SANDBOXD_PYTHON)")
+    var python: String?
+    @Option(help: "The sandbox launcher. (default: pysandbox-launcher beside sandboxd; env: SANDBOXD_LAUNCHER)")
+    var launcher: String?
+    @Option(help: "Per-run cgroups: auto (when available) or off (rlimits only). (default: auto; env: SANDBOXD_CGROUPS)")
+    var cgroups: String?
+    @Option(help: "A run's wall-clock limit when it asks for none, in ms. (default: 10000; env: SANDBOXD_TIMEOUT_MS)")
+    var timeoutMs: Int?
+    @Option(help: "The largest wall-clock limit a run may ask for, in ms. (default: 60000; env: SANDBOXD_MAX_TIMEOUT_MS)")
+    var maxTimeoutMs: Int?
+    @Option(help: "A run's memory limit when it asks for none, in MiB. (default: 256; env: SANDBOXD_MEMORY_MB)")
+    var memoryMb: Int?
+    @Option(help: "The largest memory limit a run may ask for, in MiB. (default: 1024; env: SANDBOXD_MAX_MEMORY_MB)")
+    var maxMemoryMb: Int?
+    @Option(help: "A run's output limit (stdout and stderr) when it asks for none. (default: 1048576; env: SANDBOXD_OUTPUT_BYTES)")
+    var outputBytes: Int?
+    @Option(help: "The largest output limit a run may ask for. (default: 16777216; env: SANDBOXD_MAX_OUTPUT_BYTES)")
+    var maxOutputBytes: Int?
+    @Option(help: "The largest program, in bytes of UTF-8. (default: 1048576; env: SANDBOXD_MAX_CODE_BYTES)")
+    var maxCodeBytes: Int?
+    @Option(help: "The largest WebSocket message or HTTP body. (default: 4194304; env: SANDBOXD_MAX_MESSAGE_BYTES)")
+    var maxMessageBytes: Int?
+    @Option(help: "Seconds running runs may go on after SIGTERM. (default: 10; env: SANDBOXD_SHUTDOWN_GRACE)")
+    var shutdownGrace: Double?
+    @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info; env: SANDBOXD_LOG_LEVEL)")
+    var logLevel: String?
+
+    func run() async throws {
+        let environment = Environment(ProcessInfo.processInfo.environment)
+        var logger = Logger(label: "sandboxd")
+        let level = try logLevel ?? environment.string("SANDBOXD_LOG_LEVEL") ?? "info"
+        guard let parsedLevel = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
+        logger.logLevel = parsedLevel
+
+        var configuration = ServerConfiguration()
+        configuration.host = try host ?? environment.string("SANDBOXD_HOST") ?? configuration.host
+        configuration.port = try port ?? environment.int("SANDBOXD_PORT") ?? configuration.port
+        configuration.workers = try workers ?? environment.int("SANDBOXD_WORKERS") ?? configuration.workers
+        configuration.warm = try warm ?? environment.int("SANDBOXD_WARM")
+        configuration.queueCapacity = try queue ?? environment.int("SANDBOXD_QUEUE") ?? configuration.queueCapacity
+        configuration.maxInFlight = try maxInFlight ?? environment.int("SANDBOXD_MAX_IN_FLIGHT") ?? configuration.maxInFlight
+        configuration.timeoutMs.default = try timeoutMs ?? environment.int("SANDBOXD_TIMEOUT_MS") ?? configuration.timeoutMs.default
+        configuration.timeoutMs.max = try maxTimeoutMs ?? environment.int("SANDBOXD_MAX_TIMEOUT_MS") ?? configuration.timeoutMs.max
+        configuration.memoryMb.default = try memoryMb ?? environment.int("SANDBOXD_MEMORY_MB") ?? configuration.memoryMb.default
+        configuration.memoryMb.max = try maxMemoryMb ?? environment.int("SANDBOXD_MAX_MEMORY_MB") ?? configuration.memoryMb.max
+        configuration.maxOutputBytes.default = try outputBytes ?? environment.int("SANDBOXD_OUTPUT_BYTES") ?? configuration.maxOutputBytes.default
+        configuration.maxOutputBytes.max = try maxOutputBytes ?? environment.int("SANDBOXD_MAX_OUTPUT_BYTES") ?? configuration.maxOutputBytes.max
+        configuration.maxCodeBytes = try maxCodeBytes ?? environment.int("SANDBOXD_MAX_CODE_BYTES") ?? configuration.maxCodeBytes
+        configuration.maxMessageBytes = try maxMessageBytes ?? environment.int("SANDBOXD_MAX_MESSAGE_BYTES") ?? configuration.maxMessageBytes
+        let grace = try shutdownGrace ?? environment.double("SANDBOXD_SHUTDOWN_GRACE") ?? 10
+        configuration.shutdownGrace = .milliseconds(Int(grace * 1000))
+        configuration.sandbox.interpreterPath = try python ?? environment.string("SANDBOXD_PYTHON")
+        configuration.sandbox.launcherPath = try launcher ?? environment.string("SANDBOXD_LAUNCHER")
+        switch try cgroups ?? environment.string("SANDBOXD_CGROUPS") ?? "auto" {
+        case "auto": configuration.sandbox.cgroups = .automatic
+        case "off": configuration.sandbox.cgroups = .rlimitsOnly
+        case let other: throw ValidationError("--cgroups: '\(other)' is neither auto nor off")
+        }
+
+        let server: SandboxServer
+        do {
+            server = try await SandboxServer.prepare(configuration, logger: logger)
+        } catch {
+            // The service never runs code unsandboxed: say what is missing and stop.
+            logger.critical("sandboxd cannot start", metadata: ["reason": "\(error)"])
+            throw ExitCode(78)  // EX_CONFIG
+        }
+        try await server.run(gracefulShutdownSignals: [.sigterm, .sigint])
+        logger.info("sandboxd stopped")
+    }
+}
+
+/// Reads `SANDBOXD_*` variables; a value that does not parse is an error, not a silent default.
+struct Environment {
+    let variables: [String: String]
+
+    init(_ variables: [String: String]) {
+        self.variables = variables
+    }
+
+    func string(_ name: String) throws -> String? {
+        variables[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func int(_ name: String) throws -> Int? {
+        guard let text = try string(name) else { return nil }
+        guard let value = Int(text) else { throw ValidationError("\(name): '\(text)' is not an integer") }
+        return value
+    }
+
+    func double(_ name: String) throws -> Double? {
+        guard let text = try string(name) else { return nil }
+        guard let value = Double(text) else { throw ValidationError("\(name): '\(text)' is not a number") }
+        return value
+    }
+}
