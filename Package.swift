@@ -86,20 +86,19 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
+        // One test target, so that every suite that starts sandboxes can run
+        // under one serialized parent (host-wide leftover-process checks).
         .testTarget(
-            name: "SandboxRuntimeTests",
-            dependencies: ["SandboxRuntime"],
-            path: "Tests/SandboxRuntimeTests"
-        ),
-        .testTarget(
-            name: "SandboxServerTests",
+            name: "PySandboxTests",
             dependencies: [
+                "SandboxRuntime",
                 "SandboxServer",
                 "SandboxProtocol",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            path: "Tests/SandboxServerTests"
+            path: "Tests",
+            exclude: ["Fixtures"],
+            sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),
     ]
 )

@@ -1,0 +1,52 @@
+import Foundation
+import Logging
+import SandboxProtocol
+import SandboxServer
+
+/// A real sandboxd on a loopback port, in this process, for one test.
+enum TestServer {
+    /// Small enough that tests finish quickly, big enough for their runs.
+    static func configuration(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.workers = 2
+        configuration.warm = 2
+        configuration.shutdownGrace = .seconds(5)
+        adjust(&configuration)
+        return configuration
+    }
+
+    /// Starts a server, runs `body` with its port, then shuts the server down
+    /// and waits until it has stopped (its sandboxes included).
+    static func with<T: Sendable>(
+        _ configuration: ServerConfiguration = configuration(),
+        _ body: @Sendable (Int) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "test.sandboxd")
+        logger.logLevel = .warning
+        let server = try await SandboxServer.prepare(configuration, logger: logger)
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await server.run { port in portSink.yield(port) }
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw TestFailure("the server did not start") }
+            do {
+                let value = try await body(port)
+                group.cancelAll()
+                try await group.waitForAll()
+                return value
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import SandboxProtocol
+import Testing
+
+/// Replays protocol/examples/*.jsonl against a live server, by the rules of
+/// protocol/examples/README.md.
+extension SandboxSuite {
+    @Suite("Protocol example transcripts")
+    struct TranscriptTests {
+        static let directory = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("protocol/examples")
+
+        static let files: [String] = {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            return names.filter { $0.hasSuffix(".jsonl") }.sorted()
+        }()
+
+        @Test func everyTranscriptIsReplayed() {
+            #expect(Self.files.count >= 10, "protocol/examples has \(Self.files.count) transcripts")
+        }
+
+        @Test(arguments: files)
+        func transcript(_ name: String) async throws {
+            let text = try String(contentsOf: Self.directory.appendingPathComponent(name), encoding: .utf8)
+            let lines = try text.split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }.map {
+                try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8))
+            }
+            try await TestServer.with(TestServer.configuration { $0.workers = 2 }) { port in
+                try await ProtocolClient.connect(port: port) { client in
+                    try await TranscriptReplayer(client: client, name: name).replay(lines)
+                }
+            }
+        }
+    }
+}
+
+struct TranscriptReplayer {
+    let client: ProtocolClient
+    let name: String
+
+    func replay(_ lines: [JSONValue]) async throws {
+        for (number, line) in lines.enumerated() {
+            let place = "\(name):\(number + 1)"
+            if let message = line["send"] {
+                try await client.send(message)
+            } else if let text = line["sendText"]?.stringValue {
+                try await client.sendText(text)
+            } else if let pattern = line["expect"] {
+                try await expect(pattern, at: place)
+            } else {
+                throw TestFailure("\(place): a line needs send, sendText or expect")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let leftovers = await client.inbox.pending.filter { !Self.isQueuedStatus($0) }
+        #expect(leftovers.isEmpty, "\(name): the server sent more than the transcript states: \(leftovers)")
+        try await checkSequenceNumbers()
+    }
+
+    private func expect(_ pattern: JSONValue, at place: String) async throws {
+        let key = Self.key(of: pattern)
+        let isOutput = pattern["method"]?.stringValue == Method.runOutput
+        if isOutput, let expectedText = pattern["params"]?["text"], expectedText.stringValue == nil {
+            // A text pattern: wait for the run's response, then match all of that stream's output.
+            let id = pattern["params"]?["id"] ?? .null
+            let deadline = ContinuousClock.now + .seconds(30)
+            while await !client.inbox.contains(where: { $0["method"] == nil && $0["id"] == id }) {
+                guard ContinuousClock.now < deadline else { throw TestFailure("\(place): no response for \(id)") }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            var joined = ""
+            while await client.inbox.contains(where: { Self.key(of: $0) == key }) {
+                let message = try await take(key: key, at: place)
+                #expect(Self.matches(Self.withoutText(pattern), message), "\(place): \(message) does not match \(pattern)")
+                joined += message["params"]?["text"]?.stringValue ?? ""
+            }
+            #expect(Self.matches(expectedText, .string(joined)), "\(place): output \(joined.debugDescription) does not match \(expectedText)")
+            return
+        }
+        if isOutput, let expectedText = pattern["params"]?["text"]?.stringValue {
+            var joined = ""
+            while joined != expectedText {
+                let message = try await take(key: key, at: place)
+                #expect(Self.matches(Self.withoutText(pattern), message), "\(place): \(message) does not match \(pattern)")
+                joined += message["params"]?["text"]?.stringValue ?? ""
+                guard expectedText.hasPrefix(joined) else {
+                    Issue.record("\(place): output \(joined.debugDescription) is not a prefix of \(expectedText.debugDescription)")
+                    return
+                }
+            }
+            return
+        }
+        let message = try await take(key: key, at: place)
+        #expect(Self.matches(pattern, message), "\(place): received \(message), expected \(pattern)")
+    }
+
+    private func take(key: JSONValue, at place: String) async throws -> JSONValue {
+        while true {
+            let message: JSONValue
+            do {
+                message = try await client.inbox.take(within: .seconds(30)) { Self.key(of: $0) == key }
+            } catch {
+                throw TestFailure("\(place): nothing arrived for \(key): \(error)")
+            }
+            if !Self.isQueuedStatus(message) { return message }
+        }
+    }
+
+    /// Each run's seq is 0, 1, 2, ... in arrival order; a response starts a new sequence for its id.
+    private func checkSequenceNumbers() async throws {
+        var next: [JSONValue: Int] = [:]
+        for message in await client.inbox.log {
+            if message["method"]?.stringValue == Method.runOutput, let id = message["params"]?["id"] {
+                #expect(message["params"]?["seq"]?.intValue == next[id, default: 0], "\(name): seq out of order in \(message)")
+                next[id, default: 0] += 1
+            } else if message["method"] == nil, let id = message["id"] {
+                next[id] = 0
+            }
+        }
+    }
+
+    static func isQueuedStatus(_ message: JSONValue) -> Bool {
+        message["method"]?.stringValue == Method.runStatus && message["params"]?["state"]?.stringValue == "queued"
+    }
+
+    /// Responses and run/status share a run's id as key; run/output adds its stream.
+    static func key(of message: JSONValue) -> JSONValue {
+        guard let method = message["method"]?.stringValue else { return .array([message["id"] ?? .null]) }
+        let id = message["params"]?["id"] ?? .null
+        if method == Method.runOutput { return .array([id, message["params"]?["stream"] ?? .null]) }
+        return .array([id])
+    }
+
+    static func withoutText(_ pattern: JSONValue) -> JSONValue {
+        guard case .object(var members) = pattern, case .object(var params)? = members["params"] else { return pattern }
+        params["text"] = nil
+        members["params"] = .object(params)
+        return .object(members)
+    }
+
+    static func matches(_ pattern: JSONValue, _ value: JSONValue) -> Bool {
+        if case .object(let members) = pattern, members.count == 1 {
+            if let regex = members["$regex"]?.stringValue {
+                guard let text = value.stringValue else { return false }
+                return text.range(of: regex, options: .regularExpression) != nil
+            }
+            if let type = members["$type"]?.stringValue { return hasType(value, type) }
+        }
+        switch (pattern, value) {
+        case (.object(let expected), .object(let actual)):
+            return expected.allSatisfy { key, member in actual[key].map { matches(member, $0) } ?? false }
+        case (.array(let expected), .array(let actual)):
+            return expected.count == actual.count && zip(expected, actual).allSatisfy { matches($0, $1) }
+        case (.integer(let expected), .number(let actual)): return Double(expected) == actual
+        case (.number(let expected), .integer(let actual)): return expected == Double(actual)
+        default: return pattern == value
+        }
+    }
+
+    static func hasType(_ value: JSONValue, _ type: String) -> Bool {
+        switch (type, value) {
+        case ("integer", .integer), ("number", .integer), ("number", .number), ("string", .string), ("boolean", .bool),
+             ("null", .null), ("object", .object), ("array", .array): true
+        case ("integer", .number(let number)): number.rounded() == number
+        default: false
+        }
+    }
+}
