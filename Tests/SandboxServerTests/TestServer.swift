@@ -18,6 +18,7 @@ enum TestServer {
 
     /// Starts a server, runs `body` with its port, then shuts the server down
     /// and waits until it has stopped (its sandboxes included).
+    @discardableResult
     static func with<T: Sendable>(
         _ configuration: ServerConfiguration = configuration(),
         _ body: @Sendable (Int) async throws -> T

@@ -26,8 +26,8 @@ extension SandboxSuite {
             let lines = try text.split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }.map {
                 try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8))
             }
-            try await TestServer.with(TestServer.configuration { $0.workers = 2 }) { port in
-                try await ProtocolClient.connect(port: port) { client in
+            try await TestServer.with(TestServer.configuration { $0.workers = 2 }) { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
                     try await TranscriptReplayer(client: client, name: name).replay(lines)
                 }
             }

@@ -4,9 +4,10 @@ import Synchronization
 
 /// Turns a run's output chunks into `run/output` messages: at most 64 KiB of
 /// text each, one stream each, characters never split. After a quiet spell
-/// output goes out at once; while output keeps coming it is gathered and sent
-/// every `interval`, so a tight print loop costs one message per interval, not
-/// one per line.
+/// output goes out as soon as the program pauses (`pause`, long enough to
+/// keep one `print`'s separate writes together); while output keeps coming it
+/// is gathered and sent every `interval`, so a tight print loop costs one
+/// message per interval, not one per line. The end of the run flushes at once.
 final class OutputCoalescer: Sendable {
     static let maxMessageBytes = 65536
 
@@ -20,12 +21,17 @@ final class OutputCoalescer: Sendable {
     }
 
     private let interval: Duration
+    private let pause: Duration
     private let emit: @Sendable (RunOutputParams.Stream, String, Int) -> Void
     private let state = Mutex(State())
 
     /// `emit` gets stream, text and seq, in order; it must not block.
-    init(interval: Duration = .milliseconds(10), emit: @escaping @Sendable (RunOutputParams.Stream, String, Int) -> Void) {
+    init(
+        interval: Duration = .milliseconds(10), pause: Duration = .milliseconds(1),
+        emit: @escaping @Sendable (RunOutputParams.Stream, String, Int) -> Void
+    ) {
         self.interval = interval
+        self.pause = pause
         self.emit = emit
     }
 
@@ -57,14 +63,10 @@ final class OutputCoalescer: Sendable {
             let stream: RunOutputParams.Stream = chunk.stream == .stdout ? .stdout : .stderr
             let text = state.decoders[stream]!.append(chunk.bytes)
             append(text, of: stream, to: &state)
-            let now = ContinuousClock.now
-            if let lastSent = state.lastSent, now - lastSent < interval {
-                guard !state.flushScheduled else { return nil }
-                state.flushScheduled = true
-                return interval - (now - lastSent)
-            }
-            send(&state)
-            return nil
+            guard !state.pending.isEmpty, !state.flushScheduled else { return nil }
+            state.flushScheduled = true
+            let sinceLastSent = state.lastSent.map { ContinuousClock.now - $0 } ?? interval
+            return max(pause, interval - sinceLastSent)
         }
     }
 
