@@ -7,7 +7,7 @@ struct SandboxBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox-bench",
         abstract: "Measures PySandbox.",
-        subcommands: [CoreOverhead.self])
+        subcommands: [CoreOverhead.self, ServiceBench.self])
 }
 
 /// The sandbox's own cost: a sandboxed `print(1)` beside a bare interpreter start.

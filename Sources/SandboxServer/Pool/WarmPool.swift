@@ -58,8 +58,11 @@ actor WarmPool {
                 }
             }
         }
-        for sandbox in ready { sandbox.cancel() }
+        // Reap what is left, so no launcher outlives the service.
+        let discarded = ready
         ready = []
+        for sandbox in discarded { sandbox.cancel() }
+        for sandbox in discarded { _ = await sandbox.verdict() }
     }
 
     /// Stops refilling and discards the sandboxes that are ready.
@@ -80,7 +83,10 @@ actor WarmPool {
             return first ?? false
         }
         if isReady {
-            arrived(launched)
+            if !arrived(launched) {
+                launched.cancel()
+                _ = await launched.verdict()
+            }
             return
         }
         launched.cancel()
@@ -90,14 +96,13 @@ actor WarmPool {
         refills.yield()
     }
 
-    private func arrived(_ launched: SandboxRun) {
+    /// Keeps a sandbox that became ready; false once the pool has stopped.
+    private func arrived(_ launched: SandboxRun) -> Bool {
         launching -= 1
         consecutiveFailures = 0
-        if stopped {
-            launched.cancel()
-        } else {
-            ready.append(launched)
-        }
+        guard !stopped else { return false }
+        ready.append(launched)
+        return true
     }
 
     /// Counts a failed launch; returns how long to wait before the next (doubling, at most 5 s).

@@ -29,7 +29,8 @@ actor RunScheduler {
     }
 
     var isAccepting: Bool { accepting }
-    var isFull: Bool { queue.count >= capacity }
+    /// A run submitted now would be refused.
+    var isFull: Bool { running.count >= workers && queue.count >= capacity }
     var waiting: Int { queue.count }
 
     /// Admits `job` or says why not. A queued job learns its position before this returns.

@@ -1,0 +1,81 @@
+import Foundation
+import SandboxProtocol
+import Testing
+
+/// The sandboxd executable itself: its log line, SIGTERM with runs in flight.
+extension SandboxSuite {
+    @Suite("sandboxd process")
+    struct ShutdownTests {
+        static var executable: String {
+            let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+            return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("sandboxd").path
+        }
+
+        @Test func sigtermLetsRunsFinishThenExitsZero() async throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.executable)
+            process.arguments = ["--port", "0", "--workers", "2", "--shutdown-grace", "5"]
+            let log = Pipe()
+            process.standardError = log
+            process.standardOutput = log
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+
+            let port = try await Self.listeningPort(in: log)
+            try await ProtocolClient.connect(port: port) { (client) async throws in
+                try await client.request(1, Method.run, ["code": "import time; time.sleep(1); print('finished')"])
+                try await client.request(2, Method.run, ["code": "import time; time.sleep(30)"])
+                try await client.request(3, Method.run, ["code": "print('queued')"])
+                _ = try await client.inbox.take { $0["params"]?["id"] == 2 && $0["params"]?["state"] == "running" }
+                kill(process.processIdentifier, SIGTERM)
+                try await Task.sleep(for: .milliseconds(200))
+                try await client.request(4, Method.run, ["code": "print('too late')"])
+                let late = try await client.response(4)
+                #expect(late["error"]?["code"] == .integer(Int64(RPCErrorCode.shuttingDown.rawValue)))
+
+                let first = try await client.transcript(of: 1)
+                #expect(first.status == "ok" && first.stdout == "finished\n")
+                #expect(try await client.transcript(of: 3).stdout == "queued\n")
+                // Past the grace period the long run is cancelled, and still answered.
+                #expect(try await client.transcript(of: 2, within: .seconds(15)).status == "cancelled")
+            }
+            let deadline = ContinuousClock.now + .seconds(15)
+            while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning)
+            #expect(process.terminationStatus == 0)
+            let leftovers = await HostProcesses.leftovers()
+            #expect(leftovers.isEmpty, "\(leftovers)")
+        }
+
+        @Test func refusesToStartWithoutAWorkingSandbox() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.executable)
+            process.arguments = ["--port", "0", "--python", "/nonexistent/python3"]
+            let log = Pipe()
+            process.standardError = log
+            process.standardOutput = log
+            try process.run()
+            process.waitUntilExit()
+            let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus != 0)
+            #expect(output.contains("cannot start") && output.contains("/nonexistent/python3"), "\(output)")
+        }
+
+        /// Reads the log until the line that says where it listens.
+        static func listeningPort(in log: Pipe) async throws -> Int {
+            var text = ""
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let data = log.fileHandleForReading.availableData
+                text += String(decoding: data, as: UTF8.self)
+                if let range = text.range(of: #"websocket=ws://127\.0\.0\.1:(\d+)/v1/ws"#, options: .regularExpression) {
+                    let match = text[range]
+                    let digits = match.split(separator: ":").last?.split(separator: "/").first ?? ""
+                    if let port = Int(digits) { return port }
+                }
+                if data.isEmpty { throw TestFailure("sandboxd exited: \(text)") }
+            }
+            throw TestFailure("sandboxd did not say where it listens: \(text)")
+        }
+    }
+}
