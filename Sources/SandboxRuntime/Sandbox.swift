@@ -84,6 +84,14 @@ public struct Sandbox: Sendable {
         return run
     }
 
+    /// Removes the cgroup parents of this process (every `Sandbox` in it
+    /// shares them) once its last run has ended. Call just before exiting.
+    public func removeCgroupParents() {
+        for parent in cgroups.parents where rmdir(parent) != 0 {
+            logger.warning("cgroup directory not removed", metadata: ["path": "\(parent)", "errno": "\(errno)"])
+        }
+    }
+
     /// Runs `print` of the interpreter's version in a real sandbox: every setup step must work.
     private func selfTest() async throws {
         let run = try start(RunRequest(code: "import sys; print(sys.version_info[0])"))

@@ -96,6 +96,8 @@ struct Sandboxd: AsyncParsableCommand {
             throw ExitCode(78)  // EX_CONFIG
         }
         try await server.run(gracefulShutdownSignals: [.sigterm, .sigint])
+        // The cgroup parents belong to this process; every run has ended.
+        server.sandbox.removeCgroupParents()
         logger.info("sandboxd stopped")
     }
 }

@@ -43,6 +43,10 @@ extension SandboxSuite {
             while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(!process.isRunning)
             #expect(process.terminationStatus == 0)
+            for hierarchy in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"] {
+                let parent = "\(hierarchy)/pysandbox-\(process.processIdentifier)"
+                #expect(!FileManager.default.fileExists(atPath: parent), "\(parent) outlived sandboxd")
+            }
             let leftovers = await HostProcesses.leftovers()
             #expect(leftovers.isEmpty, "\(leftovers)")
         }

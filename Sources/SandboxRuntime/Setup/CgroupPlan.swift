@@ -32,6 +32,15 @@ public enum CgroupPlan: Sendable, Equatable {
         }
     }
 
+    /// The parent directories this service made.
+    var parents: [String] {
+        switch self {
+        case .unavailable: []
+        case .v2(let parent, _): [parent]
+        case .v1(let memory, let pids, let cpu): [memory, pids] + (cpu.map { [$0] } ?? [])
+        }
+    }
+
     public var summary: String {
         switch self {
         case .unavailable(let reason): "no cgroup limits (\(reason)); rlimits still apply"
