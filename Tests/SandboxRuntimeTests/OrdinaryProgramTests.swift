@@ -100,6 +100,19 @@ extension SandboxSuite {
             #expect(wrapped.verdict.exitCode == 2)
         }
 
+        /// The interpreter runs without `site`; the bootstrap stands in for what programs notice of it.
+        @Test func siteBuiltinsAndDirectoriesArePresent() async throws {
+            let sandbox = try await SharedSandbox.get()
+            let paths = try await sandbox.collect("import sys; print('\\n'.join(sys.path))")
+            for directory in sandbox.interpreter.sitePackages {
+                #expect(paths.stdout.split(separator: "\n").contains(Substring(directory)), "\(directory) missing from sys.path")
+            }
+            let quitter = try await sandbox.collect("print(type(help).__name__, 'copyright' in dir(__builtins__))\nexit(7)")
+            #expect(quitter.stdout == "_Helper True\n")
+            #expect(quitter.verdict.exitCode == 7)
+            #expect(try await sandbox.collect("quit()").verdict.status == .ok)
+        }
+
         @Test func mainGuardAndDataclassesWork() async throws {
             let code = """
                 from dataclasses import dataclass

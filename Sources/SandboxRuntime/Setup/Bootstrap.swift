@@ -1,3 +1,5 @@
+import Foundation
+
 /// The Python program the sandbox starts. Once the interpreter is loaded it
 /// writes one NUL byte to stdout (the sandbox is ready), then waits for the
 /// run request on fd 3, writes the files and `main.py` into the working
@@ -11,8 +13,31 @@
 /// modules: the sandbox is destroyed right after, and teardown took
 /// milliseconds of every run.
 enum Bootstrap {
-    static let source = #"""
-import os, sys
+    /// The bootstrap for an interpreter whose `site` directories are `sitePackages`.
+    static func source(sitePackages: [String]) -> String {
+        // A JSON array of strings is also a Python list literal (unless "/" is escaped).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let list = (try? encoder.encode(sitePackages)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        return sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: list) + body
+    }
+
+    /// What `site` would have done that programs notice: its directories on
+    /// `sys.path`, and `exit`, `quit`, `help` and friends as builtins.
+    private static let sitePrelude = #"""
+import builtins, os, sys, _sitebuiltins
+sys.path.extend(SITE_PACKAGES)
+builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
+builtins.help = _sitebuiltins._Helper()
+builtins.copyright = _sitebuiltins._Printer("copyright", sys.copyright)
+builtins.credits = _sitebuiltins._Printer("credits", "Thanks to CWI, CNRI, BeOpen, Zope Corporation, the Python Software Foundation and many others.")
+builtins.license = _sitebuiltins._Printer("license", "See https://www.python.org/psf/license/")
+del builtins, _sitebuiltins
+
+"""#
+
+    private static let body = #"""
 
 def read_request():
     os.write(1, b"\0")

@@ -8,6 +8,10 @@ public struct Interpreter: Sendable, Equatable {
     public var prefixes: [String]
     /// e.g. "3.11.2"
     public var version: String
+    /// The directories `site` would add to `sys.path` (dist-packages on
+    /// Debian). The sandbox runs the interpreter without `site`, whose
+    /// imports cost 3 ms of every run, and the bootstrap adds these itself.
+    public var sitePackages: [String] = []
 
     /// Read-only bind mounts: the prefixes, /usr, and the top-level library
     /// directories that are real directories on this host.
@@ -68,16 +72,18 @@ extension Interpreter {
             throw InterpreterNotFound(description: "no python3 found: install python3 or pass the interpreter's path")
         }
         let probe = """
-            import json, os, sys
+            import json, os, site, sys
             print(json.dumps({"executable": os.path.realpath(sys.executable), "version": sys.version.split()[0],
-                "prefixes": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)})}))
+                "prefixes": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}),
+                "sitePackages": [p for p in site.getsitepackages() if os.path.isdir(p)]}))
             """
         let output = try runProbe(candidate, arguments: ["-I", "-S", "-c", probe])
-        struct Answer: Decodable { var executable: String; var version: String; var prefixes: [String] }
+        struct Answer: Decodable { var executable: String; var version: String; var prefixes: [String]; var sitePackages: [String] }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(output.utf8)) else {
             throw InterpreterNotFound(description: "\(candidate) did not answer the probe like a Python 3 interpreter")
         }
-        return Interpreter(executable: answer.executable, prefixes: answer.prefixes, version: answer.version)
+        return Interpreter(
+            executable: answer.executable, prefixes: answer.prefixes, version: answer.version, sitePackages: answer.sitePackages)
     }
 
     private static func searchPath(for name: String) -> String? {

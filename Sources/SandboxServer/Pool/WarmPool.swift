@@ -32,12 +32,19 @@ actor WarmPool {
     var readyCount: Int { ready.count }
 
     /// A sandbox for a run with `runLimits`: a warm one when the limits fit
-    /// and one is ready, otherwise one launched now (it loads while the run waits).
+    /// and one is ready, otherwise one launched now (it loads while the run
+    /// waits). The replacement is launched when the run has ended
+    /// (`runEnded`): launching takes kernel locks (cgroup migration) that
+    /// would slow the run down.
     func take(for runLimits: RunLimits) throws -> SandboxRun {
-        defer { refills.yield() }
         guard runLimits.fits(launchedWith: limits) else { return try sandbox.launch(limits: runLimits) }
         if !ready.isEmpty { return ready.removeFirst() }
         return try sandbox.launch(limits: limits)
+    }
+
+    /// A run has ended: time to launch its replacement.
+    nonisolated func runEnded() {
+        refills.yield()
     }
 
     /// Keeps `target` sandboxes ready until `stop`.

@@ -20,6 +20,7 @@ struct RunExecutor: Sendable {
             job.finishWithoutRunning(.internalError, message: "could not launch a sandbox: \(error)")
             return
         }
+        defer { pool.runEnded() }
         guard job.attach(sandbox) else {
             sandbox.cancel()
             job.finishWithoutRunning(.cancelled)
