@@ -26,7 +26,9 @@ actor WarmPool {
         self.limits = limits
         self.target = target
         self.logger = logger
-        (refillRequests, refills) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (requests, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        refillRequests = requests
+        refills = continuation
     }
 
     var readyCount: Int { ready.count }
@@ -43,7 +45,7 @@ actor WarmPool {
     }
 
     /// A run has ended: time to launch its replacement.
-    nonisolated func runEnded() {
+    func runEnded() {
         refills.yield()
     }
 

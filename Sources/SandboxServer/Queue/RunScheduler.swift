@@ -25,7 +25,9 @@ actor RunScheduler {
         self.workers = workers
         self.capacity = capacity
         self.executor = executor
-        (startStream, starts) = AsyncStream.makeStream(of: RunJob.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: RunJob.self)
+        startStream = stream
+        starts = continuation
     }
 
     var isAccepting: Bool { accepting }

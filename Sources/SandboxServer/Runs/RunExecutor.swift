@@ -20,7 +20,11 @@ struct RunExecutor: Sendable {
             job.finishWithoutRunning(.internalError, message: "could not launch a sandbox: \(error)")
             return
         }
-        defer { pool.runEnded() }
+        await run(job, in: sandbox)
+        await pool.runEnded()
+    }
+
+    private func run(_ job: RunJob, in sandbox: SandboxRun) async {
         guard job.attach(sandbox) else {
             sandbox.cancel()
             job.finishWithoutRunning(.cancelled)
