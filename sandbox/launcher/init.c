@@ -3,7 +3,8 @@
  * namespaces, starts the command as pid 2 and reaps orphans. When the command
  * exits, or the supervisor sends SIGTERM, init kills every process left in the
  * PID namespace (daemons, setsid escapes and stopped processes alike), reaps
- * them so their CPU time is counted, and exits. Should that ever stall, the
+ * them so their CPU time is counted, hands the outcome to the supervisor and
+ * exits. Should that ever stall, the
  * supervisor's SIGKILL takes the namespace down all the same.
  */
 #include "launcher.h"
@@ -14,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,22 +70,33 @@ static void accept_stop_requests(void)
         fail("sigaction", "SIGTERM handler of init");
 }
 
-/* Kills everything else in the namespace and reaps it; wait4 adds each
- * process's CPU time to ours, which the supervisor reads. */
-static _Noreturn void finish_run(void)
+static uint64_t microseconds(struct timeval time)
+{
+    return (uint64_t)time.tv_sec * 1000000u + (uint64_t)time.tv_usec;
+}
+
+/* Kills everything else in the namespace and reaps it (reaping adds each
+ * process's CPU time to our children's), then hands the outcome to the
+ * supervisor, which reports it at once: our exit, which tears down the
+ * namespaces, takes a while and is nobody's business. */
+static _Noreturn void finish_run(int outcome_fd, bool command_ended, int command_status)
 {
     kill(-1, SIGKILL);
     while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {
     }
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    struct run_outcome outcome = {
+        .command_ended = command_ended,
+        .command_status = command_status,
+        .cpu_us = microseconds(self.ru_utime) + microseconds(self.ru_stime) + microseconds(children.ru_utime) +
+                  microseconds(children.ru_stime),
+        .maxrss_kb = children.ru_maxrss > self.ru_maxrss ? children.ru_maxrss : self.ru_maxrss,
+    };
+    ssize_t ignored = write(outcome_fd, &outcome, sizeof outcome); /* a pipe write this small is atomic */
+    (void)ignored;
     _exit(0);
-}
-
-static void report_command_status(int status)
-{
-    if (WIFEXITED(status))
-        report_line("command exit_code=%d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        report_line("command signal=%d", WTERMSIG(status));
 }
 
 static _Noreturn void run_command(const struct sandbox_config *config, const struct bpf_program_buffer *program)
@@ -98,7 +111,8 @@ static _Noreturn void run_command(const struct sandbox_config *config, const str
     fail("execve", config->argv[0]);
 }
 
-_Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program, int go_fd)
+_Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program, int go_fd,
+                        int outcome_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     wait_for_go(go_fd);
@@ -128,12 +142,10 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
     for (;;) {
         int status = 0;
         pid_t reaped = waitpid(-1, &status, __WALL);
-        if (reaped == command) {
-            report_command_status(status);
-            finish_run();
-        }
+        if (reaped == command)
+            finish_run(outcome_fd, true, status);
         if (stop_requested)
-            finish_run();
+            finish_run(outcome_fd, false, 0);
         if (reaped < 0 && errno != EINTR)
             _exit(113);
     }

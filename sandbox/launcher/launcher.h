@@ -121,8 +121,18 @@ void drop_capabilities(void);
 void apply_rlimits(const struct rlimit_spec *limits);
 
 /* init.c */
+
+/* What init tells the supervisor once every process of the run is gone, so
+ * the run can be reported before the namespaces are torn down. */
+struct run_outcome {
+    int32_t command_ended;  /* 0: stopped on request, the command's status is unknown */
+    int32_t command_status; /* the command's wait status */
+    uint64_t cpu_us;        /* init and everything it reaped */
+    int64_t maxrss_kb;
+};
+
 _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program,
-                        int go_fd);
+                        int go_fd, int outcome_fd);
 
 /* supervisor.c */
 int supervise(const struct sandbox_config *config);

@@ -1,6 +1,9 @@
 /*
  * The supervisor stays in the host's namespaces: it starts init in new
- * namespaces, places it in the run's cgroup, waits for it and reports.
+ * namespaces, places it in the run's cgroup, waits for it and reports. The
+ * report goes out as soon as init hands over the run's outcome (every process
+ * of the run gone), before init's exit tears the namespaces down and before
+ * the cgroup is removed: the service's verdict waits for neither.
  *
  * On SIGTERM/SIGINT/SIGHUP from the service, or when the service closes the
  * status pipe (a crashed service leaves no run behind), it asks init to end
@@ -59,7 +62,7 @@ static int block_control_signals(void)
     return signal_fd;
 }
 
-static pid_t start_init(const struct sandbox_config *config, int go[2], int signal_fd)
+static pid_t start_init(const struct sandbox_config *config, int go[2], int outcome[2], int signal_fd)
 {
     /* Raw clone without a stack behaves like fork; init never returns here. */
     pid_t child = (pid_t)syscall(SYS_clone, NAMESPACE_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
@@ -69,8 +72,9 @@ static pid_t start_init(const struct sandbox_config *config, int go[2], int sign
     }
     if (child == 0) {
         close(go[1]);
+        close(outcome[0]);
         close(signal_fd);
-        run_init(config, &seccomp_program, go[0]);
+        run_init(config, &seccomp_program, go[0], outcome[1]);
     }
     return child;
 }
@@ -88,20 +92,47 @@ static void release_stdio(void)
 
 enum { KILL_GRACE_MS = 1000 };
 
-/* Waits for init while watching for a kill request. Returns true if we ended the run. */
-static bool wait_for_init(pid_t init, int signal_fd)
+/* The final report: how the command ended, then the run's totals. */
+static void report_run(const struct run_outcome *outcome, int init_status, bool killed, struct cgroup_handle *cgroup)
+{
+    if (outcome->command_ended && WIFEXITED(outcome->command_status))
+        report_line("command exit_code=%d", WEXITSTATUS(outcome->command_status));
+    else if (outcome->command_ended && WIFSIGNALED(outcome->command_status))
+        report_line("command signal=%d", WTERMSIG(outcome->command_status));
+    uint64_t peak_bytes = 0, oom_kills = 0;
+    cgroup_read_usage(cgroup, &peak_bytes, &oom_kills);
+    report_line("exit init_status=%d killed=%d cpu_us=%" PRIu64 " maxrss_kb=%" PRId64 " cgroup=%d peak_memory_kb=%" PRIu64
+                " oom_kills=%" PRIu64,
+                init_status, killed ? 1 : 0, outcome->cpu_us, outcome->maxrss_kb, cgroup->active ? 1 : 0,
+                peak_bytes / 1024, oom_kills);
+}
+
+/* Init's outcome, once every process of the run is gone; false if init died without one. */
+static bool read_outcome(int outcome_fd, struct run_outcome *outcome)
+{
+    ssize_t length;
+    do {
+        length = read(outcome_fd, outcome, sizeof *outcome);
+    } while (length < 0 && errno == EINTR);
+    return length == (ssize_t)sizeof *outcome;
+}
+
+/* Waits for init while watching for a kill request, and reports the run as
+ * soon as init hands over its outcome. Returns true if we ended the run. */
+static bool wait_for_init(pid_t init, int signal_fd, int outcome_fd, struct cgroup_handle *cgroup, bool *reported)
 {
     int pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
     if (pid_fd < 0)
         fail("pidfd_open", "watching init (Linux 5.3 or later is required)");
     bool killed = false;
-    struct pollfd watches[3] = {
+    struct pollfd watches[4] = {
         {.fd = pid_fd, .events = POLLIN},
         {.fd = signal_fd, .events = POLLIN},
         {.fd = STATUS_FD, .events = 0}, /* POLLERR once the service closes its end */
+        {.fd = outcome_fd, .events = POLLIN},
     };
     for (;;) {
-        int ready = poll(watches, 3, killed ? KILL_GRACE_MS : -1);
+        int ready = poll(watches, 4, killed ? KILL_GRACE_MS : -1);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -110,6 +141,15 @@ static bool wait_for_init(pid_t init, int signal_fd)
         if (ready == 0) {
             kill(init, SIGKILL); /* init did not finish in time */
             continue;
+        }
+        /* The outcome first: init may have written it and exited since the last poll. */
+        if (watches[3].revents & (POLLIN | POLLHUP)) {
+            watches[3].fd = -1;
+            struct run_outcome outcome;
+            if (read_outcome(outcome_fd, &outcome)) {
+                report_run(&outcome, 0, killed, cgroup);
+                *reported = true;
+            }
         }
         if (watches[0].revents & POLLIN)
             break;
@@ -122,8 +162,10 @@ static bool wait_for_init(pid_t init, int signal_fd)
         }
         if (watches[2].revents & (POLLERR | POLLHUP)) {
             watches[2].fd = -1;
-            killed = true;
-            kill(init, SIGTERM);
+            if (!*reported) {
+                killed = true;
+                kill(init, SIGTERM);
+            }
         }
     }
     close(pid_fd);
@@ -137,16 +179,17 @@ int supervise(const struct sandbox_config *config)
     if (cgroup_create(&config->cgroup, &cgroup) != 0)
         return 111;
     int signal_fd = block_control_signals();
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) != 0)
-        fail("pipe", "go pipe");
+    int go[2], outcome[2];
+    if (pipe2(go, O_CLOEXEC) != 0 || pipe2(outcome, O_CLOEXEC) != 0)
+        fail("pipe", "go and outcome pipes");
 
-    pid_t init = start_init(config, go, signal_fd);
+    pid_t init = start_init(config, go, outcome, signal_fd);
     if (init < 0) {
         cgroup_destroy(&cgroup);
         return 111;
     }
     close(go[0]);
+    close(outcome[1]);
     bool placed = write_id_maps(init, config) == 0;
     if (placed && cgroup_attach(&cgroup, init) != 0) {
         report_failure("cgroup_attach", errno, "placing init in the run's cgroup");
@@ -162,22 +205,28 @@ int supervise(const struct sandbox_config *config)
         fail("go", "releasing init");
     release_stdio();
 
-    bool killed = wait_for_init(init, signal_fd);
+    bool reported = false;
+    bool killed = wait_for_init(init, signal_fd, outcome[0], &cgroup, &reported);
     int status = 0;
     struct rusage usage;
     memset(&usage, 0, sizeof usage);
     if (wait4(init, &status, 0, &usage) < 0)
         fail("wait4", "reaping init");
-    uint64_t peak_bytes = 0, oom_kills = 0;
-    cgroup_read_usage(&cgroup, &peak_bytes, &oom_kills);
+    struct run_outcome late_outcome;
+    if (!reported && read_outcome(outcome[0], &late_outcome)) { /* init is gone: data or EOF, no wait */
+        report_run(&late_outcome, status, killed, &cgroup);
+        reported = true;
+    }
+    if (!reported) {
+        /* Init died without an outcome (killed): its rusage still covers what it reaped. */
+        struct run_outcome outcome_of_wait = {
+            .cpu_us = (uint64_t)usage.ru_utime.tv_sec * 1000000u + (uint64_t)usage.ru_utime.tv_usec +
+                      (uint64_t)usage.ru_stime.tv_sec * 1000000u + (uint64_t)usage.ru_stime.tv_usec,
+            .maxrss_kb = usage.ru_maxrss,
+        };
+        report_run(&outcome_of_wait, status, killed, &cgroup);
+    }
     cgroup_destroy(&cgroup);
-    /* rusage of init covers every process of the run: init reaped them all. */
-    uint64_t cpu_us = (uint64_t)usage.ru_utime.tv_sec * 1000000u + (uint64_t)usage.ru_utime.tv_usec +
-                      (uint64_t)usage.ru_stime.tv_sec * 1000000u + (uint64_t)usage.ru_stime.tv_usec;
-    report_line("exit init_status=%d killed=%d cpu_us=%" PRIu64 " maxrss_kb=%ld cgroup=%d peak_memory_kb=%" PRIu64
-                " oom_kills=%" PRIu64,
-                status, killed ? 1 : 0, cpu_us, usage.ru_maxrss, cgroup.active ? 1 : 0, peak_bytes / 1024,
-                oom_kills);
     close(go[1]);
     return 0;
 }

@@ -19,6 +19,10 @@ struct Supervision: Sendable {
     func run(deliveries: AsyncStream<RunDelivery>, stdinChunks: AsyncStream<[UInt8]>) async -> Verdict {
         let stopwatch = Stopwatch()
         let budget = OutputBudget(limit: limits.maxOutputBytes)
+        // The launcher reports before it cleans up and exits; the verdict does
+        // not wait for that. Its end is followed beside the run, and reaped.
+        let (reports, reportSink) = AsyncStream.makeStream(of: LauncherReport.self)
+        Task { await followLauncher(reportSink) }
         let report = await withTaskGroup(of: Void.self) { background -> LauncherReport in
             background.addTask {
                 var iterator = deliveries.makeAsyncIterator()
@@ -40,7 +44,10 @@ struct Supervision: Sendable {
                     await pump(descriptors.stderr, stream: .stderr, budget: budget, readiness: nil)
                     return nil
                 }
-                readers.addTask { await readReport(descriptors.status) }
+                readers.addTask {
+                    for await report in reports { return report }
+                    return LauncherReport()
+                }
                 var report = LauncherReport()
                 for await finished in readers {
                     if let finished { report = finished }
@@ -50,7 +57,6 @@ struct Supervision: Sendable {
             background.cancelAll()
             return report
         }
-        await killer.reap()
         readySink.finish()
         outputSink.finish()
         let totals = budget.totals
@@ -63,9 +69,6 @@ struct Supervision: Sendable {
         (verdict.status, verdict.message) = SandboxRun.classify(report: report, killReason: killer.reason, limits: limits)
         if verdict.status == .internalError {
             logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
-        } else if !report.failures.isEmpty {
-            // e.g. a cgroup that could not be removed after the run: the run itself was fine.
-            logger.warning("launcher cleanup failure", metadata: ["report": "\(report.failures.map(\.line))"])
         }
         return verdict
     }
@@ -104,16 +107,32 @@ struct Supervision: Sendable {
         }
     }
 
-    private func readReport(_ fd: CInt) async -> LauncherReport {
-        var bytes: [UInt8] = []
-        await PipeIO.readChunks(from: fd) { buffer in
-            if bytes.count < 1 << 16 { bytes += buffer.readableBytesView }
-        }
+    /// Reads the launcher's status lines to the end: hands over the report
+    /// at its final line (or at the end, if the launcher died first), then
+    /// logs what went wrong during cleanup, and reaps the launcher.
+    private func followLauncher(_ reportSink: AsyncStream<LauncherReport>.Continuation) async {
         var report = LauncherReport()
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            report.consume(line: line)
+        var partialLine: [UInt8] = []
+        var received = 0
+        await PipeIO.readChunks(from: descriptors.status) { buffer in
+            received += buffer.readableBytes
+            guard received < 1 << 16 else { return }  // a launcher says little; ignore floods
+            partialLine += buffer.readableBytesView
+            while let newline = partialLine.firstIndex(of: UInt8(ascii: "\n")) {
+                let wasFinished = report.finished
+                report.consume(line: Substring(String(decoding: partialLine[..<newline], as: UTF8.self)))
+                partialLine.removeSubrange(...newline)
+                if report.finished && !wasFinished {
+                    reportSink.yield(report)
+                    reportSink.finish()
+                } else if wasFinished, let failure = report.failures.last {
+                    logger.warning("launcher cleanup failure", metadata: ["report": "\(failure.line)"])
+                }
+            }
         }
-        return report
+        reportSink.yield(report)  // ignored once the final line was handed over
+        reportSink.finish()
+        await killer.reap()
     }
 }
 
