@@ -30,25 +30,27 @@ enum PipeIO {
 
     /// Writes every chunk of `chunks` to `fd`, each flushed before the next,
     /// then closes it (the reader sees end of file). A reader that went away
-    /// ends the writing quietly. Takes ownership of `fd`.
+    /// ends the writing quietly. The channel is made only for the first
+    /// chunk: most runs never write their stdin. Takes ownership of `fd`.
     static func writeChunks<Chunks: AsyncSequence & Sendable>(_ chunks: Chunks, to fd: CInt) async
     where Chunks.Element == [UInt8] {
-        let channel: any NIOCore.Channel
-        do {
-            channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .takingOwnershipOfDescriptor(output: fd).get()
-        } catch {
-            close(fd)
-            return
-        }
+        var channel: (any NIOCore.Channel)?
         do {
             for try await chunk in chunks {
-                try await channel.writeAndFlush(ByteBuffer(bytes: chunk)).get()
+                if channel == nil {
+                    channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                        .takingOwnershipOfDescriptor(output: fd).get()
+                }
+                try await channel?.writeAndFlush(ByteBuffer(bytes: chunk)).get()
             }
         } catch {
             // EPIPE: the program exited or closed its stdin; nothing left to deliver.
         }
-        try? await channel.close().get()
+        if let channel {
+            try? await channel.close().get()
+        } else {
+            close(fd)
+        }
     }
 
     /// Writes `bytes` to `fd` and closes it. What fits into the pipe goes in

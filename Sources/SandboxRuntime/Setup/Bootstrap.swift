@@ -42,7 +42,7 @@ del builtins, _sitebuiltins
 def read_request():
     os.write(1, b"\0")
     chunks = []
-    while chunk := os.read(3, 1 << 20):
+    while chunk := os.read(3, 1 << 16):
         chunks.append(chunk)
     os.close(3)
     header, _, body = b"".join(chunks).partition(b"\n")
