@@ -1,5 +1,9 @@
 import SandboxRuntime
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Everything sandboxd can be told; `sandboxd --help` documents each option.
 public struct ServerConfiguration: Sendable {
     /// A limit a run may choose, with the value it gets when it does not.
@@ -69,7 +73,3 @@ enum System {
         #endif
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

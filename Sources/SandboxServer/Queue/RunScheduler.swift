@@ -33,7 +33,6 @@ actor RunScheduler {
     var isAccepting: Bool { accepting }
     /// A run submitted now would be refused.
     var isFull: Bool { running.count >= workers && queue.count >= capacity }
-    var waiting: Int { queue.count }
 
     /// Admits `job` or says why not. A queued job learns its position before this returns.
     func submit(_ job: RunJob) throws(RPCError) -> Admission {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import SandboxProtocol
+import SandboxRuntime
 import Synchronization
 
 /// The HTTP side: health, readiness, server info and one-shot runs (PROTOCOL.md, "HTTP").
@@ -150,7 +151,7 @@ private final class OutputCollector: RunObserver {
 
     func result() async -> RunResult {
         for await result in results { return result }
-        return RunResult(Verdict_internalError: "the run ended without a verdict")
+        return RunResult(Verdict(status: .internalError, message: "the run ended without a verdict"), queuedMs: 0)
     }
 
     func queued(_ job: RunJob, position: Int) {}
@@ -168,13 +169,5 @@ private final class OutputCollector: RunObserver {
     func finished(_ job: RunJob, _ result: RunResult) {
         resultSink.yield(result)
         resultSink.finish()
-    }
-}
-
-extension RunResult {
-    fileprivate init(Verdict_internalError message: String) {
-        self.init(
-            status: "internalError", exitCode: nil, signal: nil, wallMs: 0, cpuMs: 0, maxRssKb: 0, peakMemoryKb: nil,
-            queuedMs: 0, stdoutBytes: 0, stderrBytes: 0, truncated: false, message: message)
     }
 }

@@ -75,13 +75,14 @@ final class RPCConnection: Sendable {
         let admitted = try server.admission.admit(RunParams(params: params))
         let limit = server.configuration.maxInFlight
         let job = RunJob(id: id, client: client, request: admitted.request, initialStdin: admitted.initialStdin, observer: self)
-        let inFlight = runs.withLock { runs -> Int in
-            if runs.count < limit { runs[id] = job }
-            return runs.count
+        let registered = runs.withLock { runs -> Bool in
+            guard runs.count < limit else { return false }
+            runs[id] = job
+            return true
         }
-        guard runs.withLock({ $0[id] === job }) else {
+        guard registered else {
             throw RPCError(
-                .tooManyInFlight, "this connection has \(inFlight) runs queued or running (limit \(limit))",
+                .tooManyInFlight, "this connection already has \(limit) runs queued or running",
                 data: .object(["limit": .integer(Int64(limit))]))
         }
         do {
