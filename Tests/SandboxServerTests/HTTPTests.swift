@@ -35,6 +35,7 @@ extension SandboxSuite {
                 let failing = try await HTTP.post(port, "/v1/run", #"{"code": "1/0", "files": {"a/b.txt": "x"}}"#)
                 #expect(failing.status == 200 && failing.json["status"] == "error")
                 #expect(failing.json["stderr"]?.stringValue?.contains("ZeroDivisionError") == true)
+                try SchemaCheck.validate([("rest-run.response.json", ok.json), ("rest-run.response.json", failing.json)])
             }
         }
 
@@ -51,6 +52,7 @@ extension SandboxSuite {
                 ]
                 for (contentType, body, status, code) in cases {
                     let response = try await HTTP.post(port, "/v1/run", body, contentType: contentType)
+                    try SchemaCheck.validate([("rest-error.response.json", response.json)])
                     #expect(response.status == status, "\(body)")
                     #expect(response.json["error"]?["code"] == .integer(Int64(code.rawValue)), "\(body)")
                     #expect(response.json["error"]?["message"]?.stringValue?.hasPrefix(code.phrase) == true, "\(body)")

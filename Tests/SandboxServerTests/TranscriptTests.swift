@@ -29,6 +29,8 @@ extension SandboxSuite {
             try await TestServer.with(TestServer.configuration { $0.workers = 2 }) { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
                     try await TranscriptReplayer(client: client, name: name).replay(lines)
+                    let sent = lines.compactMap { $0["send"] }
+                    try SchemaCheck.validate(SchemaCheck.messages(sent: sent, received: await client.inbox.log))
                 }
             }
         }
@@ -165,5 +167,69 @@ struct TranscriptReplayer {
         case ("integer", .number(let number)): number.rounded() == number
         default: false
         }
+    }
+}
+
+/// Every message of a conversation checked against protocol/schema/ (with
+/// Debian's python3-jsonschema; `scripts/setup` installs it).
+enum SchemaCheck {
+    static let schemaDirectory = SandboxSuite.TranscriptTests.directory.deletingLastPathComponent().appendingPathComponent("schema")
+    static let validator = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/schema/validate.py")
+
+    /// Pairs each message with its schema: server messages by kind (a result
+    /// by the method of its request), client requests that were answered with
+    /// a result, and the client's notifications.
+    static func messages(sent: [JSONValue], received: [JSONValue]) -> [(schema: String, message: JSONValue)] {
+        var methods: [JSONValue: String] = [:]
+        for message in sent {
+            if let id = message["id"], let method = message["method"]?.stringValue { methods[id] = method }
+        }
+        let answered = Set(received.compactMap { $0["result"] != nil ? $0["id"] : nil })
+        var checks: [(String, JSONValue)] = []
+        for message in received {
+            switch (message["method"]?.stringValue, message["error"], message["id"].flatMap { methods[$0] }) {
+            case (Method.runStatus?, _, _): checks.append(("run-status.notification.json", message))
+            case (Method.runOutput?, _, _): checks.append(("run-output.notification.json", message))
+            case (nil, _?, _): checks.append(("error.response.json", message))
+            case (nil, nil, Method.initialize?): checks.append(("initialize.response.json", message))
+            case (nil, nil, Method.run?): checks.append(("run.response.json", message))
+            default: checks.append(("unknown message", message))
+            }
+        }
+        for message in sent {
+            switch message["method"]?.stringValue {
+            case Method.runStdin?: checks.append(("run-stdin.notification.json", message))
+            case Method.cancelRequest?: checks.append(("cancel-request.notification.json", message))
+            case Method.initialize? where message["id"].map(answered.contains) == true:
+                checks.append(("initialize.request.json", message))
+            case Method.run? where message["id"].map(answered.contains) == true:
+                checks.append(("run.request.json", message))
+            default: break
+            }
+        }
+        return checks
+    }
+
+    static func validate(_ checks: [(schema: String, message: JSONValue)]) throws {
+        let unknown = checks.filter { $0.schema == "unknown message" }
+        #expect(unknown.isEmpty, "messages of no known kind: \(unknown.map(\.message))")
+        let input = checks.filter { $0.schema != "unknown message" }
+            .map { JSONValue.object(["schema": .string($0.schema), "message": $0.message]).description }
+            .joined(separator: "\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [validator.path, schemaDirectory.path]
+        let stdin = Pipe()
+        let output = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "schema check failed (python3-jsonschema installed?):\n\(report)")
     }
 }
