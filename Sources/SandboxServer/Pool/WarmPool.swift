@@ -31,8 +31,6 @@ actor WarmPool {
         refills = continuation
     }
 
-    var readyCount: Int { ready.count }
-
     /// A sandbox for a run with `runLimits`: a warm one when the limits fit
     /// and one is ready, otherwise one launched now (it loads while the run
     /// waits). The replacement is launched when the run has ended

@@ -5,11 +5,6 @@ import SandboxProtocol
 /// clients, with a bounded number waiting. On shutdown it stops admitting,
 /// lets what was admitted finish within a grace period, and cancels the rest.
 actor RunScheduler {
-    enum Admission: Equatable {
-        case started
-        case queued(position: Int)
-    }
-
     private let workers: Int
     private let capacity: Int
     private let executor: RunExecutor
@@ -35,11 +30,11 @@ actor RunScheduler {
     var isFull: Bool { running.count >= workers && queue.count >= capacity }
 
     /// Admits `job` or says why not. A queued job learns its position before this returns.
-    func submit(_ job: RunJob) throws(RPCError) -> Admission {
+    func submit(_ job: RunJob) throws(RPCError) {
         guard accepting else { throw RPCError(.shuttingDown, "no new runs are accepted") }
         if running.count < workers && queue.isEmpty {
             begin(job)
-            return .started
+            return
         }
         guard queue.count < capacity else {
             let retryAfterMs = Int(averageRunMs * Double(queue.count) / Double(workers)).clamped(to: 100...30_000)
@@ -47,7 +42,6 @@ actor RunScheduler {
         }
         let position = queue.push(job, owner: job.client)
         job.observer.queued(job, position: position)
-        return .queued(position: position)
     }
 
     /// Ends a waiting job with `cancelled`; false if it is not waiting (any more).

@@ -32,7 +32,7 @@ enum HTTPEndpoints {
             let job = RunJob(
                 id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil, observer: collector)
             do {
-                _ = try await server.scheduler.submit(job)
+                try await server.scheduler.submit(job)
             } catch {
                 throw HTTPFailure(error)
             }

@@ -86,7 +86,7 @@ final class RPCConnection: Sendable {
                 data: .object(["limit": .integer(Int64(limit))]))
         }
         do {
-            _ = try await server.scheduler.submit(job)
+            try await server.scheduler.submit(job)
         } catch {
             runs.withLock { $0[id] = nil }
             throw error
