@@ -38,6 +38,7 @@ public struct Sandbox: Sendable {
     let launcherPath: String
     let command: LauncherCommand
     let logger: Logger
+    let launchers = LauncherCensus()
 
     init(interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, logger: Logger) {
         self.interpreter = interpreter
@@ -72,7 +73,7 @@ public struct Sandbox: Sendable {
     /// program (`SandboxRun.start`): a warm sandbox. `limits` fixes what the
     /// launcher enforces; the wall timeout and output limit come with the program.
     public func launch(limits: RunLimits) throws -> SandboxRun {
-        try SandboxRun(launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, logger: logger)
+        try SandboxRun(launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, census: launchers, logger: logger)
     }
 
     /// Launches a sandbox and starts `request` in it at once. Its output
@@ -85,8 +86,12 @@ public struct Sandbox: Sendable {
     }
 
     /// Removes the cgroup parents of this process (every `Sandbox` in it
-    /// shares them) once its last run has ended. Call just before exiting.
-    public func removeCgroupParents() {
+    /// shares them) once its last run has ended. Call just before exiting:
+    /// it waits for the launchers still removing their runs' cgroups.
+    public func removeCgroupParents() async {
+        if !(await launchers.drained(within: RunKiller.escalationDelay + .seconds(2))) {
+            logger.warning("launchers still running at exit", metadata: ["count": "\(launchers.count)"])
+        }
         for parent in cgroups.parents where rmdir(parent) != 0 {
             logger.warning("cgroup directory not removed", metadata: ["path": "\(parent)", "errno": "\(errno)"])
         }

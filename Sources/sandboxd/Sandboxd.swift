@@ -97,7 +97,7 @@ struct Sandboxd: AsyncParsableCommand {
         }
         try await server.run(gracefulShutdownSignals: [.sigterm, .sigint])
         // The cgroup parents belong to this process; every run has ended.
-        server.sandbox.removeCgroupParents()
+        await server.sandbox.removeCgroupParents()
         logger.info("sandboxd stopped")
     }
 }

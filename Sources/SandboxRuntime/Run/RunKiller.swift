@@ -22,13 +22,16 @@ final class RunKiller: Sendable {
 
     let pid: pid_t
     private let state = Mutex(State())
+    private let census: LauncherCensus
 
     /// A launcher that does not exit this long after SIGTERM gets SIGKILL; its
     /// init then dies by the parent-death signal and takes the sandbox with it.
     static let escalationDelay = Duration.seconds(3)
 
-    init(pid: pid_t) {
+    init(pid: pid_t, census: LauncherCensus) {
         self.pid = pid
+        self.census = census
+        census.launched()
     }
 
     var reason: KillReason? { state.withLock { $0.reason } }
@@ -57,5 +60,6 @@ final class RunKiller: Sendable {
             var status: CInt = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         }
+        census.reaped()
     }
 }
