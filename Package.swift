@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "SandboxProtocol", targets: ["SandboxProtocol"]),
         .library(name: "SandboxServer", targets: ["SandboxServer"]),
         .executable(name: "sandboxd", targets: ["sandboxd"]),
+        .library(name: "SandboxClient", targets: ["SandboxClient"]),
+        .executable(name: "sandbox", targets: ["sandbox"]),
         .executable(name: "sandbox-bench", targets: ["sandbox-bench"]),
     ],
     dependencies: [
@@ -67,7 +69,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.copy("Web/Assets")]
         ),
         .executableTarget(
             name: "sandboxd",
@@ -76,14 +79,33 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A protocol v1 client over WebSocket, shared by the CLI and the benchmark.
+        .target(
+            name: "SandboxClient",
+            dependencies: [
+                "SandboxProtocol",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The `sandbox` command-line client.
+        .executableTarget(
+            name: "sandbox",
+            dependencies: [
+                "SandboxClient",
+                "SandboxProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Benchmarks; timing goals live here, never in tests.
         .executableTarget(
             name: "sandbox-bench",
             dependencies: [
                 "SandboxRuntime",
                 "SandboxProtocol",
+                "SandboxClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
         // One test target, so that every suite that starts sandboxes can run

@@ -66,6 +66,13 @@ extension JSONValue: CustomStringConvertible {
     }
 }
 
+extension JSONValue {
+    /// This value read as a Decodable type (e.g. a result as `RunResult`).
+    public func decoded<T: Decodable>(as type: T.Type) throws -> T {
+        try JSONDecoder().decode(type, from: JSONEncoder().encode(self))
+    }
+}
+
 extension JSONEncoder {
     /// How protocol messages are written: compact, slashes unescaped.
     public static var protocolEncoder: JSONEncoder {

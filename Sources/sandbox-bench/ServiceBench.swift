@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SandboxClient
 import SandboxProtocol
 import Synchronization
 
@@ -70,8 +71,8 @@ struct ServiceBench: AsyncParsableCommand {
 
     /// One connection, one run at a time; every run must print exactly "1\n".
     private func measureLatency() async throws -> (InitializeResult, Latency) {
-        try await BenchConnection.connect(url: url) { [warmup, runs, pauseMs] connection in
-            let info = try await connection.initialize()
+        try await ProtocolConnection.connect(url: url) { [warmup, runs, pauseMs] connection in
+            let info = try await connection.initialize(clientName: "sandbox-bench", version: "1")
             var latency = Latency()
             for index in -warmup..<runs {  // negative indexes are the warm-up runs
                 let reply = try await connection.run(RunParams(code: Self.program))
@@ -88,7 +89,7 @@ struct ServiceBench: AsyncParsableCommand {
         if let error = reply.error { throw BenchFailure("run refused: \(error.code) \(error.message)") }
         let verdict = try reply.result(as: RunResult.self)
         guard verdict.status == "ok", reply.stdout == expectedStdout else {
-            throw BenchFailure("run ended \(verdict.status) with stdout \(reply.stdout.debugDescription), stderr \(reply.stderr.debugDescription): \(reply.response)")
+            throw BenchFailure("run ended \(verdict.status) with stdout \(reply.stdout.debugDescription), stderr \(reply.stderr.debugDescription): \(reply.response.message)")
         }
         return verdict
     }
@@ -100,8 +101,8 @@ struct ServiceBench: AsyncParsableCommand {
         return try await withThrowingTaskGroup(of: Load.self) { group in
             for _ in 0..<connections {
                 group.addTask { [url, depth] in
-                    try await BenchConnection.connect(url: url) { connection in
-                        let info = try await connection.initialize()
+                    try await ProtocolConnection.connect(url: url) { connection in
+                        let info = try await connection.initialize(clientName: "sandbox-bench", version: "1")
                         return try await withThrowingTaskGroup(of: Load.self) { inFlight in
                             for _ in 0..<min(depth, info.limits.maxInFlight) {
                                 inFlight.addTask { try await Self.keepRunning(on: connection, budget: budget) }
@@ -116,7 +117,7 @@ struct ServiceBench: AsyncParsableCommand {
     }
 
     /// Keeps one run in flight until the budget is spent.
-    private static func keepRunning(on connection: BenchConnection, budget: RunBudget) async throws -> Load {
+    private static func keepRunning(on connection: ProtocolConnection, budget: RunBudget) async throws -> Load {
         var load = Load()
         while budget.claim() {
             while try await !runOnce(on: connection, into: &load) {}
@@ -127,7 +128,7 @@ struct ServiceBench: AsyncParsableCommand {
     /// Sends one run and tallies its response. Returns false when the server
     /// refused it for load (queue full, too many in flight): it is then
     /// retried after the wait the server asks for, and uses up no run.
-    private static func runOnce(on connection: BenchConnection, into load: inout Load) async throws -> Bool {
+    private static func runOnce(on connection: ProtocolConnection, into load: inout Load) async throws -> Bool {
         let reply = try await connection.run(RunParams(code: program))
         load.span(reply)
         guard let error = reply.error else {

@@ -1,11 +1,13 @@
 /// Turns one stream's bytes into text without splitting a character across
 /// messages: an incomplete sequence at the end waits for the next bytes.
 /// Invalid bytes become U+FFFD.
-struct UTF8Chunker {
+public struct UTF8Chunker: Sendable {
+    public init() {}
+
     private var carry: [UInt8] = []
 
     /// The text of everything complete so far.
-    mutating func append(_ bytes: [UInt8]) -> String {
+    public mutating func append(_ bytes: [UInt8]) -> String {
         var all = carry + bytes
         let cut = Self.completePrefixLength(all)
         carry = Array(all[cut...])
@@ -14,13 +16,13 @@ struct UTF8Chunker {
     }
 
     /// What is left at the end of the stream, replaced if incomplete.
-    mutating func finish() -> String {
+    public mutating func finish() -> String {
         defer { carry = [] }
         return String(decoding: carry, as: UTF8.self)
     }
 
     /// Length of `bytes` without a trailing sequence that more bytes could still complete.
-    static func completePrefixLength(_ bytes: [UInt8]) -> Int {
+    public static func completePrefixLength(_ bytes: [UInt8]) -> Int {
         // A sequence is at most 4 bytes: look back at most 3 for its lead byte.
         var index = bytes.count - 1
         while index >= 0 && index >= bytes.count - 3 && bytes[index] & 0xC0 == 0x80 { index -= 1 }
@@ -36,7 +38,7 @@ struct UTF8Chunker {
     }
 
     /// The longest prefix of `text` of at most `limit` UTF-8 bytes that ends on a character boundary, and the rest.
-    static func split(_ text: Substring, atMost limit: Int) -> (Substring, Substring) {
+    public static func split(_ text: Substring, atMost limit: Int) -> (Substring, Substring) {
         let utf8 = text.utf8
         guard utf8.count > limit else { return (text, "") }
         var end = utf8.index(utf8.startIndex, offsetBy: limit)

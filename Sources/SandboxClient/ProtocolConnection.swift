@@ -1,0 +1,237 @@
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
+import SandboxProtocol
+import Synchronization
+
+/// One WebSocket connection to sandboxd speaking protocol v1, for clients
+/// (the `sandbox` CLI, the benchmark). Frames go out through one writer task,
+/// so they are never written concurrently; one reader task hands each
+/// request's notifications and response to that request's event stream.
+public final class ProtocolConnection: Sendable {
+    private struct Pending {
+        var events: AsyncThrowingStream<ClientEvent, any Error>.Continuation
+        var sentAt: ContinuousClock.Instant?
+    }
+
+    private struct State {
+        var nextID: Int64 = 1
+        var pending: [Int64: Pending] = [:]
+        /// Set once the connection is gone; later requests fail with it.
+        var closedBecause: ClientError?
+    }
+
+    private struct Outgoing: Sendable {
+        var id: Int64?
+        var text: String
+    }
+
+    private let state = Mutex(State())
+    private let outgoing: AsyncStream<Outgoing>.Continuation
+    private let transcript: (@Sendable (String) -> Void)?
+
+    private init(outgoing: AsyncStream<Outgoing>.Continuation, transcript: (@Sendable (String) -> Void)?) {
+        self.outgoing = outgoing
+        self.transcript = transcript
+    }
+
+    /// The largest server message accepted (a `run/output` carries at most 64 KiB).
+    static let maxMessageBytes = 1 << 20
+
+    /// Connects to `url` (offering subprotocol `pysandbox.v1`), runs `body`,
+    /// then closes. `transcript` sees every frame sent and received, in order.
+    /// Throws `ClientError.unreachable` when there is no server to talk to.
+    public static func connect<T: Sendable>(
+        url: String,
+        transcript: (@Sendable (String) -> Void)? = nil,
+        _ body: @escaping @Sendable (ProtocolConnection) async throws -> T
+    ) async throws -> T {
+        var headers = HTTPFields()
+        headers[.secWebSocketProtocol] = webSocketSubprotocol
+        var logger = Logger(label: "pysandbox.client")
+        logger.logLevel = .critical
+        let outcome = Outcome<T>()
+        do {
+            try await WebSocketClient.connect(
+                url: url, configuration: .init(maxFrameSize: maxMessageBytes, additionalHeaders: headers), logger: logger
+            ) { inbound, outbound, _ in
+                let (frames, continuation) = AsyncStream.makeStream(of: Outgoing.self)
+                let connection = ProtocolConnection(outgoing: continuation, transcript: transcript)
+                // connect returns nothing of the handler's; keep body's value (or error) for the caller.
+                let result = await Result {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await connection.read(inbound) }
+                        group.addTask { try await connection.write(frames, to: outbound) }
+                        defer {
+                            continuation.finish()
+                            group.cancelAll()
+                        }
+                        return try await body(connection)
+                    }
+                }
+                outcome.result.withLock { $0 = result }
+            }
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            if let result = outcome.result.withLock({ $0 }) { return try result.get() }
+            throw ClientError.unreachable("cannot connect to \(url): \(Self.describe(error))")
+        }
+        guard let result = outcome.result.withLock({ $0 }) else {
+            throw ClientError.unreachable("\(url) refused the WebSocket connection")
+        }
+        return try result.get()
+    }
+
+    /// Carries `body`'s value out of the WebSocket handler, which returns nothing.
+    private final class Outcome<T: Sendable>: Sendable {
+        let result = Mutex<Result<T, any Error>?>(nil)
+    }
+
+    // MARK: Requests and notifications
+
+    /// Sends a request. Its events (notifications about it, then the
+    /// response) arrive on the returned stream, which ends after the response.
+    public func send(_ method: String, _ params: some Encodable & Sendable) throws(ClientError) -> (id: Int64, events: AsyncThrowingStream<ClientEvent, any Error>) {
+        let (events, continuation) = AsyncThrowingStream.makeStream(of: ClientEvent.self)
+        let id = try state.withLock { state throws(ClientError) -> Int64 in
+            if let reason = state.closedBecause { throw reason }
+            let id = state.nextID
+            state.nextID += 1
+            state.pending[id] = Pending(events: continuation)
+            return id
+        }
+        // A caller that stops listening (cancelled) leaves nothing behind.
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.pending.removeValue(forKey: id) }
+        }
+        outgoing.yield(Outgoing(id: id, text: Self.encode(Request(id: id, method: method, params: params))))
+        return (id, events)
+    }
+
+    /// Sends a request and waits for its response, skipping its notifications.
+    public func call(_ method: String, _ params: some Encodable & Sendable) async throws -> ClientEvent.Response {
+        for try await event in try send(method, params).events {
+            if case .response(let response) = event { return response }
+        }
+        throw CancellationError()
+    }
+
+    /// Sends a notification (`run/stdin`, `$/cancelRequest`); no response follows.
+    public func notify(_ method: String, _ params: some Encodable & Sendable) {
+        outgoing.yield(Outgoing(id: nil, text: ServerMessage.notification(method, params)))
+    }
+
+    public func initialize(clientName: String, version: String) async throws -> InitializeResult {
+        let params: JSONValue = ["clientInfo": ["name": .string(clientName), "version": .string(version)]]
+        let info = try await call(Method.initialize, params).result(as: InitializeResult.self)
+        guard info.protocolVersion == 1 else { throw ClientError.protocolViolation("the server speaks protocol \(info.protocolVersion), not 1") }
+        return info
+    }
+
+    private struct Request<Params: Encodable>: Encodable {
+        var jsonrpc = "2.0"
+        var id: Int64
+        var method: String
+        var params: Params
+    }
+
+    private static func encode(_ message: some Encodable) -> String {
+        let data = (try? JSONEncoder.protocolEncoder.encode(message)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: Tasks of the connection
+
+    /// The only task that writes frames; the send time is taken right before
+    /// the frame is handed to the socket.
+    private func write(_ frames: AsyncStream<Outgoing>, to outbound: WebSocketOutboundWriter) async throws {
+        for await frame in frames {
+            if let id = frame.id {
+                let now = ContinuousClock.now
+                state.withLock { $0.pending[id]?.sentAt = now }
+            }
+            transcript?(frame.text)
+            try await outbound.write(.text(frame.text))
+        }
+    }
+
+    /// The only task that reads frames. When it ends, every pending request fails.
+    private func read(_ inbound: WebSocketInboundStream) async throws {
+        var reason = ClientError.unreachable("the server closed the connection")
+        defer { closeAll(reason) }
+        do {
+            for try await message in inbound.messages(maxSize: Self.maxMessageBytes) {
+                let receivedAt = ContinuousClock.now
+                guard case .text(let text) = message else { throw ClientError.protocolViolation("the server sent a binary frame") }
+                guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+                    throw ClientError.protocolViolation("the server sent a frame that is not JSON: \(text.prefix(200))")
+                }
+                transcript?(text)
+                try dispatch(value, receivedAt: receivedAt)
+            }
+        } catch let failure as ClientError {
+            reason = failure
+            throw failure
+        } catch is CancellationError {
+            reason = .unreachable("the connection was closed")
+        } catch {
+            reason = .unreachable("the connection failed: \(Self.describe(error))")
+            throw error
+        }
+    }
+
+    private func dispatch(_ message: JSONValue, receivedAt: ContinuousClock.Instant) throws(ClientError) {
+        if let method = message["method"]?.stringValue {
+            guard case .integer(let id)? = message["params"]?["id"], let params = message["params"] else { return }
+            let event: ClientEvent
+            switch method {
+            case Method.runOutput:
+                guard let output = try? params.decoded(as: RunOutputParams.self) else {
+                    throw .protocolViolation("malformed run/output: \(message)")
+                }
+                event = .output(output)
+            case Method.runStatus:
+                guard let status = try? params.decoded(as: RunStatusParams.self) else {
+                    throw .protocolViolation("malformed run/status: \(message)")
+                }
+                event = .status(status)
+            default:
+                return  // unknown notifications are ignored, as the protocol says
+            }
+            _ = state.withLock { $0.pending[id]?.events.yield(event) }
+            return
+        }
+        guard case .integer(let id)? = message["id"] else {
+            throw .protocolViolation("a response that matches no request: \(message)")
+        }
+        // Taken out under the lock, finished outside it: finishing runs onTermination, which locks.
+        guard let pending = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
+        pending.events.yield(.response(.init(message: message, sentAt: pending.sentAt ?? receivedAt, receivedAt: receivedAt)))
+        pending.events.finish()
+    }
+
+    private func closeAll(_ reason: ClientError) {
+        let pending = state.withLock { state in
+            state.closedBecause = reason
+            defer { state.pending = [:] }
+            return Array(state.pending.values)
+        }
+        for request in pending { request.events.finish(throwing: reason) }
+    }
+
+    /// NIO's errors, in words a person can act on.
+    private static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        return text
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing call.
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}

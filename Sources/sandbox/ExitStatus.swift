@@ -1,0 +1,37 @@
+import ArgumentParser
+import SandboxProtocol
+
+/// How `sandbox` exits; the numbers follow `timeout(1)` and sysexits.h.
+enum ExitStatus {
+    static let timeout: Int32 = 124
+    static let memoryLimit: Int32 = 137
+    /// Output limit, killed by a signal, cancelled, or the service failed.
+    static let otherVerdict: Int32 = 125
+    /// EX_UNAVAILABLE: the service cannot be reached, or the connection was lost.
+    static let unreachable: Int32 = 69
+    /// EX_DATAERR: the service rejected the request (invalid params, queue full, …).
+    static let rejected: Int32 = 65
+    /// EX_NOINPUT: a file named on the command line cannot be read.
+    static let noInput: Int32 = 66
+
+    static let help = """
+        Exit status:
+          the program's exit code   when it ran to its end (status ok or error)
+          124                       the run hit its wall-clock or CPU limit (timeout)
+          137                       the run hit its memory limit
+          125                       output limit, killed by a signal, cancelled, or a service failure
+          69                        the service cannot be reached, or the connection was lost
+          65                        the service rejected the request (e.g. invalid limits, queue full)
+          66                        a file named on the command line cannot be read
+        With several files, the first file (in command-line order) whose status is not 0 decides.
+        """
+
+    static func of(_ verdict: RunResult) -> Int32 {
+        switch verdict.status {
+        case "ok", "error": Int32(clamping: verdict.exitCode ?? 1)
+        case "timeout": timeout
+        case "memoryLimit": memoryLimit
+        default: otherVerdict
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import SandboxClient
+import SandboxProtocol
+
+struct InfoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Prints the server's version, its Python version and its limits.")
+
+    @Flag(help: "Print the initialize result as JSON.")
+    var json = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let info: InitializeResult
+        do {
+            info = try await ProtocolConnection.connect(url: connection.resolvedURL) { connection in
+                try await connection.initialize(clientName: "sandbox", version: SandboxCLI.version)
+            }
+        } catch let error as ClientError {
+            Console.note(error.description)
+            if case .rejected = error { throw ExitCode(ExitStatus.rejected) }
+            throw ExitCode(ExitStatus.unreachable)
+        }
+        if json {
+            let data = try JSONEncoder.protocolEncoder.encode(info)
+            Console.write(String(decoding: data, as: UTF8.self) + "\n")
+            return
+        }
+        let limits = info.limits
+        Console.write("""
+            server        \(info.serverInfo.name) \(info.serverInfo.version) (protocol \(info.protocolVersion))
+            url           \(connection.resolvedURL)
+            python        \(info.python.version)
+            timeout       \(limits.timeoutMs.default) ms by default, at most \(limits.timeoutMs.max) ms
+            memory        \(limits.memoryMb.default) MiB by default, at most \(limits.memoryMb.max) MiB
+            output        \(limits.maxOutputBytes.default) bytes by default, at most \(limits.maxOutputBytes.max) bytes
+            code          at most \(limits.maxCodeBytes) bytes
+            message       at most \(limits.maxMessageBytes) bytes
+            in flight     at most \(limits.maxInFlight) runs per connection
+
+            """)
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import SandboxClient
+import SandboxProtocol
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Runs Python files, a -c program, or a program read from stdin ('-').",
+        discussion: """
+            With one program, its stdout and stderr stream to this command's stdout and stderr. \
+            When this command's stdin is a terminal or a pipe (and --stdin is not given), it is \
+            forwarded to the program as it arrives; a regular file is sent whole.
+
+            With several files, all are submitted at once over one connection and run \
+            concurrently; each file's output is printed in command-line order under a header \
+            ("==> FILE <=="), then a summary table. They get stdin only from --stdin.
+
+            Ctrl-C cancels the runs (they end as 'cancelled'); a second Ctrl-C quits at once.
+
+            \(ExitStatus.help)
+            """)
+
+    @Argument(help: ArgumentHelp("Python files to run; '-' reads one program from stdin.", valueName: "file"))
+    var files: [String] = []
+
+    @Option(name: .customShort("c"), help: ArgumentHelp("The program, as text.", valueName: "code"))
+    var code: String?
+
+    @Option(help: ArgumentHelp("Wall-clock limit in seconds (up to the server's maximum).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("Memory limit in MiB (up to the server's maximum).", valueName: "mib"))
+    var memory: Int?
+
+    @Option(help: ArgumentHelp("Send this file's contents as the program's stdin.", valueName: "path"))
+    var stdin: String?
+
+    @Option(name: .customLong("file"), help: ArgumentHelp(
+        "Put the file at PATH into the run's working directory as NAME (repeatable).", valueName: "name=path"))
+    var extraFiles: [String] = []
+
+    @Flag(help: "Print every protocol message, sent and received, as one JSON line each, instead of the program's output.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "Print no summary of the verdict.")
+    var quiet = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if code != nil && !files.isEmpty { throw ValidationError("give either files or -c, not both") }
+        if code == nil && files.isEmpty { throw ValidationError("nothing to run: give a file, -c CODE, or '-' for stdin") }
+        if files.contains("-") && files.count > 1 { throw ValidationError("'-' (the program from stdin) cannot be combined with files") }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let memory, memory < 1 { throw ValidationError("--memory must be a positive number of MiB") }
+        for pair in extraFiles where !pair.contains("=") {
+            throw ValidationError("--file '\(pair)': expected NAME=PATH")
+        }
+    }
+
+    func run() async throws {
+        let programs: [Program]
+        let parameters: RunParams
+        let input: StdinSource
+        do {
+            programs = try readPrograms()
+            parameters = try baseParameters()
+            input = try stdinSource(programCount: programs.count)
+        } catch let failure as UnreadableFile {
+            Console.note(failure.description)
+            throw ExitCode(ExitStatus.noInput)
+        }
+        let options = RunOptions(json: json, quiet: quiet)
+        let transcript: (@Sendable (String) -> Void)? = json ? { @Sendable line in Console.write(line + "\n") } : nil
+        let status: Int32
+        do {
+            status = try await ProtocolConnection.connect(url: connection.resolvedURL, transcript: transcript) { connection in
+                let info = try await connection.initialize(clientName: "sandbox", version: SandboxCLI.version)
+                let session = RunSession(connection: connection, options: options, info: info)
+                if programs.count == 1 {
+                    return try await session.runOne(programs[0], parameters, stdin: input)
+                }
+                return try await session.runAll(programs, parameters, stdin: input)
+            }
+        } catch let error as ClientError {
+            Console.note(error.description)
+            if case .rejected = error { throw ExitCode(ExitStatus.rejected) }
+            throw ExitCode(ExitStatus.unreachable)
+        }
+        throw ExitCode(status)
+    }
+
+    private func readPrograms() throws -> [Program] {
+        if let code { return [Program(name: "-c", code: code)] }
+        if files == ["-"] {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            return [Program(name: "<stdin>", code: String(decoding: data, as: UTF8.self))]
+        }
+        return try files.map { Program(name: $0, code: try Self.readText($0)) }
+    }
+
+    private func baseParameters() throws -> RunParams {
+        var files: [String: String] = [:]
+        for pair in extraFiles {
+            let (name, path) = pair.splitOnce("=")
+            files[name] = try Self.readText(path)
+        }
+        return RunParams(
+            code: "", files: files.isEmpty ? nil : files,
+            timeoutMs: timeout.map { max(1, Int(($0 * 1000).rounded())) }, memoryMb: memory)
+    }
+
+    private func stdinSource(programCount: Int) throws -> StdinSource {
+        if let stdin { return .text(try Self.readText(stdin)) }
+        // Stdin already held the program, or cannot sensibly feed several runs at once.
+        if files == ["-"] || programCount > 1 { return .none }
+        return StdinSource.ofStandardInput()
+    }
+
+    private static func readText(_ path: String) throws(UnreadableFile) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UnreadableFile(path: path)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct Program: Sendable {
+    var name: String
+    var code: String
+}
+
+struct RunOptions: Sendable {
+    var json: Bool
+    var quiet: Bool
+}
+
+struct UnreadableFile: Error, CustomStringConvertible {
+    var path: String
+    var description: String {
+        let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+        return "\(path): \(reason)"
+    }
+}
+
+extension String {
+    func splitOnce(_ separator: Character) -> (String, String) {
+        guard let index = firstIndex(of: separator) else { return (self, "") }
+        return (String(self[..<index]), String(self[index...].dropFirst()))
+    }
+}

@@ -1,0 +1,120 @@
+import SandboxClient
+import SandboxProtocol
+
+/// Runs programs over one connection and prints what they print.
+struct RunSession: Sendable {
+    let connection: ProtocolConnection
+    let options: RunOptions
+    let info: InitializeResult
+
+    /// One program, its output streamed as it arrives; returns the exit status.
+    func runOne(_ program: Program, _ base: RunParams, stdin: StdinSource) async throws -> Int32 {
+        let (id, events) = try connection.send(Method.run, Self.parameters(base, program, stdin))
+        let interrupts = await Interrupts.cancelling(ids: [id], on: connection)
+        defer { interrupts.stop() }
+        let forwarding = stdin.isForwarded ? Task { await forwardStandardInput(to: id) } : nil
+        defer { forwarding?.cancel() }
+        guard let outcome = try await print(events) else {
+            throw ClientError.unreachable("the connection closed before the run's verdict")
+        }
+        if !options.quiet, let summary = outcome.summary { Console.note(summary) }
+        return outcome.exitStatus
+    }
+
+    /// Several programs, all submitted at once (up to the server's in-flight
+    /// cap), printed in order under headers, then a summary table.
+    func runAll(_ programs: [Program], _ base: RunParams, stdin: StdinSource) async throws -> Int32 {
+        let relays = programs.map { _ in AsyncThrowingStream.makeStream(of: ClientEvent.self) }
+        let interrupts = await Interrupts.cancelling(ids: [], on: connection)
+        defer { interrupts.stop() }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await submit(programs, base, stdin: stdin, relays: relays.map(\.continuation), interrupts: interrupts)
+                } catch {
+                    for relay in relays { relay.continuation.finish(throwing: error) }
+                }
+            }
+            var outcomes: [RunOutcome] = []
+            for (index, program) in programs.enumerated() {
+                if !options.json { Console.write("\(index == 0 ? "" : "\n")==> \(program.name) <==\n") }
+                guard let outcome = try await print(relays[index].stream) else {
+                    throw ClientError.unreachable("the connection closed before \(program.name)'s verdict")
+                }
+                outcomes.append(outcome)
+            }
+            try await group.waitForAll()
+            if !options.quiet && !options.json { Console.write("\n" + RunOutcome.table(zip(programs.map(\.name), outcomes))) }
+            return outcomes.first { $0.exitStatus != 0 }?.exitStatus ?? 0
+        }
+    }
+
+    /// Sends runs while fewer than the in-flight cap are unanswered; relays each run's events.
+    private func submit(
+        _ programs: [Program], _ base: RunParams, stdin: StdinSource,
+        relays: [AsyncThrowingStream<ClientEvent, any Error>.Continuation], interrupts: Interrupts
+    ) async throws {
+        let window = max(1, info.limits.maxInFlight)
+        try await withThrowingTaskGroup(of: Void.self) { runs in
+            for (index, program) in programs.enumerated() {
+                if index >= window { try await runs.next() }
+                let (id, events) = try connection.send(Method.run, Self.parameters(base, program, stdin))
+                interrupts.add(id)
+                runs.addTask {
+                    do {
+                        for try await event in events { relays[index].yield(event) }
+                        relays[index].finish()
+                    } catch {
+                        relays[index].finish(throwing: error)
+                    }
+                }
+            }
+            try await runs.waitForAll()
+        }
+    }
+
+    /// Prints a run's output as it streams; nil if its events end without a response.
+    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>) async throws -> RunOutcome? {
+        for try await event in events {
+            switch event {
+            case .output(let output):
+                if !options.json { Console.write(output.text, to: output.stream == .stdout ? .stdout : .stderr) }
+            case .status:
+                continue
+            case .response(let response):
+                if let error = response.error {
+                    Console.note("the service rejected the run: \(error.message) (JSON-RPC error \(error.code))")
+                    return .rejected(error)
+                }
+                return .verdict(try response.result(as: RunResult.self))
+            }
+        }
+        return nil
+    }
+
+    private func forwardStandardInput(to id: Int64) async {
+        for await text in StandardInputReader.chunks() {
+            connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), data: text))
+        }
+        guard !Task.isCancelled else { return }
+        connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), eof: true))
+    }
+
+    private static func parameters(_ base: RunParams, _ program: Program, _ stdin: StdinSource) -> RunParams {
+        var parameters = base
+        parameters.code = program.code
+        switch stdin {
+        case .none: break
+        case .text(let text): parameters.stdin = text
+        case .forwarded: parameters.interactive = true
+        }
+        return parameters
+    }
+}
+
+extension StdinSource {
+    var isForwarded: Bool {
+        if case .forwarded = self { return true }
+        return false
+    }
+}

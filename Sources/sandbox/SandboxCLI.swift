@@ -1,0 +1,26 @@
+import ArgumentParser
+
+@main
+struct SandboxCLI: AsyncParsableCommand {
+    static let version = "0.5.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Runs Python code on a sandboxd service and prints what it prints.",
+        discussion: ExitStatus.help,
+        version: version,
+        subcommands: [RunCommand.self, InfoCommand.self])
+}
+
+/// Where the service is; shared by every subcommand.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The service's WebSocket URL. (env: SANDBOX_URL)", valueName: "url"))
+    var url: String?
+
+    static let defaultURL = "ws://127.0.0.1:8765/v1/ws"
+
+    var resolvedURL: String {
+        url ?? Environment.variable("SANDBOX_URL") ?? Self.defaultURL
+    }
+}
