@@ -40,6 +40,7 @@ public struct SandboxServer: Sendable {
             info: info, logger: logger)
 
         let router = Router(context: BasicWebSocketRequestContext.self)
+        WebEditor.install(on: router, configuration: configuration, logger: logger)
         HTTPEndpoints.install(on: router, server: state)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         WebSocketEndpoint.install(on: webSocketRouter, server: state)

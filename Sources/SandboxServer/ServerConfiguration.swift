@@ -35,6 +35,10 @@ public struct ServerConfiguration: Sendable {
     /// How long running and queued runs may go on after SIGTERM before they are cancelled.
     public var shutdownGrace: Duration = .seconds(10)
     public var sandbox = SandboxOptions()
+    /// The web editor's files; nil serves those built into sandboxd.
+    public var webRoot: String?
+    /// CodeMirror 5 as Debian's `libjs-codemirror` installs it; the editor uses a plain textarea without it.
+    public var codeMirrorPath = "/usr/share/javascript/codemirror"
 
     public init() {}
 

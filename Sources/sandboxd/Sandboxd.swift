@@ -52,6 +52,10 @@ struct Sandboxd: AsyncParsableCommand {
     var maxMessageBytes: Int?
     @Option(help: "Seconds running runs may go on after SIGTERM. (default: 10; env: SANDBOXD_SHUTDOWN_GRACE)")
     var shutdownGrace: Double?
+    @Option(help: "Folder of the web editor's files. (default: those built into sandboxd; env: SANDBOXD_WEB_ROOT)")
+    var webRoot: String?
+    @Option(help: "CodeMirror 5 for the web editor. (default: /usr/share/javascript/codemirror, from apt's libjs-codemirror; env: SANDBOXD_CODEMIRROR)")
+    var codemirror: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info; env: SANDBOXD_LOG_LEVEL)")
     var logLevel: String?
 
@@ -81,6 +85,8 @@ struct Sandboxd: AsyncParsableCommand {
         configuration.shutdownGrace = .milliseconds(Int(grace * 1000))
         configuration.sandbox.interpreterPath = try python ?? environment.string("SANDBOXD_PYTHON")
         configuration.sandbox.launcherPath = try launcher ?? environment.string("SANDBOXD_LAUNCHER")
+        configuration.webRoot = try webRoot ?? environment.string("SANDBOXD_WEB_ROOT")
+        configuration.codeMirrorPath = try codemirror ?? environment.string("SANDBOXD_CODEMIRROR") ?? configuration.codeMirrorPath
         switch try cgroups ?? environment.string("SANDBOXD_CGROUPS") ?? "auto" {
         case "auto": configuration.sandbox.cgroups = .automatic
         case "off": configuration.sandbox.cgroups = .rlimitsOnly

@@ -1,0 +1,356 @@
+// The PySandbox web editor: wires the code editor, the run controls, the
+// output pane, the stdin line and the status line to a SandboxClient.
+// Loaded last; uses protocol-client.js, code-editor.js and output-view.js.
+'use strict';
+
+(() => {
+  const {SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView} = window.PySandbox;
+
+  const STORE = {code: 'pysandbox.code', timeout: 'pysandbox.timeoutSeconds', memory: 'pysandbox.memoryMb'};
+  const MIN_TIMEOUT_MS = 1;
+  const MIN_MEMORY_MB = 16;
+  const SAMPLE = [
+    '# Welcome to PySandbox. Run with the button or Ctrl+Enter (Cmd+Enter on a Mac).',
+    'name = input("What is your name? ")',
+    'print(f"Hello, {name}!")',
+    '',
+    'for n in range(1, 6):',
+    '    print(n, n * n)',
+    '',
+  ].join('\n');
+  const STATUS_LABELS = {
+    ok: 'ok', error: 'error', timeout: 'time limit', memoryLimit: 'memory limit',
+    outputLimit: 'output limit', killed: 'killed', cancelled: 'cancelled', internalError: 'internal error',
+  };
+  const SIGNALS = {
+    1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE',
+    9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 24: 'SIGXCPU', 25: 'SIGXFSZ',
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    connection: $('connection'),
+    serverInfo: $('server-info'),
+    notice: $('editor-notice'),
+    editorHost: $('editor-host'),
+    code: $('code'),
+    run: $('run'),
+    stop: $('stop'),
+    shortcut: $('run-shortcut'),
+    timeout: $('timeout'),
+    memory: $('memory'),
+    limitsHint: $('limits-hint'),
+    status: $('status'),
+    statusLabel: $('status-label'),
+    statusDetail: $('status-detail'),
+    output: $('output'),
+    stdin: $('stdin'),
+    eof: $('send-eof'),
+    clear: $('clear-output'),
+  };
+
+  const storage = {
+    get(key) { try { return localStorage.getItem(key); } catch (err) { return null; } },
+    set(key, value) { try { localStorage.setItem(key, value); } catch (err) { /* full or disabled */ } },
+  };
+
+  // ------------------------------------------------------------- formatting
+
+  function formatMs(ms) {
+    if (ms < 1000) return `${ms} ms`;
+    if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+    const seconds = Math.round((ms % 60000) / 1000);
+    return `${Math.floor(ms / 60000)} min${seconds ? ` ${seconds} s` : ''}`;
+  }
+
+  function formatKb(kb) {
+    if (kb < 1024) return `${kb} KiB`;
+    return `${(kb / 1024).toFixed(1)} MiB`;
+  }
+
+  function formatBytes(bytes) {
+    if (bytes < 1024) return `${bytes} bytes`;
+    return formatKb(Math.round(bytes / 1024));
+  }
+
+  // ------------------------------------------------------------ status line
+
+  /** state: idle | starting | queued | running | done | lost | refused */
+  function setStatus(state, label, detail = '', verdict = null) {
+    ui.status.dataset.state = state;
+    for (const key of ['exitCode', 'signal', 'errorCode']) delete ui.status.dataset[key];
+    ui.status.title = '';
+    if (verdict) ui.status.dataset.verdict = verdict;
+    else delete ui.status.dataset.verdict;
+    ui.statusLabel.textContent = label;
+    ui.statusDetail.textContent = detail;
+  }
+
+  function showVerdict(v) {
+    const parts = [];
+    if (v.exitCode !== null && v.exitCode !== undefined) parts.push(`exit code ${v.exitCode}`);
+    else if (v.signal !== null && v.signal !== undefined) {
+      parts.push(`signal ${v.signal}${SIGNALS[v.signal] ? ` (${SIGNALS[v.signal]})` : ''}`);
+    } else parts.push(v.wallMs === 0 && v.maxRssKb === 0 ? 'never started' : 'no exit status');
+    parts.push(`wall ${formatMs(v.wallMs)}`, `CPU ${formatMs(v.cpuMs)}`, `peak memory ${formatKb(v.maxRssKb)}`);
+    if (v.queuedMs >= 100) parts.push(`queued ${formatMs(v.queuedMs)}`);
+    if (v.truncated) parts.push(`output cut at ${formatBytes(v.stdoutBytes + v.stderrBytes)}`);
+    if (v.message) parts.push(v.message);
+    setStatus('done', STATUS_LABELS[v.status] || v.status, parts.join(' · '), v.status);
+    ui.status.dataset.exitCode = v.exitCode ?? '';
+    ui.status.dataset.signal = v.signal ?? '';
+    ui.status.title = v.peakMemoryKb != null ? `memory of the whole run: ${formatKb(v.peakMemoryKb)}` : '';
+  }
+
+  // ------------------------------------------------------------ connection
+
+  let countdown = null;
+
+  /** The indicator: its words are announced; the countdown to the next try is not. */
+  function showConnection({state}) {
+    ui.connection.dataset.state = state;
+    const words = {connected: 'connected', connecting: 'connecting…', reconnecting: 'reconnecting…'};
+    const text = document.createElement('span');
+    text.textContent = words[state] || state;
+    const retry = document.createElement('span');
+    retry.className = 'retry';
+    retry.setAttribute('aria-hidden', 'true');
+    ui.connection.replaceChildren(text, retry);
+    clearInterval(countdown);
+    if (state === 'reconnecting') {
+      const tick = () => {
+        const seconds = Math.max(0, (client.retryAt - Date.now()) / 1000);
+        retry.textContent = seconds >= 0.05 ? ` retry in ${seconds.toFixed(1)} s` : '';
+      };
+      tick();
+      countdown = setInterval(tick, 100);
+    }
+    updateControls();
+  }
+
+  // ---------------------------------------------------------------- limits
+
+  const limits = {timeoutMs: null, memoryMb: null, maxCodeBytes: null};
+
+  function applyLimits(result) {
+    const l = result.limits || {};
+    limits.timeoutMs = l.timeoutMs || null;
+    limits.memoryMb = l.memoryMb || null;
+    limits.maxCodeBytes = l.maxCodeBytes || null;
+    if (limits.timeoutMs) {
+      ui.timeout.min = String(MIN_TIMEOUT_MS / 1000);
+      ui.timeout.max = String(limits.timeoutMs.max / 1000);
+      ui.timeout.placeholder = String(limits.timeoutMs.default / 1000);
+      setTimeoutSeconds(ui.timeout.value === '' ? NaN : parseFloat(ui.timeout.value));
+    }
+    if (limits.memoryMb) {
+      ui.memory.min = String(MIN_MEMORY_MB);
+      ui.memory.max = String(limits.memoryMb.max);
+      ui.memory.placeholder = String(limits.memoryMb.default);
+      setMemoryMb(ui.memory.value === '' ? NaN : parseFloat(ui.memory.value));
+    }
+    if (limits.timeoutMs && limits.memoryMb) {
+      ui.limitsHint.textContent = `max ${limits.timeoutMs.max / 1000} s, ${limits.memoryMb.max} MiB`;
+      ui.timeout.title = `${MIN_TIMEOUT_MS / 1000}–${limits.timeoutMs.max / 1000} s; `
+        + `default ${limits.timeoutMs.default / 1000} s`;
+      ui.memory.title = `${MIN_MEMORY_MB}–${limits.memoryMb.max} MiB; default ${limits.memoryMb.default} MiB`;
+    }
+    const python = result.python && result.python.version;
+    const server = result.serverInfo;
+    ui.serverInfo.textContent = [python && `Python ${python}`, server && `${server.name} ${server.version}`]
+      .filter(Boolean).join(' · ');
+  }
+
+  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
+
+  function setTimeoutSeconds(seconds) {
+    const max = limits.timeoutMs ? limits.timeoutMs.max : Infinity;
+    const fallback = limits.timeoutMs ? limits.timeoutMs.default : 10000;
+    const ms = Number.isFinite(seconds) && seconds > 0 ? clamp(Math.round(seconds * 1000), MIN_TIMEOUT_MS, max) : fallback;
+    ui.timeout.value = String(ms / 1000);
+    return ms;
+  }
+
+  function setMemoryMb(mb) {
+    const max = limits.memoryMb ? limits.memoryMb.max : Infinity;
+    const fallback = limits.memoryMb ? limits.memoryMb.default : 256;
+    const value = Number.isFinite(mb) && mb > 0 ? clamp(Math.round(mb), MIN_MEMORY_MB, max) : fallback;
+    ui.memory.value = String(value);
+    return value;
+  }
+
+  ui.timeout.addEventListener('change', () => {
+    setTimeoutSeconds(parseFloat(ui.timeout.value));
+    storage.set(STORE.timeout, ui.timeout.value);
+  });
+  ui.memory.addEventListener('change', () => {
+    setMemoryMb(parseFloat(ui.memory.value));
+    storage.set(STORE.memory, ui.memory.value);
+  });
+
+  /** timeoutMs and memoryMb for a run, left out when they are the server's defaults. */
+  function runLimits() {
+    const params = {};
+    const timeoutMs = setTimeoutSeconds(parseFloat(ui.timeout.value));
+    const memoryMb = setMemoryMb(parseFloat(ui.memory.value));
+    if (!limits.timeoutMs || timeoutMs !== limits.timeoutMs.default) params.timeoutMs = timeoutMs;
+    if (!limits.memoryMb || memoryMb !== limits.memoryMb.default) params.memoryMb = memoryMb;
+    return params;
+  }
+
+  // ------------------------------------------------------------------ runs
+
+  const client = new SandboxClient();
+  let editor = null;
+  let output = null;
+  let current = null;   // {handle, stdinOpen, stopping}
+
+  function updateControls() {
+    const active = Boolean(current);
+    ui.run.disabled = active || !client.connected || !editor;
+    ui.stop.disabled = !active || current.stopping;
+    const stdinOpen = active && current.stdinOpen;
+    ui.stdin.disabled = !stdinOpen;
+    ui.eof.disabled = !stdinOpen;
+    ui.stdin.placeholder = stdinOpen ? 'Enter sends a line · Ctrl+D ends input' : 'input for a running program';
+    document.body.classList.toggle('is-running', active);
+  }
+
+  async function startRun() {
+    if (current || !client.connected || !editor) return;
+    const code = editor.getValue();
+    if (limits.maxCodeBytes && new TextEncoder().encode(code).length > limits.maxCodeBytes) {
+      setStatus('refused', 'not run', `the code is larger than the server's limit of ${formatBytes(limits.maxCodeBytes)}`);
+      return;
+    }
+    output.clear();
+    setStatus('starting', 'starting…');
+    const handle = client.run({code, interactive: true, ...runLimits()}, {
+      onStatus({state, position}) {
+        if (state === 'queued') {
+          setStatus('queued', position != null ? `queued (position ${position})` : 'queued');
+        } else if (state === 'running') {
+          setStatus('running', current && current.stopping ? 'stopping…' : 'running…');
+        }
+      },
+      onOutput({stream, text}) { output.write(stream, text); },
+    });
+    current = {handle, stdinOpen: true, stopping: false};
+    updateControls();
+    // The output is complete (finish()) before the status line says the run is over.
+    try {
+      const verdict = await handle.done;
+      output.finish();
+      showVerdict(verdict);
+    } catch (err) {
+      if (err instanceof ConnectionLostError) {
+        if (!output.endsLine()) output.note('\n');
+        output.note('[connection lost: the server stops a run when its connection closes]\n');
+        output.finish();
+        setStatus('lost', 'lost', 'the connection closed during the run; its result is unknown');
+      } else if (err instanceof RpcError) {
+        output.finish();
+        setStatus('refused', 'not run', err.message);
+        ui.status.dataset.errorCode = String(err.code);
+      } else {
+        console.error(err);
+        output.finish();
+        setStatus('refused', 'not run', String(err && err.message || err));
+      }
+    } finally {
+      current = null;
+      updateControls();
+    }
+  }
+
+  function stopRun() {
+    if (!current || current.stopping) return;
+    current.stopping = true;
+    current.handle.cancel();
+    if (ui.status.dataset.state === 'running') ui.statusLabel.textContent = 'stopping…';
+    updateControls();
+  }
+
+  function sendLine() {
+    if (!current || !current.stdinOpen) return;
+    const line = `${ui.stdin.value}\n`;
+    current.handle.sendStdin(line);
+    output.echo(line);
+    ui.stdin.value = '';
+  }
+
+  function sendEof() {
+    if (!current || !current.stdinOpen) return;
+    const rest = ui.stdin.value;
+    current.handle.sendEof(rest);
+    if (rest) output.echo(rest);
+    output.note(output.endsLine() ? '[EOF]\n' : ' [EOF]\n');
+    ui.stdin.value = '';
+    current.stdinOpen = false;
+    updateControls();
+    if (editor) editor.focus();
+  }
+
+  ui.run.addEventListener('click', () => startRun());
+  ui.stop.addEventListener('click', () => stopRun());
+  ui.eof.addEventListener('click', () => sendEof());
+  ui.clear.addEventListener('click', () => { if (!current) output.clear(); });
+  ui.stdin.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      sendLine();
+    } else if ((event.key === 'd' || event.key === 'D') && event.ctrlKey && !event.altKey) {
+      event.preventDefault();
+      sendEof();
+    }
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && !event.defaultPrevented) {
+      event.preventDefault();
+      startRun();
+    }
+  });
+
+  client.addEventListener('statechange', (event) => showConnection(event.detail));
+  client.addEventListener('initialized', (event) => applyLimits(event.detail));
+
+  // ------------------------------------------------------------------ start
+
+  async function main() {
+    const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+    ui.shortcut.textContent = isMac ? '⌘ Enter' : 'Ctrl+Enter';
+    output = new OutputView(ui.output, {onGoToLine: (line) => editor && editor.goToLine(line)});
+    setStatus('idle', 'ready', 'nothing run yet');
+    const storedTimeout = storage.get(STORE.timeout);
+    const storedMemory = storage.get(STORE.memory);
+    if (storedTimeout !== null) ui.timeout.value = storedTimeout;
+    if (storedMemory !== null) ui.memory.value = storedMemory;
+    client.start();
+
+    const saved = storage.get(STORE.code);
+    ui.code.value = saved !== null ? saved : SAMPLE;
+    const result = await createCodeEditor(ui.code, {onRun: () => startRun()});
+    editor = result.editor;
+    document.body.dataset.editor = editor.kind;
+    ui.editorHost.classList.remove('is-loading');
+    if (result.problem === 'missing') {
+      ui.notice.textContent = 'CodeMirror is not installed on the server (apt install libjs-codemirror); '
+        + 'using a plain editor.';
+      ui.notice.hidden = false;
+    } else if (result.problem) {
+      ui.notice.textContent = `Parts of CodeMirror could not be loaded (${result.problem.join(', ')}); `
+        + 'the editor works without them.';
+      ui.notice.hidden = false;
+    }
+
+    let saveTimer = null;
+    const save = () => { clearTimeout(saveTimer); saveTimer = null; storage.set(STORE.code, editor.getValue()); };
+    editor.onChange(() => { clearTimeout(saveTimer); saveTimer = setTimeout(save, 300); });
+    addEventListener('pagehide', () => { if (saveTimer) save(); });
+    document.addEventListener('visibilitychange', () => { if (saveTimer && document.hidden) save(); });
+    updateControls();
+    editor.refresh();
+  }
+
+  main();
+})();

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+/// The web editor at GET /, driven like a person in headless Chromium by
+/// Tests/Fixtures/browser/editor_test.py (Debian's chromium, chromium-driver
+/// and python3-selenium, which scripts/setup installs).
+extension SandboxSuite {
+    @Suite("web editor in Chromium")
+    struct BrowserTests {
+        static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        static let script = packageRoot.appendingPathComponent("Tests/Fixtures/browser/editor_test.py").path
+        /// Screenshots are kept for people to look at (CI artifacts).
+        static let artifacts = packageRoot.appendingPathComponent(".build/artifacts")
+
+        @Test func editorRunsStreamsAnswersInputStopsAndLinksTracebacks() async throws {
+            try await drive(expectingFallback: false, screenshot: "editor.png")
+        }
+
+        @Test func plainTextareaWhenCodeMirrorIsMissing() async throws {
+            try await drive(expectingFallback: true, screenshot: "editor-fallback.png")
+        }
+
+        private func drive(expectingFallback: Bool, screenshot: String) async throws {
+            for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
+                throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
+            }
+            try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
+            let configuration = TestServer.configuration {
+                if expectingFallback { $0.codeMirrorPath = "/nonexistent/codemirror" }
+            }
+            try await TestServer.with(configuration) { port in
+                var arguments = [Self.script, "--url", "http://127.0.0.1:\(port)/",
+                                 "--screenshot", Self.artifacts.appendingPathComponent(screenshot).path]
+                if expectingFallback { arguments.append("--expect-fallback") }
+                let result = try await ChildProcess.run("/usr/bin/python3", arguments, timeout: .seconds(300))
+                #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+                #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
+            }
+        }
+    }
+}
