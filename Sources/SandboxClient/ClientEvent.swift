@@ -36,6 +36,8 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
     case unreachable(String)
     /// The server answered with a JSON-RPC error.
     case rejected(RPCError)
+    /// The server refused the connection: HTTP `status` (401 or 403: access; 429 or 503: limits).
+    case refused(status: Int, reason: String)
     /// The server sent something protocol v1 does not allow.
     case protocolViolation(String)
     /// No response within the time the caller allowed.
@@ -45,6 +47,7 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .unreachable(let reason): reason
         case .rejected(let error): "\(error.message) (JSON-RPC error \(error.code))"
+        case .refused(_, let reason): reason
         case .protocolViolation(let reason): "protocol violation: \(reason)"
         case .timedOut(let reason): reason
         }

@@ -40,15 +40,18 @@ public final class ProtocolConnection: Sendable {
     static let maxMessageBytes = 1 << 20
 
     /// Connects to `url` (offering subprotocol `pysandbox.v1`), runs `body`,
-    /// then closes. `transcript` sees every frame sent and received, in order.
-    /// Throws `ClientError.unreachable` when there is no server to talk to.
+    /// then closes. `token` goes out as `Authorization: Bearer`. `transcript`
+    /// sees every frame sent and received, in order. Throws
+    /// `ClientError.unreachable` when there is no server to talk to.
     public static func connect<T: Sendable>(
         url: String,
+        token: String? = nil,
         transcript: (@Sendable (String) -> Void)? = nil,
         _ body: @escaping @Sendable (ProtocolConnection) async throws -> T
     ) async throws -> T {
         var headers = HTTPFields()
         headers[.secWebSocketProtocol] = webSocketSubprotocol
+        if let token { headers[.authorization] = "Bearer \(token)" }
         var logger = Logger(label: "pysandbox.client")
         logger.logLevel = .critical
         let outcome = Outcome<T>()
@@ -76,7 +79,11 @@ public final class ProtocolConnection: Sendable {
             throw error
         } catch {
             if let result = outcome.result.withLock({ $0 }) { return try result.get() }
-            throw ClientError.unreachable("cannot connect to \(url): \(Self.describe(error))")
+            let reason = Self.describe(error)
+            if reason.contains("upgrade failed"), let refusal = await RefusalProbe.reason(url: url, token: token) {
+                throw ClientError.refused(status: refusal.status, reason: "cannot connect to \(url): refused, \(refusal.text)")
+            }
+            throw ClientError.unreachable("cannot connect to \(url): \(reason)")
         }
         guard let result = outcome.result.withLock({ $0 }) else {
             throw ClientError.unreachable("\(url) refused the WebSocket connection")

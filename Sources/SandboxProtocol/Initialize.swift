@@ -31,7 +31,16 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var maxCodeBytes: Int
         public var maxMessageBytes: Int
         public var maxInFlight: Int
-        public init(timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, maxCodeBytes: Int, maxMessageBytes: Int, maxInFlight: Int) {
+        /// Runs a connection may start per minute (bursts up to this many); beyond: error -32004.
+        public var runsPerMinute: Int
+        /// A connection silent this long with no run in flight is closed.
+        public var idleTimeoutMs: Int
+        public init(
+            timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, maxCodeBytes: Int, maxMessageBytes: Int, maxInFlight: Int,
+            runsPerMinute: Int, idleTimeoutMs: Int
+        ) {
+            self.runsPerMinute = runsPerMinute
+            self.idleTimeoutMs = idleTimeoutMs
             self.timeoutMs = timeoutMs
             self.memoryMb = memoryMb
             self.maxOutputBytes = maxOutputBytes

@@ -30,19 +30,29 @@ public struct SandboxServer: Sendable {
         gracefulShutdownSignals: [UnixSignal] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        let metrics = ServerMetrics()
         let pool = WarmPool(
-            sandbox: sandbox, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes, logger: logger)
+            sandbox: sandbox, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
+            logger: logger, metrics: metrics)
         let scheduler = RunScheduler(
             workers: configuration.workers, capacity: configuration.queueCapacity,
-            executor: RunExecutor(pool: pool, logger: logger))
+            executor: RunExecutor(pool: pool, logger: logger), metrics: metrics)
+        let limits = ClientLimits(.init(
+            maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,
+            runsPerMinute: configuration.runsPerMinute))
         let state = ServerState(
             configuration: configuration, scheduler: scheduler, admission: RunAdmission(configuration: configuration),
-            info: info, logger: logger)
+            info: info, limits: limits, metrics: metrics, logger: logger)
 
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        // Access is checked on both routers: the WebSocket one decides the
+        // upgrade; a request it does not upgrade is answered by the HTTP one.
+        let access = AccessMiddleware(policy: configuration.access, metrics: metrics)
+        let router = Router(context: SandboxRequestContext.self)
+        router.add(middleware: access)
         WebEditor.install(on: router, configuration: configuration, logger: logger)
         HTTPEndpoints.install(on: router, server: state)
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        let webSocketRouter = Router(context: SandboxRequestContext.self)
+        webSocketRouter.add(middleware: access)
         WebSocketEndpoint.install(on: webSocketRouter, server: state)
         let host = configuration.host
         let app = Application(
@@ -80,7 +90,9 @@ public struct SandboxServer: Sendable {
                 maxOutputBytes: .init(default: configuration.maxOutputBytes.default, max: configuration.maxOutputBytes.max),
                 maxCodeBytes: configuration.maxCodeBytes,
                 maxMessageBytes: configuration.maxMessageBytes,
-                maxInFlight: configuration.maxInFlight))
+                maxInFlight: configuration.maxInFlight,
+                runsPerMinute: configuration.runsPerMinute,
+                idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1))))
     }
 }
 

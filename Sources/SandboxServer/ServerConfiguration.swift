@@ -39,6 +39,17 @@ public struct ServerConfiguration: Sendable {
     public var webRoot: String?
     /// CodeMirror 5 as Debian's `libjs-codemirror` installs it; the editor uses a plain textarea without it.
     public var codeMirrorPath = "/usr/share/javascript/codemirror"
+    /// Tokens and allowed origins.
+    public var access = AccessPolicy()
+    /// WebSocket connections open at once, over all and from one address.
+    public var maxConnections = 1024
+    public var maxConnectionsPerAddress = 64
+    /// Runs one WebSocket connection (or one address over HTTP) may start per minute; bursts up to this many.
+    public var runsPerMinute = 600
+    /// A connection that sends nothing and has no run in flight this long is closed.
+    public var idleTimeout: Duration = .seconds(300)
+    /// Log each run's code at debug level (off: code is never logged).
+    public var logCode = false
 
     public init() {}
 
@@ -57,6 +68,11 @@ public struct ServerConfiguration: Sendable {
         if warmSandboxes < 0 { throw ConfigurationError(message: "--warm: must not be negative") }
         if queueCapacity < 0 { throw ConfigurationError(message: "--queue: must not be negative") }
         if maxInFlight < 1 { throw ConfigurationError(message: "--max-in-flight: must be at least 1") }
+        if maxConnections < 1 { throw ConfigurationError(message: "--max-connections: must be at least 1") }
+        if maxConnectionsPerAddress < 1 { throw ConfigurationError(message: "--max-connections-per-address: must be at least 1") }
+        if runsPerMinute < 1 { throw ConfigurationError(message: "--runs-per-minute: must be at least 1") }
+        if idleTimeout <= .zero { throw ConfigurationError(message: "--idle-timeout: must be positive") }
+        if access.tokens.contains(where: \.isEmpty) { throw ConfigurationError(message: "--token: a token must not be empty") }
         if maxMessageBytes < maxCodeBytes {
             throw ConfigurationError(message: "--max-message-bytes (\(maxMessageBytes)) must be at least --max-code-bytes (\(maxCodeBytes))")
         }

@@ -7,6 +7,8 @@ struct ServerState: Sendable {
     let scheduler: RunScheduler
     let admission: RunAdmission
     let info: InitializeResult
+    let limits: ClientLimits
+    let metrics: ServerMetrics
     let logger: Logger
 
     /// Ends `job` with `cancelled`, wherever it is.

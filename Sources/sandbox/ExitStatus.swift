@@ -1,4 +1,5 @@
 import ArgumentParser
+import SandboxClient
 import SandboxProtocol
 
 /// How `sandbox` exits; the numbers follow `timeout(1)` and sysexits.h.
@@ -13,6 +14,8 @@ enum ExitStatus {
     static let rejected: Int32 = 65
     /// EX_NOINPUT: a file named on the command line cannot be read.
     static let noInput: Int32 = 66
+    /// EX_NOPERM: the service refused the connection (token missing or wrong, origin not allowed).
+    static let noPermission: Int32 = 77
 
     static let help = """
         Exit status:
@@ -23,8 +26,18 @@ enum ExitStatus {
           69                        the service cannot be reached, or the connection was lost
           65                        the service rejected the request (e.g. invalid limits, queue full)
           66                        a file named on the command line cannot be read
+          77                        the service refused the connection: a token is missing or wrong
         With several files, the first file (in command-line order) whose status is not 0 decides.
         """
+
+    /// The status for a failure before any verdict.
+    static func of(_ error: ClientError) -> Int32 {
+        switch error {
+        case .rejected: rejected
+        case .refused(let status, _) where status == 401 || status == 403: noPermission
+        default: unreachable
+        }
+    }
 
     static func of(_ verdict: RunResult) -> Int32 {
         switch verdict.status {

@@ -16,13 +16,12 @@ struct InfoCommand: AsyncParsableCommand {
     func run() async throws {
         let info: InitializeResult
         do {
-            info = try await ProtocolConnection.connect(url: connection.resolvedURL) { connection in
+            info = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken) { connection in
                 try await connection.initialize(clientName: "sandbox", version: SandboxCLI.version)
             }
         } catch let error as ClientError {
             Console.note(error.description)
-            if case .rejected = error { throw ExitCode(ExitStatus.rejected) }
-            throw ExitCode(ExitStatus.unreachable)
+            throw ExitCode(ExitStatus.of(error))
         }
         if json {
             let data = try JSONEncoder.protocolEncoder.encode(info)

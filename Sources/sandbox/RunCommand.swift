@@ -75,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
         let transcript: (@Sendable (String) -> Void)? = json ? { @Sendable line in Console.write(line + "\n") } : nil
         let status: Int32
         do {
-            status = try await ProtocolConnection.connect(url: connection.resolvedURL, transcript: transcript) { connection in
+            status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken, transcript: transcript) { connection in
                 let info = try await connection.initialize(clientName: "sandbox", version: SandboxCLI.version)
                 let session = RunSession(connection: connection, options: options, info: info)
                 if programs.count == 1 {
@@ -85,8 +85,7 @@ struct RunCommand: AsyncParsableCommand {
             }
         } catch let error as ClientError {
             Console.note(error.description)
-            if case .rejected = error { throw ExitCode(ExitStatus.rejected) }
-            throw ExitCode(ExitStatus.unreachable)
+            throw ExitCode(ExitStatus.of(error))
         }
         throw ExitCode(status)
     }
@@ -141,12 +140,5 @@ struct UnreadableFile: Error, CustomStringConvertible {
     var description: String {
         let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
         return "\(path): \(reason)"
-    }
-}
-
-extension String {
-    func splitOnce(_ separator: Character) -> (String, String) {
-        guard let index = firstIndex(of: separator) else { return (self, "") }
-        return (String(self[..<index]), String(self[index...].dropFirst()))
     }
 }

@@ -18,7 +18,16 @@ struct ConnectionOptions: ParsableArguments {
         "The service's WebSocket URL. (env: SANDBOX_URL)", valueName: "url"))
     var url: String?
 
+    @Option(help: ArgumentHelp(
+        "The service's token, when it needs one; prefer the environment (the command line is visible to other users). (env: SANDBOX_TOKEN)",
+        valueName: "token"))
+    var token: String?
+
     static let defaultURL = "ws://127.0.0.1:8765/v1/ws"
+
+    var resolvedToken: String? {
+        token ?? Environment.variable("SANDBOX_TOKEN")
+    }
 
     var resolvedURL: String {
         url ?? Environment.variable("SANDBOX_URL") ?? Self.defaultURL

@@ -56,6 +56,24 @@ struct Sandboxd: AsyncParsableCommand {
     var webRoot: String?
     @Option(help: "CodeMirror 5 for the web editor. (default: /usr/share/javascript/codemirror, from apt's libjs-codemirror; env: SANDBOXD_CODEMIRROR)")
     var codemirror: String?
+    @Option(help: "A token clients must present (Authorization: Bearer, ?token= or the editor's cookie) for /v1/*; prefer the environment or --token-file, since the command line is visible to other users. (env: SANDBOXD_TOKEN)")
+    var token: String?
+    @Option(help: "A file of accepted tokens, one per line (# starts a comment). (env: SANDBOXD_TOKEN_FILE)")
+    var tokenFile: String?
+    @Option(help: "A token /metrics needs (Authorization: Bearer); without it /metrics is open. (env: SANDBOXD_METRICS_TOKEN)")
+    var metricsToken: String?
+    @Option(help: "An origin browsers may use the service from besides its own, e.g. https://editor.example.com, or * for any; repeatable. (env: SANDBOXD_ALLOW_ORIGIN, comma-separated)")
+    var allowOrigin: [String] = []
+    @Option(help: "WebSocket connections open at once. (default: 1024; env: SANDBOXD_MAX_CONNECTIONS)")
+    var maxConnections: Int?
+    @Option(help: "WebSocket connections open at once from one client address. (default: 64; env: SANDBOXD_MAX_CONNECTIONS_PER_ADDRESS)")
+    var maxConnectionsPerAddress: Int?
+    @Option(help: "Runs a connection (or, over HTTP, a client address) may start per minute, in bursts of up to as many. (default: 600; env: SANDBOXD_RUNS_PER_MINUTE)")
+    var runsPerMinute: Int?
+    @Option(help: "Seconds after which a connection that sends nothing and has no run in flight is closed. (default: 300; env: SANDBOXD_IDLE_TIMEOUT)")
+    var idleTimeout: Double?
+    @Flag(help: "Log each run's code at debug level (never logged otherwise). (env: SANDBOXD_LOG_CODE=1)")
+    var logCode = false
     @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info; env: SANDBOXD_LOG_LEVEL)")
     var logLevel: String?
 
@@ -87,6 +105,26 @@ struct Sandboxd: AsyncParsableCommand {
         configuration.sandbox.launcherPath = try launcher ?? environment.string("SANDBOXD_LAUNCHER")
         configuration.webRoot = try webRoot ?? environment.string("SANDBOXD_WEB_ROOT")
         configuration.codeMirrorPath = try codemirror ?? environment.string("SANDBOXD_CODEMIRROR") ?? configuration.codeMirrorPath
+        var tokens = try (token ?? environment.string("SANDBOXD_TOKEN")).map { [$0] } ?? []
+        if let file = try tokenFile ?? environment.string("SANDBOXD_TOKEN_FILE") {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("--token-file: cannot read \(file)") }
+            let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            tokens += lines.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            if tokens.isEmpty { throw ValidationError("--token-file: \(file) holds no token") }
+        }
+        configuration.access.tokens = tokens
+        configuration.access.metricsToken = try metricsToken ?? environment.string("SANDBOXD_METRICS_TOKEN")
+        configuration.access.allowedOrigins = try allowOrigin.isEmpty
+            ? (environment.string("SANDBOXD_ALLOW_ORIGIN")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
+            : allowOrigin
+        configuration.maxConnections = try maxConnections ?? environment.int("SANDBOXD_MAX_CONNECTIONS") ?? configuration.maxConnections
+        configuration.maxConnectionsPerAddress = try maxConnectionsPerAddress ?? environment.int("SANDBOXD_MAX_CONNECTIONS_PER_ADDRESS")
+            ?? configuration.maxConnectionsPerAddress
+        configuration.runsPerMinute = try runsPerMinute ?? environment.int("SANDBOXD_RUNS_PER_MINUTE") ?? configuration.runsPerMinute
+        if let idle = try idleTimeout ?? environment.double("SANDBOXD_IDLE_TIMEOUT") {
+            configuration.idleTimeout = .milliseconds(Int(idle * 1000))
+        }
+        configuration.logCode = try logCode || environment.string("SANDBOXD_LOG_CODE") == "1"
         switch try cgroups ?? environment.string("SANDBOXD_CGROUPS") ?? "auto" {
         case "auto": configuration.sandbox.cgroups = .automatic
         case "off": configuration.sandbox.cgroups = .rlimitsOnly

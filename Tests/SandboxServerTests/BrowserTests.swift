@@ -16,22 +16,25 @@ extension SandboxSuite {
             try await drive(expectingFallback: false, screenshot: "editor.png")
         }
 
-        @Test func plainTextareaWhenCodeMirrorIsMissing() async throws {
-            try await drive(expectingFallback: true, screenshot: "editor-fallback.png")
+        /// Also: a server with a token, which the page takes from its address.
+        @Test func plainTextareaWhenCodeMirrorIsMissingAndATokenFromTheAddress() async throws {
+            try await drive(expectingFallback: true, token: "page-token", screenshot: "editor-fallback.png")
         }
 
-        private func drive(expectingFallback: Bool, screenshot: String) async throws {
+        private func drive(expectingFallback: Bool, token: String? = nil, screenshot: String) async throws {
             for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
                 throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
             }
             try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
             let configuration = TestServer.configuration {
                 if expectingFallback { $0.codeMirrorPath = "/nonexistent/codemirror" }
+                if let token { $0.access.tokens = [token] }
             }
             try await TestServer.with(configuration) { port in
                 var arguments = [Self.script, "--url", "http://127.0.0.1:\(port)/",
                                  "--screenshot", Self.artifacts.appendingPathComponent(screenshot).path]
                 if expectingFallback { arguments.append("--expect-fallback") }
+                if let token { arguments += ["--token", token] }
                 let result = try await ChildProcess.run("/usr/bin/python3", arguments, timeout: .seconds(300))
                 #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
                 #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")

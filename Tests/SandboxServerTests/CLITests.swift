@@ -116,6 +116,19 @@ extension SandboxSuite {
             }
         }
 
+        @Test func tokenFromTheEnvironmentOrTheOption() async throws {
+            try await TestServer.with(TestServer.configuration { $0.access.tokens = ["cli-token"] }) { port in
+                let refused = try await ChildProcess.run("sandbox", ["run", "--url", Self.url(port), "-c", "print(1)"])
+                #expect(refused.status == 77 && refused.stderr.contains("refused, HTTP 401"), "\(refused)")
+                #expect(refused.stderr.contains("a token is required"), "\(refused)")
+                let fromEnvironment = try await ChildProcess.run(
+                    "sandbox", ["run", "--url", Self.url(port), "-c", "print(1)"], environment: ["SANDBOX_TOKEN": "cli-token"])
+                #expect(fromEnvironment.status == 0 && fromEnvironment.stdout == "1\n", "\(fromEnvironment)")
+                let fromOption = try await ChildProcess.run("sandbox", ["info", "--token", "cli-token", "--url", Self.url(port)])
+                #expect(fromOption.status == 0, "\(fromOption)")
+            }
+        }
+
         @Test func unreachableServiceExitsWith69() async throws {
             let port = try Self.closedPort()
             let result = try await ChildProcess.run("sandbox", ["run", "--url", Self.url(port), "-c", "print(1)"])

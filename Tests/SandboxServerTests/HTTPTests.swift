@@ -85,8 +85,11 @@ enum HTTP {
         var headers: [String: String]
     }
 
-    static func get(_ port: Int, _ path: String) async throws -> Reply {
-        try await send(URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!))
+    static func get(_ port: Int, _ path: String, headers: [String: String] = [:]) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpShouldHandleCookies = false
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        return try await send(request)
     }
 
     static func post(_ port: Int, _ path: String, _ body: String, contentType: String = "application/json") async throws -> Reply {

@@ -18,10 +18,12 @@ final class ProtocolClient: Sendable {
     @discardableResult
     static func connect(
         port: Int, subprotocols: [String] = [webSocketSubprotocol], maxMessageBytes: Int = 64 << 20,
+        headers extraHeaders: HTTPFields = [:],
         _ body: @escaping @Sendable (ProtocolClient) async throws -> Void
     ) async throws -> WebSocketCloseFrame? {
         var headers = HTTPFields()
         if !subprotocols.isEmpty { headers[.secWebSocketProtocol] = subprotocols.joined(separator: ", ") }
+        headers.append(contentsOf: extraHeaders)
         var logger = Logger(label: "test.client")
         logger.logLevel = .critical
         return try await WebSocketClient.connect(

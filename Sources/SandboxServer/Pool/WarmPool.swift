@@ -11,6 +11,7 @@ actor WarmPool {
     let limits: RunLimits
     private let target: Int
     private let logger: Logger
+    private let metrics: ServerMetrics
     private var ready: [SandboxRun] = []
     private var launching = 0
     private var stopped = false
@@ -21,7 +22,8 @@ actor WarmPool {
     /// A sandbox that is not ready this long after launch is discarded.
     static let readyTimeout = Duration.seconds(10)
 
-    init(sandbox: Sandbox, limits: RunLimits, target: Int, logger: Logger) {
+    init(sandbox: Sandbox, limits: RunLimits, target: Int, logger: Logger, metrics: ServerMetrics) {
+        self.metrics = metrics
         self.sandbox = sandbox
         self.limits = limits
         self.target = target
@@ -38,7 +40,10 @@ actor WarmPool {
     /// would slow the run down.
     func take(for runLimits: RunLimits) throws -> SandboxRun {
         guard runLimits.fits(launchedWith: limits) else { return try sandbox.launch(limits: runLimits) }
-        if !ready.isEmpty { return ready.removeFirst() }
+        if !ready.isEmpty {
+            defer { metrics.warmReady(ready.count) }
+            return ready.removeFirst()
+        }
         return try sandbox.launch(limits: limits)
     }
 
@@ -79,6 +84,7 @@ actor WarmPool {
     }
 
     private func waitUntilReady(_ launched: SandboxRun) async {
+        let launchedAt = ContinuousClock.now
         let isReady = await withTaskGroup(of: Bool?.self) { group in
             group.addTask { await launched.ready() }
             group.addTask {
@@ -90,6 +96,7 @@ actor WarmPool {
             return first ?? false
         }
         if isReady {
+            metrics.sandboxStarted(after: .now - launchedAt)
             if !arrived(launched) {
                 launched.cancel()
                 _ = await launched.verdict()
@@ -109,6 +116,7 @@ actor WarmPool {
         consecutiveFailures = 0
         guard !stopped else { return false }
         ready.append(launched)
+        metrics.warmReady(ready.count)
         return true
     }
 

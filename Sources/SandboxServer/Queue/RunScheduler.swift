@@ -8,6 +8,7 @@ actor RunScheduler {
     private let workers: Int
     private let capacity: Int
     private let executor: RunExecutor
+    private let metrics: ServerMetrics
     private var queue = FairQueue<ClientID, RunJob>()
     private var running: [ObjectIdentifier: RunJob] = [:]
     private var accepting = true
@@ -16,7 +17,8 @@ actor RunScheduler {
     private let starts: AsyncStream<RunJob>.Continuation
     private let startStream: AsyncStream<RunJob>
 
-    init(workers: Int, capacity: Int, executor: RunExecutor) {
+    init(workers: Int, capacity: Int, executor: RunExecutor, metrics: ServerMetrics) {
+        self.metrics = metrics
         self.workers = workers
         self.capacity = capacity
         self.executor = executor
@@ -41,12 +43,14 @@ actor RunScheduler {
             throw RPCError(.queueFull, "\(queue.count) runs are waiting; retry later", data: .object(["retryAfterMs": .integer(Int64(retryAfterMs))]))
         }
         let position = queue.push(job, owner: job.client)
+        metrics.queueDepth(queue.count)
         job.observer.queued(job, position: position)
     }
 
     /// Ends a waiting job with `cancelled`; false if it is not waiting (any more).
     func cancelWaiting(_ job: RunJob) -> Bool {
         guard queue.remove(owner: job.client, where: { $0 === job }) != nil else { return false }
+        metrics.queueDepth(queue.count)
         job.finishWithoutRunning(.cancelled)
         return true
     }
@@ -84,6 +88,7 @@ actor RunScheduler {
         running[ObjectIdentifier(job)] = nil
         averageRunMs = averageRunMs * 0.9 + Double(durationMs) * 0.1
         if let next = queue.pop() { begin(next) }
+        metrics.queueDepth(queue.count)
     }
 
     /// Returns when nothing is queued or running, or at `deadline`. Polls:

@@ -8,7 +8,7 @@ import Synchronization
 
 /// The HTTP side: health, readiness, server info and one-shot runs (PROTOCOL.md, "HTTP").
 enum HTTPEndpoints {
-    static func install(on router: Router<BasicWebSocketRequestContext>, server: ServerState) {
+    static func install(on router: Router<SandboxRequestContext>, server: ServerState) {
         router.get("/healthz") { _, _ in
             json(.ok, ["status": "ok"])
         }
@@ -20,17 +20,53 @@ enum HTTPEndpoints {
         router.get("/v1/info") { _, _ in
             json(.ok, server.info)
         }
-        router.post("/v1/run") { request, _ in
-            await run(request, server: server)
+        router.post("/v1/run") { request, context in
+            await run(request, from: context.clientAddress, server: server)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: server.metrics.exposition())))
+        }
+        // Reached only when the WebSocket router did not upgrade the request.
+        router.get(WebSocketEndpoint.path) { request, context in
+            notUpgraded(request, from: context.clientAddress, server: server)
         }
     }
 
-    private static func run(_ request: Request, server: ServerState) async -> Response {
+    /// Why `GET /v1/ws` was not upgraded: too many connections, or not a
+    /// WebSocket handshake this server accepts.
+    private static func notUpgraded(_ request: Request, from address: String, server: ServerState) -> Response {
+        switch server.limits.admissionRefusal(for: address) {
+        case .tooManyConnections(let limit):
+            server.metrics.rejected("connections")
+            var response = json(.serviceUnavailable, ["error": RPCError(.invalidRequest, "the server has \(limit) connections open; retry later")])
+            response.headers[.retryAfter] = "1"
+            return response
+        case .tooManyFromAddress(let limit):
+            server.metrics.rejected("connections per address")
+            var response = json(.tooManyRequests, ["error": RPCError(.invalidRequest, "\(limit) connections from \(address) are open already")])
+            response.headers[.retryAfter] = "1"
+            return response
+        case nil:
+            return json(.badRequest, ["error": RPCError(
+                .invalidRequest, "expected a WebSocket upgrade offering subprotocol \(webSocketSubprotocol), or none")])
+        }
+    }
+
+    private static func run(_ request: Request, from address: String, server: ServerState) async -> Response {
         do throws(HTTPFailure) {
             let admitted = try await admit(request, server: server)
+            do {
+                try server.limits.takeHTTPRun(from: address)
+            } catch {
+                server.metrics.rejected("rate")
+                throw HTTPFailure(error)
+            }
             let collector = OutputCollector()
             let job = RunJob(
-                id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil, observer: collector)
+                id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil,
+                observer: MeteredObserver(client: collector, metrics: server.metrics))
             do {
                 try await server.scheduler.submit(job)
             } catch {

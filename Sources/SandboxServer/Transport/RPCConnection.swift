@@ -12,16 +12,26 @@ final class RPCConnection: Sendable {
     private let logger: Logger
     /// Runs accepted and not yet answered, by id.
     private let runs = Mutex<[JSONValue: RunJob]>([:])
+    private let runRate: Mutex<TokenBucket>
+    private let lastMessage = Mutex(ContinuousClock.now)
 
-    init(server: ServerState, outbox: AsyncStream<String>.Continuation) {
+    init(server: ServerState, outbox: AsyncStream<String>.Continuation, address: String) {
         self.server = server
         self.outbox = outbox
+        runRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
         var logger = server.logger
         logger[metadataKey: "connection"] = "\(client)"
+        logger[metadataKey: "client"] = "\(address)"
         self.logger = logger
     }
 
+    /// Whether the client has sent nothing for `timeout` and has no run in flight.
+    func isIdle(for timeout: Duration) -> Bool {
+        runs.withLock { $0.isEmpty } && lastMessage.withLock { $0 } + timeout <= .now
+    }
+
     func receive(_ text: String) async {
+        lastMessage.withLock { $0 = .now }
         switch Envelope.parse(text) {
         case .failure(let rejected):
             send(ServerMessage.error(id: rejected.id, rejected.error))
@@ -61,6 +71,8 @@ final class RPCConnection: Sendable {
             do {
                 try await submitRun(id: id, params: params)
             } catch {
+                server.metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other")
+                logger.debug("run refused", metadata: ["run": "\(id)", "error": "\(error.message)"])
                 send(ServerMessage.error(id: id, error))
             }
         default:
@@ -73,8 +85,13 @@ final class RPCConnection: Sendable {
             throw .invalidRequest("id \(id) is already in flight")
         }
         let admitted = try server.admission.admit(RunParams(params: params))
+        if let wait = runRate.withLock({ $0.take() }) {
+            throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
+        }
         let limit = server.configuration.maxInFlight
-        let job = RunJob(id: id, client: client, request: admitted.request, initialStdin: admitted.initialStdin, observer: self)
+        let job = RunJob(
+            id: id, client: client, request: admitted.request, initialStdin: admitted.initialStdin,
+            observer: MeteredObserver(client: self, metrics: server.metrics))
         let registered = runs.withLock { runs -> Bool in
             guard runs.count < limit else { return false }
             runs[id] = job
@@ -91,6 +108,8 @@ final class RPCConnection: Sendable {
             runs.withLock { $0[id] = nil }
             throw error
         }
+        logger.debug("run accepted", metadata: server.configuration.logCode
+            ? ["run": "\(id)", "code": "\(admitted.request.code)"] : ["run": "\(id)"])
     }
 
     private func handleNotification(method: String, params: [String: JSONValue]) async {
@@ -126,6 +145,9 @@ extension RPCConnection: RunObserver {
     }
 
     func finished(_ job: RunJob, _ result: RunResult) {
+        logger.debug("run finished", metadata: [
+            "run": "\(job.id)", "status": "\(result.status)", "wallMs": "\(result.wallMs)", "queuedMs": "\(result.queuedMs)",
+        ])
         // Forget the id first: a client may reuse it as soon as it sees the response.
         runs.withLock { runs in
             if runs[job.id] === job { runs[job.id] = nil }

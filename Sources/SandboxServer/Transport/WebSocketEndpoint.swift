@@ -8,11 +8,39 @@ import ServiceLifecycle
 enum WebSocketEndpoint {
     static let path: RouterPath = "/v1/ws"
 
-    static func install(on router: Router<BasicWebSocketRequestContext>, server: ServerState) {
-        router.ws(path) { request, _ in
-            negotiate(offered: request.headers[values: .secWebSocketProtocol])
-        } onUpgrade: { inbound, outbound, _ in
-            try await serve(inbound: inbound, outbound: outbound, server: server)
+    static func install(on router: Router<SandboxRequestContext>, server: ServerState) {
+        router.ws(path) { request, context in
+            // Refused here, the request goes on to the HTTP router, which says why (HTTPEndpoints).
+            if server.limits.admissionRefusal(for: context.clientAddress) != nil { return .dontUpgrade }
+            return negotiate(offered: request.headers[values: .secWebSocketProtocol])
+        } onUpgrade: { inbound, outbound, context in
+            let address = context.requestContext.clientAddress
+            do {
+                try server.limits.reserve(for: address)
+            } catch {
+                // Another connection took the last place since the upgrade was allowed.
+                try? await outbound.close(.unknown(1013), reason: "too many connections; try again later")
+                return
+            }
+            server.metrics.connections(server.limits.openConnections)
+            defer {
+                server.limits.release(address)
+                server.metrics.connections(server.limits.openConnections)
+            }
+            try await serve(inbound: inbound, outbound: outbound, address: address, server: server)
+        }
+    }
+
+    /// Closes the connection once it has been idle for `timeout` (nothing
+    /// received, no run in flight); returns early when the connection ends.
+    private static func closeWhenIdle(_ connection: RPCConnection, outbound: WebSocketOutboundWriter, after timeout: Duration) async {
+        let interval = min(timeout, .seconds(1))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if !Task.isCancelled && connection.isIdle(for: timeout) {
+                try? await outbound.close(.normalClosure, reason: "idle timeout")
+                return
+            }
         }
     }
 
@@ -24,11 +52,15 @@ enum WebSocketEndpoint {
         return .upgrade([.secWebSocketProtocol: webSocketSubprotocol])
     }
 
-    private static func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, server: ServerState) async throws {
+    private static func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, server: ServerState
+    ) async throws {
         let (outgoing, outbox) = AsyncStream.makeStream(of: String.self)
-        let connection = RPCConnection(server: server, outbox: outbox)
+        let connection = RPCConnection(server: server, outbox: outbox, address: address)
         server.logger.debug("connection opened", metadata: ["connection": "\(connection.client)"])
         var failure: (any Error)?
+        let idleWatch = Task { await closeWhenIdle(connection, outbound: outbound, after: server.configuration.idleTimeout) }
+        defer { idleWatch.cancel() }
         await withTaskGroup(of: Void.self) { group in
             // The connection's one writer.
             group.addTask {

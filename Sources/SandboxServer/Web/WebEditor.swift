@@ -11,7 +11,7 @@ import Logging
 enum WebEditor {
     static let codeMirrorBasePath = "/vendor/codemirror"
 
-    static func install(on router: Router<BasicWebSocketRequestContext>, configuration: ServerConfiguration, logger: Logger) {
+    static func install(on router: Router<SandboxRequestContext>, configuration: ServerConfiguration, logger: Logger) {
         guard let root = configuration.webRoot ?? bundledRoot else {
             logger.warning("the web editor's files are missing; GET / serves nothing")
             return
@@ -39,7 +39,7 @@ enum WebEditor {
 /// What a browser is told about every page response: load scripts, styles
 /// and connections only from this service, never be framed by another site.
 struct PageSecurityHeaders: RouterMiddleware {
-    typealias Context = BasicWebSocketRequestContext
+    typealias Context = SandboxRequestContext
 
     static let contentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -61,11 +61,12 @@ def auto_indent(previous_line):
 
 
 class EditorTest:
-    def __init__(self, driver, url, screenshot, fallback):
+    def __init__(self, driver, url, screenshot, fallback, token=None):
         self.driver = driver
         self.url = url
         self.screenshot = screenshot
         self.fallback = fallback
+        self.token = token
         self.console = []
 
     # ------------------------------------------------------------ helpers
@@ -190,13 +191,18 @@ class EditorTest:
     # ------------------------------------------------------------- checks
 
     def check_page_loads(self):
-        try:
-            self.driver.get(self.url)
-        except WebDriverException as err:
-            raise CheckFailed(f'could not open {self.url}: {(err.msg or "").splitlines()[0]}') from None
+        if self.token:
+            # Without the token the page cannot connect, and says why.
+            self.open(self.url)
+            self.wait(lambda: 'token needed' in self.find('connection').text, 'the indicator to say a token is needed')
+            self.collect_console()
+            self.console = []   # the refused attempts are logged as errors, as they should be
+        self.open(f'{self.url}?token={self.token}' if self.token else self.url)
         self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="editor"]'),
                   'the editor element')
         self.wait_ready()
+        if self.token:
+            expect('token' not in self.driver.current_url, f'the token is still in the address: {self.driver.current_url}')
         editor = self.find('editor')
         notice = self.find('editor-notice')
         classes = (editor.get_attribute('class') or '').split()
@@ -211,6 +217,12 @@ class EditorTest:
         mode = self.js("return document.querySelector('.CodeMirror').CodeMirror.getOption('mode')")
         expect(mode and mode.get('name') == 'python', f'the editor mode is {mode!r}')
         return 'page loads, CodeMirror editor in python mode, connection indicator says connected'
+
+    def open(self, url):
+        try:
+            self.driver.get(url)
+        except WebDriverException as err:
+            raise CheckFailed(f'could not open {url}: {(err.msg or "").splitlines()[0]}') from None
 
     def check_typing(self):
         source = "def greet(who):\n    return 'hello, ' + who\nprint(greet('world'))"
@@ -415,12 +427,13 @@ def main():
     parser.add_argument('--screenshot', required=True, help='where to save a PNG of the editor after a run')
     parser.add_argument('--expect-fallback', action='store_true',
                         help='the server has no CodeMirror: expect the plain textarea and its notice')
+    parser.add_argument('--token', help='the server needs this token: first check the page says so, then open it as ?token=')
     args = parser.parse_args()
 
     mode = 'fallback textarea' if args.expect_fallback else 'CodeMirror'
     print(f'editor_test: {args.url} ({mode})', flush=True)
     driver = make_driver()
-    test = EditorTest(driver, args.url, args.screenshot, args.expect_fallback)
+    test = EditorTest(driver, args.url, args.screenshot, args.expect_fallback, args.token)
     current = None
     try:
         for name, check in test.checks():

@@ -124,6 +124,9 @@
       };
       tick();
       countdown = setInterval(tick, 100);
+      refusalReason().then((reason) => {
+        if (reason && client.state === 'reconnecting') text.textContent = reason;
+      });
     }
     updateControls();
   }
@@ -198,8 +201,36 @@
     return params;
   }
 
+  // ------------------------------------------------------------------ access
+
+  /** A token in the page's address (?token=…) becomes a cookie that the
+   *  WebSocket carries, and leaves the address bar (and screenshots). */
+  function adoptToken() {
+    const params = new URLSearchParams(location.search);
+    const token = params.get('token');
+    if (!token) return;
+    const secure = location.protocol === 'https:' ? '; Secure' : '';
+    document.cookie = `pysandbox_token=${encodeURIComponent(token)}; path=/v1; SameSite=Strict${secure}`;
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
+  }
+
+  /** Why the WebSocket keeps failing, when the server says (browsers hide the upgrade's status). */
+  async function refusalReason() {
+    try {
+      const response = await fetch('/v1/info', {cache: 'no-store'});
+      if (response.status === 401) return 'token needed: open this page as /?token=…';
+      if (response.status === 403) return 'this page’s origin is not allowed';
+    } catch (err) {
+      // The server is down: reconnecting says enough.
+    }
+    return null;
+  }
+
   // ------------------------------------------------------------------ runs
 
+  adoptToken();
   const client = new SandboxClient();
   let editor = null;
   let output = null;

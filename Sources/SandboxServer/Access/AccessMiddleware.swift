@@ -1,0 +1,54 @@
+import HTTPTypes
+import Hummingbird
+import SandboxProtocol
+
+/// Applies the `AccessPolicy` before any route of `/v1/*` or `/metrics`
+/// runs, the WebSocket upgrade included: a refused request gets 401 or 403
+/// and is never upgraded.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = SandboxRequestContext
+    let policy: AccessPolicy
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        let refusal = if path.hasPrefix("/v1/") {
+            policy.check(request)
+        } else if path == "/metrics" {
+            policy.checkMetrics(request)
+        } else {
+            AccessPolicy.Refusal?.none
+        }
+        guard let refusal else { return try await next(request, context) }
+        metrics.rejected(refusal.reason)
+        context.logger.notice("request refused", metadata: [
+            "path": "\(path)", "reason": "\(refusal.reason)", "client": "\(context.clientAddress)",
+        ])
+        return refusal.response
+    }
+}
+
+extension AccessPolicy.Refusal {
+    var reason: String {
+        switch self {
+        case .missingToken: "missing token"
+        case .wrongToken: "wrong token"
+        case .foreignOrigin: "origin"
+        }
+    }
+
+    var response: Response {
+        switch self {
+        case .missingToken, .wrongToken:
+            let message = self == .missingToken
+                ? "a token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)"
+                : "the token is not valid"
+            var response = HTTPEndpoints.json(.unauthorized, ["error": RPCError(.invalidRequest, message)])
+            response.headers[.wwwAuthenticate] = #"Bearer realm="pysandbox""#
+            return response
+        case .foreignOrigin(let origin):
+            return HTTPEndpoints.json(.forbidden, ["error": RPCError(
+                .invalidRequest, "pages from \(origin) may not use this service (see --allow-origin)")])
+        }
+    }
+}

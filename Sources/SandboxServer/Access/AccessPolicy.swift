@@ -1,0 +1,101 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SandboxProtocol
+
+/// Who may use the service: a shared token (when configured) and the origins
+/// browsers may call it from. `/healthz`, `/readyz` and the editor page are
+/// always open; `/metrics` has a token of its own.
+public struct AccessPolicy: Sendable {
+    /// Tokens that open `/v1/*`; empty means no token is needed.
+    public var tokens: [String] = []
+    /// The token `/metrics` needs; nil leaves it open.
+    public var metricsToken: String?
+    /// Origins browsers may connect from besides the service's own
+    /// (`scheme://host[:port]`, or `*` for any). Requests without an Origin
+    /// header (CLIs, scripts) are not browsers and are allowed.
+    public var allowedOrigins: [String] = []
+
+    public init() {}
+
+    /// The cookie the editor page sets from its `?token=` so the WebSocket carries it.
+    static let tokenCookie = "pysandbox_token"
+
+    enum Refusal: Error, Equatable {
+        case missingToken
+        case wrongToken
+        case foreignOrigin(String)
+    }
+
+    /// Checks a request to `/v1/*`: its origin first (a refused site learns
+    /// nothing about tokens), then its token.
+    func check(_ request: Request) -> Refusal? {
+        // Every Origin header counts: a request with two is judged by the worst.
+        for origin in request.headers[values: .origin] where !allows(origin: origin, host: request.head.authority) {
+            return .foreignOrigin(origin)
+        }
+        return Self.check(token: Self.presentedToken(in: request), against: tokens)
+    }
+
+    func checkMetrics(_ request: Request) -> Refusal? {
+        guard let metricsToken else { return nil }
+        return Self.check(token: Self.bearerToken(in: request), against: [metricsToken])
+    }
+
+    private static func check(token: String?, against accepted: [String]) -> Refusal? {
+        guard !accepted.isEmpty else { return nil }
+        guard let token else { return .missingToken }
+        // Every token is compared, each in constant time, so timing says nothing about which matched or how far.
+        var matched = false
+        for candidate in accepted where ConstantTime.equal(candidate, token) { matched = true }
+        return matched ? nil : .wrongToken
+    }
+
+    /// Browsers send `http(s)://host[:port]`, or `null` from opaque origins
+    /// (sandboxed frames, files), which is refused. Other schemes (WebSocket
+    /// libraries send `ws://host`) do not come from a browser, which could not
+    /// forge them; like a missing Origin, they are allowed.
+    func allows(origin: String, host: String?) -> Bool {
+        if allowedOrigins.contains("*") || allowedOrigins.contains(origin) { return true }
+        if origin.hasPrefix("ws://") || origin.hasPrefix("wss://") { return true }
+        // The service's own origin: the page it served talks back to the host it came from.
+        guard let host, let separator = origin.range(of: "://") else { return false }
+        let scheme = origin[..<separator.lowerBound]
+        return (scheme == "http" || scheme == "https") && origin[separator.upperBound...] == host
+    }
+
+    /// `Authorization: Bearer`, else the `token` query parameter, else the page's cookie.
+    static func presentedToken(in request: Request) -> String? {
+        if let bearer = bearerToken(in: request) { return bearer }
+        if let query = request.uri.queryParameters.get("token") { return query }
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let (name, value) = String(pair).trimmingCharacters(in: .whitespaces).splitOnce("=")
+                if name == tokenCookie { return value.removingPercentEncoding ?? value }
+            }
+        }
+        return nil
+    }
+
+    static func bearerToken(in request: Request) -> String? {
+        guard let authorization = request.headers[.authorization] else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+enum ConstantTime {
+    /// Whether two strings are equal, taking the same time wherever they differ
+    /// (and depending only on the presented string's length).
+    static func equal(_ expected: String, _ presented: String) -> Bool {
+        let expected = Array(expected.utf8), presented = Array(presented.utf8)
+        var difference = UInt8(truncatingIfNeeded: expected.count ^ presented.count)
+        difference |= UInt8(expected.count != presented.count ? 1 : 0)
+        for index in presented.indices {
+            let byte = expected.isEmpty ? 0 : expected[index % expected.count]
+            difference |= byte ^ presented[index]
+        }
+        return difference == 0 && !expected.isEmpty
+    }
+}

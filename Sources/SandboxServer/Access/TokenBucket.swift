@@ -1,0 +1,29 @@
+/// Runs per minute: a bucket of `capacity` tokens, refilled evenly over a
+/// minute; each run takes one. A full bucket allows a burst of `capacity`.
+struct TokenBucket: Sendable {
+    let capacity: Double
+    let perSecond: Double
+    private var tokens: Double
+    private var updated: ContinuousClock.Instant
+
+    init(runsPerMinute: Int, now: ContinuousClock.Instant = .now) {
+        capacity = Double(max(1, runsPerMinute))
+        perSecond = capacity / 60
+        tokens = capacity
+        updated = now
+    }
+
+    /// Takes a token; nil if there was one, else how long until there is.
+    mutating func take(now: ContinuousClock.Instant = .now) -> Duration? {
+        let elapsed = Double((now - updated) / .microseconds(1)) / 1_000_000
+        tokens = min(capacity, tokens + elapsed * perSecond)
+        updated = now
+        if tokens >= 1 {
+            tokens -= 1
+            return nil
+        }
+        return .microseconds(Int64(((1 - tokens) / perSecond * 1_000_000).rounded(.up)))
+    }
+
+    var isFull: Bool { tokens >= capacity }
+}

@@ -1,0 +1,21 @@
+import SandboxProtocol
+
+/// Passes a run's events on to its client, counting them on the way.
+struct MeteredObserver: RunObserver {
+    let client: any RunObserver
+    let metrics: ServerMetrics
+
+    func queued(_ job: RunJob, position: Int) { client.queued(job, position: position) }
+
+    func running(_ job: RunJob) { client.running(job) }
+
+    func output(_ job: RunJob, _ output: RunOutputParams) {
+        metrics.streamed(output.text.utf8.count, stream: output.stream.rawValue)
+        client.output(job, output)
+    }
+
+    func finished(_ job: RunJob, _ result: RunResult) {
+        metrics.runFinished(result)
+        client.finished(job, result)
+    }
+}

@@ -1,0 +1,61 @@
+import CoreMetrics
+import Metrics
+import Prometheus
+import SandboxProtocol
+
+/// What `GET /metrics` reports, in Prometheus text format. Each server has a
+/// registry of its own (no process-wide bootstrap), so several servers in one
+/// process (tests) keep their figures apart.
+final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+
+    private let runDuration: Metrics.Timer
+    private let queueWait: Metrics.Timer
+    private let sandboxStart: Metrics.Timer
+    private let queueDepthGauge: CoreMetrics.Gauge
+    private let warmReadyGauge: CoreMetrics.Gauge
+    private let connectionsGauge: CoreMetrics.Gauge
+
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let seconds: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                   .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                                   .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60)]
+        factory.defaultDurationHistogramBuckets = seconds
+        self.factory = factory
+        runDuration = Metrics.Timer(label: "pysandbox_run_duration_seconds", factory: factory)
+        queueWait = Metrics.Timer(label: "pysandbox_queue_wait_seconds", factory: factory)
+        sandboxStart = Metrics.Timer(label: "pysandbox_sandbox_start_seconds", factory: factory)
+        queueDepthGauge = CoreMetrics.Gauge(label: "pysandbox_queue_depth", factory: factory)
+        warmReadyGauge = CoreMetrics.Gauge(label: "pysandbox_warm_sandboxes_ready", factory: factory)
+        connectionsGauge = CoreMetrics.Gauge(label: "pysandbox_connections", factory: factory)
+    }
+
+    /// The registry in Prometheus text format.
+    func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+
+    func runFinished(_ result: RunResult) {
+        Counter(label: "pysandbox_runs_total", dimensions: [("status", result.status)], factory: factory).increment()
+        runDuration.recordMilliseconds(result.wallMs)
+        queueWait.recordMilliseconds(result.queuedMs)
+    }
+
+    func streamed(_ bytes: Int, stream: String) {
+        Counter(label: "pysandbox_output_bytes_total", dimensions: [("stream", stream)], factory: factory).increment(by: bytes)
+    }
+
+    func rejected(_ reason: String) {
+        Counter(label: "pysandbox_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    func sandboxStarted(after duration: Duration) {
+        sandboxStart.recordNanoseconds(Int64(duration / .nanoseconds(1)))
+    }
+
+    func queueDepth(_ depth: Int) { queueDepthGauge.record(depth) }
+    func warmReady(_ count: Int) { warmReadyGauge.record(count) }
+    func connections(_ count: Int) { connectionsGauge.record(count) }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import SandboxProtocol
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `GET /metrics` in Prometheus text format, after real runs.
+extension SandboxSuite {
+    @Suite("metrics")
+    struct MetricsTests {
+        @Test func runsOutputRejectionsAndThePoolAreCounted() async throws {
+            try await TestServer.with { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    #expect(try await client.run(1, ["code": "print('abc')"]).status == "ok")
+                    #expect(try await client.run(2, ["code": "print('de', end='')"]).status == "ok")
+                    #expect(try await client.run(3, ["code": "raise SystemExit(2)"]).status == "error")
+                    try await client.request(4, Method.run, ["code": "pass", "timeoutMs": "soon"])
+                    #expect(try await client.response(4)["error"]?["code"] == -32602)
+
+                    let metrics = try await Self.scrape(port)
+                    #expect(metrics[#"pysandbox_runs_total{status="ok"}"#] == 2)
+                    #expect(metrics[#"pysandbox_runs_total{status="error"}"#] == 1)
+                    #expect(metrics["pysandbox_run_duration_seconds_count"] == 3)
+                    #expect(metrics["pysandbox_queue_wait_seconds_count"] == 3)
+                    #expect(metrics[#"pysandbox_output_bytes_total{stream="stdout"}"#] == 6)
+                    #expect(metrics[#"pysandbox_rejected_total{reason="invalid params"}"#] == 1)
+                    #expect(metrics["pysandbox_connections"] == 1)
+                    #expect((metrics["pysandbox_sandbox_start_seconds_count"] ?? 0) >= 1)
+                    #expect(metrics["pysandbox_warm_sandboxes_ready"] != nil)
+                    #expect(metrics["pysandbox_queue_depth"] == 0)
+                }
+            }
+        }
+
+        /// The samples of a Prometheus text exposition, by name and labels.
+        static func scrape(_ port: Int) async throws -> [String: Double] {
+            let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            var samples: [String: Double] = [:]
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+                guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+                samples[String(line[..<space])] = value
+            }
+            return samples
+        }
+    }
+}
