@@ -21,10 +21,11 @@ enum TestServer {
     @discardableResult
     static func with<T: Sendable>(
         _ configuration: ServerConfiguration = configuration(),
+        logger: Logger? = nil,
         _ body: @Sendable (Int) async throws -> T
     ) async throws -> T {
-        var logger = Logger(label: "test.sandboxd")
-        logger.logLevel = .warning
+        var logger = logger ?? Logger(label: "test.sandboxd")
+        if logger.label == "test.sandboxd" { logger.logLevel = .warning }
         let server = try await SandboxServer.prepare(configuration, logger: logger)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         return try await withThrowingTaskGroup(of: T?.self) { group in
