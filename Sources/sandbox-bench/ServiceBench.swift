@@ -78,6 +78,9 @@ struct ServiceBench: AsyncParsableCommand {
                 let reply = try await connection.run(RunParams(code: Self.program))
                 let verdict = try Self.checkedVerdict(reply)
                 if index >= 0 { latency.add(reply, verdict) }
+                // The same path without a sandbox: the floor the transport and service set.
+                let bare = try await connection.call(Method.initialize, JSONValue.object([:]))
+                if index >= 0 { latency.transport.append(bare.roundTrip) }
                 try await Task.sleep(for: .milliseconds(pauseMs))
             }
             return (info, latency)
@@ -182,6 +185,8 @@ struct ServiceBench: AsyncParsableCommand {
 struct Latency: Sendable {
     var roundTrips: [Duration] = []
     var serverWall: [Duration] = []
+    /// `initialize` round trips on the same connection: no sandbox involved.
+    var transport: [Duration] = []
     var serverQueued: [Duration] = []
 
     mutating func add(_ reply: Reply, _ verdict: RunResult) {
@@ -277,6 +282,7 @@ struct Report {
             row("sandboxd round trip (run -> verdict)", percentiles(latency.roundTrips, [0.5, 0.9, 0.99])),
             row("  server-reported wallMs", percentiles(latency.serverWall, [0.5, 0.9, 0.99])),
             row("  server-reported queuedMs", percentiles(latency.serverQueued, [0.5, 0.9, 0.99])),
+            row("initialize round trip (no sandbox)", percentiles(latency.transport, [0.5, 0.9, 0.99])),
             row(cold, percentiles(coldLatency, [0.5, 0.9, 0.99])),
             String(format: "cold interpreter p50 / sandboxd round-trip p50: %.2f", ratio(median(coldLatency), median(latency.roundTrips))),
             "",
