@@ -31,6 +31,10 @@ extension SandboxSuite {
                 #expect(try await HTTP.get(port, "/v1/info", headers: ["Cookie": "theme=dark; pysandbox_token=s3cret"]).status == 200)
                 // Refused before any upgrade: a plain GET of the WebSocket path gets the 401 too.
                 #expect(try await HTTP.get(port, "/v1/ws").status == 401)
+                // Paths the router reads as /v1/… are protected however they are spelled.
+                for path in ["//v1/info", "/v1//info", "/v1/info/", "///v1/ws", "//metrics"] {
+                    #expect(try await HTTP.get(port, path).status == 401, "\(path)")
+                }
 
                 #expect(try await HTTP.get(port, "/healthz").status == 200)
                 #expect(try await HTTP.get(port, "/readyz").status == 200)

@@ -12,12 +12,12 @@ struct AccessMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        let refusal = if path.hasPrefix("/v1/") {
-            policy.check(request)
-        } else if path == "/metrics" {
-            policy.checkMetrics(request)
-        } else {
-            AccessPolicy.Refusal?.none
+        // Judged by the first non-empty component, as the router reads paths:
+        // "//v1/info" reaches the /v1/info route and must be checked like it.
+        let refusal = switch path.split(separator: "/").first {
+        case "v1": policy.check(request)
+        case "metrics": policy.checkMetrics(request)
+        default: AccessPolicy.Refusal?.none
         }
         guard let refusal else { return try await next(request, context) }
         metrics.rejected(refusal.reason)
