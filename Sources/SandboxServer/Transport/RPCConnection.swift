@@ -45,18 +45,14 @@ final class RPCConnection: Sendable {
     private func handleRequest(id: JSONValue, method: String, params: [String: JSONValue]) async {
         switch method {
         case Method.initialize:
-            if let unknown = params.keys.sorted().first(where: { $0 != "clientInfo" }) {
-                send(ServerMessage.error(id: id, .invalidParams("unknown field '\(unknown)'")))
-                return
-            }
-            if let clientInfo = params["clientInfo"] {
-                guard case .object = clientInfo else {
-                    send(ServerMessage.error(id: id, .invalidParams("clientInfo: must be an object, not \(clientInfo.typeName)")))
-                    return
+            do throws(RPCError) {
+                if let clientInfo = try InitializeParams(params: params).clientInfo {
+                    logger.debug("client introduced itself", metadata: ["name": "\(clientInfo.name)", "version": "\(clientInfo.version)"])
                 }
-                logger.debug("client introduced itself", metadata: ["clientInfo": "\(clientInfo)"])
+                send(ServerMessage.result(id: id, server.info))
+            } catch {
+                send(ServerMessage.error(id: id, error))
             }
-            send(ServerMessage.result(id: id, server.info))
         case Method.run:
             do {
                 try await submitRun(id: id, params: params)
