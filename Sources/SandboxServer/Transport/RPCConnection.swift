@@ -4,16 +4,16 @@ import Synchronization
 
 /// One WebSocket client speaking protocol v1. Messages are handled in the
 /// order they arrive; everything it sends goes through `outbox`, which one
-/// writer task drains, so a run's notifications always precede its response.
+/// writer drains, so a run's notifications always precede its response.
 final class RPCConnection: Sendable {
     let client = ClientID.make()
     private let server: ServerState
-    private let outbox: AsyncStream<String>.Continuation
+    private let outbox: Outbox
     private let logger: Logger
     /// Runs accepted and not yet answered, by id.
     private let runs = Mutex<[JSONValue: RunJob]>([:])
 
-    init(server: ServerState, outbox: AsyncStream<String>.Continuation) {
+    init(server: ServerState, outbox: Outbox) {
         self.server = server
         self.outbox = outbox
         var logger = server.logger
@@ -104,7 +104,7 @@ final class RPCConnection: Sendable {
     }
 
     private func send(_ text: String) {
-        outbox.yield(text)
+        outbox.send(text)
     }
 }
 
