@@ -313,7 +313,7 @@ extension SandboxSuite {
                     try await Task.sleep(for: .milliseconds(300))
                     let leftovers = await client.inbox.pending
                     #expect(leftovers.isEmpty, "\(leftovers)")
-                    #expect(await !client.inbox.log.contains { $0["params"]?["text"] == "ran\n" })
+                    #expect(await !client.inbox.log.contains { $0["params"]?["text"]?.stringValue?.contains("ran") == true })
                 }
             }
         }

@@ -185,7 +185,8 @@ struct SoakWorker {
             for id in first..<(first + Int64(sleepers)) {
                 try await client.request(.integer(id), Method.run, ["code": "print('started', flush=True)\nimport time\ntime.sleep(30)"])
             }
-            _ = try await client.inbox.take(within: .seconds(120)) { $0["params"]?["text"] == "started\n" }
+            // (print's text and its newline may come in two messages)
+            _ = try await client.inbox.take(within: .seconds(120)) { $0["params"]?["text"]?.stringValue?.hasPrefix("started") == true }
             await result.add(dropped: sleepers)
         }
         return await (result.verified, result.dropped)
