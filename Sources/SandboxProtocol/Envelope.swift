@@ -21,7 +21,7 @@ public enum Envelope {
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
         } catch {
-            return .failure(RejectedMessage(id: .null, error: RPCError(.parseError, parseProblem(error))))
+            return .failure(RejectedMessage(id: .null, error: RPCError(.parseError, parseProblem(text))))
         }
         return parse(value)
     }
@@ -35,7 +35,8 @@ public enum Envelope {
         }
         let id = members["id"]
         if let id, !isValidID(id) {
-            return .failure(RejectedMessage(id: .null, error: .invalidRequest("id must be a string or an integer, not \(id)")))
+            let beyond = id.isIntegerBeyond64Bits ? " (an integer beyond 64 bits)" : ""
+            return .failure(RejectedMessage(id: .null, error: .invalidRequest("id must be a string or an integer, not \(id)\(beyond)")))
         }
         let replyID = id ?? .null
         guard members["jsonrpc"] == .string("2.0") else {
@@ -62,10 +63,21 @@ public enum Envelope {
         }
     }
 
-    private static func parseProblem(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
+    /// What is wrong with text that did not decode. JSONDecoder only says
+    /// "not valid JSON"; JSONSerialization, which has the same limits, says
+    /// where and why (nesting deeper than 512, a number beyond a Double).
+    private static func parseProblem(_ text: String) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        } catch {
+            if var detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty {
+                if detail.hasPrefix("Number "), let end = detail.range(of: " is not representable") {
+                    detail = "number " + detail[detail.index(detail.startIndex, offsetBy: 7)..<end.lowerBound] + " is out of range"
+                }
+                detail = detail.replacingOccurrences(of: "dictionaries", with: "objects")
+                if detail.hasSuffix(".") { detail.removeLast() }
+                return detail.prefix(1).lowercased() + detail.dropFirst()
+            }
         }
         return "the message is not valid JSON"
     }

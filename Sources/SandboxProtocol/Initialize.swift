@@ -74,3 +74,37 @@ public struct InitializeResult: Sendable, Equatable, Codable {
 
 /// The WebSocket subprotocol of v1.
 public let webSocketSubprotocol = "pysandbox.v1"
+
+/// `initialize` params: all optional; unknown members are refused, in
+/// `clientInfo` too, and `clientInfo: null` counts as absent.
+public struct InitializeParams: Sendable, Equatable {
+    public struct ClientInfo: Sendable, Equatable {
+        public var name: String
+        public var version: String
+    }
+
+    public var clientInfo: ClientInfo?
+
+    public init(params: [String: JSONValue]) throws(RPCError) {
+        if let unknown = params.keys.sorted().first(where: { $0 != "clientInfo" }) {
+            throw .invalidParams("unknown field '\(unknown)'")
+        }
+        guard let value = params["clientInfo"], value != .null else { return }
+        guard case .object(let members) = value else {
+            throw .invalidParams("clientInfo: must be an object, not \(value.typeName)")
+        }
+        if let unknown = members.keys.sorted().first(where: { $0 != "name" && $0 != "version" }) {
+            throw .invalidParams("unknown field 'clientInfo.\(unknown)'")
+        }
+        func string(_ name: String) throws(RPCError) -> String {
+            guard let member = members[name], member != .null else {
+                throw .invalidParams("clientInfo.\(name): required string missing")
+            }
+            guard case .string(let text) = member else {
+                throw .invalidParams("clientInfo.\(name): must be a string, not \(member.typeName)")
+            }
+            return text
+        }
+        clientInfo = ClientInfo(name: try string("name"), version: try string("version"))
+    }
+}

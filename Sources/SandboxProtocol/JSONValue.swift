@@ -24,6 +24,14 @@ public enum JSONValue: Sendable, Hashable {
     }
 }
 
+extension JSONValue {
+    /// A whole number too large for `integer`, which the decoder keeps as a Double.
+    public var isIntegerBeyond64Bits: Bool {
+        guard case .number(let value) = self, value.isFinite, value == value.rounded() else { return false }
+        return Int64(exactly: value) == nil
+    }
+}
+
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

@@ -79,6 +79,8 @@ public struct RunParams: Sendable, Equatable, Codable {
         case .integer(let integer):
             guard let fitting = Int(exactly: integer) else { throw .invalidParams("\(name): \(integer) is out of range") }
             number = fitting
+        case .number(let double) where value.isIntegerBeyond64Bits:
+            throw .invalidParams("\(name): \(double) is out of range")
         case .number(let double):
             throw .invalidParams("\(name): must be an integer, not \(double)")
         default:

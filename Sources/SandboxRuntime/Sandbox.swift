@@ -73,7 +73,9 @@ public struct Sandbox: Sendable {
     /// program (`SandboxRun.start`): a warm sandbox. `limits` fixes what the
     /// launcher enforces; the wall timeout and output limit come with the program.
     public func launch(limits: RunLimits) throws -> SandboxRun {
-        try SandboxRun(launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, census: launchers, logger: logger)
+        try SandboxRun(
+            launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, census: launchers,
+            cgroupParents: cgroups.parents, logger: logger)
     }
 
     /// Launches a sandbox and starts `request` in it at once. Its output

@@ -88,7 +88,12 @@ extension SandboxSuite {
         @Test func connectionsPerAddressAreCapped() async throws {
             try await TestServer.with(Self.configuration { $0.maxConnectionsPerAddress = 2 }) { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (first) async throws in
+                    // A reply proves the server has counted the connection (it counts when it starts serving one).
+                    try await first.request(0, Method.initialize)
+                    _ = try await first.response(0)
                     try await ProtocolClient.connect(port: port) { (second) async throws in
+                        try await second.request(0, Method.initialize)
+                        _ = try await second.response(0)
                         await #expect(throws: (any Error).self) {
                             try await ProtocolClient.connect(port: port) { _ in }
                         }

@@ -23,7 +23,10 @@ public final class SandboxRun: Sendable {
     private let killer: RunKiller
     private let outcome: Task<Verdict, Never>
 
-    init(launcher: String, arguments: [String], limits: RunLimits, census: LauncherCensus, logger: Logger) throws {
+    init(
+        launcher: String, arguments: [String], limits: RunLimits, census: LauncherCensus, cgroupParents: [String],
+        logger: Logger
+    ) throws {
         let pipes = try (0..<5).map { _ in try ClosingPipe() }
         let (stdin, stdout, stderr, requestPipe, status) = (pipes[0], pipes[1], pipes[2], pipes[3], pipes[4])
         // The launcher's fds 0-4, in order; the other ends stay here.
@@ -41,7 +44,7 @@ public final class SandboxRun: Sendable {
         let (stdinChunks, stdinInput) = AsyncStream.makeStream(of: [UInt8].self)
         let (deliveries, delivery) = AsyncStream.makeStream(of: RunDelivery.self)
         let (readySignal, readySink) = AsyncStream.makeStream(of: Bool.self)
-        let killer = RunKiller(pid: pid, census: census)
+        let killer = RunKiller(pid: pid, census: census, cgroupParents: cgroupParents, logger: logger)
         let descriptors = RunDescriptors(
             stdin: stdin.writeEnd, stdout: stdout.readEnd, stderr: stderr.readEnd,
             request: requestPipe.writeEnd, status: status.readEnd)

@@ -61,10 +61,13 @@ struct Supervision: Sendable {
         outputSink.finish()
         let totals = budget.totals
         let wallMs = stopwatch.elapsedMilliseconds
+        // A sandbox whose setup failed never ran the program: the exit status
+        // the launcher reports then is its own (111), not the program's.
+        let ran = !report.setupFailed
         var verdict = Verdict(
-            status: .ok, exitCode: report.commandExitCode, signal: report.commandSignal,
+            status: .ok, exitCode: ran ? report.commandExitCode : nil, signal: ran ? report.commandSignal : nil,
             wallMs: wallMs, cpuMs: report.cpuMicroseconds / 1000,
-            maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive ? report.peakMemoryKb : nil,
+            maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive && ran ? report.peakMemoryKb : nil,
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)
         (verdict.status, verdict.message) = SandboxRun.classify(report: report, killReason: killer.reason, limits: limits)
         if verdict.status == .internalError {

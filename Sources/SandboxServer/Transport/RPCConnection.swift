@@ -4,18 +4,18 @@ import Synchronization
 
 /// One WebSocket client speaking protocol v1. Messages are handled in the
 /// order they arrive; everything it sends goes through `outbox`, which one
-/// writer task drains, so a run's notifications always precede its response.
+/// writer drains, so a run's notifications always precede its response.
 final class RPCConnection: Sendable {
     let client = ClientID.make()
     private let server: ServerState
-    private let outbox: AsyncStream<String>.Continuation
+    private let outbox: Outbox
     private let logger: Logger
     /// Runs accepted and not yet answered, by id.
     private let runs = Mutex<[JSONValue: RunJob]>([:])
     private let runRate: Mutex<TokenBucket>
     private let lastMessage = Mutex(ContinuousClock.now)
 
-    init(server: ServerState, outbox: AsyncStream<String>.Continuation, address: String) {
+    init(server: ServerState, outbox: Outbox, address: String) {
         self.server = server
         self.outbox = outbox
         runRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
@@ -55,18 +55,14 @@ final class RPCConnection: Sendable {
     private func handleRequest(id: JSONValue, method: String, params: [String: JSONValue]) async {
         switch method {
         case Method.initialize:
-            if let unknown = params.keys.sorted().first(where: { $0 != "clientInfo" }) {
-                send(ServerMessage.error(id: id, .invalidParams("unknown field '\(unknown)'")))
-                return
-            }
-            if let clientInfo = params["clientInfo"] {
-                guard case .object = clientInfo else {
-                    send(ServerMessage.error(id: id, .invalidParams("clientInfo: must be an object, not \(clientInfo.typeName)")))
-                    return
+            do throws(RPCError) {
+                if let clientInfo = try InitializeParams(params: params).clientInfo {
+                    logger.debug("client introduced itself", metadata: ["name": "\(clientInfo.name)", "version": "\(clientInfo.version)"])
                 }
-                logger.debug("client introduced itself", metadata: ["clientInfo": "\(clientInfo)"])
+                send(ServerMessage.result(id: id, server.info))
+            } catch {
+                send(ServerMessage.error(id: id, error))
             }
-            send(ServerMessage.result(id: id, server.info))
         case Method.run:
             do {
                 try await submitRun(id: id, params: params)
@@ -127,7 +123,7 @@ final class RPCConnection: Sendable {
     }
 
     private func send(_ text: String) {
-        outbox.yield(text)
+        outbox.send(text)
     }
 }
 

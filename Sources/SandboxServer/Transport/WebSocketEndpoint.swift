@@ -55,39 +55,86 @@ enum WebSocketEndpoint {
     private static func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, server: ServerState
     ) async throws {
-        let (outgoing, outbox) = AsyncStream.makeStream(of: String.self)
+        let outbox = Outbox(limit: Outbox.limit(maxOutputBytes: server.configuration.maxOutputBytes.max))
         let connection = RPCConnection(server: server, outbox: outbox, address: address)
         server.logger.debug("connection opened", metadata: ["connection": "\(connection.client)"])
-        var failure: (any Error)?
         let idleWatch = Task { await closeWhenIdle(connection, outbound: outbound, after: server.configuration.idleTimeout) }
         defer { idleWatch.cancel() }
-        await withTaskGroup(of: Void.self) { group in
+        var ending = Ending.closed
+        let delivered = await withTaskGroup(of: Bool.self) { group in
             // The connection's one writer.
             group.addTask {
-                for await text in outgoing {
-                    try? await outbound.write(.text(text))
-                }
+                await outbox.write(to: outbound)
+                return true
             }
-            do {
-                try await cancelWhenGracefulShutdown {
-                    for try await message in inbound.messages(maxSize: server.configuration.maxMessageBytes) {
-                        switch message {
-                        case .text(let text): await connection.receive(text)
-                        case .binary: connection.receiveBinary()
-                        }
-                    }
-                }
-            } catch {
-                failure = error
-            }
+            ending = await read(inbound, into: connection, outbox: outbox, server: server)
             await connection.close()
+            if case .overflowed = ending {
+                group.cancelAll()
+                return false
+            }
+            // What is queued gets a while to reach the client; one that does
+            // not read would otherwise hold the connection (and shutdown) forever.
             outbox.finish()
+            group.addTask {
+                try? await Task.sleep(for: Outbox.drainTimeout)
+                return false
+            }
+            let drained = await group.next() ?? false
+            group.cancelAll()
+            return drained
         }
         server.logger.debug("connection closed", metadata: ["connection": "\(connection.client)"])
+        guard delivered else {
+            server.logger.warning("dropping a client that does not read", metadata: [
+                "connection": "\(connection.client)", "overflowed": "\(outbox.hasOverflowed)",
+            ])
+            // Cancelling the connection's task makes every pending write fail,
+            // the close frame's included, and the socket is closed.
+            withUnsafeCurrentTask { $0?.cancel() }
+            return
+        }
         if Task.isShuttingDownGracefully {
             try? await outbound.close(.goingAway, reason: "server shutting down")
-        } else if let failure, !(failure is CancellationError) {
+        } else if case .failed(let failure) = ending, !(failure is CancellationError) {
             throw failure  // e.g. a message over the limit: the handler closes with 1009
+        }
+    }
+
+    private enum Ending {
+        case closed
+        case failed(any Error)
+        case overflowed
+    }
+
+    /// Handles the client's messages until it closes, the server shuts down,
+    /// or the outbox overflows.
+    private static func read(
+        _ inbound: WebSocketInboundStream, into connection: RPCConnection, outbox: Outbox, server: ServerState
+    ) async -> Ending {
+        await withTaskGroup(of: Ending.self) { group in
+            group.addTask {
+                do {
+                    try await cancelWhenGracefulShutdown {
+                        for try await message in inbound.messages(maxSize: server.configuration.maxMessageBytes) {
+                            switch message {
+                            case .text(let text): await connection.receive(text)
+                            case .binary: connection.receiveBinary()
+                            }
+                        }
+                    }
+                    return .closed
+                } catch {
+                    return .failed(error)
+                }
+            }
+            group.addTask {
+                for await _ in outbox.overflowed {}
+                return outbox.hasOverflowed ? .overflowed : .closed
+            }
+            let first = await group.next() ?? .closed
+            group.cancelAll()
+            return first
         }
     }
 }
