@@ -49,11 +49,3 @@ public struct UTF8Chunker: Sendable {
         return (text[..<boundary], text[boundary...])
     }
 }
-
-extension String {
-    /// The text before the first `separator` and after it; all of it and "" when there is none.
-    public func splitOnce(_ separator: Character) -> (String, String) {
-        guard let index = firstIndex(of: separator) else { return (self, "") }
-        return (String(self[..<index]), String(self[index...].dropFirst()))
-    }
-}

@@ -168,13 +168,7 @@ extension SandboxSuite {
         }
 
         @Test func sigtermWithAClientThatStoppedReadingStillEndsTheServer() async throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: ShutdownTests.executable)
-            process.arguments = ["--port", "0", "--workers", "2", "--shutdown-grace", "2"]
-            let log = Pipe()
-            process.standardError = log
-            process.standardOutput = log
-            try process.run()
+            let (process, log) = try ShutdownTests.launch(["--port", "0", "--workers", "2", "--shutdown-grace", "2"])
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             let port = try await ShutdownTests.listeningPort(in: log)
 

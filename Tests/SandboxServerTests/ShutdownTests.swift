@@ -6,19 +6,22 @@ import Testing
 extension SandboxSuite {
     @Suite("sandboxd process")
     struct ShutdownTests {
-        static var executable: String {
-            let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-            return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("sandboxd").path
-        }
+        static var executable: String { ChildProcess.executable("sandboxd") }
 
-        @Test func sigtermLetsRunsFinishThenExitsZero() async throws {
+        /// Starts the sandboxd executable with `arguments`, its log in a pipe.
+        static func launch(_ arguments: [String]) throws -> (process: Process, log: Pipe) {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.executable)
-            process.arguments = ["--port", "0", "--workers", "2", "--shutdown-grace", "5"]
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
             let log = Pipe()
             process.standardError = log
             process.standardOutput = log
             try process.run()
+            return (process, log)
+        }
+
+        @Test func sigtermLetsRunsFinishThenExitsZero() async throws {
+            let (process, log) = try Self.launch(["--port", "0", "--workers", "2", "--shutdown-grace", "5"])
             defer { if process.isRunning { process.terminate() } }
 
             let port = try await Self.listeningPort(in: log)
@@ -52,13 +55,7 @@ extension SandboxSuite {
         }
 
         @Test func refusesToStartWithoutAWorkingSandbox() throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.executable)
-            process.arguments = ["--port", "0", "--python", "/nonexistent/python3"]
-            let log = Pipe()
-            process.standardError = log
-            process.standardOutput = log
-            try process.run()
+            let (process, log) = try Self.launch(["--port", "0", "--python", "/nonexistent/python3"])
             process.waitUntilExit()
             let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(process.terminationStatus != 0)

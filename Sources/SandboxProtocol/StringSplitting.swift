@@ -1,0 +1,7 @@
+extension String {
+    /// The text before the first `separator` and after it; all of it and "" when there is none.
+    public func splitOnce(_ separator: Character) -> (String, String) {
+        guard let index = firstIndex(of: separator) else { return (self, "") }
+        return (String(self[..<index]), String(self[index...].dropFirst()))
+    }
+}
