@@ -19,7 +19,17 @@ public struct Verdict: Sendable, Equatable, Codable {
         case internalError
     }
 
+    /// Which time limit ended a `timeout` run.
+    public enum Limit: String, Sendable, Codable, CaseIterable {
+        /// The wall clock, from the program's start.
+        case wall
+        /// The CPU time of all the run's processes together.
+        case cpu
+    }
+
     public var status: Status
+    /// For `timeout`: the limit that was reached; nil otherwise.
+    public var limit: Limit?
     public var exitCode: Int32?
     public var signal: Int32?
     public var wallMs: Int
@@ -37,11 +47,12 @@ public struct Verdict: Sendable, Equatable, Codable {
     public var message: String?
 
     public init(
-        status: Status, exitCode: Int32? = nil, signal: Int32? = nil, wallMs: Int = 0, cpuMs: Int = 0,
+        status: Status, limit: Limit? = nil, exitCode: Int32? = nil, signal: Int32? = nil, wallMs: Int = 0, cpuMs: Int = 0,
         maxRssKb: Int = 0, peakMemoryKb: Int? = nil, stdoutBytes: Int = 0, stderrBytes: Int = 0, truncated: Bool = false,
         message: String? = nil
     ) {
         self.status = status
+        self.limit = limit
         self.exitCode = exitCode
         self.signal = signal
         self.wallMs = wallMs
