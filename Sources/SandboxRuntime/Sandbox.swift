@@ -19,7 +19,8 @@ public struct SandboxOptions: Sendable {
 }
 
 public enum CgroupMode: Sendable {
-    /// Use cgroup v2 or the v1 memory and pids controllers when running as root.
+    /// Use cgroup v2 or the v1 memory and pids controllers: the service's own
+    /// as root, a delegated one as an ordinary user.
     case automatic
     /// No cgroups: rlimits only.
     case rlimitsOnly
@@ -62,6 +63,12 @@ public struct Sandbox: Sendable {
         }
         let sandbox = Sandbox(interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, logger: logger)
         try await sandbox.selfTest()
+        if !cgroups.isActive {
+            logger.warning("runs get no cgroup, so some limits are weaker", metadata: [
+                "reason": "\(cgroups.summary)",
+                "weaker": "\(CgroupPlan.limitsWithoutCgroups.joined(separator: "; "))",
+            ])
+        }
         logger.info("sandbox ready", metadata: [
             "python": "\(interpreter.executable) \(interpreter.version)",
             "cgroups": "\(sandbox.cgroups.summary)",

@@ -24,7 +24,7 @@ struct ParsingTests {
     @Test func aSetupFailureIsAnInternalErrorNamingTheStep() {
         let parsed = report("error step=mount_proc errno=1 reason=Operation not permitted: a fresh procfs for the PID namespace\nexit init_status=28416 killed=0 cpu_us=0 maxrss_kb=0 cgroup=0 peak_memory_kb=0 oom_kills=0\n")
         #expect(parsed.setupFailed)
-        let (status, message) = SandboxRun.classify(report: parsed, killReason: nil, limits: RunLimits())
+        let (status, _, message) = SandboxRun.classify(report: parsed, killReason: nil, limits: RunLimits())
         #expect(status == .internalError)
         #expect(message == "sandbox step 'mount_proc' failed: Operation not permitted: a fresh procfs for the PID namespace")
     }

@@ -1,7 +1,8 @@
 /*
  * The run's own cgroup: memory (swap off), pids and CPU bandwidth limits,
- * peak memory and OOM kills read back at the end. cgroup v2, or the v1
- * memory, pids and (optionally) cpu controllers. The service prepares the parent directories; this file
+ * peak memory, OOM kills and the CPU time of every process that was ever in
+ * it (however it ended) read back. cgroup v2, or the v1 memory, pids and
+ * (optionally) cpu and cpuacct controllers. The service prepares the parent directories; this file
  * creates one child per run (named after the supervisor's pid) and removes it.
  */
 #include "launcher.h"
@@ -135,11 +136,35 @@ static bool create_v1(const struct cgroup_spec *spec, struct cgroup_handle *cgro
         /* memory+swap equal to memory: no swap. Absent when swap accounting is off. */
         set_limit(cgroup->v1_memory_dir, "memory.memsw.limit_in_bytes", spec->memory_bytes, true) &&
         set_limit(cgroup->v1_pids_dir, "pids.max", spec->pids_max, false);
+    if (created && spec->v1_cpuacct_parent != NULL)
+        created = make_run_dir(cgroup->v1_cpuacct_dir, sizeof cgroup->v1_cpuacct_dir, spec->v1_cpuacct_parent,
+                               "cgroup_mkdir_cpuacct");
     if (!created || spec->v1_cpu_parent == NULL || spec->cpu_millicores == 0)
         return created;
     return make_run_dir(cgroup->v1_cpu_dir, sizeof cgroup->v1_cpu_dir, spec->v1_cpu_parent, "cgroup_mkdir_cpu") &&
            set_limit(cgroup->v1_cpu_dir, "cpu.cfs_period_us", CPU_PERIOD_US, false) &&
            set_limit(cgroup->v1_cpu_dir, "cpu.cfs_quota_us", cpu_quota_us(spec), false);
+}
+
+bool cgroup_counts_cpu(const struct cgroup_spec *spec)
+{
+    return spec->v2_parent != NULL || (spec->v1_memory_parent != NULL && spec->v1_cpuacct_parent != NULL);
+}
+
+bool cgroup_read_cpu_us(const struct cgroup_handle *cgroup, uint64_t *cpu_us)
+{
+    char text[64];
+    if (!cgroup->active)
+        return false;
+    if (cgroup->v2_dir[0] != '\0') {
+        /* cpu.stat's usage_usec is there with or without the cpu controller. */
+        *cpu_us = read_keyed(cgroup->v2_dir, "cpu.stat", "usage_usec");
+        return true;
+    }
+    if (cgroup->v1_cpuacct_dir[0] == '\0' || read_file(cgroup->v1_cpuacct_dir, "cpuacct.usage", text, sizeof text) < 0)
+        return false;
+    *cpu_us = strtoull(text, NULL, 10) / 1000; /* nanoseconds */
+    return true;
 }
 
 int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup)
@@ -164,6 +189,9 @@ int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid)
     if (write_number(cgroup->v1_memory_dir, "cgroup.procs", (uint64_t)pid) != 0)
         return -1;
     if (cgroup->v1_cpu_dir[0] != '\0' && write_number(cgroup->v1_cpu_dir, "cgroup.procs", (uint64_t)pid) != 0)
+        return -1;
+    if (cgroup->v1_cpuacct_dir[0] != '\0' &&
+        write_number(cgroup->v1_cpuacct_dir, "cgroup.procs", (uint64_t)pid) != 0)
         return -1;
     return write_number(cgroup->v1_pids_dir, "cgroup.procs", (uint64_t)pid);
 }
@@ -227,7 +255,8 @@ void cgroup_destroy(const struct cgroup_handle *cgroup)
         remove_dir(cgroup->v2_dir);
         return;
     }
-    const char *const v1_dirs[] = {cgroup->v1_pids_dir, cgroup->v1_memory_dir, cgroup->v1_cpu_dir};
+    const char *const v1_dirs[] = {cgroup->v1_pids_dir, cgroup->v1_memory_dir, cgroup->v1_cpu_dir,
+                                   cgroup->v1_cpuacct_dir};
     for (size_t i = 0; i < sizeof v1_dirs / sizeof v1_dirs[0]; i++) {
         if (v1_dirs[i][0] != '\0') {
             kill_members(v1_dirs[i]);

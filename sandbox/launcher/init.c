@@ -1,11 +1,17 @@
 /*
  * pid 1 of the sandbox. It finishes the setup that must happen inside the new
  * namespaces, starts the command as pid 2 and reaps orphans. When the command
- * exits, or the supervisor sends SIGTERM, init kills every process left in the
- * PID namespace (daemons, setsid escapes and stopped processes alike), reaps
- * them so their CPU time is counted, hands the outcome to the supervisor and
- * exits. Should that ever stall, the
- * supervisor's SIGKILL takes the namespace down all the same.
+ * exits, or the supervisor asks on the go pipe, init kills every process left
+ * in the PID namespace (daemons, setsid escapes and stopped processes alike),
+ * reaps them so their CPU time is counted, hands the outcome to the supervisor
+ * and exits. Should that ever stall, the supervisor's SIGKILL takes the
+ * namespace down all the same.
+ *
+ * Init installs no signal handler: the kernel drops every signal that
+ * processes of its own namespace send to a namespace's init unless it has a
+ * handler, so nothing the program signals can end the run or change its
+ * outcome. Child exits arrive through a signalfd instead, and the stop
+ * request through a pipe only the supervisor can write.
  */
 #include "launcher.h"
 
@@ -16,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,22 +59,27 @@ static void exit_if_supervisor_gone(int go_fd)
         _exit(112);
 }
 
-static volatile sig_atomic_t stop_requested;
-
-static void request_stop(int signal_number)
+/* A session of its own: nothing of the run shares a session or a process
+ * group with the supervisor, so kill(0, ...) and PRIO_PGRP stay inside. */
+static void leave_host_session(const char *step)
 {
-    (void)signal_number;
-    stop_requested = 1;
+    if (setsid() < 0)
+        fail(step, "setsid: a session and process group of its own");
 }
 
-/* Signals without a handler never reach a PID namespace's init, so the
- * supervisor's SIGTERM needs one; it only interrupts waitpid. */
-static void accept_stop_requests(void)
+/* Child exits as readable events; SIGCHLD stays at its default, so no child
+ * of init is ever reaped without init counting its CPU time. */
+static int watch_children(void)
 {
-    struct sigaction action = {.sa_handler = request_stop};
-    sigemptyset(&action.sa_mask);
-    if (sigaction(SIGTERM, &action, NULL) != 0)
-        fail("sigaction", "SIGTERM handler of init");
+    sigset_t child_exits;
+    sigemptyset(&child_exits);
+    sigaddset(&child_exits, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &child_exits, NULL) != 0)
+        fail("sigprocmask", "blocking SIGCHLD in init");
+    int signal_fd = signalfd(-1, &child_exits, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd < 0)
+        fail("signalfd", "watching the run's processes end");
+    return signal_fd;
 }
 
 static uint64_t microseconds(struct timeval time)
@@ -104,11 +116,34 @@ static _Noreturn void run_command(const struct sandbox_config *config, const str
     /* Keep the status fd only until exec, for reporting a failure of the steps below. */
     if (close_range(PASSED_FD_LAST + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
         fail("close_range", "marking inherited descriptors close-on-exec");
+    leave_host_session("setsid_command"); /* not init's group either: kill(0, ...) never reaches pid 1 */
     apply_rlimits(&config->rlimits);
     if (install_seccomp_program(program) != 0)
         fail("seccomp_load", "installing the seccomp filter (does the kernel have CONFIG_SECCOMP_FILTER?)");
     execve(config->argv[0], config->argv, config->env);
     fail("execve", config->argv[0]);
+}
+
+/* Reaps whatever has ended; true once the command has, with its status. */
+static bool reap_ended(pid_t command, int *command_status)
+{
+    bool command_ended = false;
+    int status = 0;
+    pid_t reaped;
+    while ((reaped = waitpid(-1, &status, WNOHANG | __WALL)) != 0) {
+        if (reaped < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECHILD)
+                break;
+            _exit(113);
+        }
+        if (reaped == command) {
+            *command_status = status;
+            command_ended = true;
+        }
+    }
+    return command_ended;
 }
 
 _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program, int go_fd,
@@ -128,6 +163,7 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     exit_if_supervisor_gone(go_fd);
     reset_signals();
+    leave_host_session("setsid_init");
 
     pid_t command = fork();
     if (command < 0)
@@ -135,18 +171,24 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
     if (command == 0)
         run_command(config, program);
 
-    accept_stop_requests();
+    int child_exits = watch_children();
     /* Only the command and its descendants may hold the run's stdio and request pipe. */
     for (int fd = 0; fd <= PASSED_FD_LAST; fd++)
         close(fd);
+    struct pollfd watches[2] = {
+        {.fd = child_exits, .events = POLLIN},
+        {.fd = go_fd, .events = POLLIN}, /* the stop request, or the supervisor's end closing */
+    };
     for (;;) {
-        int status = 0;
-        pid_t reaped = waitpid(-1, &status, __WALL);
-        if (reaped == command)
-            finish_run(outcome_fd, true, status);
-        if (stop_requested)
-            finish_run(outcome_fd, false, 0);
-        if (reaped < 0 && errno != EINTR)
+        int command_status = 0;
+        if (reap_ended(command, &command_status))
+            finish_run(outcome_fd, true, command_status);
+        if (poll(watches, 2, -1) < 0 && errno != EINTR)
             _exit(113);
+        if (watches[1].revents != 0)
+            finish_run(outcome_fd, false, 0);
+        struct signalfd_siginfo drained[8];
+        while (read(child_exits, drained, sizeof drained) > 0) {
+        }
     }
 }

@@ -5,11 +5,15 @@
  *   supervisor (host namespaces)   parses options, builds the seccomp program,
  *     |                            creates the run's cgroup, writes id maps,
  *     |                            waits, reports on the status fd, cleans up.
- *     +- init (pid 1 of new user/pid/net/mount/ipc/uts/cgroup namespaces)
- *          |                       builds the filesystem view, drops privileges,
- *          |                       reaps orphans; when the command exits it
- *          |                       exits too, and the kernel kills the rest.
- *          +- command (pid 2)      rlimits, seccomp, execve.
+ *     |                            Watches the run's CPU time (and, without a
+ *     |                            cgroup, its memory) against the limits.
+ *     +- init (pid 1 of new user/pid/net/mount/ipc/uts/cgroup namespaces,
+ *          |                       its own session) builds the filesystem
+ *          |                       view, drops privileges, reaps orphans; it
+ *          |                       installs no signal handler, so nothing in
+ *          |                       the namespace can signal it: it stops on
+ *          |                       the command's exit or the supervisor's word.
+ *          +- command (pid 2)      its own session; rlimits, seccomp, execve.
  *
  * File descriptors on entry: 0/1/2 are the command's stdio, 3 is passed to
  * the command as is (the run request), 4 is the status channel read by the
@@ -38,7 +42,7 @@ struct symlink_spec {
 };
 
 struct rlimit_spec {
-    uint64_t cpu_seconds;
+    uint64_t cpu_seconds; /* per process, a backstop to the run-wide CPU limit */
     uint64_t address_space_bytes;
     uint64_t file_size_bytes;
     uint64_t open_files;
@@ -51,6 +55,7 @@ struct cgroup_spec {
     const char *v1_memory_parent; /* or the v1 memory and pids hierarchies */
     const char *v1_pids_parent;
     const char *v1_cpu_parent;    /* optional: v1 cpu controller for the CPU quota */
+    const char *v1_cpuacct_parent; /* optional: v1 cpuacct, the run's CPU time */
     uint64_t memory_bytes;
     uint64_t pids_max;
     uint64_t cpu_millicores;      /* CPU bandwidth, 1000 = one core; 0 = unlimited */
@@ -74,6 +79,7 @@ struct sandbox_config {
     gid_t outside_gid;
     struct rlimit_spec rlimits;
     struct cgroup_spec cgroup;
+    uint64_t cpu_time_us; /* CPU time of all the run's processes together; 0 = none */
 };
 
 /* The seccomp program, built before clone so that no child allocates. */
@@ -90,8 +96,10 @@ void report_line(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void report_failure(const char *step, int error_number, const char *detail);
 _Noreturn void fail(const char *step, const char *detail);
 
-/* seccomp_policy.c */
-int build_seccomp_program(struct bpf_program_buffer *program);
+/* seccomp_policy.c. Without a cgroup that counts CPU time, the run's CPU
+ * time is what init reaps, so no process may have its children reaped
+ * unseen (SIGCHLD ignored). */
+int build_seccomp_program(struct bpf_program_buffer *program, bool cpu_counted_by_cgroup);
 int install_seccomp_program(const struct bpf_program_buffer *program);
 
 /* cgroup.c */
@@ -101,10 +109,14 @@ struct cgroup_handle {
     char v1_memory_dir[4096];
     char v1_pids_dir[4096];
     char v1_cpu_dir[4096];
+    char v1_cpuacct_dir[4096];
 };
 int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup);
 int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid);
 void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes, uint64_t *oom_kills);
+bool cgroup_counts_cpu(const struct cgroup_spec *spec);
+/* CPU time of every process that was ever in the cgroup; false if it does not count it. */
+bool cgroup_read_cpu_us(const struct cgroup_handle *cgroup, uint64_t *cpu_us);
 void cgroup_destroy(const struct cgroup_handle *cgroup);
 
 /* userns.c */
@@ -120,6 +132,37 @@ void drop_capabilities(void);
 /* rlimits.c */
 void apply_rlimits(const struct rlimit_spec *limits);
 
+/* run_census.c: the run's processes seen from the host, for the limits a
+ * cgroup would otherwise enforce. Walks init's descendants in /proc. */
+struct run_census {
+    uint64_t cpu_us;       /* live processes plus everything they and init reaped */
+    uint64_t memory_bytes; /* anonymous and shared memory, plus the working directory's files */
+};
+bool take_run_census(pid_t init, const char *workdir, bool proportional, struct run_census *census);
+
+/* limit_watch.c: the run-wide CPU limit, and memory without a cgroup. */
+enum run_stop {
+    RUN_GOING,
+    STOPPED_BY_SERVICE, /* a signal from the service, or its end of the status pipe closed */
+    STOPPED_AT_CPU_LIMIT,
+    STOPPED_AT_MEMORY_LIMIT,
+};
+
+struct limit_watch {
+    const struct sandbox_config *config;
+    pid_t init;
+    const struct cgroup_handle *cgroup;
+    bool memory_watched;        /* no cgroup bounds the run's memory */
+    bool cpu_counted_by_cgroup;
+    uint64_t cores;             /* how fast CPU time can grow, per second of wall time */
+    int timer_fd;
+};
+
+/* Returns the timer to poll, or -1 when there is nothing to watch. */
+int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *config, pid_t init,
+                      const struct cgroup_handle *cgroup);
+enum run_stop check_limits(struct limit_watch *watch);
+
 /* init.c */
 
 /* What init tells the supervisor once every process of the run is gone, so
@@ -130,6 +173,9 @@ struct run_outcome {
     uint64_t cpu_us;        /* init and everything it reaped */
     int64_t maxrss_kb;
 };
+
+/* The supervisor's word to init on the go pipe, after the go byte. */
+enum { STOP_REQUEST = 's' };
 
 _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program,
                         int go_fd, int outcome_fd);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 enum option_id {
@@ -21,7 +22,7 @@ enum option_id {
     OPT_GID,
     OPT_OUTSIDE_UID,
     OPT_OUTSIDE_GID,
-    OPT_CPU_SECONDS,
+    OPT_CPU_TIME_MS,
     OPT_ADDRESS_SPACE,
     OPT_FILE_SIZE,
     OPT_OPEN_FILES,
@@ -31,6 +32,7 @@ enum option_id {
     OPT_CGROUP1_MEMORY,
     OPT_CGROUP1_PIDS,
     OPT_CGROUP1_CPU,
+    OPT_CGROUP1_CPUACCT,
     OPT_CPU_MILLICORES,
     OPT_MEMORY,
     OPT_PIDS,
@@ -48,7 +50,7 @@ static const struct option long_options[] = {
     {"gid", required_argument, NULL, OPT_GID},
     {"outside-uid", required_argument, NULL, OPT_OUTSIDE_UID},
     {"outside-gid", required_argument, NULL, OPT_OUTSIDE_GID},
-    {"cpu-seconds", required_argument, NULL, OPT_CPU_SECONDS},
+    {"cpu-time-ms", required_argument, NULL, OPT_CPU_TIME_MS},
     {"address-space", required_argument, NULL, OPT_ADDRESS_SPACE},
     {"file-size", required_argument, NULL, OPT_FILE_SIZE},
     {"open-files", required_argument, NULL, OPT_OPEN_FILES},
@@ -58,6 +60,7 @@ static const struct option long_options[] = {
     {"cgroup1-memory", required_argument, NULL, OPT_CGROUP1_MEMORY},
     {"cgroup1-pids", required_argument, NULL, OPT_CGROUP1_PIDS},
     {"cgroup1-cpu", required_argument, NULL, OPT_CGROUP1_CPU},
+    {"cgroup1-cpuacct", required_argument, NULL, OPT_CGROUP1_CPUACCT},
     {"cpu-millicores", required_argument, NULL, OPT_CPU_MILLICORES},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"pids", required_argument, NULL, OPT_PIDS},
@@ -92,6 +95,13 @@ static void require_absolute(const char *name, const char *path)
     }
 }
 
+/* The run-wide limit, and per process the whole seconds above it as a backstop. */
+static void set_cpu_time(struct sandbox_config *config, uint64_t milliseconds)
+{
+    config->cpu_time_us = milliseconds * 1000;
+    config->rlimits.cpu_seconds = milliseconds == 0 ? RLIM_INFINITY : (milliseconds + 999) / 1000;
+}
+
 static void set_defaults(struct sandbox_config *config)
 {
     memset(config, 0, sizeof *config);
@@ -105,7 +115,6 @@ static void set_defaults(struct sandbox_config *config)
     config->outside_uid = geteuid() == 0 ? 65534 : geteuid();
     config->outside_gid = geteuid() == 0 ? 65534 : getegid();
     config->rlimits = (struct rlimit_spec){
-        .cpu_seconds = 10,
         .address_space_bytes = 512ull << 20,
         .file_size_bytes = 16ull << 20,
         .open_files = 256,
@@ -115,6 +124,7 @@ static void set_defaults(struct sandbox_config *config)
     config->cgroup.memory_bytes = 256ull << 20;
     config->cgroup.pids_max = 64;
     config->cgroup.cpu_millicores = 1000;
+    set_cpu_time(config, 10000);
 }
 
 int parse_options(int argc, char **argv, struct sandbox_config *config)
@@ -159,7 +169,7 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
         case OPT_GID: config->inside_gid = (gid_t)parse_number("gid", optarg); break;
         case OPT_OUTSIDE_UID: config->outside_uid = (uid_t)parse_number("outside-uid", optarg); break;
         case OPT_OUTSIDE_GID: config->outside_gid = (gid_t)parse_number("outside-gid", optarg); break;
-        case OPT_CPU_SECONDS: config->rlimits.cpu_seconds = parse_number("cpu-seconds", optarg); break;
+        case OPT_CPU_TIME_MS: set_cpu_time(config, parse_number("cpu-time-ms", optarg)); break;
         case OPT_ADDRESS_SPACE: config->rlimits.address_space_bytes = parse_number("address-space", optarg); break;
         case OPT_FILE_SIZE: config->rlimits.file_size_bytes = parse_number("file-size", optarg); break;
         case OPT_OPEN_FILES: config->rlimits.open_files = parse_number("open-files", optarg); break;
@@ -177,6 +187,10 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
         case OPT_CGROUP1_CPU:
             require_absolute("cgroup1-cpu", optarg);
             config->cgroup.v1_cpu_parent = optarg;
+            break;
+        case OPT_CGROUP1_CPUACCT:
+            require_absolute("cgroup1-cpuacct", optarg);
+            config->cgroup.v1_cpuacct_parent = optarg;
             break;
         case OPT_CPU_MILLICORES: config->cgroup.cpu_millicores = parse_number("cpu-millicores", optarg); break;
         case OPT_MEMORY: config->cgroup.memory_bytes = parse_number("memory", optarg); break;

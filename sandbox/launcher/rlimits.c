@@ -12,8 +12,10 @@ static void set_limit(int resource, rlim_t soft, rlim_t hard, const char *step)
 
 void apply_rlimits(const struct rlimit_spec *limits)
 {
-    /* SIGXCPU at the soft limit, SIGKILL one second later for code that ignores it. */
-    set_limit(RLIMIT_CPU, limits->cpu_seconds, limits->cpu_seconds + 1, "rlimit_cpu");
+    /* SIGXCPU at the soft limit, SIGKILL one second later for code that ignores
+     * it. Per process only: the supervisor enforces the run-wide limit. */
+    rlim_t hard_cpu = limits->cpu_seconds == RLIM_INFINITY ? RLIM_INFINITY : limits->cpu_seconds + 1;
+    set_limit(RLIMIT_CPU, limits->cpu_seconds, hard_cpu, "rlimit_cpu");
     set_limit(RLIMIT_AS, limits->address_space_bytes, limits->address_space_bytes, "rlimit_as");
     set_limit(RLIMIT_FSIZE, limits->file_size_bytes, limits->file_size_bytes, "rlimit_fsize");
     set_limit(RLIMIT_NOFILE, limits->open_files, limits->open_files, "rlimit_nofile");

@@ -11,12 +11,14 @@
 #include <errno.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -26,16 +28,32 @@ enum rule_kind {
     ALLOW,        /* always allowed */
     ALLOW_IF,     /* allowed when the argument test holds, EPERM otherwise */
     ALLOW_IF_BOTH, /* allowed when both argument tests hold */
+    ALLOW_UNLESS, /* allowed unless an int argument has one value (and, if given, when the test holds) */
     DENY,         /* EPERM, listed for the record */
     DENY_ENOSYS,  /* pretend the call does not exist, so libc falls back */
+};
+
+/* Which runs a row is for: some calls are only dangerous where no cgroup counts the run's CPU time. */
+enum rule_scope {
+    EVERY_RUN,
+    CPU_COUNTED_BY_CGROUP,
+    CPU_COUNTED_BY_INIT,
+};
+
+/* For ALLOW_UNLESS: the argument and the one value it may not have. */
+struct forbidden_value {
+    unsigned int arg;
+    uint32_t value;
 };
 
 struct syscall_rule {
     const char *name;
     enum rule_kind kind;
-    struct scmp_arg_cmp test; /* for ALLOW_IF and ALLOW_IF_BOTH */
+    struct scmp_arg_cmp test; /* for ALLOW_IF and ALLOW_IF_BOTH; optional for ALLOW_UNLESS */
     const char *why;
     struct scmp_arg_cmp second_test; /* for ALLOW_IF_BOTH */
+    struct forbidden_value unless;   /* for ALLOW_UNLESS */
+    enum rule_scope scope;
 };
 
 #define NEW_NAMESPACE_FLAGS \
@@ -43,6 +61,11 @@ struct syscall_rule {
      CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 #define ARG_EQ(index, value) SCMP_CMP((index), SCMP_CMP_EQ, (scmp_datum_t)(value))
+/* int arguments: the kernel reads the low 32 bits only, whatever the caller left above them. */
+#define INT_ARG_EQ(index, value) SCMP_CMP((index), SCMP_CMP_MASKED_EQ, 0xFFFFFFFFull, (scmp_datum_t)(uint32_t)(value))
+#define NO_TEST {0}
+/* pid 1 is the sandbox's init: the program may not change its limits or scheduling. */
+#define NOT_INIT(index) .unless = {(index), 1}
 #define NO_BITS(index, mask) SCMP_CMP((index), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(mask), 0)
 
 static const struct syscall_rule policy[] = {
@@ -63,7 +86,7 @@ static const struct syscall_rule policy[] = {
     {"fcntl", ALLOW}, {"dup", ALLOW}, {"dup2", ALLOW}, {"dup3", ALLOW}, {"pipe", ALLOW},
     {"pipe2", ALLOW}, {"umask", ALLOW}, {"utime", ALLOW}, {"utimes", ALLOW},
     {"utimensat", ALLOW}, {"futimesat", ALLOW}, {"statfs", ALLOW}, {"fstatfs", ALLOW},
-    {"sendfile", ALLOW}, {"copy_file_range", ALLOW}, {"memfd_create", ALLOW},
+    {"sendfile", ALLOW}, {"copy_file_range", ALLOW},
     {"poll", ALLOW}, {"ppoll", ALLOW}, {"select", ALLOW}, {"pselect6", ALLOW},
     {"epoll_create", ALLOW}, {"epoll_create1", ALLOW}, {"epoll_ctl", ALLOW},
     {"epoll_wait", ALLOW}, {"epoll_pwait", ALLOW}, {"epoll_pwait2", ALLOW},
@@ -92,17 +115,27 @@ static const struct syscall_rule policy[] = {
     {"setpgid", ALLOW}, {"getsid", ALLOW}, {"setsid", ALLOW}, {"set_tid_address", ALLOW},
     {"set_robust_list", ALLOW}, {"get_robust_list", ALLOW}, {"rseq", ALLOW},
     {"futex", ALLOW}, {"futex_waitv", ALLOW}, {"arch_prctl", ALLOW}, {"sched_yield", ALLOW},
-    {"sched_getaffinity", ALLOW}, {"sched_setaffinity", ALLOW}, {"sched_getparam", ALLOW},
+    {"sched_getaffinity", ALLOW}, {"sched_getparam", ALLOW},
     {"sched_getscheduler", ALLOW}, {"sched_get_priority_max", ALLOW},
-    {"sched_get_priority_min", ALLOW}, {"getpriority", ALLOW}, {"setpriority", ALLOW},
-    {"getrlimit", ALLOW}, {"setrlimit", ALLOW}, {"prlimit64", ALLOW}, {"getrusage", ALLOW},
+    {"sched_get_priority_min", ALLOW}, {"getpriority", ALLOW},
+    {"sched_setaffinity", ALLOW_UNLESS, NO_TEST, "any process of the run but init", {0}, NOT_INIT(0)},
+    {"prlimit64", ALLOW_UNLESS, NO_TEST, "any process of the run but init", {0}, NOT_INIT(0)},
+    /* Init is the leader of process group 1; PRIO_USER would reach it as the same user. */
+    {"setpriority", ALLOW_UNLESS, INT_ARG_EQ(0, PRIO_PROCESS), "any process of the run but init", {0}, NOT_INIT(1)},
+    {"setpriority", ALLOW_UNLESS, INT_ARG_EQ(0, PRIO_PGRP), "any group of the run but init's", {0}, NOT_INIT(1)},
+    {"getrlimit", ALLOW}, {"setrlimit", ALLOW}, {"getrusage", ALLOW},
     {"times", ALLOW}, {"getuid", ALLOW}, {"geteuid", ALLOW}, {"getgid", ALLOW},
     {"getegid", ALLOW}, {"getresuid", ALLOW}, {"getresgid", ALLOW}, {"getgroups", ALLOW},
-    {"capget", ALLOW}, {"uname", ALLOW}, {"sysinfo", ALLOW}, {"getcpu", ALLOW},
+    {"capget", ALLOW}, {"uname", ALLOW}, {"getcpu", ALLOW},
     {"getrandom", ALLOW}, {"restart_syscall", ALLOW}, {"pause", ALLOW}, {"alarm", ALLOW},
     {"getitimer", ALLOW}, {"setitimer", ALLOW}, {"nanosleep", ALLOW},
     {"clock_nanosleep", ALLOW}, {"clock_gettime", ALLOW}, {"clock_getres", ALLOW},
-    {"gettimeofday", ALLOW}, {"time", ALLOW}, {"rt_sigaction", ALLOW},
+    {"gettimeofday", ALLOW}, {"time", ALLOW},
+    {"rt_sigaction", ALLOW, NO_TEST, "", {0}, {0}, CPU_COUNTED_BY_CGROUP},
+    /* Without a cgroup the run's CPU time is what init reaps: a process that
+     * ignores SIGCHLD (or sets SA_NOCLDWAIT) has its children reaped unseen. */
+    {"rt_sigaction", ALLOW_UNLESS, NO_TEST, "any signal but SIGCHLD", {0}, {0, SIGCHLD}, CPU_COUNTED_BY_INIT},
+    {"rt_sigaction", ALLOW_IF, ARG_EQ(1, 0), "reading SIGCHLD's disposition", {0}, {0}, CPU_COUNTED_BY_INIT},
     {"rt_sigprocmask", ALLOW}, {"rt_sigreturn", ALLOW}, {"rt_sigsuspend", ALLOW},
     {"rt_sigpending", ALLOW}, {"rt_sigtimedwait", ALLOW}, {"rt_sigqueueinfo", ALLOW},
     {"rt_tgsigqueueinfo", ALLOW}, {"sigaltstack", ALLOW},
@@ -112,7 +145,10 @@ static const struct syscall_rule policy[] = {
     {"prctl", ALLOW_IF, ARG_EQ(0, PR_GET_NO_NEW_PRIVS), "read only"},
     {"prctl", ALLOW_IF, ARG_EQ(0, PR_GET_SECCOMP), "read only"},
     {"prctl", ALLOW_IF, ARG_EQ(0, PR_SET_PDEATHSIG), "multiprocessing helpers"},
-    {"prctl", ALLOW_IF_BOTH, ARG_EQ(0, PR_SET_DUMPABLE), "the bootstrap makes the run non-dumpable",
+    /* Only ever to 0: some libraries make themselves non-dumpable to guard
+     * secrets. Nothing relies on the run being dumpable: the supervisor reads
+     * its processes as root or as the owner of its user namespace. */
+    {"prctl", ALLOW_IF_BOTH, ARG_EQ(0, PR_SET_DUMPABLE), "a process may make itself non-dumpable",
      ARG_EQ(1, 0)},
 
     /* Sockets: local only. AF_UNIX reaches nothing outside (no host paths are
@@ -165,6 +201,10 @@ static const struct syscall_rule policy[] = {
     {"migrate_pages", DENY, {0}, "NUMA policy"}, {"move_pages", DENY, {0}, "NUMA policy"},
     {"process_madvise", DENY, {0}, "another process's memory"},
     {"seccomp", DENY, {0}, "the filter is final"},
+    /* Denied: memory that no limit of the process sees, and what it enables. */
+    {"memfd_create", DENY, {0}, "files in memory outside RLIMIT_AS and the working directory's size; "
+                                "exec of copied binaries despite the noexec working directory"},
+    {"sysinfo", DENY, {0}, "host uptime, load, memory and process count"},
     /* Denied: clocks, host identity and credentials. */
     {"settimeofday", DENY, {0}, "host clock"}, {"clock_settime", DENY, {0}, "host clock"},
     {"clock_adjtime", DENY, {0}, "host clock"}, {"adjtimex", DENY, {0}, "host clock"},
@@ -179,12 +219,33 @@ static const struct syscall_rule policy[] = {
     {"lchown", DENY, {0}, "ownership"}, {"fchownat", DENY, {0}, "ownership"},
 };
 
+/*
+ * "Allowed unless the int argument equals V": libseccomp compares full 64-bit
+ * values, one test per argument, so the inequality becomes one rule per bit:
+ * allowed if any of the low 32 bits differs from V's. Upper bits are ignored
+ * as the kernel ignores them.
+ */
+static int add_unless_rules(scmp_filter_ctx context, int number, const struct syscall_rule *rule)
+{
+    bool has_test = rule->test.op != 0;
+    for (unsigned int bit = 0; bit < 32; bit++) {
+        scmp_datum_t mask = (scmp_datum_t)1 << bit;
+        struct scmp_arg_cmp differs = SCMP_CMP(rule->unless.arg, SCMP_CMP_MASKED_EQ, mask, ~(scmp_datum_t)rule->unless.value & mask);
+        int result = has_test ? seccomp_rule_add(context, SCMP_ACT_ALLOW, number, 2, rule->test, differs)
+                              : seccomp_rule_add(context, SCMP_ACT_ALLOW, number, 1, differs);
+        if (result < 0)
+            return result;
+    }
+    return 0;
+}
+
 static int add_rule(scmp_filter_ctx context, const struct syscall_rule *rule)
 {
     int number = seccomp_syscall_resolve_name(rule->name);
     if (number == __NR_SCMP_ERROR)
         return 0; /* not a syscall on this architecture */
     switch (rule->kind) {
+    case ALLOW_UNLESS: return add_unless_rules(context, number, rule);
     case ALLOW: return seccomp_rule_add(context, SCMP_ACT_ALLOW, number, 0);
     case ALLOW_IF: return seccomp_rule_add(context, SCMP_ACT_ALLOW, number, 1, rule->test);
     case ALLOW_IF_BOTH:
@@ -197,9 +258,19 @@ static int add_rule(scmp_filter_ctx context, const struct syscall_rule *rule)
 
 /* DENY rows equal the default action; libseccomp refuses those, so they are
  * documentation only and skipped when building. */
-static bool needs_rule(const struct syscall_rule *rule) { return rule->kind != DENY; }
+static bool needs_rule(const struct syscall_rule *rule, bool cpu_counted_by_cgroup)
+{
+    if (rule->kind == DENY)
+        return false;
+    switch (rule->scope) {
+    case EVERY_RUN: return true;
+    case CPU_COUNTED_BY_CGROUP: return cpu_counted_by_cgroup;
+    case CPU_COUNTED_BY_INIT: return !cpu_counted_by_cgroup;
+    }
+    return true;
+}
 
-int build_seccomp_program(struct bpf_program_buffer *program)
+int build_seccomp_program(struct bpf_program_buffer *program, bool cpu_counted_by_cgroup)
 {
     scmp_filter_ctx context = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (context == NULL) {
@@ -218,7 +289,7 @@ int build_seccomp_program(struct bpf_program_buffer *program)
         fail("seccomp_optimize", "binary-tree filter layout");
     }
     for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++) {
-        if (!needs_rule(&policy[i]))
+        if (!needs_rule(&policy[i], cpu_counted_by_cgroup))
             continue;
         result = add_rule(context, &policy[i]);
         if (result < 0) {

@@ -5,11 +5,12 @@
  * of the run gone), before init's exit tears the namespaces down and before
  * the cgroup is removed: the service's verdict waits for neither.
  *
- * On SIGTERM/SIGINT/SIGHUP from the service, or when the service closes the
- * status pipe (a crashed service leaves no run behind), it asks init to end
- * the run (SIGTERM: init kills and reaps everything, counting CPU time) and,
- * should init not be gone within a second, kills init, which takes the whole
- * PID namespace with it.
+ * On SIGTERM/SIGINT/SIGHUP from the service, when the service closes the
+ * status pipe (a crashed service leaves no run behind), or when the run
+ * reaches its CPU limit (or, without a cgroup, its memory limit), it asks init
+ * to end the run (a byte on the go pipe: init kills and reaps everything,
+ * counting CPU time) and, should init not be gone within a second, kills
+ * init, which takes the whole PID namespace with it.
  */
 #include "launcher.h"
 
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,8 +94,20 @@ static void release_stdio(void)
 
 enum { KILL_GRACE_MS = 1000 };
 
-/* The final report: how the command ended, then the run's totals. */
-static void report_run(const struct run_outcome *outcome, int init_status, bool killed, struct cgroup_handle *cgroup)
+static const char *limit_name(enum run_stop stop)
+{
+    switch (stop) {
+    case STOPPED_AT_CPU_LIMIT: return "cpu";
+    case STOPPED_AT_MEMORY_LIMIT: return "memory";
+    default: return "none";
+    }
+}
+
+/* The final report: how the command ended, then the run's totals. The
+ * cgroup's CPU time covers every process however it ended; init's figure,
+ * the fallback, covers what it reaped. */
+static void report_run(const struct run_outcome *outcome, int init_status, enum run_stop stop,
+                       struct cgroup_handle *cgroup)
 {
     if (outcome->command_ended && WIFEXITED(outcome->command_status))
         report_line("command exit_code=%d", WEXITSTATUS(outcome->command_status));
@@ -101,10 +115,12 @@ static void report_run(const struct run_outcome *outcome, int init_status, bool 
         report_line("command signal=%d", WTERMSIG(outcome->command_status));
     uint64_t peak_bytes = 0, oom_kills = 0;
     cgroup_read_usage(cgroup, &peak_bytes, &oom_kills);
+    uint64_t cpu_us = outcome->cpu_us;
+    cgroup_read_cpu_us(cgroup, &cpu_us);
     report_line("exit init_status=%d killed=%d cpu_us=%" PRIu64 " maxrss_kb=%" PRId64 " cgroup=%d peak_memory_kb=%" PRIu64
-                " oom_kills=%" PRIu64,
-                init_status, killed ? 1 : 0, outcome->cpu_us, outcome->maxrss_kb, cgroup->active ? 1 : 0,
-                peak_bytes / 1024, oom_kills);
+                " oom_kills=%" PRIu64 " limit=%s",
+                init_status, stop != RUN_GOING ? 1 : 0, cpu_us, outcome->maxrss_kb, cgroup->active ? 1 : 0,
+                peak_bytes / 1024, oom_kills, limit_name(stop));
 }
 
 /* Init's outcome, once every process of the run is gone; false if init died without one. */
@@ -117,22 +133,37 @@ static bool read_outcome(int outcome_fd, struct run_outcome *outcome)
     return length == (ssize_t)sizeof *outcome;
 }
 
-/* Waits for init while watching for a kill request, and reports the run as
- * soon as init hands over its outcome. Returns true if we ended the run. */
-static bool wait_for_init(pid_t init, int signal_fd, int outcome_fd, struct cgroup_handle *cgroup, bool *reported)
+/* Init ends the run when asked on the go pipe; nothing else can ask it. */
+static void request_stop(int go_fd, enum run_stop *stop, enum run_stop reason)
+{
+    if (*stop != RUN_GOING)
+        return;
+    *stop = reason;
+    ssize_t ignored = write(go_fd, (char[]){STOP_REQUEST}, 1);
+    (void)ignored;
+}
+
+/* Waits for init while watching for a kill request and the run's limits, and
+ * reports the run as soon as init hands over its outcome. Returns why we
+ * ended the run, if we did. */
+static enum run_stop wait_for_init(const struct sandbox_config *config, pid_t init, int signal_fd, int go_fd,
+                                   int outcome_fd, struct cgroup_handle *cgroup, bool *reported)
 {
     int pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
     if (pid_fd < 0)
         fail("pidfd_open", "watching init (Linux 5.3 or later is required)");
-    bool killed = false;
-    struct pollfd watches[4] = {
+    struct limit_watch watch;
+    int timer_fd = start_limit_watch(&watch, config, init, cgroup);
+    enum run_stop stop = RUN_GOING;
+    struct pollfd watches[5] = {
         {.fd = pid_fd, .events = POLLIN},
         {.fd = signal_fd, .events = POLLIN},
         {.fd = STATUS_FD, .events = 0}, /* POLLERR once the service closes its end */
         {.fd = outcome_fd, .events = POLLIN},
+        {.fd = timer_fd, .events = POLLIN},
     };
     for (;;) {
-        int ready = poll(watches, 4, killed ? KILL_GRACE_MS : -1);
+        int ready = poll(watches, 5, stop != RUN_GOING ? KILL_GRACE_MS : -1);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -145,9 +176,10 @@ static bool wait_for_init(pid_t init, int signal_fd, int outcome_fd, struct cgro
         /* The outcome first: init may have written it and exited since the last poll. */
         if (watches[3].revents & (POLLIN | POLLHUP)) {
             watches[3].fd = -1;
+            watches[4].fd = -1;
             struct run_outcome outcome;
             if (read_outcome(outcome_fd, &outcome)) {
-                report_run(&outcome, 0, killed, cgroup);
+                report_run(&outcome, 0, stop, cgroup);
                 *reported = true;
             }
         }
@@ -157,24 +189,30 @@ static bool wait_for_init(pid_t init, int signal_fd, int outcome_fd, struct cgro
             struct signalfd_siginfo info;
             ssize_t ignored = read(signal_fd, &info, sizeof info);
             (void)ignored;
-            killed = true;
-            kill(init, SIGTERM);
+            request_stop(go_fd, &stop, STOPPED_BY_SERVICE);
         }
         if (watches[2].revents & (POLLERR | POLLHUP)) {
             watches[2].fd = -1;
-            if (!*reported) {
-                killed = true;
-                kill(init, SIGTERM);
+            if (!*reported)
+                request_stop(go_fd, &stop, STOPPED_BY_SERVICE);
+        }
+        if (watches[4].revents & POLLIN) {
+            enum run_stop reached = check_limits(&watch);
+            if (reached != RUN_GOING) {
+                watches[4].fd = -1;
+                request_stop(go_fd, &stop, reached);
             }
         }
     }
     close(pid_fd);
-    return killed;
+    if (timer_fd >= 0)
+        close(timer_fd);
+    return stop;
 }
 
 int supervise(const struct sandbox_config *config)
 {
-    build_seccomp_program(&seccomp_program);
+    build_seccomp_program(&seccomp_program, cgroup_counts_cpu(&config->cgroup));
     struct cgroup_handle cgroup;
     if (cgroup_create(&config->cgroup, &cgroup) != 0)
         return 111;
@@ -206,7 +244,7 @@ int supervise(const struct sandbox_config *config)
     release_stdio();
 
     bool reported = false;
-    bool killed = wait_for_init(init, signal_fd, outcome[0], &cgroup, &reported);
+    enum run_stop stop = wait_for_init(config, init, signal_fd, go[1], outcome[0], &cgroup, &reported);
     int status = 0;
     struct rusage usage;
     memset(&usage, 0, sizeof usage);
@@ -214,7 +252,7 @@ int supervise(const struct sandbox_config *config)
         fail("wait4", "reaping init");
     struct run_outcome late_outcome;
     if (!reported && read_outcome(outcome[0], &late_outcome)) { /* init is gone: data or EOF, no wait */
-        report_run(&late_outcome, status, killed, &cgroup);
+        report_run(&late_outcome, status, stop, &cgroup);
         reported = true;
     }
     if (!reported) {
@@ -224,7 +262,7 @@ int supervise(const struct sandbox_config *config)
                       (uint64_t)usage.ru_stime.tv_sec * 1000000u + (uint64_t)usage.ru_stime.tv_usec,
             .maxrss_kb = usage.ru_maxrss,
         };
-        report_run(&outcome_of_wait, status, killed, &cgroup);
+        report_run(&outcome_of_wait, status, stop, &cgroup);
     }
     cgroup_destroy(&cgroup);
     close(go[1]);

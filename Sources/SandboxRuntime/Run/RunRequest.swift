@@ -32,13 +32,12 @@ public struct RunLimits: Sendable, Equatable {
         memoryBytes == launched.memoryBytes && workdirBytes == launched.workdirBytes
             && workdirInodes == launched.workdirInodes && cpuCores == launched.cpuCores
             && maxProcesses == launched.maxProcesses && maxOpenFiles == launched.maxOpenFiles
-            && maxFileBytes == launched.maxFileBytes && (cpuTime == nil || cpuSeconds == launched.cpuSeconds)
+            && maxFileBytes == launched.maxFileBytes && (cpuTime == nil || cpuTimeMilliseconds == launched.cpuTimeMilliseconds)
     }
 
-    var cpuSeconds: Int {
-        let limit = cpuTime ?? wallTimeout
-        let (seconds, attoseconds) = limit.components
-        return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
+    /// The run-wide CPU limit the launcher enforces.
+    var cpuTimeMilliseconds: Int {
+        max(1, Int((cpuTime ?? wallTimeout) / .milliseconds(1)))
     }
 }
 

@@ -69,7 +69,8 @@ struct Supervision: Sendable {
             wallMs: wallMs, cpuMs: report.cpuMicroseconds / 1000,
             maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive && ran ? report.peakMemoryKb : nil,
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)
-        (verdict.status, verdict.message) = SandboxRun.classify(report: report, killReason: killer.reason, limits: limits)
+        (verdict.status, verdict.limit, verdict.message) = SandboxRun.classify(
+            report: report, killReason: killer.reason, limits: limits)
         if verdict.status == .internalError {
             logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
         }
@@ -154,31 +155,39 @@ private final class Stopwatch: Sendable {
 }
 
 extension SandboxRun {
-    static func classify(report: LauncherReport, killReason: KillReason?, limits: RunLimits) -> (Verdict.Status, String?) {
+    static func classify(
+        report: LauncherReport, killReason: KillReason?, limits: RunLimits
+    ) -> (Verdict.Status, Verdict.Limit?, String?) {
         switch killReason {
-        case .timeout: return (.timeout, nil)
-        case .cancelled: return (.cancelled, nil)
-        case .outputLimit: return (.outputLimit, nil)
+        case .timeout: return (.timeout, .wall, nil)
+        case .cancelled: return (.cancelled, nil, nil)
+        case .outputLimit: return (.outputLimit, nil, nil)
         case nil: break
         }
         if report.setupFailed {
-            return (.internalError, report.failureMessage)
+            return (.internalError, nil, report.failureMessage)
         }
         guard report.finished else {
-            return (.internalError, report.failureMessage ?? "the launcher ended without a report")
+            return (.internalError, nil, report.failureMessage ?? "the launcher ended without a report")
+        }
+        switch report.limitReached {
+        case .cpu: return (.timeout, .cpu, nil)
+        case .memory: return (.memoryLimit, nil, nil)
+        case nil: break
         }
         let failed = report.commandSignal != nil || report.commandExitCode != 0
         if report.oomKills > 0 && failed {
-            return (.memoryLimit, nil)
+            return (.memoryLimit, nil, nil)
         }
         if let signal = report.commandSignal {
-            let cpuExhausted = report.cpuMicroseconds >= limits.cpuSeconds * 1_000_000
-            if signal == SIGXCPU || (signal == SIGKILL && cpuExhausted) { return (.timeout, nil) }
-            return (.killed, nil)
+            // RLIMIT_CPU, the per-process backstop: SIGXCPU, then SIGKILL a second later.
+            let cpuExhausted = report.cpuMicroseconds >= limits.cpuTimeMilliseconds * 1000
+            if signal == SIGXCPU || (signal == SIGKILL && cpuExhausted) { return (.timeout, .cpu, nil) }
+            return (.killed, nil, nil)
         }
         guard let exitCode = report.commandExitCode else {
-            return (.internalError, report.failureMessage ?? "the launcher did not report how the program ended")
+            return (.internalError, nil, report.failureMessage ?? "the launcher did not report how the program ended")
         }
-        return (exitCode == 0 ? .ok : .error, nil)
+        return (exitCode == 0 ? .ok : .error, nil, nil)
     }
 }

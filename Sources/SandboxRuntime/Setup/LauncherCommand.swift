@@ -43,7 +43,7 @@ struct LauncherCommand: Sendable {
         let limitArguments = [
             "--workdir-bytes", "\(limits.workdirBytes)",
             "--workdir-inodes", "\(limits.workdirInodes)",
-            "--cpu-seconds", "\(limits.cpuSeconds)",
+            "--cpu-time-ms", "\(limits.cpuTimeMilliseconds)",
             "--address-space", "\(addressSpace)",
             "--file-size", "\(limits.maxFileBytes)",
             "--open-files", "\(limits.maxOpenFiles)",

@@ -2,6 +2,11 @@
 /// `command exit_code=1`, `exit init_status=0 killed=0 cpu_us=...` and
 /// `error step=mount_proc errno=1 reason=...`.
 struct LauncherReport: Sendable, Equatable {
+    enum LimitReached: String, Sendable, Equatable {
+        case cpu
+        case memory
+    }
+
     struct Failure: Sendable, Equatable {
         var step: String
         var errno: Int32
@@ -17,6 +22,9 @@ struct LauncherReport: Sendable, Equatable {
     var cgroupActive = false
     var peakMemoryKb = 0
     var oomKills = 0
+    /// The limit the launcher itself ended the run at: the run-wide CPU
+    /// time, or (without a cgroup) its memory.
+    var limitReached: LimitReached?
     var failures: [Failure] = []
     /// A step failed before the command started: the sandbox, not the program, failed.
     var setupFailed = false
@@ -42,6 +50,7 @@ struct LauncherReport: Sendable, Equatable {
             cgroupActive = int("cgroup") == 1
             peakMemoryKb = int("peak_memory_kb") ?? 0
             oomKills = int("oom_kills") ?? 0
+            limitReached = fields["limit"].flatMap { LimitReached(rawValue: String($0)) }
         case "error":
             failures.append(Failure(step: String(fields["step"] ?? "unknown"),
                                     errno: Int32(int("errno") ?? 0), line: String(line)))

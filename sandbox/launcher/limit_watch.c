@@ -1,0 +1,96 @@
+/*
+ * The limits no kernel mechanism enforces for the run as a whole: its CPU
+ * time (RLIMIT_CPU is per process, and a cgroup only counts) and, without a
+ * cgroup, its memory. A one-shot timer wakes the supervisor to check.
+ *
+ * CPU time grows at most as fast as the run has cores, so the next check
+ * comes when the limit could first be reached: rarely while much is left,
+ * often near the end. Memory can grow at any moment, so without a cgroup it
+ * is checked every MEMORY_CHECK_MS.
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+enum {
+    MEMORY_CHECK_MS = 10,
+    MIN_CHECK_US = 2000,
+    MAX_CHECK_US = 1000000,
+};
+
+static uint64_t run_cpu_us(const struct limit_watch *watch, const struct run_census *census)
+{
+    uint64_t cpu_us = census != NULL ? census->cpu_us : 0;
+    cgroup_read_cpu_us(watch->cgroup, &cpu_us);
+    return cpu_us;
+}
+
+static void arm(struct limit_watch *watch, uint64_t delay_us)
+{
+    if (delay_us < MIN_CHECK_US)
+        delay_us = MIN_CHECK_US;
+    if (delay_us > MAX_CHECK_US)
+        delay_us = MAX_CHECK_US;
+    if (watch->memory_watched && delay_us > MEMORY_CHECK_MS * 1000u)
+        delay_us = MEMORY_CHECK_MS * 1000u;
+    struct itimerspec once = {.it_value = {.tv_sec = (time_t)(delay_us / 1000000u),
+                                           .tv_nsec = (long)(delay_us % 1000000u) * 1000}};
+    if (timerfd_settime(watch->timer_fd, 0, &once, NULL) != 0)
+        fail("timerfd_settime", "arming the limit watch");
+}
+
+/* The earliest time the run could reach its CPU limit from `used`. */
+static uint64_t time_to_cpu_limit(const struct limit_watch *watch, uint64_t used)
+{
+    if (watch->config->cpu_time_us == 0)
+        return MAX_CHECK_US;
+    if (used >= watch->config->cpu_time_us)
+        return 0;
+    return (watch->config->cpu_time_us - used) / watch->cores;
+}
+
+int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *config, pid_t init,
+                      const struct cgroup_handle *cgroup)
+{
+    uint64_t ignored;
+    *watch = (struct limit_watch){
+        .config = config,
+        .init = init,
+        .cgroup = cgroup,
+        .memory_watched = !cgroup->active,
+        .cpu_counted_by_cgroup = cgroup_read_cpu_us(cgroup, &ignored),
+        .timer_fd = -1,
+    };
+    if (config->cpu_time_us == 0 && !watch->memory_watched)
+        return -1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    watch->cores = cores > 0 ? (uint64_t)cores : 1;
+    watch->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (watch->timer_fd < 0)
+        fail("timerfd_create", "the limit watch");
+    arm(watch, time_to_cpu_limit(watch, 0));
+    return watch->timer_fd;
+}
+
+enum run_stop check_limits(struct limit_watch *watch)
+{
+    uint64_t expirations;
+    ssize_t ignored = read(watch->timer_fd, &expirations, sizeof expirations);
+    (void)ignored;
+    struct run_census census = {0};
+    bool counted = !watch->cpu_counted_by_cgroup || watch->memory_watched
+                       ? take_run_census(watch->init, watch->config->workdir, false, &census)
+                       : false;
+    uint64_t cpu_us = run_cpu_us(watch, counted ? &census : NULL);
+    if (watch->config->cpu_time_us != 0 && cpu_us >= watch->config->cpu_time_us)
+        return STOPPED_AT_CPU_LIMIT;
+    /* Resident pages shared after fork count once per process; confirm with each one's share. */
+    if (watch->memory_watched && counted && census.memory_bytes > watch->config->cgroup.memory_bytes &&
+        take_run_census(watch->init, watch->config->workdir, true, &census) &&
+        census.memory_bytes > watch->config->cgroup.memory_bytes)
+        return STOPPED_AT_MEMORY_LIMIT;
+    arm(watch, time_to_cpu_limit(watch, cpu_us));
+    return RUN_GOING;
+}

@@ -1,0 +1,165 @@
+/*
+ * The run's processes seen from the host, for the limits a cgroup would
+ * otherwise enforce: init and its descendants, found through
+ * /proc/PID/task/TID/children (every process of the run descends from init,
+ * which inherits orphans). The supervisor may read them all: it is root, or
+ * the owner of the run's user namespace.
+ *
+ * CPU time: each live process's own time plus what it reaped (cutime). As
+ * long as no process has its children reaped unseen (seccomp keeps SIGCHLD's
+ * disposition, see seccomp_policy.c), this is every process of the run.
+ * Memory: anonymous and shared pages of each process (resident, or with
+ * `proportional` each process's share of pages shared after fork), plus the
+ * files in the working directory's tmpfs, which no process needs to map.
+ */
+#include "launcher.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+enum { MAX_CENSUS = 4096 };
+
+static ssize_t read_text(const char *path, char *buffer, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t length = read(fd, buffer, size - 1);
+    close(fd);
+    if (length < 0)
+        return -1;
+    buffer[length] = '\0';
+    return length;
+}
+
+/* utime + stime + cutime + cstime, in clock ticks, from /proc/PID/stat. */
+static bool read_cpu_ticks(pid_t pid, uint64_t *ticks)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_text(path, text, sizeof text) < 0)
+        return false;
+    char *cursor = strrchr(text, ')'); /* the command name may hold spaces and parentheses */
+    if (cursor == NULL)
+        return false;
+    cursor++;
+    /* After the name: state (field 3) ... utime is field 14. */
+    for (int field = 3; field < 14; field++) {
+        cursor = strchr(cursor + 1, ' ');
+        if (cursor == NULL)
+            return false;
+    }
+    uint64_t total = 0;
+    for (int field = 14; field <= 17; field++) {
+        char *end = NULL;
+        long long value = strtoll(cursor, &end, 10);
+        if (end == cursor)
+            return false;
+        total += value > 0 ? (uint64_t)value : 0;
+        cursor = end;
+    }
+    *ticks = total;
+    return true;
+}
+
+/* The sum of the named "Key:   N kB" lines of a /proc file, in bytes. */
+static uint64_t read_kb_fields(const char *path, const char *const keys[2])
+{
+    char text[4096];
+    if (read_text(path, text, sizeof text) < 0)
+        return 0;
+    uint64_t total = 0;
+    for (int i = 0; i < 2; i++) {
+        const char *line = strstr(text, keys[i]);
+        if (line != NULL)
+            total += strtoull(line + strlen(keys[i]), NULL, 10) * 1024;
+    }
+    return total;
+}
+
+static uint64_t read_memory(pid_t pid, bool proportional)
+{
+    static const char *const resident[2] = {"\nRssAnon:", "\nRssShmem:"};
+    static const char *const shares[2] = {"\nPss_Anon:", "\nPss_Shmem:"};
+    char path[64];
+    snprintf(path, sizeof path, proportional ? "/proc/%d/smaps_rollup" : "/proc/%d/status", (int)pid);
+    return read_kb_fields(path, proportional ? shares : resident);
+}
+
+/* Pushes the children of every thread of `pid`. */
+static void push_children(pid_t pid, pid_t *pending, int *count)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *tasks = opendir(path);
+    if (tasks == NULL)
+        return;
+    struct dirent *task;
+    while ((task = readdir(tasks)) != NULL) {
+        if (task->d_name[0] < '0' || task->d_name[0] > '9')
+            continue;
+        char children_path[96], text[4096];
+        snprintf(children_path, sizeof children_path, "/proc/%d/task/%s/children", (int)pid, task->d_name);
+        if (read_text(children_path, text, sizeof text) < 0)
+            continue;
+        for (char *cursor = text; *cursor != '\0';) {
+            char *end = NULL;
+            long child = strtol(cursor, &end, 10);
+            if (end == cursor)
+                break;
+            if (*count < MAX_CENSUS)
+                pending[(*count)++] = (pid_t)child;
+            cursor = end;
+        }
+    }
+    closedir(tasks);
+}
+
+/* Through init's root, once init has switched to the sandbox's: before that
+ * the path would name a host directory. */
+static uint64_t workdir_bytes(pid_t init, const char *workdir)
+{
+    char path[4200];
+    struct stat init_root, host_root;
+    snprintf(path, sizeof path, "/proc/%d/root/", (int)init);
+    if (stat(path, &init_root) != 0 || stat("/", &host_root) != 0 ||
+        (init_root.st_dev == host_root.st_dev && init_root.st_ino == host_root.st_ino))
+        return 0;
+    struct statfs usage;
+    snprintf(path, sizeof path, "/proc/%d/root%s", (int)init, workdir);
+    if (statfs(path, &usage) != 0)
+        return 0;
+    return (uint64_t)(usage.f_blocks - usage.f_bfree) * (uint64_t)usage.f_bsize;
+}
+
+bool take_run_census(pid_t init, const char *workdir, bool proportional, struct run_census *census)
+{
+    static pid_t pending[MAX_CENSUS];
+    static long ticks_per_second;
+    if (ticks_per_second == 0)
+        ticks_per_second = sysconf(_SC_CLK_TCK);
+    uint64_t ticks = 0;
+    if (!read_cpu_ticks(init, &ticks))
+        return false;
+    census->memory_bytes = workdir_bytes(init, workdir);
+    int count = 0;
+    push_children(init, pending, &count);
+    while (count > 0) {
+        pid_t pid = pending[--count];
+        uint64_t process_ticks = 0;
+        if (!read_cpu_ticks(pid, &process_ticks))
+            continue; /* it ended meanwhile: its parent's cutime has it, or will */
+        ticks += process_ticks;
+        census->memory_bytes += read_memory(pid, proportional);
+        push_children(pid, pending, &count);
+    }
+    census->cpu_us = ticks * 1000000u / (uint64_t)ticks_per_second;
+    return true;
+}
