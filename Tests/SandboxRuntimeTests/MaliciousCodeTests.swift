@@ -8,6 +8,8 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
     var code: String
     var expected: Set<Verdict.Status>
     var required: [String]
+    /// The run's cpuMs must reach this (`# cpu-at-least: MS`): CPU time the program tried to hide.
+    var cpuAtLeastMs: Int?
 
     var testDescription: String { name }
 
@@ -30,6 +32,7 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
             let code = (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
             var expected: Set<Verdict.Status> = []
             var required: [String] = []
+            var cpuAtLeastMs: Int?
             for line in code.split(separator: "\n").prefix(while: { $0.hasPrefix("#") }) {
                 if line.hasPrefix("# expect:") {
                     for word in line.dropFirst("# expect:".count).split(separator: "|") {
@@ -39,10 +42,70 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
                     }
                 } else if line.hasPrefix("# require:") {
                     required.append(line.dropFirst("# require:".count).trimmingCharacters(in: .whitespaces))
+                } else if line.hasPrefix("# cpu-at-least:") {
+                    cpuAtLeastMs = Int(line.dropFirst("# cpu-at-least:".count).trimmingCharacters(in: .whitespaces))
                 }
             }
-            return MaliciousFixture(name: name, code: code, expected: expected, required: required)
+            return MaliciousFixture(name: name, code: code, expected: expected, required: required, cpuAtLeastMs: cpuAtLeastMs)
         }
+    }
+}
+
+/// How the service runs for a fixture: README's modes. As root, and as an
+/// ordinary user without a cgroup, in this process (the launcher started
+/// through setpriv); as an ordinary user with a delegated cgroup, a whole
+/// sandboxd as that user (`DelegatedCgroupTests`).
+enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case root
+    case ordinaryUser
+
+    var testDescription: String { rawValue }
+
+    func sandbox() async throws -> Sandbox {
+        switch self {
+        case .root: try await SharedSandbox.get()
+        case .ordinaryUser: try await SharedSandbox.ordinaryUser()
+        }
+    }
+}
+
+/// What a fixture's run came to, however it was run.
+struct FixtureOutcome {
+    var status: String
+    var output: String
+    var cpuMs: Int
+    var message: String?
+}
+
+extension MaliciousFixture {
+    static var limits: RunLimits {
+        var limits = RunLimits()
+        limits.wallTimeout = .seconds(3)
+        limits.memoryBytes = 128 << 20
+        limits.maxOutputBytes = 64 << 10
+        return limits
+    }
+
+    /// Every check of a contained attack; `service` is the pid of a sandboxd
+    /// running as the sandbox's user, which is no leftover.
+    func check(_ outcome: FixtureOutcome, mode: String, host: HostTargets, service: pid_t? = nil) async {
+        let label = "\(name) (\(mode))"
+        let output = outcome.output
+        #expect(expected.map(\.rawValue).contains(outcome.status),
+                "\(label): verdict \(outcome.status) not in \(expected.map(\.rawValue).sorted()); output: \(output.prefix(600))")
+        #expect(!output.contains("ESCAPED"), "\(label): \(output.prefix(2000))")
+        #expect(!output.contains(host.fileSecret), "\(label) read the host file secret")
+        #expect(!output.contains(host.environmentSecret), "\(label) read the host environment secret")
+        for text in required {
+            #expect(output.contains(text), "\(label) should print '\(text)'; output: \(output.prefix(600))")
+        }
+        if let cpuAtLeastMs {
+            #expect(outcome.cpuMs >= cpuAtLeastMs, "\(label): cpuMs \(outcome.cpuMs) hides CPU time (at least \(cpuAtLeastMs))")
+        }
+        #expect(outcome.status != "internalError", "\(label): \(outcome.message ?? "")")
+        #expect(await HostProcesses.leftovers(excluding: service.map { [$0] } ?? []) == [], "\(label) left processes behind")
+        #expect(host.drainContacts() == [], "\(label) reached a host listener")
+        #expect(host.tampering() == [], "\(label) changed the host")
     }
 }
 
@@ -51,14 +114,6 @@ extension SandboxSuite {
     struct MaliciousCode {
         static let fixtures = MaliciousFixture.loadAll()
 
-        static var limits: RunLimits {
-            var limits = RunLimits()
-            limits.wallTimeout = .seconds(3)
-            limits.memoryBytes = 128 << 20
-            limits.maxOutputBytes = 64 << 10
-            return limits
-        }
-
         @Test func theSuiteIsComplete() {
             #expect(Self.fixtures.count >= 40)
             for fixture in Self.fixtures {
@@ -66,26 +121,17 @@ extension SandboxSuite {
             }
         }
 
-        @Test(arguments: fixtures)
-        func attackIsContained(_ fixture: MaliciousFixture) async throws {
+        @Test(arguments: fixtures, ServiceMode.allCases)
+        func attackIsContained(_ fixture: MaliciousFixture, _ mode: ServiceMode) async throws {
             let host = HostTargets.shared
             _ = host.drainContacts()
-            let result = try await SharedSandbox.get().collect(
+            let result = try await mode.sandbox().collect(
                 fixture.code, files: MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 },
-                limits: Self.limits)
-            let output = result.combined
-            #expect(fixture.expected.contains(result.verdict.status),
-                    "\(fixture.name): verdict \(result.verdict.status) not in \(fixture.expected); output: \(output.prefix(600))")
-            #expect(!output.contains("ESCAPED"), "\(fixture.name): \(output.prefix(2000))")
-            #expect(!output.contains(host.fileSecret), "\(fixture.name) read the host file secret")
-            #expect(!output.contains(host.environmentSecret), "\(fixture.name) read the host environment secret")
-            for text in fixture.required {
-                #expect(output.contains(text), "\(fixture.name) should print '\(text)'; output: \(output.prefix(600))")
-            }
-            #expect(result.verdict.status != .internalError, "\(result.verdict.message ?? "")")
-            #expect(await HostProcesses.leftovers() == [], "\(fixture.name) left processes behind")
-            #expect(host.drainContacts() == [], "\(fixture.name) reached a host listener")
-            #expect(host.tampering() == [], "\(fixture.name) changed the host")
+                limits: MaliciousFixture.limits)
+            let outcome = FixtureOutcome(
+                status: result.verdict.status.rawValue, output: result.combined, cpuMs: result.verdict.cpuMs,
+                message: result.verdict.message)
+            await fixture.check(outcome, mode: mode.rawValue, host: host)
         }
     }
 }

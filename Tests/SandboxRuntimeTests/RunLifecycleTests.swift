@@ -15,13 +15,53 @@ extension SandboxSuite {
             #expect(await HostProcesses.leftovers() == [])
         }
 
-        @Test func cpuLimitEndsABusyLoop() async throws {
+        @Test(arguments: ServiceMode.allCases)
+        func cpuLimitEndsABusyLoop(_ mode: ServiceMode) async throws {
             var limits = RunLimits()
             limits.wallTimeout = .seconds(20)
-            limits.cpuTime = .seconds(1)
-            let result = try await SharedSandbox.get().collect("while True: pass", limits: limits)
+            limits.cpuTime = .milliseconds(500)
+            let result = try await mode.sandbox().collect("while True: pass", limits: limits)
             #expect(result.verdict.status == .timeout)
-            #expect(result.verdict.cpuMs >= 900)
+            #expect(result.verdict.limit == .cpu)
+            #expect(result.verdict.wallMs < 1500, "\(result.verdict)")
+            #expect((500...800).contains(result.verdict.cpuMs), "\(result.verdict)")
+            #expect(await HostProcesses.leftovers() == [])
+        }
+
+        /// RLIMIT_CPU is per process: four processes of 300 ms each stay under
+        /// it, but not under the run's 500 ms for all of them together.
+        @Test(arguments: ServiceMode.allCases)
+        func cpuLimitHoldsForAllProcessesTogether(_ mode: ServiceMode) async throws {
+            var limits = RunLimits()
+            limits.wallTimeout = .seconds(20)
+            limits.cpuTime = .milliseconds(500)
+            let code = """
+                import os, time
+                children = []
+                for _ in range(4):
+                    pid = os.fork()
+                    if pid == 0:
+                        end = time.process_time() + 0.3
+                        while time.process_time() < end: pass
+                        os._exit(0)
+                    children.append(pid)
+                for pid in children: os.waitpid(pid, 0)
+                print('ESCAPED: 1.2 s of CPU under a 0.5 s limit')
+                """
+            let result = try await mode.sandbox().collect(code, limits: limits)
+            #expect(result.verdict.status == .timeout, "\(result.stdout) \(result.verdict)")
+            #expect(result.verdict.limit == .cpu)
+            #expect(!result.stdout.contains("ESCAPED"))
+            #expect((500...900).contains(result.verdict.cpuMs), "\(result.verdict)")
+            #expect(await HostProcesses.leftovers() == [])
+        }
+
+        @Test func wallTimeoutSaysWhichLimit() async throws {
+            var limits = RunLimits()
+            limits.wallTimeout = .milliseconds(300)
+            let result = try await SharedSandbox.get().collect("import time; time.sleep(5)", limits: limits)
+            #expect(result.verdict.status == .timeout)
+            #expect(result.verdict.limit == .wall)
         }
 
         @Test func cancelEndsTheRunAtAnyTime() async throws {

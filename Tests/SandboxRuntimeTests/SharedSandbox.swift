@@ -5,9 +5,19 @@ import Testing
 /// One sandbox for the whole test process: `prepare` runs the self-test once.
 enum SharedSandbox {
     private static let prepared = Task { try await Sandbox.prepare() }
+    /// The service as an ordinary user without a cgroup: the launcher runs as
+    /// uid 65534 (setpriv), so it has unprivileged user namespaces and rlimits only.
+    private static let preparedForOrdinaryUser = Task {
+        let wrapper = try LauncherWrapper("exec setpriv --reuid=65534 --regid=65534 --clear-groups LAUNCHER \"$@\"")
+        return try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .rlimitsOnly))
+    }
 
     static func get() async throws -> Sandbox {
         try await prepared.value
+    }
+
+    static func ordinaryUser() async throws -> Sandbox {
+        try await preparedForOrdinaryUser.value
     }
 }
 
@@ -43,10 +53,10 @@ extension Sandbox {
 /// Processes on the host that belong to sandboxes: run as the unprivileged
 /// outside uid, or the launcher itself. Only meaningful while no other run is live.
 enum HostProcesses {
-    static func sandboxed() -> [String] {
+    static func sandboxed(excluding excluded: Set<pid_t> = []) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return names.compactMap { name -> String? in
-            guard Int32(name) != nil,
+            guard let pid = Int32(name), !excluded.contains(pid),
                   let status = try? String(contentsOfFile: "/proc/\(name)/status", encoding: .utf8)
             else { return nil }
             let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
@@ -60,12 +70,12 @@ enum HostProcesses {
     }
 
     /// Waits briefly for the kernel to finish tearing down a run, then lists what is left.
-    static func leftovers(within timeout: Duration = .seconds(2)) async -> [String] {
+    static func leftovers(within timeout: Duration = .seconds(2), excluding excluded: Set<pid_t> = []) async -> [String] {
         let deadline = ContinuousClock.now + timeout
-        var remaining = sandboxed()
+        var remaining = sandboxed(excluding: excluded)
         while !remaining.isEmpty && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
-            remaining = sandboxed()
+            remaining = sandboxed(excluding: excluded)
         }
         return remaining
     }

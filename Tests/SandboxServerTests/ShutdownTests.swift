@@ -64,6 +64,11 @@ extension SandboxSuite {
 
         /// Reads the log until the line that says where it listens.
         static func listeningPort(in log: Pipe) async throws -> Int {
+            try await listeningPortAndLog(in: log).port
+        }
+
+        /// The port sandboxd says it listens on, and what it logged up to then.
+        static func listeningPortAndLog(in log: Pipe) async throws -> (port: Int, log: String) {
             var text = ""
             let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline {
@@ -72,7 +77,7 @@ extension SandboxSuite {
                 if let range = text.range(of: #"websocket=ws://127\.0\.0\.1:(\d+)/v1/ws"#, options: .regularExpression) {
                     let match = text[range]
                     let digits = match.split(separator: ":").last?.split(separator: "/").first ?? ""
-                    if let port = Int(digits) { return port }
+                    if let port = Int(digits) { return (port, text) }
                 }
                 if data.isEmpty { throw TestFailure("sandboxd exited: \(text)") }
             }

@@ -36,10 +36,12 @@ struct LauncherCommand: Sendable {
     }
 
     func arguments(for limits: RunLimits) -> [String] {
-        // Without a cgroup the address-space limit is the only memory limit;
-        // with one it only catches single huge allocations, leaving room for
-        // thread stacks (8 MiB of address space each).
-        let addressSpace = cgroupsActive ? limits.memoryBytes + (1 << 30) : limits.memoryBytes
+        // The address-space limit only catches single huge allocations and
+        // leaves room for thread stacks (8 MiB of address space each): the
+        // run's memory is bounded by its cgroup or, without one, by the
+        // launcher's watch, which this limit keeps a process from outrunning
+        // by more than 256 MiB between two checks.
+        let addressSpace = limits.memoryBytes + (cgroupsActive ? 1 << 30 : 256 << 20)
         let limitArguments = [
             "--workdir-bytes", "\(limits.workdirBytes)",
             "--workdir-inodes", "\(limits.workdirInodes)",

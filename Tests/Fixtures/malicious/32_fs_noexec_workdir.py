@@ -1,6 +1,9 @@
 # expect: ok
-# Drops executables into the writable workdir and runs them: a script, a copied binary, a shared library and an executable mapping.
+# Drops executables into the writable workdir and runs them: a script, a copied binary, a shared library and an executable mapping; then a copied binary from a memfd (execveat, /proc/self/fd) and from an unnamed tmpfile.
+# Native code inside the interpreter (ctypes, an anonymous executable mapping) is not what noexec stops: the seccomp filter bounds it as it bounds Python.
 # require: BLOCKED: exec a copied binary
+# require: BLOCKED: memfd_create
+# require: BLOCKED: exec an unnamed tmpfile
 import errno
 import glob
 import mmap
@@ -49,3 +52,30 @@ with open("dropped-true", "rb") as file:
         print("ESCAPED: mapped a workdir file executable")
     except OSError as error:
         print(f"BLOCKED: executable mapping of a workdir file: {why(error)}")
+
+try:
+    memory_file = os.memfd_create("dropped")
+    with open(binary, "rb") as source:
+        os.write(memory_file, source.read())
+    try:
+        os.execve(f"/proc/self/fd/{memory_file}", ["dropped"], {})
+    except OSError as error:
+        print(f"BLOCKED: exec a memfd: {why(error)}")
+    print("ESCAPED: memfd_create gave a file outside the noexec workdir")
+except OSError as error:
+    print(f"BLOCKED: memfd_create: {why(error)}")
+
+try:
+    unnamed = os.open(".", os.O_TMPFILE | os.O_RDWR, 0o755)
+    with open(binary, "rb") as source:
+        os.write(unnamed, source.read())
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execve(f"/proc/self/fd/{unnamed}", ["unnamed"], {})
+        except OSError as error:
+            print(f"BLOCKED: exec an unnamed tmpfile: {why(error)}", flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+except OSError as error:
+    print(f"BLOCKED: exec an unnamed tmpfile: {why(error)}")
