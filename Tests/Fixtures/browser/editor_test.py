@@ -352,6 +352,10 @@ class EditorTest:
         expect(done['verdict'] == 'ok', f'a run with a CPU time limit of 2 s gave {done}')
         sent = [p for p in self.js('return window.sentFrames') if '"run"' in p]
         expect(sent and '"cpuTimeMs":2000' in sent[-1], f'the run sent was {sent[-1:]}')
+        # Back to the default, so that later runs take warm sandboxes again.
+        field.click()
+        self.keys().key_down(Keys.CONTROL).send_keys('a').key_up(Keys.CONTROL).send_keys(
+            str(limit['default'] / 1000), Keys.TAB).perform()
         note = self.find('limits-note')
         cgroups = info['capabilities']['cgroups']
         expect(note.is_displayed() == (not cgroups),
