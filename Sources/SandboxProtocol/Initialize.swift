@@ -28,6 +28,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var timeoutMs: Limit
         public var memoryMb: Limit
         public var maxOutputBytes: Limit
+        /// CPU time of all the run's processes together, ms.
+        public var cpuTimeMs: Limit
         public var maxCodeBytes: Int
         public var maxMessageBytes: Int
         public var maxInFlight: Int
@@ -36,14 +38,15 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// A connection silent this long with no run in flight is closed.
         public var idleTimeoutMs: Int
         public init(
-            timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, maxCodeBytes: Int, maxMessageBytes: Int, maxInFlight: Int,
-            runsPerMinute: Int, idleTimeoutMs: Int
+            timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, cpuTimeMs: Limit, maxCodeBytes: Int, maxMessageBytes: Int,
+            maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int
         ) {
             self.runsPerMinute = runsPerMinute
             self.idleTimeoutMs = idleTimeoutMs
             self.timeoutMs = timeoutMs
             self.memoryMb = memoryMb
             self.maxOutputBytes = maxOutputBytes
+            self.cpuTimeMs = cpuTimeMs
             self.maxCodeBytes = maxCodeBytes
             self.maxMessageBytes = maxMessageBytes
             self.maxInFlight = maxInFlight
@@ -56,6 +59,9 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var cancel = true
         public var outputCoalesceMs = 10
         public var outputMaxMessageBytes = 65536
+        /// Whether each run gets its own cgroup; without one the memory and
+        /// CPU time limits are weaker.
+        public var cgroups = false
         public init() {}
     }
 

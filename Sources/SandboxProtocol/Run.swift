@@ -18,10 +18,12 @@ public struct RunParams: Sendable, Equatable, Codable {
     public var timeoutMs: Int?
     public var memoryMb: Int?
     public var maxOutputBytes: Int?
+    /// CPU time of all the run's processes together.
+    public var cpuTimeMs: Int?
 
     public init(
         code: String, stdin: String? = nil, interactive: Bool? = nil, files: [String: String]? = nil,
-        timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil
+        timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil, cpuTimeMs: Int? = nil
     ) {
         self.code = code
         self.stdin = stdin
@@ -30,9 +32,10 @@ public struct RunParams: Sendable, Equatable, Codable {
         self.timeoutMs = timeoutMs
         self.memoryMb = memoryMb
         self.maxOutputBytes = maxOutputBytes
+        self.cpuTimeMs = cpuTimeMs
     }
 
-    static let fields: Set = ["code", "stdin", "interactive", "files", "timeoutMs", "memoryMb", "maxOutputBytes"]
+    static let fields: Set = ["code", "stdin", "interactive", "files", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs"]
 
     public init(params: [String: JSONValue]) throws(RPCError) {
         if let unknown = params.keys.sorted().first(where: { !Self.fields.contains($0) }) {
@@ -46,6 +49,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         timeoutMs = try Self.integer(params, "timeoutMs", minimum: 1)
         memoryMb = try Self.integer(params, "memoryMb", minimum: 16)
         maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: 0)
+        cpuTimeMs = try Self.integer(params, "cpuTimeMs", minimum: 1)
         files = try Self.optional(params, "files") { value -> [String: String]? in
             guard case .object(let members) = value else { return nil }
             var files: [String: String] = [:]
@@ -94,6 +98,8 @@ public struct RunParams: Sendable, Equatable, Codable {
 /// `run`'s result: the verdict (PROTOCOL.md, "run").
 public struct RunResult: Sendable, Equatable, Codable {
     public var status: String
+    /// For `timeout`: the limit that ended the run, `wall` or `cpu`; nil otherwise.
+    public var limit: String?
     public var exitCode: Int?
     public var signal: Int?
     public var wallMs: Int
@@ -108,9 +114,10 @@ public struct RunResult: Sendable, Equatable, Codable {
 
     public init(
         status: String, exitCode: Int?, signal: Int?, wallMs: Int, cpuMs: Int, maxRssKb: Int, peakMemoryKb: Int?,
-        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?
+        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?, limit: String? = nil
     ) {
         self.status = status
+        self.limit = limit
         self.exitCode = exitCode
         self.signal = signal
         self.wallMs = wallMs
@@ -125,7 +132,7 @@ public struct RunResult: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case status, exitCode, signal, wallMs, cpuMs, maxRssKb, peakMemoryKb, queuedMs, stdoutBytes, stderrBytes, truncated, message
+        case status, limit, exitCode, signal, wallMs, cpuMs, maxRssKb, peakMemoryKb, queuedMs, stdoutBytes, stderrBytes, truncated, message
     }
 
     /// Absent values are written as null (the schema lists them all), except
@@ -133,6 +140,7 @@ public struct RunResult: Sendable, Equatable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(status, forKey: .status)
+        try container.encode(limit, forKey: .limit)
         try container.encode(exitCode, forKey: .exitCode)
         try container.encode(signal, forKey: .signal)
         try container.encode(wallMs, forKey: .wallMs)

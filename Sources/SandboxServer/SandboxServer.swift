@@ -81,18 +81,21 @@ public struct SandboxServer: Sendable {
 
     /// The `initialize` result, also `GET /v1/info`.
     public var info: InitializeResult {
-        InitializeResult(
+        var info = InitializeResult(
             serverInfo: .init(name: Self.name, version: Self.version),
             python: .init(version: sandbox.interpreter.version),
             limits: .init(
                 timeoutMs: .init(default: configuration.timeoutMs.default, max: configuration.timeoutMs.max),
                 memoryMb: .init(default: configuration.memoryMb.default, max: configuration.memoryMb.max),
                 maxOutputBytes: .init(default: configuration.maxOutputBytes.default, max: configuration.maxOutputBytes.max),
+                cpuTimeMs: .init(default: configuration.cpuTimeMs.default, max: configuration.cpuTimeMs.max),
                 maxCodeBytes: configuration.maxCodeBytes,
                 maxMessageBytes: configuration.maxMessageBytes,
                 maxInFlight: configuration.maxInFlight,
                 runsPerMinute: configuration.runsPerMinute,
                 idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1))))
+        info.capabilities.cgroups = sandbox.cgroups.isActive
+        return info
     }
 }
 

@@ -29,6 +29,8 @@ public struct ServerConfiguration: Sendable {
     public var timeoutMs = Limit(default: 10_000, max: 60_000)
     public var memoryMb = Limit(default: 256, max: 1024)
     public var maxOutputBytes = Limit(default: 1 << 20, max: 16 << 20)
+    /// CPU time of all of a run's processes together.
+    public var cpuTimeMs = Limit(default: 10_000, max: 60_000)
     public var maxCodeBytes = 1 << 20
     /// Largest WebSocket message or HTTP body; must hold the code, its files and stdin.
     public var maxMessageBytes = 4 << 20
@@ -57,12 +59,13 @@ public struct ServerConfiguration: Sendable {
 
     /// Checks the settings against each other; the message names the option.
     public func validate() throws(ConfigurationError) {
-        for (name, limit) in [("timeout-ms", timeoutMs), ("memory-mb", memoryMb), ("max-output-bytes", maxOutputBytes)] {
+        for (name, limit) in [("timeout-ms", timeoutMs), ("memory-mb", memoryMb), ("max-output-bytes", maxOutputBytes), ("cpu-time-ms", cpuTimeMs)] {
             if limit.default > limit.max {
                 throw ConfigurationError(message: "--\(name): the default \(limit.default) is above the maximum \(limit.max)")
             }
         }
         if timeoutMs.default < 1 { throw ConfigurationError(message: "--timeout-ms: must be at least 1") }
+        if cpuTimeMs.default < 1 { throw ConfigurationError(message: "--cpu-time-ms: must be at least 1") }
         if memoryMb.default < 16 { throw ConfigurationError(message: "--memory-mb: must be at least 16") }
         if workers < 1 { throw ConfigurationError(message: "--workers: must be at least 1") }
         if warmSandboxes < 0 { throw ConfigurationError(message: "--warm: must not be negative") }

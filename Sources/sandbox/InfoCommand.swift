@@ -34,11 +34,13 @@ struct InfoCommand: AsyncParsableCommand {
             url           \(connection.resolvedURL)
             python        \(info.python.version)
             timeout       \(limits.timeoutMs.default) ms by default, at most \(limits.timeoutMs.max) ms
+            cpu time      \(limits.cpuTimeMs.default) ms by default, at most \(limits.cpuTimeMs.max) ms
             memory        \(limits.memoryMb.default) MiB by default, at most \(limits.memoryMb.max) MiB
             output        \(limits.maxOutputBytes.default) bytes by default, at most \(limits.maxOutputBytes.max) bytes
             code          at most \(limits.maxCodeBytes) bytes
             message       at most \(limits.maxMessageBytes) bytes
             in flight     at most \(limits.maxInFlight) runs per connection
+            cgroups       \(info.capabilities.cgroups ? "yes: each run has its own" : "no: memory and CPU time limits are weaker")
 
             """)
     }

@@ -30,6 +30,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Wall-clock limit in seconds (up to the server's maximum).", valueName: "seconds"))
     var timeout: Double?
 
+    @Option(name: .customLong("cpu-time"), help: ArgumentHelp(
+        "CPU time limit in seconds, all the program's processes together (up to the server's maximum).", valueName: "seconds"))
+    var cpuTime: Double?
+
     @Option(help: ArgumentHelp("Memory limit in MiB (up to the server's maximum).", valueName: "mib"))
     var memory: Int?
 
@@ -53,6 +57,7 @@ struct RunCommand: AsyncParsableCommand {
         if code == nil && files.isEmpty { throw ValidationError("nothing to run: give a file, -c CODE, or '-' for stdin") }
         if files.contains("-") && files.count > 1 { throw ValidationError("'-' (the program from stdin) cannot be combined with files") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let cpuTime, !(cpuTime > 0) { throw ValidationError("--cpu-time must be a positive number of seconds") }
         if let memory, memory < 1 { throw ValidationError("--memory must be a positive number of MiB") }
         for pair in extraFiles where !pair.contains("=") {
             throw ValidationError("--file '\(pair)': expected NAME=PATH")
@@ -107,7 +112,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         return RunParams(
             code: "", files: files.isEmpty ? nil : files,
-            timeoutMs: timeout.map { max(1, Int(($0 * 1000).rounded())) }, memoryMb: memory)
+            timeoutMs: timeout.map(Self.milliseconds), memoryMb: memory, cpuTimeMs: cpuTime.map(Self.milliseconds))
+    }
+
+    /// Seconds as whole milliseconds, at least 1; beyond Int's range, Int.max (the server says the maximum).
+    private static func milliseconds(_ seconds: Double) -> Int {
+        let milliseconds = (seconds * 1000).rounded()
+        return milliseconds < Double(Int.max) ? max(1, Int(milliseconds)) : Int.max
     }
 
     private func stdinSource(programCount: Int) throws -> StdinSource {

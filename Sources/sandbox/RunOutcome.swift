@@ -18,6 +18,11 @@ enum RunOutcome: Sendable {
     var summary: String? {
         guard case .verdict(let verdict) = self, verdict.status != "ok" else { return nil }
         var what = verdict.status
+        switch verdict.limit {
+        case "cpu": what += " (CPU time limit)"
+        case "wall": what += " (wall-clock limit)"
+        default: break
+        }
         if let signal = verdict.signal {
             what += ", killed by signal \(signal)"
         } else if let exitCode = verdict.exitCode, verdict.status == "error" || exitCode != 0 {

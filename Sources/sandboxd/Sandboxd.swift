@@ -42,6 +42,10 @@ struct Sandboxd: AsyncParsableCommand {
     var memoryMb: Int?
     @Option(help: "The largest memory limit a run may ask for, in MiB. (default: 1024; env: SANDBOXD_MAX_MEMORY_MB)")
     var maxMemoryMb: Int?
+    @Option(help: "A run's CPU time limit (all its processes together) when it asks for none, in ms. (default: 10000; env: SANDBOXD_CPU_TIME_MS)")
+    var cpuTimeMs: Int?
+    @Option(help: "The largest CPU time limit a run may ask for, in ms. (default: 60000; env: SANDBOXD_MAX_CPU_TIME_MS)")
+    var maxCpuTimeMs: Int?
     @Option(help: "A run's output limit (stdout and stderr) when it asks for none. (default: 1048576; env: SANDBOXD_OUTPUT_BYTES)")
     var outputBytes: Int?
     @Option(help: "The largest output limit a run may ask for. (default: 16777216; env: SANDBOXD_MAX_OUTPUT_BYTES)")
@@ -95,6 +99,8 @@ struct Sandboxd: AsyncParsableCommand {
         configuration.timeoutMs.max = try maxTimeoutMs ?? environment.int("SANDBOXD_MAX_TIMEOUT_MS") ?? configuration.timeoutMs.max
         configuration.memoryMb.default = try memoryMb ?? environment.int("SANDBOXD_MEMORY_MB") ?? configuration.memoryMb.default
         configuration.memoryMb.max = try maxMemoryMb ?? environment.int("SANDBOXD_MAX_MEMORY_MB") ?? configuration.memoryMb.max
+        configuration.cpuTimeMs.default = try cpuTimeMs ?? environment.int("SANDBOXD_CPU_TIME_MS") ?? configuration.cpuTimeMs.default
+        configuration.cpuTimeMs.max = try maxCpuTimeMs ?? environment.int("SANDBOXD_MAX_CPU_TIME_MS") ?? configuration.cpuTimeMs.max
         configuration.maxOutputBytes.default = try outputBytes ?? environment.int("SANDBOXD_OUTPUT_BYTES") ?? configuration.maxOutputBytes.default
         configuration.maxOutputBytes.max = try maxOutputBytes ?? environment.int("SANDBOXD_MAX_OUTPUT_BYTES") ?? configuration.maxOutputBytes.max
         configuration.maxCodeBytes = try maxCodeBytes ?? environment.int("SANDBOXD_MAX_CODE_BYTES") ?? configuration.maxCodeBytes

@@ -184,6 +184,26 @@ extension SandboxSuite {
             }
         }
 
+        @Test func cpuTimeIsSentAsCpuTimeMs() async throws {
+            try await TestServer.with { port in
+                let result = try await ChildProcess.run("sandbox", ["run", "--json", "--cpu-time", "2.5", "--url", Self.url(port), "-c", "print(1)"])
+                #expect(result.status == 0, "\(result)")
+                let messages = try result.stdout.split(separator: "\n").map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+                let run = messages.first { $0["method"] == "run" }
+                #expect(run?["params"]?["cpuTimeMs"] == 2500, "\(result.stdout)")
+                #expect(messages.last?["result"]?["limit"] == .null, "\(result.stdout)")
+
+                let above = try await ChildProcess.run("sandbox", ["run", "--cpu-time", "999", "--url", Self.url(port), "-c", "print(1)"])
+                #expect(above.status == 65 && above.stderr.contains("cpuTimeMs: 999000 is above the maximum 60000"), "\(above)")
+                let zero = try await ChildProcess.run("sandbox", ["run", "--cpu-time", "0", "--url", Self.url(port), "-c", "print(1)"])
+                #expect(zero.status != 0 && zero.stderr.contains("--cpu-time"), "\(zero)")
+
+                let info = try await ChildProcess.run("sandbox", ["info", "--url", Self.url(port)])
+                #expect(info.stdout.contains("cpu time      10000 ms by default, at most 60000 ms"), "\(info.stdout)")
+                #expect(info.stdout.contains("cgroups       "), "\(info.stdout)")
+            }
+        }
+
         @Test func ctrlCCancelsTheRunAndStillPrintsItsVerdict() async throws {
             // No warm sandboxes: a sandboxed process then exists only once the run has started.
             try await TestServer.with(TestServer.configuration { $0.warm = 0 }) { port in

@@ -200,7 +200,7 @@ extension SandboxSuite {
             ]
             let fields = [
                 ("code", "string"), ("stdin", "string"), ("interactive", "a boolean"), ("files", "an object of strings"),
-                ("timeoutMs", "an integer"), ("memoryMb", "an integer"), ("maxOutputBytes", "an integer"),
+                ("timeoutMs", "an integer"), ("memoryMb", "an integer"), ("maxOutputBytes", "an integer"), ("cpuTimeMs", "an integer"),
             ]
             try await TestServer.with { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
@@ -224,7 +224,7 @@ extension SandboxSuite {
                     id += 1
                     #expect(try await refusal(#"{"jsonrpc":"2.0","id":\#(id),"method":"run","params":{"code":null}}"#, id: id)
                         .hasPrefix("-32602 Invalid params: code: "))
-                    let nulls = #"{"code":"print('nulls')","stdin":null,"interactive":null,"files":null,"timeoutMs":null,"memoryMb":null,"maxOutputBytes":null}"#
+                    let nulls = #"{"code":"print('nulls')","stdin":null,"interactive":null,"files":null,"timeoutMs":null,"memoryMb":null,"maxOutputBytes":null,"cpuTimeMs":null}"#
                     try await client.sendText(#"{"jsonrpc":"2.0","id":"nulls","method":"run","params":\#(nulls)}"#)
                     #expect(try await client.transcript(of: "nulls").stdout == "nulls\n")
                     // The envelope: params, jsonrpc and method of the wrong type.

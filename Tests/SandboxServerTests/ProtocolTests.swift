@@ -66,7 +66,7 @@ extension SandboxSuite {
         @Test func limitsAboveTheMaximumSayTheMaximum() async throws {
             try await TestServer.with { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
-                    for (field, value, maximum) in [("memoryMb", 4096, "1024"), ("maxOutputBytes", 1 << 30, "16777216")] {
+                    for (field, value, maximum) in [("memoryMb", 4096, "1024"), ("maxOutputBytes", 1 << 30, "16777216"), ("cpuTimeMs", 90_000, "60000")] {
                         try await client.request(.string(field), Method.run, ["code": "pass", .init(field): .integer(Int64(value))])
                         let message = try await client.response(.string(field))["error"]?["message"]?.stringValue ?? ""
                         #expect(message.hasPrefix("Invalid params: \(field)") && message.hasSuffix(maximum), "\(message)")

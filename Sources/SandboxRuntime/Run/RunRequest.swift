@@ -25,14 +25,14 @@ public struct RunLimits: Sendable, Equatable {
     public init() {}
 
     /// Whether a run with these limits may use a sandbox launched with
-    /// `launched`: everything the launcher fixes must agree. The wall timeout
-    /// and the output limit are the run's own; the CPU limit is the sandbox's
-    /// unless the run sets one explicitly.
+    /// `launched`: everything the launcher fixes must agree, the CPU limit
+    /// included (equal, or both unset). The wall timeout and the output limit
+    /// are the run's own.
     public func fits(launchedWith launched: RunLimits) -> Bool {
         memoryBytes == launched.memoryBytes && workdirBytes == launched.workdirBytes
             && workdirInodes == launched.workdirInodes && cpuCores == launched.cpuCores
             && maxProcesses == launched.maxProcesses && maxOpenFiles == launched.maxOpenFiles
-            && maxFileBytes == launched.maxFileBytes && (cpuTime == nil || cpuTimeMilliseconds == launched.cpuTimeMilliseconds)
+            && maxFileBytes == launched.maxFileBytes && cpuTime == launched.cpuTime
     }
 
     /// The run-wide CPU limit the launcher enforces.

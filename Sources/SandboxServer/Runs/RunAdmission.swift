@@ -22,6 +22,7 @@ struct RunAdmission: Sendable {
         limits.wallTimeout = .milliseconds(try value("timeoutMs", params.timeoutMs, configuration.timeoutMs))
         limits.memoryBytes = try value("memoryMb", params.memoryMb, configuration.memoryMb) << 20
         limits.maxOutputBytes = try value("maxOutputBytes", params.maxOutputBytes, configuration.maxOutputBytes)
+        limits.cpuTime = .milliseconds(try value("cpuTimeMs", params.cpuTimeMs, configuration.cpuTimeMs))
         let interactive = params.interactive ?? false
         let stdinBytes = params.stdin.map { Array($0.utf8) }
         let stdin: StdinSource = interactive ? .interactive : stdinBytes.map(StdinSource.bytes) ?? .none
@@ -40,12 +41,12 @@ struct RunAdmission: Sendable {
         return requested
     }
 
-    /// What warm sandboxes are launched with: the default memory, and a CPU
-    /// limit that never ends a run before its wall clock could.
+    /// What warm sandboxes are launched with: the default memory and CPU
+    /// time, so that a run asking for neither takes one.
     static func warmLimits(_ configuration: ServerConfiguration) -> RunLimits {
         var limits = RunLimits()
         limits.memoryBytes = configuration.memoryMb.default << 20
-        limits.cpuTime = .milliseconds(configuration.timeoutMs.max)
+        limits.cpuTime = .milliseconds(configuration.cpuTimeMs.default)
         return limits
     }
 }

@@ -130,7 +130,8 @@ extension RunResult {
             status: verdict.status.rawValue, exitCode: verdict.exitCode.map(Int.init), signal: verdict.signal.map(Int.init),
             wallMs: verdict.wallMs, cpuMs: verdict.cpuMs, maxRssKb: verdict.maxRssKb, peakMemoryKb: verdict.peakMemoryKb,
             queuedMs: queuedMs, stdoutBytes: verdict.stdoutBytes, stderrBytes: verdict.stderrBytes,
-            truncated: verdict.truncated, message: verdict.message)
+            truncated: verdict.truncated, message: verdict.message,
+            limit: verdict.status == .timeout ? verdict.limit?.rawValue : nil)
     }
 }
 

@@ -323,6 +323,46 @@ class EditorTest:
         expect(self.editor_value() == source, f'Ctrl+Enter changed the code to {self.editor_value()!r}')
         return 'Ctrl+Enter in the editor runs the code: 42'
 
+    def check_cpu_time(self):
+        info = self.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch('/v1/info', {cache: 'no-store'}).then((r) => r.json()).then(done, (err) => done({error: String(err)}));
+        """)
+        expect('limits' in info, f'GET /v1/info from the page gave {info}')
+        limit = info['limits']['cpuTimeMs']
+        field = self.find('cpu-time')
+        expect(field.is_displayed(), 'the CPU time field is not shown')
+        maximum = field.get_attribute('max')
+        expect(float(maximum) * 1000 == limit['max'], f'the CPU time field allows up to {maximum} s, the server {limit["max"]} ms')
+        field.click()
+        self.keys().key_down(Keys.CONTROL).send_keys('a').key_up(Keys.CONTROL).send_keys('99999', Keys.TAB).perform()
+        clamped = field.get_attribute('value')
+        expect(float(clamped) * 1000 == limit['max'], f'99999 s became {clamped!r}, not the maximum')
+        # The run carries it: record what the page sends.
+        self.js("""
+            if (!window.sentFrames) {
+              window.sentFrames = [];
+              const send = WebSocket.prototype.send;
+              WebSocket.prototype.send = function (data) { window.sentFrames.push(String(data)); return send.call(this, data); };
+            }
+        """)
+        field.click()
+        self.keys().key_down(Keys.CONTROL).send_keys('a').key_up(Keys.CONTROL).send_keys('2', Keys.TAB).perform()
+        done = self.run_and_wait('print(6*7)')
+        expect(done['verdict'] == 'ok', f'a run with a CPU time limit of 2 s gave {done}')
+        sent = [p for p in self.js('return window.sentFrames') if '"run"' in p]
+        expect(sent and '"cpuTimeMs":2000' in sent[-1], f'the run sent was {sent[-1:]}')
+        # Back to the default, so that later runs take warm sandboxes again.
+        field.click()
+        self.keys().key_down(Keys.CONTROL).send_keys('a').key_up(Keys.CONTROL).send_keys(
+            str(limit['default'] / 1000), Keys.TAB).perform()
+        note = self.find('limits-note')
+        cgroups = info['capabilities']['cgroups']
+        expect(note.is_displayed() == (not cgroups),
+               f'the weaker-limits note is {"shown" if note.is_displayed() else "hidden"} with cgroups {cgroups}')
+        return (f'CPU time field bounded by the server\'s {limit["max"]} ms, sent as cpuTimeMs; '
+                f'weaker-limits note {"shown" if not cgroups else "hidden"} (cgroups {cgroups})')
+
     def check_reload(self):
         self.find('timeout').click()
         self.keys().key_down(Keys.CONTROL).send_keys('a').key_up(Keys.CONTROL).send_keys('7.5', Keys.TAB).perform()
@@ -402,10 +442,11 @@ class EditorTest:
             ('5 stop', self.check_stop),
             ('6 traceback links', self.check_traceback),
             ('7 Ctrl+Enter', self.check_ctrl_enter),
-            ('8 reload', self.check_reload),
-            ('9 narrow screen', self.check_narrow),
-            ('10 screenshot', self.check_screenshot),
-            ('11 console', self.check_console),
+            ('8 CPU time limit', self.check_cpu_time),
+            ('9 reload', self.check_reload),
+            ('10 narrow screen', self.check_narrow),
+            ('11 screenshot', self.check_screenshot),
+            ('12 console', self.check_console),
         ]
 
 

@@ -6,8 +6,12 @@
 (() => {
   const {SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView} = window.PySandbox;
 
-  const STORE = {code: 'pysandbox.code', timeout: 'pysandbox.timeoutSeconds', memory: 'pysandbox.memoryMb'};
+  const STORE = {
+    code: 'pysandbox.code', timeout: 'pysandbox.timeoutSeconds', cpuTime: 'pysandbox.cpuTimeSeconds',
+    memory: 'pysandbox.memoryMb',
+  };
   const MIN_TIMEOUT_MS = 1;
+  const MIN_CPU_TIME_MS = 1;
   const MIN_MEMORY_MB = 16;
   const SAMPLE = [
     '# Welcome to PySandbox. Run with the button or Ctrl+Enter (Cmd+Enter on a Mac).',
@@ -38,11 +42,13 @@
     stop: $('stop'),
     shortcut: $('run-shortcut'),
     timeout: $('timeout'),
+    cpuTime: $('cpu-time'),
     memory: $('memory'),
     limitsHint: $('limits-hint'),
     status: $('status'),
     statusLabel: $('status-label'),
     statusDetail: $('status-detail'),
+    limitsNote: $('limits-note'),
     output: $('output'),
     stdin: $('stdin'),
     eof: $('send-eof'),
@@ -78,7 +84,7 @@
   /** state: idle | starting | queued | running | done | lost | refused */
   function setStatus(state, label, detail = '', verdict = null) {
     ui.status.dataset.state = state;
-    for (const key of ['exitCode', 'signal', 'errorCode']) delete ui.status.dataset[key];
+    for (const key of ['exitCode', 'signal', 'errorCode', 'limit']) delete ui.status.dataset[key];
     ui.status.title = '';
     if (verdict) ui.status.dataset.verdict = verdict;
     else delete ui.status.dataset.verdict;
@@ -96,7 +102,10 @@
     if (v.queuedMs >= 100) parts.push(`queued ${formatMs(v.queuedMs)}`);
     if (v.truncated) parts.push(`output cut at ${formatBytes(v.stdoutBytes + v.stderrBytes)}`);
     if (v.message) parts.push(v.message);
-    setStatus('done', STATUS_LABELS[v.status] || v.status, parts.join(' · '), v.status);
+    // A timeout says which limit ended it: the wall clock's or the CPU time's.
+    const label = v.status === 'timeout' && v.limit === 'cpu' ? 'CPU time limit' : STATUS_LABELS[v.status] || v.status;
+    setStatus('done', label, parts.join(' · '), v.status);
+    if (v.limit) ui.status.dataset.limit = v.limit;
     ui.status.dataset.exitCode = v.exitCode ?? '';
     ui.status.dataset.signal = v.signal ?? '';
     ui.status.title = v.peakMemoryKb != null ? `memory of the whole run: ${formatKb(v.peakMemoryKb)}` : '';
@@ -133,11 +142,12 @@
 
   // ---------------------------------------------------------------- limits
 
-  const limits = {timeoutMs: null, memoryMb: null, maxCodeBytes: null};
+  const limits = {timeoutMs: null, cpuTimeMs: null, memoryMb: null, maxCodeBytes: null};
 
   function applyLimits(result) {
     const l = result.limits || {};
     limits.timeoutMs = l.timeoutMs || null;
+    limits.cpuTimeMs = l.cpuTimeMs || null;
     limits.memoryMb = l.memoryMb || null;
     limits.maxCodeBytes = l.maxCodeBytes || null;
     if (limits.timeoutMs) {
@@ -146,6 +156,14 @@
       ui.timeout.placeholder = String(limits.timeoutMs.default / 1000);
       setTimeoutSeconds(ui.timeout.value === '' ? NaN : parseFloat(ui.timeout.value));
     }
+    if (limits.cpuTimeMs) {
+      ui.cpuTime.min = String(MIN_CPU_TIME_MS / 1000);
+      ui.cpuTime.max = String(limits.cpuTimeMs.max / 1000);
+      ui.cpuTime.placeholder = String(limits.cpuTimeMs.default / 1000);
+      ui.cpuTime.title = `${MIN_CPU_TIME_MS / 1000}–${limits.cpuTimeMs.max / 1000} s of CPU, all the program's `
+        + `processes together; default ${limits.cpuTimeMs.default / 1000} s`;
+      setCpuTimeSeconds(ui.cpuTime.value === '' ? NaN : parseFloat(ui.cpuTime.value));
+    }
     if (limits.memoryMb) {
       ui.memory.min = String(MIN_MEMORY_MB);
       ui.memory.max = String(limits.memoryMb.max);
@@ -153,11 +171,14 @@
       setMemoryMb(ui.memory.value === '' ? NaN : parseFloat(ui.memory.value));
     }
     if (limits.timeoutMs && limits.memoryMb) {
-      ui.limitsHint.textContent = `max ${limits.timeoutMs.max / 1000} s, ${limits.memoryMb.max} MiB`;
+      const cpu = limits.cpuTimeMs ? `, CPU ${limits.cpuTimeMs.max / 1000} s` : '';
+      ui.limitsHint.textContent = `max ${limits.timeoutMs.max / 1000} s${cpu}, ${limits.memoryMb.max} MiB`;
       ui.timeout.title = `${MIN_TIMEOUT_MS / 1000}–${limits.timeoutMs.max / 1000} s; `
         + `default ${limits.timeoutMs.default / 1000} s`;
       ui.memory.title = `${MIN_MEMORY_MB}–${limits.memoryMb.max} MiB; default ${limits.memoryMb.default} MiB`;
     }
+    // Without a cgroup per run, the memory and CPU time limits are weaker.
+    ui.limitsNote.hidden = !(result.capabilities && result.capabilities.cgroups === false);
     const python = result.python && result.python.version;
     const server = result.serverInfo;
     ui.serverInfo.textContent = [python && `Python ${python}`, server && `${server.name} ${server.version}`]
@@ -166,13 +187,17 @@
 
   const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
-  function setTimeoutSeconds(seconds) {
-    const max = limits.timeoutMs ? limits.timeoutMs.max : Infinity;
-    const fallback = limits.timeoutMs ? limits.timeoutMs.default : 10000;
-    const ms = Number.isFinite(seconds) && seconds > 0 ? clamp(Math.round(seconds * 1000), MIN_TIMEOUT_MS, max) : fallback;
-    ui.timeout.value = String(ms / 1000);
+  /** Puts `seconds`, within the limit, into a field of seconds; returns milliseconds. */
+  function setSeconds(input, limit, minMs, seconds) {
+    const max = limit ? limit.max : Infinity;
+    const fallback = limit ? limit.default : 10000;
+    const ms = Number.isFinite(seconds) && seconds > 0 ? clamp(Math.round(seconds * 1000), minMs, max) : fallback;
+    input.value = String(ms / 1000);
     return ms;
   }
+
+  const setTimeoutSeconds = (seconds) => setSeconds(ui.timeout, limits.timeoutMs, MIN_TIMEOUT_MS, seconds);
+  const setCpuTimeSeconds = (seconds) => setSeconds(ui.cpuTime, limits.cpuTimeMs, MIN_CPU_TIME_MS, seconds);
 
   function setMemoryMb(mb) {
     const max = limits.memoryMb ? limits.memoryMb.max : Infinity;
@@ -186,17 +211,26 @@
     setTimeoutSeconds(parseFloat(ui.timeout.value));
     storage.set(STORE.timeout, ui.timeout.value);
   });
+  ui.cpuTime.addEventListener('change', () => {
+    setCpuTimeSeconds(parseFloat(ui.cpuTime.value));
+    storage.set(STORE.cpuTime, ui.cpuTime.value);
+  });
   ui.memory.addEventListener('change', () => {
     setMemoryMb(parseFloat(ui.memory.value));
     storage.set(STORE.memory, ui.memory.value);
   });
 
-  /** timeoutMs and memoryMb for a run, left out when they are the server's defaults. */
+  /** timeoutMs, cpuTimeMs and memoryMb for a run, left out when they are the server's defaults
+   *  (cpuTimeMs also when the server does not offer it). */
   function runLimits() {
     const params = {};
     const timeoutMs = setTimeoutSeconds(parseFloat(ui.timeout.value));
     const memoryMb = setMemoryMb(parseFloat(ui.memory.value));
     if (!limits.timeoutMs || timeoutMs !== limits.timeoutMs.default) params.timeoutMs = timeoutMs;
+    if (limits.cpuTimeMs) {
+      const cpuTimeMs = setCpuTimeSeconds(parseFloat(ui.cpuTime.value));
+      if (cpuTimeMs !== limits.cpuTimeMs.default) params.cpuTimeMs = cpuTimeMs;
+    }
     if (!limits.memoryMb || memoryMb !== limits.memoryMb.default) params.memoryMb = memoryMb;
     return params;
   }
@@ -353,8 +387,10 @@
     output = new OutputView(ui.output, {onGoToLine: (line) => editor && editor.goToLine(line)});
     setStatus('idle', 'ready', 'nothing run yet');
     const storedTimeout = storage.get(STORE.timeout);
+    const storedCpuTime = storage.get(STORE.cpuTime);
     const storedMemory = storage.get(STORE.memory);
     if (storedTimeout !== null) ui.timeout.value = storedTimeout;
+    if (storedCpuTime !== null) ui.cpuTime.value = storedCpuTime;
     if (storedMemory !== null) ui.memory.value = storedMemory;
     client.start();
 
