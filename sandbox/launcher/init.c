@@ -147,10 +147,12 @@ static bool reap_ended(pid_t command, int *command_status)
 }
 
 _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program, int go_fd,
-                        int outcome_fd)
+                        int outcome_fd, int probe_channel)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     wait_for_go(go_fd);
+    if (probe_channel >= 0)
+        send_socket_memory_probe(probe_channel);
     if (unshare(CLONE_NEWCGROUP) != 0)
         fail("unshare_cgroup", "a cgroup namespace hides the host's cgroup paths");
     become_sandbox_user(config);

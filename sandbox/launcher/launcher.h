@@ -136,9 +136,15 @@ void apply_rlimits(const struct rlimit_spec *limits);
  * cgroup would otherwise enforce. Walks init's descendants in /proc. */
 struct run_census {
     uint64_t cpu_us;       /* live processes plus everything they and init reaped */
-    uint64_t memory_bytes; /* anonymous and shared memory, plus the working directory's files */
+    uint64_t memory_bytes; /* anonymous and shared memory, the working directory's files, socket buffers */
 };
-bool take_run_census(pid_t init, const char *workdir, bool proportional, struct run_census *census);
+bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool proportional,
+                     struct run_census *census);
+
+/* socket_memory.c: data queued in the run's sockets, which no rlimit counts. */
+void send_socket_memory_probe(int channel);    /* init, in the run's network namespace */
+int receive_socket_memory_probe(int channel);  /* supervisor; -1 if init failed first */
+uint64_t run_socket_bytes(int socket_probe);
 
 /* limit_watch.c: the run-wide CPU limit, and memory without a cgroup. */
 enum run_stop {
@@ -155,12 +161,13 @@ struct limit_watch {
     bool memory_watched;        /* no cgroup bounds the run's memory */
     bool cpu_counted_by_cgroup;
     uint64_t cores;             /* how fast CPU time can grow, per second of wall time */
+    int socket_probe;           /* sock_diag in the run's network namespace, or -1 */
     int timer_fd;
 };
 
 /* Returns the timer to poll, or -1 when there is nothing to watch. */
 int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *config, pid_t init,
-                      const struct cgroup_handle *cgroup);
+                      const struct cgroup_handle *cgroup, int socket_probe);
 enum run_stop check_limits(struct limit_watch *watch);
 
 /* init.c */
@@ -177,8 +184,9 @@ struct run_outcome {
 /* The supervisor's word to init on the go pipe, after the go byte. */
 enum { STOP_REQUEST = 's' };
 
+/* probe_channel: where init sends its socket-buffer probe, or -1 (the run has a cgroup). */
 _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program,
-                        int go_fd, int outcome_fd);
+                        int go_fd, int outcome_fd, int probe_channel);
 
 /* supervisor.c */
 int supervise(const struct sandbox_config *config);

@@ -52,7 +52,7 @@ static uint64_t time_to_cpu_limit(const struct limit_watch *watch, uint64_t used
 }
 
 int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *config, pid_t init,
-                      const struct cgroup_handle *cgroup)
+                      const struct cgroup_handle *cgroup, int socket_probe)
 {
     uint64_t ignored;
     *watch = (struct limit_watch){
@@ -61,6 +61,7 @@ int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *co
         .cgroup = cgroup,
         .memory_watched = !cgroup->active,
         .cpu_counted_by_cgroup = cgroup_read_cpu_us(cgroup, &ignored),
+        .socket_probe = socket_probe,
         .timer_fd = -1,
     };
     if (config->cpu_time_us == 0 && !watch->memory_watched)
@@ -81,14 +82,14 @@ enum run_stop check_limits(struct limit_watch *watch)
     (void)ignored;
     struct run_census census = {0};
     bool counted = !watch->cpu_counted_by_cgroup || watch->memory_watched
-                       ? take_run_census(watch->init, watch->config->workdir, false, &census)
+                       ? take_run_census(watch->init, watch->config->workdir, watch->socket_probe, false, &census)
                        : false;
     uint64_t cpu_us = run_cpu_us(watch, counted ? &census : NULL);
     if (watch->config->cpu_time_us != 0 && cpu_us >= watch->config->cpu_time_us)
         return STOPPED_AT_CPU_LIMIT;
     /* Resident pages shared after fork count once per process; confirm with each one's share. */
     if (watch->memory_watched && counted && census.memory_bytes > watch->config->cgroup.memory_bytes &&
-        take_run_census(watch->init, watch->config->workdir, true, &census) &&
+        take_run_census(watch->init, watch->config->workdir, watch->socket_probe, true, &census) &&
         census.memory_bytes > watch->config->cgroup.memory_bytes)
         return STOPPED_AT_MEMORY_LIMIT;
     arm(watch, time_to_cpu_limit(watch, cpu_us));

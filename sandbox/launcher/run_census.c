@@ -10,7 +10,8 @@
  * disposition, see seccomp_policy.c), this is every process of the run.
  * Memory: anonymous and shared pages of each process (resident, or with
  * `proportional` each process's share of pages shared after fork), plus the
- * files in the working directory's tmpfs, which no process needs to map.
+ * files in the working directory's tmpfs, which no process needs to map, and
+ * the data queued in the run's sockets.
  */
 #include "launcher.h"
 
@@ -139,7 +140,8 @@ static uint64_t workdir_bytes(pid_t init, const char *workdir)
     return (uint64_t)(usage.f_blocks - usage.f_bfree) * (uint64_t)usage.f_bsize;
 }
 
-bool take_run_census(pid_t init, const char *workdir, bool proportional, struct run_census *census)
+bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool proportional,
+                     struct run_census *census)
 {
     static pid_t pending[MAX_CENSUS];
     static long ticks_per_second;
@@ -148,7 +150,7 @@ bool take_run_census(pid_t init, const char *workdir, bool proportional, struct 
     uint64_t ticks = 0;
     if (!read_cpu_ticks(init, &ticks))
         return false;
-    census->memory_bytes = workdir_bytes(init, workdir);
+    census->memory_bytes = workdir_bytes(init, workdir) + run_socket_bytes(socket_probe);
     int count = 0;
     push_children(init, pending, &count);
     while (count > 0) {

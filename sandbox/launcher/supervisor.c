@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -64,7 +65,7 @@ static int block_control_signals(void)
     return signal_fd;
 }
 
-static pid_t start_init(const struct sandbox_config *config, int go[2], int outcome[2], int signal_fd)
+static pid_t start_init(const struct sandbox_config *config, int go[2], int outcome[2], int probe[2], int signal_fd)
 {
     /* Raw clone without a stack behaves like fork; init never returns here. */
     pid_t child = (pid_t)syscall(SYS_clone, NAMESPACE_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
@@ -76,7 +77,9 @@ static pid_t start_init(const struct sandbox_config *config, int go[2], int outc
         close(go[1]);
         close(outcome[0]);
         close(signal_fd);
-        run_init(config, &seccomp_program, go[0], outcome[1]);
+        if (probe[0] >= 0)
+            close(probe[0]);
+        run_init(config, &seccomp_program, go[0], outcome[1], probe[1]);
     }
     return child;
 }
@@ -147,13 +150,13 @@ static void request_stop(int go_fd, enum run_stop *stop, enum run_stop reason)
  * reports the run as soon as init hands over its outcome. Returns why we
  * ended the run, if we did. */
 static enum run_stop wait_for_init(const struct sandbox_config *config, pid_t init, int signal_fd, int go_fd,
-                                   int outcome_fd, struct cgroup_handle *cgroup, bool *reported)
+                                   int outcome_fd, int socket_probe, struct cgroup_handle *cgroup, bool *reported)
 {
     int pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
     if (pid_fd < 0)
         fail("pidfd_open", "watching init (Linux 5.3 or later is required)");
     struct limit_watch watch;
-    int timer_fd = start_limit_watch(&watch, config, init, cgroup);
+    int timer_fd = start_limit_watch(&watch, config, init, cgroup, socket_probe);
     enum run_stop stop = RUN_GOING;
     struct pollfd watches[5] = {
         {.fd = pid_fd, .events = POLLIN},
@@ -220,14 +223,20 @@ int supervise(const struct sandbox_config *config)
     int go[2], outcome[2];
     if (pipe2(go, O_CLOEXEC) != 0 || pipe2(outcome, O_CLOEXEC) != 0)
         fail("pipe", "go and outcome pipes");
+    /* Without a cgroup nothing charges socket buffers to the run: the census counts them. */
+    int probe[2] = {-1, -1};
+    if (!cgroup.active && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, probe) != 0)
+        fail("socketpair", "the channel for init's socket-buffer probe");
 
-    pid_t init = start_init(config, go, outcome, signal_fd);
+    pid_t init = start_init(config, go, outcome, probe, signal_fd);
     if (init < 0) {
         cgroup_destroy(&cgroup);
         return 111;
     }
     close(go[0]);
     close(outcome[1]);
+    if (probe[1] >= 0)
+        close(probe[1]);
     bool placed = write_id_maps(init, config) == 0;
     if (placed && cgroup_attach(&cgroup, init) != 0) {
         report_failure("cgroup_attach", errno, "placing init in the run's cgroup");
@@ -242,9 +251,10 @@ int supervise(const struct sandbox_config *config)
     if (write(go[1], "g", 1) != 1)
         fail("go", "releasing init");
     release_stdio();
+    int socket_probe = probe[0] >= 0 ? receive_socket_memory_probe(probe[0]) : -1;
 
     bool reported = false;
-    enum run_stop stop = wait_for_init(config, init, signal_fd, go[1], outcome[0], &cgroup, &reported);
+    enum run_stop stop = wait_for_init(config, init, signal_fd, go[1], outcome[0], socket_probe, &cgroup, &reported);
     int status = 0;
     struct rusage usage;
     memset(&usage, 0, sizeof usage);
