@@ -42,15 +42,7 @@ static ssize_t read_file(const char *dir, const char *name, char *buffer, size_t
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t length = read(fd, buffer, size - 1);
-    close(fd);
-    if (length < 0)
-        return -1;
-    buffer[length] = '\0';
-    return length;
+    return read_small_file(path, buffer, size);
 }
 
 static uint64_t read_number(const char *dir, const char *name)

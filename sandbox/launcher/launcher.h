@@ -95,6 +95,8 @@ int parse_options(int argc, char **argv, struct sandbox_config *config);
 void report_line(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void report_failure(const char *step, int error_number, const char *detail);
 _Noreturn void fail(const char *step, const char *detail);
+/* One read of a small file (a cgroup or /proc file), NUL-terminated; -1 on failure. */
+ssize_t read_small_file(const char *path, char *buffer, size_t size);
 
 /* seccomp_policy.c. Without a cgroup that counts CPU time, the run's CPU
  * time is what init reaps, so no process may have its children reaped

@@ -1,7 +1,8 @@
-/* The status channel: one line per event, read by the service. */
+/* The status channel: one line per event, read by the service; and small file reads. */
 #include "launcher.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,4 +36,17 @@ void fail(const char *step, const char *detail)
 {
     report_failure(step, errno, detail);
     _exit(111);
+}
+
+ssize_t read_small_file(const char *path, char *buffer, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t length = read(fd, buffer, size - 1);
+    close(fd);
+    if (length < 0)
+        return -1;
+    buffer[length] = '\0';
+    return length;
 }

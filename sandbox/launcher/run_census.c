@@ -27,25 +27,12 @@
 
 enum { MAX_CENSUS = 4096 };
 
-static ssize_t read_text(const char *path, char *buffer, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t length = read(fd, buffer, size - 1);
-    close(fd);
-    if (length < 0)
-        return -1;
-    buffer[length] = '\0';
-    return length;
-}
-
 /* utime + stime + cutime + cstime, in clock ticks, from /proc/PID/stat. */
 static bool read_cpu_ticks(pid_t pid, uint64_t *ticks)
 {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (read_text(path, text, sizeof text) < 0)
+    if (read_small_file(path, text, sizeof text) < 0)
         return false;
     char *cursor = strrchr(text, ')'); /* the command name may hold spaces and parentheses */
     if (cursor == NULL)
@@ -74,7 +61,7 @@ static bool read_cpu_ticks(pid_t pid, uint64_t *ticks)
 static uint64_t read_kb_fields(const char *path, const char *const keys[2])
 {
     char text[4096];
-    if (read_text(path, text, sizeof text) < 0)
+    if (read_small_file(path, text, sizeof text) < 0)
         return 0;
     uint64_t total = 0;
     for (int i = 0; i < 2; i++) {
@@ -108,7 +95,7 @@ static void push_children(pid_t pid, pid_t *pending, int *count)
             continue;
         char children_path[96], text[4096];
         snprintf(children_path, sizeof children_path, "/proc/%d/task/%s/children", (int)pid, task->d_name);
-        if (read_text(children_path, text, sizeof text) < 0)
+        if (read_small_file(children_path, text, sizeof text) < 0)
             continue;
         for (char *cursor = text; *cursor != '\0';) {
             char *end = NULL;
