@@ -1,4 +1,5 @@
 import Foundation
+import SandboxRuntime
 import SandboxProtocol
 import Testing
 
@@ -60,6 +61,23 @@ extension SandboxSuite {
             let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(process.terminationStatus != 0)
             #expect(output.contains("cannot start") && output.contains("/nonexistent/python3"), "\(output)")
+        }
+
+        /// Without a cgroup it still serves, and says once, at start, what is weaker.
+        @Test func warnsOnceWhatIsWeakerWithoutACgroup() async throws {
+            let (process, log) = try Self.launch(["--port", "0", "--workers", "1", "--cgroups", "off"])
+            defer { if process.isRunning { process.terminate() } }
+            let (port, text) = try await Self.listeningPortAndLog(in: log)
+            let warnings = text.split(separator: "\n").filter { $0.contains(" warning ") }
+            #expect(warnings.count == 1, "\(text)")
+            for weaker in CgroupPlan.limitsWithoutCgroups {
+                #expect(warnings.first?.contains(weaker) == true, "\(weaker) not in \(warnings)")
+            }
+            let info = try await HTTP.get(port, "/v1/info")
+            #expect(info.json["capabilities"]?["cgroups"] == false)
+            process.terminate()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
         }
 
         /// Reads the log until the line that says where it listens.

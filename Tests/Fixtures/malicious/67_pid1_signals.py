@@ -15,6 +15,11 @@ for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, sig
         os.kill(1, number)
     except OSError as error:
         print(f"kill(1, {number.name}): {error.strerror}")
+# Every process it may signal: kill(-1) spares pid 1 and the caller, so here it finds none.
+try:
+    os.kill(-1, signal.SIGTERM)
+except ProcessLookupError:
+    print("kill(-1): no process to signal")
 # The same signals by other calls: queued with a forged sender (si_pid 0, as if from outside), and through a pidfd.
 info = ctypes.create_string_buffer(128)
 struct.pack_into("iii", info, 0, signal.SIGTERM, 0, -1)  # si_signo, si_errno, si_code SI_QUEUE; si_pid stays 0
