@@ -10,7 +10,7 @@ import UnixSignals
 /// queue, and a pool of warm sandboxes.
 public struct SandboxServer: Sendable {
     public static let name = "sandboxd"
-    public static let version = "0.4.0"
+    public static let version = "0.5.0"
 
     public let configuration: ServerConfiguration
     public let sandbox: Sandbox
