@@ -29,7 +29,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var memoryMb: Limit
         public var maxOutputBytes: Limit
         /// CPU time of all the run's processes together, ms.
-        public var cpuTimeMs: Limit
+        /// Absent from servers before 0.5.0, which take no `cpuTimeMs`.
+        public var cpuTimeMs: Limit?
         public var maxCodeBytes: Int
         public var maxMessageBytes: Int
         public var maxInFlight: Int
@@ -38,7 +39,7 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// A connection silent this long with no run in flight is closed.
         public var idleTimeoutMs: Int
         public init(
-            timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, cpuTimeMs: Limit, maxCodeBytes: Int, maxMessageBytes: Int,
+            timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, cpuTimeMs: Limit?, maxCodeBytes: Int, maxMessageBytes: Int,
             maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int
         ) {
             self.runsPerMinute = runsPerMinute
@@ -60,8 +61,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var outputCoalesceMs = 10
         public var outputMaxMessageBytes = 65536
         /// Whether each run gets its own cgroup; without one the memory and
-        /// CPU time limits are weaker.
-        public var cgroups = false
+        /// CPU time limits are weaker. nil from servers before 0.5.0, which do not say.
+        public var cgroups: Bool? = false
         public init() {}
     }
 

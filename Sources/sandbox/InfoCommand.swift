@@ -34,13 +34,13 @@ struct InfoCommand: AsyncParsableCommand {
             url           \(connection.resolvedURL)
             python        \(info.python.version)
             timeout       \(limits.timeoutMs.default) ms by default, at most \(limits.timeoutMs.max) ms
-            cpu time      \(limits.cpuTimeMs.default) ms by default, at most \(limits.cpuTimeMs.max) ms
+            cpu time      \(limits.cpuTimeMs.map { "\($0.default) ms by default, at most \($0.max) ms" } ?? "not limited per run by this server")
             memory        \(limits.memoryMb.default) MiB by default, at most \(limits.memoryMb.max) MiB
             output        \(limits.maxOutputBytes.default) bytes by default, at most \(limits.maxOutputBytes.max) bytes
             code          at most \(limits.maxCodeBytes) bytes
             message       at most \(limits.maxMessageBytes) bytes
             in flight     at most \(limits.maxInFlight) runs per connection
-            cgroups       \(info.capabilities.cgroups ? "yes: each run has its own" : "no: memory and CPU time limits are weaker")
+            cgroups       \(info.capabilities.cgroups.map { $0 ? "yes: each run has its own" : "no: memory and CPU time limits are weaker" } ?? "not said by this server")
 
             """)
     }

@@ -10,6 +10,15 @@ import Testing
 struct CPUTimeAdmissionTests {
     static let configuration = ServerConfiguration()
 
+    /// Clients (the CLI, the bench) still read a 0.4.0 server's `initialize`, which has neither member.
+    @Test func anOlderServersInitializeStillDecodes() throws {
+        let older = #"{"protocolVersion":1,"python":{"version":"3.11.2"},"serverInfo":{"version":"0.4.0","name":"sandboxd"},"capabilities":{"interactive":true,"outputCoalesceMs":10,"cancel":true,"outputMaxMessageBytes":65536,"files":true},"limits":{"timeoutMs":{"max":60000,"default":10000},"memoryMb":{"max":1024,"default":256},"maxOutputBytes":{"max":16777216,"default":1048576},"idleTimeoutMs":300000,"maxInFlight":16,"maxCodeBytes":1048576,"runsPerMinute":600,"maxMessageBytes":4194304}}"#
+        let info = try JSONDecoder().decode(InitializeResult.self, from: Data(older.utf8))
+        #expect(info.limits.cpuTimeMs == nil)
+        #expect(info.capabilities.cgroups == nil)
+        #expect(info.limits.timeoutMs.max == 60000)
+    }
+
     @Test func absentMeansTheDefaultAndTakesAWarmSandbox() throws {
         let admission = RunAdmission(configuration: Self.configuration)
         let admitted = try admission.admit(RunParams(code: "pass"))
