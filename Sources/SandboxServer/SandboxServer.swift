@@ -13,7 +13,8 @@ public struct SandboxServer: Sendable {
     public static let version = "0.5.0"
 
     public let configuration: ServerConfiguration
-    public let sandbox: Sandbox
+    /// Where runs get their sandboxes: `Sandbox` (the C launcher) in sandboxd.
+    public let provider: any SandboxProvider
     private let logger: Logger
 
     /// Checks the configuration and that this machine can sandbox at all;
@@ -21,7 +22,14 @@ public struct SandboxServer: Sendable {
     public static func prepare(_ configuration: ServerConfiguration, logger: Logger) async throws -> SandboxServer {
         try configuration.validate()
         let sandbox = try await Sandbox.prepare(configuration.sandbox, logger: logger)
-        return SandboxServer(configuration: configuration, sandbox: sandbox, logger: logger)
+        return SandboxServer(configuration: configuration, provider: sandbox, logger: logger)
+    }
+
+    /// A server on a provider of its own choosing (tests use a fake); `configuration` must be valid.
+    public init(configuration: ServerConfiguration, provider: any SandboxProvider, logger: Logger) {
+        self.configuration = configuration
+        self.provider = provider
+        self.logger = logger
     }
 
     /// Serves until a signal in `gracefulShutdownSignals` (then drains and
@@ -32,7 +40,7 @@ public struct SandboxServer: Sendable {
     ) async throws {
         let metrics = ServerMetrics()
         let pool = WarmPool(
-            sandbox: sandbox, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
+            provider: provider, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
             logger: logger, metrics: metrics)
         let scheduler = RunScheduler(
             workers: configuration.workers, capacity: configuration.queueCapacity,
@@ -83,7 +91,7 @@ public struct SandboxServer: Sendable {
     public var info: InitializeResult {
         var info = InitializeResult(
             serverInfo: .init(name: Self.name, version: Self.version),
-            python: .init(version: sandbox.interpreter.version),
+            python: .init(version: provider.pythonVersion),
             limits: .init(
                 timeoutMs: .init(default: configuration.timeoutMs.default, max: configuration.timeoutMs.max),
                 memoryMb: .init(default: configuration.memoryMb.default, max: configuration.memoryMb.max),
@@ -94,7 +102,7 @@ public struct SandboxServer: Sendable {
                 maxInFlight: configuration.maxInFlight,
                 runsPerMinute: configuration.runsPerMinute,
                 idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1))))
-        info.capabilities.cgroups = sandbox.cgroups.isActive
+        info.capabilities.cgroups = provider.cgroupsActive
         return info
     }
 }
