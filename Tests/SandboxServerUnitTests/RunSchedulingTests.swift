@@ -30,6 +30,11 @@ final class RecordingObserver: RunObserver {
 
     func events(of id: Int) -> [Event] { events.withLock { $0["\(JSONValue.integer(Int64(id)))"] ?? [] } }
 
+    /// Waits until run `id` has its sandbox.
+    func waitUntilRunning(_ id: Int) async {
+        while !events(of: id).contains(.running) { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+
     /// Waits until `count` runs have finished.
     func waitForFinished(_ count: Int) async {
         var seen = 0
@@ -86,6 +91,7 @@ struct RunSchedulingTests {
             try await scheduler.submit(job(2, "second", client: client, observer: observer))
             await #expect(throws: RPCError.self) { try await scheduler.submit(job(3, "third", client: client, observer: observer)) }
             #expect(observer.events(of: 2) == [.queued(0)])
+            await observer.waitUntilRunning(1)
             hanging.requestCancel()
             await observer.waitForFinished(2)
         }
@@ -102,6 +108,7 @@ struct RunSchedulingTests {
             try await scheduler.submit(hanging)
             let waiting = job(2, "never", client: client, observer: observer)
             try await scheduler.submit(waiting)
+            await observer.waitUntilRunning(1)
             #expect(await scheduler.cancelWaiting(waiting))
             #expect(observer.events(of: 2) == [.queued(0), .finished("cancelled")])
             hanging.requestCancel()
@@ -113,8 +120,7 @@ struct RunSchedulingTests {
     @Test func theWarmPoolHandsOutReadySandboxesAndLaunchesOthersForOtherLimits() async throws {
         let provider = FakeSandboxProvider()
         try await withScheduler(workers: 2, capacity: 4, provider: provider) { _, pool in
-            while provider.launches.count < 2 { try await Task.sleep(for: .milliseconds(1)) }
-            try await Task.sleep(for: .milliseconds(20))  // both become ready
+            while await pool.readyCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
             let warm = try await pool.take(for: RunLimits())
             #expect(provider.launches.count == 2)
             #expect(provider.launches.contains { $0 === warm as AnyObject })

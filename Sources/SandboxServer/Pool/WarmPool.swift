@@ -47,6 +47,9 @@ actor WarmPool {
         return try provider.launch(limits: limits)
     }
 
+    /// Sandboxes ready to be taken now.
+    var readyCount: Int { ready.count }
+
     /// A run has ended: time to launch its replacement.
     func runEnded() {
         refills.yield()
