@@ -37,7 +37,7 @@ public struct UTF8Chunker: Sendable {
         return bytes.count - index < length ? index : bytes.count
     }
 
-    /// The longest prefix of `text` of at most `limit` UTF-8 bytes that ends on a character boundary, and the rest.
+    /// The longest prefix of `text` of at most `limit` UTF-8 bytes that ends on a Unicode scalar boundary, and the rest.
     public static func split(_ text: Substring, atMost limit: Int) -> (Substring, Substring) {
         let utf8 = text.utf8
         guard utf8.count > limit else { return (text, "") }
@@ -45,7 +45,9 @@ public struct UTF8Chunker: Sendable {
         while end > utf8.startIndex && !text.unicodeScalars.indices.contains(end) && UTF8.isContinuation(utf8[end]) {
             end = utf8.index(before: end)
         }
-        let boundary = String.Index(end, within: text) ?? text.startIndex
-        return (text[..<boundary], text[boundary...])
+        // A scalar boundary, not a character one: the cut may fall before a
+        // combining mark, and rounding that down to a character boundary
+        // could leave nothing before it (the caller would never get on).
+        return (Substring(text.unicodeScalars[..<end]), Substring(text.unicodeScalars[end...]))
     }
 }

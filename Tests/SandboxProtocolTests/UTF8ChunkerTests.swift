@@ -29,7 +29,17 @@ struct UTF8ChunkerTests {
         #expect(chunker.finish() == "\u{FFFD}")
     }
 
-    @Test func splitAtMostKeepsCharactersWhole() {
+    /// A cut just before a combining mark: the head is everything up to it,
+    /// never empty (a character boundary would lie before the "e").
+    @Test func splitBeforeACombiningMarkStillMakesProgress() {
+        let text = Substring(String(repeating: "x", count: 5) + "e\u{0301}yyy")
+        let (head, tail) = UTF8Chunker.split(text, atMost: 6)
+        #expect(head == "xxxxxe")
+        #expect(tail.unicodeScalars.first == "\u{0301}")
+        #expect(head.utf8.count + tail.utf8.count == text.utf8.count)
+    }
+
+    @Test func splitAtMostKeepsScalarsWhole() {
         let text: Substring = "ab☃cd"  // a b (3 bytes) c d
         let (head, tail) = UTF8Chunker.split(text, atMost: 3)
         #expect(head == "ab")

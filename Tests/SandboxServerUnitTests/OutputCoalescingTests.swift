@@ -62,6 +62,16 @@ struct OutputCoalescingTests {
         #expect(coalescing.finish(now: start) == [OutputMessage(stream: .stderr, text: "err", seq: 1)])
     }
 
+    /// Combining marks at every possible cut (as decoded random bytes give): every message makes progress.
+    @Test func combiningMarksAtTheCutDoNotStallTheCoalescer() {
+        var coalescing = OutputCoalescing(interval: Self.interval, pause: Self.pause)
+        let text = String(repeating: "e\u{0301}", count: OutputCoalescing.maxMessageBytes / 3 * 2)
+        let (messages, _) = coalescing.add(chunk(text), now: .now)
+        let rest = coalescing.finish(now: .now)
+        #expect((messages + rest).map(\.text).joined() == text)
+        #expect(messages.allSatisfy { $0.text.utf8.count <= OutputCoalescing.maxMessageBytes && !$0.text.isEmpty })
+    }
+
     @Test func fullMessagesGoAtOnceAndTheEndFlushesTheRest() {
         var coalescing = OutputCoalescing(interval: Self.interval, pause: Self.pause)
         let start = ContinuousClock.now
