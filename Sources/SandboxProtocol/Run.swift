@@ -97,9 +97,9 @@ public struct RunParams: Sendable, Equatable, Codable {
 
 /// `run`'s result: the verdict (PROTOCOL.md, "run").
 public struct RunResult: Sendable, Equatable, Codable {
-    public var status: String
-    /// For `timeout`: the limit that ended the run, `wall` or `cpu`; nil otherwise.
-    public var limit: String?
+    public var status: RunStatus
+    /// For `timeout`: the limit that ended the run; nil otherwise.
+    public var limit: TimeLimit?
     public var exitCode: Int?
     public var signal: Int?
     public var wallMs: Int
@@ -113,8 +113,8 @@ public struct RunResult: Sendable, Equatable, Codable {
     public var message: String?
 
     public init(
-        status: String, exitCode: Int?, signal: Int?, wallMs: Int, cpuMs: Int, maxRssKb: Int, peakMemoryKb: Int?,
-        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?, limit: String? = nil
+        status: RunStatus, exitCode: Int?, signal: Int?, wallMs: Int, cpuMs: Int, maxRssKb: Int, peakMemoryKb: Int?,
+        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?, limit: TimeLimit? = nil
     ) {
         self.status = status
         self.limit = limit

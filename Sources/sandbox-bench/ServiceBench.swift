@@ -91,7 +91,7 @@ struct ServiceBench: AsyncParsableCommand {
     static func checkedVerdict(_ reply: Reply) throws -> RunResult {
         if let error = reply.error { throw BenchFailure("run refused: \(error.code) \(error.message)") }
         let verdict = try reply.result(as: RunResult.self)
-        guard verdict.status == "ok", reply.stdout == expectedStdout else {
+        guard verdict.status == .ok, reply.stdout == expectedStdout else {
             throw BenchFailure("run ended \(verdict.status) with stdout \(reply.stdout.debugDescription), stderr \(reply.stderr.debugDescription): \(reply.response.message)")
         }
         return verdict
@@ -222,10 +222,10 @@ struct Load: Sendable {
 
     mutating func add(_ reply: Reply, _ verdict: RunResult) {
         latencies.append(reply.roundTrip)
-        if verdict.status == "ok" && reply.stdout == ServiceBench.expectedStdout {
+        if verdict.status == .ok && reply.stdout == ServiceBench.expectedStdout {
             ok += 1
         } else {
-            notOK[verdict.status == "ok" ? "ok, wrong stdout \(reply.stdout.debugDescription)" : verdict.status, default: 0] += 1
+            notOK[verdict.status == .ok ? "ok, wrong stdout \(reply.stdout.debugDescription)" : verdict.status.rawValue, default: 0] += 1
         }
     }
 

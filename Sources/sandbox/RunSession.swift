@@ -14,11 +14,11 @@ struct RunSession: Sendable {
         defer { interrupts.stop() }
         let forwarding = stdin.isForwarded ? Task { await forwardStandardInput(to: id) } : nil
         defer { forwarding?.cancel() }
-        guard let outcome = try await print(events) else {
+        guard let reply = try await print(events) else {
             throw ClientError.unreachable("the connection closed before the run's verdict")
         }
-        if !options.quiet, let summary = outcome.summary { Console.note(summary) }
-        return outcome.exitStatus
+        if !options.quiet, let summary = reply.summary { Console.note(summary) }
+        return reply.exitStatus
     }
 
     /// Several programs, all submitted at once (up to the server's in-flight
@@ -35,17 +35,17 @@ struct RunSession: Sendable {
                     for relay in relays { relay.continuation.finish(throwing: error) }
                 }
             }
-            var outcomes: [RunOutcome] = []
+            var replies: [RunReply] = []
             for (index, program) in programs.enumerated() {
                 if !options.json { Console.write("\(index == 0 ? "" : "\n")==> \(program.name) <==\n") }
-                guard let outcome = try await print(relays[index].stream) else {
+                guard let reply = try await print(relays[index].stream) else {
                     throw ClientError.unreachable("the connection closed before \(program.name)'s verdict")
                 }
-                outcomes.append(outcome)
+                replies.append(reply)
             }
             try await group.waitForAll()
-            if !options.quiet && !options.json { Console.write("\n" + RunOutcome.table(zip(programs.map(\.name), outcomes))) }
-            return outcomes.first { $0.exitStatus != 0 }?.exitStatus ?? 0
+            if !options.quiet && !options.json { Console.write("\n" + RunReply.table(zip(programs.map(\.name), replies))) }
+            return replies.first { $0.exitStatus != 0 }?.exitStatus ?? 0
         }
     }
 
@@ -74,7 +74,7 @@ struct RunSession: Sendable {
     }
 
     /// Prints a run's output as it streams; nil if its events end without a response.
-    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>) async throws -> RunOutcome? {
+    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>) async throws -> RunReply? {
         for try await event in events {
             switch event {
             case .output(let output):
