@@ -8,7 +8,7 @@ struct RunSession: Sendable {
     let info: InitializeResult
 
     /// One program, its output streamed as it arrives; returns the exit status.
-    func runOne(_ program: Program, _ base: RunParams, stdin: StdinSource) async throws -> Int32 {
+    func runOne(_ program: Program, _ base: RunParams, stdin: RunInput) async throws -> Int32 {
         let (id, events) = try connection.send(Method.run, Self.parameters(base, program, stdin))
         let interrupts = await Interrupts.cancelling(ids: [id], on: connection)
         defer { interrupts.stop() }
@@ -23,7 +23,7 @@ struct RunSession: Sendable {
 
     /// Several programs, all submitted at once (up to the server's in-flight
     /// cap), printed in order under headers, then a summary table.
-    func runAll(_ programs: [Program], _ base: RunParams, stdin: StdinSource) async throws -> Int32 {
+    func runAll(_ programs: [Program], _ base: RunParams, stdin: RunInput) async throws -> Int32 {
         let relays = programs.map { _ in AsyncThrowingStream.makeStream(of: ClientEvent.self) }
         let interrupts = await Interrupts.cancelling(ids: [], on: connection)
         defer { interrupts.stop() }
@@ -51,7 +51,7 @@ struct RunSession: Sendable {
 
     /// Sends runs while fewer than the in-flight cap are unanswered; relays each run's events.
     private func submit(
-        _ programs: [Program], _ base: RunParams, stdin: StdinSource,
+        _ programs: [Program], _ base: RunParams, stdin: RunInput,
         relays: [AsyncThrowingStream<ClientEvent, any Error>.Continuation], interrupts: Interrupts
     ) async throws {
         let window = max(1, info.limits.maxInFlight)
@@ -100,7 +100,7 @@ struct RunSession: Sendable {
         connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), eof: true))
     }
 
-    private static func parameters(_ base: RunParams, _ program: Program, _ stdin: StdinSource) -> RunParams {
+    private static func parameters(_ base: RunParams, _ program: Program, _ stdin: RunInput) -> RunParams {
         var parameters = base
         parameters.code = program.code
         switch stdin {
@@ -112,7 +112,7 @@ struct RunSession: Sendable {
     }
 }
 
-extension StdinSource {
+extension RunInput {
     var isForwarded: Bool {
         if case .forwarded = self { return true }
         return false

@@ -45,7 +45,7 @@ extension Sandbox {
             chunks: chunks, verdict: verdict)
     }
 
-    func collect(_ code: String, stdin: StdinSource = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) async throws -> CollectedRun {
+    func collect(_ code: String, stdin: RunRequest.Stdin = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) async throws -> CollectedRun {
         try await collect(RunRequest(code: code, stdin: stdin, files: files, limits: limits))
     }
 }
