@@ -26,10 +26,10 @@ struct ConnectionOptions: ParsableArguments {
     static let defaultURL = "ws://127.0.0.1:8765/v1/ws"
 
     var resolvedToken: String? {
-        token ?? Environment.variable("SANDBOX_TOKEN")
+        token ?? EnvironmentVariable.value("SANDBOX_TOKEN")
     }
 
     var resolvedURL: String {
-        url ?? Environment.variable("SANDBOX_URL") ?? Self.defaultURL
+        url ?? EnvironmentVariable.value("SANDBOX_URL") ?? Self.defaultURL
     }
 }

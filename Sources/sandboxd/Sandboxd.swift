@@ -82,7 +82,7 @@ struct Sandboxd: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        let environment = Environment(ProcessInfo.processInfo.environment)
+        let environment = OptionEnvironment(ProcessInfo.processInfo.environment)
         var logger = Logger(label: "sandboxd")
         let level = try logLevel ?? environment.string("SANDBOXD_LOG_LEVEL") ?? "info"
         guard let parsedLevel = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
@@ -152,8 +152,8 @@ struct Sandboxd: AsyncParsableCommand {
     }
 }
 
-/// Reads `SANDBOXD_*` variables; a value that does not parse is an error, not a silent default.
-struct Environment {
+/// sandboxd's options from `SANDBOXD_*` variables; a value that does not parse is an error, not a silent default.
+struct OptionEnvironment {
     let variables: [String: String]
 
     init(_ variables: [String: String]) {
