@@ -83,6 +83,7 @@ let package = Package(
             name: "sandboxd",
             dependencies: [
                 "SandboxServer",
+                "SandboxProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

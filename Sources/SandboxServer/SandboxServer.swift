@@ -10,7 +10,6 @@ import UnixSignals
 /// queue, and a pool of warm sandboxes.
 public struct SandboxServer: Sendable {
     public static let name = "sandboxd"
-    public static let version = "0.5.0"
 
     public let configuration: ServerConfiguration
     public let sandbox: Sandbox
@@ -82,7 +81,7 @@ public struct SandboxServer: Sendable {
     /// The `initialize` result, also `GET /v1/info`.
     public var info: InitializeResult {
         var info = InitializeResult(
-            serverInfo: .init(name: Self.name, version: Self.version),
+            serverInfo: .init(name: Self.name, version: PySandbox.version),
             python: .init(version: sandbox.interpreter.version),
             limits: .init(
                 timeoutMs: .init(default: configuration.timeoutMs.default, max: configuration.timeoutMs.max),

@@ -72,7 +72,7 @@ struct ServiceBench: AsyncParsableCommand {
     /// One connection, one run at a time; every run must print exactly "1\n".
     private func measureLatency() async throws -> (InitializeResult, Latency) {
         try await ProtocolConnection.connect(url: url) { [warmup, runs, pauseMs] connection in
-            let info = try await connection.initialize(clientName: "sandbox-bench", version: "1")
+            let info = try await connection.initialize(clientName: "sandbox-bench", version: PySandbox.version)
             var latency = Latency()
             for index in -warmup..<runs {  // negative indexes are the warm-up runs
                 let reply = try await connection.run(RunParams(code: Self.program))
@@ -105,7 +105,7 @@ struct ServiceBench: AsyncParsableCommand {
             for _ in 0..<connections {
                 group.addTask { [url, depth] in
                     try await ProtocolConnection.connect(url: url) { connection in
-                        let info = try await connection.initialize(clientName: "sandbox-bench", version: "1")
+                        let info = try await connection.initialize(clientName: "sandbox-bench", version: PySandbox.version)
                         return try await withThrowingTaskGroup(of: Load.self) { inFlight in
                             for _ in 0..<min(depth, info.limits.maxInFlight) {
                                 inFlight.addTask { try await Self.keepRunning(on: connection, budget: budget) }

@@ -81,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
         let status: Int32
         do {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken, transcript: transcript) { connection in
-                let info = try await connection.initialize(clientName: "sandbox", version: SandboxCLI.version)
+                let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
                 let session = RunSession(connection: connection, options: options, info: info)
                 if programs.count == 1 {
                     return try await session.runOne(programs[0], parameters, stdin: input)

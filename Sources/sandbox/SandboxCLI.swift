@@ -1,14 +1,13 @@
 import ArgumentParser
+import SandboxProtocol
 
 @main
 struct SandboxCLI: AsyncParsableCommand {
-    static let version = "0.5.0"
-
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "Runs Python code on a sandboxd service and prints what it prints.",
         discussion: ExitStatus.help,
-        version: version,
+        version: PySandbox.version,
         subcommands: [RunCommand.self, InfoCommand.self])
 }
 

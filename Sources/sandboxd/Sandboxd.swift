@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SandboxProtocol
 import SandboxRuntime
 import SandboxServer
 
@@ -14,7 +15,8 @@ struct Sandboxd: AsyncParsableCommand {
             (SANDBOXD_ and the option's name in capitals with underscores, e.g. SANDBOXD_PORT); \
             the command line wins. SIGTERM or SIGINT stops accepting runs, lets running ones \
             finish within the grace period, cancels the rest and exits 0.
-            """)
+            """,
+        version: PySandbox.version)
 
     @Option(help: "Address to listen on. (default: 127.0.0.1; env: SANDBOXD_HOST)")
     var host: String?
