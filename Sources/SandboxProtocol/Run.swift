@@ -35,6 +35,9 @@ public struct RunParams: Sendable, Equatable, Codable {
         self.cpuTimeMs = cpuTimeMs
     }
 
+    /// The least `memoryMb` a run may ask for, and a server may default to.
+    public static let minimumMemoryMb = 16
+
     static let fields: Set = ["code", "stdin", "interactive", "files", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs"]
 
     public init(params: [String: JSONValue]) throws(RPCError) {
@@ -47,7 +50,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         stdin = try Self.optional(params, "stdin") { $0.stringValue }
         interactive = try Self.optional(params, "interactive") { $0.boolValue }
         timeoutMs = try Self.integer(params, "timeoutMs", minimum: 1)
-        memoryMb = try Self.integer(params, "memoryMb", minimum: 16)
+        memoryMb = try Self.integer(params, "memoryMb", minimum: Self.minimumMemoryMb)
         maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: 0)
         cpuTimeMs = try Self.integer(params, "cpuTimeMs", minimum: 1)
         files = try Self.optional(params, "files") { value -> [String: String]? in

@@ -1,3 +1,4 @@
+import SandboxProtocol
 import SandboxRuntime
 
 #if canImport(Glibc)
@@ -67,7 +68,9 @@ public struct ServerConfiguration: Sendable {
         }
         if timeoutMs.default < 1 { throw ConfigurationError(message: "--timeout-ms: must be at least 1") }
         if cpuTimeMs.default < 1 { throw ConfigurationError(message: "--cpu-time-ms: must be at least 1") }
-        if memoryMb.default < 16 { throw ConfigurationError(message: "--memory-mb: must be at least 16") }
+        if memoryMb.default < RunParams.minimumMemoryMb {
+            throw ConfigurationError(message: "--memory-mb: must be at least \(RunParams.minimumMemoryMb)")
+        }
         if workers < 1 { throw ConfigurationError(message: "--workers: must be at least 1") }
         if warmSandboxes < 0 { throw ConfigurationError(message: "--warm: must not be negative") }
         if queueCapacity < 0 { throw ConfigurationError(message: "--queue: must not be negative") }
