@@ -116,8 +116,23 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // One test target, so that every suite that starts sandboxes can run
-        // under one serialized parent (host-wide leftover-process checks).
+        // Pure tests of the protocol types: no server, no sandbox.
+        .testTarget(
+            name: "SandboxProtocolTests",
+            dependencies: ["SandboxProtocol"],
+            path: "Tests/SandboxProtocolTests"
+        ),
+        // The server's parts against a fake `SandboxProvider`: no kernel
+        // sandbox, no processes; they run in parallel, in seconds
+        // (`swift test --filter SandboxServerUnitTests`).
+        .testTarget(
+            name: "SandboxServerUnitTests",
+            dependencies: ["SandboxServer", "SandboxRuntime", "SandboxProtocol"],
+            path: "Tests/SandboxServerUnitTests"
+        ),
+        // Everything that drives real sandboxes, real servers and real
+        // clients: one target, so that every suite that starts sandboxes can
+        // run under one serialized parent (host-wide leftover-process checks).
         .testTarget(
             name: "PySandboxTests",
             dependencies: [

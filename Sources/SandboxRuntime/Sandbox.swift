@@ -31,9 +31,10 @@ public struct SandboxUnavailable: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Runs Python code in fresh sandboxes. Create one with `prepare`, which
+/// Runs Python code in fresh sandboxes, one C launcher per run: the
+/// `SandboxProvider` the service uses. Create one with `prepare`, which
 /// checks that this kernel can sandbox at all; there is no unsandboxed fallback.
-public struct Sandbox: Sendable {
+public struct Sandbox: SandboxProvider {
     public let interpreter: Interpreter
     public let cgroups: CgroupPlan
     let launcherPath: String
@@ -79,25 +80,20 @@ public struct Sandbox: Sendable {
     /// Launches a sandbox that loads its interpreter and then waits for its
     /// program (`SandboxRun.start`): a warm sandbox. `limits` fixes what the
     /// launcher enforces; the wall timeout and output limit come with the program.
-    public func launch(limits: RunLimits) throws -> SandboxRun {
-        try SandboxRun(
+    public func launch(limits: RunLimits) throws -> any SandboxRun {
+        try LauncherRun(
             launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, census: launchers,
             cgroupParents: cgroups.parents, logger: logger)
     }
 
-    /// Launches a sandbox and starts `request` in it at once. Its output
-    /// streams from `SandboxRun.output`; its verdict comes from `SandboxRun.verdict()`.
-    public func start(_ request: RunRequest) throws -> SandboxRun {
-        try request.validate()
-        let run = try launch(limits: request.limits)
-        try run.start(request)
-        return run
-    }
+    public var pythonVersion: String { interpreter.version }
+
+    public var cgroupsActive: Bool { cgroups.isActive }
 
     /// Removes the cgroup parents of this process (every `Sandbox` in it
     /// shares them) once its last run has ended. Call just before exiting:
     /// it waits for the launchers still removing their runs' cgroups.
-    public func removeCgroupParents() async {
+    public func shutDown() async {
         if !(await launchers.drained(within: RunKiller.escalationDelay + .seconds(2))) {
             logger.warning("launchers still running at exit", metadata: ["count": "\(launchers.count)"])
         }

@@ -12,7 +12,8 @@ public struct SandboxServer: Sendable {
     public static let name = "sandboxd"
 
     public let configuration: ServerConfiguration
-    public let sandbox: Sandbox
+    /// Where runs get their sandboxes: `Sandbox` (the C launcher) in sandboxd.
+    public let provider: any SandboxProvider
     private let logger: Logger
 
     /// Checks the configuration and that this machine can sandbox at all;
@@ -20,7 +21,14 @@ public struct SandboxServer: Sendable {
     public static func prepare(_ configuration: ServerConfiguration, logger: Logger) async throws -> SandboxServer {
         try configuration.validate()
         let sandbox = try await Sandbox.prepare(configuration.sandbox, logger: logger)
-        return SandboxServer(configuration: configuration, sandbox: sandbox, logger: logger)
+        return SandboxServer(configuration: configuration, provider: sandbox, logger: logger)
+    }
+
+    /// A server on a provider of its own choosing (tests use a fake); `configuration` must be valid.
+    public init(configuration: ServerConfiguration, provider: any SandboxProvider, logger: Logger) {
+        self.configuration = configuration
+        self.provider = provider
+        self.logger = logger
     }
 
     /// Serves until a signal in `gracefulShutdownSignals` (then drains and
@@ -31,7 +39,7 @@ public struct SandboxServer: Sendable {
     ) async throws {
         let metrics = ServerMetrics()
         let pool = WarmPool(
-            sandbox: sandbox, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
+            provider: provider, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
             logger: logger, metrics: metrics)
         let scheduler = RunScheduler(
             workers: configuration.workers, capacity: configuration.queueCapacity,
@@ -82,7 +90,7 @@ public struct SandboxServer: Sendable {
     public var info: InitializeResult {
         var info = InitializeResult(
             serverInfo: .init(name: Self.name, version: PySandbox.version),
-            python: .init(version: sandbox.interpreter.version),
+            python: .init(version: provider.pythonVersion),
             limits: .init(
                 timeoutMs: .init(default: configuration.timeoutMs.default, max: configuration.timeoutMs.max),
                 memoryMb: .init(default: configuration.memoryMb.default, max: configuration.memoryMb.max),
@@ -93,7 +101,7 @@ public struct SandboxServer: Sendable {
                 maxInFlight: configuration.maxInFlight,
                 runsPerMinute: configuration.runsPerMinute,
                 idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1))))
-        info.capabilities.cgroups = sandbox.cgroups.isActive
+        info.capabilities.cgroups = provider.cgroupsActive
         return info
     }
 }

@@ -149,7 +149,7 @@ struct Sandboxd: AsyncParsableCommand {
         }
         try await server.run(gracefulShutdownSignals: [.sigterm, .sigint])
         // The cgroup parents belong to this process; every run has ended.
-        await server.sandbox.removeCgroupParents()
+        await server.provider.shutDown()
         logger.info("sandboxd stopped")
     }
 }

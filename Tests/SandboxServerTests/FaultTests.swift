@@ -72,7 +72,7 @@ extension SandboxSuite {
                 try await ProtocolClient.connect(port: port) { (client) async throws in
                     #expect(try await client.run("before", ["code": "print('before')"]).stdout == "before\n")
                     try copy.remove()
-                    // Sandboxes started before may still serve; then each run fails, and says why.
+                    // Sandboxes started before may still serve; every other run fails, and says why.
                     var statuses: [String] = []
                     for id in 0..<6 {
                         let run = try await client.run(.integer(Int64(id)), ["code": .string("print(\(id))")], within: .seconds(60))
@@ -86,7 +86,10 @@ extension SandboxSuite {
                             #expect(status == "ok" && run.stdout == "\(id)\n", "\(run.response)")
                         }
                     }
-                    #expect(statuses.suffix(3) == ["internalError", "internalError", "internalError"], "\(statuses)")
+                    // At most the two warm sandboxes and the replacement launched as "before"
+                    // ended had the interpreter; they may become ready after the first failures.
+                    #expect(statuses.filter { $0 == "ok" }.count <= 3, "\(statuses)")
+                    #expect(statuses.filter { $0 == "internalError" }.count >= 3, "\(statuses)")
 
                     try copy.restore()
                     var recovered = false

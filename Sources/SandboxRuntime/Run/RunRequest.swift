@@ -72,6 +72,10 @@ public struct RunRequest: Sendable, Equatable {
 public struct InvalidRunRequest: Error, Equatable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 extension RunRequest {

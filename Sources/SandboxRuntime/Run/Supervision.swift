@@ -70,7 +70,7 @@ struct Supervision: Sendable {
             wallMs: wallMs, cpuMs: report.cpuMicroseconds / 1000,
             maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive && ran ? report.peakMemoryKb : nil,
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)
-        (verdict.status, verdict.limit, verdict.message) = SandboxRun.classify(
+        (verdict.status, verdict.limit, verdict.message) = LauncherRun.classify(
             report: report, killReason: killer.reason, limits: limits)
         if verdict.status == .internalError {
             logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
@@ -155,7 +155,7 @@ private final class Stopwatch: Sendable {
     }
 }
 
-extension SandboxRun {
+extension LauncherRun {
     static func classify(
         report: LauncherReport, killReason: KillReason?, limits: RunLimits
     ) -> (RunStatus, TimeLimit?, String?) {

@@ -6,13 +6,13 @@ import SandboxRuntime
 /// launches a replacement in the background. Runs whose limits differ from
 /// the pool's get a sandbox launched for them.
 actor WarmPool {
-    let sandbox: Sandbox
+    let provider: any SandboxProvider
     /// What warm sandboxes are launched with.
     let limits: RunLimits
     private let target: Int
     private let logger: Logger
     private let metrics: ServerMetrics
-    private var ready: [SandboxRun] = []
+    private var ready: [any SandboxRun] = []
     private var launching = 0
     private var stopped = false
     private var consecutiveFailures = 0
@@ -22,9 +22,9 @@ actor WarmPool {
     /// A sandbox that is not ready this long after launch is discarded.
     static let readyTimeout = Duration.seconds(10)
 
-    init(sandbox: Sandbox, limits: RunLimits, target: Int, logger: Logger, metrics: ServerMetrics) {
+    init(provider: any SandboxProvider, limits: RunLimits, target: Int, logger: Logger, metrics: ServerMetrics) {
         self.metrics = metrics
-        self.sandbox = sandbox
+        self.provider = provider
         self.limits = limits
         self.target = target
         self.logger = logger
@@ -38,14 +38,17 @@ actor WarmPool {
     /// waits). The replacement is launched when the run has ended
     /// (`runEnded`): launching takes kernel locks (cgroup migration) that
     /// would slow the run down.
-    func take(for runLimits: RunLimits) throws -> SandboxRun {
-        guard runLimits.fits(launchedWith: limits) else { return try sandbox.launch(limits: runLimits) }
+    func take(for runLimits: RunLimits) throws -> any SandboxRun {
+        guard runLimits.fits(launchedWith: limits) else { return try provider.launch(limits: runLimits) }
         if !ready.isEmpty {
             defer { metrics.warmReady(ready.count) }
             return ready.removeFirst()
         }
-        return try sandbox.launch(limits: limits)
+        return try provider.launch(limits: limits)
     }
+
+    /// Sandboxes ready to be taken now.
+    var readyCount: Int { ready.count }
 
     /// A run has ended: time to launch its replacement.
     func runEnded() {
@@ -58,9 +61,9 @@ actor WarmPool {
         await withDiscardingTaskGroup { group in
             for await _ in refillRequests {
                 while !stopped && ready.count + launching < target {
-                    let launched: SandboxRun
+                    let launched: any SandboxRun
                     do {
-                        launched = try sandbox.launch(limits: limits)
+                        launched = try provider.launch(limits: limits)
                     } catch {
                         logger.error("could not launch a warm sandbox", metadata: ["error": "\(error)"])
                         break
@@ -83,7 +86,7 @@ actor WarmPool {
         refills.finish()
     }
 
-    private func waitUntilReady(_ launched: SandboxRun) async {
+    private func waitUntilReady(_ launched: any SandboxRun) async {
         let launchedAt = ContinuousClock.now
         let isReady = await withTaskGroup(of: Bool?.self) { group in
             group.addTask { await launched.ready() }
@@ -111,7 +114,7 @@ actor WarmPool {
     }
 
     /// Keeps a sandbox that became ready; false once the pool has stopped.
-    private func arrived(_ launched: SandboxRun) -> Bool {
+    private func arrived(_ launched: any SandboxRun) -> Bool {
         launching -= 1
         consecutiveFailures = 0
         guard !stopped else { return false }

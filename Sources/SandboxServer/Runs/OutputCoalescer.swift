@@ -1,6 +1,5 @@
 import SandboxProtocol
 import SandboxRuntime
-import Synchronization
 
 /// Turns a run's output chunks into `run/output` messages: at most 64 KiB of
 /// text each, one stream each, characters never split. After a quiet spell
@@ -8,99 +7,146 @@ import Synchronization
 /// keep one `print`'s separate writes together); while output keeps coming it
 /// is gathered and sent every `interval`, so a tight print loop costs one
 /// message per interval, not one per line. The end of the run flushes at once.
-final class OutputCoalescer: Sendable {
-    static let maxMessageBytes = 65536
+///
+/// One task owns the state (`OutputCoalescing`): chunks and due flushes
+/// arrive as events, and whatever the state returns is emitted by that task,
+/// in order, with no lock held.
+struct OutputCoalescer: Sendable {
+    let interval: Duration
+    let pause: Duration
+    let emit: @Sendable (OutputMessage) -> Void
 
-    private struct State {
-        var decoders: [RunOutputParams.Stream: UTF8Chunker] = [.stdout: UTF8Chunker(), .stderr: UTF8Chunker()]
-        var pendingStream: RunOutputParams.Stream = .stdout
-        var pending = ""
-        var lastSent: ContinuousClock.Instant?
-        var flushScheduled = false
-        var seq = 0
-    }
-
-    private let interval: Duration
-    private let pause: Duration
-    private let emit: @Sendable (RunOutputParams.Stream, String, Int) -> Void
-    private let state = Mutex(State())
-
-    /// `emit` gets stream, text and seq, in order; it must not block.
+    /// `emit` gets each message in order; it must not block.
     init(
         interval: Duration = .milliseconds(10), pause: Duration = .milliseconds(1),
-        emit: @escaping @Sendable (RunOutputParams.Stream, String, Int) -> Void
+        emit: @escaping @Sendable (OutputMessage) -> Void
     ) {
         self.interval = interval
         self.pause = pause
         self.emit = emit
     }
 
+    private enum Event: Sendable {
+        case chunk(OutputChunk)
+        case flushDue
+        case ended
+    }
+
     /// Forwards all of `output`; returns once everything has been emitted.
     func forward(_ output: AsyncStream<OutputChunk>) async {
-        await withTaskGroup(of: Void.self) { timers in
-            for await chunk in output {
-                if let delay = add(chunk) {
-                    timers.addTask {
-                        try? await Task.sleep(for: delay)
-                        self.flushScheduledOutput()
+        let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        var coalescing = OutputCoalescing(interval: interval, pause: pause)
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                for await chunk in output { sink.yield(.chunk(chunk)) }
+                sink.yield(.ended)
+            }
+            loop: for await event in events {
+                switch event {
+                case .chunk(let chunk):
+                    let (messages, flushAfter) = coalescing.add(chunk, now: .now)
+                    messages.forEach(emit)
+                    if let flushAfter {
+                        tasks.addTask {
+                            try? await Task.sleep(for: flushAfter)
+                            sink.yield(.flushDue)
+                        }
                     }
+                case .flushDue:
+                    coalescing.flushDue(now: .now).forEach(emit)
+                case .ended:
+                    coalescing.finish(now: .now).forEach(emit)
+                    break loop
                 }
             }
-            timers.cancelAll()
-        }
-        state.withLock { state in
-            for stream in [RunOutputParams.Stream.stdout, .stderr] {
-                let rest = state.decoders[stream]!.finish()
-                append(rest, of: stream, to: &state)
-            }
-            send(&state)
+            sink.finish()
+            tasks.cancelAll()
         }
     }
+}
 
-    /// Takes a chunk in; returns the delay of a flush to schedule, if one is needed.
-    private func add(_ chunk: OutputChunk) -> Duration? {
-        state.withLock { state -> Duration? in
-            let stream: RunOutputParams.Stream = chunk.stream == .stdout ? .stdout : .stderr
-            let text = state.decoders[stream]!.append(chunk.bytes)
-            append(text, of: stream, to: &state)
-            guard !state.pending.isEmpty, !state.flushScheduled else { return nil }
-            state.flushScheduled = true
-            let sinceLastSent = state.lastSent.map { ContinuousClock.now - $0 } ?? interval
-            return max(pause, interval - sinceLastSent)
-        }
+/// One `run/output` message before its run id is attached.
+struct OutputMessage: Sendable, Equatable {
+    var stream: RunOutputParams.Stream
+    var text: String
+    var seq: Int
+}
+
+/// What `OutputCoalescer` holds between events: pending text, the streams'
+/// UTF-8 decoders, when a message last went out. Each step returns the
+/// messages to emit and, for `add`, the delay of a flush to schedule.
+struct OutputCoalescing {
+    static let maxMessageBytes = 65536
+
+    let interval: Duration
+    let pause: Duration
+    private var decoders: [RunOutputParams.Stream: UTF8Chunker] = [.stdout: UTF8Chunker(), .stderr: UTF8Chunker()]
+    private var pendingStream: RunOutputParams.Stream = .stdout
+    private var pending = ""
+    private var lastSent: ContinuousClock.Instant?
+    private var flushScheduled = false
+    private var seq = 0
+
+    init(interval: Duration, pause: Duration) {
+        self.interval = interval
+        self.pause = pause
     }
 
-    private func flushScheduledOutput() {
-        state.withLock { state in
-            state.flushScheduled = false
-            send(&state)
-        }
+    /// Takes a chunk in: full messages to emit now, and when to flush the rest (if a flush is not already due).
+    mutating func add(_ chunk: OutputChunk, now: ContinuousClock.Instant) -> ([OutputMessage], Duration?) {
+        let stream: RunOutputParams.Stream = chunk.stream == .stdout ? .stdout : .stderr
+        let text = decoders[stream]!.append(chunk.bytes)
+        let messages = append(text, of: stream, now: now)
+        guard !pending.isEmpty, !flushScheduled else { return (messages, nil) }
+        flushScheduled = true
+        let sinceLastSent = lastSent.map { now - $0 } ?? interval
+        return (messages, max(pause, interval - sinceLastSent))
     }
 
-    private func append(_ text: String, of stream: RunOutputParams.Stream, to state: inout State) {
-        guard !text.isEmpty else { return }
-        if stream != state.pendingStream {
-            send(&state)
-            state.pendingStream = stream
+    /// The scheduled flush is due.
+    mutating func flushDue(now: ContinuousClock.Instant) -> [OutputMessage] {
+        flushScheduled = false
+        return send(now: now)
+    }
+
+    /// The end of the output: everything left, an incomplete character replaced.
+    mutating func finish(now: ContinuousClock.Instant) -> [OutputMessage] {
+        var messages: [OutputMessage] = []
+        for stream in [RunOutputParams.Stream.stdout, .stderr] {
+            let rest = decoders[stream]!.finish()
+            messages += append(rest, of: stream, now: now)
         }
-        state.pending += text
+        return messages + send(now: now)
+    }
+
+    private mutating func append(_ text: String, of stream: RunOutputParams.Stream, now: ContinuousClock.Instant) -> [OutputMessage] {
+        guard !text.isEmpty else { return [] }
+        var messages: [OutputMessage] = []
+        if stream != pendingStream {
+            messages += send(now: now)
+            pendingStream = stream
+        }
+        pending += text
         // Full messages go at once, whatever the interval.
-        while state.pending.utf8.count >= Self.maxMessageBytes {
-            let (head, tail) = UTF8Chunker.split(Substring(state.pending), atMost: Self.maxMessageBytes)
-            emitMessage(String(head), &state)
-            state.pending = String(tail)
+        while pending.utf8.count >= Self.maxMessageBytes {
+            let (head, tail) = UTF8Chunker.split(Substring(pending), atMost: Self.maxMessageBytes)
+            messages.append(message(String(head), now: now))
+            pending = String(tail)
         }
+        return messages
     }
 
-    private func send(_ state: inout State) {
-        guard !state.pending.isEmpty else { return }
-        emitMessage(state.pending, &state)
-        state.pending = ""
+    private mutating func send(now: ContinuousClock.Instant) -> [OutputMessage] {
+        guard !pending.isEmpty else { return [] }
+        defer { pending = "" }
+        return [message(pending, now: now)]
     }
 
-    private func emitMessage(_ text: String, _ state: inout State) {
-        emit(state.pendingStream, text, state.seq)
-        state.seq += 1
-        state.lastSent = .now
+    private mutating func message(_ text: String, now: ContinuousClock.Instant) -> OutputMessage {
+        defer {
+            seq += 1
+            lastSent = now
+        }
+        return OutputMessage(stream: pendingStream, text: text, seq: seq)
     }
 }

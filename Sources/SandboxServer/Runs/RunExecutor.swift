@@ -12,7 +12,7 @@ struct RunExecutor: Sendable {
             job.finishWithoutRunning(.cancelled)
             return
         }
-        let sandbox: SandboxRun
+        let sandbox: any SandboxRun
         do {
             sandbox = try await pool.take(for: job.request.limits)
         } catch {
@@ -24,7 +24,7 @@ struct RunExecutor: Sendable {
         await pool.runEnded()
     }
 
-    private func run(_ job: RunJob, in sandbox: SandboxRun) async {
+    private func run(_ job: RunJob, in sandbox: any SandboxRun) async {
         guard job.attach(sandbox) else {
             sandbox.cancel()
             job.finishWithoutRunning(.cancelled)
@@ -40,8 +40,8 @@ struct RunExecutor: Sendable {
             job.finishWithoutRunning(.internalError, message: error.message)
             return
         }
-        let coalescer = OutputCoalescer { stream, text, seq in
-            job.observer.output(job, RunOutputParams(id: job.id, stream: stream, text: text, seq: seq))
+        let coalescer = OutputCoalescer { message in
+            job.observer.output(job, RunOutputParams(id: job.id, stream: message.stream, text: message.text, seq: message.seq))
         }
         await coalescer.forward(sandbox.output)
         let verdict = await sandbox.verdict()

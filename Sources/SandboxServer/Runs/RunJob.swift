@@ -32,7 +32,7 @@ final class RunJob: Sendable {
 
     private enum Phase {
         case waiting
-        case running(SandboxRun)
+        case running(any SandboxRun)
         case finished
     }
 
@@ -64,7 +64,7 @@ final class RunJob: Sendable {
     /// Asks the run to end with `cancelled`. A running sandbox is killed; a
     /// waiting run is ended by whoever holds it (the scheduler or the executor).
     func requestCancel() {
-        let sandbox = state.withLock { state -> SandboxRun? in
+        let sandbox = state.withLock { state -> (any SandboxRun)? in
             state.cancelRequested = true
             if case .running(let sandbox) = state.phase { return sandbox }
             return nil
@@ -73,7 +73,7 @@ final class RunJob: Sendable {
     }
 
     /// Gives the run its sandbox; false if it was cancelled meanwhile (the caller discards the sandbox).
-    func attach(_ sandbox: SandboxRun) -> Bool {
+    func attach(_ sandbox: any SandboxRun) -> Bool {
         let pending = state.withLock { state -> [StdinEvent]? in
             guard case .waiting = state.phase, !state.cancelRequested else { return nil }
             state.phase = .running(sandbox)
@@ -91,7 +91,7 @@ final class RunJob: Sendable {
 
     private func deliver(_ event: StdinEvent) {
         guard isInteractive else { return }
-        let sandbox = state.withLock { state -> SandboxRun? in
+        let sandbox = state.withLock { state -> (any SandboxRun)? in
             switch state.phase {
             case .waiting: state.pendingStdin.append(event); return nil
             case .running(let sandbox): return sandbox
@@ -101,7 +101,7 @@ final class RunJob: Sendable {
         if let sandbox { apply(event, to: sandbox) }
     }
 
-    private func apply(_ event: StdinEvent, to sandbox: SandboxRun) {
+    private func apply(_ event: StdinEvent, to sandbox: any SandboxRun) {
         switch event {
         case .data(let bytes): sandbox.writeStdin(bytes)
         case .eof: sandbox.closeStdin()

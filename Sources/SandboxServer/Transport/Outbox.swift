@@ -62,15 +62,21 @@ final class Outbox: Sendable {
         }
     }
 
-    /// Writes the messages in order until the outbox is finished and empty,
-    /// has overflowed, or this task is cancelled. After a failed write the
-    /// rest is discarded: the connection is going away.
+    /// Writes the messages to the WebSocket, in order, until the outbox is
+    /// finished and empty, has overflowed, or this task is cancelled.
     func write(to outbound: WebSocketOutboundWriter) async {
+        await write { try await outbound.write(.text($0)) }
+    }
+
+    /// Hands the messages to `deliver` in order, until the outbox is finished
+    /// and empty, has overflowed, or this task is cancelled. After a failed
+    /// delivery the rest is discarded: the connection is going away.
+    func write(_ deliver: (String) async throws -> Void) async {
         var failed = false
         while !Task.isCancelled, let message = await next() {
             if !failed {
                 do {
-                    try await outbound.write(.text(message))
+                    try await deliver(message)
                 } catch {
                     failed = true
                 }

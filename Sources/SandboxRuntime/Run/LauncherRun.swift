@@ -6,17 +6,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// One sandbox and the one program it runs.
-///
-/// A sandbox is launched first (`Sandbox.launch`) and loads its interpreter
-/// while nobody waits; `start` then hands it the program, and the wall clock
-/// starts there. Read `output` for stdout and stderr as they are produced; it
-/// finishes before `verdict()` returns. Every sandbox ends with exactly one
-/// verdict, also when nobody reads its output or it never gets a program.
-public final class SandboxRun: Sendable {
-    public let output: AsyncStream<OutputChunk>
-    /// The limits the sandbox was launched with; see `RunLimits.fits(launchedWith:)`.
-    public let limits: RunLimits
+/// A `SandboxRun` in a sandbox of the C launcher's: the launcher is started
+/// by `Sandbox.launch`, and this type feeds it the program and stdin, reads
+/// its output and report, and enforces the wall clock and the output limit
+/// (`Supervision`).
+final class LauncherRun: SandboxRun {
+    let output: AsyncStream<OutputChunk>
+    let limits: RunLimits
     private let delivery: Mutex<AsyncStream<RunDelivery>.Continuation?>
     private let stdinInput: AsyncStream<[UInt8]>.Continuation
     private let readiness: Task<Bool, Never>
@@ -65,15 +61,11 @@ public final class SandboxRun: Sendable {
         }
     }
 
-    /// Waits until the interpreter is loaded and waiting for its program;
-    /// false if the sandbox ended before that.
-    public func ready() async -> Bool {
+    func ready() async -> Bool {
         await readiness.value
     }
 
-    /// Hands the sandbox its program; the run's wall clock starts now. A
-    /// sandbox runs one program only.
-    public func start(_ request: RunRequest) throws(InvalidRunRequest) {
+    func start(_ request: RunRequest) throws(InvalidRunRequest) {
         try request.validate()
         guard request.limits.fits(launchedWith: limits) else {
             throw InvalidRunRequest(message: "the request's limits differ from those the sandbox was launched with")
@@ -96,24 +88,20 @@ public final class SandboxRun: Sendable {
         continuation.finish()
     }
 
-    /// The verdict, once the run has ended and its output has been delivered.
-    public func verdict() async -> Verdict {
+    func verdict() async -> Verdict {
         await outcome.value
     }
 
-    /// Ends the run with `cancelled`, queued output included; harmless after
-    /// the end. Also discards a sandbox that never got a program.
-    public func cancel() {
+    /// Queued output is delivered too.
+    func cancel() {
         killer.kill(.cancelled)
     }
 
-    /// Sends bytes to the program's stdin (interactive runs).
-    public func writeStdin(_ bytes: [UInt8]) {
+    func writeStdin(_ bytes: [UInt8]) {
         stdinInput.yield(bytes)
     }
 
-    /// Closes the program's stdin: `input()` then raises EOFError.
-    public func closeStdin() {
+    func closeStdin() {
         stdinInput.finish()
     }
 }

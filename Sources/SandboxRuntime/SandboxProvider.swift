@@ -1,0 +1,53 @@
+/// Where the service gets its sandboxes: the seam between the server (its
+/// warm pool and executor) and a sandbox implementation. `Sandbox`, which
+/// starts the C launcher for a fresh sandbox per run, is one; a fork server
+/// can be another; unit tests of the server use a fake.
+public protocol SandboxProvider: Sendable {
+    /// The interpreter's version, as `initialize` reports it.
+    var pythonVersion: String { get }
+    /// Whether each run gets a cgroup of its own (`capabilities.cgroups`).
+    var cgroupsActive: Bool { get }
+    /// Launches a sandbox that loads its interpreter and then waits for its
+    /// program (`SandboxRun.start`). `limits` fixes what the sandbox
+    /// enforces; the wall timeout and output limit come with the program.
+    func launch(limits: RunLimits) throws -> any SandboxRun
+    /// Releases what the provider holds for all its runs, once the last run
+    /// has ended; the service calls it just before exiting.
+    func shutDown() async
+}
+
+/// One sandbox and the one program it runs. It loads its interpreter ahead
+/// of demand; `start` hands it the program, and the wall clock starts there.
+/// `output` carries stdout and stderr as they are produced and finishes
+/// before `verdict()` returns. Every sandbox ends with exactly one verdict,
+/// also when nobody reads its output or it never gets a program.
+public protocol SandboxRun: AnyObject, Sendable {
+    var output: AsyncStream<OutputChunk> { get }
+    /// The limits the sandbox was launched with; see `RunLimits.fits(launchedWith:)`.
+    var limits: RunLimits { get }
+    /// Waits until the interpreter is loaded and waiting for its program;
+    /// false if the sandbox ended before that.
+    func ready() async -> Bool
+    /// Hands the sandbox its program. A sandbox runs one program only.
+    func start(_ request: RunRequest) throws(InvalidRunRequest)
+    /// The verdict, once the run has ended and its output has been delivered.
+    func verdict() async -> Verdict
+    /// Ends the run with `cancelled`; harmless after the end. Also discards
+    /// a sandbox that never got a program.
+    func cancel()
+    /// Sends bytes to the program's stdin (interactive runs).
+    func writeStdin(_ bytes: [UInt8])
+    /// Closes the program's stdin: `input()` then raises EOFError.
+    func closeStdin()
+}
+
+extension SandboxProvider {
+    /// Launches a sandbox and starts `request` in it at once. Its output
+    /// streams from `SandboxRun.output`; its verdict comes from `SandboxRun.verdict()`.
+    public func start(_ request: RunRequest) throws -> any SandboxRun {
+        try request.validate()
+        let run = try launch(limits: request.limits)
+        try run.start(request)
+        return run
+    }
+}

@@ -1,0 +1,88 @@
+import SandboxProtocol
+import SandboxRuntime
+import Synchronization
+
+@testable import SandboxServer
+
+/// A `SandboxProvider` with no sandbox behind it, for the server's unit
+/// tests. A program's code is its script: it prints the code back on
+/// stdout and exits 0, except `hang`, which runs until cancelled, and
+/// `fail`, which exits 1.
+final class FakeSandboxProvider: SandboxProvider {
+    let pythonVersion = "3.0.fake"
+    let cgroupsActive = false
+    private let launched = Mutex<[FakeRun]>([])
+
+    func launch(limits: RunLimits) throws -> any SandboxRun {
+        let run = FakeRun(limits: limits)
+        launched.withLock { $0.append(run) }
+        return run
+    }
+
+    func shutDown() async {}
+
+    var launches: [FakeRun] { launched.withLock { $0 } }
+}
+
+final class FakeRun: SandboxRun {
+    let output: AsyncStream<OutputChunk>
+    let limits: RunLimits
+    private let outputSink: AsyncStream<OutputChunk>.Continuation
+    private let ending: AsyncStream<Verdict>.Continuation
+    private let outcome: Task<Verdict, Never>
+    private let state = Mutex<(started: Bool, stdin: [UInt8], stdinClosed: Bool)>((false, [], false))
+
+    init(limits: RunLimits) {
+        self.limits = limits
+        (output, outputSink) = AsyncStream.makeStream(of: OutputChunk.self)
+        let (endings, ending) = AsyncStream.makeStream(of: Verdict.self)
+        self.ending = ending
+        outcome = Task {
+            for await verdict in endings { return verdict }
+            return Verdict(status: .internalError)
+        }
+    }
+
+    var started: Bool { state.withLock { $0.started } }
+    var stdin: [UInt8] { state.withLock { $0.stdin } }
+
+    func ready() async -> Bool { true }
+
+    func start(_ request: RunRequest) throws(InvalidRunRequest) {
+        let first = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard first else { throw InvalidRunRequest(message: "this sandbox has already been given a program") }
+        switch request.code {
+        case "hang":
+            return
+        case "fail":
+            end(Verdict(status: .error, exitCode: 1))
+        default:
+            outputSink.yield(OutputChunk(stream: .stdout, bytes: Array(request.code.utf8)))
+            end(Verdict(status: .ok, exitCode: 0, stdoutBytes: request.code.utf8.count))
+        }
+    }
+
+    func verdict() async -> Verdict { await outcome.value }
+
+    func cancel() { end(Verdict(status: .cancelled)) }
+
+    func writeStdin(_ bytes: [UInt8]) { state.withLock { $0.stdin += bytes } }
+
+    func closeStdin() { state.withLock { $0.stdinClosed = true } }
+
+    private func end(_ verdict: Verdict) {
+        outputSink.finish()
+        ending.yield(verdict)
+        ending.finish()
+    }
+}
+
+/// Messages an emitter produced, in order.
+final class EmittedMessages: Sendable {
+    private let messages = Mutex<[OutputMessage]>([])
+    var all: [OutputMessage] { messages.withLock { $0 } }
+    @Sendable func append(_ message: OutputMessage) { messages.withLock { $0.append(message) } }
+}

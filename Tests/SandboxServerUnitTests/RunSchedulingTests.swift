@@ -1,0 +1,138 @@
+import Logging
+import SandboxProtocol
+import SandboxRuntime
+import Synchronization
+import Testing
+
+@testable import SandboxServer
+
+/// What a run told its observer, in order.
+final class RecordingObserver: RunObserver {
+    enum Event: Equatable {
+        case queued(Int)
+        case running
+        case output(String)
+        case finished(String)
+    }
+
+    private let events = Mutex<[String: [Event]]>([:])
+    private let finishedRuns = AsyncStream<String>.makeStream()
+
+    func queued(_ job: RunJob, position: Int) { record(job, .queued(position)) }
+    func running(_ job: RunJob) { record(job, .running) }
+    func output(_ job: RunJob, _ output: RunOutputParams) { record(job, .output(output.text)) }
+    func finished(_ job: RunJob, _ result: RunResult) {
+        record(job, .finished(result.status.rawValue))
+        finishedRuns.continuation.yield("\(job.id)")
+    }
+
+    private func record(_ job: RunJob, _ event: Event) { events.withLock { $0["\(job.id)", default: []].append(event) } }
+
+    func events(of id: Int) -> [Event] { events.withLock { $0["\(JSONValue.integer(Int64(id)))"] ?? [] } }
+
+    /// Waits until run `id` has its sandbox.
+    func waitUntilRunning(_ id: Int) async {
+        while !events(of: id).contains(.running) { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    /// Waits until `count` runs have finished.
+    func waitForFinished(_ count: Int) async {
+        var seen = 0
+        for await _ in finishedRuns.stream {
+            seen += 1
+            if seen == count { return }
+        }
+    }
+}
+
+@Suite("Scheduling runs on a fake provider")
+struct RunSchedulingTests {
+    static let logger = Logger(label: "test")
+
+    func job(_ id: Int, _ code: String, client: ClientID, observer: RecordingObserver) -> RunJob {
+        RunJob(id: .integer(Int64(id)), client: client, request: RunRequest(code: code), initialStdin: nil, observer: observer)
+    }
+
+    /// Runs `body` with a scheduler and a warm pool on `provider`, both running.
+    func withScheduler(
+        workers: Int, capacity: Int, provider: FakeSandboxProvider,
+        _ body: (RunScheduler, WarmPool) async throws -> Void
+    ) async rethrows {
+        let metrics = ServerMetrics()
+        let pool = WarmPool(provider: provider, limits: RunLimits(), target: workers, logger: Self.logger, metrics: metrics)
+        let scheduler = RunScheduler(
+            workers: workers, capacity: capacity, executor: RunExecutor(pool: pool, logger: Self.logger), metrics: metrics)
+        let poolTask = Task { await pool.run() }
+        let schedulerTask = Task { await scheduler.run() }
+        try await body(scheduler, pool)
+        await scheduler.shutDown(grace: .seconds(1))
+        await pool.stop()
+        await schedulerTask.value
+        await poolTask.value
+    }
+
+    @Test func aRunGoesFromRunningThroughOutputToOneVerdict() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        try await withScheduler(workers: 1, capacity: 4, provider: provider) { scheduler, _ in
+            try await scheduler.submit(job(1, "print('hi')", client: .make(), observer: observer))
+            await observer.waitForFinished(1)
+        }
+        #expect(observer.events(of: 1) == [.running, .output("print('hi')"), .finished("ok")])
+    }
+
+    @Test func runsBeyondTheWorkersWaitTheirTurnAndAFullQueueRefuses() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        try await withScheduler(workers: 1, capacity: 1, provider: provider) { scheduler, _ in
+            let client = ClientID.make()
+            let hanging = job(1, "hang", client: client, observer: observer)
+            try await scheduler.submit(hanging)
+            try await scheduler.submit(job(2, "second", client: client, observer: observer))
+            await #expect(throws: RPCError.self) { try await scheduler.submit(job(3, "third", client: client, observer: observer)) }
+            #expect(observer.events(of: 2) == [.queued(0)])
+            await observer.waitUntilRunning(1)
+            hanging.requestCancel()
+            await observer.waitForFinished(2)
+        }
+        #expect(observer.events(of: 1).last == .finished("cancelled"))
+        #expect(observer.events(of: 2) == [.queued(0), .running, .output("second"), .finished("ok")])
+    }
+
+    @Test func cancellingAWaitingRunAnswersAtOnceWithoutASandbox() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        try await withScheduler(workers: 1, capacity: 4, provider: provider) { scheduler, _ in
+            let client = ClientID.make()
+            let hanging = job(1, "hang", client: client, observer: observer)
+            try await scheduler.submit(hanging)
+            let waiting = job(2, "never", client: client, observer: observer)
+            try await scheduler.submit(waiting)
+            await observer.waitUntilRunning(1)
+            #expect(await scheduler.cancelWaiting(waiting))
+            #expect(observer.events(of: 2) == [.queued(0), .finished("cancelled")])
+            hanging.requestCancel()
+            await observer.waitForFinished(2)
+        }
+        #expect(provider.launches.filter(\.started).count == 1)  // only the hanging run got a program
+    }
+
+    @Test func theWarmPoolHandsOutReadySandboxesAndLaunchesOthersForOtherLimits() async throws {
+        let provider = FakeSandboxProvider()
+        try await withScheduler(workers: 2, capacity: 4, provider: provider) { _, pool in
+            while await pool.readyCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
+            let warm = try await pool.take(for: RunLimits())
+            #expect(provider.launches.count == 2)
+            #expect(provider.launches.contains { $0 === warm as AnyObject })
+            var other = RunLimits()
+            other.memoryBytes = 64 << 20
+            let fresh = try await pool.take(for: other)
+            #expect(fresh.limits.memoryBytes == 64 << 20)
+            #expect(provider.launches.count == 3)
+            warm.cancel()
+            fresh.cancel()
+            await pool.runEnded()
+            while provider.launches.count < 4 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+    }
+}
