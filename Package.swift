@@ -53,6 +53,8 @@ let package = Package(
             name: "SandboxRuntime",
             dependencies: [
                 "CSandboxSupport",
+                // Only for the vocabulary a verdict shares with the protocol (RunStatus, TimeLimit).
+                "SandboxProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -81,6 +83,7 @@ let package = Package(
             name: "sandboxd",
             dependencies: [
                 "SandboxServer",
+                "SandboxProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -14,8 +14,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public init(version: String) { self.version = version }
     }
 
-    /// A limit a run may choose, up to `max`.
-    public struct Limit: Sendable, Equatable, Codable {
+    /// A limit a run may choose, up to `max` (the schema's `limitPair`).
+    public struct LimitPair: Sendable, Equatable, Codable {
         public var `default`: Int
         public var max: Int
         public init(default: Int, max: Int) {
@@ -25,12 +25,12 @@ public struct InitializeResult: Sendable, Equatable, Codable {
     }
 
     public struct Limits: Sendable, Equatable, Codable {
-        public var timeoutMs: Limit
-        public var memoryMb: Limit
-        public var maxOutputBytes: Limit
+        public var timeoutMs: LimitPair
+        public var memoryMb: LimitPair
+        public var maxOutputBytes: LimitPair
         /// CPU time of all the run's processes together, ms.
         /// Absent from servers before 0.5.0, which take no `cpuTimeMs`.
-        public var cpuTimeMs: Limit?
+        public var cpuTimeMs: LimitPair?
         public var maxCodeBytes: Int
         public var maxMessageBytes: Int
         public var maxInFlight: Int
@@ -39,7 +39,7 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// A connection silent this long with no run in flight is closed.
         public var idleTimeoutMs: Int
         public init(
-            timeoutMs: Limit, memoryMb: Limit, maxOutputBytes: Limit, cpuTimeMs: Limit?, maxCodeBytes: Int, maxMessageBytes: Int,
+            timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair?, maxCodeBytes: Int, maxMessageBytes: Int,
             maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int
         ) {
             self.runsPerMinute = runsPerMinute

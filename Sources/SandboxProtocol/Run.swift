@@ -35,6 +35,9 @@ public struct RunParams: Sendable, Equatable, Codable {
         self.cpuTimeMs = cpuTimeMs
     }
 
+    /// The least `memoryMb` a run may ask for, and a server may default to.
+    public static let minimumMemoryMb = 16
+
     static let fields: Set = ["code", "stdin", "interactive", "files", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs"]
 
     public init(params: [String: JSONValue]) throws(RPCError) {
@@ -47,7 +50,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         stdin = try Self.optional(params, "stdin") { $0.stringValue }
         interactive = try Self.optional(params, "interactive") { $0.boolValue }
         timeoutMs = try Self.integer(params, "timeoutMs", minimum: 1)
-        memoryMb = try Self.integer(params, "memoryMb", minimum: 16)
+        memoryMb = try Self.integer(params, "memoryMb", minimum: Self.minimumMemoryMb)
         maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: 0)
         cpuTimeMs = try Self.integer(params, "cpuTimeMs", minimum: 1)
         files = try Self.optional(params, "files") { value -> [String: String]? in
@@ -97,9 +100,9 @@ public struct RunParams: Sendable, Equatable, Codable {
 
 /// `run`'s result: the verdict (PROTOCOL.md, "run").
 public struct RunResult: Sendable, Equatable, Codable {
-    public var status: String
-    /// For `timeout`: the limit that ended the run, `wall` or `cpu`; nil otherwise.
-    public var limit: String?
+    public var status: RunStatus
+    /// For `timeout`: the limit that ended the run; nil otherwise.
+    public var limit: TimeLimit?
     public var exitCode: Int?
     public var signal: Int?
     public var wallMs: Int
@@ -113,8 +116,8 @@ public struct RunResult: Sendable, Equatable, Codable {
     public var message: String?
 
     public init(
-        status: String, exitCode: Int?, signal: Int?, wallMs: Int, cpuMs: Int, maxRssKb: Int, peakMemoryKb: Int?,
-        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?, limit: String? = nil
+        status: RunStatus, exitCode: Int?, signal: Int?, wallMs: Int, cpuMs: Int, maxRssKb: Int, peakMemoryKb: Int?,
+        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?, limit: TimeLimit? = nil
     ) {
         self.status = status
         self.limit = limit

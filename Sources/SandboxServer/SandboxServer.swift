@@ -10,7 +10,6 @@ import UnixSignals
 /// queue, and a pool of warm sandboxes.
 public struct SandboxServer: Sendable {
     public static let name = "sandboxd"
-    public static let version = "0.5.0"
 
     public let configuration: ServerConfiguration
     /// Where runs get their sandboxes: `Sandbox` (the C launcher) in sandboxd.
@@ -90,7 +89,7 @@ public struct SandboxServer: Sendable {
     /// The `initialize` result, also `GET /v1/info`.
     public var info: InitializeResult {
         var info = InitializeResult(
-            serverInfo: .init(name: Self.name, version: Self.version),
+            serverInfo: .init(name: Self.name, version: PySandbox.version),
             python: .init(version: provider.pythonVersion),
             limits: .init(
                 timeoutMs: .init(default: configuration.timeoutMs.default, max: configuration.timeoutMs.max),

@@ -1,3 +1,4 @@
+import SandboxProtocol
 import SandboxRuntime
 
 #if canImport(Glibc)
@@ -6,8 +7,9 @@ import Glibc
 
 /// Everything sandboxd can be told; `sandboxd --help` documents each option.
 public struct ServerConfiguration: Sendable {
-    /// A limit a run may choose, with the value it gets when it does not.
-    public struct Limit: Sendable, Equatable {
+    /// A limit a run may choose, with the value it gets when it does not:
+    /// one pair of options such as `--timeout-ms` and `--max-timeout-ms`.
+    public struct LimitSetting: Sendable, Equatable {
         public var `default`: Int
         public var max: Int
         public init(default: Int, max: Int) {
@@ -26,11 +28,11 @@ public struct ServerConfiguration: Sendable {
     public var queueCapacity = 256
     /// Runs one connection may have queued or running.
     public var maxInFlight = 16
-    public var timeoutMs = Limit(default: 10_000, max: 60_000)
-    public var memoryMb = Limit(default: 256, max: 1024)
-    public var maxOutputBytes = Limit(default: 1 << 20, max: 16 << 20)
+    public var timeoutMs = LimitSetting(default: 10_000, max: 60_000)
+    public var memoryMb = LimitSetting(default: 256, max: 1024)
+    public var maxOutputBytes = LimitSetting(default: 1 << 20, max: 16 << 20)
     /// CPU time of all of a run's processes together.
-    public var cpuTimeMs = Limit(default: 10_000, max: 60_000)
+    public var cpuTimeMs = LimitSetting(default: 10_000, max: 60_000)
     public var maxCodeBytes = 1 << 20
     /// Largest WebSocket message or HTTP body; must hold the code, its files and stdin.
     public var maxMessageBytes = 4 << 20
@@ -66,7 +68,9 @@ public struct ServerConfiguration: Sendable {
         }
         if timeoutMs.default < 1 { throw ConfigurationError(message: "--timeout-ms: must be at least 1") }
         if cpuTimeMs.default < 1 { throw ConfigurationError(message: "--cpu-time-ms: must be at least 1") }
-        if memoryMb.default < 16 { throw ConfigurationError(message: "--memory-mb: must be at least 16") }
+        if memoryMb.default < RunParams.minimumMemoryMb {
+            throw ConfigurationError(message: "--memory-mb: must be at least \(RunParams.minimumMemoryMb)")
+        }
         if workers < 1 { throw ConfigurationError(message: "--workers: must be at least 1") }
         if warmSandboxes < 0 { throw ConfigurationError(message: "--warm: must not be negative") }
         if queueCapacity < 0 { throw ConfigurationError(message: "--queue: must not be negative") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SandboxProtocol
 import SandboxRuntime
 
 @main
@@ -7,6 +8,7 @@ struct SandboxBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox-bench",
         abstract: "Measures PySandbox.",
+        version: PySandbox.version,
         subcommands: [CoreOverhead.self, ServiceBench.self])
 }
 

@@ -72,7 +72,7 @@ struct ServiceBench: AsyncParsableCommand {
     /// One connection, one run at a time; every run must print exactly "1\n".
     private func measureLatency() async throws -> (InitializeResult, Latency) {
         try await ProtocolConnection.connect(url: url) { [warmup, runs, pauseMs] connection in
-            let info = try await connection.initialize(clientName: "sandbox-bench", version: "1")
+            let info = try await connection.initialize(clientName: "sandbox-bench", version: PySandbox.version)
             var latency = Latency()
             for index in -warmup..<runs {  // negative indexes are the warm-up runs
                 let reply = try await connection.run(RunParams(code: Self.program))
@@ -91,7 +91,7 @@ struct ServiceBench: AsyncParsableCommand {
     static func checkedVerdict(_ reply: Reply) throws -> RunResult {
         if let error = reply.error { throw BenchFailure("run refused: \(error.code) \(error.message)") }
         let verdict = try reply.result(as: RunResult.self)
-        guard verdict.status == "ok", reply.stdout == expectedStdout else {
+        guard verdict.status == .ok, reply.stdout == expectedStdout else {
             throw BenchFailure("run ended \(verdict.status) with stdout \(reply.stdout.debugDescription), stderr \(reply.stderr.debugDescription): \(reply.response.message)")
         }
         return verdict
@@ -105,7 +105,7 @@ struct ServiceBench: AsyncParsableCommand {
             for _ in 0..<connections {
                 group.addTask { [url, depth] in
                     try await ProtocolConnection.connect(url: url) { connection in
-                        let info = try await connection.initialize(clientName: "sandbox-bench", version: "1")
+                        let info = try await connection.initialize(clientName: "sandbox-bench", version: PySandbox.version)
                         return try await withThrowingTaskGroup(of: Load.self) { inFlight in
                             for _ in 0..<min(depth, info.limits.maxInFlight) {
                                 inFlight.addTask { try await Self.keepRunning(on: connection, budget: budget) }
@@ -222,10 +222,10 @@ struct Load: Sendable {
 
     mutating func add(_ reply: Reply, _ verdict: RunResult) {
         latencies.append(reply.roundTrip)
-        if verdict.status == "ok" && reply.stdout == ServiceBench.expectedStdout {
+        if verdict.status == .ok && reply.stdout == ServiceBench.expectedStdout {
             ok += 1
         } else {
-            notOK[verdict.status == "ok" ? "ok, wrong stdout \(reply.stdout.debugDescription)" : verdict.status, default: 0] += 1
+            notOK[verdict.status == .ok ? "ok, wrong stdout \(reply.stdout.debugDescription)" : verdict.status.rawValue, default: 0] += 1
         }
     }
 

@@ -41,10 +41,10 @@ enum ExitStatus {
 
     static func of(_ verdict: RunResult) -> Int32 {
         switch verdict.status {
-        case "ok", "error": Int32(clamping: verdict.exitCode ?? 1)
-        case "timeout": timeout
-        case "memoryLimit": memoryLimit
-        default: otherVerdict
+        case .ok, .error: Int32(clamping: verdict.exitCode ?? 1)
+        case .timeout: timeout
+        case .memoryLimit: memoryLimit
+        case .outputLimit, .killed, .cancelled, .internalError: otherVerdict
         }
     }
 }

@@ -17,7 +17,7 @@ struct InfoCommand: AsyncParsableCommand {
         let info: InitializeResult
         do {
             info = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken) { connection in
-                try await connection.initialize(clientName: "sandbox", version: SandboxCLI.version)
+                try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
             }
         } catch let error as ClientError {
             Console.note(error.description)

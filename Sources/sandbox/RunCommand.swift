@@ -67,11 +67,11 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let programs: [Program]
         let parameters: RunParams
-        let input: StdinSource
+        let input: RunInput
         do {
             programs = try readPrograms()
             parameters = try baseParameters()
-            input = try stdinSource(programCount: programs.count)
+            input = try runInput(programCount: programs.count)
         } catch let failure as UnreadableFile {
             Console.note(failure.description)
             throw ExitCode(ExitStatus.noInput)
@@ -81,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
         let status: Int32
         do {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken, transcript: transcript) { connection in
-                let info = try await connection.initialize(clientName: "sandbox", version: SandboxCLI.version)
+                let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
                 let session = RunSession(connection: connection, options: options, info: info)
                 if programs.count == 1 {
                     return try await session.runOne(programs[0], parameters, stdin: input)
@@ -121,11 +121,11 @@ struct RunCommand: AsyncParsableCommand {
         return milliseconds < Double(Int.max) ? max(1, Int(milliseconds)) : Int.max
     }
 
-    private func stdinSource(programCount: Int) throws -> StdinSource {
+    private func runInput(programCount: Int) throws -> RunInput {
         if let stdin { return .text(try Self.readText(stdin)) }
         // Stdin already held the program, or cannot sensibly feed several runs at once.
         if files == ["-"] || programCount > 1 { return .none }
-        return StdinSource.ofStandardInput()
+        return RunInput.ofStandardInput()
     }
 
     private static func readText(_ path: String) throws(UnreadableFile) -> String {

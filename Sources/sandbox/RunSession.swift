@@ -8,22 +8,22 @@ struct RunSession: Sendable {
     let info: InitializeResult
 
     /// One program, its output streamed as it arrives; returns the exit status.
-    func runOne(_ program: Program, _ base: RunParams, stdin: StdinSource) async throws -> Int32 {
+    func runOne(_ program: Program, _ base: RunParams, stdin: RunInput) async throws -> Int32 {
         let (id, events) = try connection.send(Method.run, Self.parameters(base, program, stdin))
         let interrupts = await Interrupts.cancelling(ids: [id], on: connection)
         defer { interrupts.stop() }
         let forwarding = stdin.isForwarded ? Task { await forwardStandardInput(to: id) } : nil
         defer { forwarding?.cancel() }
-        guard let outcome = try await print(events) else {
+        guard let reply = try await print(events) else {
             throw ClientError.unreachable("the connection closed before the run's verdict")
         }
-        if !options.quiet, let summary = outcome.summary { Console.note(summary) }
-        return outcome.exitStatus
+        if !options.quiet, let summary = reply.summary { Console.note(summary) }
+        return reply.exitStatus
     }
 
     /// Several programs, all submitted at once (up to the server's in-flight
     /// cap), printed in order under headers, then a summary table.
-    func runAll(_ programs: [Program], _ base: RunParams, stdin: StdinSource) async throws -> Int32 {
+    func runAll(_ programs: [Program], _ base: RunParams, stdin: RunInput) async throws -> Int32 {
         let relays = programs.map { _ in AsyncThrowingStream.makeStream(of: ClientEvent.self) }
         let interrupts = await Interrupts.cancelling(ids: [], on: connection)
         defer { interrupts.stop() }
@@ -35,23 +35,23 @@ struct RunSession: Sendable {
                     for relay in relays { relay.continuation.finish(throwing: error) }
                 }
             }
-            var outcomes: [RunOutcome] = []
+            var replies: [RunReply] = []
             for (index, program) in programs.enumerated() {
                 if !options.json { Console.write("\(index == 0 ? "" : "\n")==> \(program.name) <==\n") }
-                guard let outcome = try await print(relays[index].stream) else {
+                guard let reply = try await print(relays[index].stream) else {
                     throw ClientError.unreachable("the connection closed before \(program.name)'s verdict")
                 }
-                outcomes.append(outcome)
+                replies.append(reply)
             }
             try await group.waitForAll()
-            if !options.quiet && !options.json { Console.write("\n" + RunOutcome.table(zip(programs.map(\.name), outcomes))) }
-            return outcomes.first { $0.exitStatus != 0 }?.exitStatus ?? 0
+            if !options.quiet && !options.json { Console.write("\n" + RunReply.table(zip(programs.map(\.name), replies))) }
+            return replies.first { $0.exitStatus != 0 }?.exitStatus ?? 0
         }
     }
 
     /// Sends runs while fewer than the in-flight cap are unanswered; relays each run's events.
     private func submit(
-        _ programs: [Program], _ base: RunParams, stdin: StdinSource,
+        _ programs: [Program], _ base: RunParams, stdin: RunInput,
         relays: [AsyncThrowingStream<ClientEvent, any Error>.Continuation], interrupts: Interrupts
     ) async throws {
         let window = max(1, info.limits.maxInFlight)
@@ -74,7 +74,7 @@ struct RunSession: Sendable {
     }
 
     /// Prints a run's output as it streams; nil if its events end without a response.
-    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>) async throws -> RunOutcome? {
+    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>) async throws -> RunReply? {
         for try await event in events {
             switch event {
             case .output(let output):
@@ -100,7 +100,7 @@ struct RunSession: Sendable {
         connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), eof: true))
     }
 
-    private static func parameters(_ base: RunParams, _ program: Program, _ stdin: StdinSource) -> RunParams {
+    private static func parameters(_ base: RunParams, _ program: Program, _ stdin: RunInput) -> RunParams {
         var parameters = base
         parameters.code = program.code
         switch stdin {
@@ -112,7 +112,7 @@ struct RunSession: Sendable {
     }
 }
 
-extension StdinSource {
+extension RunInput {
     var isForwarded: Bool {
         if case .forwarded = self { return true }
         return false

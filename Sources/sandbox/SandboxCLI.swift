@@ -1,14 +1,13 @@
 import ArgumentParser
+import SandboxProtocol
 
 @main
 struct SandboxCLI: AsyncParsableCommand {
-    static let version = "0.5.0"
-
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "Runs Python code on a sandboxd service and prints what it prints.",
         discussion: ExitStatus.help,
-        version: version,
+        version: PySandbox.version,
         subcommands: [RunCommand.self, InfoCommand.self])
 }
 
@@ -26,10 +25,10 @@ struct ConnectionOptions: ParsableArguments {
     static let defaultURL = "ws://127.0.0.1:8765/v1/ws"
 
     var resolvedToken: String? {
-        token ?? Environment.variable("SANDBOX_TOKEN")
+        token ?? EnvironmentVariable.value("SANDBOX_TOKEN")
     }
 
     var resolvedURL: String {
-        url ?? Environment.variable("SANDBOX_URL") ?? Self.defaultURL
+        url ?? EnvironmentVariable.value("SANDBOX_URL") ?? Self.defaultURL
     }
 }

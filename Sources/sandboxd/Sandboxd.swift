@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SandboxProtocol
 import SandboxRuntime
 import SandboxServer
 
@@ -14,7 +15,8 @@ struct Sandboxd: AsyncParsableCommand {
             (SANDBOXD_ and the option's name in capitals with underscores, e.g. SANDBOXD_PORT); \
             the command line wins. SIGTERM or SIGINT stops accepting runs, lets running ones \
             finish within the grace period, cancels the rest and exits 0.
-            """)
+            """,
+        version: PySandbox.version)
 
     @Option(help: "Address to listen on. (default: 127.0.0.1; env: SANDBOXD_HOST)")
     var host: String?
@@ -82,7 +84,7 @@ struct Sandboxd: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        let environment = Environment(ProcessInfo.processInfo.environment)
+        let environment = OptionEnvironment(ProcessInfo.processInfo.environment)
         var logger = Logger(label: "sandboxd")
         let level = try logLevel ?? environment.string("SANDBOXD_LOG_LEVEL") ?? "info"
         guard let parsedLevel = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
@@ -152,8 +154,8 @@ struct Sandboxd: AsyncParsableCommand {
     }
 }
 
-/// Reads `SANDBOXD_*` variables; a value that does not parse is an error, not a silent default.
-struct Environment {
+/// sandboxd's options from `SANDBOXD_*` variables; a value that does not parse is an error, not a silent default.
+struct OptionEnvironment {
     let variables: [String: String]
 
     init(_ variables: [String: String]) {

@@ -1,4 +1,5 @@
 import Foundation
+import SandboxProtocol
 import SandboxRuntime
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
 struct MaliciousFixture: CustomTestStringConvertible, Sendable {
     var name: String
     var code: String
-    var expected: Set<Verdict.Status>
+    var expected: Set<RunStatus>
     var required: [String]
     /// The run's cpuMs must reach this (`# cpu-at-least: MS`): CPU time the program tried to hide.
     var cpuAtLeastMs: Int?
@@ -30,13 +31,13 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return names.filter { $0.hasSuffix(".py") }.sorted().map { name in
             let code = (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
-            var expected: Set<Verdict.Status> = []
+            var expected: Set<RunStatus> = []
             var required: [String] = []
             var cpuAtLeastMs: Int?
             for line in code.split(separator: "\n").prefix(while: { $0.hasPrefix("#") }) {
                 if line.hasPrefix("# expect:") {
                     for word in line.dropFirst("# expect:".count).split(separator: "|") {
-                        if let status = Verdict.Status(rawValue: word.trimmingCharacters(in: .whitespaces)) {
+                        if let status = RunStatus(rawValue: word.trimmingCharacters(in: .whitespaces)) {
                             expected.insert(status)
                         }
                     }

@@ -229,7 +229,7 @@ extension SandboxSuite {
     struct Concurrency {
         @Test func concurrentRunsKeepTheirOutputApart() async throws {
             let sandbox = try await SharedSandbox.get()
-            let results = try await withThrowingTaskGroup(of: (Int, RunResult).self) { group in
+            let results = try await withThrowingTaskGroup(of: (Int, CollectedRun).self) { group in
                 for index in 0..<24 {
                     group.addTask {
                         let code = "import sys\nfor i in range(200): print(\(index), i)\nprint('done', \(index), file=sys.stderr)"

@@ -22,7 +22,7 @@ enum SharedSandbox {
 }
 
 /// What a finished run produced.
-struct RunResult {
+struct CollectedRun {
     var stdout: String
     var stderr: String
     var chunks: [OutputChunk]
@@ -33,19 +33,19 @@ struct RunResult {
 
 extension Sandbox {
     /// Runs `code` to the end and collects everything it wrote.
-    func collect(_ request: RunRequest) async throws -> RunResult {
+    func collect(_ request: RunRequest) async throws -> CollectedRun {
         let run = try start(request)
         var chunks: [OutputChunk] = []
         for await chunk in run.output { chunks.append(chunk) }
         let verdict = await run.verdict()
         let stdout = chunks.filter { $0.stream == .stdout }.flatMap(\.bytes)
         let stderr = chunks.filter { $0.stream == .stderr }.flatMap(\.bytes)
-        return RunResult(
+        return CollectedRun(
             stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
             chunks: chunks, verdict: verdict)
     }
 
-    func collect(_ code: String, stdin: StdinSource = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) async throws -> RunResult {
+    func collect(_ code: String, stdin: RunRequest.Stdin = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) async throws -> CollectedRun {
         try await collect(RunRequest(code: code, stdin: stdin, files: files, limits: limits))
     }
 }

@@ -22,7 +22,7 @@ final class RecordingObserver: RunObserver {
     func running(_ job: RunJob) { record(job, .running) }
     func output(_ job: RunJob, _ output: RunOutputParams) { record(job, .output(output.text)) }
     func finished(_ job: RunJob, _ result: RunResult) {
-        record(job, .finished(result.status))
+        record(job, .finished(result.status.rawValue))
         finishedRuns.continuation.yield("\(job.id)")
     }
 

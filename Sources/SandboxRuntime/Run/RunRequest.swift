@@ -41,26 +41,26 @@ public struct RunLimits: Sendable, Equatable {
     }
 }
 
-/// How the program's stdin is fed.
-public enum StdinSource: Sendable, Equatable {
-    /// Closed at once: `input()` raises EOFError.
-    case none
-    /// These bytes, then end of file.
-    case bytes([UInt8])
-    /// Open until `SandboxRun.closeStdin()` or the end of the run.
-    case interactive
-}
-
 /// One program to run.
 public struct RunRequest: Sendable, Equatable {
+    /// How the program's stdin is fed.
+    public enum Stdin: Sendable, Equatable {
+        /// Closed at once: `input()` raises EOFError.
+        case none
+        /// These bytes, then end of file.
+        case bytes([UInt8])
+        /// Open until `SandboxRun.closeStdin()` or the end of the run.
+        case interactive
+    }
+
     /// Python source, run as `__main__` from `main.py` in the working directory.
     public var code: String
-    public var stdin: StdinSource
+    public var stdin: Stdin
     /// Extra files for the working directory: relative path to text.
     public var files: [String: String]
     public var limits: RunLimits
 
-    public init(code: String, stdin: StdinSource = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) {
+    public init(code: String, stdin: Stdin = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) {
         self.code = code
         self.stdin = stdin
         self.files = files

@@ -1,4 +1,5 @@
 import Logging
+import SandboxProtocol
 import Synchronization
 
 #if canImport(Glibc)
@@ -157,7 +158,7 @@ private final class Stopwatch: Sendable {
 extension LauncherRun {
     static func classify(
         report: LauncherReport, killReason: KillReason?, limits: RunLimits
-    ) -> (Verdict.Status, Verdict.Limit?, String?) {
+    ) -> (RunStatus, TimeLimit?, String?) {
         switch killReason {
         case .timeout: return (.timeout, .wall, nil)
         case .cancelled: return (.cancelled, nil, nil)

@@ -1,35 +1,10 @@
+import SandboxProtocol
+
 /// How a run ended. Exactly one per run.
 public struct Verdict: Sendable, Equatable, Codable {
-    public enum Status: String, Sendable, Codable, CaseIterable {
-        /// The program exited with status 0.
-        case ok
-        /// The program exited with a non-zero status.
-        case error
-        /// The wall-clock or CPU time limit was reached.
-        case timeout
-        /// The memory limit was reached (the cgroup's OOM killer ended the run).
-        case memoryLimit
-        /// The program wrote more than the output limit.
-        case outputLimit
-        /// The program was killed by a signal (see `signal`).
-        case killed
-        /// The caller cancelled the run.
-        case cancelled
-        /// The sandbox itself failed; `message` says where.
-        case internalError
-    }
-
-    /// Which time limit ended a `timeout` run.
-    public enum Limit: String, Sendable, Codable, CaseIterable {
-        /// The wall clock, from the program's start.
-        case wall
-        /// The CPU time of all the run's processes together.
-        case cpu
-    }
-
-    public var status: Status
+    public var status: RunStatus
     /// For `timeout`: the limit that was reached; nil otherwise.
-    public var limit: Limit?
+    public var limit: TimeLimit?
     public var exitCode: Int32?
     public var signal: Int32?
     public var wallMs: Int
@@ -47,7 +22,7 @@ public struct Verdict: Sendable, Equatable, Codable {
     public var message: String?
 
     public init(
-        status: Status, limit: Limit? = nil, exitCode: Int32? = nil, signal: Int32? = nil, wallMs: Int = 0, cpuMs: Int = 0,
+        status: RunStatus, limit: TimeLimit? = nil, exitCode: Int32? = nil, signal: Int32? = nil, wallMs: Int = 0, cpuMs: Int = 0,
         maxRssKb: Int = 0, peakMemoryKb: Int? = nil, stdoutBytes: Int = 0, stderrBytes: Int = 0, truncated: Bool = false,
         message: String? = nil
     ) {

@@ -38,7 +38,7 @@ final class ServerMetrics: Sendable {
     }
 
     func runFinished(_ result: RunResult) {
-        Counter(label: "pysandbox_runs_total", dimensions: [("status", result.status)], factory: factory).increment()
+        Counter(label: "pysandbox_runs_total", dimensions: [("status", result.status.rawValue)], factory: factory).increment()
         runDuration.recordMilliseconds(result.wallMs)
         queueWait.recordMilliseconds(result.queuedMs)
     }

@@ -25,7 +25,7 @@ struct RunAdmission: Sendable {
         limits.cpuTime = .milliseconds(try value("cpuTimeMs", params.cpuTimeMs, configuration.cpuTimeMs))
         let interactive = params.interactive ?? false
         let stdinBytes = params.stdin.map { Array($0.utf8) }
-        let stdin: StdinSource = interactive ? .interactive : stdinBytes.map(StdinSource.bytes) ?? .none
+        let stdin: RunRequest.Stdin = interactive ? .interactive : stdinBytes.map(RunRequest.Stdin.bytes) ?? .none
         let request = RunRequest(code: params.code, stdin: stdin, files: params.files ?? [:], limits: limits)
         do {
             try request.validate()
@@ -35,7 +35,7 @@ struct RunAdmission: Sendable {
         return Admitted(request: request, initialStdin: interactive ? stdinBytes : nil)
     }
 
-    private func value(_ name: String, _ requested: Int?, _ limit: ServerConfiguration.Limit) throws(RPCError) -> Int {
+    private func value(_ name: String, _ requested: Int?, _ limit: ServerConfiguration.LimitSetting) throws(RPCError) -> Int {
         guard let requested else { return limit.default }
         guard requested <= limit.max else { throw .invalidParams("\(name): \(requested) is above the maximum \(limit.max)") }
         return requested

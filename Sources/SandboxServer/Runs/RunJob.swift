@@ -119,19 +119,21 @@ final class RunJob: Sendable {
     }
 
     /// The verdict of a run that never reached a program.
-    func finishWithoutRunning(_ status: Verdict.Status, message: String? = nil) {
+    func finishWithoutRunning(_ status: RunStatus, message: String? = nil) {
         finish(RunResult(Verdict(status: status, message: message), queuedMs: milliseconds(since: accepted)))
     }
 }
 
 extension RunResult {
+    /// The protocol's verdict for the runtime's, plus the time it waited: the
+    /// one place the two meet. `limit` goes only with `timeout`.
     init(_ verdict: Verdict, queuedMs: Int) {
         self.init(
-            status: verdict.status.rawValue, exitCode: verdict.exitCode.map(Int.init), signal: verdict.signal.map(Int.init),
+            status: verdict.status, exitCode: verdict.exitCode.map(Int.init), signal: verdict.signal.map(Int.init),
             wallMs: verdict.wallMs, cpuMs: verdict.cpuMs, maxRssKb: verdict.maxRssKb, peakMemoryKb: verdict.peakMemoryKb,
             queuedMs: queuedMs, stdoutBytes: verdict.stdoutBytes, stderrBytes: verdict.stderrBytes,
             truncated: verdict.truncated, message: verdict.message,
-            limit: verdict.status == .timeout ? verdict.limit?.rawValue : nil)
+            limit: verdict.status == .timeout ? verdict.limit : nil)
     }
 }
 

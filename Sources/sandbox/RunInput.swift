@@ -5,8 +5,8 @@ import SandboxProtocol
 import Glibc
 #endif
 
-/// What a run gets on stdin.
-enum StdinSource {
+/// What the CLI gives a run on stdin (its `stdin` or `interactive` param).
+enum RunInput {
     /// Nothing: `input()` raises EOFError at once.
     case none
     /// This text, then end of file.
@@ -16,7 +16,7 @@ enum StdinSource {
 
     /// A terminal, pipe or socket is forwarded as it arrives; a regular file
     /// is sent whole; anything else (e.g. /dev/null) gives nothing.
-    static func ofStandardInput() -> StdinSource {
+    static func ofStandardInput() -> RunInput {
         var status = stat()
         guard fstat(STDIN_FILENO, &status) == 0 else { return .none }
         let kind = status.st_mode & S_IFMT

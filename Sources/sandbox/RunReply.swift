@@ -1,8 +1,9 @@
 import Foundation
 import SandboxProtocol
 
-/// How one run ended, for the exit status and what is printed about it.
-enum RunOutcome: Sendable {
+/// The service's answer to one `run` request: the run's verdict, or the
+/// error that refused it; for the exit status and what is printed about it.
+enum RunReply: Sendable {
     case verdict(RunResult)
     case rejected(RPCError)
 
@@ -16,16 +17,16 @@ enum RunOutcome: Sendable {
     /// One line about a verdict that is not `ok`; nil for `ok` and for a
     /// rejected run (its error was already printed).
     var summary: String? {
-        guard case .verdict(let verdict) = self, verdict.status != "ok" else { return nil }
-        var what = verdict.status
+        guard case .verdict(let verdict) = self, verdict.status != .ok else { return nil }
+        var what = verdict.status.rawValue
         switch verdict.limit {
-        case "cpu": what += " (CPU time limit)"
-        case "wall": what += " (wall-clock limit)"
-        default: break
+        case .cpu: what += " (CPU time limit)"
+        case .wall: what += " (wall-clock limit)"
+        case nil: break
         }
         if let signal = verdict.signal {
             what += ", killed by signal \(signal)"
-        } else if let exitCode = verdict.exitCode, verdict.status == "error" || exitCode != 0 {
+        } else if let exitCode = verdict.exitCode, verdict.status == .error || exitCode != 0 {
             what += ", exit code \(exitCode)"
         }
         if verdict.truncated { what += ", output truncated" }
@@ -39,13 +40,13 @@ enum RunOutcome: Sendable {
     }
 
     /// The table printed after several files.
-    static func table(_ rows: some Sequence<(String, RunOutcome)>) -> String {
+    static func table(_ rows: some Sequence<(String, RunReply)>) -> String {
         var lines = [["FILE", "STATUS", "EXIT", "WALL", "CPU", "MEMORY"]]
-        for (name, outcome) in rows {
-            switch outcome {
+        for (name, reply) in rows {
+            switch reply {
             case .verdict(let verdict):
                 let exit = verdict.signal.map { "signal \($0)" } ?? verdict.exitCode.map(String.init) ?? "-"
-                lines.append([name, verdict.status, exit, "\(verdict.wallMs) ms", "\(verdict.cpuMs) ms", memory(verdict)])
+                lines.append([name, verdict.status.rawValue, exit, "\(verdict.wallMs) ms", "\(verdict.cpuMs) ms", memory(verdict)])
             case .rejected(let error):
                 lines.append([name, "rejected (\(error.code))", "-", "-", "-", "-"])
             }
