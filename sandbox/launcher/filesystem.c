@@ -54,13 +54,13 @@ static void make_dirs(const char *inside_path)
     char partial[4096];
     size_t length = strlen(inside_path);
     if (length >= sizeof partial)
-        fail("mkdir", inside_path);
+        fail("mkdir", inside_path); /* too long */
     for (size_t i = 1; i <= length; i++) {
         if (inside_path[i] == '/' || inside_path[i] == '\0') {
             memcpy(partial, inside_path, i);
             partial[i] = '\0';
             if (mkdir(staged(partial), 0755) != 0 && errno != EEXIST)
-                fail("mkdir", partial);
+                fail_errno("mkdir", partial);
         }
     }
 }
@@ -80,10 +80,10 @@ static void write_text_file(const char *inside_path, const char *text)
 {
     int fd = open(staged(inside_path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
-        fail("write_file", inside_path);
+        fail_errno("write_file", inside_path);
     size_t length = strlen(text);
     if (write(fd, text, length) != (ssize_t)length)
-        fail("write_file", inside_path);
+        fail_errno("write_file", inside_path);
     close(fd);
 }
 
@@ -108,14 +108,14 @@ static void open_sources(const struct sandbox_config *config)
     for (int i = 0; i < config->bind_count; i++) {
         bind_source_fds[i] = open(config->ro_binds[i], O_PATH | O_CLOEXEC);
         if (bind_source_fds[i] < 0)
-            fail("open_bind_source", config->ro_binds[i]);
+            fail_errno("open_bind_source", config->ro_binds[i]);
     }
     for (int i = 0; i < DEVICE_COUNT; i++) {
         char device[32];
         snprintf(device, sizeof device, "/dev/%s", device_names[i]);
         device_fds[i] = open(device, O_PATH | O_CLOEXEC);
         if (device_fds[i] < 0)
-            fail("open_device", device);
+            fail_errno("open_device", device);
     }
 }
 
@@ -124,33 +124,33 @@ static void bind_at(int source_fd, const char *inside_path, unsigned long extra_
 {
     struct stat info;
     if (fstat(source_fd, &info) != 0)
-        fail("bind_stat", inside_path);
+        fail_errno("bind_stat", inside_path);
     make_parent_dirs(inside_path);
     if (S_ISDIR(info.st_mode)) {
         if (mkdir(staged(inside_path), 0755) != 0 && errno != EEXIST)
-            fail("bind_mkdir", inside_path);
+            fail_errno("bind_mkdir", inside_path);
     } else {
         int fd = open(staged(inside_path), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
-            fail("bind_touch", inside_path);
+            fail_errno("bind_touch", inside_path);
         close(fd);
     }
     const char *target = staged(inside_path);
     if (mount(fd_path(source_fd), target, NULL, MS_BIND, NULL) != 0)
-        fail("bind_mount", inside_path);
+        fail_errno("bind_mount", inside_path);
     unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | extra_flags | locked_flags(target);
     if (read_only)
         flags |= MS_RDONLY;
     if (mount(NULL, target, NULL, flags, NULL) != 0)
-        fail("bind_remount", inside_path);
+        fail_errno("bind_remount", inside_path);
 }
 
 static void mount_staging_root(void)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        fail("make_private", "mount --make-rprivate /");
+        fail_errno("make_private", "mount --make-rprivate /");
     if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=512") != 0)
-        fail("mount_root_tmpfs", STAGING);
+        fail_errno("mount_root_tmpfs", STAGING);
 }
 
 static void mount_read_only_binds(const struct sandbox_config *config)
@@ -160,7 +160,7 @@ static void mount_read_only_binds(const struct sandbox_config *config)
     for (int i = 0; i < config->symlink_count; i++) {
         make_parent_dirs(config->symlinks[i].linkpath);
         if (symlink(config->symlinks[i].target, staged(config->symlinks[i].linkpath)) != 0)
-            fail("symlink", config->symlinks[i].linkpath);
+            fail_errno("symlink", config->symlinks[i].linkpath);
     }
 }
 
@@ -180,7 +180,7 @@ static void populate_dev(void)
     };
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
         if (symlink(links[i][0], staged(links[i][1])) != 0)
-            fail("symlink", links[i][1]);
+            fail_errno("symlink", links[i][1]);
     }
 }
 
@@ -192,9 +192,9 @@ static void mount_proc(void)
     if (mount("proc", staged("/proc"), "proc", flags, "subset=pid,hidepid=invisible") == 0)
         return;
     if (errno != EINVAL)
-        fail("mount_proc", "a fresh procfs for the PID namespace");
+        fail_errno("mount_proc", "a fresh procfs for the PID namespace");
     if (mount("proc", staged("/proc"), "proc", flags, NULL) != 0)
-        fail("mount_proc", "a fresh procfs for the PID namespace");
+        fail_errno("mount_proc", "a fresh procfs for the PID namespace");
 }
 
 static void populate_etc(const struct sandbox_config *config)
@@ -218,26 +218,26 @@ static void mount_workdir(const struct sandbox_config *config)
              (unsigned)config->inside_uid, (unsigned)config->inside_gid, config->workdir_bytes,
              config->workdir_inodes);
     if (mount("tmpfs", staged(config->workdir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0)
-        fail("mount_workdir", options);
+        fail_errno("mount_workdir", options);
 }
 
 static void seal_root(void)
 {
     if (mount(NULL, STAGING, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
-        fail("remount_root_readonly", STAGING);
+        fail_errno("remount_root_readonly", STAGING);
 }
 
 static void switch_root(const struct sandbox_config *config)
 {
     if (chdir(STAGING) != 0)
-        fail("pivot_root", "chdir to the new root");
+        fail_errno("pivot_root", "chdir to the new root");
     /* pivot_root(".", "."): the old root ends up stacked on the new one and is detached. */
     if (syscall(SYS_pivot_root, ".", ".") != 0)
-        fail("pivot_root", "pivot_root(., .)");
+        fail_errno("pivot_root", "pivot_root(., .)");
     if (umount2(".", MNT_DETACH) != 0)
-        fail("pivot_root", "detaching the old root");
+        fail_errno("pivot_root", "detaching the old root");
     if (chdir(config->workdir) != 0)
-        fail("chdir_workdir", config->workdir);
+        fail_errno("chdir_workdir", config->workdir);
 }
 
 static void close_sources(const struct sandbox_config *config)
