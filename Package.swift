@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only: the sandbox is Linux namespaces, seccomp and cgroups (sandbox/launcher/),
+// so no other platform is declared; the package builds on Linux and nowhere else.
 let package = Package(
     name: "PySandbox",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SandboxRuntime", targets: ["SandboxRuntime"]),
         .executable(name: "pysandbox-launcher", targets: ["pysandbox-launcher"]),

@@ -21,7 +21,14 @@ extension SandboxSuite {
             try await drive(expectingFallback: true, token: "page-token", screenshot: "editor-fallback.png")
         }
 
-        private func drive(expectingFallback: Bool, token: String? = nil, screenshot: String) async throws {
+        /// No keepalive: an open page is closed at the server's idle timeout,
+        /// says so, and reconnects only when Run is clicked.
+        @Test func idlePageIsClosedAndReconnectsOnRun() async throws {
+            try await drive(expectingFallback: false, idleTimeoutSeconds: 2, screenshot: "editor-idle.png")
+        }
+
+        private func drive(expectingFallback: Bool, token: String? = nil, idleTimeoutSeconds: Int? = nil,
+                           screenshot: String) async throws {
             for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
                 throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
             }
@@ -29,12 +36,14 @@ extension SandboxSuite {
             let configuration = TestServer.configuration {
                 if expectingFallback { $0.codeMirrorPath = "/nonexistent/codemirror" }
                 if let token { $0.access.tokens = [token] }
+                if let idleTimeoutSeconds { $0.idleTimeout = .seconds(idleTimeoutSeconds) }
             }
             try await TestServer.with(configuration) { port in
                 var arguments = [Self.script, "--url", "http://127.0.0.1:\(port)/",
                                  "--screenshot", Self.artifacts.appendingPathComponent(screenshot).path]
                 if expectingFallback { arguments.append("--expect-fallback") }
                 if let token { arguments += ["--token", token] }
+                if let idleTimeoutSeconds { arguments += ["--idle-timeout", "\(idleTimeoutSeconds)"] }
                 let result = try await ChildProcess.run("/usr/bin/python3", arguments, timeout: .seconds(300))
                 #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
                 #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")

@@ -21,14 +21,7 @@ static int write_file(const char *dir, const char *name, const char *value)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t written = write(fd, value, strlen(value));
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return written == (ssize_t)strlen(value) ? 0 : -1;
+    return write_small_file(path, value);
 }
 
 static int write_number(const char *dir, const char *name, uint64_t value)
@@ -76,7 +69,7 @@ static bool make_run_dir(char *out, size_t size, const char *parent, const char 
     char path[4096];
     snprintf(path, sizeof path, "%s/run-%d", parent, (int)getpid());
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        report_failure(step, errno, path);
+        report_failure_errno(step, errno, path);
         return false;
     }
     snprintf(out, size, "%s", path); /* only a directory we made is removed later */
@@ -87,7 +80,7 @@ static bool set_text(const char *dir, const char *name, const char *value, bool 
 {
     if (write_file(dir, name, value) == 0 || (optional && errno == ENOENT))
         return true;
-    report_failure("cgroup_limit", errno, name);
+    report_failure_errno("cgroup_limit", errno, name);
     return false;
 }
 
@@ -229,12 +222,12 @@ static void remove_dir(const char *dir)
         if (rmdir(dir) == 0 || errno == ENOENT)
             return;
         if (errno != EBUSY) {
-            report_failure("cgroup_rmdir", errno, dir);
+            report_failure_errno("cgroup_rmdir", errno, dir);
             return;
         }
         usleep(5000);
     }
-    report_failure("cgroup_rmdir", EBUSY, dir);
+    report_failure_errno("cgroup_rmdir", EBUSY, dir);
 }
 
 void cgroup_destroy(const struct cgroup_handle *cgroup)

@@ -17,27 +17,27 @@ void become_sandbox_user(const struct sandbox_config *config)
 {
     /* Fails with EPERM when setgroups is denied (unprivileged service); harmless then. */
     if (setgroups(0, NULL) != 0 && errno != EPERM)
-        fail("setgroups", "dropping supplementary groups");
+        fail_errno("setgroups", "dropping supplementary groups");
     if (setresgid(config->inside_gid, config->inside_gid, config->inside_gid) != 0)
-        fail("setresgid", "switching to the sandbox group");
+        fail_errno("setresgid", "switching to the sandbox group");
     if (setresuid(config->inside_uid, config->inside_uid, config->inside_uid) != 0)
-        fail("setresuid", "switching to the sandbox user");
+        fail_errno("setresuid", "switching to the sandbox user");
 }
 
 void drop_capabilities(void)
 {
     for (unsigned long cap = 0; cap <= 63; cap++) {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-            fail("capbset_drop", "dropping the capability bounding set");
+            fail_errno("capbset_drop", "dropping the capability bounding set");
     }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-        fail("cap_ambient", "clearing ambient capabilities");
+        fail_errno("cap_ambient", "clearing ambient capabilities");
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2] = {{0}};
     if (syscall(SYS_capset, &header, data) != 0)
-        fail("capset", "clearing capabilities");
+        fail_errno("capset", "clearing capabilities");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        fail("no_new_privs", "prctl(PR_SET_NO_NEW_PRIVS)");
+        fail_errno("no_new_privs", "prctl(PR_SET_NO_NEW_PRIVS)");
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-        fail("dumpable", "prctl(PR_SET_DUMPABLE)");
+        fail_errno("dumpable", "prctl(PR_SET_DUMPABLE)");
 }

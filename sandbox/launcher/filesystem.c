@@ -11,7 +11,8 @@
  *
  * Bind sources are opened before anything is mounted over them and bound
  * through /proc/self/fd, so no host path is hidden by the staging mount.
- * Static buffers only: this runs between fork and exec.
+ * No allocation (this runs between fork and exec): fixed-size buffers, each
+ * owned by the function that declares it.
  */
 #include "launcher.h"
 
@@ -33,34 +34,42 @@ enum { DEVICE_COUNT = sizeof device_names / sizeof device_names[0] };
 
 static int bind_source_fds[MAX_BINDS];
 static int device_fds[DEVICE_COUNT];
-static char path_buffer[8192];
-static char source_buffer[64];
+/* A path below the staging root, in storage the caller owns. */
+struct staged_path {
+    char text[sizeof STAGING + 4096];
+};
 
-static const char *staged(const char *path)
+static const char *staged(struct staged_path *out, const char *inside_path)
 {
-    snprintf(path_buffer, sizeof path_buffer, STAGING "%s", path);
-    return path_buffer;
+    snprintf(out->text, sizeof out->text, STAGING "%s", inside_path);
+    return out->text;
 }
 
-static const char *fd_path(int fd)
+/* An opened descriptor as a path mount(2) accepts, in storage the caller owns. */
+struct fd_path {
+    char text[32];
+};
+
+static const char *fd_path(struct fd_path *out, int fd)
 {
-    snprintf(source_buffer, sizeof source_buffer, "/proc/self/fd/%d", fd);
-    return source_buffer;
+    snprintf(out->text, sizeof out->text, "/proc/self/fd/%d", fd);
+    return out->text;
 }
 
 /* mkdir -p for an absolute path below the staging root. */
 static void make_dirs(const char *inside_path)
 {
     char partial[4096];
+    struct staged_path staged_partial;
     size_t length = strlen(inside_path);
     if (length >= sizeof partial)
-        fail("mkdir", inside_path);
+        fail("mkdir", inside_path); /* too long */
     for (size_t i = 1; i <= length; i++) {
         if (inside_path[i] == '/' || inside_path[i] == '\0') {
             memcpy(partial, inside_path, i);
             partial[i] = '\0';
-            if (mkdir(staged(partial), 0755) != 0 && errno != EEXIST)
-                fail("mkdir", partial);
+            if (mkdir(staged(&staged_partial, partial), 0755) != 0 && errno != EEXIST)
+                fail_errno("mkdir", partial);
         }
     }
 }
@@ -78,12 +87,13 @@ static void make_parent_dirs(const char *inside_path)
 
 static void write_text_file(const char *inside_path, const char *text)
 {
-    int fd = open(staged(inside_path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    struct staged_path path;
+    int fd = open(staged(&path, inside_path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
-        fail("write_file", inside_path);
+        fail_errno("write_file", inside_path);
     size_t length = strlen(text);
     if (write(fd, text, length) != (ssize_t)length)
-        fail("write_file", inside_path);
+        fail_errno("write_file", inside_path);
     close(fd);
 }
 
@@ -108,14 +118,14 @@ static void open_sources(const struct sandbox_config *config)
     for (int i = 0; i < config->bind_count; i++) {
         bind_source_fds[i] = open(config->ro_binds[i], O_PATH | O_CLOEXEC);
         if (bind_source_fds[i] < 0)
-            fail("open_bind_source", config->ro_binds[i]);
+            fail_errno("open_bind_source", config->ro_binds[i]);
     }
     for (int i = 0; i < DEVICE_COUNT; i++) {
         char device[32];
         snprintf(device, sizeof device, "/dev/%s", device_names[i]);
         device_fds[i] = open(device, O_PATH | O_CLOEXEC);
         if (device_fds[i] < 0)
-            fail("open_device", device);
+            fail_errno("open_device", device);
     }
 }
 
@@ -124,33 +134,35 @@ static void bind_at(int source_fd, const char *inside_path, unsigned long extra_
 {
     struct stat info;
     if (fstat(source_fd, &info) != 0)
-        fail("bind_stat", inside_path);
+        fail_errno("bind_stat", inside_path);
     make_parent_dirs(inside_path);
+    struct staged_path staged_target;
+    const char *target = staged(&staged_target, inside_path);
     if (S_ISDIR(info.st_mode)) {
-        if (mkdir(staged(inside_path), 0755) != 0 && errno != EEXIST)
-            fail("bind_mkdir", inside_path);
+        if (mkdir(target, 0755) != 0 && errno != EEXIST)
+            fail_errno("bind_mkdir", inside_path);
     } else {
-        int fd = open(staged(inside_path), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
-            fail("bind_touch", inside_path);
+            fail_errno("bind_touch", inside_path);
         close(fd);
     }
-    const char *target = staged(inside_path);
-    if (mount(fd_path(source_fd), target, NULL, MS_BIND, NULL) != 0)
-        fail("bind_mount", inside_path);
+    struct fd_path source;
+    if (mount(fd_path(&source, source_fd), target, NULL, MS_BIND, NULL) != 0)
+        fail_errno("bind_mount", inside_path);
     unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | extra_flags | locked_flags(target);
     if (read_only)
         flags |= MS_RDONLY;
     if (mount(NULL, target, NULL, flags, NULL) != 0)
-        fail("bind_remount", inside_path);
+        fail_errno("bind_remount", inside_path);
 }
 
 static void mount_staging_root(void)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        fail("make_private", "mount --make-rprivate /");
+        fail_errno("make_private", "mount --make-rprivate /");
     if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=512") != 0)
-        fail("mount_root_tmpfs", STAGING);
+        fail_errno("mount_root_tmpfs", STAGING);
 }
 
 static void mount_read_only_binds(const struct sandbox_config *config)
@@ -158,9 +170,10 @@ static void mount_read_only_binds(const struct sandbox_config *config)
     for (int i = 0; i < config->bind_count; i++)
         bind_at(bind_source_fds[i], config->ro_binds[i], MS_NODEV, true);
     for (int i = 0; i < config->symlink_count; i++) {
+        struct staged_path link;
         make_parent_dirs(config->symlinks[i].linkpath);
-        if (symlink(config->symlinks[i].target, staged(config->symlinks[i].linkpath)) != 0)
-            fail("symlink", config->symlinks[i].linkpath);
+        if (symlink(config->symlinks[i].target, staged(&link, config->symlinks[i].linkpath)) != 0)
+            fail_errno("symlink", config->symlinks[i].linkpath);
     }
 }
 
@@ -179,22 +192,25 @@ static void populate_dev(void)
         {"/proc/self/fd/2", "/dev/stderr"},
     };
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
-        if (symlink(links[i][0], staged(links[i][1])) != 0)
-            fail("symlink", links[i][1]);
+        struct staged_path link;
+        if (symlink(links[i][0], staged(&link, links[i][1])) != 0)
+            fail_errno("symlink", links[i][1]);
     }
 }
 
 static void mount_proc(void)
 {
     make_dirs("/proc");
+    struct staged_path proc;
+    staged(&proc, "/proc");
     unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     /* subset=pid hides /proc/sys, /proc/kcore, cpuinfo and the like (Linux 5.8+). */
-    if (mount("proc", staged("/proc"), "proc", flags, "subset=pid,hidepid=invisible") == 0)
+    if (mount("proc", proc.text, "proc", flags, "subset=pid,hidepid=invisible") == 0)
         return;
     if (errno != EINVAL)
-        fail("mount_proc", "a fresh procfs for the PID namespace");
-    if (mount("proc", staged("/proc"), "proc", flags, NULL) != 0)
-        fail("mount_proc", "a fresh procfs for the PID namespace");
+        fail_errno("mount_proc", "a fresh procfs for the PID namespace");
+    if (mount("proc", proc.text, "proc", flags, NULL) != 0)
+        fail_errno("mount_proc", "a fresh procfs for the PID namespace");
 }
 
 static void populate_etc(const struct sandbox_config *config)
@@ -213,31 +229,32 @@ static void populate_etc(const struct sandbox_config *config)
 static void mount_workdir(const struct sandbox_config *config)
 {
     char options[160];
+    struct staged_path workdir;
     make_dirs(config->workdir);
     snprintf(options, sizeof options, "mode=0700,uid=%u,gid=%u,size=%" PRIu64 ",nr_inodes=%" PRIu64,
              (unsigned)config->inside_uid, (unsigned)config->inside_gid, config->workdir_bytes,
              config->workdir_inodes);
-    if (mount("tmpfs", staged(config->workdir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0)
-        fail("mount_workdir", options);
+    if (mount("tmpfs", staged(&workdir, config->workdir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0)
+        fail_errno("mount_workdir", options);
 }
 
 static void seal_root(void)
 {
     if (mount(NULL, STAGING, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
-        fail("remount_root_readonly", STAGING);
+        fail_errno("remount_root_readonly", STAGING);
 }
 
 static void switch_root(const struct sandbox_config *config)
 {
     if (chdir(STAGING) != 0)
-        fail("pivot_root", "chdir to the new root");
+        fail_errno("pivot_root", "chdir to the new root");
     /* pivot_root(".", "."): the old root ends up stacked on the new one and is detached. */
     if (syscall(SYS_pivot_root, ".", ".") != 0)
-        fail("pivot_root", "pivot_root(., .)");
+        fail_errno("pivot_root", "pivot_root(., .)");
     if (umount2(".", MNT_DETACH) != 0)
-        fail("pivot_root", "detaching the old root");
+        fail_errno("pivot_root", "detaching the old root");
     if (chdir(config->workdir) != 0)
-        fail("chdir_workdir", config->workdir);
+        fail_errno("chdir_workdir", config->workdir);
 }
 
 static void close_sources(const struct sandbox_config *config)

@@ -43,11 +43,7 @@ static void reset_signals(void)
 static void wait_for_go(int go_fd)
 {
     char go = 0;
-    ssize_t length;
-    do {
-        length = read(go_fd, &go, 1);
-    } while (length < 0 && errno == EINTR);
-    if (length != 1)
+    if (read_retrying(go_fd, &go, 1) != 1)
         _exit(112); /* the supervisor gave up or died; it has reported why */
 }
 
@@ -64,7 +60,7 @@ static void exit_if_supervisor_gone(int go_fd)
 static void leave_host_session(const char *step)
 {
     if (setsid() < 0)
-        fail(step, "setsid: a session and process group of its own");
+        fail_errno(step, "setsid: a session and process group of its own");
 }
 
 /* Child exits as readable events; SIGCHLD stays at its default, so no child
@@ -75,16 +71,11 @@ static int watch_children(void)
     sigemptyset(&child_exits);
     sigaddset(&child_exits, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &child_exits, NULL) != 0)
-        fail("sigprocmask", "blocking SIGCHLD in init");
+        fail_errno("sigprocmask", "blocking SIGCHLD in init");
     int signal_fd = signalfd(-1, &child_exits, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd < 0)
-        fail("signalfd", "watching the run's processes end");
+        fail_errno("signalfd", "watching the run's processes end");
     return signal_fd;
-}
-
-static uint64_t microseconds(struct timeval time)
-{
-    return (uint64_t)time.tv_sec * 1000000u + (uint64_t)time.tv_usec;
 }
 
 /* Kills everything else in the namespace and reaps it (reaping adds each
@@ -102,8 +93,7 @@ static _Noreturn void finish_run(int outcome_fd, bool command_ended, int command
     struct run_outcome outcome = {
         .command_ended = command_ended,
         .command_status = command_status,
-        .cpu_us = microseconds(self.ru_utime) + microseconds(self.ru_stime) + microseconds(children.ru_utime) +
-                  microseconds(children.ru_stime),
+        .cpu_us = rusage_cpu_us(&self) + rusage_cpu_us(&children),
         .maxrss_kb = children.ru_maxrss > self.ru_maxrss ? children.ru_maxrss : self.ru_maxrss,
     };
     ssize_t ignored = write(outcome_fd, &outcome, sizeof outcome); /* a pipe write this small is atomic */
@@ -115,13 +105,13 @@ static _Noreturn void run_command(const struct sandbox_config *config, const str
 {
     /* Keep the status fd only until exec, for reporting a failure of the steps below. */
     if (close_range(PASSED_FD_LAST + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-        fail("close_range", "marking inherited descriptors close-on-exec");
+        fail_errno("close_range", "marking inherited descriptors close-on-exec");
     leave_host_session("setsid_command"); /* not init's group either: kill(0, ...) never reaches pid 1 */
     apply_rlimits(&config->rlimits);
     if (install_seccomp_program(program) != 0)
-        fail("seccomp_load", "installing the seccomp filter (does the kernel have CONFIG_SECCOMP_FILTER?)");
+        fail_errno("seccomp_load", "installing the seccomp filter (does the kernel have CONFIG_SECCOMP_FILTER?)");
     execve(config->argv[0], config->argv, config->env);
-    fail("execve", config->argv[0]);
+    fail_errno("execve", config->argv[0]);
 }
 
 /* Reaps whatever has ended; true once the command has, with its status. */
@@ -154,10 +144,10 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
     if (probe_channel >= 0)
         send_socket_memory_probe(probe_channel);
     if (unshare(CLONE_NEWCGROUP) != 0)
-        fail("unshare_cgroup", "a cgroup namespace hides the host's cgroup paths");
+        fail_errno("unshare_cgroup", "a cgroup namespace hides the host's cgroup paths");
     become_sandbox_user(config);
     if (sethostname(config->hostname, strlen(config->hostname)) != 0)
-        fail("sethostname", config->hostname);
+        fail_errno("sethostname", config->hostname);
     build_filesystem(config);
     drop_capabilities();
     /* Changing credentials cleared the parent-death signal; set it again, then
@@ -169,7 +159,7 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
 
     pid_t command = fork();
     if (command < 0)
-        fail("fork_command", "starting the command");
+        fail_errno("fork_command", "starting the command");
     if (command == 0)
         run_command(config, program);
 

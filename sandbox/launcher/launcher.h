@@ -17,7 +17,18 @@
  *
  * File descriptors on entry: 0/1/2 are the command's stdio, 3 is passed to
  * the command as is (the run request), 4 is the status channel read by the
- * service. Everything between fork and exec uses static storage only.
+ * service. Nothing between fork and exec allocates from the heap: buffers are
+ * static or on the stack.
+ *
+ * Failures. A step that fails writes one status line, "error step=STEP
+ * errno=N reason=STRERROR: DETAIL" (errno=0 reason=none when no system call
+ * failed, e.g. a bad option), which LauncherReport.swift parses. The rule:
+ *   - a function returning void (or _Noreturn) exits on failure: it reports
+ *     through fail/fail_errno and _exits with status 111, cleaning up nothing
+ *     (in init or the command, that death ends the run);
+ *   - a function returning int returns 0, or -1 on failure; one returning bool
+ *     returns false. Whether it has reported is noted at each declaration.
+ * The notes below say where a function differs.
  */
 #ifndef PYSANDBOX_LAUNCHER_H
 #define PYSANDBOX_LAUNCHER_H
@@ -88,20 +99,39 @@ struct bpf_program_buffer {
     unsigned short count;
 };
 
-/* options.c */
+/* options.c. Exits on a bad option (fail, errno=0); otherwise returns 0. */
 int parse_options(int argc, char **argv, struct sandbox_config *config);
 
-/* report.c: one line per event on the status fd, "key=value" separated by spaces. */
+/* report.c: one line per event on the status fd, "key=value" separated by spaces.
+ * Reporting never fails (a gone service just does not read it). */
 void report_line(const char *format, ...) __attribute__((format(printf, 1, 2)));
-void report_failure(const char *step, int error_number, const char *detail);
+/* An error line without an errno (errno=0 reason=none), and one with the given errno. */
+void report_failure(const char *step, const char *detail);
+void report_failure_errno(const char *step, int error_number, const char *detail);
+/* Report and _exit(111): fail when no system call set errno, fail_errno with
+ * errno, fail_with_code with an error number from elsewhere (libseccomp's
+ * negative returns). */
 _Noreturn void fail(const char *step, const char *detail);
-/* One read of a small file (a cgroup or /proc file), NUL-terminated; -1 on failure. */
+_Noreturn void fail_errno(const char *step, const char *detail);
+_Noreturn void fail_with_code(const char *step, int error_number, const char *detail);
+
+/* common.c: helpers that neither report nor exit; -1 with errno set on failure. */
+/* One read(2), retried while interrupted (EINTR). */
+ssize_t read_retrying(int fd, void *buffer, size_t size);
+/* One read of a small file (a cgroup or /proc file), NUL-terminated. */
 ssize_t read_small_file(const char *path, char *buffer, size_t size);
+/* Writes `text` to an existing file (a cgroup or /proc file) in one write; 0 or -1. */
+int write_small_file(const char *path, const char *text);
+struct rusage;
+/* User plus system CPU time, in microseconds. */
+uint64_t rusage_cpu_us(const struct rusage *usage);
 
 /* seccomp_policy.c. Without a cgroup that counts CPU time, the run's CPU
  * time is what init reaps, so no process may have its children reaped
  * unseen (SIGCHLD ignored). */
+/* Exits on failure (before anything is made); returns 0. */
 int build_seccomp_program(struct bpf_program_buffer *program, bool cpu_counted_by_cgroup);
+/* Returns -1 with errno and does not report: the caller does. */
 int install_seccomp_program(const struct bpf_program_buffer *program);
 
 /* cgroup.c */
@@ -113,25 +143,29 @@ struct cgroup_handle {
     char v1_cpu_dir[4096];
     char v1_cpuacct_dir[4096];
 };
+/* Reports its failure and returns -1, having removed whatever part it made. */
 int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup);
+/* Returns -1 with errno and does not report: the caller does. */
 int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid);
+/* Never fails: what cannot be read is 0. */
 void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes, uint64_t *oom_kills);
 bool cgroup_counts_cpu(const struct cgroup_spec *spec);
 /* CPU time of every process that was ever in the cgroup; false if it does not count it. */
 bool cgroup_read_cpu_us(const struct cgroup_handle *cgroup, uint64_t *cpu_us);
+/* Does not exit: reports a directory it cannot remove and goes on. */
 void cgroup_destroy(const struct cgroup_handle *cgroup);
 
-/* userns.c */
+/* userns.c. Reports its failure and returns -1. */
 int write_id_maps(pid_t child, const struct sandbox_config *config);
 
-/* filesystem.c */
+/* filesystem.c (init, between clone and exec); exits on failure. */
 void build_filesystem(const struct sandbox_config *config);
 
-/* credentials.c */
+/* credentials.c (init); exits on failure. */
 void become_sandbox_user(const struct sandbox_config *config);
 void drop_capabilities(void);
 
-/* rlimits.c */
+/* rlimits.c (the command, before exec); exits on failure. */
 void apply_rlimits(const struct rlimit_spec *limits);
 
 /* run_census.c: the run's processes seen from the host, for the limits a
@@ -140,13 +174,14 @@ struct run_census {
     uint64_t cpu_us;       /* live processes plus everything they and init reaped */
     uint64_t memory_bytes; /* anonymous and shared memory, the working directory's files, socket buffers */
 };
+/* false, without a report, once init is gone. */
 bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool proportional,
                      struct run_census *census);
 
 /* socket_memory.c: data queued in the run's sockets, which no rlimit counts. */
-void send_socket_memory_probe(int channel);    /* init, in the run's network namespace */
-int receive_socket_memory_probe(int channel);  /* supervisor; -1 if init failed first */
-uint64_t run_socket_bytes(int socket_probe);
+void send_socket_memory_probe(int channel);    /* init, in the run's network namespace; exits on failure */
+int receive_socket_memory_probe(int channel);  /* supervisor; -1 if init failed first (init reported) */
+uint64_t run_socket_bytes(int socket_probe);   /* 0 when it cannot tell */
 
 /* limit_watch.c: the run-wide CPU limit, and memory without a cgroup. */
 enum run_stop {
@@ -167,7 +202,9 @@ struct limit_watch {
     int timer_fd;
 };
 
-/* Returns the timer to poll, or -1 when there is nothing to watch. */
+/* Returns the timer to poll, or -1 when there is nothing to watch (not a
+ * failure); exits if no timer can be made. check_limits exits if it cannot
+ * re-arm the timer. */
 int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *config, pid_t init,
                       const struct cgroup_handle *cgroup, int socket_probe);
 enum run_stop check_limits(struct limit_watch *watch);
@@ -186,11 +223,16 @@ struct run_outcome {
 /* The supervisor's word to init on the go pipe, after the go byte. */
 enum { STOP_REQUEST = 's' };
 
-/* probe_channel: where init sends its socket-buffer probe, or -1 (the run has a cgroup). */
+/* probe_channel: where init sends its socket-buffer probe, or -1 (the run has a cgroup).
+ * Exits 0 after handing over the outcome; on a failed step, fail's 111; 112
+ * when the supervisor is gone; 113 when waiting for its processes fails. */
 _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_program_buffer *program,
                         int go_fd, int outcome_fd, int probe_channel);
 
-/* supervisor.c */
+/* supervisor.c. Returns the launcher's exit status: 0 once the run is
+ * reported; 111 after reporting a failure of the cgroup, clone, id maps or
+ * cgroup attach steps, having cleaned up. Other failures (pipes, signalfd,
+ * pidfd_open, poll, wait4) exit through fail (111) without cleaning up. */
 int supervise(const struct sandbox_config *config);
 
 #endif

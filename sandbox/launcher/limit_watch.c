@@ -38,7 +38,7 @@ static void arm(struct limit_watch *watch, uint64_t delay_us)
     struct itimerspec once = {.it_value = {.tv_sec = (time_t)(delay_us / 1000000u),
                                            .tv_nsec = (long)(delay_us % 1000000u) * 1000}};
     if (timerfd_settime(watch->timer_fd, 0, &once, NULL) != 0)
-        fail("timerfd_settime", "arming the limit watch");
+        fail_errno("timerfd_settime", "arming the limit watch");
 }
 
 /* The earliest time the run could reach its CPU limit from `used`. */
@@ -70,7 +70,7 @@ int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *co
     watch->cores = cores > 0 ? (uint64_t)cores : 1;
     watch->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (watch->timer_fd < 0)
-        fail("timerfd_create", "the limit watch");
+        fail_errno("timerfd_create", "the limit watch");
     arm(watch, time_to_cpu_limit(watch, 0));
     return watch->timer_fd;
 }

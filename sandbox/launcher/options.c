@@ -69,7 +69,6 @@ static const struct option long_options[] = {
 
 static _Noreturn void bad_option(const char *detail)
 {
-    errno = EINVAL;
     fail("options", detail);
 }
 

@@ -1,8 +1,7 @@
-/* The status channel: one line per event, read by the service; and small file reads. */
+/* The status channel: one line per event, read by the service. */
 #include "launcher.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,28 +24,31 @@ void report_line(const char *format, ...)
     (void)ignored;
 }
 
-void report_failure(const char *step, int error_number, const char *detail)
+void report_failure_errno(const char *step, int error_number, const char *detail)
 {
     /* strerror may allocate for unknown codes; every code reported here is known. */
     report_line("error step=%s errno=%d reason=%s: %s", step, error_number,
                 error_number ? strerror(error_number) : "none", detail ? detail : "");
 }
 
+void report_failure(const char *step, const char *detail)
+{
+    report_failure_errno(step, 0, detail);
+}
+
 void fail(const char *step, const char *detail)
 {
-    report_failure(step, errno, detail);
+    report_failure(step, detail);
     _exit(111);
 }
 
-ssize_t read_small_file(const char *path, char *buffer, size_t size)
+void fail_errno(const char *step, const char *detail)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t length = read(fd, buffer, size - 1);
-    close(fd);
-    if (length < 0)
-        return -1;
-    buffer[length] = '\0';
-    return length;
+    fail_with_code(step, errno, detail);
+}
+
+void fail_with_code(const char *step, int error_number, const char *detail)
+{
+    report_failure_errno(step, error_number, detail);
+    _exit(111);
 }

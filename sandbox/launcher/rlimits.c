@@ -7,7 +7,7 @@ static void set_limit(int resource, rlim_t soft, rlim_t hard, const char *step)
 {
     struct rlimit limit = {.rlim_cur = soft, .rlim_max = hard};
     if (setrlimit(resource, &limit) != 0)
-        fail(step, "setrlimit");
+        fail_errno(step, "setrlimit");
 }
 
 void apply_rlimits(const struct rlimit_spec *limits)

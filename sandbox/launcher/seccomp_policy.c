@@ -273,48 +273,38 @@ static bool needs_rule(const struct syscall_rule *rule, bool cpu_counted_by_cgro
 int build_seccomp_program(struct bpf_program_buffer *program, bool cpu_counted_by_cgroup)
 {
     scmp_filter_ctx context = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-    if (context == NULL) {
-        errno = ENOMEM;
-        fail("seccomp_init", "libseccomp could not create a filter");
-    }
+    if (context == NULL)
+        fail("seccomp_init", "libseccomp could not create a filter"); /* it says nothing of why */
     int result = seccomp_attr_set(context, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-    if (result < 0) {
-        errno = -result;
-        fail("seccomp_badarch", "kill-process action unavailable (kernel before 4.14?)");
-    }
+    if (result < 0)
+        fail_with_code("seccomp_badarch", -result, "kill-process action unavailable (kernel before 4.14?)");
     /* A binary tree of syscall numbers instead of a linear chain: every syscall pays for the filter. */
     result = seccomp_attr_set(context, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    if (result < 0) {
-        errno = -result;
-        fail("seccomp_optimize", "binary-tree filter layout");
-    }
+    if (result < 0)
+        fail_with_code("seccomp_optimize", -result, "binary-tree filter layout");
     for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++) {
         if (!needs_rule(&policy[i], cpu_counted_by_cgroup))
             continue;
         result = add_rule(context, &policy[i]);
         if (result < 0) {
-            errno = -result;
             char detail[128];
             snprintf(detail, sizeof detail, "rule for %s", policy[i].name);
-            fail("seccomp_rule", detail);
+            fail_with_code("seccomp_rule", -result, detail);
         }
     }
     int memory_file = memfd_create("seccomp-bpf", MFD_CLOEXEC);
     if (memory_file < 0)
-        fail("seccomp_export", "memfd_create");
+        fail_errno("seccomp_export", "memfd_create");
     result = seccomp_export_bpf(context, memory_file);
     seccomp_release(context);
-    if (result < 0) {
-        errno = -result;
-        fail("seccomp_export", "seccomp_export_bpf");
-    }
+    if (result < 0)
+        fail_with_code("seccomp_export", -result, "seccomp_export_bpf");
     ssize_t size = pread(memory_file, program->insns, sizeof program->insns, 0);
     close(memory_file);
-    if (size <= 0 || size % (ssize_t)sizeof(struct sock_filter) != 0 ||
-        (size_t)size == sizeof program->insns) {
-        errno = size < 0 ? errno : E2BIG;
-        fail("seccomp_export", "reading the exported program");
-    }
+    if (size < 0)
+        fail_errno("seccomp_export", "reading the exported program");
+    if (size == 0 || size % (ssize_t)sizeof(struct sock_filter) != 0 || (size_t)size == sizeof program->insns)
+        fail_with_code("seccomp_export", E2BIG, "reading the exported program");
     program->count = (unsigned short)(size / (ssize_t)sizeof(struct sock_filter));
     return 0;
 }

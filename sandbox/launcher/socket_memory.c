@@ -22,7 +22,7 @@ void send_socket_memory_probe(int channel)
 {
     int probe = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (probe < 0)
-        fail("sock_diag", "a NETLINK_SOCK_DIAG socket counts the run's socket buffers (CONFIG_UNIX_DIAG)");
+        fail_errno("sock_diag", "a NETLINK_SOCK_DIAG socket counts the run's socket buffers (CONFIG_UNIX_DIAG)");
     union {
         char space[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -37,7 +37,7 @@ void send_socket_memory_probe(int channel)
     header->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(header), &probe, sizeof probe);
     if (sendmsg(channel, &message, MSG_NOSIGNAL) != 1)
-        fail("sock_diag_pass", "passing the socket-buffer probe to the supervisor");
+        fail_errno("sock_diag_pass", "passing the socket-buffer probe to the supervisor");
     close(probe);
     close(channel);
 }

@@ -56,10 +56,10 @@ static int block_control_signals(void)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &signals, NULL) != 0)
-        fail("sigprocmask", "blocking control signals");
+        fail_errno("sigprocmask", "blocking control signals");
     int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
     if (signal_fd < 0)
-        fail("signalfd", "watching control signals");
+        fail_errno("signalfd", "watching control signals");
     signal(SIGPIPE, SIG_IGN); /* a gone service shows up as POLLERR, not as a signal */
     return signal_fd;
 }
@@ -69,7 +69,7 @@ static pid_t start_init(const struct sandbox_config *config, int go[2], int outc
     /* Raw clone without a stack behaves like fork; init never returns here. */
     pid_t child = (pid_t)syscall(SYS_clone, NAMESPACE_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
     if (child < 0) {
-        report_failure("clone_namespaces", errno, explain_clone_failure(errno));
+        report_failure_errno("clone_namespaces", errno, explain_clone_failure(errno));
         return -1;
     }
     if (child == 0) {
@@ -88,7 +88,7 @@ static void release_stdio(void)
 {
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null_fd < 0)
-        fail("open_dev_null", "/dev/null");
+        fail_errno("open_dev_null", "/dev/null");
     for (int fd = 0; fd <= PASSED_FD_LAST; fd++)
         dup2(null_fd, fd);
     close(null_fd);
@@ -128,11 +128,7 @@ static void report_run(const struct run_outcome *outcome, int init_status, enum 
 /* Init's outcome, once every process of the run is gone; false if init died without one. */
 static bool read_outcome(int outcome_fd, struct run_outcome *outcome)
 {
-    ssize_t length;
-    do {
-        length = read(outcome_fd, outcome, sizeof *outcome);
-    } while (length < 0 && errno == EINTR);
-    return length == (ssize_t)sizeof *outcome;
+    return read_retrying(outcome_fd, outcome, sizeof *outcome) == (ssize_t)sizeof *outcome;
 }
 
 /* Init ends the run when asked on the go pipe; nothing else can ask it. */
@@ -153,7 +149,7 @@ static enum run_stop wait_for_init(const struct sandbox_config *config, pid_t in
 {
     int pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
     if (pid_fd < 0)
-        fail("pidfd_open", "watching init (Linux 5.3 or later is required)");
+        fail_errno("pidfd_open", "watching init (Linux 5.3 or later is required)");
     struct limit_watch watch;
     int timer_fd = start_limit_watch(&watch, config, init, cgroup, socket_probe);
     enum run_stop stop = RUN_GOING;
@@ -169,7 +165,7 @@ static enum run_stop wait_for_init(const struct sandbox_config *config, pid_t in
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
-            fail("poll", "waiting for init");
+            fail_errno("poll", "waiting for init");
         }
         if (ready == 0) {
             kill(init, SIGKILL); /* init did not finish in time */
@@ -221,11 +217,11 @@ int supervise(const struct sandbox_config *config)
     int signal_fd = block_control_signals();
     int go[2], outcome[2];
     if (pipe2(go, O_CLOEXEC) != 0 || pipe2(outcome, O_CLOEXEC) != 0)
-        fail("pipe", "go and outcome pipes");
+        fail_errno("pipe", "go and outcome pipes");
     /* Without a cgroup nothing charges socket buffers to the run: the census counts them. */
     int probe[2] = {-1, -1};
     if (!cgroup.active && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, probe) != 0)
-        fail("socketpair", "the channel for init's socket-buffer probe");
+        fail_errno("socketpair", "the channel for init's socket-buffer probe");
 
     pid_t init = start_init(config, go, outcome, probe, signal_fd);
     if (init < 0) {
@@ -238,7 +234,7 @@ int supervise(const struct sandbox_config *config)
         close(probe[1]);
     bool placed = write_id_maps(init, config) == 0;
     if (placed && cgroup_attach(&cgroup, init) != 0) {
-        report_failure("cgroup_attach", errno, "placing init in the run's cgroup");
+        report_failure_errno("cgroup_attach", errno, "placing init in the run's cgroup");
         placed = false;
     }
     if (!placed) {
@@ -248,7 +244,7 @@ int supervise(const struct sandbox_config *config)
         return 111;
     }
     if (write(go[1], "g", 1) != 1)
-        fail("go", "releasing init");
+        fail_errno("go", "releasing init");
     release_stdio();
     int socket_probe = probe[0] >= 0 ? receive_socket_memory_probe(probe[0]) : -1;
 
@@ -258,7 +254,7 @@ int supervise(const struct sandbox_config *config)
     struct rusage usage;
     memset(&usage, 0, sizeof usage);
     if (wait4(init, &status, 0, &usage) < 0)
-        fail("wait4", "reaping init");
+        fail_errno("wait4", "reaping init");
     struct run_outcome late_outcome;
     if (!reported && read_outcome(outcome[0], &late_outcome)) { /* init is gone: data or EOF, no wait */
         report_run(&late_outcome, status, stop, &cgroup);
@@ -267,8 +263,7 @@ int supervise(const struct sandbox_config *config)
     if (!reported) {
         /* Init died without an outcome (killed): its rusage still covers what it reaped. */
         struct run_outcome outcome_of_wait = {
-            .cpu_us = (uint64_t)usage.ru_utime.tv_sec * 1000000u + (uint64_t)usage.ru_utime.tv_usec +
-                      (uint64_t)usage.ru_stime.tv_sec * 1000000u + (uint64_t)usage.ru_stime.tv_usec,
+            .cpu_us = rusage_cpu_us(&usage),
             .maxrss_kb = usage.ru_maxrss,
         };
         report_run(&outcome_of_wait, status, stop, &cgroup);

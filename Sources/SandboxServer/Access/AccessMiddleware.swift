@@ -24,7 +24,7 @@ struct AccessMiddleware: RouterMiddleware {
         context.logger.notice("request refused", metadata: [
             "path": "\(path)", "reason": "\(refusal.reason)", "client": "\(context.clientAddress)",
         ])
-        return refusal.response
+        throw refusal.failure
     }
 }
 
@@ -37,18 +37,18 @@ extension AccessPolicy.Refusal {
         }
     }
 
-    var response: Response {
+    /// 401 with `WWW-Authenticate`, or 403; Hummingbird answers it before any route (or upgrade) runs.
+    var failure: HTTPFailure {
         switch self {
         case .missingToken, .wrongToken:
             let message = self == .missingToken
                 ? "a token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)"
                 : "the token is not valid"
-            var response = HTTPEndpoints.json(.unauthorized, ["error": RPCError(.invalidRequest, message)])
-            response.headers[.wwwAuthenticate] = #"Bearer realm="pysandbox""#
-            return response
+            return HTTPFailure(RPCError(.invalidRequest, message), status: .unauthorized,
+                               headers: [.wwwAuthenticate: #"Bearer realm="pysandbox""#])
         case .foreignOrigin(let origin):
-            return HTTPEndpoints.json(.forbidden, ["error": RPCError(
-                .invalidRequest, "pages from \(origin) may not use this service (see --allow-origin)")])
+            return HTTPFailure(RPCError(
+                .invalidRequest, "pages from \(origin) may not use this service (see --allow-origin)"), status: .forbidden)
         }
     }
 }

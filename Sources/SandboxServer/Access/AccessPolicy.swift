@@ -68,13 +68,8 @@ public struct AccessPolicy: Sendable {
     static func presentedToken(in request: Request) -> String? {
         if let bearer = bearerToken(in: request) { return bearer }
         if let query = request.uri.queryParameters.get("token") { return query }
-        for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let (name, value) = String(pair).trimmingCharacters(in: .whitespaces).splitOnce("=")
-                if name == tokenCookie { return value.removingPercentEncoding ?? value }
-            }
-        }
-        return nil
+        guard let value = request.cookies[tokenCookie]?.value else { return nil }
+        return value.removingPercentEncoding ?? value
     }
 
     static func bearerToken(in request: Request) -> String? {

@@ -21,7 +21,7 @@ enum HTTPEndpoints {
             json(.ok, server.info)
         }
         router.post("/v1/run") { request, context in
-            await run(request, from: context.clientAddress, server: server)
+            try await run(request, from: context.clientAddress, server: server)
         }
         router.get("/metrics") { _, _ in
             Response(
@@ -29,58 +29,53 @@ enum HTTPEndpoints {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: server.metrics.exposition())))
         }
         // Reached only when the WebSocket router did not upgrade the request.
-        router.get(WebSocketEndpoint.path) { request, context in
-            notUpgraded(request, from: context.clientAddress, server: server)
+        router.get(WebSocketEndpoint.path) { request, context -> Response in
+            throw notUpgraded(request, from: context.clientAddress, server: server)
         }
     }
 
     /// Why `GET /v1/ws` was not upgraded: too many connections, or not a
     /// WebSocket handshake this server accepts.
-    private static func notUpgraded(_ request: Request, from address: String, server: ServerState) -> Response {
+    private static func notUpgraded(_ request: Request, from address: String, server: ServerState) -> HTTPFailure {
         switch server.limits.admissionRefusal(for: address) {
         case .tooManyConnections(let limit):
             server.metrics.rejected("connections")
-            var response = json(.serviceUnavailable, ["error": RPCError(.invalidRequest, "the server has \(limit) connections open; retry later")])
-            response.headers[.retryAfter] = "1"
-            return response
+            return HTTPFailure(RPCError(.invalidRequest, "the server has \(limit) connections open; retry later"),
+                               status: .serviceUnavailable, headers: [.retryAfter: "1"])
         case .tooManyFromAddress(let limit):
             server.metrics.rejected("connections per address")
-            var response = json(.tooManyRequests, ["error": RPCError(.invalidRequest, "\(limit) connections from \(address) are open already")])
-            response.headers[.retryAfter] = "1"
-            return response
+            return HTTPFailure(RPCError(.invalidRequest, "\(limit) connections from \(address) are open already"),
+                               status: .tooManyRequests, headers: [.retryAfter: "1"])
         case nil:
-            return json(.badRequest, ["error": RPCError(
-                .invalidRequest, "expected a WebSocket upgrade offering subprotocol \(webSocketSubprotocol), or none")])
+            return HTTPFailure(RPCError(
+                .invalidRequest, "expected a WebSocket upgrade offering subprotocol \(webSocketSubprotocol), or none"),
+                status: .badRequest)
         }
     }
 
-    private static func run(_ request: Request, from address: String, server: ServerState) async -> Response {
-        do throws(HTTPFailure) {
-            let admitted = try await admit(request, server: server)
-            do {
-                try server.limits.takeHTTPRun(from: address)
-            } catch {
-                server.metrics.rejected("rate")
-                throw HTTPFailure(error)
-            }
-            let collector = OutputCollector()
-            let job = RunJob(
-                id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil,
-                observer: MeteredObserver(client: collector, metrics: server.metrics))
-            do {
-                try await server.scheduler.submit(job)
-            } catch {
-                throw HTTPFailure(error)
-            }
-            let result = await withTaskCancellationHandler {
-                await collector.result()
-            } onCancel: {
-                Task { await server.cancel(job) }
-            }
-            return json(.ok, RunResponse(result: result, stdout: collector.stdout, stderr: collector.stderr))
+    private static func run(_ request: Request, from address: String, server: ServerState) async throws(HTTPFailure) -> Response {
+        let admitted = try await admit(request, server: server)
+        do {
+            try server.limits.takeHTTPRun(from: address)
         } catch {
-            return errorResponse(error)
+            server.metrics.rejected("rate")
+            throw HTTPFailure(error)
         }
+        let collector = OutputCollector()
+        let job = RunJob(
+            id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil,
+            observer: MeteredObserver(client: collector, metrics: server.metrics))
+        do {
+            try await server.scheduler.submit(job)
+        } catch {
+            throw HTTPFailure(error)
+        }
+        let result = await withTaskCancellationHandler {
+            await collector.result()
+        } onCancel: {
+            Task { await server.cancel(job) }
+        }
+        return json(.ok, RunResponse(result: result, stdout: collector.stdout, stderr: collector.stderr))
     }
 
     private static func admit(_ request: Request, server: ServerState) async throws(HTTPFailure) -> RunAdmission.Admitted {
@@ -113,15 +108,6 @@ enum HTTPEndpoints {
         }
     }
 
-    private static func errorResponse(_ failure: HTTPFailure) -> Response {
-        let error = failure.error
-        var response = json(failure.status, ["error": error])
-        if case .integer(let retryAfterMs)? = error.data?["retryAfterMs"] {
-            response.headers[.retryAfter] = "\(max(1, (retryAfterMs + 999) / 1000))"
-        }
-        return response
-    }
-
     static func json(_ status: HTTPResponse.Status, _ body: some Encodable) -> Response {
         let data = (try? JSONEncoder.protocolEncoder.encode(body)) ?? Data()
         return Response(
@@ -130,14 +116,28 @@ enum HTTPEndpoints {
     }
 }
 
-/// A refused HTTP run: the JSON-RPC error and the HTTP status that carries it.
-private struct HTTPFailure: Error {
+/// A refused HTTP request: the JSON-RPC error and the HTTP status that
+/// carries it. Thrown from a route or middleware, Hummingbird answers it as
+/// PROTOCOL.md says: `{"error": {code, message, data?}}`, its headers, and
+/// `Retry-After` (whole seconds, at least 1) when the error has `retryAfterMs`.
+struct HTTPFailure: HTTPResponseError {
     var error: RPCError
     var status: HTTPResponse.Status
+    var headers: HTTPFields
 
-    init(_ error: RPCError, status: HTTPResponse.Status? = nil) {
+    init(_ error: RPCError, status: HTTPResponse.Status? = nil, headers: HTTPFields = [:]) {
         self.error = error
         self.status = status ?? Self.status(for: error)
+        self.headers = headers
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = HTTPEndpoints.json(status, ["error": error])
+        response.headers.append(contentsOf: headers)
+        if case .integer(let retryAfterMs)? = error.data?["retryAfterMs"] {
+            response.headers[.retryAfter] = "\(max(1, (retryAfterMs + 999) / 1000))"
+        }
+        return response
     }
 
     private static func status(for error: RPCError) -> HTTPResponse.Status {

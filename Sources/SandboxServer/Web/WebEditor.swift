@@ -20,6 +20,8 @@ enum WebEditor {
             logger.notice("CodeMirror not found; the editor falls back to a plain textarea (apt install libjs-codemirror)",
                           metadata: ["path": "\(configuration.codeMirrorPath)"])
         }
+        // Content-Security-Policy and X-Content-Type-Options: nosniff, from Hummingbird.
+        router.add(middleware: ContentSecurityMiddleware(contentSecurityPolicy: PageSecurityHeaders.contentSecurityPolicy))
         router.add(middleware: PageSecurityHeaders())
         // Revalidated on every load (ETag), so a new sandboxd never serves a stale page.
         router.add(middleware: FileMiddleware(
@@ -36,20 +38,27 @@ enum WebEditor {
     }
 }
 
-/// What a browser is told about every page response: load scripts, styles
-/// and connections only from this service, never be framed by another site.
+/// What a browser is told about every response: load scripts, styles and
+/// connections only from this service, never be framed by another site
+/// (Hummingbird's `ContentSecurityMiddleware` sends the policy and `nosniff`),
+/// send no referrer. Errors that routes throw (`HTTPResponseError`) become
+/// their responses here, so that these headers reach them too.
 struct PageSecurityHeaders: RouterMiddleware {
     typealias Context = SandboxRequestContext
 
-    static let contentSecurityPolicy =
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        + "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    static let contentSecurityPolicy: ContentSecurityPolicy = [
+        .defaultSrc(.self), .scriptSrc(.self), .styleSrc(.self), .imgSrc(.self, "data:"), .connectSrc(.self),
+        .frameAncestors(.none), .baseURI(.none), .formAction(.none),
+    ]
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
-        response.headers[.xContentTypeOptions] = "nosniff"
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
         response.headers[Self.referrerPolicy] = "no-referrer"
         return response
     }

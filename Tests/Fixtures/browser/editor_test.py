@@ -9,13 +9,16 @@ Each check prints one `ok: ...` line. The first failure prints `FAIL: ...`,
 saves a screenshot of the page next to --screenshot (NAME-failure.png) and
 exits 1. --expect-fallback expects the server to lack CodeMirror
 (`sandboxd --codemirror /nonexistent`): the editor is then the plain
-textarea and a notice says so.
+textarea and a notice says so. --idle-timeout SECONDS (the server's
+`--idle-timeout`) checks only that the idle page is disconnected, says so,
+stays so, and reconnects when Run is clicked.
 """
 
 import argparse
 import os
 import re
 import sys
+import time
 import traceback
 
 try:
@@ -61,7 +64,8 @@ def auto_indent(previous_line):
 
 
 class EditorTest:
-    def __init__(self, driver, url, screenshot, fallback, token=None):
+    def __init__(self, driver, url, screenshot, fallback, token=None, idle_timeout=None):
+        self.idle_timeout = idle_timeout
         self.driver = driver
         self.url = url
         self.screenshot = screenshot
@@ -136,7 +140,9 @@ class EditorTest:
     def wait_ready(self):
         """The page has set up its editor and is connected."""
         self.wait(lambda: self.js('return document.body.dataset.editor || null'), 'the editor to be set up')
-        self.wait(lambda: self.find('connection').text.strip() == 'connected',
+        # With a short --idle-timeout the page may already be idle (closed, reconnecting when run).
+        self.wait(lambda: self.find('connection').text.strip() == 'connected'
+                  or (self.idle_timeout is not None and self.connection_state()[0] == 'idle'),
                   'the connection indicator to say "connected"')
         self.wait(lambda: self.find('run').is_enabled(), 'the Run button to be enabled')
 
@@ -433,7 +439,30 @@ class EditorTest:
         expect(not problems, 'the browser console has errors:\n  ' + '\n  '.join(problems))
         return 'no errors and no Content-Security-Policy violations in the browser console'
 
+    def connection_state(self):
+        pill = self.find('connection')
+        return pill.get_attribute('data-state'), pill.text.strip()
+
+    def check_idle(self):
+        # No keepalive: the server's idle timeout closes the open page's connection.
+        state, text = self.wait(lambda: (lambda c: c if c[0] == 'idle' else None)(self.connection_state()),
+                                'the server to close the idle connection', timeout=self.idle_timeout + 10)
+        expect('reconnects when you run' in text, f'the indicator says {text!r} after the idle close')
+        expect(self.find('run').is_enabled(), 'the Run button is disabled while idle')
+        # It does not reconnect on its own (that would reset the server's idle clock forever).
+        time.sleep(min(self.idle_timeout, 2) + 1)
+        state, text = self.connection_state()
+        expect(state == 'idle', f'the page reconnected by itself: the indicator says {text!r}')
+        snap = self.run_and_wait("print('awake')")
+        expect(snap['verdict'] == 'ok' and snap['output'] == 'awake\n', f'the run after the idle close gave {snap}')
+        state, text = self.connection_state()
+        expect(state == 'connected', f'after the run the indicator says {text!r}')
+        return f'closed after the idle timeout, indicator "idle — reconnects when you run", stayed closed; Run reconnected and ran'
+
     def checks(self):
+        if self.idle_timeout is not None:
+            return [('1 page loads', self.check_page_loads), ('2 idle timeout', self.check_idle),
+                    ('3 console', self.check_console)]
         return [
             ('1 page loads', self.check_page_loads),
             ('2 typing', self.check_typing),
@@ -469,12 +498,14 @@ def main():
     parser.add_argument('--expect-fallback', action='store_true',
                         help='the server has no CodeMirror: expect the plain textarea and its notice')
     parser.add_argument('--token', help='the server needs this token: first check the page says so, then open it as ?token=')
+    parser.add_argument('--idle-timeout', type=float,
+                        help="the server's --idle-timeout in seconds: check only the page's behaviour after an idle close")
     args = parser.parse_args()
 
     mode = 'fallback textarea' if args.expect_fallback else 'CodeMirror'
     print(f'editor_test: {args.url} ({mode})', flush=True)
     driver = make_driver()
-    test = EditorTest(driver, args.url, args.screenshot, args.expect_fallback, args.token)
+    test = EditorTest(driver, args.url, args.screenshot, args.expect_fallback, args.token, args.idle_timeout)
     current = None
     try:
         for name, check in test.checks():

@@ -118,7 +118,10 @@
   /** The indicator: its words are announced; the countdown to the next try is not. */
   function showConnection({state}) {
     ui.connection.dataset.state = state;
-    const words = {connected: 'connected', connecting: 'connecting…', reconnecting: 'reconnecting…'};
+    const words = {
+      connected: 'connected', connecting: 'connecting…', reconnecting: 'reconnecting…',
+      idle: 'idle — reconnects when you run',   // the server closed the idle connection
+    };
     const text = document.createElement('span');
     text.textContent = words[state] || state;
     const retry = document.createElement('span');
@@ -269,10 +272,11 @@
   let editor = null;
   let output = null;
   let current = null;   // {handle, stdinOpen, stopping}
+  let waking = false;   // reconnecting after an idle close, for a run
 
   function updateControls() {
     const active = Boolean(current);
-    ui.run.disabled = active || !client.connected || !editor;
+    ui.run.disabled = active || waking || !(client.connected || client.state === 'idle') || !editor;
     ui.stop.disabled = !active || current.stopping;
     const stdinOpen = active && current.stdinOpen;
     ui.stdin.disabled = !stdinOpen;
@@ -281,8 +285,25 @@
     document.body.classList.toggle('is-running', active);
   }
 
+  /** After the server's idle timeout the page reconnects only when the user acts. */
+  async function wakeIfIdle() {
+    if (client.state !== 'idle') return client.connected;
+    waking = true;
+    updateControls();
+    try {
+      await client.wake();
+      return true;
+    } catch (err) {
+      return false;   // the indicator says reconnecting…
+    } finally {
+      waking = false;
+      updateControls();
+    }
+  }
+
   async function startRun() {
-    if (current || !client.connected || !editor) return;
+    if (current || waking || !editor) return;
+    if (!(await wakeIfIdle()) || current) return;
     const code = editor.getValue();
     if (limits.maxCodeBytes && new TextEncoder().encode(code).length > limits.maxCodeBytes) {
       setStatus('refused', 'not run', `the code is larger than the server's limit of ${formatBytes(limits.maxCodeBytes)}`);
@@ -360,6 +381,7 @@
   ui.stop.addEventListener('click', () => stopRun());
   ui.eof.addEventListener('click', () => sendEof());
   ui.clear.addEventListener('click', () => { if (!current) output.clear(); });
+  ui.stdin.addEventListener('input', () => wakeIfIdle());
   ui.stdin.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();

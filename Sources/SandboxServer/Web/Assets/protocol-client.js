@@ -1,5 +1,6 @@
 // PySandbox protocol v1 client for the browser: JSON-RPC 2.0 over one
-// WebSocket (subprotocol pysandbox.v1), reconnecting with backoff.
+// WebSocket (subprotocol pysandbox.v1), reconnecting with backoff; after the
+// server's idle timeout, reconnecting only when asked (wake()).
 // See protocol/PROTOCOL.md. No dependencies; loaded before editor.js.
 'use strict';
 
@@ -22,10 +23,13 @@ class ConnectionLostError extends Error {
 }
 
 /**
- * One WebSocket to sandboxd, reopened whenever it closes.
+ * One WebSocket to sandboxd, reopened whenever it drops. When the server
+ * closes it for idleness (1000 "idle timeout"), the client stays closed in
+ * state 'idle' until wake() (the user acts): an open page does not keep the
+ * server's idle clock from running.
  *
  * Events (all CustomEvent, details in `event.detail`):
- * - `statechange` {state: 'connecting'|'connected'|'reconnecting', retryInMs?}
+ * - `statechange` {state: 'connecting'|'connected'|'reconnecting'|'idle', retryInMs?}
  * - `initialized` the `initialize` result (limits, python, serverInfo, …),
  *   after every (re)connection.
  */
@@ -36,10 +40,9 @@ class SandboxClient extends EventTarget {
     clientInfo = {name: 'pysandbox-web', version: '1'},
     minDelayMs = 500,
     maxDelayMs = 5000,
-    keepaliveMs = 30000,
   } = {}) {
     super();
-    Object.assign(this, {url, subprotocol, clientInfo, minDelayMs, maxDelayMs, keepaliveMs});
+    Object.assign(this, {url, subprotocol, clientInfo, minDelayMs, maxDelayMs});
     this.state = 'connecting';
     this.ws = null;
     this.nextId = 1;
@@ -47,8 +50,12 @@ class SandboxClient extends EventTarget {
     this.runs = new Map();      // run id -> run record (see run())
     this.delayMs = minDelayMs;
     this.retryTimer = null;
-    this.keepaliveTimer = null;
     this.retryAt = 0;
+  }
+
+  /** The close that the server sends a connection idle for its --idle-timeout (PROTOCOL.md). */
+  static isIdleClose(event) {
+    return event.code === 1000 && event.reason === 'idle timeout';
   }
 
   /** ws: or wss: to /v1/ws on the page's own host and port. */
@@ -67,11 +74,35 @@ class SandboxClient extends EventTarget {
     this.open();
   }
 
-  /** Skips the rest of the current backoff delay. */
+  /** Skips the rest of the current backoff delay (not an idle close: that waits for wake()). */
   retryNow() {
-    if (this.state === 'connected' || this.ws) return;
+    if (this.state === 'connected' || this.state === 'idle' || this.ws) return;
     clearTimeout(this.retryTimer);
     this.open();
+  }
+
+  /**
+   * After an idle close, reconnects; resolves once connected (at once if it
+   * is), rejects with ConnectionLostError if this attempt fails (the client
+   * then reconnects with backoff as after any drop).
+   */
+  wake() {
+    if (this.state === 'connected') return Promise.resolve();
+    const settled = new Promise((resolve, reject) => {
+      const watch = (event) => {
+        const {state} = event.detail;
+        if (state === 'connecting') return;
+        this.removeEventListener('statechange', watch);
+        if (state === 'connected') resolve();
+        else reject(new ConnectionLostError());
+      };
+      this.addEventListener('statechange', watch);
+    });
+    if (this.state === 'idle') {
+      this.setState('connecting');
+      this.open();
+    }
+    return settled;
   }
 
   open() {
@@ -93,15 +124,18 @@ class SandboxClient extends EventTarget {
       }, (err) => {
         if (!(err instanceof ConnectionLostError)) console.warn('initialize failed', err);
       });
-      this.startKeepalive();
     });
     ws.addEventListener('message', (event) => this.receive(event.data));
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.stopKeepalive();
       this.failPending();
-      this.scheduleReconnect();
+      if (SandboxClient.isIdleClose(event)) {
+        this.delayMs = this.minDelayMs;
+        this.setState('idle');
+      } else {
+        this.scheduleReconnect();
+      }
     });
   }
 
@@ -116,22 +150,6 @@ class SandboxClient extends EventTarget {
   setState(state, extra = {}) {
     this.state = state;
     this.dispatchEvent(new CustomEvent('statechange', {detail: {state, ...extra}}));
-  }
-
-  /** Browsers cannot send WebSocket pings; a cheap request finds dead links. */
-  startKeepalive() {
-    this.stopKeepalive();
-    this.keepaliveTimer = setInterval(() => {
-      const ws = this.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      const timer = setTimeout(() => ws.close(), 10000);
-      this.request('initialize', {}).then(() => clearTimeout(timer), () => clearTimeout(timer));
-    }, this.keepaliveMs);
-  }
-
-  stopKeepalive() {
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = null;
   }
 
   /** Every request in flight is answered with ConnectionLostError. */
