@@ -128,7 +128,10 @@ let package = Package(
         // (`swift test --filter SandboxServerUnitTests`).
         .testTarget(
             name: "SandboxServerUnitTests",
-            dependencies: ["SandboxServer", "SandboxRuntime", "SandboxProtocol"],
+            dependencies: [
+                "SandboxServer", "SandboxRuntime", "SandboxProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             path: "Tests/SandboxServerUnitTests"
         ),
         // Everything that drives real sandboxes, real servers and real
