@@ -200,19 +200,12 @@ void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes,
 static void kill_members(const char *dir)
 {
     char text[4096];
+    pid_t members[1024];
     if (read_file(dir, "cgroup.procs", text, sizeof text) <= 0)
         return;
-    for (char *cursor = text; *cursor != '\0';) {
-        char *end = NULL;
-        long pid = strtol(cursor, &end, 10);
-        if (end == cursor)
-            break;
-        if (pid > 0)
-            kill((pid_t)pid, SIGKILL);
-        cursor = end;
-        while (*cursor == '\n')
-            cursor++;
-    }
+    int count = parse_pid_list(text, members, 1024);
+    for (int i = 0; i < count; i++)
+        kill(members[i], SIGKILL);
 }
 
 static void remove_dir(const char *dir)

@@ -3,6 +3,8 @@
  * None of them reports or exits: the caller decides what a failure means. */
 #include "launcher.h"
 
+#include <stdlib.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -53,4 +55,20 @@ static uint64_t microseconds(struct timeval time)
 uint64_t rusage_cpu_us(const struct rusage *usage)
 {
     return microseconds(usage->ru_utime) + microseconds(usage->ru_stime);
+}
+
+int parse_pid_list(const char *text, pid_t *pids, int max)
+{
+    int count = 0;
+    const char *cursor = text;
+    while (count < max) {
+        char *end = NULL;
+        long pid = strtol(cursor, &end, 10);
+        if (end == cursor)
+            break;
+        if (pid > 0)
+            pids[count++] = (pid_t)pid;
+        cursor = end;
+    }
+    return count;
 }

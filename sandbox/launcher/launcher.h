@@ -125,6 +125,8 @@ int write_small_file(const char *path, const char *text);
 struct rusage;
 /* User plus system CPU time, in microseconds. */
 uint64_t rusage_cpu_us(const struct rusage *usage);
+/* The pids of a whitespace-separated list (cgroup.procs, /proc/…/children), at most `max`; returns how many. */
+int parse_pid_list(const char *text, pid_t *pids, int max);
 
 /* seccomp_policy.c. Without a cgroup that counts CPU time, the run's CPU
  * time is what init reaps, so no process may have its children reaped

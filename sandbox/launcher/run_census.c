@@ -97,15 +97,7 @@ static void push_children(pid_t pid, pid_t *pending, int *count)
         snprintf(children_path, sizeof children_path, "/proc/%d/task/%s/children", (int)pid, task->d_name);
         if (read_small_file(children_path, text, sizeof text) < 0)
             continue;
-        for (char *cursor = text; *cursor != '\0';) {
-            char *end = NULL;
-            long child = strtol(cursor, &end, 10);
-            if (end == cursor)
-                break;
-            if (*count < MAX_CENSUS)
-                pending[(*count)++] = (pid_t)child;
-            cursor = end;
-        }
+        *count += parse_pid_list(text, pending + *count, MAX_CENSUS - *count);
     }
     closedir(tasks);
 }

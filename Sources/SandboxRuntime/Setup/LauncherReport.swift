@@ -16,7 +16,6 @@ struct LauncherReport: Sendable, Equatable {
     var commandExitCode: Int32?
     var commandSignal: Int32?
     var finished = false
-    var killed = false
     var cpuMicroseconds = 0
     var maxRssKb = 0
     var cgroupActive = false
@@ -44,7 +43,6 @@ struct LauncherReport: Sendable, Equatable {
             commandSignal = int("signal").map(Int32.init)
         case "exit":
             finished = true
-            killed = int("killed") == 1
             cpuMicroseconds = int("cpu_us") ?? 0
             maxRssKb = int("maxrss_kb") ?? 0
             cgroupActive = int("cgroup") == 1
