@@ -59,6 +59,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Protocol v1 messages (protocol/PROTOCOL.md), shared by the server and its clients.
@@ -131,6 +132,7 @@ let package = Package(
             dependencies: [
                 "SandboxServer", "SandboxRuntime", "SandboxProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/SandboxServerUnitTests"
         ),

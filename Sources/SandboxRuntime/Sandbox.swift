@@ -33,21 +33,22 @@ public struct SandboxUnavailable: Error, CustomStringConvertible {
 
 /// Runs Python code in fresh sandboxes, one C launcher per run: the
 /// `SandboxProvider` the service uses. Create one with `prepare`, which
-/// checks that this kernel can sandbox at all; there is no unsandboxed fallback.
+/// checks that this kernel can sandbox at all; there is no unsandboxed
+/// fallback. Its launchers run while `run()` does (a `Service`).
 public struct Sandbox: SandboxProvider {
     public let interpreter: Interpreter
-    public let cgroups: CgroupPlan
+    public var cgroups: CgroupPlan { launchers.cgroups }
     let launcherPath: String
     let command: LauncherCommand
     let logger: Logger
-    let launchers = LauncherCensus()
+    let launchers: LauncherSupervisor
 
     init(interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, logger: Logger) {
         self.interpreter = interpreter
-        self.cgroups = cgroups
         self.launcherPath = launcherPath
         self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups)
         self.logger = logger
+        self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
     }
 
     public static func prepare(_ options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "pysandbox.sandbox")) async throws -> Sandbox {
@@ -79,35 +80,44 @@ public struct Sandbox: SandboxProvider {
 
     /// Launches a sandbox that loads its interpreter and then waits for its
     /// program (`SandboxRun.start`): a warm sandbox. `limits` fixes what the
-    /// launcher enforces; the wall timeout and output limit come with the program.
+    /// launcher enforces; the wall timeout and output limit come with the
+    /// program. The launcher starts once `run()` is running.
     public func launch(limits: RunLimits) throws -> any SandboxRun {
-        try LauncherRun(
-            launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, census: launchers,
-            cgroupParents: cgroups.parents, logger: logger)
+        let run = makeRun(limits: limits)
+        guard launchers.submit(run) else {
+            run.abandon("the sandbox has shut down")
+            throw SandboxUnavailable(description: "the sandbox has shut down; it launches no more runs")
+        }
+        return run
+    }
+
+    /// Supervises the launchers until graceful shutdown or cancellation
+    /// (cancelled runs are killed), waits until the last has been reaped,
+    /// and removes the cgroup parents of this process.
+    public func run() async {
+        await launchers.run()
     }
 
     public var pythonVersion: String { interpreter.version }
 
     public var cgroupsActive: Bool { cgroups.isActive }
 
-    /// Removes the cgroup parents of this process (every `Sandbox` in it
-    /// shares them) once its last run has ended. Call just before exiting:
-    /// it waits for the launchers still removing their runs' cgroups.
-    public func shutDown() async {
-        if !(await launchers.drained(within: RunKiller.escalationDelay + .seconds(2))) {
-            logger.warning("launchers still running at exit", metadata: ["count": "\(launchers.count)"])
-        }
-        for parent in cgroups.parents where rmdir(parent) != 0 {
-            logger.warning("cgroup directory not removed", metadata: ["path": "\(parent)", "errno": "\(errno)"])
-        }
+    private func makeRun(limits: RunLimits) -> LauncherRun {
+        LauncherRun(launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, logger: logger)
     }
 
-    /// Runs `print` of the interpreter's version in a real sandbox: every setup step must work.
+    /// Runs `print` of the interpreter's version in a real sandbox: every
+    /// setup step must work. Supervised here, before `run()` is running.
     private func selfTest() async throws {
-        let run = try start(RunRequest(code: "import sys; print(sys.version_info[0])"))
+        let request = RunRequest(code: "import sys; print(sys.version_info[0])")
+        try request.validate()
+        let run = makeRun(limits: request.limits)
+        try run.start(request)
+        async let supervised: Void = launchers.supervise(run)
         var output: [UInt8] = []
         for await chunk in run.output { output += chunk.bytes }
         let verdict = await run.verdict()
+        await supervised
         guard verdict.status == .ok, String(decoding: output, as: UTF8.self) == "3\n" else {
             throw SandboxUnavailable(description: "the sandbox does not work on this machine: "
                 + (verdict.message ?? "status \(verdict.status.rawValue), output \(String(decoding: output, as: UTF8.self).debugDescription)"))

@@ -1,8 +1,15 @@
+import ServiceLifecycle
+
 /// Where the service gets its sandboxes: the seam between the server (its
 /// warm pool and executor) and a sandbox implementation. `Sandbox`, which
 /// starts the C launcher for a fresh sandbox per run, is one; a fork server
 /// can be another; unit tests of the server use a fake.
-public protocol SandboxProvider: Sendable {
+///
+/// A provider is a `Service`: its sandboxes live in tasks that `run()` owns.
+/// It runs for the service's life and is shut down last; after graceful
+/// shutdown it launches nothing new, and it returns once every sandbox it
+/// launched has ended and been cleaned up. Cancelling it kills them.
+public protocol SandboxProvider: Service {
     /// The interpreter's version, as `initialize` reports it.
     var pythonVersion: String { get }
     /// Whether each run gets a cgroup of its own (`capabilities.cgroups`).
@@ -11,9 +18,6 @@ public protocol SandboxProvider: Sendable {
     /// program (`SandboxRun.start`). `limits` fixes what the sandbox
     /// enforces; the wall timeout and output limit come with the program.
     func launch(limits: RunLimits) throws -> any SandboxRun
-    /// Releases what the provider holds for all its runs, once the last run
-    /// has ended; the service calls it just before exiting.
-    func shutDown() async
 }
 
 /// One sandbox and the one program it runs. It loads its interpreter ahead
@@ -49,5 +53,23 @@ extension SandboxProvider {
         let run = try launch(limits: request.limits)
         try run.start(request)
         return run
+    }
+}
+
+extension SandboxProvider {
+    /// Runs `body` while this provider runs outside a `ServiceGroup` (tools
+    /// and tests), then stops it: sandboxes still running are killed, and
+    /// this returns once every one has been reaped.
+    public func whileRunning<T: Sendable>(_ body: @Sendable (Self) async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await self.run()
+                return nil
+            }
+            let value = try await body(self)
+            group.cancelAll()
+            try await group.waitForAll()
+            return value
+        }
     }
 }

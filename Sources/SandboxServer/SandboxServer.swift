@@ -74,9 +74,11 @@ public struct SandboxServer: Sendable {
                 await onListening(port)
             },
             logger: logger)
-        // Shut down in reverse: runs drain first while connections stay open, then the pool, then HTTP.
+        // Shut down in reverse: runs drain first while connections stay open,
+        // then the pool, then HTTP, and last the provider, once every sandbox has ended.
         let group = ServiceGroup(configuration: .init(
             services: [
+                .init(service: provider),
                 .init(service: app),
                 .init(service: PoolService(pool: pool)),
                 .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),
@@ -106,21 +108,18 @@ public struct SandboxServer: Sendable {
     }
 }
 
-/// Runs the scheduler; on shutdown drains it within the grace period.
+/// Runs the scheduler; at graceful shutdown drains it within the grace
+/// period. Cancelled, it cancels every run at once (the scheduler's tasks
+/// are cancelled with this one).
 private struct SchedulerService: Service {
     let scheduler: RunScheduler
     let grace: Duration
 
     func run() async throws {
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await scheduler.run()
-            } onGracefulShutdown: {
-                Task { await scheduler.shutDown(grace: grace) }
-            }
-        } onCancel: {
-            Task { await scheduler.shutDown(grace: .zero) }
-        }
+        async let scheduling: Void = scheduler.run()
+        let graceful = (try? await gracefulShutdown()) != nil
+        await scheduler.shutDown(grace: graceful ? grace : .zero)
+        await scheduling
     }
 }
 
@@ -129,14 +128,9 @@ private struct PoolService: Service {
     let pool: WarmPool
 
     func run() async throws {
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await pool.run()
-            } onGracefulShutdown: {
-                Task { await pool.stop() }
-            }
-        } onCancel: {
-            Task { await pool.stop() }
-        }
+        async let refilling: Void = pool.run()
+        try? await gracefulShutdown()
+        await pool.stop()
+        await refilling
     }
 }

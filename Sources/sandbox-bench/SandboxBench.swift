@@ -26,6 +26,10 @@ struct CoreOverhead: AsyncParsableCommand {
 
     func run() async throws {
         let sandbox = try await Sandbox.prepare(SandboxOptions(interpreterPath: python))
+        try await sandbox.whileRunning(measure)
+    }
+
+    private func measure(_ sandbox: Sandbox) async throws {
         var sandboxed: [Duration] = []
         var warm: [Duration] = []
         var firstOutput: [Duration] = []

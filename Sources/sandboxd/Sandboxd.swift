@@ -148,8 +148,6 @@ struct Sandboxd: AsyncParsableCommand {
             throw ExitCode(78)  // EX_CONFIG
         }
         try await server.run(gracefulShutdownSignals: [.sigterm, .sigint])
-        // The cgroup parents belong to this process; every run has ended.
-        await server.provider.shutDown()
         logger.info("sandboxd stopped")
     }
 }

@@ -12,7 +12,7 @@ extension SandboxSuite {
             #expect(result.verdict.status == .timeout)
             #expect(result.stdout == "start\n")
             #expect(result.verdict.wallMs < 10_000)
-            #expect(await HostProcesses.leftovers() == [])
+            #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
         }
 
         @Test(arguments: ServiceMode.allCases)
@@ -25,7 +25,7 @@ extension SandboxSuite {
             #expect(result.verdict.limit == .cpu)
             #expect(result.verdict.wallMs < 1500, "\(result.verdict)")
             #expect((500...800).contains(result.verdict.cpuMs), "\(result.verdict)")
-            #expect(await HostProcesses.leftovers() == [])
+            #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
         }
 
         /// RLIMIT_CPU is per process: four processes of 300 ms each stay under
@@ -53,7 +53,7 @@ extension SandboxSuite {
             #expect(result.verdict.limit == .cpu)
             #expect(!result.stdout.contains("ESCAPED"))
             #expect((500...900).contains(result.verdict.cpuMs), "\(result.verdict)")
-            #expect(await HostProcesses.leftovers() == [])
+            #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
         }
 
         @Test func wallTimeoutSaysWhichLimit() async throws {
@@ -72,7 +72,7 @@ extension SandboxSuite {
             }
             let verdict = await run.verdict()
             #expect(verdict.status == .cancelled)
-            #expect(await HostProcesses.leftovers() == [])
+            #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
         }
 
         @Test func cancelBeforeTheCodeStarts() async throws {
@@ -108,7 +108,7 @@ extension SandboxSuite {
             #expect(result.verdict.status == .ok)
             #expect(result.stdout == "parent done\n")
             #expect(clock.now - started < .seconds(10))
-            #expect(await HostProcesses.leftovers() == [])
+            #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
         }
 
         /// With a cgroup the OOM killer ends the run; without one RLIMIT_AS makes Python raise MemoryError.
@@ -196,10 +196,10 @@ extension SandboxSuite.SandboxPreparation {
         defer { wrapper.remove() }
         let sandbox = try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .rlimitsOnly))
         let code = "import os\nprint(os.getuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])\nopen('f', 'w').write('x')\nprint(sorted(os.listdir('.')))"
-        let result = try await sandbox.collect(code)
+        let result = try await sandbox.whileRunning { try await $0.collect(code) }
         #expect(result.verdict.status == .ok, "\(result.combined) \(result.verdict.message ?? "")")
         #expect(result.stdout == "65534 0000000000000000\n['f', 'main.py']\n")
-        #expect(await HostProcesses.leftovers() == [])
+        #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
     }
 }
 
@@ -245,7 +245,7 @@ extension SandboxSuite {
                 #expect(result.stdout == expected)
                 #expect(result.stderr == "done \(index)\n")
             }
-            #expect(await HostProcesses.leftovers() == [])
+            #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
         }
 
         @Test func largeProgramsAndFilesArriveWhole() async throws {

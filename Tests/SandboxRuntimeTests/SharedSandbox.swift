@@ -3,13 +3,20 @@ import SandboxRuntime
 import Testing
 
 /// One sandbox for the whole test process: `prepare` runs the self-test once.
+/// Each runs (supervises its launchers) for the life of the test process.
 enum SharedSandbox {
-    private static let prepared = Task { try await Sandbox.prepare() }
+    private static let prepared = Task { running(try await Sandbox.prepare()) }
     /// The service as an ordinary user without a cgroup: the launcher runs as
     /// uid 65534 (setpriv), so it has unprivileged user namespaces and rlimits only.
     private static let preparedForOrdinaryUser = Task {
         let wrapper = try LauncherWrapper("exec setpriv --reuid=65534 --regid=65534 --clear-groups LAUNCHER \"$@\"")
-        return try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .rlimitsOnly))
+        return running(try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .rlimitsOnly)))
+    }
+
+    /// The test process owns these sandboxes; it ends without shutting them down.
+    private static func running(_ sandbox: Sandbox) -> Sandbox {
+        Task.detached { await sandbox.run() }
+        return sandbox
     }
 
     static func get() async throws -> Sandbox {

@@ -1,5 +1,6 @@
 import SandboxProtocol
 import SandboxRuntime
+import ServiceLifecycle
 import Synchronization
 
 @testable import SandboxServer
@@ -19,7 +20,10 @@ final class FakeSandboxProvider: SandboxProvider {
         return run
     }
 
-    func shutDown() async {}
+    /// Nothing to supervise: fake runs need no task.
+    func run() async throws {
+        try? await gracefulShutdown()
+    }
 
     var launches: [FakeRun] { launched.withLock { $0 } }
 }

@@ -62,13 +62,13 @@ struct RunSchedulingTests {
         let pool = WarmPool(provider: provider, limits: RunLimits(), target: workers, logger: Self.logger, metrics: metrics)
         let scheduler = RunScheduler(
             workers: workers, capacity: capacity, executor: RunExecutor(pool: pool, logger: Self.logger), metrics: metrics)
-        let poolTask = Task { await pool.run() }
-        let schedulerTask = Task { await scheduler.run() }
+        async let refilling: Void = pool.run()
+        async let scheduling: Void = scheduler.run()
         try await body(scheduler, pool)
         await scheduler.shutDown(grace: .seconds(1))
         await pool.stop()
-        await schedulerTask.value
-        await poolTask.value
+        await scheduling
+        await refilling
     }
 
     @Test func aRunGoesFromRunningThroughOutputToOneVerdict() async throws {

@@ -1,68 +1,48 @@
-import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A `SandboxRun` in a sandbox of the C launcher's: the launcher is started
-/// by `Sandbox.launch`, and this type feeds it the program and stdin, reads
-/// its output and report, and enforces the wall clock and the output limit
-/// (`Supervision`).
+/// A `SandboxRun` in a sandbox of the C launcher's. `Sandbox.launch` makes
+/// it and hands it to the `LauncherSupervisor`, whose task spawns the
+/// launcher and watches it to the end (`supervise`); this type feeds it the
+/// program and stdin, and hands out its output, readiness and verdict.
 final class LauncherRun: SandboxRun {
     let output: AsyncStream<OutputChunk>
     let limits: RunLimits
+    private let launcher: String
+    private let arguments: [String]
+    private let logger: Logger
+    private let outputSink: AsyncStream<OutputChunk>.Continuation
     private let delivery: Mutex<AsyncStream<RunDelivery>.Continuation?>
+    private let deliveries: AsyncStream<RunDelivery>
     private let stdinInput: AsyncStream<[UInt8]>.Continuation
-    private let readiness: Task<Bool, Never>
-    private let killer: RunKiller
-    private let outcome: Task<Verdict, Never>
+    private let stdinChunks: AsyncStream<[UInt8]>
+    private let readiness: EventLoopPromise<Bool>
+    private let outcome: EventLoopPromise<Verdict>
+    private let killer = RunKiller()
 
-    init(
-        launcher: String, arguments: [String], limits: RunLimits, census: LauncherCensus, cgroupParents: [String],
-        logger: Logger
-    ) throws {
-        let pipes = try (0..<5).map { _ in try ClosingPipe() }
-        let (stdin, stdout, stderr, requestPipe, status) = (pipes[0], pipes[1], pipes[2], pipes[3], pipes[4])
-        // The launcher's fds 0-4, in order; the other ends stay here.
-        let childEnds = [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, requestPipe.readEnd, status.writeEnd]
-        let pid: pid_t
-        do {
-            pid = try Spawner.spawn(path: launcher, arguments: arguments, environment: [], descriptors: childEnds)
-        } catch {
-            pipes.forEach { $0.closeBoth() }
-            throw error
-        }
-        childEnds.forEach { close($0) }
-
-        let (output, outputSink) = AsyncStream.makeStream(of: OutputChunk.self)
-        let (stdinChunks, stdinInput) = AsyncStream.makeStream(of: [UInt8].self)
-        let (deliveries, delivery) = AsyncStream.makeStream(of: RunDelivery.self)
-        let (readySignal, readySink) = AsyncStream.makeStream(of: Bool.self)
-        let killer = RunKiller(pid: pid, census: census, cgroupParents: cgroupParents, logger: logger)
-        let descriptors = RunDescriptors(
-            stdin: stdin.writeEnd, stdout: stdout.readEnd, stderr: stderr.readEnd,
-            request: requestPipe.writeEnd, status: status.readEnd)
-        self.output = output
+    init(launcher: String, arguments: [String], limits: RunLimits, logger: Logger) {
+        self.launcher = launcher
+        self.arguments = arguments
         self.limits = limits
+        self.logger = logger
+        (output, outputSink) = AsyncStream.makeStream(of: OutputChunk.self)
+        let (deliveries, delivery) = AsyncStream.makeStream(of: RunDelivery.self)
+        self.deliveries = deliveries
         self.delivery = Mutex(delivery)
-        self.stdinInput = stdinInput
-        self.killer = killer
-        self.readiness = Task {
-            for await ready in readySignal { return ready }
-            return false
-        }
-        self.outcome = Task {
-            await Supervision(
-                descriptors: descriptors, limits: limits, killer: killer, outputSink: outputSink,
-                readySink: readySink, logger: logger
-            ).run(deliveries: deliveries, stdinChunks: stdinChunks)
-        }
+        (stdinChunks, stdinInput) = AsyncStream.makeStream(of: [UInt8].self)
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        readiness = loop.makePromise()
+        outcome = loop.makePromise()
     }
 
     func ready() async -> Bool {
-        await readiness.value
+        (try? await readiness.futureResult.get()) ?? false
     }
 
     func start(_ request: RunRequest) throws(InvalidRunRequest) {
@@ -88,8 +68,9 @@ final class LauncherRun: SandboxRun {
         continuation.finish()
     }
 
+    /// Waits for the verdict; not cut short by cancellation, since every run ends with one.
     func verdict() async -> Verdict {
-        await outcome.value
+        (try? await outcome.futureResult.get()) ?? Verdict(status: .internalError, message: "the run was never supervised")
     }
 
     /// Queued output is delivered too.
@@ -103,6 +84,87 @@ final class LauncherRun: SandboxRun {
 
     func closeStdin() {
         stdinInput.finish()
+    }
+
+    /// Spawns the launcher, watches it until it has been reaped, and returns
+    /// its pid if a signal killed it (its run's cgroups are then left over).
+    /// The verdict is out before the launcher has cleaned up and exited.
+    /// Cancelling the calling task kills the run.
+    func supervise() async -> pid_t? {
+        await withTaskCancellationHandler {
+            await spawnAndWatch()
+        } onCancel: {
+            killer.kill(.cancelled)
+        }
+    }
+
+    /// Ends a run that will never be supervised, so its waiters return.
+    func abandon(_ message: String) {
+        end(Verdict(status: .internalError, message: message))
+    }
+
+    private func spawnAndWatch() async -> pid_t? {
+        if let reason = killer.reason {
+            end(LauncherRun.verdict(killedBeforeSpawn: reason, limits: limits))
+            return nil
+        }
+        let launched: SpawnedLauncher
+        do {
+            launched = try SpawnedLauncher(path: launcher, arguments: arguments)
+        } catch {
+            logger.error("could not start the launcher", metadata: ["error": "\(error)"])
+            end(Verdict(status: .internalError, message: "could not start the launcher: \(error)"))
+            return nil
+        }
+        killer.spawned(launched.pid)
+        let supervision = Supervision(
+            descriptors: launched.descriptors, limits: limits, killer: killer, outputSink: outputSink,
+            readiness: readiness, logger: logger)
+        let killedBySignal = await supervision.run(deliveries: deliveries, stdinChunks: stdinChunks) { verdict in
+            outcome.succeed(verdict)
+        }
+        return killedBySignal ? launched.pid : nil
+    }
+
+    private func end(_ verdict: Verdict) {
+        delivery.withLock { $0 = nil }
+        outputSink.finish()
+        readiness.succeed(false)
+        outcome.succeed(verdict)
+    }
+
+    private static func verdict(killedBeforeSpawn reason: KillReason, limits: RunLimits) -> Verdict {
+        let (status, limit, message) = classify(report: LauncherReport(), killReason: reason, limits: limits)
+        return Verdict(status: status, limit: limit, message: message)
+    }
+}
+
+/// A launcher process and the service's ends of its fds 0-4.
+struct SpawnedLauncher {
+    let pid: pid_t
+    let descriptors: RunDescriptors
+
+    init(path: String, arguments: [String]) throws(SpawnError) {
+        var pipes: [ClosingPipe] = []
+        do throws(SpawnError) {
+            for _ in 0..<5 { pipes.append(try ClosingPipe()) }
+        } catch {
+            pipes.forEach { $0.closeBoth() }
+            throw error
+        }
+        let (stdin, stdout, stderr, request, status) = (pipes[0], pipes[1], pipes[2], pipes[3], pipes[4])
+        // The launcher's fds 0-4, in order; the other ends stay here.
+        let childEnds = [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, request.readEnd, status.writeEnd]
+        do throws(SpawnError) {
+            pid = try Spawner.spawn(path: path, arguments: arguments, environment: [], descriptors: childEnds)
+        } catch {
+            pipes.forEach { $0.closeBoth() }
+            throw error
+        }
+        childEnds.forEach { close($0) }
+        descriptors = RunDescriptors(
+            stdin: stdin.writeEnd, stdout: stdout.readEnd, stderr: stderr.readEnd,
+            request: request.writeEnd, status: status.readEnd)
     }
 }
 

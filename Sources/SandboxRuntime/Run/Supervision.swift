@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import SandboxProtocol
 import Synchronization
 
@@ -14,16 +15,30 @@ struct Supervision: Sendable {
     let limits: RunLimits
     let killer: RunKiller
     let outputSink: AsyncStream<OutputChunk>.Continuation
-    let readySink: AsyncStream<Bool>.Continuation
+    let readiness: EventLoopPromise<Bool>
     let logger: Logger
 
-    func run(deliveries: AsyncStream<RunDelivery>, stdinChunks: AsyncStream<[UInt8]>) async -> Verdict {
-        let stopwatch = Stopwatch()
-        let budget = OutputBudget(limit: limits.maxOutputBytes)
+    /// Watches the run to its verdict, which goes to `publish` at once, and
+    /// the launcher to its exit; true if a signal ended the launcher.
+    func run(
+        deliveries: AsyncStream<RunDelivery>, stdinChunks: AsyncStream<[UInt8]>,
+        publish: @Sendable (Verdict) -> Void
+    ) async -> Bool {
         // The launcher reports before it cleans up and exits; the verdict does
         // not wait for that. Its end is followed beside the run, and reaped.
         let (reports, reportSink) = AsyncStream.makeStream(of: LauncherReport.self)
-        Task { await followLauncher(reportSink) }
+        return await withTaskGroup(of: Bool.self) { launcher in
+            launcher.addTask { await followLauncher(reportSink) }
+            publish(await watchRun(deliveries: deliveries, stdinChunks: stdinChunks, reports: reports))
+            return await launcher.next() ?? false
+        }
+    }
+
+    private func watchRun(
+        deliveries: AsyncStream<RunDelivery>, stdinChunks: AsyncStream<[UInt8]>, reports: AsyncStream<LauncherReport>
+    ) async -> Verdict {
+        let stopwatch = Stopwatch()
+        let budget = OutputBudget(limit: limits.maxOutputBytes)
         let report = await withTaskGroup(of: Void.self) { background -> LauncherReport in
             background.addTask {
                 var iterator = deliveries.makeAsyncIterator()
@@ -38,7 +53,7 @@ struct Supervision: Sendable {
             background.addTask { await PipeIO.writeChunks(stdinChunks, to: descriptors.stdin) }
             let report = await withTaskGroup(of: LauncherReport?.self) { readers -> LauncherReport in
                 readers.addTask {
-                    await pump(descriptors.stdout, stream: .stdout, budget: budget, readiness: readySink)
+                    await pump(descriptors.stdout, stream: .stdout, budget: budget, readiness: readiness)
                     return nil
                 }
                 readers.addTask {
@@ -58,7 +73,7 @@ struct Supervision: Sendable {
             background.cancelAll()
             return report
         }
-        readySink.finish()
+        readiness.succeed(false)  // ignored once the ready signal came
         outputSink.finish()
         let totals = budget.totals
         let wallMs = stopwatch.elapsedMilliseconds
@@ -92,15 +107,14 @@ struct Supervision: Sendable {
     /// Passes output on within the budget. On stdout the bootstrap's first
     /// byte is not output but its ready signal.
     private func pump(
-        _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, readiness: AsyncStream<Bool>.Continuation?
+        _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, readiness: EventLoopPromise<Bool>?
     ) async {
         var awaitingReadySignal = readiness != nil
         await PipeIO.readChunks(from: fd) { buffer in
             var buffer = buffer
             if awaitingReadySignal, let signal = buffer.readInteger(as: UInt8.self) {
                 awaitingReadySignal = false
-                readiness?.yield(signal == 0)
-                readiness?.finish()
+                readiness?.succeed(signal == 0)
             }
             guard buffer.readableBytes > 0 else { return }
             let allowed = budget.admit(buffer.readableBytes, from: stream)
@@ -114,8 +128,9 @@ struct Supervision: Sendable {
 
     /// Reads the launcher's status lines to the end: hands over the report
     /// at its final line (or at the end, if the launcher died first), then
-    /// logs what went wrong during cleanup, and reaps the launcher.
-    private func followLauncher(_ reportSink: AsyncStream<LauncherReport>.Continuation) async {
+    /// logs what went wrong during cleanup, and reaps the launcher; true if
+    /// a signal ended it.
+    private func followLauncher(_ reportSink: AsyncStream<LauncherReport>.Continuation) async -> Bool {
         var report = LauncherReport()
         var partialLine: [UInt8] = []
         var received = 0
@@ -137,7 +152,7 @@ struct Supervision: Sendable {
         }
         reportSink.yield(report)  // ignored once the final line was handed over
         reportSink.finish()
-        await killer.reap()
+        return await killer.reap()
     }
 }
 

@@ -102,7 +102,7 @@ struct CgroupDetector {
             let given = (table.v1Mounts[controller] ?? "") + "/pysandbox"
             bases[controller] = [own, given].first { access($0, W_OK) == 0 }
         }
-        guard let memory = bases["memory"], let pids = bases["pids"] else { return nil }
+        guard bases["memory"] != nil, bases["pids"] != nil else { return nil }
         let name = "pysandbox-\(processID)"
         for base in bases.values { sweepStaleParents(in: base) }
         func parent(_ controller: String) -> String? {

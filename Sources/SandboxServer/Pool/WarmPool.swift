@@ -108,6 +108,10 @@ actor WarmPool {
         }
         launched.cancel()
         let verdict = await launched.verdict()
+        if stopped || Task.isCancelled {
+            launching -= 1  // discarded at shutdown, not a failure
+            return
+        }
         let backoff = failed(message: verdict.message ?? "the sandbox did not become ready (\(verdict.status.rawValue))")
         try? await Task.sleep(for: backoff)
         refills.yield()

@@ -12,6 +12,10 @@ actor RunScheduler {
     private var queue = FairQueue<ClientID, RunJob>()
     private var running: [ObjectIdentifier: RunJob] = [:]
     private var accepting = true
+    /// `run()` takes started jobs; once it has stopped, a job that would start ends `cancelled`.
+    private var dispatching = true
+    private var dispatched: Set<ObjectIdentifier> = []
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Recent run durations (exponentially weighted), for retry hints.
     private var averageRunMs = 100.0
     private let starts: AsyncStream<RunJob>.Continuation
@@ -52,19 +56,24 @@ actor RunScheduler {
         guard queue.remove(owner: job.client, where: { $0 === job }) != nil else { return false }
         metrics.queueDepth(queue.count)
         job.finishWithoutRunning(.cancelled)
+        resumeIdleWaiters()
         return true
     }
 
-    /// Starts admitted jobs until `shutDown` is done. Every started job runs as a child task.
+    /// Executes started jobs, each as a child task, until `shutDown` is
+    /// done. Cancelled, it stops taking jobs and its running jobs are
+    /// cancelled (each kills its sandbox); every job still gets its verdict.
     func run() async {
         await withDiscardingTaskGroup { group in
             for await job in startStream {
+                dispatched.insert(ObjectIdentifier(job))
                 group.addTask {
                     let started = ContinuousClock.now
                     await self.executor.execute(job)
                     await self.jobEnded(job, after: milliseconds(since: started))
                 }
             }
+            stopDispatching()
         }
     }
 
@@ -72,31 +81,66 @@ actor RunScheduler {
     /// what is left and waits for those verdicts.
     func shutDown(grace: Duration) async {
         accepting = false
-        await waitUntilIdle(deadline: .now + grace)
-        for job in queue.removeAll() { job.finishWithoutRunning(.cancelled) }
-        for job in running.values { job.requestCancel() }
-        await waitUntilIdle(deadline: .now + .seconds(30))
+        await withTaskGroup(of: Void.self) { deadline in
+            deadline.addTask {
+                try? await Task.sleep(for: grace)
+                await self.cancelRemaining()
+            }
+            await idle()
+            deadline.cancelAll()
+        }
         starts.finish()
     }
 
     private func begin(_ job: RunJob) {
+        guard dispatching else {
+            job.finishWithoutRunning(.cancelled)
+            return
+        }
         running[ObjectIdentifier(job)] = job
         starts.yield(job)
     }
 
     private func jobEnded(_ job: RunJob, after durationMs: Int) {
         running[ObjectIdentifier(job)] = nil
+        dispatched.remove(ObjectIdentifier(job))
         averageRunMs = averageRunMs * 0.9 + Double(durationMs) * 0.1
         if let next = queue.pop() { begin(next) }
         metrics.queueDepth(queue.count)
+        resumeIdleWaiters()
     }
 
-    /// Returns when nothing is queued or running, or at `deadline`. Polls:
-    /// this happens once, at shutdown.
-    private func waitUntilIdle(deadline: ContinuousClock.Instant) async {
-        while !(running.isEmpty && queue.isEmpty) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+    /// Ends what `run()` will never execute: the jobs started but not taken.
+    private func stopDispatching() {
+        dispatching = false
+        starts.finish()
+        for (key, job) in running where !dispatched.contains(key) {
+            running[key] = nil
+            job.finishWithoutRunning(.cancelled)
         }
+        resumeIdleWaiters()
+    }
+
+    private func cancelRemaining() {
+        for job in queue.removeAll() { job.finishWithoutRunning(.cancelled) }
+        metrics.queueDepth(queue.count)
+        for job in running.values { job.requestCancel() }
+        resumeIdleWaiters()
+    }
+
+    private var isIdle: Bool { running.isEmpty && queue.isEmpty }
+
+    /// Returns once nothing is queued or running.
+    private func idle() async {
+        guard !isIdle else { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    private func resumeIdleWaiters() {
+        guard isIdle else { return }
+        let waiters = idleWaiters
+        idleWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 }
 

@@ -7,7 +7,16 @@ struct RunExecutor: Sendable {
     let pool: WarmPool
     let logger: Logger
 
+    /// Cancelling the calling task cancels the run; it still ends with its verdict.
     func execute(_ job: RunJob) async {
+        await withTaskCancellationHandler {
+            await takeSandbox(for: job)
+        } onCancel: {
+            job.requestCancel()
+        }
+    }
+
+    private func takeSandbox(for job: RunJob) async {
         if job.cancelRequested {
             job.finishWithoutRunning(.cancelled)
             return

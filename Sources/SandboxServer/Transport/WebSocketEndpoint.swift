@@ -58,8 +58,18 @@ enum WebSocketEndpoint {
         let outbox = Outbox(limit: Outbox.limit(maxOutputBytes: server.configuration.maxOutputBytes.max))
         let connection = RPCConnection(server: server, outbox: outbox, address: address)
         server.logger.debug("connection opened", metadata: ["connection": "\(connection.client)"])
-        let idleWatch = Task { await closeWhenIdle(connection, outbound: outbound, after: server.configuration.idleTimeout) }
-        defer { idleWatch.cancel() }
+        try await withThrowingTaskGroup(of: Void.self) { idleWatch in
+            idleWatch.addTask { await closeWhenIdle(connection, outbound: outbound, after: server.configuration.idleTimeout) }
+            defer { idleWatch.cancelAll() }
+            try await converse(inbound: inbound, outbound: outbound, connection: connection, outbox: outbox, server: server)
+        }
+    }
+
+    /// The connection from its first message to its close.
+    private static func converse(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, connection: RPCConnection, outbox: Outbox,
+        server: ServerState
+    ) async throws {
         var ending = Ending.closed
         let delivered = await withTaskGroup(of: Bool.self) { group in
             // The connection's one writer.
