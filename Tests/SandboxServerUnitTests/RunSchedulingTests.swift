@@ -135,4 +135,60 @@ struct RunSchedulingTests {
             while provider.launches.count < 4 { try await Task.sleep(for: .milliseconds(1)) }
         }
     }
+
+    @Test func shutdownLetsRunsFinishWithinTheGraceThenCancelsTheRestAndRefusesNewOnes() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        try await withScheduler(workers: 1, capacity: 4, provider: provider) { scheduler, _ in
+            let client = ClientID.make()
+            try await scheduler.submit(job(1, "hang", client: client, observer: observer))
+            try await scheduler.submit(job(2, "never", client: client, observer: observer))
+            await observer.waitUntilRunning(1)
+            let started = ContinuousClock.now
+            await scheduler.shutDown(grace: .milliseconds(200))
+            #expect(ContinuousClock.now - started >= .milliseconds(200))
+            await #expect(throws: RPCError.self) { try await scheduler.submit(job(3, "late", client: client, observer: observer)) }
+        }
+        #expect(observer.events(of: 1).last == .finished("cancelled"))
+        #expect(observer.events(of: 2).last == .finished("cancelled"))
+        #expect(observer.events(of: 3) == [])
+    }
+
+    @Test func shutdownReturnsAsSoonAsTheLastRunHasEnded() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        try await withScheduler(workers: 1, capacity: 4, provider: provider) { scheduler, _ in
+            let hanging = job(1, "hang", client: .make(), observer: observer)
+            try await scheduler.submit(hanging)
+            await observer.waitUntilRunning(1)
+            async let stopped: Void = scheduler.shutDown(grace: .seconds(60))
+            hanging.requestCancel()
+            await stopped  // long before the grace is over: idle is an event, not a poll
+        }
+        #expect(observer.events(of: 1).last == .finished("cancelled"))
+    }
+
+    /// A hard stop: the scheduler's task is cancelled. Running runs are
+    /// cancelled, waiting ones too, and each still gets exactly one verdict.
+    @Test func cancellingTheSchedulerEndsEveryRunWithOneVerdict() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        let metrics = ServerMetrics()
+        let pool = WarmPool(provider: provider, limits: RunLimits(), target: 2, logger: Self.logger, metrics: metrics)
+        let scheduler = RunScheduler(
+            workers: 2, capacity: 8, executor: RunExecutor(pool: pool, logger: Self.logger), metrics: metrics)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            group.addTask { await scheduler.run() }
+            let client = ClientID.make()
+            for id in 1...5 { try? await scheduler.submit(job(id, "hang", client: client, observer: observer)) }
+            await observer.waitUntilRunning(1)
+            await observer.waitUntilRunning(2)
+            group.cancelAll()
+            await scheduler.shutDown(grace: .zero)
+        }
+        for id in 1...5 {
+            #expect(observer.events(of: id).filter { if case .finished = $0 { true } else { false } } == [.finished("cancelled")], "run \(id)")
+        }
+    }
 }
