@@ -14,16 +14,6 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public init(version: String) { self.version = version }
     }
 
-    /// A limit a run may choose, up to `max` (the schema's `limitPair`).
-    public struct LimitPair: Sendable, Equatable, Codable {
-        public var `default`: Int
-        public var max: Int
-        public init(default: Int, max: Int) {
-            self.default = `default`
-            self.max = max
-        }
-    }
-
     public struct Limits: Sendable, Equatable, Codable {
         public var timeoutMs: LimitPair
         public var memoryMb: LimitPair

@@ -35,8 +35,11 @@ public struct RunParams: Sendable, Equatable, Codable {
         self.cpuTimeMs = cpuTimeMs
     }
 
-    /// The least `memoryMb` a run may ask for, and a server may default to.
+    /// The least each limit may be: what a run may ask for, and a server may default to.
+    public static let minimumTimeoutMs = 1
     public static let minimumMemoryMb = 16
+    public static let minimumMaxOutputBytes = 0
+    public static let minimumCpuTimeMs = 1
 
     static let fields: Set = ["code", "stdin", "interactive", "files", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs"]
 
@@ -49,10 +52,10 @@ public struct RunParams: Sendable, Equatable, Codable {
         self.code = code
         stdin = try Self.optional(params, "stdin") { $0.stringValue }
         interactive = try Self.optional(params, "interactive") { $0.boolValue }
-        timeoutMs = try Self.integer(params, "timeoutMs", minimum: 1)
+        timeoutMs = try Self.integer(params, "timeoutMs", minimum: Self.minimumTimeoutMs)
         memoryMb = try Self.integer(params, "memoryMb", minimum: Self.minimumMemoryMb)
-        maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: 0)
-        cpuTimeMs = try Self.integer(params, "cpuTimeMs", minimum: 1)
+        maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: Self.minimumMaxOutputBytes)
+        cpuTimeMs = try Self.integer(params, "cpuTimeMs", minimum: Self.minimumCpuTimeMs)
         files = try Self.optional(params, "files") { value -> [String: String]? in
             guard case .object(let members) = value else { return nil }
             var files: [String: String] = [:]
@@ -98,63 +101,37 @@ public struct RunParams: Sendable, Equatable, Codable {
     }
 }
 
-/// `run`'s result: the verdict (PROTOCOL.md, "run").
+/// `run`'s result (PROTOCOL.md, "run"): the run's `Verdict` and how long
+/// it waited for a worker, as one flat object. Read the verdict's fields
+/// directly: `result.status`, `result.exitCode`.
+@dynamicMemberLookup
 public struct RunResult: Sendable, Equatable, Codable {
-    public var status: RunStatus
-    /// For `timeout`: the limit that ended the run; nil otherwise.
-    public var limit: TimeLimit?
-    public var exitCode: Int?
-    public var signal: Int?
-    public var wallMs: Int
-    public var cpuMs: Int
-    public var maxRssKb: Int
-    public var peakMemoryKb: Int?
+    public var verdict: Verdict
     public var queuedMs: Int
-    public var stdoutBytes: Int
-    public var stderrBytes: Int
-    public var truncated: Bool
-    public var message: String?
 
-    public init(
-        status: RunStatus, exitCode: Int?, signal: Int?, wallMs: Int, cpuMs: Int, maxRssKb: Int, peakMemoryKb: Int?,
-        queuedMs: Int, stdoutBytes: Int, stderrBytes: Int, truncated: Bool, message: String?, limit: TimeLimit? = nil
-    ) {
-        self.status = status
-        self.limit = limit
-        self.exitCode = exitCode
-        self.signal = signal
-        self.wallMs = wallMs
-        self.cpuMs = cpuMs
-        self.maxRssKb = maxRssKb
-        self.peakMemoryKb = peakMemoryKb
+    public init(_ verdict: Verdict, queuedMs: Int) {
+        self.verdict = verdict
         self.queuedMs = queuedMs
-        self.stdoutBytes = stdoutBytes
-        self.stderrBytes = stderrBytes
-        self.truncated = truncated
-        self.message = message
+    }
+
+    public subscript<Value>(dynamicMember field: WritableKeyPath<Verdict, Value>) -> Value {
+        get { verdict[keyPath: field] }
+        set { verdict[keyPath: field] = newValue }
     }
 
     private enum CodingKeys: String, CodingKey {
-        case status, limit, exitCode, signal, wallMs, cpuMs, maxRssKb, peakMemoryKb, queuedMs, stdoutBytes, stderrBytes, truncated, message
+        case queuedMs
     }
 
-    /// Absent values are written as null (the schema lists them all), except
-    /// `message`, which only `internalError` has.
+    public init(from decoder: any Decoder) throws {
+        verdict = try Verdict(from: decoder)
+        queuedMs = try decoder.container(keyedBy: CodingKeys.self).decode(Int.self, forKey: .queuedMs)
+    }
+
     public func encode(to encoder: any Encoder) throws {
+        try verdict.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(status, forKey: .status)
-        try container.encode(limit, forKey: .limit)
-        try container.encode(exitCode, forKey: .exitCode)
-        try container.encode(signal, forKey: .signal)
-        try container.encode(wallMs, forKey: .wallMs)
-        try container.encode(cpuMs, forKey: .cpuMs)
-        try container.encode(maxRssKb, forKey: .maxRssKb)
-        try container.encode(peakMemoryKb, forKey: .peakMemoryKb)
         try container.encode(queuedMs, forKey: .queuedMs)
-        try container.encode(stdoutBytes, forKey: .stdoutBytes)
-        try container.encode(stderrBytes, forKey: .stderrBytes)
-        try container.encode(truncated, forKey: .truncated)
-        try container.encodeIfPresent(message, forKey: .message)
     }
 }
 

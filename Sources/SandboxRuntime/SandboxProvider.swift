@@ -1,3 +1,4 @@
+import SandboxProtocol
 import ServiceLifecycle
 
 /// Where the service gets its sandboxes: the seam between the server (its

@@ -90,14 +90,13 @@ public struct SandboxServer: Sendable {
 
     /// The `initialize` result, also `GET /v1/info`.
     public var info: InitializeResult {
+        let limits = configuration.advertisedLimits
         var info = InitializeResult(
             serverInfo: .init(name: Self.name, version: PySandbox.version),
             python: .init(version: provider.pythonVersion),
             limits: .init(
-                timeoutMs: .init(default: configuration.timeoutMs.default, max: configuration.timeoutMs.max),
-                memoryMb: .init(default: configuration.memoryMb.default, max: configuration.memoryMb.max),
-                maxOutputBytes: .init(default: configuration.maxOutputBytes.default, max: configuration.maxOutputBytes.max),
-                cpuTimeMs: .init(default: configuration.cpuTimeMs.default, max: configuration.cpuTimeMs.max),
+                timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb, maxOutputBytes: limits.maxOutputBytes,
+                cpuTimeMs: limits.cpuTimeMs,
                 maxCodeBytes: configuration.maxCodeBytes,
                 maxMessageBytes: configuration.maxMessageBytes,
                 maxInFlight: configuration.maxInFlight,

@@ -7,17 +7,6 @@ import Glibc
 
 /// Everything sandboxd can be told; `sandboxd --help` documents each option.
 public struct ServerConfiguration: Sendable {
-    /// A limit a run may choose, with the value it gets when it does not:
-    /// one pair of options such as `--timeout-ms` and `--max-timeout-ms`.
-    public struct LimitSetting: Sendable, Equatable {
-        public var `default`: Int
-        public var max: Int
-        public init(default: Int, max: Int) {
-            self.default = `default`
-            self.max = max
-        }
-    }
-
     public var host = "127.0.0.1"
     public var port = 8765
     /// Runs at once.
@@ -28,11 +17,13 @@ public struct ServerConfiguration: Sendable {
     public var queueCapacity = 256
     /// Runs one connection may have queued or running.
     public var maxInFlight = 16
-    public var timeoutMs = LimitSetting(default: 10_000, max: 60_000)
-    public var memoryMb = LimitSetting(default: 256, max: 1024)
-    public var maxOutputBytes = LimitSetting(default: 1 << 20, max: 16 << 20)
+    /// Each limit is one pair of options, such as `--timeout-ms` and
+    /// `--max-timeout-ms`; its `min` is the protocol's (`RunParams`), set by `advertisedLimits`.
+    public var timeoutMs = LimitPair(default: 10_000, max: 60_000)
+    public var memoryMb = LimitPair(default: 256, max: 1024)
+    public var maxOutputBytes = LimitPair(default: 1 << 20, max: 16 << 20)
     /// CPU time of all of a run's processes together.
-    public var cpuTimeMs = LimitSetting(default: 10_000, max: 60_000)
+    public var cpuTimeMs = LimitPair(default: 10_000, max: 60_000)
     public var maxCodeBytes = 1 << 20
     /// Largest WebSocket message or HTTP body; must hold the code, its files and stdin.
     public var maxMessageBytes = 4 << 20
@@ -59,17 +50,28 @@ public struct ServerConfiguration: Sendable {
 
     public var warmSandboxes: Int { warm ?? workers }
 
+    /// The run limits with the protocol's minimum of each, as `initialize` lists them.
+    var advertisedLimits: (timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair) {
+        func pair(_ setting: LimitPair, min: Int) -> LimitPair { LimitPair(default: setting.default, max: setting.max, min: min) }
+        return (
+            pair(timeoutMs, min: RunParams.minimumTimeoutMs), pair(memoryMb, min: RunParams.minimumMemoryMb),
+            pair(maxOutputBytes, min: RunParams.minimumMaxOutputBytes), pair(cpuTimeMs, min: RunParams.minimumCpuTimeMs)
+        )
+    }
+
     /// Checks the settings against each other; the message names the option.
     public func validate() throws(ConfigurationError) {
-        for (name, limit) in [("timeout-ms", timeoutMs), ("memory-mb", memoryMb), ("max-output-bytes", maxOutputBytes), ("cpu-time-ms", cpuTimeMs)] {
+        let limits = advertisedLimits
+        for (name, limit) in [
+            ("timeout-ms", limits.timeoutMs), ("memory-mb", limits.memoryMb), ("max-output-bytes", limits.maxOutputBytes),
+            ("cpu-time-ms", limits.cpuTimeMs),
+        ] {
             if limit.default > limit.max {
                 throw ConfigurationError(message: "--\(name): the default \(limit.default) is above the maximum \(limit.max)")
             }
-        }
-        if timeoutMs.default < 1 { throw ConfigurationError(message: "--timeout-ms: must be at least 1") }
-        if cpuTimeMs.default < 1 { throw ConfigurationError(message: "--cpu-time-ms: must be at least 1") }
-        if memoryMb.default < RunParams.minimumMemoryMb {
-            throw ConfigurationError(message: "--memory-mb: must be at least \(RunParams.minimumMemoryMb)")
+            if let least = limit.min, limit.default < least {
+                throw ConfigurationError(message: "--\(name): must be at least \(least)")
+            }
         }
         if workers < 1 { throw ConfigurationError(message: "--workers: must be at least 1") }
         if warmSandboxes < 0 { throw ConfigurationError(message: "--warm: must not be negative") }

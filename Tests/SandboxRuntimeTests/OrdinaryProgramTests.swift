@@ -1,4 +1,5 @@
 import Foundation
+import SandboxProtocol
 import SandboxRuntime
 import Testing
 

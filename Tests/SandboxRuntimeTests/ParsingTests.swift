@@ -1,3 +1,4 @@
+import SandboxProtocol
 import Testing
 
 @testable import SandboxRuntime

@@ -66,7 +66,7 @@ extension SandboxSuite {
                 try await ProtocolClient.connect(port: port) { (client) async throws in
                     try await client.request(1, Method.initialize)
                     let result = try await client.response(1)["result"]
-                    #expect(result?["limits"]?["cpuTimeMs"] == .object(["default": 2000, "max": 5000]))
+                    #expect(result?["limits"]?["cpuTimeMs"] == .object(["default": 2000, "max": 5000, "min": 1]))
                     #expect(result?["capabilities"]?["cgroups"] == .bool(cgroups))
                     try SchemaCheck.validate(SchemaCheck.messages(
                         sent: [["jsonrpc": "2.0", "id": 1, "method": "initialize"]], received: await client.inbox.log))
@@ -136,7 +136,7 @@ extension SandboxSuite {
             defer { if process.isRunning { process.terminate() } }
             let port = try await ShutdownTests.listeningPort(in: log)
             let info = try await HTTP.get(port, "/v1/info")
-            #expect(info.json["limits"]?["cpuTimeMs"] == .object(["default": 3000, "max": 4000]))
+            #expect(info.json["limits"]?["cpuTimeMs"] == .object(["default": 3000, "max": 4000, "min": 1]))
             kill(process.processIdentifier, SIGTERM)
             let deadline = ContinuousClock.now + .seconds(15)
             while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import SandboxProtocol
 import Synchronization
 
 #if canImport(Glibc)

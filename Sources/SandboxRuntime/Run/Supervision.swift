@@ -81,7 +81,7 @@ struct Supervision: Sendable {
         // the launcher reports then is its own (111), not the program's.
         let ran = !report.setupFailed
         var verdict = Verdict(
-            status: .ok, exitCode: ran ? report.commandExitCode : nil, signal: ran ? report.commandSignal : nil,
+            status: .ok, exitCode: ran ? report.commandExitCode.map(Int.init) : nil, signal: ran ? report.commandSignal.map(Int.init) : nil,
             wallMs: wallMs, cpuMs: report.cpuMicroseconds / 1000,
             maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive && ran ? report.peakMemoryKb : nil,
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)

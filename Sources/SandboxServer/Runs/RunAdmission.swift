@@ -35,7 +35,7 @@ struct RunAdmission: Sendable {
         return Admitted(request: request, initialStdin: interactive ? stdinBytes : nil)
     }
 
-    private func value(_ name: String, _ requested: Int?, _ limit: ServerConfiguration.LimitSetting) throws(RPCError) -> Int {
+    private func value(_ name: String, _ requested: Int?, _ limit: LimitPair) throws(RPCError) -> Int {
         guard let requested else { return limit.default }
         guard requested <= limit.max else { throw .invalidParams("\(name): \(requested) is above the maximum \(limit.max)") }
         return requested

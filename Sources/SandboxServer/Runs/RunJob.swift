@@ -124,19 +124,6 @@ final class RunJob: Sendable {
     }
 }
 
-extension RunResult {
-    /// The protocol's verdict for the runtime's, plus the time it waited: the
-    /// one place the two meet. `limit` goes only with `timeout`.
-    init(_ verdict: Verdict, queuedMs: Int) {
-        self.init(
-            status: verdict.status, exitCode: verdict.exitCode.map(Int.init), signal: verdict.signal.map(Int.init),
-            wallMs: verdict.wallMs, cpuMs: verdict.cpuMs, maxRssKb: verdict.maxRssKb, peakMemoryKb: verdict.peakMemoryKb,
-            queuedMs: queuedMs, stdoutBytes: verdict.stdoutBytes, stderrBytes: verdict.stderrBytes,
-            truncated: verdict.truncated, message: verdict.message,
-            limit: verdict.status == .timeout ? verdict.limit : nil)
-    }
-}
-
 func milliseconds(since instant: ContinuousClock.Instant) -> Int {
     Int((ContinuousClock.now - instant) / .milliseconds(1))
 }

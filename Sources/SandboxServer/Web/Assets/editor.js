@@ -12,7 +12,6 @@
   };
   const MIN_TIMEOUT_MS = 1;
   const MIN_CPU_TIME_MS = 1;
-  const MIN_MEMORY_MB = 16;
   const SAMPLE = [
     '# Welcome to PySandbox. Run with the button or Ctrl+Enter (Cmd+Enter on a Mac).',
     'name = input("What is your name? ")',
@@ -168,7 +167,7 @@
       setCpuTimeSeconds(ui.cpuTime.value === '' ? NaN : parseFloat(ui.cpuTime.value));
     }
     if (limits.memoryMb) {
-      ui.memory.min = String(MIN_MEMORY_MB);
+      ui.memory.min = String(limits.memoryMb.min ?? 1);
       ui.memory.max = String(limits.memoryMb.max);
       ui.memory.placeholder = String(limits.memoryMb.default);
       setMemoryMb(ui.memory.value === '' ? NaN : parseFloat(ui.memory.value));
@@ -178,7 +177,7 @@
       ui.limitsHint.textContent = `max ${limits.timeoutMs.max / 1000} s${cpu}, ${limits.memoryMb.max} MiB`;
       ui.timeout.title = `${MIN_TIMEOUT_MS / 1000}–${limits.timeoutMs.max / 1000} s; `
         + `default ${limits.timeoutMs.default / 1000} s`;
-      ui.memory.title = `${MIN_MEMORY_MB}–${limits.memoryMb.max} MiB; default ${limits.memoryMb.default} MiB`;
+      ui.memory.title = `${limits.memoryMb.min ?? 1}–${limits.memoryMb.max} MiB; default ${limits.memoryMb.default} MiB`;
     }
     // Without a cgroup per run, the memory and CPU time limits are weaker.
     ui.limitsNote.hidden = !(result.capabilities && result.capabilities.cgroups === false);
@@ -205,7 +204,8 @@
   function setMemoryMb(mb) {
     const max = limits.memoryMb ? limits.memoryMb.max : Infinity;
     const fallback = limits.memoryMb ? limits.memoryMb.default : 256;
-    const value = Number.isFinite(mb) && mb > 0 ? clamp(Math.round(mb), MIN_MEMORY_MB, max) : fallback;
+    const min = limits.memoryMb?.min ?? 1;
+    const value = Number.isFinite(mb) && mb > 0 ? clamp(Math.round(mb), min, max) : fallback;
     ui.memory.value = String(value);
     return value;
   }
