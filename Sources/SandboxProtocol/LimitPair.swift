@@ -4,7 +4,7 @@
 public struct LimitPair: Sendable, Equatable, Codable {
     public var `default`: Int
     public var max: Int
-    /// Absent from servers before 0.5.0.
+    /// Absent from servers before 0.6.0.
     public var min: Int?
 
     public init(default: Int, max: Int, min: Int? = nil) {
