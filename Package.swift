@@ -86,6 +86,7 @@ let package = Package(
             dependencies: [
                 "SandboxServer",
                 "SandboxProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import Logging
 import SandboxProtocol
 import SandboxRuntime
@@ -84,7 +85,7 @@ struct Sandboxd: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        let environment = OptionEnvironment(ProcessInfo.processInfo.environment)
+        let environment = OptionEnvironment()
         var logger = Logger(label: "sandboxd")
         let level = try logLevel ?? environment.string("SANDBOXD_LOG_LEVEL") ?? "info"
         guard let parsedLevel = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
@@ -152,27 +153,31 @@ struct Sandboxd: AsyncParsableCommand {
     }
 }
 
-/// sandboxd's options from `SANDBOXD_*` variables; a value that does not parse is an error, not a silent default.
+/// sandboxd's options from `SANDBOXD_*` variables, read through
+/// Hummingbird's `Environment`; a value that does not parse is an error,
+/// not a silent default (where `Environment.get(_:as:)` would give nil).
 struct OptionEnvironment {
-    let variables: [String: String]
+    let variables: Environment
 
-    init(_ variables: [String: String]) {
+    init(_ variables: Environment = Environment()) {
         self.variables = variables
     }
 
     func string(_ name: String) throws -> String? {
-        variables[name].flatMap { $0.isEmpty ? nil : $0 }
+        variables.get(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func int(_ name: String) throws -> Int? {
-        guard let text = try string(name) else { return nil }
-        guard let value = Int(text) else { throw ValidationError("\(name): '\(text)' is not an integer") }
-        return value
+        try parsed(name, as: Int.self, "an integer")
     }
 
     func double(_ name: String) throws -> Double? {
+        try parsed(name, as: Double.self, "a number")
+    }
+
+    private func parsed<Value: LosslessStringConvertible>(_ name: String, as type: Value.Type, _ kind: String) throws -> Value? {
         guard let text = try string(name) else { return nil }
-        guard let value = Double(text) else { throw ValidationError("\(name): '\(text)' is not a number") }
+        guard let value = Value(text) else { throw ValidationError("\(name): '\(text)' is not \(kind)") }
         return value
     }
 }
