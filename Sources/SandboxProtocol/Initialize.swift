@@ -3,9 +3,12 @@ public struct InitializeResult: Sendable, Equatable, Codable {
     public struct ServerInfo: Sendable, Equatable, Codable {
         public var name: String
         public var version: String
-        public init(name: String, version: String) {
+        /// Which node of a cluster answered (`--node-name`); absent from servers before 0.6.0.
+        public var node: String?
+        public init(name: String, version: String, node: String? = nil) {
             self.name = name
             self.version = version
+            self.node = node
         }
     }
 

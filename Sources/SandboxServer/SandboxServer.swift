@@ -37,7 +37,10 @@ public struct SandboxServer: Sendable {
         gracefulShutdownSignals: [UnixSignal] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        let metrics = ServerMetrics()
+        let node = configuration.resolvedNodeName
+        var logger = logger
+        logger[metadataKey: "node"] = "\(node)"
+        let metrics = ServerMetrics(node: node)
         let pool = WarmPool(
             provider: provider, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
             logger: logger, metrics: metrics)
@@ -54,11 +57,14 @@ public struct SandboxServer: Sendable {
         // Access is checked on both routers: the WebSocket one decides the
         // upgrade; a request it does not upgrade is answered by the HTTP one.
         let access = AccessMiddleware(policy: configuration.access, metrics: metrics)
+        let clientAddress = ClientAddressMiddleware(proxies: try TrustedProxies(configuration.trustedProxies))
         let router = Router(context: SandboxRequestContext.self)
+        router.add(middleware: clientAddress)
         router.add(middleware: access)
         WebEditor.install(on: router, configuration: configuration, logger: logger)
         HTTPEndpoints.install(on: router, server: state)
         let webSocketRouter = Router(context: SandboxRequestContext.self)
+        webSocketRouter.add(middleware: clientAddress)
         webSocketRouter.add(middleware: access)
         WebSocketEndpoint.install(on: webSocketRouter, server: state)
         let host = configuration.host
@@ -92,7 +98,7 @@ public struct SandboxServer: Sendable {
     public var info: InitializeResult {
         let limits = configuration.advertisedLimits
         var info = InitializeResult(
-            serverInfo: .init(name: Self.name, version: PySandbox.version),
+            serverInfo: .init(name: Self.name, version: PySandbox.version, node: configuration.resolvedNodeName),
             python: .init(version: provider.pythonVersion),
             limits: .init(
                 timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb, maxOutputBytes: limits.maxOutputBytes,

@@ -9,6 +9,11 @@ import Glibc
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8765
+    /// This node's name in `initialize`, logs and metrics; nil means host name and port.
+    public var nodeName: String?
+    /// Proxies (`ADDRESS/PREFIX`) whose `X-Forwarded-For` names the client;
+    /// from any other peer the header is ignored.
+    public var trustedProxies: [String] = []
     /// Runs at once.
     public var workers = System.coreCount
     /// Sandboxes kept started and waiting; nil means as many as workers.
@@ -50,6 +55,14 @@ public struct ServerConfiguration: Sendable {
 
     public var warmSandboxes: Int { warm ?? workers }
 
+    /// `nodeName`, or this machine's host name and the port.
+    public var resolvedNodeName: String {
+        if let nodeName { return nodeName }
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "localhost"
+        return "\(host):\(port)"
+    }
+
     /// The run limits with the protocol's minimum of each, as `initialize` lists them.
     var advertisedLimits: (timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair) {
         func pair(_ setting: LimitPair, min: Int) -> LimitPair { LimitPair(default: setting.default, max: setting.max, min: min) }
@@ -61,6 +74,7 @@ public struct ServerConfiguration: Sendable {
 
     /// Checks the settings against each other; the message names the option.
     public func validate() throws(ConfigurationError) {
+        _ = try TrustedProxies(trustedProxies)
         let limits = advertisedLimits
         for (name, limit) in [
             ("timeout-ms", limits.timeoutMs), ("memory-mb", limits.memoryMb), ("max-output-bytes", limits.maxOutputBytes),

@@ -23,6 +23,10 @@ struct Sandboxd: AsyncParsableCommand {
     var host: String?
     @Option(help: "Port for HTTP and WebSocket; 0 picks a free one. (default: 8765; env: SANDBOXD_PORT)")
     var port: Int?
+    @Option(help: "This node's name in initialize's serverInfo.node, /v1/info, logs and metrics. (default: host name and port; env: SANDBOXD_NODE_NAME)")
+    var nodeName: String?
+    @Option(help: "A proxy (ADDRESS/PREFIX, e.g. 10.0.0.0/8) whose X-Forwarded-For names the client, for the per-address limits and logs; from other peers the header is ignored; repeatable. (env: SANDBOXD_TRUSTED_PROXY, comma-separated)")
+    var trustedProxy: [String] = []
     @Option(help: "Runs at once. (default: the number of cores; env: SANDBOXD_WORKERS)")
     var workers: Int?
     @Option(help: "Sandboxes kept started and waiting for code. (default: as many as workers; env: SANDBOXD_WARM)")
@@ -95,6 +99,10 @@ struct Sandboxd: AsyncParsableCommand {
         configuration.host = try host ?? environment.string("SANDBOXD_HOST") ?? configuration.host
         configuration.port = try port ?? environment.int("SANDBOXD_PORT") ?? configuration.port
         configuration.workers = try workers ?? environment.int("SANDBOXD_WORKERS") ?? configuration.workers
+        configuration.nodeName = try nodeName ?? environment.string("SANDBOXD_NODE_NAME")
+        configuration.trustedProxies = try trustedProxy.isEmpty
+            ? (environment.string("SANDBOXD_TRUSTED_PROXY")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
+            : trustedProxy
         configuration.warm = try warm ?? environment.int("SANDBOXD_WARM")
         configuration.queueCapacity = try queue ?? environment.int("SANDBOXD_QUEUE") ?? configuration.queueCapacity
         configuration.maxInFlight = try maxInFlight ?? environment.int("SANDBOXD_MAX_IN_FLIGHT") ?? configuration.maxInFlight

@@ -34,16 +34,25 @@ extension SandboxSuite {
             }
         }
 
-        /// The samples of a Prometheus text exposition, by name and labels.
+        /// The samples of a Prometheus text exposition, by name and labels
+        /// (without the `node` label every sample carries).
         static func scrape(_ port: Int) async throws -> [String: Double] {
-            let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
-            #expect((response as? HTTPURLResponse)?.statusCode == 200)
             var samples: [String: Double] = [:]
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            for line in try await exposition(port).split(separator: "\n") where !line.hasPrefix("#") {
                 guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-                samples[String(line[..<space])] = value
+                let name = String(line[..<space])
+                    .replacingOccurrences(of: #"node="[^"]*",?"#, with: "", options: .regularExpression)
+                    .replacingOccurrences(of: "{}", with: "")
+                samples[name] = value
             }
             return samples
+        }
+
+        /// `GET /metrics` as it is.
+        static func exposition(_ port: Int) async throws -> String {
+            let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            return String(decoding: data, as: UTF8.self)
         }
     }
 }

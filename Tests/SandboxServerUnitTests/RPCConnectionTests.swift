@@ -20,7 +20,7 @@ struct RPCConnectionTests {
         configuration.workers = 1
         configure(&configuration)
         let logger = Logger(label: "test")
-        let metrics = ServerMetrics()
+        let metrics = ServerMetrics(node: "test")
         let provider = FakeSandboxProvider()
         let pool = WarmPool(provider: provider, limits: RunAdmission.warmLimits(configuration), target: 1, logger: logger, metrics: metrics)
         let scheduler = RunScheduler(workers: 1, capacity: 4, executor: RunExecutor(pool: pool, logger: logger), metrics: metrics)

@@ -58,7 +58,7 @@ struct RunSchedulingTests {
         workers: Int, capacity: Int, provider: FakeSandboxProvider,
         _ body: (RunScheduler, WarmPool) async throws -> Void
     ) async rethrows {
-        let metrics = ServerMetrics()
+        let metrics = ServerMetrics(node: "test")
         let pool = WarmPool(provider: provider, limits: RunLimits(), target: workers, logger: Self.logger, metrics: metrics)
         let scheduler = RunScheduler(
             workers: workers, capacity: capacity, executor: RunExecutor(pool: pool, logger: Self.logger), metrics: metrics)
@@ -173,7 +173,7 @@ struct RunSchedulingTests {
     @Test func cancellingTheSchedulerEndsEveryRunWithOneVerdict() async throws {
         let provider = FakeSandboxProvider()
         let observer = RecordingObserver()
-        let metrics = ServerMetrics()
+        let metrics = ServerMetrics(node: "test")
         let pool = WarmPool(provider: provider, limits: RunLimits(), target: 2, logger: Self.logger, metrics: metrics)
         let scheduler = RunScheduler(
             workers: 2, capacity: 8, executor: RunExecutor(pool: pool, logger: Self.logger), metrics: metrics)

@@ -16,20 +16,23 @@ final class ServerMetrics: Sendable {
     private let queueDepthGauge: CoreMetrics.Gauge
     private let warmReadyGauge: CoreMetrics.Gauge
     private let connectionsGauge: CoreMetrics.Gauge
+    /// Every metric carries the node's name, so a cluster's figures can be told apart.
+    private let node: (String, String)
 
-    init() {
+    init(node: String) {
+        self.node = ("node", node)
         var factory = PrometheusMetricsFactory(registry: registry)
         let seconds: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
                                    .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
                                    .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60)]
         factory.defaultDurationHistogramBuckets = seconds
         self.factory = factory
-        runDuration = Metrics.Timer(label: "pysandbox_run_duration_seconds", factory: factory)
-        queueWait = Metrics.Timer(label: "pysandbox_queue_wait_seconds", factory: factory)
-        sandboxStart = Metrics.Timer(label: "pysandbox_sandbox_start_seconds", factory: factory)
-        queueDepthGauge = CoreMetrics.Gauge(label: "pysandbox_queue_depth", factory: factory)
-        warmReadyGauge = CoreMetrics.Gauge(label: "pysandbox_warm_sandboxes_ready", factory: factory)
-        connectionsGauge = CoreMetrics.Gauge(label: "pysandbox_connections", factory: factory)
+        runDuration = Metrics.Timer(label: "pysandbox_run_duration_seconds", dimensions: [self.node], factory: factory)
+        queueWait = Metrics.Timer(label: "pysandbox_queue_wait_seconds", dimensions: [self.node], factory: factory)
+        sandboxStart = Metrics.Timer(label: "pysandbox_sandbox_start_seconds", dimensions: [self.node], factory: factory)
+        queueDepthGauge = CoreMetrics.Gauge(label: "pysandbox_queue_depth", dimensions: [self.node], factory: factory)
+        warmReadyGauge = CoreMetrics.Gauge(label: "pysandbox_warm_sandboxes_ready", dimensions: [self.node], factory: factory)
+        connectionsGauge = CoreMetrics.Gauge(label: "pysandbox_connections", dimensions: [self.node], factory: factory)
     }
 
     /// The registry in Prometheus text format.
@@ -38,17 +41,17 @@ final class ServerMetrics: Sendable {
     }
 
     func runFinished(_ result: RunResult) {
-        Counter(label: "pysandbox_runs_total", dimensions: [("status", result.status.rawValue)], factory: factory).increment()
+        Counter(label: "pysandbox_runs_total", dimensions: [node, ("status", result.status.rawValue)], factory: factory).increment()
         runDuration.recordMilliseconds(result.wallMs)
         queueWait.recordMilliseconds(result.queuedMs)
     }
 
     func streamed(_ bytes: Int, stream: String) {
-        Counter(label: "pysandbox_output_bytes_total", dimensions: [("stream", stream)], factory: factory).increment(by: bytes)
+        Counter(label: "pysandbox_output_bytes_total", dimensions: [node, ("stream", stream)], factory: factory).increment(by: bytes)
     }
 
     func rejected(_ reason: String) {
-        Counter(label: "pysandbox_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
+        Counter(label: "pysandbox_rejected_total", dimensions: [node, ("reason", reason)], factory: factory).increment()
     }
 
     func sandboxStarted(after duration: Duration) {

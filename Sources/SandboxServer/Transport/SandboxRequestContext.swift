@@ -1,22 +1,42 @@
 import Hummingbird
 import HummingbirdWebSocket
+import HTTPTypes
 import NIOCore
 
 /// The request context of every route: Hummingbird's, the WebSocket
-/// upgrade's, and the peer's address (connection limits and logs need it).
+/// upgrade's, and the client's address (connection limits and logs need it).
 struct SandboxRequestContext: RequestContext, WebSocketRequestContext {
     var coreContext: CoreRequestContextStorage
     let webSocket: WebSocketHandlerReference<Self>
-    let remoteAddress: SocketAddress?
+    /// The peer's IP address without its port ("unknown" if NIO has none).
+    let peerAddress: String
+    /// Who the request is from: the peer, or behind a trusted proxy the
+    /// client it names (`ClientAddressMiddleware`).
+    var clientAddress: String
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
-        remoteAddress = source.channel.remoteAddress
+        peerAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        clientAddress = peerAddress
     }
+}
 
-    /// The peer's IP address without its port ("unknown" if NIO has none).
-    var clientAddress: String {
-        remoteAddress?.ipAddress ?? "unknown"
+/// Sets `clientAddress` from `X-Forwarded-For` when the peer is a trusted
+/// proxy; first on both routers, so every limit and log uses the real client.
+struct ClientAddressMiddleware: RouterMiddleware {
+    typealias Context = SandboxRequestContext
+    let proxies: TrustedProxies
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !proxies.ranges.isEmpty else { return try await next(request, context) }
+        var context = context
+        context.clientAddress = proxies.clientAddress(
+            peer: context.peerAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        return try await next(request, context)
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }
