@@ -33,11 +33,24 @@ final class RawWebSocket: @unchecked Sendable {
 
     /// A TCP connection to the server; `receiveBuffer` shrinks the socket's
     /// buffer (set before connecting, so the window stays small).
-    static func tcp(port: Int, receiveBuffer: Int? = nil) throws -> RawWebSocket {
+    /// `source` is the local address to connect from (any of 127.0.0.0/8 works on loopback).
+    static func tcp(port: Int, receiveBuffer: Int? = nil, source: String? = nil) throws -> RawWebSocket {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw TestFailure("bind \(source): errno \(errno)")
+            }
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -54,17 +67,27 @@ final class RawWebSocket: @unchecked Sendable {
     }
 
     /// A TCP connection upgraded to a WebSocket at /v1/ws.
-    static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> RawWebSocket {
-        let socket = try tcp(port: port, receiveBuffer: receiveBuffer)
-        try await socket.send(Array(upgradeRequest(port: port).utf8))
-        let head = try await socket.readHead(within: .seconds(10))
+    static func connect(
+        port: Int, receiveBuffer: Int? = nil, source: String? = nil, headers: [String: String] = [:]
+    ) async throws -> RawWebSocket {
+        let (socket, head) = try await upgrade(port: port, receiveBuffer: receiveBuffer, source: source, headers: headers)
         guard head.hasPrefix("HTTP/1.1 101") else { throw TestFailure("the upgrade was refused: \(head)") }
         return socket
     }
 
-    static func upgradeRequest(port: Int) -> String {
+    /// Sends the upgrade request and returns the response head, whatever it says.
+    static func upgrade(
+        port: Int, receiveBuffer: Int? = nil, source: String? = nil, headers: [String: String] = [:]
+    ) async throws -> (RawWebSocket, head: String) {
+        let socket = try tcp(port: port, receiveBuffer: receiveBuffer, source: source)
+        try await socket.send(Array(upgradeRequest(port: port, headers: headers).utf8))
+        return (socket, try await socket.readHead(within: .seconds(10)))
+    }
+
+    static func upgradeRequest(port: Int, headers: [String: String] = [:]) -> String {
         "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + headers.map { "\($0.key): \($0.value)\r\n" }.joined() + "\r\n"
     }
 
     /// One client frame, masked as RFC 6455 requires.
@@ -140,6 +163,14 @@ final class RawWebSocket: @unchecked Sendable {
 
     func close() {
         shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// Everything the server sends until it closes the connection, as text (plain HTTP replies).
+    func readUntilEnd(within timeout: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while try await receiveMore(until: deadline) {}
+        defer { received = [] }
+        return String(decoding: received, as: UTF8.self)
     }
 
     // MARK: - Reading
