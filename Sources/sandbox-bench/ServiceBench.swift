@@ -39,6 +39,9 @@ struct ServiceBench: AsyncParsableCommand {
     @Option(help: "Interpreter started directly for the cold floor.")
     var python = "/usr/bin/python3"
 
+    @Option(help: "sandboxd's pid, to report its CPU and its sandboxes' (reaped children's) per run under load.")
+    var serverPid: Int32?
+
     static let program = "print(1)"
     static let expectedStdout = "1\n"
 
@@ -53,14 +56,19 @@ struct ServiceBench: AsyncParsableCommand {
     func run() async throws {
         let date = ISO8601DateFormatter().string(from: Date())
         let (info, latency) = try await measureLatency()
+        let cpuBefore = serverPid.flatMap(ProcessCPU.init(pid:))
         let load = try await measureThroughput()
+        var cpuPerRun: ProcessCPU?
+        if let before = cpuBefore, let after = serverPid.flatMap(ProcessCPU.init(pid:)) {
+            cpuPerRun = (after - before) / max(load.completed, 1)
+        }
         let coldLatency = try await onOwnThread { [python, runs] in try (0..<runs).map { _ in try timeColdInterpreter(python) } }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let coldLoad = try await measureColdThroughput(workers: cores)
 
         let report = Report(
             date: date, info: info, cores: cores, bench: self,
-            latency: latency, load: load, coldLatency: coldLatency, coldLoad: coldLoad)
+            latency: latency, load: load, coldLatency: coldLatency, coldLoad: coldLoad, cpuPerRun: cpuPerRun)
         print(report.text)
         if load.failures > 0 {
             throw BenchFailure("\(load.failures) runs under load did not end ok with stdout \"1\\n\" (see above)")
@@ -267,6 +275,8 @@ struct Report {
     var load: Load
     var coldLatency: [Duration]
     var coldLoad: Load
+    /// sandboxd's CPU time and its reaped children's, per run under load (`--server-pid`).
+    var cpuPerRun: ProcessCPU?
 
     var text: String {
         let cold = "python3 -I -c 'print(1)', cold"
@@ -297,6 +307,11 @@ struct Report {
             String(format: "sandboxd runs/s / cold interpreter runs/s: %.2f", load.runsPerSecond / max(coldLoad.runsPerSecond, .leastNonzeroMagnitude)),
             "sandboxd under load: \(load.completed) runs ended in \(String(format: "%.2f", milliseconds(load.elapsed) / 1000)) s, \(load.ok) ok, \(load.failures) not ok; \(refusalSummary)",
         ]
+        if let cpuPerRun {
+            lines.append(String(
+                format: "CPU per run under load: %.2f ms (sandboxd %.2f ms, its launchers and sandboxes %.2f ms)",
+                milliseconds(cpuPerRun.own + cpuPerRun.children), milliseconds(cpuPerRun.own), milliseconds(cpuPerRun.children)))
+        }
         lines += load.notOK.sorted { $0.key < $1.key }.map { "  not ok: \($0.value) × \($0.key)" }
         lines += Dictionary(grouping: load.errors, by: { $0 }).sorted { $0.key < $1.key }.map { "  error: \($0.value.count) × \($0.key)" }
         return lines.joined(separator: "\n")
@@ -360,5 +375,36 @@ func timeColdInterpreter(_ python: String) throws -> Duration {
 func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result(catching: body)) }.start()
+    }
+}
+
+/// A process's CPU time, and that of the children it has reaped, from /proc/PID/stat.
+struct ProcessCPU {
+    var own: Duration
+    var children: Duration
+
+    init?(pid: Int32) {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (comm)": state is field 3; utime, stime, cutime, cstime are 14-17.
+        let ticks = stat[stat.index(after: end)...].split(separator: " ").dropFirst(11).prefix(4).compactMap { Int($0) }
+        guard ticks.count == 4 else { return nil }
+        let tick = Duration.seconds(1) / sysconf(Int32(_SC_CLK_TCK))
+        own = tick * (ticks[0] + ticks[1])
+        children = tick * (ticks[2] + ticks[3])
+    }
+
+    private init(own: Duration, children: Duration) {
+        self.own = own
+        self.children = children
+    }
+
+    static func - (after: Self, before: Self) -> Self {
+        Self(own: after.own - before.own, children: after.children - before.children)
+    }
+
+    static func / (total: Self, runs: Int) -> Self {
+        Self(own: total.own / runs, children: total.children / runs)
     }
 }
