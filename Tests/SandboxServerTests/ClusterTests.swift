@@ -118,8 +118,9 @@ extension SandboxSuite {
                     }
                     try await Task.sleep(for: .milliseconds(500))
                     kill(victim.pid, SIGTERM)
-                    // Within the health check's second or two, HAProxy sends nobody there.
-                    try await Task.sleep(for: .seconds(2))
+                    // Within the health check's second or two, HAProxy sends nobody
+                    // there (with a margin for a loaded machine).
+                    try await Task.sleep(for: .seconds(3))
                     for _ in 0..<6 {
                         try await ProtocolClient.connect(port: cluster.port) { (client) async throws in
                             #expect(try await Self.node(of: client) != victimName, "a new connection reached the draining node")
