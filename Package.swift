@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+let launcherCSettings: [CSetting] = [
+    .define("_GNU_SOURCE"),
+    .unsafeFlags(["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]),
+]
+
 // Linux only: the sandbox is Linux namespaces, seccomp and cgroups (sandbox/launcher/),
 // so no other platform is declared; the package builds on Linux and nowhere else.
 let package = Package(
@@ -8,6 +13,8 @@ let package = Package(
     products: [
         .library(name: "SandboxRuntime", targets: ["SandboxRuntime"]),
         .executable(name: "pysandbox-launcher", targets: ["pysandbox-launcher"]),
+        // Loaded by each fork server (`--isolation fork`) to fork its runs.
+        .library(name: "pysandbox-fork-run", type: .dynamic, targets: ["PySandboxForkRun"]),
         .library(name: "SandboxProtocol", targets: ["SandboxProtocol"]),
         .library(name: "SandboxServer", targets: ["SandboxServer"]),
         .executable(name: "sandboxd", targets: ["sandboxd"]),
@@ -33,16 +40,31 @@ let package = Package(
             pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]
         ),
-        // The C launcher: namespaces, mounts, rlimits, cgroups, seccomp, exec.
+        // The steps both ways of starting a run share: rlimits, credentials,
+        // installing the seccomp program, the run's pid 1, the status channel.
+        .target(
+            name: "SandboxSteps",
+            path: "sandbox/steps",
+            cSettings: launcherCSettings
+        ),
+        // The C launcher: namespaces, mounts, rlimits, cgroups, seccomp, exec;
+        // with --fork-server, a slot of the fork server.
         .executableTarget(
             name: "pysandbox-launcher",
-            dependencies: ["CSeccomp"],
+            dependencies: ["CSeccomp", "SandboxSteps"],
             path: "sandbox/launcher",
-            cSettings: [
-                .define("_GNU_SOURCE"),
-                .unsafeFlags(["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]),
-            ],
+            cSettings: launcherCSettings,
             linkerSettings: [.linkedLibrary("seccomp")]
+        ),
+        // What a fork server calls (ctypes) to fork each run into its sandbox.
+        // Loaded inside the sandbox, where only the system's libraries are:
+        // linked as Embedded Swift would be, without Swift's runtime (it has no Swift).
+        .target(
+            name: "PySandboxForkRun",
+            dependencies: ["SandboxSteps"],
+            path: "sandbox/zygote",
+            cSettings: launcherCSettings,
+            linkerSettings: [.unsafeFlags(["-enable-experimental-feature", "Embedded"])]
         ),
         // GNU libc calls that Swift's Glibc module does not export.
         .target(
@@ -54,6 +76,8 @@ let package = Package(
             name: "SandboxRuntime",
             dependencies: [
                 "CSandboxSupport",
+                // send_with_fds: a fork-server run's pipes go to its slot over a unix socket.
+                "SandboxSteps",
                 // Only for the vocabulary a verdict shares with the protocol (RunStatus, TimeLimit).
                 "SandboxProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,6 +109,7 @@ let package = Package(
             name: "sandboxd",
             dependencies: [
                 "SandboxServer",
+                "SandboxRuntime",
                 "SandboxProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

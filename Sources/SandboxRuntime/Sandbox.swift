@@ -10,12 +10,30 @@ public struct SandboxOptions: Sendable {
     public var interpreterPath: String?
     /// Whether runs get their own cgroup when a usable hierarchy exists.
     public var cgroups: CgroupMode
+    /// How each run gets its interpreter.
+    public var isolation: Isolation
+    /// Modules the fork servers import before forking runs (`.fork` only).
+    public var preload: [String]
 
-    public init(launcherPath: String? = nil, interpreterPath: String? = nil, cgroups: CgroupMode = .automatic) {
+    public init(
+        launcherPath: String? = nil, interpreterPath: String? = nil, cgroups: CgroupMode = .automatic,
+        isolation: Isolation = .exec, preload: [String] = []
+    ) {
         self.launcherPath = launcherPath
         self.interpreterPath = interpreterPath
         self.cgroups = cgroups
+        self.isolation = isolation
+        self.preload = preload
     }
+}
+
+/// How each run gets its interpreter.
+public enum Isolation: String, Sendable, CaseIterable {
+    /// A fork of an interpreter that has already started (a fork server per
+    /// worker slot), in namespaces of its own: a millisecond or two.
+    case fork
+    /// A new interpreter in a new sandbox, started by a launcher of its own.
+    case exec
 }
 
 public enum CgroupMode: Sendable {
@@ -38,17 +56,27 @@ public struct SandboxUnavailable: Error, CustomStringConvertible {
 public struct Sandbox: SandboxProvider {
     public let interpreter: Interpreter
     public var cgroups: CgroupPlan { launchers.cgroups }
+    public let isolation: Isolation
     let launcherPath: String
     let command: LauncherCommand
     let logger: Logger
     let launchers: LauncherSupervisor
+    /// The fork server's slots, with `.fork`.
+    let slots: ForkServerSlots?
+    private let forkServerArguments: [String]
 
-    init(interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, logger: Logger) {
+    init(interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, options: SandboxOptions, logger: Logger) {
         self.interpreter = interpreter
         self.launcherPath = launcherPath
-        self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups)
+        self.isolation = options.isolation
+        self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups, preload: options.preload)
         self.logger = logger
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
+        forkServerArguments = command.forkServerArguments(
+            library: Self.forkRunLibrary(beside: launcherPath), limits: RunLimits())
+        slots = options.isolation == .fork
+            ? ForkServerSlots(launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups, logger: logger)
+            : nil
     }
 
     public static func prepare(_ options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "pysandbox.sandbox")) async throws -> Sandbox {
@@ -63,7 +91,13 @@ public struct Sandbox: SandboxProvider {
         case .automatic: CgroupDetector().detect()
         case .rlimitsOnly: CgroupPlan.unavailable(reason: "disabled by configuration")
         }
-        let sandbox = Sandbox(interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, logger: logger)
+        if options.isolation == .fork {
+            let library = forkRunLibrary(beside: launcher)
+            guard FileManager.default.isReadableFile(atPath: library) else {
+                throw SandboxUnavailable(description: "\(library) not found: build it with `swift build` (it is the pysandbox-fork-run product), or use --isolation exec")
+            }
+        }
+        let sandbox = Sandbox(interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, options: options, logger: logger)
         try await sandbox.selfTest()
         if !cgroups.isActive {
             logger.warning("runs get no cgroup, so some limits are weaker", metadata: [
@@ -73,6 +107,7 @@ public struct Sandbox: SandboxProvider {
         }
         logger.info("sandbox ready", metadata: [
             "python": "\(interpreter.executable) \(interpreter.version)",
+            "isolation": "\(options.isolation.rawValue)",
             "cgroups": "\(sandbox.cgroups.summary)",
         ])
         return sandbox
@@ -95,15 +130,33 @@ public struct Sandbox: SandboxProvider {
     /// (cancelled runs are killed), waits until the last has been reaped,
     /// and removes the cgroup parents of this process.
     public func run() async {
-        await launchers.run()
+        if let slots {
+            async let slotsWatched: Void = slots.run()
+            await launchers.run()
+            slots.close()
+            await slotsWatched
+        } else {
+            await launchers.run()
+        }
+        cgroups.releaseParents(logger: logger)
     }
 
     public var pythonVersion: String { interpreter.version }
 
     public var cgroupsActive: Bool { cgroups.isActive }
 
-    private func makeRun(limits: RunLimits) -> LauncherRun {
-        LauncherRun(launcher: launcherPath, arguments: command.arguments(for: limits), limits: limits, logger: logger)
+    private func makeRun(limits: RunLimits, slots: ForkServerSlots? = nil) -> LauncherRun {
+        let start: RunStart
+        if let slots = slots ?? self.slots {
+            start = .forkServer(slots, limitArguments: command.limitArguments(for: limits))
+        } else {
+            start = .launcher(path: launcherPath, arguments: command.arguments(for: limits))
+        }
+        return LauncherRun(start: start, limits: limits, logger: logger)
+    }
+
+    static func forkRunLibrary(beside launcher: String) -> String {
+        URL(fileURLWithPath: launcher).deletingLastPathComponent().appendingPathComponent("libpysandbox-fork-run.so").path
     }
 
     /// Runs `print` of the interpreter's version in a real sandbox: every
@@ -111,13 +164,20 @@ public struct Sandbox: SandboxProvider {
     private func selfTest() async throws {
         let request = RunRequest(code: "import sys; print(sys.version_info[0])")
         try request.validate()
-        let run = makeRun(limits: request.limits)
+        // A fork server of its own, ended after the test: the service's start with run().
+        let testSlots = slots.map { _ in
+            ForkServerSlots(launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups, logger: logger)
+        }
+        async let slotsWatched: Void = testSlots?.run() ?? ()
+        let run = makeRun(limits: request.limits, slots: testSlots)
         try run.start(request)
         async let supervised: Void = launchers.supervise(run)
         var output: [UInt8] = []
         for await chunk in run.output { output += chunk.bytes }
         let verdict = await run.verdict()
         await supervised
+        testSlots?.close()
+        await slotsWatched
         guard verdict.status == .ok, String(decoding: output, as: UTF8.self) == "3\n" else {
             throw SandboxUnavailable(description: "the sandbox does not work on this machine: "
                 + (verdict.message ?? "status \(verdict.status.rawValue), output \(String(decoding: output, as: UTF8.self).debugDescription)"))

@@ -41,6 +41,10 @@ struct Sandboxd: AsyncParsableCommand {
     var launcher: String?
     @Option(help: "Per-run cgroups: auto (when available) or off (rlimits only). (default: auto; env: SANDBOXD_CGROUPS)")
     var cgroups: String?
+    @Option(help: "How each run gets its interpreter: fork (a fork of a fork server's, a millisecond or two) or exec (a new one per run). (default: exec; env: SANDBOXD_ISOLATION)")
+    var isolation: String?
+    @Option(help: "Modules the fork servers import before forking runs, comma-separated (with --isolation fork); one that fails to import stops sandboxd. (env: SANDBOXD_PRELOAD)")
+    var preload: String?
     @Option(help: "A run's wall-clock limit when it asks for none, in ms. (default: 10000; env: SANDBOXD_TIMEOUT_MS)")
     var timeoutMs: Int?
     @Option(help: "The largest wall-clock limit a run may ask for, in ms. (default: 60000; env: SANDBOXD_MAX_TIMEOUT_MS)")
@@ -146,6 +150,20 @@ struct Sandboxd: AsyncParsableCommand {
         case "auto": configuration.sandbox.cgroups = .automatic
         case "off": configuration.sandbox.cgroups = .rlimitsOnly
         case let other: throw ValidationError("--cgroups: '\(other)' is neither auto nor off")
+        }
+        let isolationName = try isolation ?? environment.string("SANDBOXD_ISOLATION") ?? configuration.sandbox.isolation.rawValue
+        guard let chosen = Isolation(rawValue: isolationName) else {
+            throw ValidationError("--isolation: '\(isolationName)' is neither fork nor exec")
+        }
+        configuration.sandbox.isolation = chosen
+        configuration.sandbox.preload = try (preload ?? environment.string("SANDBOXD_PRELOAD") ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for module in configuration.sandbox.preload
+        where !module.split(separator: ".").allSatisfy({ $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && !$0.isEmpty }) {
+            throw ValidationError("--preload: '\(module)' is not a module name")
+        }
+        if !configuration.sandbox.preload.isEmpty && chosen != .fork {
+            throw ValidationError("--preload needs --isolation fork")
         }
 
         let server: SandboxServer

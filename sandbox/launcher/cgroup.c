@@ -144,11 +144,13 @@ bool cgroup_read_cpu_us(const struct cgroup_handle *cgroup, uint64_t *cpu_us)
     if (cgroup->v2_dir[0] != '\0') {
         /* cpu.stat's usage_usec is there with or without the cpu controller. */
         *cpu_us = read_keyed(cgroup->v2_dir, "cpu.stat", "usage_usec");
+        *cpu_us = *cpu_us > cgroup->cpu_base_us ? *cpu_us - cgroup->cpu_base_us : 0;
         return true;
     }
     if (cgroup->v1_cpuacct_dir[0] == '\0' || read_file(cgroup->v1_cpuacct_dir, "cpuacct.usage", text, sizeof text) < 0)
         return false;
     *cpu_us = strtoull(text, NULL, 10) / 1000; /* nanoseconds */
+    *cpu_us = *cpu_us > cgroup->cpu_base_us ? *cpu_us - cgroup->cpu_base_us : 0;
     return true;
 }
 
@@ -194,6 +196,53 @@ void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes,
         *peak_bytes = read_number(cgroup->v1_memory_dir, "memory.max_usage_in_bytes");
         *oom_kills = read_keyed(cgroup->v1_memory_dir, "memory.oom_control", "oom_kill");
     }
+    *peak_bytes = *peak_bytes > cgroup->memory_base_bytes ? *peak_bytes - cgroup->memory_base_bytes : 0;
+    *oom_kills = *oom_kills > cgroup->oom_kills_base ? *oom_kills - cgroup->oom_kills_base : 0;
+}
+
+/* Raising a v1 limit means memsw first (it may never be below the memory
+ * limit), lowering means memory first. */
+static bool set_v1_memory(const char *dir, uint64_t bytes)
+{
+    uint64_t current = read_number(dir, "memory.limit_in_bytes");
+    if (bytes >= current)
+        return set_limit(dir, "memory.memsw.limit_in_bytes", bytes, true) &&
+               set_limit(dir, "memory.limit_in_bytes", bytes, false);
+    return set_limit(dir, "memory.limit_in_bytes", bytes, false) &&
+           set_limit(dir, "memory.memsw.limit_in_bytes", bytes, true);
+}
+
+int cgroup_begin_run(struct cgroup_handle *cgroup, const struct cgroup_spec *spec)
+{
+    if (!cgroup->active)
+        return 0;
+    cgroup->cpu_base_us = 0;
+    cgroup->memory_base_bytes = 0;
+    cgroup->oom_kills_base = 0;
+    uint64_t ignored_peak, oom_kills = 0, cpu_us = 0;
+    cgroup_read_usage(cgroup, &ignored_peak, &oom_kills);
+    cgroup_read_cpu_us(cgroup, &cpu_us);
+    cgroup->oom_kills_base = oom_kills;
+    cgroup->cpu_base_us = cpu_us;
+    /* The fork server, skeleton init and their page cache; the run gets its limit on top, and
+     * pids for itself and those two (three with its own pid 1). */
+    bool set;
+    if (cgroup->v2_dir[0] != '\0') {
+        cgroup->memory_base_bytes = read_number(cgroup->v2_dir, "memory.current");
+        char bandwidth[64];
+        snprintf(bandwidth, sizeof bandwidth, "%" PRIu64 " %d", cpu_quota_us(spec), CPU_PERIOD_US);
+        set = set_limit(cgroup->v2_dir, "memory.max", cgroup->memory_base_bytes + spec->memory_bytes, false) &&
+              set_limit(cgroup->v2_dir, "pids.max", spec->pids_max + 3, false) &&
+              (spec->cpu_millicores == 0 || set_text(cgroup->v2_dir, "cpu.max", bandwidth, true));
+    } else {
+        cgroup->memory_base_bytes = read_number(cgroup->v1_memory_dir, "memory.usage_in_bytes");
+        set = set_v1_memory(cgroup->v1_memory_dir, cgroup->memory_base_bytes + spec->memory_bytes) &&
+              set_limit(cgroup->v1_memory_dir, "memory.max_usage_in_bytes", 0, false) &&
+              set_limit(cgroup->v1_pids_dir, "pids.max", spec->pids_max + 3, false) &&
+              (cgroup->v1_cpu_dir[0] == '\0' || spec->cpu_millicores == 0 ||
+               set_limit(cgroup->v1_cpu_dir, "cpu.cfs_quota_us", cpu_quota_us(spec), false));
+    }
+    return set ? 0 : -1;
 }
 
 /* Kills whatever is left in a v1 cgroup; the PID namespace normally leaves nothing. */

@@ -33,32 +33,31 @@
 #ifndef PYSANDBOX_LAUNCHER_H
 #define PYSANDBOX_LAUNCHER_H
 
-#include <linux/filter.h>
+#include "sandbox_steps.h"
+
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The sandbox's namespaces; the cgroup namespace comes later, from init. */
+#define NAMESPACE_FLAGS \
+    (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+
 enum {
-    STATUS_FD = 4,
-    PASSED_FD_LAST = 3, /* fds 0..3 reach the command */
+    /* With --fork-server: the fork server's end of its control socket, the
+     * fork-run library it loads, and the seccomp program each run installs. */
+    ZYGOTE_CONTROL_FD = 3,
+    ZYGOTE_LIBRARY_FD = 5,
+    ZYGOTE_SECCOMP_FD = 6,
     MAX_BINDS = 32,
     MAX_SYMLINKS = 16,
     MAX_ENV = 32,
-    MAX_BPF_INSNS = 4096,
 };
 
 struct symlink_spec {
     const char *target;   /* what the link points to */
     const char *linkpath; /* absolute path inside the sandbox */
-};
-
-struct rlimit_spec {
-    uint64_t cpu_seconds; /* per process, a backstop to the run-wide CPU limit */
-    uint64_t address_space_bytes;
-    uint64_t file_size_bytes;
-    uint64_t open_files;
-    uint64_t processes;
-    uint64_t stack_bytes;
 };
 
 struct cgroup_spec {
@@ -91,54 +90,30 @@ struct sandbox_config {
     struct rlimit_spec rlimits;
     struct cgroup_spec cgroup;
     uint64_t cpu_time_us; /* CPU time of all the run's processes together; 0 = none */
-};
-
-/* The seccomp program, built before clone so that no child allocates. */
-struct bpf_program_buffer {
-    struct sock_filter insns[MAX_BPF_INSNS];
-    unsigned short count;
+    bool fork_server;     /* serve runs forked from the command (fork_server.c) */
+    const char *fork_run_library; /* the fork server's library (zygote/), with --fork-server */
 };
 
 /* options.c. Exits on a bad option (fail, errno=0); otherwise returns 0. */
 int parse_options(int argc, char **argv, struct sandbox_config *config);
-
-/* report.c: one line per event on the status fd, "key=value" separated by spaces.
- * Reporting never fails (a gone service just does not read it). */
-void report_line(const char *format, ...) __attribute__((format(printf, 1, 2)));
-/* An error line without an errno (errno=0 reason=none), and one with the given errno. */
-void report_failure(const char *step, const char *detail);
-void report_failure_errno(const char *step, int error_number, const char *detail);
-/* Report and _exit(111): fail when no system call set errno, fail_errno with
- * errno, fail_with_code with an error number from elsewhere (libseccomp's
- * negative returns). */
-_Noreturn void fail(const char *step, const char *detail);
-_Noreturn void fail_errno(const char *step, const char *detail);
-_Noreturn void fail_with_code(const char *step, int error_number, const char *detail);
-
-/* common.c: helpers that neither report nor exit; -1 with errno set on failure. */
-/* One read(2), retried while interrupted (EINTR). */
-ssize_t read_retrying(int fd, void *buffer, size_t size);
-/* One read of a small file (a cgroup or /proc file), NUL-terminated. */
-ssize_t read_small_file(const char *path, char *buffer, size_t size);
-/* Writes `text` to an existing file (a cgroup or /proc file) in one write; 0 or -1. */
-int write_small_file(const char *path, const char *text);
-struct rusage;
-/* User plus system CPU time, in microseconds. */
-uint64_t rusage_cpu_us(const struct rusage *usage);
-/* The pids of a whitespace-separated list (cgroup.procs, /proc/…/children), at most `max`; returns how many. */
-int parse_pid_list(const char *text, pid_t *pids, int max);
+/* A fork-server run's limits (the limit options only) over a copy of the
+ * slot's config; reports and returns -1 on a bad option. `argv[0]` is skipped. */
+int parse_run_options(int argc, char **argv, struct sandbox_config *config);
 
 /* seccomp_policy.c. Without a cgroup that counts CPU time, the run's CPU
  * time is what init reaps, so no process may have its children reaped
  * unseen (SIGCHLD ignored). */
 /* Exits on failure (before anything is made); returns 0. */
 int build_seccomp_program(struct bpf_program_buffer *program, bool cpu_counted_by_cgroup);
-/* Returns -1 with errno and does not report: the caller does. */
-int install_seccomp_program(const struct bpf_program_buffer *program);
 
 /* cgroup.c */
 struct cgroup_handle {
     bool active;
+    /* A fork-server slot's cgroup serves run after run: what it held and had
+     * counted when the current run began, subtracted from what is read. */
+    uint64_t memory_base_bytes;
+    uint64_t cpu_base_us;
+    uint64_t oom_kills_base;
     char v2_dir[4096];
     char v1_memory_dir[4096];
     char v1_pids_dir[4096];
@@ -154,6 +129,10 @@ void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes,
 bool cgroup_counts_cpu(const struct cgroup_spec *spec);
 /* CPU time of every process that was ever in the cgroup; false if it does not count it. */
 bool cgroup_read_cpu_us(const struct cgroup_handle *cgroup, uint64_t *cpu_us);
+/* A fork-server run's limits on the slot's cgroup, on top of what the slot
+ * holds now (the fork server), and the bases its readings start from.
+ * Reports its failure and returns -1. */
+int cgroup_begin_run(struct cgroup_handle *cgroup, const struct cgroup_spec *spec);
 /* Does not exit: reports a directory it cannot remove and goes on. */
 void cgroup_destroy(const struct cgroup_handle *cgroup);
 
@@ -162,13 +141,6 @@ int write_id_maps(pid_t child, const struct sandbox_config *config);
 
 /* filesystem.c (init, between clone and exec); exits on failure. */
 void build_filesystem(const struct sandbox_config *config);
-
-/* credentials.c (init); exits on failure. */
-void become_sandbox_user(const struct sandbox_config *config);
-void drop_capabilities(void);
-
-/* rlimits.c (the command, before exec); exits on failure. */
-void apply_rlimits(const struct rlimit_spec *limits);
 
 /* run_census.c: the run's processes seen from the host, for the limits a
  * cgroup would otherwise enforce. Walks init's descendants in /proc. */
@@ -213,18 +185,6 @@ enum run_stop check_limits(struct limit_watch *watch);
 
 /* init.c */
 
-/* What init tells the supervisor once every process of the run is gone, so
- * the run can be reported before the namespaces are torn down. */
-struct run_outcome {
-    int32_t command_ended;  /* 0: stopped on request, the command's status is unknown */
-    int32_t command_status; /* the command's wait status */
-    uint64_t cpu_us;        /* init and everything it reaped */
-    int64_t maxrss_kb;
-};
-
-/* The supervisor's word to init on the go pipe, after the go byte. */
-enum { STOP_REQUEST = 's' };
-
 /* probe_channel: where init sends its socket-buffer probe, or -1 (the run has a cgroup).
  * Exits 0 after handing over the outcome; on a failed step, fail's 111; 112
  * when the supervisor is gone; 113 when waiting for its processes fails. */
@@ -236,5 +196,19 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
  * cgroup attach steps, having cleaned up. Other failures (pipes, signalfd,
  * pidfd_open, poll, wait4) exit through fail (111) without cleaning up. */
 int supervise(const struct sandbox_config *config);
+
+/* supervisor.c, shared with fork_server.c */
+const char *explain_clone_failure(int error_number);
+int block_control_signals(void);
+/* The final report of a run: how the command ended, then its totals. */
+void report_run(const struct run_outcome *outcome, int init_status, enum run_stop stop,
+                struct cgroup_handle *cgroup);
+
+/* fork_server.c: with --fork-server, one slot's life: the skeleton (init and
+ * the fork server in new namespaces, in the slot's cgroup), then one run at
+ * a time as the service sends them on fd 3, each reported on its own status
+ * fd. Returns 0 when the service closes fd 3 or signals; 111 after reporting
+ * (on fd 4) a failure of the skeleton or the fork server's death. */
+int serve_fork_server(const struct sandbox_config *config);
 
 #endif

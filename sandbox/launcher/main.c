@@ -18,5 +18,5 @@ int main(int argc, char **argv)
     close_range(STATUS_FD + 1, ~0U, 0);
     static struct sandbox_config config;
     parse_options(argc, argv, &config);
-    return supervise(&config);
+    return config.fork_server ? serve_fork_server(&config) : supervise(&config);
 }

@@ -36,6 +36,8 @@ enum option_id {
     OPT_CPU_MILLICORES,
     OPT_MEMORY,
     OPT_PIDS,
+    OPT_FORK_SERVER,
+    OPT_FORK_RUN_LIBRARY,
 };
 
 static const struct option long_options[] = {
@@ -64,6 +66,8 @@ static const struct option long_options[] = {
     {"cpu-millicores", required_argument, NULL, OPT_CPU_MILLICORES},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"pids", required_argument, NULL, OPT_PIDS},
+    {"fork-server", no_argument, NULL, OPT_FORK_SERVER},
+    {"fork-run-library", required_argument, NULL, OPT_FORK_RUN_LIBRARY},
     {NULL, 0, NULL, 0},
 };
 
@@ -126,6 +130,39 @@ static void set_defaults(struct sandbox_config *config)
     set_cpu_time(config, 10000);
 }
 
+/* The options that may differ from run to run. */
+static bool apply_limit_option(int option, const char *value, struct sandbox_config *config)
+{
+    switch (option) {
+    case OPT_CPU_TIME_MS: set_cpu_time(config, parse_number("cpu-time-ms", value)); break;
+    case OPT_ADDRESS_SPACE: config->rlimits.address_space_bytes = parse_number("address-space", value); break;
+    case OPT_FILE_SIZE: config->rlimits.file_size_bytes = parse_number("file-size", value); break;
+    case OPT_OPEN_FILES: config->rlimits.open_files = parse_number("open-files", value); break;
+    case OPT_PROCESSES: config->rlimits.processes = parse_number("processes", value); break;
+    case OPT_STACK: config->rlimits.stack_bytes = parse_number("stack", value); break;
+    case OPT_WORKDIR_BYTES: config->workdir_bytes = parse_number("workdir-bytes", value); break;
+    case OPT_WORKDIR_INODES: config->workdir_inodes = parse_number("workdir-inodes", value); break;
+    case OPT_CPU_MILLICORES: config->cgroup.cpu_millicores = parse_number("cpu-millicores", value); break;
+    case OPT_MEMORY: config->cgroup.memory_bytes = parse_number("memory", value); break;
+    case OPT_PIDS: config->cgroup.pids_max = parse_number("pids", value); break;
+    default: return false;
+    }
+    return true;
+}
+
+int parse_run_options(int argc, char **argv, struct sandbox_config *config)
+{
+    optind = 0; /* glibc: start over */
+    int option;
+    while ((option = getopt_long(argc, argv, "+", long_options, NULL)) != -1) {
+        if (!apply_limit_option(option, optarg, config)) {
+            report_failure("run_options", "only limit options may differ from run to run");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int parse_options(int argc, char **argv, struct sandbox_config *config)
 {
     set_defaults(config);
@@ -161,19 +198,11 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
                 bad_option("--workdir cannot be /");
             config->workdir = optarg;
             break;
-        case OPT_WORKDIR_BYTES: config->workdir_bytes = parse_number("workdir-bytes", optarg); break;
-        case OPT_WORKDIR_INODES: config->workdir_inodes = parse_number("workdir-inodes", optarg); break;
         case OPT_HOSTNAME: config->hostname = optarg; break;
         case OPT_UID: config->inside_uid = (uid_t)parse_number("uid", optarg); break;
         case OPT_GID: config->inside_gid = (gid_t)parse_number("gid", optarg); break;
         case OPT_OUTSIDE_UID: config->outside_uid = (uid_t)parse_number("outside-uid", optarg); break;
         case OPT_OUTSIDE_GID: config->outside_gid = (gid_t)parse_number("outside-gid", optarg); break;
-        case OPT_CPU_TIME_MS: set_cpu_time(config, parse_number("cpu-time-ms", optarg)); break;
-        case OPT_ADDRESS_SPACE: config->rlimits.address_space_bytes = parse_number("address-space", optarg); break;
-        case OPT_FILE_SIZE: config->rlimits.file_size_bytes = parse_number("file-size", optarg); break;
-        case OPT_OPEN_FILES: config->rlimits.open_files = parse_number("open-files", optarg); break;
-        case OPT_PROCESSES: config->rlimits.processes = parse_number("processes", optarg); break;
-        case OPT_STACK: config->rlimits.stack_bytes = parse_number("stack", optarg); break;
         case OPT_CGROUP2: require_absolute("cgroup2", optarg); config->cgroup.v2_parent = optarg; break;
         case OPT_CGROUP1_MEMORY:
             require_absolute("cgroup1-memory", optarg);
@@ -191,10 +220,14 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
             require_absolute("cgroup1-cpuacct", optarg);
             config->cgroup.v1_cpuacct_parent = optarg;
             break;
-        case OPT_CPU_MILLICORES: config->cgroup.cpu_millicores = parse_number("cpu-millicores", optarg); break;
-        case OPT_MEMORY: config->cgroup.memory_bytes = parse_number("memory", optarg); break;
-        case OPT_PIDS: config->cgroup.pids_max = parse_number("pids", optarg); break;
-        default: bad_option("unknown option (see sandbox/launcher/options.c)");
+        case OPT_FORK_SERVER: config->fork_server = true; break;
+        case OPT_FORK_RUN_LIBRARY:
+            require_absolute("fork-run-library", optarg);
+            config->fork_run_library = optarg;
+            break;
+        default:
+            if (!apply_limit_option(option, optarg, config))
+                bad_option("unknown option (see sandbox/launcher/options.c)");
         }
     }
     if (optind >= argc)
@@ -203,6 +236,8 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
         bad_option("the command must be an absolute path");
     if ((config->cgroup.v1_memory_parent == NULL) != (config->cgroup.v1_pids_parent == NULL))
         bad_option("--cgroup1-memory and --cgroup1-pids go together");
+    if (config->fork_server && config->fork_run_library == NULL)
+        bad_option("--fork-server needs --fork-run-library");
     config->argv = &argv[optind];
     config->env[config->env_count] = NULL;
     return 0;

@@ -308,11 +308,3 @@ int build_seccomp_program(struct bpf_program_buffer *program, bool cpu_counted_b
     program->count = (unsigned short)(size / (ssize_t)sizeof(struct sock_filter));
     return 0;
 }
-
-int install_seccomp_program(const struct bpf_program_buffer *program)
-{
-    struct sock_fprog filter = {.len = program->count, .filter = (struct sock_filter *)program->insns};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return -1;
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &filter);
-}

@@ -29,12 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NAMESPACE_FLAGS \
-    (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
-
 static struct bpf_program_buffer seccomp_program;
 
-static const char *explain_clone_failure(int error_number)
+const char *explain_clone_failure(int error_number)
 {
     switch (error_number) {
     case EPERM:
@@ -48,7 +45,7 @@ static const char *explain_clone_failure(int error_number)
     }
 }
 
-static int block_control_signals(void)
+int block_control_signals(void)
 {
     sigset_t signals;
     sigemptyset(&signals);
@@ -108,8 +105,8 @@ static const char *limit_name(enum run_stop stop)
 /* The final report: how the command ended, then the run's totals. The
  * cgroup's CPU time covers every process however it ended; init's figure,
  * the fallback, covers what it reaped. */
-static void report_run(const struct run_outcome *outcome, int init_status, enum run_stop stop,
-                       struct cgroup_handle *cgroup)
+void report_run(const struct run_outcome *outcome, int init_status, enum run_stop stop,
+                struct cgroup_handle *cgroup)
 {
     if (outcome->command_ended && WIFEXITED(outcome->command_status))
         report_line("command exit_code=%d", WEXITSTATUS(outcome->command_status));

@@ -8,15 +8,24 @@ import Synchronization
 import Glibc
 #endif
 
-/// A `SandboxRun` in a sandbox of the C launcher's. `Sandbox.launch` makes
-/// it and hands it to the `LauncherSupervisor`, whose task spawns the
-/// launcher and watches it to the end (`supervise`); this type feeds it the
-/// program and stdin, and hands out its output, readiness and verdict.
+/// How a run's sandbox starts.
+enum RunStart: Sendable {
+    /// `--isolation exec`: a launcher of its own, which starts a new interpreter.
+    case launcher(path: String, arguments: [String])
+    /// `--isolation fork`: a fork of a loaded interpreter in a fork-server slot,
+    /// given the run's limit options.
+    case forkServer(ForkServerSlots, limitArguments: [String])
+}
+
+/// A `SandboxRun` in a sandbox of the C launcher's, or of a fork-server
+/// slot's. `Sandbox.launch` makes it and hands it to the
+/// `LauncherSupervisor`, whose task starts the sandbox and watches it to the
+/// end (`supervise`); this type feeds it the program and stdin, and hands
+/// out its output, readiness and verdict.
 final class LauncherRun: SandboxRun {
     let output: AsyncStream<OutputChunk>
     let limits: RunLimits
-    private let launcher: String
-    private let arguments: [String]
+    private let start: RunStart
     private let logger: Logger
     private let outputSink: AsyncStream<OutputChunk>.Continuation
     private let delivery: Mutex<AsyncStream<RunDelivery>.Continuation?>
@@ -27,9 +36,8 @@ final class LauncherRun: SandboxRun {
     private let outcome: EventLoopPromise<Verdict>
     private let killer = RunKiller()
 
-    init(launcher: String, arguments: [String], limits: RunLimits, logger: Logger) {
-        self.launcher = launcher
-        self.arguments = arguments
+    init(start: RunStart, limits: RunLimits, logger: Logger) {
+        self.start = start
         self.limits = limits
         self.logger = logger
         (output, outputSink) = AsyncStream.makeStream(of: OutputChunk.self)
@@ -109,22 +117,61 @@ final class LauncherRun: SandboxRun {
             end(LauncherRun.verdict(killedBeforeSpawn: reason, limits: limits))
             return nil
         }
-        let launched: SpawnedLauncher
-        do {
-            launched = try SpawnedLauncher(path: launcher, arguments: arguments)
-        } catch {
-            logger.error("could not start the launcher", metadata: ["error": "\(error)"])
-            end(Verdict(status: .internalError, message: "could not start the launcher: \(error)"))
+        switch start {
+        case .launcher(let path, let arguments):
+            let launched: SpawnedLauncher
+            do {
+                launched = try SpawnedLauncher(path: path, arguments: arguments)
+            } catch {
+                logger.error("could not start the launcher", metadata: ["error": "\(error)"])
+                end(Verdict(status: .internalError, message: "could not start the launcher: \(error)"))
+                return nil
+            }
+            killer.spawned(.launcher(launched.pid))
+            let killedBySignal = await watch(launched.descriptors)
+            return killedBySignal ? launched.pid : nil
+        case .forkServer(let slots, let limitArguments):
+            await forkAndWatch(slots: slots, limitArguments: limitArguments)
             return nil
         }
-        killer.spawned(launched.pid)
+    }
+
+    private func forkAndWatch(slots: ForkServerSlots, limitArguments: [String]) async {
+        let slot: ForkServerSlot
+        do {
+            slot = try await slots.acquire()
+        } catch {
+            logger.error("no fork server", metadata: ["error": "\(error)"])
+            end(Verdict(status: .internalError, message: "no fork server: \(error)"))
+            return
+        }
+        if let reason = killer.reason {  // cancelled while the slot started
+            slots.release(slot)
+            end(LauncherRun.verdict(killedBeforeSpawn: reason, limits: limits))
+            return
+        }
+        let started: (descriptors: RunDescriptors, stop: CInt)
+        do {
+            started = try slot.startRun(arguments: limitArguments)
+        } catch {
+            slot.kill()
+            slots.release(slot)
+            logger.error("could not start a run in the fork server", metadata: ["error": "\(error)"])
+            end(Verdict(status: .internalError, message: "could not start a run in the fork server: \(error)"))
+            return
+        }
+        killer.spawned(.forkServerRun(stop: started.stop, slot: slot))
+        _ = await watch(started.descriptors)
+        slots.release(slot)
+    }
+
+    private func watch(_ descriptors: RunDescriptors) async -> Bool {
         let supervision = Supervision(
-            descriptors: launched.descriptors, limits: limits, killer: killer, outputSink: outputSink,
+            descriptors: descriptors, limits: limits, killer: killer, outputSink: outputSink,
             readiness: readiness, logger: logger)
-        let killedBySignal = await supervision.run(deliveries: deliveries, stdinChunks: stdinChunks) { verdict in
+        return await supervision.run(deliveries: deliveries, stdinChunks: stdinChunks) { verdict in
             outcome.succeed(verdict)
         }
-        return killedBySignal ? launched.pid : nil
     }
 
     private func end(_ verdict: Verdict) {

@@ -43,8 +43,8 @@ final class LauncherSupervisor: Sendable {
         return accepted
     }
 
-    /// Supervises every launcher submitted until intake closes, waits for
-    /// those still running, and removes the cgroup parents.
+    /// Supervises every launcher submitted until intake closes, and waits
+    /// for those still running.
     func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -57,7 +57,6 @@ final class LauncherSupervisor: Sendable {
                 group.addTask { await self.supervise(launcher) }
             }
         }
-        cgroups.releaseParents(logger: logger)
     }
 
     /// Runs `launcher` from spawn to reaping; what a launcher killed by a

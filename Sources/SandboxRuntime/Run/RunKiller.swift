@@ -13,13 +13,22 @@ enum KillReason: Sendable {
     case outputLimit
 }
 
+/// What ends a run: its own launcher, or a fork-server slot's supervisor.
+enum KillTarget: Sendable {
+    /// SIGTERM; SIGKILL if it has not exited after `escalationDelay`.
+    case launcher(pid_t)
+    /// A byte on the run's stop pipe; if the run has not ended after
+    /// `escalationDelay`, the whole slot is killed (and replaced).
+    case forkServerRun(stop: CInt, slot: ForkServerSlot)
+}
+
 /// Asks the launcher to kill its sandbox, at most once, and never before it
 /// was spawned nor after it was reaped (its pid could belong to someone else
 /// by then). A launcher that has not exited `escalationDelay` after SIGTERM
 /// gets SIGKILL from a timer on an event loop, which the reaping cancels.
 final class RunKiller: Sendable {
     private struct State {
-        var pid: pid_t?
+        var target: KillTarget?
         var reason: KillReason?
         var escalation: Scheduled<Void>?
         var reaped = false
@@ -34,10 +43,10 @@ final class RunKiller: Sendable {
 
     var reason: KillReason? { state.withLock { $0.reason } }
 
-    /// Records the spawned launcher. A kill that came before is carried out now.
-    func spawned(_ pid: pid_t) {
+    /// Records the spawned launcher or started fork-server run. A kill that came before is carried out now.
+    func spawned(_ target: KillTarget) {
         state.withLock { state in
-            state.pid = pid
+            state.target = target
             if state.reason != nil { terminate(&state) }
         }
     }
@@ -46,7 +55,7 @@ final class RunKiller: Sendable {
         state.withLock { state in
             guard state.reason == nil, !state.reaped else { return }
             state.reason = reason
-            if state.pid != nil { terminate(&state) }
+            if state.target != nil { terminate(&state) }
         }
     }
 
@@ -57,7 +66,13 @@ final class RunKiller: Sendable {
         guard let pid = state.withLock({ state -> pid_t? in
             state.reaped = true
             state.escalation?.cancel()
-            return state.pid
+            switch state.target {
+            case .launcher(let pid): return pid
+            case .forkServerRun(let stop, _):
+                close(stop)  // nothing to reap: the slot lives on
+                return nil
+            case nil: return nil
+            }
         }) else { return false }
         let exit = NIOThreadPool.singleton.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any()) { () -> CInt in
             var status: CInt = 0
@@ -70,11 +85,20 @@ final class RunKiller: Sendable {
     }
 
     private func terminate(_ state: inout State) {
-        guard let pid = state.pid else { return }
-        _ = Glibc.kill(pid, SIGTERM)
+        let escalate: @Sendable () -> Void
+        switch state.target {
+        case .launcher(let pid):
+            _ = Glibc.kill(pid, SIGTERM)
+            escalate = { _ = Glibc.kill(pid, SIGKILL) }
+        case .forkServerRun(let stop, let slot):
+            _ = withUnsafeBytes(of: UInt8(ascii: "s")) { send(stop, $0.baseAddress, 1, CInt(MSG_NOSIGNAL)) }
+            escalate = { slot.kill() }
+        case nil:
+            return
+        }
         state.escalation = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: Self.escalationDelay) { [self] in
             self.state.withLock { state in
-                if !state.reaped { _ = Glibc.kill(pid, SIGKILL) }
+                if !state.reaped { escalate() }
             }
         }
     }

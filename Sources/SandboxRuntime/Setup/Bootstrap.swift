@@ -22,6 +22,47 @@ enum Bootstrap {
         return sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: list) + body
     }
 
+    /// The bootstrap of a fork server (`--isolation fork`): the same, except
+    /// that between loading and waiting for the program it imports `preload`
+    /// and then serves runs, each a fork of itself that goes on to the run
+    /// part while the fork server waits for the next (sandbox/zygote/).
+    static func forkServerSource(sitePackages: [String], preload: [String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let list = (try? encoder.encode(sitePackages)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let modules = (try? encoder.encode(preload)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        return sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: list)
+            + forkServerLoop.replacingOccurrences(of: "PRELOAD", with: modules) + body
+    }
+
+    /// Runs in the fork server until a fork returns in a run. A module that
+    /// fails to import ends the fork server with its traceback on stderr, the
+    /// slot's log, which the service reports.
+    private static let forkServerLoop = #"""
+def serve_runs():
+    import ctypes
+    library = ctypes.PyDLL("/proc/self/fd/5")
+    for name in PRELOAD:
+        __import__(name)
+    if library.pysandbox_fork_server_ready() != 0:
+        os._exit(1)
+    python = ctypes.pythonapi
+    while True:
+        received = library.pysandbox_receive_run()
+        if received <= 0:
+            os._exit(0 if received == 0 else 1)
+        python.PyOS_BeforeFork()
+        pid = library.pysandbox_fork_run()
+        if pid == 0:
+            python.PyOS_AfterFork_Child()
+            return
+        python.PyOS_AfterFork_Parent()
+
+serve_runs()
+del serve_runs
+
+"""#
+
     /// What `site` would have done that programs notice: its directories on
     /// `sys.path`, and `exit`, `quit`, `help` and friends as builtins.
     private static let sitePrelude = #"""

@@ -3,6 +3,7 @@
 struct LauncherCommand: Sendable {
     private let fixedArguments: [String]
     private let interpreterArguments: [String]
+    private let forkServerArguments: [String]
     private let cgroupsActive: Bool
 
     static let workdir = "/tmp"
@@ -19,7 +20,7 @@ struct LauncherCommand: Sendable {
         "MALLOC_ARENA_MAX=2",
     ]
 
-    init(interpreter: Interpreter, cgroups: CgroupPlan) {
+    init(interpreter: Interpreter, cgroups: CgroupPlan, preload: [String] = []) {
         var arguments: [String] = []
         for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
         for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
@@ -32,10 +33,27 @@ struct LauncherCommand: Sendable {
             "--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c",
             Bootstrap.source(sitePackages: interpreter.sitePackages),
         ]
+        forkServerArguments = [
+            "--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c",
+            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, preload: preload),
+        ]
         cgroupsActive = cgroups.isActive
     }
 
+    /// A fork-server slot: the limits of its cgroup while the fork server
+    /// starts (generous: each run sets its own), the library, the bootstrap.
+    func forkServerArguments(library: String, limits: RunLimits) -> [String] {
+        fixedArguments + ["--fork-server", "--fork-run-library", library]
+            + limitArguments(for: limits).replacingMemory(with: limits.memoryBytes + (1 << 30))
+            + forkServerArguments
+    }
+
     func arguments(for limits: RunLimits) -> [String] {
+        fixedArguments + limitArguments(for: limits) + interpreterArguments
+    }
+
+    /// The options that may change from run to run: all a fork-server run sends.
+    func limitArguments(for limits: RunLimits) -> [String] {
         // The address-space limit only catches single huge allocations and
         // leaves room for thread stacks (8 MiB of address space each): the
         // run's memory is bounded by its cgroup or, without one, by the
@@ -54,6 +72,15 @@ struct LauncherCommand: Sendable {
             "--pids", "\(limits.maxProcesses)",
             "--cpu-millicores", "\(max(1, Int(limits.cpuCores * 1000)))",
         ]
-        return fixedArguments + limitArguments + interpreterArguments
+        return limitArguments
+    }
+}
+
+extension [String] {
+    fileprivate func replacingMemory(with bytes: Int) -> [String] {
+        guard let index = firstIndex(of: "--memory"), index + 1 < count else { return self }
+        var copy = self
+        copy[index + 1] = "\(bytes)"
+        return copy
     }
 }

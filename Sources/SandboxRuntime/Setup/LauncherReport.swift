@@ -64,4 +64,11 @@ struct LauncherReport: Sendable, Equatable {
         let reason = failure.line.range(of: "reason=").map { String(failure.line[$0.upperBound...]) } ?? failure.line
         return "sandbox step '\(failure.step)' failed: \(reason)"
     }
+
+    /// The first failure among status lines, phrased for a person.
+    static func failureMessage(lines: [String]) -> String? {
+        var report = LauncherReport()
+        for line in lines { report.consume(line: Substring(line)) }
+        return report.failureMessage
+    }
 }

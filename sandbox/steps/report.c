@@ -1,11 +1,18 @@
 /* The status channel: one line per event, read by the service. */
-#include "launcher.h"
+#include "sandbox_steps.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+static int report_fd = STATUS_FD;
+
+void report_to(int fd)
+{
+    report_fd = fd;
+}
 
 void report_line(const char *format, ...)
 {
@@ -20,7 +27,7 @@ void report_line(const char *format, ...)
         length = sizeof line - 2;
     line[length++] = '\n';
     /* One write of less than PIPE_BUF is atomic, so lines never interleave. */
-    ssize_t ignored = write(STATUS_FD, line, (size_t)length);
+    ssize_t ignored = write(report_fd, line, (size_t)length);
     (void)ignored;
 }
 

@@ -1,7 +1,7 @@
 /* Small helpers shared by the launcher's files: whole small-file reads and
  * writes (cgroup, /proc), reads retried on EINTR, and CPU time from rusage.
  * None of them reports or exits: the caller decides what a failure means. */
-#include "launcher.h"
+#include "sandbox_steps.h"
 
 #include <stdlib.h>
 

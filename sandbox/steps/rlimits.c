@@ -1,5 +1,5 @@
 /* Resource limits of the command, set between fork and exec. */
-#include "launcher.h"
+#include "sandbox_steps.h"
 
 #include <sys/resource.h>
 

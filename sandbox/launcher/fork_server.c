@@ -1,0 +1,446 @@
+/*
+ * A fork-server slot (--fork-server): the supervisor of one fork server and
+ * of the runs it forks, one at a time.
+ *
+ *   supervisor (host namespaces)   the slot's cgroup, the skeleton, one run
+ *     |                            at a time: limits, watch, report
+ *     +- skeleton init (pid 1 of new user/pid/net/mount/ipc/uts/cgroup
+ *          |   namespaces; the filesystem view; launcher/init.c)
+ *          +- fork server (python3 with the bootstrap and preloaded modules;
+ *               |   never runs user code; zygote/ forks each run)
+ *               +- run pid 1 -> command    (zygote/fork_run.c)
+ *
+ * Descriptors on entry: 0-2 the slot's log (the fork server's stdio), 3 a
+ * seqpacket socket from the service, 4 the slot's status channel ("ready",
+ * or what failed). Each message on fd 3 is a run: its limit options,
+ * NUL-separated ("run\0--memory\0N\0..."), with six descriptors: the run's
+ * stdin, stdout, stderr, request, status channel, and a stop pipe (a byte,
+ * or its end closing, ends the run). The run is reported on its own status
+ * channel exactly as the launcher reports a run of its own (supervisor.c);
+ * that channel closes once the run's pid 1 is gone and the slot can take
+ * the next run.
+ *
+ * The runs of a slot live in the slot's cgroup, which they inherit from the
+ * fork server at fork: no per-run cgroup, no attach (on cgroup v1 each one
+ * waits for an RCU grace period). Each run's limits are set on the slot's
+ * cgroup on top of what the fork server holds, and its CPU time, peak memory
+ * and OOM kills are read relative to where they stood when it began
+ * (cgroup_begin_run).
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum {
+    SERVICE_FD = 3,
+    KILL_GRACE_MS = 1000,
+    MAX_RUN_ARGS = 64,
+    /* Descriptors for the skeleton are moved this high before being placed. */
+    HIGH_FD = 100,
+};
+
+struct skeleton {
+    pid_t init;
+    int pid_fd;
+    int go;             /* our end: closing it ends the slot */
+    int outcome;
+    int zygote_control; /* our end of the fork server's control socket */
+    int socket_probe;
+};
+
+struct run {
+    bool active;
+    struct sandbox_config config;
+    int status_fd;
+    int stop_fd;
+    int go_fd;
+    int outcome_fd;
+    int pid_fd; /* of the run's pid 1, once it has sent it */
+    enum run_stop stop;
+    bool reported;
+    struct limit_watch watch;
+    int timer_fd;
+};
+
+static struct bpf_program_buffer seccomp_program;
+static struct cgroup_handle cgroup;
+
+/* The seccomp program for the fork server to hand each run: a sealed memfd. */
+static int seccomp_program_file(const struct sandbox_config *config)
+{
+    build_seccomp_program(&seccomp_program, cgroup_counts_cpu(&config->cgroup));
+    int fd = memfd_create("pysandbox-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    size_t size = seccomp_program.count * sizeof(struct sock_filter);
+    if (fd < 0 || write(fd, seccomp_program.insns, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+        fail_errno("seccomp_memfd", "handing the seccomp program to the fork server");
+    return fd;
+}
+
+/* Every descriptor the skeleton's init needs lives above HIGH_FD, so
+ * placing the fork server's at 3, 5 and 6 clobbers none of them. */
+static void lift(int *fd)
+{
+    int high = fcntl(*fd, F_DUPFD_CLOEXEC, HIGH_FD);
+    if (high < 0)
+        fail_errno("lift_fd", "moving the skeleton's descriptors out of the way");
+    close(*fd);
+    *fd = high;
+}
+
+/* In the skeleton's init, before run_init: its fork server's descriptors at 3, 5 and 6. */
+static void place_fork_server_fds(int zygote_end, int library, int program)
+{
+    const int sources[3] = {zygote_end, library, program};
+    const int targets[3] = {ZYGOTE_CONTROL_FD, ZYGOTE_LIBRARY_FD, ZYGOTE_SECCOMP_FD};
+    for (int i = 0; i < 3; i++) {
+        if (dup2(sources[i], targets[i]) != targets[i])
+            fail_errno("place_fds", "the fork server's descriptors");
+    }
+}
+
+static int start_skeleton(const struct sandbox_config *config, struct skeleton *skeleton, int signal_fd)
+{
+    int library = open(config->fork_run_library, O_RDONLY | O_CLOEXEC);
+    if (library < 0)
+        fail_errno("open_fork_run_library", config->fork_run_library);
+    int program = seccomp_program_file(config);
+    int go[2], outcome[2], zygote[2];
+    if (pipe2(go, O_CLOEXEC) != 0 || pipe2(outcome, O_CLOEXEC) != 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, zygote) != 0)
+        fail_errno("pipe", "the skeleton's go, outcome and control channels");
+    int probe[2] = {-1, -1};
+    if (!cgroup.active && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, probe) != 0)
+        fail_errno("socketpair", "the channel for init's socket-buffer probe");
+    int *const lifted[] = {&library, &program, &go[0], &go[1], &outcome[0], &outcome[1], &zygote[0], &zygote[1]};
+    for (size_t i = 0; i < sizeof lifted / sizeof lifted[0]; i++)
+        lift(lifted[i]);
+    if (probe[0] >= 0) {
+        lift(&probe[0]);
+        lift(&probe[1]);
+    }
+
+    pid_t init = (pid_t)syscall(SYS_clone, NAMESPACE_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
+    if (init < 0) {
+        report_failure_errno("clone_namespaces", errno, explain_clone_failure(errno));
+        return -1;
+    }
+    if (init == 0) {
+        close(go[1]);
+        close(outcome[0]);
+        close(zygote[0]);
+        close(signal_fd);
+        if (probe[0] >= 0)
+            close(probe[0]);
+        place_fork_server_fds(zygote[1], library, program);
+        run_init(config, &seccomp_program, go[0], outcome[1], probe[1]);
+    }
+    close(go[0]);
+    close(outcome[1]);
+    close(zygote[1]);
+    close(library);
+    close(program);
+    if (probe[1] >= 0)
+        close(probe[1]);
+    *skeleton = (struct skeleton){.init = init, .go = go[1], .outcome = outcome[0], .zygote_control = zygote[0],
+                                  .socket_probe = -1};
+    bool placed = write_id_maps(init, config) == 0;
+    if (placed && cgroup_attach(&cgroup, init) != 0) {
+        report_failure_errno("cgroup_attach", errno, "placing the skeleton in the slot's cgroup");
+        placed = false;
+    }
+    if (!placed) {
+        kill(init, SIGKILL);
+        waitpid(init, NULL, 0);
+        return -1;
+    }
+    skeleton->pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
+    if (skeleton->pid_fd < 0)
+        fail_errno("pidfd_open", "watching the skeleton (Linux 5.3 or later is required)");
+    if (write(go[1], "g", 1) != 1)
+        fail_errno("go", "releasing the skeleton");
+    skeleton->socket_probe = probe[0] >= 0 ? receive_socket_memory_probe(probe[0]) : -1;
+    return 0;
+}
+
+/* The fork server's "ready" once its modules are loaded; false if it died first. */
+static bool wait_until_ready(struct skeleton *skeleton, int signal_fd)
+{
+    struct pollfd watches[3] = {
+        {.fd = skeleton->zygote_control, .events = POLLIN},
+        {.fd = skeleton->pid_fd, .events = POLLIN},
+        {.fd = signal_fd, .events = POLLIN},
+    };
+    for (;;) {
+        if (poll(watches, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            fail_errno("poll", "waiting for the fork server");
+        }
+        if (watches[0].revents & POLLIN) {
+            char word[16] = {0};
+            if (recv(skeleton->zygote_control, word, sizeof word - 1, 0) == 5 && strcmp(word, "ready") == 0)
+                return true;
+        }
+        if (watches[0].revents || watches[1].revents || watches[2].revents) {
+            report_failure("fork_server_start", "the fork server exited before it was ready; the slot's log says why");
+            return false;
+        }
+    }
+}
+
+/* The run's pid 1 in our PID namespace, from its pidfd (fdinfo's "Pid:"). */
+static pid_t pid_of(int pid_fd)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pid_fd);
+    if (read_small_file(path, text, sizeof text) < 0)
+        return -1;
+    const char *line = strstr(text, "Pid:");
+    return line != NULL ? (pid_t)strtol(line + 4, NULL, 10) : -1;
+}
+
+static void end_run(struct run *run)
+{
+    const int fds[] = {run->status_fd, run->stop_fd, run->go_fd, run->outcome_fd, run->pid_fd, run->timer_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (fds[i] >= 0)
+            close(fds[i]);
+    }
+    report_to(STATUS_FD);
+    run->active = false;
+}
+
+static void stop_run(struct run *run, enum run_stop reason)
+{
+    if (run->stop != RUN_GOING)
+        return;
+    run->stop = reason;
+    ssize_t ignored = write(run->go_fd, (char[]){STOP_REQUEST}, 1);
+    (void)ignored;
+}
+
+/* A run message from the service; false if it could not be started (it is then ended). */
+static void begin_run(const struct sandbox_config *config, struct skeleton *skeleton, struct run *run,
+                      char *text, size_t length, const int fds[6])
+{
+    *run = (struct run){.active = true, .config = *config, .status_fd = fds[4], .stop_fd = fds[5],
+                        .go_fd = -1, .outcome_fd = -1, .pid_fd = -1, .timer_fd = -1};
+    report_to(run->status_fd);
+    char *argv[MAX_RUN_ARGS + 1];
+    int argc = 0;
+    for (size_t offset = 0; offset < length && argc < MAX_RUN_ARGS; offset += strlen(text + offset) + 1)
+        argv[argc++] = text + offset;
+    argv[argc] = NULL;
+    int go[2], outcome[2];
+    bool started = parse_run_options(argc, argv, &run->config) == 0 &&
+                   cgroup_begin_run(&cgroup, &run->config.cgroup) == 0;
+    if (started && (pipe2(go, O_CLOEXEC) != 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, outcome) != 0)) {
+        report_failure_errno("pipe", errno, "the run's go and outcome channels");
+        started = false;
+    }
+    if (started) {
+        struct fork_run_spec spec = {
+            .rlimits = run->config.rlimits,
+            .workdir_bytes = run->config.workdir_bytes,
+            .workdir_inodes = run->config.workdir_inodes,
+            .uid = run->config.inside_uid,
+            .gid = run->config.inside_gid,
+        };
+        snprintf(spec.workdir, sizeof spec.workdir, "%s", run->config.workdir);
+        const int passed[FORK_RUN_FDS] = {fds[0], fds[1], fds[2], fds[3], fds[4], go[0], outcome[1]};
+        if (send_with_fds(skeleton->zygote_control, &spec, sizeof spec, passed, FORK_RUN_FDS) != 0) {
+            report_failure_errno("fork_server_send", errno, "handing the run to the fork server");
+            started = false;
+            close(go[1]);
+            close(outcome[0]);
+        } else {
+            run->go_fd = go[1];
+            run->outcome_fd = outcome[0];
+        }
+        close(go[0]);
+        close(outcome[1]);
+    }
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    if (!started) {
+        struct run_outcome nothing = {0};
+        report_run(&nothing, 0, RUN_GOING, &cgroup);
+        end_run(run);
+    }
+}
+
+/* The outcome socket: first the run's pidfd, then its outcome; false at its end. */
+static bool read_from_run(struct run *run, struct cgroup_handle *slot_cgroup, int socket_probe)
+{
+    if (run->pid_fd < 0) {
+        char word[8];
+        int count = 0;
+        if (receive_with_fds(run->outcome_fd, word, sizeof word, &run->pid_fd, 1, &count) <= 0 || count != 1)
+            return false;
+        run->timer_fd = start_limit_watch(&run->watch, &run->config, pid_of(run->pid_fd), slot_cgroup, socket_probe);
+        return true;
+    }
+    struct run_outcome outcome;
+    if (recv(run->outcome_fd, &outcome, sizeof outcome, MSG_DONTWAIT) != (ssize_t)sizeof outcome)
+        return false;
+    report_run(&outcome, 0, run->stop, slot_cgroup);
+    run->reported = true;
+    return true;
+}
+
+/* The run's pid 1 is gone (or never started): report what is known, and free the slot. */
+static void finish_run(struct run *run)
+{
+    if (!run->reported && run->outcome_fd >= 0 && run->pid_fd >= 0)
+        read_from_run(run, &cgroup, -1);
+    if (!run->reported) {
+        struct run_outcome nothing = {0};
+        report_run(&nothing, 0, run->stop, &cgroup);
+    }
+    end_run(run);
+}
+
+/* The fork server died: end the run, say why, and let the service replace the slot. */
+static void fork_server_died(struct run *run)
+{
+    if (run->active) {
+        report_failure("fork_server", "the fork server died during the run; the slot is replaced");
+        if (run->pid_fd >= 0) {
+            syscall(SYS_pidfd_send_signal, run->pid_fd, SIGKILL, NULL, 0);
+            struct pollfd gone = {.fd = run->pid_fd, .events = POLLIN};
+            poll(&gone, 1, KILL_GRACE_MS);
+        }
+        finish_run(run);
+    }
+    report_failure("fork_server", "the fork server died; the slot is replaced");
+}
+
+enum { W_SERVICE, W_SIGNALS, W_SKELETON, W_ZYGOTE, W_OUTCOME, W_PID, W_STOP, W_STATUS, W_TIMER, WATCH_COUNT };
+
+/* Runs runs until the service closes fd 3 or signals (true), or the fork server dies (false). */
+static bool serve_runs(const struct sandbox_config *config, struct skeleton *skeleton, int signal_fd)
+{
+    struct run run = {.active = false};
+    bool closing = false;
+    for (;;) {
+        if (closing && !run.active)
+            return true;
+        struct pollfd watches[WATCH_COUNT] = {
+            [W_SERVICE] = {.fd = closing || run.active ? -1 : SERVICE_FD, .events = POLLIN},
+            [W_SIGNALS] = {.fd = signal_fd, .events = POLLIN},
+            [W_SKELETON] = {.fd = skeleton->pid_fd, .events = POLLIN},
+            [W_ZYGOTE] = {.fd = skeleton->zygote_control, .events = POLLIN},
+            [W_OUTCOME] = {.fd = run.active ? run.outcome_fd : -1, .events = POLLIN},
+            [W_PID] = {.fd = run.active ? run.pid_fd : -1, .events = POLLIN},
+            [W_STOP] = {.fd = run.active && run.stop == RUN_GOING ? run.stop_fd : -1, .events = POLLIN},
+            [W_STATUS] = {.fd = run.active && !run.reported ? run.status_fd : -1, .events = 0},
+            [W_TIMER] = {.fd = run.active && run.stop == RUN_GOING ? run.timer_fd : -1, .events = POLLIN},
+        };
+        int ready = poll(watches, WATCH_COUNT, run.active && run.stop != RUN_GOING ? KILL_GRACE_MS : -1);
+        if (ready < 0) {
+            if (errno == EINTR)
+                continue;
+            fail_errno("poll", "serving runs");
+        }
+        if (ready == 0) { /* the run's pid 1 did not end in time */
+            syscall(SYS_pidfd_send_signal, run.pid_fd, SIGKILL, NULL, 0);
+            continue;
+        }
+        if (watches[W_SKELETON].revents || watches[W_ZYGOTE].revents) {
+            fork_server_died(&run);
+            return false;
+        }
+        if (watches[W_SIGNALS].revents & POLLIN) {
+            struct signalfd_siginfo info;
+            ssize_t ignored = read(signal_fd, &info, sizeof info);
+            (void)ignored;
+            closing = true;
+            if (run.active)
+                stop_run(&run, STOPPED_BY_SERVICE);
+        }
+        if (watches[W_SERVICE].revents) {
+            char text[4096];
+            int fds[6], count = 0;
+            ssize_t length = receive_with_fds(SERVICE_FD, text, sizeof text - 1, fds, 6, &count);
+            if (length <= 0) {
+                closing = true;
+            } else if (count != 6) {
+                for (int i = 0; i < count; i++)
+                    close(fds[i]);
+                report_failure("run_message", "a run comes with six descriptors");
+            } else {
+                text[length] = '\0';
+                begin_run(config, skeleton, &run, text, (size_t)length, fds);
+            }
+        }
+        if (!run.active)
+            continue;
+        if ((watches[W_OUTCOME].revents & (POLLIN | POLLHUP)) &&
+            !read_from_run(&run, &cgroup, skeleton->socket_probe)) {
+            close(run.outcome_fd);
+            run.outcome_fd = -1;
+            if (run.pid_fd < 0) { /* it failed before it began: it has reported why */
+                finish_run(&run);
+                continue;
+            }
+        }
+        if (watches[W_PID].revents & POLLIN) {
+            finish_run(&run);
+            continue;
+        }
+        if (watches[W_STOP].revents)
+            stop_run(&run, STOPPED_BY_SERVICE);
+        if (watches[W_STATUS].revents & (POLLERR | POLLHUP))
+            stop_run(&run, STOPPED_BY_SERVICE);
+        if (watches[W_TIMER].revents & POLLIN) {
+            enum run_stop reached = check_limits(&run.watch);
+            if (reached != RUN_GOING)
+                stop_run(&run, reached);
+        }
+    }
+}
+
+/* Closing the control socket ends the fork server, and with it the skeleton. */
+static void stop_skeleton(struct skeleton *skeleton)
+{
+    close(skeleton->zygote_control);
+    close(skeleton->go);
+    struct pollfd gone = {.fd = skeleton->pid_fd, .events = POLLIN};
+    if (poll(&gone, 1, KILL_GRACE_MS) <= 0)
+        kill(skeleton->init, SIGKILL);
+    waitpid(skeleton->init, NULL, 0);
+}
+
+int serve_fork_server(const struct sandbox_config *config)
+{
+    if (cgroup_create(&config->cgroup, &cgroup) != 0)
+        return 111;
+    int signal_fd = block_control_signals();
+    struct skeleton skeleton;
+    if (start_skeleton(config, &skeleton, signal_fd) != 0) {
+        cgroup_destroy(&cgroup);
+        return 111;
+    }
+    bool served = wait_until_ready(&skeleton, signal_fd);
+    if (served) {
+        report_line("ready");
+        served = serve_runs(config, &skeleton, signal_fd);
+    }
+    stop_skeleton(&skeleton);
+    cgroup_destroy(&cgroup);
+    return served ? 0 : 111;
+}

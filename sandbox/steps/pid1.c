@@ -1,0 +1,120 @@
+/*
+ * pid 1 of a run, once its command is forked. When the command exits, or
+ * the supervisor asks on the go pipe, it kills every process left in the PID
+ * namespace (daemons, setsid escapes and stopped processes alike), reaps them
+ * so their CPU time is counted, hands the outcome to the supervisor and
+ * exits. Should that ever stall, the supervisor's SIGKILL takes the
+ * namespace down all the same.
+ *
+ * Pid 1 installs no signal handler: the kernel drops every signal that
+ * processes of its own namespace send to a namespace's init unless it has a
+ * handler, so nothing the program signals can end the run or change its
+ * outcome. Child exits arrive through a signalfd instead, and the stop
+ * request through a pipe only the supervisor can write.
+ */
+#include "sandbox_steps.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void reset_signals(void)
+{
+    for (int signal_number = 1; signal_number < NSIG; signal_number++)
+        signal(signal_number, SIG_DFL);
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+void leave_session(const char *step)
+{
+    if (setsid() < 0)
+        fail_errno(step, "setsid: a session and process group of its own");
+}
+
+/* Child exits as readable events; SIGCHLD stays at its default, so no child
+ * of pid 1 is ever reaped without it counting its CPU time. */
+static int watch_children(void)
+{
+    sigset_t child_exits;
+    sigemptyset(&child_exits);
+    sigaddset(&child_exits, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &child_exits, NULL) != 0)
+        fail_errno("sigprocmask", "blocking SIGCHLD in init");
+    int signal_fd = signalfd(-1, &child_exits, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd < 0)
+        fail_errno("signalfd", "watching the run's processes end");
+    return signal_fd;
+}
+
+/* Kills everything else in the namespace and reaps it (reaping adds each
+ * process's CPU time to our children's), then hands the outcome over: our
+ * exit, which tears down the namespaces, takes a while and is nobody's business. */
+static _Noreturn void finish_run(int outcome_fd, bool command_ended, int command_status)
+{
+    kill(-1, SIGKILL);
+    while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {
+    }
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    struct run_outcome outcome = {
+        .command_ended = command_ended,
+        .command_status = command_status,
+        .cpu_us = rusage_cpu_us(&self) + rusage_cpu_us(&children),
+        .maxrss_kb = children.ru_maxrss > self.ru_maxrss ? children.ru_maxrss : self.ru_maxrss,
+    };
+    ssize_t ignored = write(outcome_fd, &outcome, sizeof outcome); /* one small write: atomic */
+    (void)ignored;
+    _exit(0);
+}
+
+/* Reaps whatever has ended; true once the command has, with its status. */
+static bool reap_ended(pid_t command, int *command_status)
+{
+    bool command_ended = false;
+    int status = 0;
+    pid_t reaped;
+    while ((reaped = waitpid(-1, &status, WNOHANG | __WALL)) != 0) {
+        if (reaped < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECHILD)
+                break;
+            _exit(113);
+        }
+        if (reaped == command) {
+            *command_status = status;
+            command_ended = true;
+        }
+    }
+    return command_ended;
+}
+
+_Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd)
+{
+    int child_exits = watch_children();
+    for (int fd = 0; fd <= PASSED_FD_LAST; fd++)
+        close(fd);
+    struct pollfd watches[2] = {
+        {.fd = child_exits, .events = POLLIN},
+        {.fd = go_fd, .events = POLLIN}, /* the stop request, or the supervisor's end closing */
+    };
+    for (;;) {
+        int command_status = 0;
+        if (reap_ended(command, &command_status))
+            finish_run(outcome_fd, true, command_status);
+        if (poll(watches, 2, -1) < 0 && errno != EINTR)
+            _exit(113);
+        if (watches[1].revents != 0)
+            finish_run(outcome_fd, false, 0);
+        struct signalfd_siginfo drained[8];
+        while (read(child_exits, drained, sizeof drained) > 0) {
+        }
+    }
+}

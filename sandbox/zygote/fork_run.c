@@ -1,0 +1,198 @@
+/*
+ * The fork server's side of a run (see include/pysandbox_fork_run.h).
+ *
+ *   fork server (pid 2 of the slot's namespaces; CAP_SYS_ADMIN there)
+ *     +- run pid 1 (clone: new PID, mount and IPC namespaces)   a fresh tmpfs
+ *          |     on the working directory and a fresh /proc; its pidfd to
+ *          |     the supervisor; then the run's init (pid1.c)
+ *          +- command (pid 2)   the run's descriptors, its own session,
+ *                               rlimits, no capabilities, seccomp; returns
+ *                               to Python, which runs the program
+ *
+ * Nothing here runs after the program starts. The slot's user and network
+ * namespaces, its read-only root and its cgroup are shared by the runs of
+ * one slot, which never overlap; everything a run could leave behind lives
+ * in the namespaces that die with its pid 1.
+ */
+#include "pysandbox_fork_run.h"
+#include "sandbox_steps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum {
+    CONTROL_FD = 3,
+    SECCOMP_FD = 6,
+    /* Received descriptors are moved this high before being placed at 0-4. */
+    HIGH_FD = 100,
+};
+
+static struct bpf_program_buffer seccomp_program;
+static struct fork_run_spec run_spec;
+static int run_fds[FORK_RUN_FDS];
+static bool run_pending;
+
+int pysandbox_fork_server_ready(void)
+{
+    ssize_t size = read(SECCOMP_FD, seccomp_program.insns, sizeof seccomp_program.insns);
+    close(SECCOMP_FD);
+    if (size <= 0 || size % (ssize_t)sizeof(struct sock_filter) != 0 || (size_t)size == sizeof seccomp_program.insns) {
+        dprintf(2, "pysandbox fork server: no seccomp program on fd %d\n", SECCOMP_FD);
+        return -1;
+    }
+    seccomp_program.count = (unsigned short)(size / (ssize_t)sizeof(struct sock_filter));
+    if (send_with_fds(CONTROL_FD, "ready", 5, NULL, 0) != 0) {
+        dprintf(2, "pysandbox fork server: telling the supervisor: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void close_run_fds(void)
+{
+    for (int i = 0; i < FORK_RUN_FDS; i++)
+        close(run_fds[i]);
+    run_pending = false;
+}
+
+int pysandbox_receive_run(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    int count = 0;
+    ssize_t length = receive_with_fds(CONTROL_FD, &run_spec, sizeof run_spec, run_fds, FORK_RUN_FDS, &count);
+    if (length == 0)
+        return 0;
+    if (length != (ssize_t)sizeof run_spec || count != FORK_RUN_FDS) {
+        for (int i = 0; i < count; i++)
+            close(run_fds[i]);
+        return -1;
+    }
+    run_spec.workdir[sizeof run_spec.workdir - 1] = '\0';
+    run_pending = true;
+    return 1;
+}
+
+/* The run's own tmpfs over the slot's working directory, and a procfs of its PID namespace. */
+static void mount_run_filesystems(void)
+{
+    char options[160];
+    snprintf(options, sizeof options, "mode=0700,uid=%u,gid=%u,size=%" PRIu64 ",nr_inodes=%" PRIu64, run_spec.uid,
+             run_spec.gid, run_spec.workdir_bytes, run_spec.workdir_inodes);
+    if (mount("tmpfs", run_spec.workdir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0)
+        fail_errno("mount_workdir", options);
+    unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (mount("proc", "/proc", "proc", flags, "subset=pid,hidepid=invisible") != 0 &&
+        (errno != EINVAL || mount("proc", "/proc", "proc", flags, NULL) != 0))
+        fail_errno("mount_proc", "a fresh procfs for the run's PID namespace");
+}
+
+/* Under memory pressure in the slot's cgroup, the run dies before the fork server. */
+static void offer_to_oom_killer(void)
+{
+    if (write_small_file("/proc/self/oom_score_adj", "1000") != 0)
+        fail_errno("oom_score_adj", "/proc/self/oom_score_adj");
+}
+
+static void send_pidfd(void)
+{
+    int pid_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pid_fd < 0)
+        fail_errno("pidfd_open", "the run's pid 1 (Linux 5.3 or later is required)");
+    if (send_with_fds(run_fds[FORK_RUN_OUTCOME], "pid", 3, &pid_fd, 1) != 0)
+        fail_errno("send_pidfd", "handing the run's pidfd to the supervisor");
+    close(pid_fd);
+}
+
+/* fds 0-3 the run's stdio and request, 4 its status channel until the program starts. */
+static void place_run_fds(void)
+{
+    int high[STATUS_FD + 1];
+    for (int i = 0; i <= STATUS_FD; i++) {
+        high[i] = fcntl(run_fds[i], F_DUPFD_CLOEXEC, HIGH_FD);
+        if (high[i] < 0)
+            fail_errno("place_fds", "moving the run's descriptors");
+    }
+    for (int i = 0; i <= STATUS_FD; i++) {
+        if (dup2(high[i], i) != i)
+            fail_errno("place_fds", "placing the run's descriptors");
+    }
+    if (close_range(STATUS_FD + 1, ~0U, 0) != 0)
+        fail_errno("close_range", "closing the fork server's descriptors");
+    report_to(STATUS_FD);
+}
+
+static void become_command(void)
+{
+    place_run_fds();
+    leave_session("setsid_command"); /* not pid 1's group either: kill(0, ...) never reaches it */
+    if (chdir(run_spec.workdir) != 0)
+        fail_errno("chdir_workdir", run_spec.workdir);
+    apply_rlimits(&run_spec.rlimits);
+    drop_capabilities();
+    if (install_seccomp_program(&seccomp_program) != 0)
+        fail_errno("seccomp_load", "installing the seccomp filter");
+    close(STATUS_FD);
+}
+
+/* Everything but the go pipe and the outcome socket: pid 1 holds nothing of the run's I/O. */
+static void keep_only_pid1_fds(void)
+{
+    int low = run_fds[FORK_RUN_GO], high = run_fds[FORK_RUN_OUTCOME];
+    if (low > high) {
+        int swapped = low;
+        low = high;
+        high = swapped;
+    }
+    if ((low > 0 && close_range(0, (unsigned)low - 1, 0) != 0) ||
+        (high > low + 1 && close_range((unsigned)low + 1, (unsigned)high - 1, 0) != 0) ||
+        close_range((unsigned)high + 1, ~0U, 0) != 0)
+        fail_errno("close_range", "closing the run's descriptors in its pid 1");
+}
+
+static int start_run_pid1(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* the fork server's death ends the run */
+    report_to(run_fds[FORK_RUN_STATUS]);
+    reset_signals(); /* the interpreter's handlers would let the run signal its pid 1 */
+    mount_run_filesystems();
+    offer_to_oom_killer();
+    send_pidfd();
+    leave_session("setsid_init");
+    pid_t command = fork();
+    if (command < 0)
+        fail_errno("fork_command", "starting the command");
+    if (command == 0) {
+        become_command();
+        return 0;
+    }
+    keep_only_pid1_fds();
+    serve_as_pid1(command, run_fds[FORK_RUN_GO], run_fds[FORK_RUN_OUTCOME]);
+}
+
+int pysandbox_fork_run(void)
+{
+    if (!run_pending)
+        return -1;
+    /* A raw clone without a stack behaves like fork, into new namespaces. */
+    pid_t pid1 = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, NULL, NULL, NULL, 0);
+    if (pid1 == 0)
+        return start_run_pid1();
+    if (pid1 < 0) {
+        report_to(run_fds[FORK_RUN_STATUS]);
+        report_failure_errno("clone_run", errno, "forking the run into new PID, mount and IPC namespaces");
+        report_to(STATUS_FD);
+    }
+    close_run_fds();
+    return pid1;
+}
