@@ -65,15 +65,17 @@ public struct Sandbox: SandboxProvider {
     let slots: ForkServerSlots?
     private let forkServerArguments: [String]
 
-    init(interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, options: SandboxOptions, logger: Logger) {
+    init(
+        interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, forkRunLibrary: String,
+        options: SandboxOptions, logger: Logger
+    ) {
         self.interpreter = interpreter
         self.launcherPath = launcherPath
         self.isolation = options.isolation
         self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups, preload: options.preload)
         self.logger = logger
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
-        forkServerArguments = command.forkServerArguments(
-            library: Self.forkRunLibrary(beside: launcherPath), limits: RunLimits())
+        forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits())
         slots = options.isolation == .fork
             ? ForkServerSlots(launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups, logger: logger)
             : nil
@@ -91,13 +93,10 @@ public struct Sandbox: SandboxProvider {
         case .automatic: CgroupDetector().detect()
         case .rlimitsOnly: CgroupPlan.unavailable(reason: "disabled by configuration")
         }
-        if options.isolation == .fork {
-            let library = forkRunLibrary(beside: launcher)
-            guard FileManager.default.isReadableFile(atPath: library) else {
-                throw SandboxUnavailable(description: "\(library) not found: build it with `swift build` (it is the pysandbox-fork-run product), or use --isolation exec")
-            }
-        }
-        let sandbox = Sandbox(interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, options: options, logger: logger)
+        let library = options.isolation == .fork ? try locateForkRunLibrary(beside: launcher) : ""
+        let sandbox = Sandbox(
+            interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, forkRunLibrary: library,
+            options: options, logger: logger)
         try await sandbox.selfTest()
         if !cgroups.isActive {
             logger.warning("runs get no cgroup, so some limits are weaker", metadata: [
@@ -155,8 +154,17 @@ public struct Sandbox: SandboxProvider {
         return LauncherRun(start: start, limits: limits, logger: logger)
     }
 
-    static func forkRunLibrary(beside launcher: String) -> String {
-        URL(fileURLWithPath: launcher).deletingLastPathComponent().appendingPathComponent("libpysandbox-fork-run.so").path
+    /// `libpysandbox-fork-run.so` beside the launcher, or beside the running
+    /// executable (a launcher wrapped in a script), or `$PYSANDBOX_FORK_RUN_LIBRARY`.
+    private static func locateForkRunLibrary(beside launcher: String) throws -> String {
+        let name = "libpysandbox-fork-run.so"
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let candidates = ProcessInfo.processInfo.environment["PYSANDBOX_FORK_RUN_LIBRARY"].map { [$0] }
+            ?? [launcher, executable].map { URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent(name).path }
+        guard let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
+            throw SandboxUnavailable(description: "\(name) not found at \(candidates.joined(separator: ", ")): build it with `swift build` (the pysandbox-fork-run product), set PYSANDBOX_FORK_RUN_LIBRARY, or use --isolation exec")
+        }
+        return found
     }
 
     /// Runs `print` of the interpreter's version in a real sandbox: every
