@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SandboxProtocol
 
 /// Settings of the sandbox as a whole; per-run limits live in `RunLimits`.
 public struct SandboxOptions: Sendable {
@@ -17,7 +18,7 @@ public struct SandboxOptions: Sendable {
 
     public init(
         launcherPath: String? = nil, interpreterPath: String? = nil, cgroups: CgroupMode = .automatic,
-        isolation: Isolation = .exec, preload: [String] = []
+        isolation: Isolation = .fork, preload: [String] = []
     ) {
         self.launcherPath = launcherPath
         self.interpreterPath = interpreterPath
@@ -178,13 +179,18 @@ public struct Sandbox: SandboxProvider {
         }
         async let slotsWatched: Void = testSlots?.run() ?? ()
         let run = makeRun(limits: request.limits, slots: testSlots)
-        try run.start(request)
-        async let supervised: Void = launchers.supervise(run)
         var output: [UInt8] = []
-        for await chunk in run.output { output += chunk.bytes }
-        let verdict = await run.verdict()
-        await supervised
-        testSlots?.close()
+        var verdict = Verdict(status: .internalError, message: "the self-test's program was refused")
+        do {
+            try run.start(request)
+            async let supervised: Void = launchers.supervise(run)
+            for await chunk in run.output { output += chunk.bytes }
+            verdict = await run.verdict()
+            await supervised
+        } catch {
+            verdict.message = "the self-test's program was refused: \(error)"
+        }
+        testSlots?.close()  // on every path: its watch ends only when the slot does
         await slotsWatched
         guard verdict.status == .ok, String(decoding: output, as: UTF8.self) == "3\n" else {
             throw SandboxUnavailable(description: "the sandbox does not work on this machine: "

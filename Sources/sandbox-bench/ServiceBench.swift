@@ -8,17 +8,22 @@ import Synchronization
 import Glibc
 #endif
 
-/// A running sandboxd as its clients see it: round trip and throughput of
-/// `print(1)`, beside the floor of starting a cold interpreter directly.
+/// Running servers as their clients see them, side by side in one run:
+/// round trip and throughput of `print(1)` through each (sandboxd with
+/// `--isolation fork`, with `--isolation exec`, a peer design), beside the
+/// floor of starting a cold interpreter directly.
 struct ServiceBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
-        abstract: "Round trip and throughput of print(1) through a running sandboxd, beside a cold `python3 -I -c 'print(1)'`.")
+        abstract: "Round trip and throughput of print(1) through running servers, side by side, beside a cold `python3 -I -c 'print(1)'`.")
 
-    @Option(help: "The running server's WebSocket URL.")
-    var url = "ws://127.0.0.1:8765/v1/ws"
+    @Option(name: .customLong("server"), help: "A running server, LABEL=WS-URL; repeatable; ratios compare the first with the others. (default: sandboxd=ws://127.0.0.1:8765/v1/ws)")
+    var serverSpecs: [String] = []
 
-    @Option(help: "Runs one at a time, for latency: through the server, and of the cold interpreter.")
+    @Option(name: .customLong("pid"), help: "LABEL=PID of a server's process, to report its CPU per run under load: its own and every descendant's (live, and reaped).")
+    var pidSpecs: [String] = []
+
+    @Option(help: "Runs one at a time, for latency, through each server (interleaved) and of the cold interpreter.")
     var runs = 300
 
     @Option(help: "Connections that keep runs in flight, for throughput.")
@@ -27,23 +32,40 @@ struct ServiceBench: AsyncParsableCommand {
     @Option(help: "Runs each connection keeps in flight (at most the server's maxInFlight).")
     var depth = 4
 
-    @Option(help: "Runs to complete for throughput: through the server, and by the cold-interpreter workers.")
+    @Option(help: "Runs to complete for throughput: through each server, and by the cold-interpreter workers.")
     var throughputRuns = 2000
 
     @Option(help: "Warm-up runs before latency is measured (not counted).")
     var warmup = 5
 
-    @Option(help: "Pause between latency runs in ms, so the server's warm pool refills.")
-    var pauseMs = 20
+    @Option(help: "Pause between latency runs in ms (0: back to back).")
+    var pauseMs = 0
 
     @Option(help: "Interpreter started directly for the cold floor.")
     var python = "/usr/bin/python3"
 
-    @Option(help: "sandboxd's pid, to report its CPU and its sandboxes' (reaped children's) per run under load.")
-    var serverPid: Int32?
-
     static let program = "print(1)"
     static let expectedStdout = "1\n"
+
+    /// One server under test.
+    struct Server: Sendable {
+        var label: String
+        var url: String
+        var pid: Int32?
+    }
+
+    var servers: [Server] {
+        let specs = serverSpecs.isEmpty ? ["sandboxd=ws://127.0.0.1:8765/v1/ws"] : serverSpecs
+        let pids = Dictionary(pidSpecs.compactMap { spec -> (String, Int32)? in
+            let parts = spec.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let pid = Int32(parts[1]) else { return nil }
+            return (String(parts[0]), pid)
+        }, uniquingKeysWith: { $1 })
+        return specs.map { spec in
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            return Server(label: parts[0], url: parts.count > 1 ? parts[1] : parts[0], pid: pids[parts[0]])
+        }
+    }
 
     func validate() throws {
         for (name, value) in [("runs", runs), ("connections", connections), ("depth", depth), ("throughput-runs", throughputRuns)] where value < 1 {
@@ -51,47 +73,69 @@ struct ServiceBench: AsyncParsableCommand {
         }
         guard warmup >= 0, pauseMs >= 0 else { throw ValidationError("--warmup and --pause-ms must not be negative") }
         guard FileManager.default.isExecutableFile(atPath: python) else { throw ValidationError("--python: \(python) is not executable") }
+        for spec in serverSpecs where !spec.contains("=ws") {
+            throw ValidationError("--server: '\(spec)' is not LABEL=ws://HOST:PORT/PATH")
+        }
+        for spec in pidSpecs where spec.split(separator: "=").count != 2 || Int32(spec.split(separator: "=").last ?? "") == nil {
+            throw ValidationError("--pid: '\(spec)' is not LABEL=PID")
+        }
     }
 
     func run() async throws {
         let date = ISO8601DateFormatter().string(from: Date())
-        let (info, latency) = try await measureLatency()
-        let cpuBefore = serverPid.flatMap(ProcessCPU.init(pid:))
-        let load = try await measureThroughput()
-        var cpuPerRun: ProcessCPU?
-        if let before = cpuBefore, let after = serverPid.flatMap(ProcessCPU.init(pid:)) {
-            cpuPerRun = (after - before) / max(load.completed, 1)
+        let servers = self.servers
+        let latencies = try await measureLatency(servers)
+        var measured: [Measured] = []
+        for (server, (info, latency)) in zip(servers, latencies) {
+            let before = server.pid.flatMap(ProcessCPU.init(tree:))
+            let load = try await measureThroughput(server)
+            var cpuPerRun: ProcessCPU?
+            if let before, let after = server.pid.flatMap(ProcessCPU.init(tree:)) {
+                cpuPerRun = (after - before) / max(load.completed, 1)
+            }
+            measured.append(Measured(server: server, info: info, latency: latency, load: load, cpuPerRun: cpuPerRun))
         }
         let coldLatency = try await onOwnThread { [python, runs] in try (0..<runs).map { _ in try timeColdInterpreter(python) } }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let coldLoad = try await measureColdThroughput(workers: cores)
 
-        let report = Report(
-            date: date, info: info, cores: cores, bench: self,
-            latency: latency, load: load, coldLatency: coldLatency, coldLoad: coldLoad, cpuPerRun: cpuPerRun)
+        let report = Report(date: date, cores: cores, bench: self, measured: measured, coldLatency: coldLatency, coldLoad: coldLoad)
         print(report.text)
-        if load.failures > 0 {
-            throw BenchFailure("\(load.failures) runs under load did not end ok with stdout \"1\\n\" (see above)")
+        let failures = measured.map(\.load.failures).reduce(0, +)
+        if failures > 0 {
+            throw BenchFailure("\(failures) runs under load did not end ok with stdout \"1\\n\" (see above)")
         }
     }
 
-    // MARK: Through the server
+    // MARK: Through the servers
 
-    /// One connection, one run at a time; every run must print exactly "1\n".
-    private func measureLatency() async throws -> (InitializeResult, Latency) {
-        try await ProtocolConnection.connect(url: url) { [warmup, runs, pauseMs] connection in
-            let info = try await connection.initialize(clientName: "sandbox-bench", version: PySandbox.version)
-            var latency = Latency()
+    /// One connection per server, one run at a time, the servers taking
+    /// turns; every run must print exactly "1\n".
+    private func measureLatency(_ servers: [Server]) async throws -> [(ServerInfo, Latency)] {
+        try await Self.withConnections(servers.map(\.url)) { [warmup, runs, pauseMs] connections in
+            var infos: [ServerInfo] = []
+            for connection in connections { infos.append(try await ServerInfo.ask(connection)) }
+            var latencies = Array(repeating: Latency(), count: connections.count)
             for index in -warmup..<runs {  // negative indexes are the warm-up runs
-                let reply = try await connection.run(RunParams(code: Self.program))
-                let verdict = try Self.checkedVerdict(reply)
-                if index >= 0 { latency.add(reply, verdict) }
-                // The same path without a sandbox: the floor the transport and service set.
-                let bare = try await connection.call(Method.initialize, JSONValue.object([:]))
-                if index >= 0 { latency.transport.append(bare.roundTrip) }
-                try await Task.sleep(for: .milliseconds(pauseMs))
+                for (position, connection) in connections.enumerated() {
+                    let reply = try await connection.run(RunParams(code: Self.program))
+                    let verdict = try Self.checkedVerdict(reply)
+                    if index >= 0 { latencies[position].add(reply, verdict) }
+                    if pauseMs > 0 { try await Task.sleep(for: .milliseconds(pauseMs)) }
+                }
             }
-            return (info, latency)
+            return Array(zip(infos, latencies))
+        }
+    }
+
+    /// One open connection to each URL, for `body`'s length.
+    private static func withConnections<T: Sendable>(
+        _ urls: [String], opened: [ProtocolConnection] = [],
+        _ body: @escaping @Sendable ([ProtocolConnection]) async throws -> T
+    ) async throws -> T {
+        guard let url = urls.first else { return try await body(opened) }
+        return try await ProtocolConnection.connect(url: url) { connection in
+            try await withConnections(Array(urls.dropFirst()), opened: opened + [connection], body)
         }
     }
 
@@ -107,15 +151,15 @@ struct ServiceBench: AsyncParsableCommand {
 
     /// `connections` connections, each keeping up to `depth` runs in flight,
     /// until `throughputRuns` runs have ended.
-    private func measureThroughput() async throws -> Load {
+    private func measureThroughput(_ server: Server) async throws -> Load {
         let budget = RunBudget(throughputRuns)
         return try await withThrowingTaskGroup(of: Load.self) { group in
             for _ in 0..<connections {
-                group.addTask { [url, depth] in
-                    try await ProtocolConnection.connect(url: url) { connection in
-                        let info = try await connection.initialize(clientName: "sandbox-bench", version: PySandbox.version)
+                group.addTask { [depth] in
+                    try await ProtocolConnection.connect(url: server.url) { connection in
+                        let info = try await ServerInfo.ask(connection)
                         return try await withThrowingTaskGroup(of: Load.self) { inFlight in
-                            for _ in 0..<min(depth, info.limits.maxInFlight) {
+                            for _ in 0..<min(depth, info.maxInFlight ?? depth) {
                                 inFlight.addTask { try await Self.keepRunning(on: connection, budget: budget) }
                             }
                             return try await inFlight.reduce(into: Load()) { $0.merge($1) }
@@ -265,62 +309,100 @@ final class RunBudget: Sendable {
 
 // MARK: Report
 
+/// What `initialize` says, as far as a server says it (a peer design may
+/// leave out everything but the protocol version).
+struct ServerInfo: Sendable {
+    var description: String
+    var maxInFlight: Int?
+
+    static func ask(_ connection: ProtocolConnection) async throws -> ServerInfo {
+        let params: JSONValue = ["clientInfo": ["name": "sandbox-bench", "version": .string(PySandbox.version)]]
+        let response = try await connection.call(Method.initialize, params)
+        if let info = try? response.result(as: InitializeResult.self) {
+            return ServerInfo(
+                description: "\(info.serverInfo.name) \(info.serverInfo.version), Python \(info.python.version), maxInFlight \(info.limits.maxInFlight)",
+                maxInFlight: info.limits.maxInFlight)
+        }
+        return ServerInfo(description: "a protocol v1 server without limits in initialize", maxInFlight: nil)
+    }
+}
+
+/// One server's results.
+struct Measured {
+    var server: ServiceBench.Server
+    var info: ServerInfo
+    var latency: Latency
+    var load: Load
+    /// The server's process tree's CPU time per run under load (`--pid`).
+    var cpuPerRun: ProcessCPU?
+}
+
 /// The results as plain text, for README.md.
 struct Report {
     var date: String
-    var info: InitializeResult
     var cores: Int
     var bench: ServiceBench
-    var latency: Latency
-    var load: Load
+    var measured: [Measured]
     var coldLatency: [Duration]
     var coldLoad: Load
-    /// sandboxd's CPU time and its reaped children's, per run under load (`--server-pid`).
-    var cpuPerRun: ProcessCPU?
 
     var text: String {
-        let cold = "python3 -I -c 'print(1)', cold"
+        let cold = "cold python3 -I -c 'print(1)'"
         var lines = [
             "sandbox-bench service, \(date)",
-            "server:  \(info.serverInfo.name) \(info.serverInfo.version), Python \(info.python.version), maxInFlight \(info.limits.maxInFlight), at \(bench.url)",
-            "machine: \(cores) cores, shared by the bench and the server; cold interpreter: \(bench.python)",
+            "machine: \(cores) cores, shared by the bench and the servers; cold interpreter: \(bench.python)",
             "program: \(ServiceBench.program)",
-            "",
-            "Latency: one run at a time over one connection, \(bench.runs) runs after \(bench.warmup) warm-up runs,",
-            "with a \(bench.pauseMs) ms pause between runs so the server's warm pool can refill.",
-            row("", "p50", "p90", "p99"),
-            row("sandboxd round trip (run -> verdict)", percentiles(latency.roundTrips, [0.5, 0.9, 0.99])),
-            row("  server-reported wallMs", percentiles(latency.serverWall, [0.5, 0.9, 0.99])),
-            row("  server-reported queuedMs", percentiles(latency.serverQueued, [0.5, 0.9, 0.99])),
-            row("initialize round trip (no sandbox)", percentiles(latency.transport, [0.5, 0.9, 0.99])),
-            row(cold, percentiles(coldLatency, [0.5, 0.9, 0.99])),
-            String(format: "cold interpreter p50 / sandboxd round-trip p50: %.2f", ratio(median(coldLatency), median(latency.roundTrips))),
-            "",
-            "Throughput: \(bench.throughputRuns) runs; sandboxd over \(bench.connections) connections with up to \(depth) runs in flight each,",
-            "the cold interpreter in \(cores) parallel workers (one per core).",
-            row("", "runs/s", "p50", "p99"),
-            row("sandboxd", [String(format: "%.1f", load.runsPerSecond)] + percentiles(load.latencies, [0.5, 0.99])),
-            row(cold, [String(format: "%.1f", coldLoad.runsPerSecond)] + percentiles(coldLoad.latencies, [0.5, 0.99])),
-            // Little's law, so that a reader does not mistake queueing for slowness.
-            String(format: "(sandboxd latency under load is mostly waiting: %d runs in flight / %.1f runs/s = %.0f ms)",
-                   inFlight, load.runsPerSecond, Double(inFlight) / max(load.runsPerSecond, .leastNonzeroMagnitude) * 1000),
-            String(format: "sandboxd runs/s / cold interpreter runs/s: %.2f", load.runsPerSecond / max(coldLoad.runsPerSecond, .leastNonzeroMagnitude)),
-            "sandboxd under load: \(load.completed) runs ended in \(String(format: "%.2f", milliseconds(load.elapsed) / 1000)) s, \(load.ok) ok, \(load.failures) not ok; \(refusalSummary)",
         ]
-        if let cpuPerRun {
-            lines.append(String(
-                format: "CPU per run under load: %.2f ms (sandboxd %.2f ms, its launchers and sandboxes %.2f ms)",
-                milliseconds(cpuPerRun.own + cpuPerRun.children), milliseconds(cpuPerRun.own), milliseconds(cpuPerRun.children)))
+        lines += measured.map { "server \($0.server.label): \($0.info.description), at \($0.server.url)" }
+        lines += [
+            "",
+            "Latency: one run at a time over one connection per server, the servers taking turns; \(bench.runs) runs each",
+            "after \(bench.warmup) warm-up runs, " + (bench.pauseMs == 0 ? "back to back (no pause)." : "\(bench.pauseMs) ms apart."),
+            row("round trip (run -> verdict)", "p50", "p90", "p99"),
+        ]
+        lines += measured.map { row($0.server.label, percentiles($0.latency.roundTrips, [0.5, 0.9, 0.99])) }
+        lines.append(row(cold, percentiles(coldLatency, [0.5, 0.9, 0.99])))
+        lines += [
+            "",
+            "Throughput: \(bench.throughputRuns) runs per server over \(bench.connections) connections with up to \(bench.depth) runs in flight each;",
+            "the cold interpreter in \(cores) parallel workers (one per core). CPU per run: the server's process tree, itself",
+            "and every descendant (live and reaped), over the runs it completed.",
+            row("", "runs/s", "p50", "p99", "CPU/run"),
+        ]
+        for result in measured {
+            let cpu = result.cpuPerRun.map { String(format: "%.2f ms", milliseconds($0.total)) } ?? "-"
+            lines.append(row(result.server.label, [String(format: "%.1f", result.load.runsPerSecond)]
+                + percentiles(result.load.latencies, [0.5, 0.99]) + [cpu]))
         }
-        lines += load.notOK.sorted { $0.key < $1.key }.map { "  not ok: \($0.value) × \($0.key)" }
-        lines += Dictionary(grouping: load.errors, by: { $0 }).sorted { $0.key < $1.key }.map { "  error: \($0.value.count) × \($0.key)" }
+        lines.append(row(cold, [String(format: "%.1f", coldLoad.runsPerSecond)] + percentiles(coldLoad.latencies, [0.5, 0.99]) + ["-"]))
+        for result in measured {
+            lines.append("\(result.server.label) under load: \(result.load.completed) runs in \(String(format: "%.2f", milliseconds(result.load.elapsed) / 1000)) s, \(result.load.ok) ok, \(result.load.failures) not ok; \(refusalSummary(result.load))")
+            if let cpu = result.cpuPerRun {
+                lines.append(String(format: "  CPU per run: %.2f ms = the server process %.2f ms + its descendants %.2f ms",
+                                    milliseconds(cpu.total), milliseconds(cpu.own), milliseconds(cpu.children)))
+            }
+            lines += result.load.notOK.sorted { $0.key < $1.key }.map { "  not ok: \($0.value) × \($0.key)" }
+            lines += Dictionary(grouping: result.load.errors, by: { $0 }).sorted { $0.key < $1.key }.map { "  error: \($0.value.count) × \($0.key)" }
+        }
+        if let first = measured.first {
+            lines += ["", "Ratios (\(first.server.label)):"]
+            for other in measured.dropFirst() {
+                lines.append("  runs/s, \(first.server.label) / \(other.server.label): "
+                    + format(first.load.runsPerSecond / max(other.load.runsPerSecond, .leastNonzeroMagnitude)))
+            }
+            lines.append("  runs/s, \(first.server.label) / cold interpreter: "
+                + format(first.load.runsPerSecond / max(coldLoad.runsPerSecond, .leastNonzeroMagnitude)))
+            lines.append("  round-trip p50 / cold interpreter p50: "
+                + format(ratio(percentile(first.latency.roundTrips, 0.5), percentile(coldLatency, 0.5))))
+            lines.append("  round-trip p99 / cold interpreter p50: "
+                + format(ratio(percentile(first.latency.roundTrips, 0.99), percentile(coldLatency, 0.5))))
+        }
         return lines.joined(separator: "\n")
     }
 
-    private var depth: Int { min(bench.depth, info.limits.maxInFlight) }
-    private var inFlight: Int { bench.connections * depth }
+    private func format(_ value: Double) -> String { String(format: "%.2f", value) }
 
-    private var refusalSummary: String {
+    private func refusalSummary(_ load: Load) -> String {
         guard !load.refusals.isEmpty else { return "no requests refused" }
         let names: [Int: String] = [RPCErrorCode.queueFull.rawValue: "queue full", RPCErrorCode.tooManyInFlight.rawValue: "too many in flight"]
         let parts = load.refusals.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key) \(names[$0.key] ?? "error")" }
@@ -338,7 +420,7 @@ struct Report {
     private func row(_ label: String, _ columns: String...) -> String { row(label, columns) }
 
     private func row(_ label: String, _ columns: [String]) -> String {
-        label.padding(toLength: 38, withPad: " ", startingAt: 0)
+        label.padding(toLength: 32, withPad: " ", startingAt: 0)
             + columns.map { String(repeating: " ", count: max(0, 12 - $0.count)) + $0 }.joined()
     }
 }
@@ -378,21 +460,30 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
     }
 }
 
-/// A process's CPU time, and that of the children it has reaped, from /proc/PID/stat.
+/// A process's CPU time, and that of its descendants: those alive now and
+/// those reaped (each process's reaped children's time), from /proc/PID/stat.
+/// A fork server's runs are its slot's grandchildren and live as long as the
+/// service, so a server's reaped children alone would not see them.
 struct ProcessCPU {
     var own: Duration
     var children: Duration
+    var total: Duration { own + children }
 
-    init?(pid: Int32) {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let end = stat.lastIndex(of: ")")
-        else { return nil }
-        // After "pid (comm)": state is field 3; utime, stime, cutime, cstime are 14-17.
-        let ticks = stat[stat.index(after: end)...].split(separator: " ").dropFirst(11).prefix(4).compactMap { Int($0) }
-        guard ticks.count == 4 else { return nil }
-        let tick = Duration.seconds(1) / sysconf(Int32(_SC_CLK_TCK))
-        own = tick * (ticks[0] + ticks[1])
-        children = tick * (ticks[2] + ticks[3])
+    /// `pid` and every process below it.
+    init?(tree pid: Int32) {
+        guard let root = Stat(pid: pid) else { return nil }
+        var byParent: [Int32: [Stat]] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            if let other = Int32(name), let stat = Stat(pid: other) { byParent[stat.parent, default: []].append(stat) }
+        }
+        var descendants = Duration.zero
+        var pending = byParent[pid] ?? []
+        while let next = pending.popLast() {
+            descendants += next.own + next.reaped
+            pending += byParent[next.pid] ?? []
+        }
+        own = root.own
+        children = root.reaped + descendants
     }
 
     private init(own: Duration, children: Duration) {
@@ -406,5 +497,27 @@ struct ProcessCPU {
 
     static func / (total: Self, runs: Int) -> Self {
         Self(own: total.own / runs, children: total.children / runs)
+    }
+
+    private struct Stat {
+        var pid: Int32
+        var parent: Int32
+        var own: Duration
+        var reaped: Duration
+
+        init?(pid: Int32) {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let end = stat.lastIndex(of: ")")
+            else { return nil }
+            // After "pid (comm)": state is field 3, ppid 4; utime, stime, cutime, cstime are 14-17.
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            let ticks = fields.dropFirst(11).prefix(4).compactMap { Int($0) }
+            guard fields.count > 2, let parent = Int32(fields[1]), ticks.count == 4 else { return nil }
+            let tick = Duration.seconds(1) / sysconf(Int32(_SC_CLK_TCK))
+            self.pid = pid
+            self.parent = parent
+            own = tick * (ticks[0] + ticks[1])
+            reaped = tick * (ticks[2] + ticks[3])
+        }
     }
 }

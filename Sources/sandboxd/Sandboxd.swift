@@ -41,7 +41,7 @@ struct Sandboxd: AsyncParsableCommand {
     var launcher: String?
     @Option(help: "Per-run cgroups: auto (when available) or off (rlimits only). (default: auto; env: SANDBOXD_CGROUPS)")
     var cgroups: String?
-    @Option(help: "How each run gets its interpreter: fork (a fork of a fork server's, a millisecond or two) or exec (a new one per run). (default: exec; env: SANDBOXD_ISOLATION)")
+    @Option(help: "How each run gets its interpreter: fork (a fork of a fork server's, a millisecond or two) or exec (a new one per run). (default: fork; env: SANDBOXD_ISOLATION)")
     var isolation: String?
     @Option(help: "Modules the fork servers import before forking runs, comma-separated (with --isolation fork); one that fails to import stops sandboxd. (env: SANDBOXD_PRELOAD)")
     var preload: String?

@@ -55,10 +55,13 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
 /// How the service runs for a fixture: README's modes. As root, and as an
 /// ordinary user without a cgroup, in this process (the launcher started
 /// through setpriv); as an ordinary user with a delegated cgroup, a whole
-/// sandboxd as that user (`DelegatedCgroupTests`).
+/// sandboxd as that user (`DelegatedCgroupTests`). All with the default
+/// isolation (a fork server), and once more as root with a new interpreter
+/// per run (`--isolation exec`).
 enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case root
     case ordinaryUser
+    case rootExec
 
     var testDescription: String { rawValue }
 
@@ -66,6 +69,7 @@ enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
         switch self {
         case .root: try await SharedSandbox.get()
         case .ordinaryUser: try await SharedSandbox.ordinaryUser()
+        case .rootExec: try await SharedSandbox.execIsolation()
         }
     }
 }

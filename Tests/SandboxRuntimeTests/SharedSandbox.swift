@@ -14,6 +14,9 @@ enum SharedSandbox {
         return running(try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .rlimitsOnly)))
     }
 
+    /// A new interpreter per run, the isolation before the fork server.
+    private static let preparedForExec = Task { running(try await Sandbox.prepare(SandboxOptions(isolation: .exec))) }
+
     /// The test process owns these sandboxes; it ends without shutting them down.
     private static func running(_ sandbox: Sandbox) -> Sandbox {
         Task.detached { await sandbox.run() }
@@ -22,6 +25,10 @@ enum SharedSandbox {
 
     static func get() async throws -> Sandbox {
         try await prepared.value
+    }
+
+    static func execIsolation() async throws -> Sandbox {
+        try await preparedForExec.value
     }
 
     static func ordinaryUser() async throws -> Sandbox {

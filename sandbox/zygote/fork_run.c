@@ -20,12 +20,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +40,7 @@ enum {
 };
 
 static struct bpf_program_buffer seccomp_program;
+static int child_exits = -1; /* a signalfd: ended runs are reaped at once, not at the next run */
 static struct fork_run_spec run_spec;
 static int run_fds[FORK_RUN_FDS];
 static bool run_pending;
@@ -51,6 +54,15 @@ int pysandbox_fork_server_ready(void)
         return -1;
     }
     seccomp_program.count = (unsigned short)(size / (ssize_t)sizeof(struct sock_filter));
+    sigset_t child_exit;
+    sigemptyset(&child_exit);
+    sigaddset(&child_exit, SIGCHLD);
+    /* Blocked here only: each run's pid 1 resets its mask before anything else runs. */
+    if (sigprocmask(SIG_BLOCK, &child_exit, NULL) != 0 ||
+        (child_exits = signalfd(-1, &child_exit, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        dprintf(2, "pysandbox fork server: watching runs end: %s\n", strerror(errno));
+        return -1;
+    }
     if (send_with_fds(CONTROL_FD, "ready", 5, NULL, 0) != 0) {
         dprintf(2, "pysandbox fork server: telling the supervisor: %s\n", strerror(errno));
         return -1;
@@ -65,10 +77,29 @@ static void close_run_fds(void)
     run_pending = false;
 }
 
+/* Reaps ended runs while waiting for the next. */
+static int wait_for_run(void)
+{
+    struct pollfd watches[2] = {{.fd = CONTROL_FD, .events = POLLIN}, {.fd = child_exits, .events = POLLIN}};
+    for (;;) {
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+        if (poll(watches, 2, -1) < 0 && errno != EINTR)
+            return -1;
+        if (watches[1].revents & POLLIN) {
+            struct signalfd_siginfo drained[8];
+            while (read(child_exits, drained, sizeof drained) > 0) {
+            }
+        }
+        if (watches[0].revents != 0)
+            return 0;
+    }
+}
+
 int pysandbox_receive_run(void)
 {
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
+    if (wait_for_run() != 0)
+        return -1;
     int count = 0;
     ssize_t length = receive_with_fds(CONTROL_FD, &run_spec, sizeof run_spec, run_fds, FORK_RUN_FDS, &count);
     if (length == 0)
@@ -134,6 +165,9 @@ static void place_run_fds(void)
 
 static void become_command(void)
 {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL); /* the fork server blocks SIGCHLD */
     place_run_fds();
     leave_session("setsid_command"); /* not pid 1's group either: kill(0, ...) never reaches it */
     if (chdir(run_spec.workdir) != 0)
@@ -164,7 +198,6 @@ static int start_run_pid1(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* the fork server's death ends the run */
     report_to(run_fds[FORK_RUN_STATUS]);
-    reset_signals(); /* the interpreter's handlers would let the run signal its pid 1 */
     mount_run_filesystems();
     offer_to_oom_killer();
     send_pidfd();
@@ -176,6 +209,10 @@ static int start_run_pid1(void)
         become_command();
         return 0;
     }
+    /* After the fork: the command keeps the interpreter's dispositions (SIGPIPE
+     * and SIGXFSZ ignored, as a new interpreter has them); pid 1 keeps none,
+     * or the run could signal it. */
+    reset_signals();
     keep_only_pid1_fds();
     serve_as_pid1(command, run_fds[FORK_RUN_GO], run_fds[FORK_RUN_OUTCOME]);
 }

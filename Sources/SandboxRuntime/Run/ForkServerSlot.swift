@@ -126,6 +126,14 @@ final class ForkServerSlot: Sendable {
     /// cancellation (`close()` or `kill()` end it).
     @discardableResult
     func watch() async -> Bool {
+        await withTaskCancellationHandler {
+            await follow()
+        } onCancel: {
+            kill()  // nothing is left to read its end; it must not outlive its owner
+        }
+    }
+
+    private func follow() async -> Bool {
         let heard = SlotOutput()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
