@@ -14,13 +14,21 @@ import Glibc
 extension SandboxSuite {
     @Suite("Faults")
     struct FaultTests {
-        @Test func aRunKilledFromOutsideGetsAVerdictAndThePoolRefills() async throws {
-            let configuration = TestServer.configuration { $0.workers = 2; $0.warm = 2 }
+        /// With a launcher per run (exec): the interpreter; the sandbox's init
+        /// (its parent, inside the run's PID namespace); the launcher outside
+        /// that supervises it. With a fork server: the interpreter; the run's
+        /// pid 1; the fork server; the slot's supervisor outside.
+        static let victims: [(Isolation, [(generation: Int, name: String?)])] = [
+            (.exec, [(0, nil), (1, "pysandbox-launc"), (2, "pysandbox-launc")]),
+            (.fork, [(0, nil), (1, "python3.11"), (2, "python3.11"), (4, "pysandbox-launc")]),
+        ]
+
+        @Test(arguments: victims)
+        func aRunKilledFromOutsideGetsAVerdictAndThePoolRefills(_ isolation: Isolation, _ targets: [(generation: Int, name: String?)]) async throws {
+            let configuration = TestServer.configuration { $0.workers = 2; $0.warm = 2; $0.sandbox.isolation = isolation }
             try await TestServer.with(configuration) { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
-                    // The interpreter; the sandbox's init (its parent, inside the run's
-                    // PID namespace); the launcher outside that supervises it.
-                    for generation in 0..<3 {
+                    for (generation, targetName) in targets {
                         let name = "victim\(generation)"
                         let code = "open('/proc/self/comm', 'w').write('\(name)')\nimport time\nprint('ready', flush=True)\ntime.sleep(60)"
                         let id = JSONValue.integer(Int64(generation))
@@ -28,8 +36,7 @@ extension SandboxSuite {
                         _ = try await client.inbox.take(within: .seconds(30)) { $0["params"]?["id"] == id && $0["params"]?["text"]?.stringValue?.hasPrefix("ready") == true }
                         let interpreter = try #require(HostProcess.all().first { $0.name == name }, "no process named \(name)")
                         let target = try #require(interpreter.ancestor(generation))
-                        let expectedName = generation == 0 ? name : "pysandbox-launc"
-                        #expect(target.name == expectedName, "generation \(generation): \(target)")
+                        #expect(target.name == targetName ?? name, "generation \(generation): \(target)")
                         #expect(kill(target.pid, SIGKILL) == 0)
 
                         let run = try await client.transcript(of: id, within: .seconds(30))
@@ -38,8 +45,8 @@ extension SandboxSuite {
                         if status == "killed" { #expect(run.result?["signal"] == 9, "\(run.response)") }
                         let message = run.result?["message"]?.stringValue ?? ""
                         #expect((status == "internalError") == !message.isEmpty, "\(run.response)")
-                        if generation == 2 {
-                            // A killed launcher cannot remove the run's cgroup; the service does.
+                        if target.name == "pysandbox-launc" && generation == targets.last?.generation {
+                            // A killed launcher or slot cannot remove its cgroup; the service does.
                             let orphans = try await SharedSandbox.get().cgroups.parents.map { "\($0)/run-\(target.pid)" }
                             let deadline = ContinuousClock.now + .seconds(5)
                             while orphans.contains(where: { FileManager.default.fileExists(atPath: $0) }) && ContinuousClock.now < deadline {
@@ -60,18 +67,27 @@ extension SandboxSuite {
             #expect(leftovers.isEmpty, "\(leftovers)")
         }
 
-        @Test func aMissingInterpreterGivesInternalErrorsUntilItIsBack() async throws {
+        /// With a fork server, the slots started before keep their
+        /// interpreter; once they are gone (killed here), new ones cannot start.
+        @Test(arguments: Isolation.allCases)
+        func aMissingInterpreterGivesInternalErrorsUntilItIsBack(_ isolation: Isolation) async throws {
             let copy = try InterpreterCopy()
             defer { copy.removeAll() }
             let configuration = TestServer.configuration {
                 $0.workers = 2
                 $0.warm = 2
                 $0.sandbox.interpreterPath = copy.executable
+                $0.sandbox.isolation = isolation
             }
             try await TestServer.with(configuration) { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
                     #expect(try await client.run("before", ["code": "print('before')"]).stdout == "before\n")
                     try copy.remove()
+                    if isolation == .fork {
+                        for server in ForkServerProcesses.forkServers() where ForkServerProcesses.executable(of: server) == copy.executable {
+                            kill(server, SIGKILL)
+                        }
+                    }
                     // Sandboxes started before may still serve; every other run fails, and says why.
                     var statuses: [String] = []
                     for id in 0..<6 {
@@ -214,9 +230,13 @@ struct HostProcess: CustomStringConvertible {
         return names.compactMap { Int32($0) }.compactMap(Self.init(pid:))
     }
 
-    /// Interpreters of sandboxes, runs and warm ones alike.
+    /// Interpreters of sandboxes, runs and warm ones alike; not the fork
+    /// servers (`--isolation fork`) nor a run's pid 1, their fork.
     static func sandboxedInterpreters() -> [HostProcess] {
-        all().filter { $0.uid == 65534 && $0.name.hasPrefix("python3") }
+        let forkServers = Set(ForkServerProcesses.forkServers())
+        return all().filter {
+            $0.uid == 65534 && $0.name.hasPrefix("python3") && !forkServers.contains($0.pid) && !forkServers.contains($0.parent)
+        }
     }
 
     /// Waits until `count` sandboxed interpreters exist; returns how many there are.

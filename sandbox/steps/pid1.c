@@ -98,9 +98,12 @@ static bool reap_ended(pid_t command, int *command_status)
 
 _Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd)
 {
+    /* Before the signalfd is made, which may take one of these numbers. */
+    for (int fd = 0; fd <= PASSED_FD_LAST; fd++) {
+        if (fd != go_fd && fd != outcome_fd)
+            close(fd);
+    }
     int child_exits = watch_children();
-    for (int fd = 0; fd <= PASSED_FD_LAST; fd++)
-        close(fd);
     struct pollfd watches[2] = {
         {.fd = child_exits, .events = POLLIN},
         {.fd = go_fd, .events = POLLIN}, /* the stop request, or the supervisor's end closing */

@@ -174,6 +174,10 @@ static void become_command(void)
         fail_errno("chdir_workdir", run_spec.workdir);
     apply_rlimits(&run_spec.rlimits);
     drop_capabilities();
+    /* As after the execve of a new interpreter: the program may use its own
+     * /proc/self files (comm, fd, ...), which a non-dumpable process may not. */
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+        fail_errno("dumpable", "prctl(PR_SET_DUMPABLE)");
     if (install_seccomp_program(&seccomp_program) != 0)
         fail_errno("seccomp_load", "installing the seccomp filter");
     close(STATUS_FD);

@@ -131,8 +131,8 @@ void leave_session(const char *step);
 /* Reaps the run until the command ends or the supervisor asks on go_fd
  * (a stop request, or its end closing), then kills everything else in the
  * PID namespace, reaps it, writes the outcome to outcome_fd and exits 0;
- * 113 if waiting fails. Closes fds 0..PASSED_FD_LAST first: only the
- * command and its descendants may hold the run's stdio and request. */
+ * 113 if waiting fails. Closes fds 0..PASSED_FD_LAST (but those two) first:
+ * only the command and its descendants may hold the run's stdio and request. */
 _Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd);
 
 #endif
