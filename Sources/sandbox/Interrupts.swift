@@ -7,33 +7,49 @@ import UnixSignals
 /// Ctrl-C while runs are going: the first asks the service to cancel them
 /// (they end as `cancelled` and their verdicts still print); the second quits.
 final class Interrupts: Sendable {
-    private let ids: Mutex<[Int64]>
+    private struct State {
+        var ids: [Int64]
+        var interrupted = false
+    }
+
+    private let state: Mutex<State>
+    private let connection: ProtocolConnection
     private let watcher: Mutex<Task<Void, Never>?> = Mutex(nil)
 
-    private init(ids: [Int64]) {
-        self.ids = Mutex(ids)
+    private init(ids: [Int64], connection: ProtocolConnection) {
+        state = Mutex(State(ids: ids))
+        self.connection = connection
     }
 
     static func cancelling(ids: [Int64], on connection: ProtocolConnection) async -> Interrupts {
-        let interrupts = Interrupts(ids: ids)
+        let interrupts = Interrupts(ids: ids, connection: connection)
         let signals = await UnixSignalsSequence(trapping: .sigint)
         let watcher = Task { [interrupts] in
-            var interrupted = false
             for await _ in signals {
-                if interrupted { exit(130) }
-                interrupted = true
-                Console.note("cancelling (Ctrl-C again to quit)")
-                for id in interrupts.ids.withLock({ $0 }) {
-                    connection.notify(Method.cancelRequest, ["id": JSONValue.integer(id)])
+                let (again, ids) = interrupts.state.withLock { state in
+                    defer { state.interrupted = true }
+                    return (state.interrupted, state.ids)
                 }
+                if again { exit(130) }
+                Console.note("cancelling (Ctrl-C again to quit)")
+                ids.forEach(interrupts.cancel)
             }
         }
         interrupts.watcher.withLock { $0 = watcher }
         return interrupts
     }
 
+    /// A run sent after Ctrl-C is cancelled at once.
     func add(_ id: Int64) {
-        ids.withLock { $0.append(id) }
+        let interrupted = state.withLock { state in
+            state.ids.append(id)
+            return state.interrupted
+        }
+        if interrupted { cancel(id) }
+    }
+
+    private func cancel(_ id: Int64) {
+        connection.notify(Method.cancelRequest, ["id": JSONValue.integer(id)])
     }
 
     func stop() {

@@ -9,9 +9,11 @@ struct RunSession: Sendable {
 
     /// One program, its output streamed as it arrives; returns the exit status.
     func runOne(_ program: Program, _ base: RunParams, stdin: RunInput) async throws -> Int32 {
-        let (id, events) = try connection.send(Method.run, Self.parameters(base, program, stdin))
-        let interrupts = await Interrupts.cancelling(ids: [id], on: connection)
+        // Ctrl-C is trapped before the run goes out: it may start within a millisecond.
+        let interrupts = await Interrupts.cancelling(ids: [], on: connection)
         defer { interrupts.stop() }
+        let (id, events) = try connection.send(Method.run, Self.parameters(base, program, stdin))
+        interrupts.add(id)
         let forwarding = stdin.isForwarded ? Task { await forwardStandardInput(to: id) } : nil
         defer { forwarding?.cancel() }
         guard let reply = try await print(events) else {

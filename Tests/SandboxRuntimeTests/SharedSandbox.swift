@@ -78,7 +78,10 @@ enum HostProcesses {
             let command = status.split(separator: "\n").first { $0.hasPrefix("Name:") } ?? ""
             let sandboxUser = geteuid() == 0 && uidLine.split(separator: "\t").dropFirst().first == "65534"
             if sandboxUser || command.hasSuffix("pysandbox-laun") || command.hasSuffix("pysandbox-launcher") {
-                return isForkServerSlot(pid, status: status) ? nil : "\(name) \(command)"
+                guard !isForkServerSlot(pid, status: status) else { return nil }
+                let state = status.split(separator: "\n").first { $0.hasPrefix("State:") } ?? ""
+                let parent = status.split(separator: "\n").first { $0.hasPrefix("PPid:") } ?? ""
+                return "\(name) \(command) \(state) \(parent)"
             }
             return nil
         }

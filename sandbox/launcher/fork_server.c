@@ -109,6 +109,8 @@ static void place_fork_server_fds(int zygote_end, int library, int program)
     for (int i = 0; i < 3; i++) {
         if (dup2(sources[i], targets[i]) != targets[i])
             fail_errno("place_fds", "the fork server's descriptors");
+        /* Only the fork server may hold its control socket: its death must close it. */
+        close(sources[i]);
     }
 }
 
@@ -302,11 +304,21 @@ static bool read_from_run(struct run *run, struct cgroup_handle *slot_cgroup, in
     return true;
 }
 
+/* Whether the fork server has ended: its end of the control socket is closed. */
+static bool fork_server_gone(const struct skeleton *skeleton)
+{
+    struct pollfd control = {.fd = skeleton->zygote_control, .events = POLLIN};
+    return poll(&control, 1, 0) > 0 && (control.revents & (POLLHUP | POLLERR));
+}
+
 /* The run's pid 1 is gone (or never started): report what is known, and free the slot. */
-static void finish_run(struct run *run)
+static void finish_run(struct run *run, const struct skeleton *skeleton)
 {
     if (!run->reported && run->outcome_fd >= 0 && run->pid_fd >= 0)
         read_from_run(run, &cgroup, -1);
+    /* Its pid 1 dies with the fork server (parent-death signal), often before we see the fork server go. */
+    if (!run->reported && fork_server_gone(skeleton))
+        report_failure("fork_server", "the fork server died during the run; the slot is replaced");
     if (!run->reported) {
         struct run_outcome nothing = {0};
         report_run(&nothing, 0, run->stop, &cgroup);
@@ -315,16 +327,15 @@ static void finish_run(struct run *run)
 }
 
 /* The fork server died: end the run, say why, and let the service replace the slot. */
-static void fork_server_died(struct run *run)
+static void fork_server_died(struct run *run, const struct skeleton *skeleton)
 {
     if (run->active) {
-        report_failure("fork_server", "the fork server died during the run; the slot is replaced");
         if (run->pid_fd >= 0) {
             syscall(SYS_pidfd_send_signal, run->pid_fd, SIGKILL, NULL, 0);
             struct pollfd gone = {.fd = run->pid_fd, .events = POLLIN};
             poll(&gone, 1, KILL_GRACE_MS);
         }
-        finish_run(run);
+        finish_run(run, skeleton);
     }
     report_failure("fork_server", "the fork server died; the slot is replaced");
 }
@@ -361,7 +372,7 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             continue;
         }
         if (watches[W_SKELETON].revents || watches[W_ZYGOTE].revents) {
-            fork_server_died(&run);
+            fork_server_died(&run, skeleton);
             return false;
         }
         if (watches[W_SIGNALS].revents & POLLIN) {
@@ -394,12 +405,12 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             close(run.outcome_fd);
             run.outcome_fd = -1;
             if (run.pid_fd < 0) { /* it failed before it began: it has reported why */
-                finish_run(&run);
+                finish_run(&run, skeleton);
                 continue;
             }
         }
         if (watches[W_PID].revents & POLLIN) {
-            finish_run(&run);
+            finish_run(&run, skeleton);
             continue;
         }
         if (watches[W_STOP].revents)

@@ -22,10 +22,13 @@ final class ForkServerSlot: Sendable {
     private let readiness: EventLoopPromise<Void>
     private let state = Mutex(State())
 
+    /// The control socket is used and closed under the lock: a number closed
+    /// once the slot has ended could by then belong to anything else.
     private struct State {
         var alive = true
         var reaped = false
-        var controlClosed = false
+        var shutDown = false
+        var controlOpen = true
     }
 
     /// Spawns the slot; it is ready once `ready()` returns, and `watch()` must run for its life.
@@ -65,7 +68,7 @@ final class ForkServerSlot: Sendable {
         try await readiness.futureResult.get()
     }
 
-    var isAlive: Bool { state.withLock { $0.alive && !$0.controlClosed } }
+    var isAlive: Bool { state.withLock { $0.alive && !$0.shutDown } }
 
     /// Hands the slot a run with these limit options; returns the service's
     /// ends of the run's pipes and of its stop pipe (a byte ends the run).
@@ -86,12 +89,15 @@ final class ForkServerSlot: Sendable {
         let stop = (readEnd: stopEnds[1], writeEnd: stopEnds[0])
         let passed = [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, request.readEnd, status.writeEnd, stop.readEnd]
         let message = Array((["run"] + arguments).joined(separator: "\0").utf8)
-        let sent = message.withUnsafeBytes { bytes in
-            passed.withUnsafeBufferPointer { fds in
-                send_with_fds(control, bytes.baseAddress, bytes.count, fds.baseAddress, CInt(fds.count))
+        let (sent, sendError) = state.withLock { state -> (CInt, CInt) in
+            guard state.controlOpen && !state.shutDown else { return (-1, EPIPE) }
+            let sent = message.withUnsafeBytes { bytes in
+                passed.withUnsafeBufferPointer { fds in
+                    send_with_fds(control, bytes.baseAddress, bytes.count, fds.baseAddress, CInt(fds.count))
+                }
             }
+            return (sent, errno)
         }
-        let sendError = errno
         passed.forEach { _ = Glibc.close($0) }
         guard sent == 0 else {
             [stdin.writeEnd, stdout.readEnd, stderr.readEnd, request.writeEnd, status.readEnd, stop.writeEnd]
@@ -106,12 +112,11 @@ final class ForkServerSlot: Sendable {
 
     /// Asks the slot to end: its fork server exits once the current run has.
     func close() {
-        let fd = state.withLock { state -> CInt? in
-            guard !state.controlClosed else { return nil }
-            state.controlClosed = true
-            return control
+        state.withLock { state in
+            guard !state.shutDown else { return }
+            state.shutDown = true
+            if state.controlOpen { _ = Glibc.shutdown(control, CInt(SHUT_RDWR)) }
         }
-        if let fd { _ = Glibc.shutdown(fd, CInt(SHUT_RDWR)) }
     }
 
     /// Ends the slot and its run at once; never after it was reaped.
@@ -177,7 +182,10 @@ final class ForkServerSlot: Sendable {
         }
         let exitStatus = (try? await reaped.get()) ?? 0
         state.withLock { $0.reaped = true }
-        [control, status, log].forEach { _ = Glibc.close($0) }
+        state.withLock { state in  // status and log belonged to their readers, which closed them
+            state.controlOpen = false
+            _ = Glibc.close(control)
+        }
         let signal = exitStatus & 0x7f
         return signal != 0 && signal != 0x7f
     }

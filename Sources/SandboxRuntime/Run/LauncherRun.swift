@@ -128,7 +128,7 @@ final class LauncherRun: SandboxRun {
                 return nil
             }
             killer.spawned(.launcher(launched.pid))
-            let killedBySignal = await watch(launched.descriptors)
+            let killedBySignal = await watch(launched.descriptors, missingReport: "the launcher ended without a report")
             return killedBySignal ? launched.pid : nil
         case .forkServer(let slots, let limitArguments):
             await forkAndWatch(slots: slots, limitArguments: limitArguments)
@@ -161,14 +161,15 @@ final class LauncherRun: SandboxRun {
             return
         }
         killer.spawned(.forkServerRun(stop: started.stop, slot: slot))
-        _ = await watch(started.descriptors)
+        _ = await watch(started.descriptors, missingReport: "the fork server's slot ended without reporting the run (the fork server died or was killed)")
         slots.release(slot)
     }
 
-    private func watch(_ descriptors: RunDescriptors) async -> Bool {
-        let supervision = Supervision(
+    private func watch(_ descriptors: RunDescriptors, missingReport: String) async -> Bool {
+        var supervision = Supervision(
             descriptors: descriptors, limits: limits, killer: killer, outputSink: outputSink,
             readiness: readiness, logger: logger)
+        supervision.missingReport = missingReport
         return await supervision.run(deliveries: deliveries, stdinChunks: stdinChunks) { verdict in
             outcome.succeed(verdict)
         }

@@ -17,6 +17,8 @@ struct Supervision: Sendable {
     let outputSink: AsyncStream<OutputChunk>.Continuation
     let readiness: EventLoopPromise<Bool>
     let logger: Logger
+    /// What went wrong when the status channel ends without the run's report.
+    var missingReport = "the launcher ended without a report"
 
     /// Watches the run to its verdict, which goes to `publish` at once, and
     /// the launcher to its exit; true if a signal ended the launcher.
@@ -86,7 +88,7 @@ struct Supervision: Sendable {
             maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive && ran ? report.peakMemoryKb : nil,
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)
         (verdict.status, verdict.limit, verdict.message) = LauncherRun.classify(
-            report: report, killReason: killer.reason, limits: limits)
+            report: report, killReason: killer.reason, limits: limits, missingReport: missingReport)
         if verdict.status == .internalError {
             logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
         }
@@ -172,7 +174,8 @@ private final class Stopwatch: Sendable {
 
 extension LauncherRun {
     static func classify(
-        report: LauncherReport, killReason: KillReason?, limits: RunLimits
+        report: LauncherReport, killReason: KillReason?, limits: RunLimits,
+        missingReport: String = "the launcher ended without a report"
     ) -> (RunStatus, TimeLimit?, String?) {
         switch killReason {
         case .timeout: return (.timeout, .wall, nil)
@@ -184,7 +187,7 @@ extension LauncherRun {
             return (.internalError, nil, report.failureMessage)
         }
         guard report.finished else {
-            return (.internalError, nil, report.failureMessage ?? "the launcher ended without a report")
+            return (.internalError, nil, report.failureMessage ?? missingReport)
         }
         switch report.limitReached {
         case .cpu: return (.timeout, .cpu, nil)
