@@ -67,19 +67,17 @@ extension SandboxSuite {
             let sandbox = try await mode.sandbox()
             let planted = try await sandbox.collect(Self.planter)
             #expect(planted.verdict.status == .ok, "\(planted.combined)")
-            // The next run takes the slot that is idle last; it is given back just after the verdict.
+            // The next run takes the slot given back last; a slot is given back
+            // just after its run's verdict, once the run's pid 1 is gone.
             let plantedNet = Self.field("net", in: planted.stdout)?.split(separator: " ").first
-            var found = try await sandbox.collect(Self.finder)
-            for _ in 0..<10 where Self.field("net", in: found.stdout)?.split(separator: " ").first != plantedNet {
-                try await Task.sleep(for: .milliseconds(100))
-                found = try await sandbox.collect(Self.finder)
-            }
+            try await Task.sleep(for: .milliseconds(500))
+            let found = try await sandbox.collect(Self.finder)
             #expect(found.verdict.status == .ok, "\(found.combined)")
             let output = found.stdout
-            // The same slot: the same network namespace, a new IPC one.
+            // The same slot: the same network namespace (each run has a new IPC
+            // namespace, but the kernel may give it the number of the last one).
             let foundNet = Self.field("net", in: output)?.split(separator: " ").first
             #expect(plantedNet != nil && plantedNet == foundNet, "the runs did not share a slot: \(planted.stdout) / \(output)")
-            #expect(Self.field("net", in: planted.stdout) != Self.field("net", in: output), "the same IPC namespace twice")
             #expect(Self.field("module", in: output) == "False builtin False env False os False file False", "\(output)")
             #expect(Self.field("shm", in: output) == "False msg False", "\(output)")
             #expect(Self.field("socket", in: output) != nil, "the planted socket outlived its run: \(output)")
@@ -167,7 +165,7 @@ extension SandboxSuite {
     }
 }
 
-/// The fork servers on this host: python processes whose parent is a
+/// The fork servers on this host (`pysandbox-fork`): the children of a
 /// fork-server slot's skeleton init.
 enum ForkServerProcesses {
     static func forkServers() -> [pid_t] {

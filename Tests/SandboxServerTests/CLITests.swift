@@ -212,9 +212,10 @@ extension SandboxSuite {
                 while HostProcesses.sandboxed().isEmpty && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }
+                let seen = HostProcesses.sandboxed()
                 child.process.interrupt()
                 let result = try await child.finished(within: .seconds(20))
-                #expect(result.status == 125, "\(result)")
+                #expect(result.status == 125, "\(result); sandbox processes when interrupted: \(seen)")
                 #expect(result.stderr.contains("sandbox: cancelled"), "\(result.stderr)")
             }
         }

@@ -20,7 +20,7 @@ extension SandboxSuite {
         /// pid 1; the fork server; the slot's supervisor outside.
         static let victims: [(Isolation, [(generation: Int, name: String?)])] = [
             (.exec, [(0, nil), (1, "pysandbox-launc"), (2, "pysandbox-launc")]),
-            (.fork, [(0, nil), (1, "python3.11"), (2, "python3.11"), (4, "pysandbox-launc")]),
+            (.fork, [(0, nil), (1, "pysandbox-pid1"), (2, "pysandbox-fork"), (4, "pysandbox-launc")]),
         ]
 
         @Test(arguments: victims)

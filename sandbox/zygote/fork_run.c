@@ -41,6 +41,7 @@ enum {
 
 static struct bpf_program_buffer seccomp_program;
 static int child_exits = -1; /* a signalfd: ended runs are reaped at once, not at the next run */
+static char interpreter_name[16]; /* the command's name, as a new interpreter's would be */
 static struct fork_run_spec run_spec;
 static int run_fds[FORK_RUN_FDS];
 static bool run_pending;
@@ -63,6 +64,8 @@ int pysandbox_fork_server_ready(void)
         dprintf(2, "pysandbox fork server: watching runs end: %s\n", strerror(errno));
         return -1;
     }
+    prctl(PR_GET_NAME, interpreter_name, 0, 0, 0);
+    prctl(PR_SET_NAME, "pysandbox-fork", 0, 0, 0); /* each run's command takes the old name back */
     if (send_with_fds(CONTROL_FD, "ready", 5, NULL, 0) != 0) {
         dprintf(2, "pysandbox fork server: telling the supervisor: %s\n", strerror(errno));
         return -1;
@@ -168,6 +171,7 @@ static void become_command(void)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* the fork server blocks SIGCHLD */
+    prctl(PR_SET_NAME, interpreter_name, 0, 0, 0);
     place_run_fds();
     leave_session("setsid_command"); /* not pid 1's group either: kill(0, ...) never reaches it */
     if (chdir(run_spec.workdir) != 0)
@@ -201,6 +205,7 @@ static void keep_only_pid1_fds(void)
 static int start_run_pid1(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* the fork server's death ends the run */
+    prctl(PR_SET_NAME, "pysandbox-pid1", 0, 0, 0); /* what it is, in ps and top */
     report_to(run_fds[FORK_RUN_STATUS]);
     mount_run_filesystems();
     offer_to_oom_killer();

@@ -68,7 +68,15 @@ final class ForkServerSlot: Sendable {
         try await readiness.futureResult.get()
     }
 
-    var isAlive: Bool { state.withLock { $0.alive && !$0.shutDown } }
+    /// Whether it can take a run: not ended, not asked to end, and its
+    /// supervisor still holds the other end of the control socket.
+    var isAlive: Bool {
+        state.withLock { state in
+            guard state.alive && !state.shutDown && state.controlOpen else { return false }
+            var watch = pollfd(fd: control, events: 0, revents: 0)
+            return poll(&watch, 1, 0) == 0
+        }
+    }
 
     /// Hands the slot a run with these limit options; returns the service's
     /// ends of the run's pipes and of its stop pipe (a byte ends the run).
@@ -134,7 +142,11 @@ final class ForkServerSlot: Sendable {
         await withTaskCancellationHandler {
             await follow()
         } onCancel: {
-            kill()  // nothing is left to read its end; it must not outlive its owner
+            // It must not outlive its owner: ended as at shutdown (its run
+            // stopped, its fork server and skeleton reaped), killed if that
+            // takes too long. A SIGKILL first would orphan its skeleton.
+            close()
+            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: RunKiller.escalationDelay) { [self] in kill() }
         }
     }
 

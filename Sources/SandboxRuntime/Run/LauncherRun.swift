@@ -137,29 +137,37 @@ final class LauncherRun: SandboxRun {
     }
 
     private func forkAndWatch(slots: ForkServerSlots, limitArguments: [String]) async {
-        let slot: ForkServerSlot
-        do {
-            slot = try await slots.acquire()
-        } catch {
-            logger.error("no fork server", metadata: ["error": "\(error)"])
-            end(Verdict(status: .internalError, message: "no fork server: \(error)"))
-            return
-        }
-        if let reason = killer.reason {  // cancelled while the slot started
-            slots.release(slot)
-            end(LauncherRun.verdict(killedBeforeSpawn: reason, limits: limits))
-            return
-        }
-        let started: (descriptors: RunDescriptors, stop: CInt)
-        do {
-            started = try slot.startRun(arguments: limitArguments)
-        } catch {
-            slot.kill()
-            slots.release(slot)
-            logger.error("could not start a run in the fork server", metadata: ["error": "\(error)"])
-            end(Verdict(status: .internalError, message: "could not start a run in the fork server: \(error)"))
-            return
-        }
+        var attempts = 0
+        var slot: ForkServerSlot
+        var started: (descriptors: RunDescriptors, stop: CInt)
+        repeat {
+            attempts += 1
+            do {
+                slot = try await slots.acquire()
+            } catch {
+                logger.error("no fork server", metadata: ["error": "\(error)"])
+                end(Verdict(status: .internalError, message: "no fork server: \(error)"))
+                return
+            }
+            if let reason = killer.reason {  // cancelled while the slot started
+                slots.release(slot)
+                end(LauncherRun.verdict(killedBeforeSpawn: reason, limits: limits))
+                return
+            }
+            do {
+                started = try slot.startRun(arguments: limitArguments)
+                break
+            } catch {
+                // A slot that ended while idle took nothing of the run: another one can.
+                slot.kill()
+                slots.release(slot)
+                guard attempts < 3 else {
+                    logger.error("could not start a run in the fork server", metadata: ["error": "\(error)"])
+                    end(Verdict(status: .internalError, message: "could not start a run in the fork server: \(error)"))
+                    return
+                }
+            }
+        } while true
         killer.spawned(.forkServerRun(stop: started.stop, slot: slot))
         _ = await watch(started.descriptors, missingReport: "the fork server's slot ended without reporting the run (the fork server died or was killed)")
         slots.release(slot)

@@ -44,6 +44,10 @@ def serve_runs():
     library = ctypes.PyDLL("/proc/self/fd/5")
     for name in PRELOAD:
         __import__(name)
+    # What is loaded now stays out of every run's garbage collections, whose
+    # writes to these objects' headers would copy their pages into each run.
+    import gc
+    gc.freeze()
     if library.pysandbox_fork_server_ready() != 0:
         os._exit(1)
     python = ctypes.pythonapi
