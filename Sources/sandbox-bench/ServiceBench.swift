@@ -109,20 +109,26 @@ struct ServiceBench: AsyncParsableCommand {
 
     // MARK: Through the servers
 
-    /// One connection per server, one run at a time, the servers taking
-    /// turns; every run must print exactly "1\n".
+    /// One connection per server, one run at a time; every run must print exactly "1\n".
     private func measureLatency(_ servers: [Server]) async throws -> [(ServerInfo, Latency)] {
         try await Self.withConnections(servers.map(\.url)) { [warmup, runs, pauseMs] connections in
             var infos: [ServerInfo] = []
             for connection in connections { infos.append(try await ServerInfo.ask(connection)) }
+            // One server at a time: a server's work between runs (an exec
+            // server refilling its pool starts interpreters) must not land
+            // in another's latency.
             var latencies = Array(repeating: Latency(), count: connections.count)
-            for index in -warmup..<runs {  // negative indexes are the warm-up runs
-                for (position, connection) in connections.enumerated() {
+            for (position, connection) in connections.enumerated() {
+                for index in -warmup..<runs {  // negative indexes are the warm-up runs
                     let reply = try await connection.run(RunParams(code: Self.program))
                     let verdict = try Self.checkedVerdict(reply)
                     if index >= 0 { latencies[position].add(reply, verdict) }
+                    // The same path without a sandbox: the floor the transport and service set.
+                    let bare = try await connection.call(Method.initialize, JSONValue.object([:]))
+                    if index >= 0 { latencies[position].transport.append(bare.roundTrip) }
                     if pauseMs > 0 { try await Task.sleep(for: .milliseconds(pauseMs)) }
                 }
+                try await Task.sleep(for: .seconds(1))  // the next server starts from quiet
             }
             return Array(zip(infos, latencies))
         }
@@ -364,11 +370,15 @@ struct Report {
         lines += measured.map { "server \($0.server.label): \($0.info.description), at \($0.server.url)" }
         lines += [
             "",
-            "Latency: one run at a time over one connection per server, the servers taking turns; \(bench.runs) runs each",
+            "Latency: one run at a time over one connection per server, one server after the other; \(bench.runs) runs each",
             "after \(bench.warmup) warm-up runs, " + (bench.pauseMs == 0 ? "back to back (no pause)." : "\(bench.pauseMs) ms apart."),
             row("round trip (run -> verdict)", "p50", "p90", "p99"),
         ]
-        lines += measured.map { row($0.server.label, percentiles($0.latency.roundTrips, [0.5, 0.9, 0.99])) }
+        for result in measured {
+            lines.append(row(result.server.label, percentiles(result.latency.roundTrips, [0.5, 0.9, 0.99])))
+            lines.append(row("  its reported wallMs", percentiles(result.latency.serverWall, [0.5, 0.9, 0.99])))
+            lines.append(row("  initialize round trip", percentiles(result.latency.transport, [0.5, 0.9, 0.99])))
+        }
         lines.append(row(cold, percentiles(coldLatency, [0.5, 0.9, 0.99])))
         lines += [
             "",
