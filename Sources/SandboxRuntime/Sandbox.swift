@@ -15,6 +15,10 @@ public struct SandboxOptions: Sendable {
     public var isolation: Isolation
     /// Modules the fork servers import before forking runs (`.fork` only).
     public var preload: [String]
+    /// At most this many fork servers at once (`.fork`; nil: as many as
+    /// sandboxes are alive at once). A run that finds none idle at the cap
+    /// waits for one.
+    public var maxForkServers: Int?
 
     public init(
         launcherPath: String? = nil, interpreterPath: String? = nil, cgroups: CgroupMode = .automatic,
@@ -25,6 +29,7 @@ public struct SandboxOptions: Sendable {
         self.cgroups = cgroups
         self.isolation = isolation
         self.preload = preload
+        maxForkServers = nil
     }
 }
 
@@ -78,7 +83,9 @@ public struct Sandbox: SandboxProvider {
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
         forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits())
         slots = options.isolation == .fork
-            ? ForkServerSlots(launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups, logger: logger)
+            ? ForkServerSlots(
+                launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups,
+                maxSlots: options.maxForkServers, logger: logger)
             : nil
     }
 
@@ -175,7 +182,7 @@ public struct Sandbox: SandboxProvider {
         try request.validate()
         // A fork server of its own, ended after the test: the service's start with run().
         let testSlots = slots.map { _ in
-            ForkServerSlots(launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups, logger: logger)
+            ForkServerSlots(launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups, maxSlots: 1, logger: logger)
         }
         async let slotsWatched: Void = testSlots?.run() ?? ()
         let run = makeRun(limits: request.limits, slots: testSlots)

@@ -20,7 +20,11 @@ public struct SandboxServer: Sendable {
     /// throws `ConfigurationError` or `SandboxUnavailable` saying what is missing.
     public static func prepare(_ configuration: ServerConfiguration, logger: Logger) async throws -> SandboxServer {
         try configuration.validate()
-        let sandbox = try await Sandbox.prepare(configuration.sandbox, logger: logger)
+        var options = configuration.sandbox
+        // Every run and warm sandbox holds a fork server, and a run's is given
+        // back just after its verdict: room for those, and two more.
+        options.maxForkServers = options.maxForkServers ?? configuration.workers + configuration.warmSandboxes + 2
+        let sandbox = try await Sandbox.prepare(options, logger: logger)
         return SandboxServer(configuration: configuration, provider: sandbox, logger: logger)
     }
 
