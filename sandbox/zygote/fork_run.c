@@ -168,6 +168,7 @@ static void place_run_fds(void)
 
 static void become_command(void)
 {
+    run_pending = false; /* the program may call into this library (it is mapped): nothing to fork */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* the fork server blocks SIGCHLD */
