@@ -63,6 +63,22 @@ extension SandboxSuite {
             #expect(output.contains("cannot start") && output.contains("/nonexistent/python3"), "\(output)")
         }
 
+        /// `--preload` problems stop sandboxd before it serves, saying which module.
+        @Test func refusesToStartWhenAPreloadedModuleFails() throws {
+            for (arguments, expected) in [
+                (["--preload", "json,no_such_module_anywhere"], "No module named 'no_such_module_anywhere'"),
+                (["--preload", "json", "--isolation", "exec"], "--preload needs --isolation fork"),
+                (["--preload", "os;import sys"], "'os;import sys' is not a module name"),
+                (["--isolation", "vfork"], "'vfork' is neither fork nor exec"),
+            ] {
+                let (process, log) = try Self.launch(["--port", "0"] + arguments)
+                process.waitUntilExit()
+                let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(process.terminationStatus != 0, "\(arguments)")
+                #expect(output.contains(expected), "\(arguments): \(output)")
+            }
+        }
+
         /// Without a cgroup it still serves, and says once, at start, what is weaker.
         @Test func warnsOnceWhatIsWeakerWithoutACgroup() async throws {
             let (process, log) = try Self.launch(["--port", "0", "--workers", "1", "--cgroups", "off"])
