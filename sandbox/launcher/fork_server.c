@@ -101,10 +101,19 @@ static void lift(int *fd)
     *fd = high;
 }
 
+/* The fork server's descriptors, and the supervisor's end of its control socket. */
+struct fork_server_fds {
+    int control[2];
+    int library;
+    int program;
+};
+
 /* In the skeleton's init, before run_init: its fork server's descriptors at 3, 5 and 6. */
-static void place_fork_server_fds(int zygote_end, int library, int program)
+static void place_fork_server_fds(void *context)
 {
-    const int sources[3] = {zygote_end, library, program};
+    const struct fork_server_fds *fds = context;
+    close(fds->control[0]);
+    const int sources[3] = {fds->control[1], fds->library, fds->program};
     const int targets[3] = {ZYGOTE_CONTROL_FD, ZYGOTE_LIBRARY_FD, ZYGOTE_SECCOMP_FD};
     for (int i = 0; i < 3; i++) {
         if (dup2(sources[i], targets[i]) != targets[i])
@@ -135,21 +144,10 @@ static int start_skeleton(const struct sandbox_config *config, struct skeleton *
         lift(&probe[1]);
     }
 
-    pid_t init = (pid_t)syscall(SYS_clone, NAMESPACE_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
-    if (init < 0) {
-        report_failure_errno("clone_namespaces", errno, explain_clone_failure(errno));
+    struct fork_server_fds fork_server = {{zygote[0], zygote[1]}, library, program};
+    pid_t init = start_init(config, &seccomp_program, go, outcome, probe, signal_fd, place_fork_server_fds, &fork_server);
+    if (init < 0)
         return -1;
-    }
-    if (init == 0) {
-        close(go[1]);
-        close(outcome[0]);
-        close(zygote[0]);
-        close(signal_fd);
-        if (probe[0] >= 0)
-            close(probe[0]);
-        place_fork_server_fds(zygote[1], library, program);
-        run_init(config, &seccomp_program, go[0], outcome[1], probe[1]);
-    }
     close(go[0]);
     close(outcome[1]);
     close(zygote[1]);
@@ -159,16 +157,8 @@ static int start_skeleton(const struct sandbox_config *config, struct skeleton *
         close(probe[1]);
     *skeleton = (struct skeleton){.init = init, .go = go[1], .outcome = outcome[0], .zygote_control = zygote[0],
                                   .socket_probe = -1};
-    bool placed = write_id_maps(init, config) == 0;
-    if (placed && cgroup_attach(&cgroup, init) != 0) {
-        report_failure_errno("cgroup_attach", errno, "placing the skeleton in the slot's cgroup");
-        placed = false;
-    }
-    if (!placed) {
-        kill(init, SIGKILL);
-        waitpid(init, NULL, 0);
+    if (place_init(init, config, &cgroup) != 0)
         return -1;
-    }
     skeleton->pid_fd = (int)syscall(SYS_pidfd_open, init, 0);
     if (skeleton->pid_fd < 0)
         fail_errno("pidfd_open", "watching the skeleton (Linux 5.3 or later is required)");

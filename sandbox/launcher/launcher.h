@@ -199,7 +199,12 @@ int supervise(const struct sandbox_config *config);
 
 /* supervisor.c, shared with fork_server.c */
 const char *explain_clone_failure(int error_number);
+/* Clones init into new namespaces (run_init, after in_child if given); reports and returns -1 on failure. */
+pid_t start_init(const struct sandbox_config *config, const struct bpf_program_buffer *program, int go[2],
+                 int outcome[2], int probe[2], int signal_fd, void (*in_child)(void *context), void *context);
 int block_control_signals(void);
+/* Writes init's id maps and moves it into its cgroup; on failure reports, kills and reaps it, and returns -1. */
+int place_init(pid_t init, const struct sandbox_config *config, const struct cgroup_handle *cgroup);
 /* The final report of a run: how the command ended, then its totals. */
 void report_run(const struct run_outcome *outcome, int init_status, enum run_stop stop,
                 struct cgroup_handle *cgroup);

@@ -23,20 +23,7 @@ void send_socket_memory_probe(int channel)
     int probe = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (probe < 0)
         fail_errno("sock_diag", "a NETLINK_SOCK_DIAG socket counts the run's socket buffers (CONFIG_UNIX_DIAG)");
-    union {
-        char space[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct iovec byte = {.iov_base = "p", .iov_len = 1};
-    struct msghdr message = {.msg_iov = &byte, .msg_iovlen = 1, .msg_control = control.space,
-                             .msg_controllen = sizeof control.space};
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(header), &probe, sizeof probe);
-    if (sendmsg(channel, &message, MSG_NOSIGNAL) != 1)
+    if (send_with_fds(channel, "p", 1, &probe, 1) != 0)
         fail_errno("sock_diag_pass", "passing the socket-buffer probe to the supervisor");
     close(probe);
     close(channel);
@@ -44,25 +31,11 @@ void send_socket_memory_probe(int channel)
 
 int receive_socket_memory_probe(int channel)
 {
-    union {
-        char space[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
     char byte;
-    struct iovec data = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr message = {.msg_iov = &data, .msg_iovlen = 1, .msg_control = control.space,
-                             .msg_controllen = sizeof control.space};
-    ssize_t length;
-    do {
-        length = recvmsg(channel, &message, MSG_CMSG_CLOEXEC);
-    } while (length < 0 && errno == EINTR);
+    int probe = -1, count = 0;
+    ssize_t length = receive_with_fds(channel, &byte, 1, &probe, 1, &count);
     close(channel);
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    if (length != 1 || header == NULL || header->cmsg_type != SCM_RIGHTS)
-        return -1; /* init failed before; it has reported why */
-    int probe;
-    memcpy(&probe, CMSG_DATA(header), sizeof probe);
-    return probe;
+    return length == 1 && count == 1 ? probe : -1; /* else init failed first; it has reported why */
 }
 
 /* The memory of one socket's queues, from its UNIX_DIAG_MEMINFO attribute. */

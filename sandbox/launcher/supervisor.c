@@ -61,7 +61,8 @@ int block_control_signals(void)
     return signal_fd;
 }
 
-static pid_t start_init(const struct sandbox_config *config, int go[2], int outcome[2], int probe[2], int signal_fd)
+pid_t start_init(const struct sandbox_config *config, const struct bpf_program_buffer *program, int go[2],
+                 int outcome[2], int probe[2], int signal_fd, void (*in_child)(void *context), void *context)
 {
     /* Raw clone without a stack behaves like fork; init never returns here. */
     pid_t child = (pid_t)syscall(SYS_clone, NAMESPACE_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
@@ -75,9 +76,26 @@ static pid_t start_init(const struct sandbox_config *config, int go[2], int outc
         close(signal_fd);
         if (probe[0] >= 0)
             close(probe[0]);
-        run_init(config, &seccomp_program, go[0], outcome[1], probe[1]);
+        if (in_child != NULL)
+            in_child(context);
+        run_init(config, program, go[0], outcome[1], probe[1]);
     }
     return child;
+}
+
+int place_init(pid_t init, const struct sandbox_config *config, const struct cgroup_handle *cgroup)
+{
+    bool placed = write_id_maps(init, config) == 0;
+    if (placed && cgroup_attach(cgroup, init) != 0) {
+        report_failure_errno("cgroup_attach", errno, "placing init in its cgroup");
+        placed = false;
+    }
+    if (!placed) {
+        kill(init, SIGKILL);
+        waitpid(init, NULL, 0);
+        return -1;
+    }
+    return 0;
 }
 
 /* The run's pipes must reach EOF when the sandbox dies, not when we exit. */
@@ -220,7 +238,7 @@ int supervise(const struct sandbox_config *config)
     if (!cgroup.active && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, probe) != 0)
         fail_errno("socketpair", "the channel for init's socket-buffer probe");
 
-    pid_t init = start_init(config, go, outcome, probe, signal_fd);
+    pid_t init = start_init(config, &seccomp_program, go, outcome, probe, signal_fd, NULL, NULL);
     if (init < 0) {
         cgroup_destroy(&cgroup);
         return 111;
@@ -229,14 +247,7 @@ int supervise(const struct sandbox_config *config)
     close(outcome[1]);
     if (probe[1] >= 0)
         close(probe[1]);
-    bool placed = write_id_maps(init, config) == 0;
-    if (placed && cgroup_attach(&cgroup, init) != 0) {
-        report_failure_errno("cgroup_attach", errno, "placing init in the run's cgroup");
-        placed = false;
-    }
-    if (!placed) {
-        kill(init, SIGKILL);
-        waitpid(init, NULL, 0);
+    if (place_init(init, config, &cgroup) != 0) {
         cgroup_destroy(&cgroup);
         return 111;
     }
