@@ -170,7 +170,7 @@ public struct Sandbox: SandboxProvider {
         let candidates = ProcessInfo.processInfo.environment["PYSANDBOX_FORK_RUN_LIBRARY"].map { [$0] }
             ?? [launcher, executable].map { URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent(name).path }
         guard let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
-            throw SandboxUnavailable(description: "\(name) not found at \(candidates.joined(separator: ", ")): build it with `swift build` (the pysandbox-fork-run product), set PYSANDBOX_FORK_RUN_LIBRARY, or use --isolation exec")
+            throw SandboxUnavailable(description: "\(name) not found at \(candidates.joined(separator: ", ")): build every product in this configuration (`swift build -c release` beside a release sandboxd, as scripts/setup does; it is the pysandbox-fork-run product), set PYSANDBOX_FORK_RUN_LIBRARY, or use --isolation exec")
         }
         return found
     }
@@ -216,7 +216,7 @@ public struct Sandbox: SandboxProvider {
             candidates = [URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("pysandbox-launcher").path]
         }
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw SandboxUnavailable(description: "pysandbox-launcher not found at \(candidates.joined(separator: ", ")); build it with `swift build` or set PYSANDBOX_LAUNCHER")
+            throw SandboxUnavailable(description: "pysandbox-launcher not found at \(candidates.joined(separator: ", ")); build every product in this configuration (`swift build -c release` beside a release sandboxd, as scripts/setup does) or set PYSANDBOX_LAUNCHER")
         }
         return found
     }
