@@ -319,6 +319,9 @@ static void finish_run(struct run *run, const struct skeleton *skeleton)
 /* The fork server died: end the run, say why, and let the service replace the slot. */
 static void fork_server_died(struct run *run, const struct skeleton *skeleton)
 {
+    /* First of all: once the run's status channel closes the service takes
+     * the slot back, and a closed control socket tells it the slot is gone. */
+    close(SERVICE_FD);
     if (run->active) {
         if (run->pid_fd >= 0) {
             syscall(SYS_pidfd_send_signal, run->pid_fd, SIGKILL, NULL, 0);

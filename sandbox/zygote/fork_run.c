@@ -65,6 +65,7 @@ int pysandbox_fork_server_ready(void)
         return -1;
     }
     prctl(PR_GET_NAME, interpreter_name, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* it holds capabilities in its namespaces: nothing may open its /proc files */
     prctl(PR_SET_NAME, "pysandbox-fork", 0, 0, 0); /* each run's command takes the old name back */
     if (send_with_fds(CONTROL_FD, "ready", 5, NULL, 0) != 0) {
         dprintf(2, "pysandbox fork server: telling the supervisor: %s\n", strerror(errno));
@@ -134,7 +135,8 @@ static void mount_run_filesystems(void)
 /* Under memory pressure in the slot's cgroup, the run dies before the fork server. */
 static void offer_to_oom_killer(void)
 {
-    if (write_small_file("/proc/self/oom_score_adj", "1000") != 0)
+    /* Our /proc files are ours to write only while we are dumpable; the fork server is not. */
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 || write_small_file("/proc/self/oom_score_adj", "1000") != 0)
         fail_errno("oom_score_adj", "/proc/self/oom_score_adj");
 }
 
@@ -210,6 +212,9 @@ static int start_run_pid1(void)
     report_to(run_fds[FORK_RUN_STATUS]);
     mount_run_filesystems();
     offer_to_oom_killer();
+    /* As the launcher's init: its /proc files are not the run's to open (the command sets itself dumpable again). */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        fail_errno("dumpable", "prctl(PR_SET_DUMPABLE) in the run's pid 1");
     send_pidfd();
     leave_session("setsid_init");
     pid_t command = fork();
