@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -70,10 +71,19 @@ struct run {
     int outcome_fd;
     int pid_fd; /* of the run's pid 1, once it has sent it */
     enum run_stop stop;
+    uint64_t kill_at_ms;  /* when a stopped run's pid 1 is killed, should it not have ended */
+    bool status_gone;     /* the service closed its end of the status channel */
     bool reported;
     struct limit_watch watch;
     int timer_fd;
 };
+
+static uint64_t now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
 
 static struct bpf_program_buffer seccomp_program;
 static struct cgroup_handle cgroup;
@@ -221,6 +231,7 @@ static void stop_run(struct run *run, enum run_stop reason)
     if (run->stop != RUN_GOING)
         return;
     run->stop = reason;
+    run->kill_at_ms = now_ms() + KILL_GRACE_MS;
     ssize_t ignored = write(run->go_fd, (char[]){STOP_REQUEST}, 1);
     (void)ignored;
 }
@@ -351,18 +362,30 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             [W_OUTCOME] = {.fd = run.active ? run.outcome_fd : -1, .events = POLLIN},
             [W_PID] = {.fd = run.active ? run.pid_fd : -1, .events = POLLIN},
             [W_STOP] = {.fd = run.active && run.stop == RUN_GOING ? run.stop_fd : -1, .events = POLLIN},
-            [W_STATUS] = {.fd = run.active && !run.reported ? run.status_fd : -1, .events = 0},
+            [W_STATUS] = {.fd = run.active && !run.reported && !run.status_gone ? run.status_fd : -1, .events = 0},
             [W_TIMER] = {.fd = run.active && run.stop == RUN_GOING ? run.timer_fd : -1, .events = POLLIN},
         };
-        int ready = poll(watches, WATCH_COUNT, run.active && run.stop != RUN_GOING ? KILL_GRACE_MS : -1);
+        int timeout = -1;
+        if (run.active && run.stop != RUN_GOING) {
+            uint64_t now = now_ms();
+            timeout = now >= run.kill_at_ms ? 0 : (int)(run.kill_at_ms - now);
+        }
+        int ready = poll(watches, WATCH_COUNT, timeout);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
             fail_errno("poll", "serving runs");
         }
-        if (ready == 0) { /* the run's pid 1 did not end in time */
+        if (run.active && run.stop != RUN_GOING && now_ms() >= run.kill_at_ms) {
+            /* The run's pid 1 did not end in time. Without its pidfd (stuck
+             * before it sent it), only the whole slot can end it. */
+            if (run.pid_fd < 0) {
+                report_failure("fork_server", "the run's pid 1 did not start within a second of its stop; the slot is replaced");
+                fork_server_died(&run, skeleton);
+                return false;
+            }
             syscall(SYS_pidfd_send_signal, run.pid_fd, SIGKILL, NULL, 0);
-            continue;
+            run.kill_at_ms = UINT64_MAX;
         }
         if (watches[W_SKELETON].revents || watches[W_ZYGOTE].revents) {
             fork_server_died(&run, skeleton);
@@ -408,8 +431,10 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
         }
         if (watches[W_STOP].revents)
             stop_run(&run, STOPPED_BY_SERVICE);
-        if (watches[W_STATUS].revents & (POLLERR | POLLHUP))
+        if (watches[W_STATUS].revents & (POLLERR | POLLHUP)) {
+            run.status_gone = true; /* once: it stays readable for poll */
             stop_run(&run, STOPPED_BY_SERVICE);
+        }
         if (watches[W_TIMER].revents & POLLIN) {
             enum run_stop reached = check_limits(&run.watch);
             if (reached != RUN_GOING)

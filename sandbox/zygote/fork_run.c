@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -46,8 +47,33 @@ static struct fork_run_spec run_spec;
 static int run_fds[FORK_RUN_FDS];
 static bool run_pending;
 
+/* A fork copies only the calling thread: locks other threads hold stay held
+ * in every run (a preloaded library's thread pool, say). */
+static int count_threads(void)
+{
+    char stat[1024];
+    if (read_small_file("/proc/self/stat", stat, sizeof stat) < 0)
+        return -1;
+    const char *end = strrchr(stat, ')'); /* after "pid (comm)": num_threads is field 20 */
+    int field = 2, threads = -1;
+    for (const char *cursor = end; cursor != NULL && *cursor != '\0'; cursor++) {
+        if (*cursor == ' ' && ++field == 20) {
+            threads = atoi(cursor + 1);
+            break;
+        }
+    }
+    return threads;
+}
+
 int pysandbox_fork_server_ready(void)
 {
+    int threads = count_threads();
+    if (threads != 1) {
+        dprintf(2, "pysandbox fork server: %d threads after the preloaded modules; a fork server must have one, "
+                   "since a fork copies only the calling thread (a library with a thread pool needs it limited, "
+                   "e.g. OPENBLAS_NUM_THREADS=1)\n", threads);
+        return -1;
+    }
     ssize_t size = read(SECCOMP_FD, seccomp_program.insns, sizeof seccomp_program.insns);
     close(SECCOMP_FD);
     if (size <= 0 || size % (ssize_t)sizeof(struct sock_filter) != 0 || (size_t)size == sizeof seccomp_program.insns) {
