@@ -175,6 +175,14 @@ enum ForkServerProcesses {
         }
     }
 
+    /// A fork-server slot lives as long as its service: its supervisor and
+    /// skeleton init (`pysandbox-launcher --fork-server`) and its fork server
+    /// (their child, which never runs user code). Runs, the fork server's
+    /// children, are not part of it.
+    static func isSlotMember(_ pid: pid_t) -> Bool {
+        arguments(of: pid).contains("--fork-server") || parent(of: pid).map { arguments(of: $0).contains("--fork-server") } == true
+    }
+
     /// The interpreter a fork server runs.
     static func executable(of pid: pid_t) -> String? {
         arguments(of: pid).first

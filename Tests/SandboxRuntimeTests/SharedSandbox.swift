@@ -78,28 +78,13 @@ enum HostProcesses {
             let command = status.split(separator: "\n").first { $0.hasPrefix("Name:") } ?? ""
             let sandboxUser = geteuid() == 0 && uidLine.split(separator: "\t").dropFirst().first == "65534"
             if sandboxUser || command.hasSuffix("pysandbox-laun") || command.hasSuffix("pysandbox-launcher") {
-                guard !isForkServerSlot(pid, status: status) else { return nil }
+                guard !ForkServerProcesses.isSlotMember(pid) else { return nil }
                 let state = status.split(separator: "\n").first { $0.hasPrefix("State:") } ?? ""
                 let parent = status.split(separator: "\n").first { $0.hasPrefix("PPid:") } ?? ""
                 return "\(name) \(command) \(state) \(parent)"
             }
             return nil
         }
-    }
-
-    /// A fork-server slot lives as long as its service: its supervisor and
-    /// skeleton init (`pysandbox-launcher --fork-server`) and its fork server
-    /// (their child, which never runs user code). Runs, the fork server's
-    /// children, are not part of it.
-    private static func isForkServerSlot(_ pid: pid_t, status: String) -> Bool {
-        func arguments(_ pid: pid_t) -> [String] {
-            let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
-            return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        }
-        if arguments(pid).contains("--fork-server") { return true }
-        let parentLine = status.split(separator: "\n").first { $0.hasPrefix("PPid:") } ?? ""
-        guard let parent = parentLine.split(separator: "\t").dropFirst().first.flatMap({ pid_t($0) }) else { return false }
-        return arguments(parent).contains("--fork-server")
     }
 
     /// Waits briefly for the kernel to finish tearing down a run, then lists what is left.

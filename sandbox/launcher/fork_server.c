@@ -236,7 +236,7 @@ static void stop_run(struct run *run, enum run_stop reason)
     (void)ignored;
 }
 
-/* A run message from the service; false if it could not be started (it is then ended). */
+/* A run message from the service; a run that cannot be started is reported and ended at once. */
 static void begin_run(const struct sandbox_config *config, struct skeleton *skeleton, struct run *run,
                       char *text, size_t length, const int fds[6])
 {

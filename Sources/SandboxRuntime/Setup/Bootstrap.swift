@@ -15,11 +15,7 @@ import Foundation
 enum Bootstrap {
     /// The bootstrap for an interpreter whose `site` directories are `sitePackages`.
     static func source(sitePackages: [String]) -> String {
-        // A JSON array of strings is also a Python list literal (unless "/" is escaped).
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        let list = (try? encoder.encode(sitePackages)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        return sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: list) + body
+        sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages)) + body
     }
 
     /// The bootstrap of a fork server (`--isolation fork`): the same, except
@@ -27,12 +23,15 @@ enum Bootstrap {
     /// and then serves runs, each a fork of itself that goes on to the run
     /// part while the fork server waits for the next (sandbox/zygote/).
     static func forkServerSource(sitePackages: [String], preload: [String]) -> String {
+        sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages))
+            + forkServerLoop.replacingOccurrences(of: "PRELOAD", with: pythonList(preload)) + body
+    }
+
+    /// A JSON array of strings is also a Python list literal (unless "/" is escaped).
+    private static func pythonList(_ strings: [String]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .withoutEscapingSlashes
-        let list = (try? encoder.encode(sitePackages)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        let modules = (try? encoder.encode(preload)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        return sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: list)
-            + forkServerLoop.replacingOccurrences(of: "PRELOAD", with: modules) + body
+        return (try? encoder.encode(strings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     }
 
     /// Runs in the fork server until a fork returns in a run. A module that

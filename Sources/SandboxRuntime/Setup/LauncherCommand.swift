@@ -3,7 +3,7 @@
 struct LauncherCommand: Sendable {
     private let fixedArguments: [String]
     private let interpreterArguments: [String]
-    private let forkServerArguments: [String]
+    private let forkServerInterpreterArguments: [String]
     private let cgroupsActive: Bool
 
     static let workdir = "/tmp"
@@ -29,13 +29,10 @@ struct LauncherCommand: Sendable {
         arguments += cgroups.launcherArguments
         fixedArguments = arguments
         // -S: no `site`; the bootstrap does what programs notice of it, in a tenth of the time.
-        interpreterArguments = [
-            "--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c",
-            Bootstrap.source(sitePackages: interpreter.sitePackages),
-        ]
-        forkServerArguments = [
-            "--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c",
-            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, preload: preload),
+        let python = ["--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c"]
+        interpreterArguments = python + [Bootstrap.source(sitePackages: interpreter.sitePackages)]
+        forkServerInterpreterArguments = python + [
+            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, preload: preload)
         ]
         cgroupsActive = cgroups.isActive
     }
@@ -43,9 +40,10 @@ struct LauncherCommand: Sendable {
     /// A fork-server slot: the limits of its cgroup while the fork server
     /// starts (generous: each run sets its own), the library, the bootstrap.
     func forkServerArguments(library: String, limits: RunLimits) -> [String] {
-        fixedArguments + ["--fork-server", "--fork-run-library", library]
-            + limitArguments(for: limits).replacingMemory(with: limits.memoryBytes + (1 << 30))
-            + forkServerArguments
+        var slotLimits = limits
+        slotLimits.memoryBytes += 1 << 30
+        return fixedArguments + ["--fork-server", "--fork-run-library", library]
+            + limitArguments(for: slotLimits) + forkServerInterpreterArguments
     }
 
     func arguments(for limits: RunLimits) -> [String] {
@@ -73,14 +71,5 @@ struct LauncherCommand: Sendable {
             "--cpu-millicores", "\(max(1, Int(limits.cpuCores * 1000)))",
         ]
         return limitArguments
-    }
-}
-
-extension [String] {
-    fileprivate func replacingMemory(with bytes: Int) -> [String] {
-        guard let index = firstIndex(of: "--memory"), index + 1 < count else { return self }
-        var copy = self
-        copy[index + 1] = "\(bytes)"
-        return copy
     }
 }
