@@ -31,10 +31,16 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var runsPerMinute: Int
         /// A connection silent this long with no run in flight is closed.
         public var idleTimeoutMs: Int
+        /// Largest display (its MIME bundle as JSON), bytes; absent from servers before 0.7.0.
+        public var maxDisplayBytes: Int?
+        /// Most bytes of files one run's `returnFiles` brings back; absent from servers before 0.7.0.
+        public var maxReturnBytes: Int?
         public init(
             timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair?, maxCodeBytes: Int, maxMessageBytes: Int,
-            maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int
+            maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int, maxDisplayBytes: Int? = nil, maxReturnBytes: Int? = nil
         ) {
+            self.maxDisplayBytes = maxDisplayBytes
+            self.maxReturnBytes = maxReturnBytes
             self.runsPerMinute = runsPerMinute
             self.idleTimeoutMs = idleTimeoutMs
             self.timeoutMs = timeoutMs
@@ -56,6 +62,12 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// Whether each run gets its own cgroup; without one the memory and
         /// CPU time limits are weaker. nil from servers before 0.5.0, which do not say.
         public var cgroups: Bool? = false
+        /// The MIME types `run/display` may carry; absent from servers before 0.7.0, which send no displays.
+        public var display: [String]? = DisplayMIME.supported
+        /// `files` may carry bytes (`{"base64": …}`) and `returnFiles` is
+        /// understood; absent (false) from servers before 0.7.0.
+        public var binaryFiles: Bool? = true
+        public var returnFiles: Bool? = true
         public init() {}
     }
 

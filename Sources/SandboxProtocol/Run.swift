@@ -6,6 +6,7 @@ public enum Method {
     public static let cancelRequest = "$/cancelRequest"
     public static let runStatus = "run/status"
     public static let runOutput = "run/output"
+    public static let runDisplay = "run/display"
 }
 
 /// `run` params. `init(params:)` checks types and rejects unknown fields; the
@@ -14,7 +15,9 @@ public struct RunParams: Sendable, Equatable, Codable {
     public var code: String
     public var stdin: String?
     public var interactive: Bool?
-    public var files: [String: String]?
+    public var files: [String: FileContent]?
+    /// Glob patterns, relative to the working directory, of files to send back in the verdict.
+    public var returnFiles: [String]?
     public var timeoutMs: Int?
     public var memoryMb: Int?
     public var maxOutputBytes: Int?
@@ -22,13 +25,15 @@ public struct RunParams: Sendable, Equatable, Codable {
     public var cpuTimeMs: Int?
 
     public init(
-        code: String, stdin: String? = nil, interactive: Bool? = nil, files: [String: String]? = nil,
-        timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil, cpuTimeMs: Int? = nil
+        code: String, stdin: String? = nil, interactive: Bool? = nil, files: [String: FileContent]? = nil,
+        returnFiles: [String]? = nil, timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil,
+        cpuTimeMs: Int? = nil
     ) {
         self.code = code
         self.stdin = stdin
         self.interactive = interactive
         self.files = files
+        self.returnFiles = returnFiles
         self.timeoutMs = timeoutMs
         self.memoryMb = memoryMb
         self.maxOutputBytes = maxOutputBytes
@@ -41,7 +46,9 @@ public struct RunParams: Sendable, Equatable, Codable {
     public static let minimumMaxOutputBytes = 0
     public static let minimumCpuTimeMs = 1
 
-    static let fields: Set = ["code", "stdin", "interactive", "files", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs"]
+    static let fields: Set = [
+        "code", "stdin", "interactive", "files", "returnFiles", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs",
+    ]
 
     public init(params: [String: JSONValue]) throws(RPCError) {
         if let unknown = params.keys.sorted().first(where: { !Self.fields.contains($0) }) {
@@ -56,15 +63,38 @@ public struct RunParams: Sendable, Equatable, Codable {
         memoryMb = try Self.integer(params, "memoryMb", minimum: Self.minimumMemoryMb)
         maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: Self.minimumMaxOutputBytes)
         cpuTimeMs = try Self.integer(params, "cpuTimeMs", minimum: Self.minimumCpuTimeMs)
-        files = try Self.optional(params, "files") { value -> [String: String]? in
-            guard case .object(let members) = value else { return nil }
-            var files: [String: String] = [:]
-            for (path, content) in members {
-                guard case .string(let text) = content else { return nil }
-                files[path] = text
-            }
-            return files
+        files = try Self.files(params["files"])
+        returnFiles = try Self.optional(params, "returnFiles") { value -> [String]? in
+            guard case .array(let patterns) = value else { return nil }
+            let strings = patterns.compactMap(\.stringValue)
+            return strings.count == patterns.count ? strings : nil
         }
+    }
+
+    /// Each file's content is a string (text) or `{"base64": string}` (bytes).
+    private static func files(_ value: JSONValue?) throws(RPCError) -> [String: FileContent]? {
+        guard let value, value != .null else { return nil }
+        guard case .object(let members) = value else {
+            throw .invalidParams("files: must be an object of strings or {\"base64\": string} objects, not \(value.typeName)")
+        }
+        var files: [String: FileContent] = [:]
+        for (path, content) in members.sorted(by: { $0.key < $1.key }) {
+            switch content {
+            case .string(let text):
+                files[path] = .text(text)
+            case .object(let object):
+                guard object.count == 1, case .string(let encoded)? = object["base64"] else {
+                    throw .invalidParams("files: '\(path)': an object must be {\"base64\": string} and nothing else")
+                }
+                guard let bytes = Base64.decode(encoded) else {
+                    throw .invalidParams("files: '\(path)': base64 is not valid base64")
+                }
+                files[path] = .bytes(bytes)
+            default:
+                throw .invalidParams("files: '\(path)': must be a string or {\"base64\": string}, not \(content.typeName)")
+            }
+        }
+        return files
     }
 
     private static func optional<T>(
@@ -73,7 +103,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         guard let value = params[name], value != .null else { return nil }
         guard let converted = convert(value) else {
             let expected = switch name {
-            case "files": "an object of strings"
+            case "returnFiles": "an array of strings"
             case "interactive": "a boolean"
             default: "a string"
             }
@@ -185,5 +215,62 @@ public struct RunStdinParams: Sendable, Equatable, Codable {
         eof = params["eof"]?.boolValue
         if let given = params["data"], given != .null, data == nil { return nil }
         if let given = params["eof"], given != .null, eof == nil { return nil }
+    }
+}
+
+/// A file of `run`'s `files`: text, or bytes sent as `{"base64": …}`.
+public enum FileContent: Sendable, Equatable, Codable {
+    case text(String)
+    case bytes([UInt8])
+
+    /// What is written into the working directory.
+    public var bytes: [UInt8] {
+        switch self {
+        case .text(let text): Array(text.utf8)
+        case .bytes(let bytes): bytes
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case base64 }
+
+    public init(from decoder: any Decoder) throws {
+        if let text = try? decoder.singleValueContainer().decode(String.self) {
+            self = .text(text)
+            return
+        }
+        let encoded = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .base64)
+        guard let bytes = Base64.decode(encoded) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not valid base64"))
+        }
+        self = .bytes(bytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .text(let text):
+            var container = encoder.singleValueContainer()
+            try container.encode(text)
+        case .bytes(let bytes):
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(Base64.encode(bytes), forKey: .base64)
+        }
+    }
+}
+
+/// `run/display` params: one rich result (a plot, a table, an image), as a
+/// MIME bundle the way Jupyter's `display_data` has it. `seq` is shared with
+/// `run/output`, so the two interleave as the program wrote them.
+public struct RunDisplayParams: Sendable, Equatable, Codable {
+    public var id: JSONValue
+    public var seq: Int
+    /// MIME type → content: `text/plain` always; images base64; `application/json` any JSON.
+    public var data: [String: JSONValue]
+    public var metadata: [String: JSONValue]?
+
+    public init(id: JSONValue, seq: Int, data: [String: JSONValue], metadata: [String: JSONValue]? = nil) {
+        self.id = id
+        self.seq = seq
+        self.data = data
+        self.metadata = metadata
     }
 }

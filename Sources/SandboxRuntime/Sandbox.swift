@@ -13,8 +13,10 @@ public struct SandboxOptions: Sendable {
     public var cgroups: CgroupMode
     /// How each run gets its interpreter.
     public var isolation: Isolation
-    /// Modules the fork servers import before forking runs (`.fork` only).
-    public var preload: [String]
+    /// Modules the fork servers import before forking runs (`.fork` only);
+    /// nil: the installed ones among numpy, pandas and matplotlib.pyplot
+    /// (`ScientificStack.defaultPreload`).
+    public var preload: [String]?
     /// At most this many fork servers at once (`.fork`; nil: as many as
     /// sandboxes are alive at once). A run that finds none idle at the cap
     /// waits for one.
@@ -22,7 +24,7 @@ public struct SandboxOptions: Sendable {
 
     public init(
         launcherPath: String? = nil, interpreterPath: String? = nil, cgroups: CgroupMode = .automatic,
-        isolation: Isolation = .fork, preload: [String] = []
+        isolation: Isolation = .fork, preload: [String]? = nil
     ) {
         self.launcherPath = launcherPath
         self.interpreterPath = interpreterPath
@@ -63,6 +65,8 @@ public struct Sandbox: SandboxProvider {
     public let interpreter: Interpreter
     public var cgroups: CgroupPlan { launchers.cgroups }
     public let isolation: Isolation
+    /// What the fork servers import before forking runs.
+    public let preload: [String]
     let launcherPath: String
     let command: LauncherCommand
     let logger: Logger
@@ -72,13 +76,14 @@ public struct Sandbox: SandboxProvider {
     private let forkServerArguments: [String]
 
     init(
-        interpreter: Interpreter, cgroups: CgroupPlan, launcherPath: String, forkRunLibrary: String,
-        options: SandboxOptions, logger: Logger
+        interpreter: Interpreter, cgroups: CgroupPlan, scientific: ScientificStack, launcherPath: String,
+        forkRunLibrary: String, options: SandboxOptions, logger: Logger
     ) {
         self.interpreter = interpreter
         self.launcherPath = launcherPath
         self.isolation = options.isolation
-        self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups, preload: options.preload)
+        preload = options.isolation == .fork ? options.preload ?? ScientificStack.defaultPreload(for: interpreter) : []
+        self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups, scientific: scientific, preload: preload)
         self.logger = logger
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
         forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits())
@@ -102,8 +107,9 @@ public struct Sandbox: SandboxProvider {
         case .rlimitsOnly: CgroupPlan.unavailable(reason: "disabled by configuration")
         }
         let library = options.isolation == .fork ? try locateForkRunLibrary(beside: launcher) : ""
+        let scientific = ScientificStack.prepare(interpreter: interpreter, logger: logger)
         let sandbox = Sandbox(
-            interpreter: interpreter, cgroups: cgroups, launcherPath: launcher, forkRunLibrary: library,
+            interpreter: interpreter, cgroups: cgroups, scientific: scientific, launcherPath: launcher, forkRunLibrary: library,
             options: options, logger: logger)
         try await sandbox.selfTest()
         if !cgroups.isActive {
@@ -115,6 +121,7 @@ public struct Sandbox: SandboxProvider {
         logger.info("sandbox ready", metadata: [
             "python": "\(interpreter.executable) \(interpreter.version)",
             "isolation": "\(options.isolation.rawValue)",
+            "preload": "\(sandbox.preload.joined(separator: ","))",
             "cgroups": "\(sandbox.cgroups.summary)",
         ])
         return sandbox
@@ -191,7 +198,7 @@ public struct Sandbox: SandboxProvider {
         do {
             try run.start(request)
             async let supervised: Void = launchers.supervise(run)
-            for await chunk in run.output { output += chunk.bytes }
+            for await item in run.output { output += item.text?.bytes ?? [] }
             verdict = await run.verdict()
             await supervised
         } catch {

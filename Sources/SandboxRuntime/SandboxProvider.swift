@@ -23,11 +23,11 @@ public protocol SandboxProvider: Service {
 
 /// One sandbox and the one program it runs. It loads its interpreter ahead
 /// of demand; `start` hands it the program, and the wall clock starts there.
-/// `output` carries stdout and stderr as they are produced and finishes
+/// `output` carries stdout, stderr and displays as they are produced and finishes
 /// before `verdict()` returns. Every sandbox ends with exactly one verdict,
 /// also when nobody reads its output or it never gets a program.
 public protocol SandboxRun: AnyObject, Sendable {
-    var output: AsyncStream<OutputChunk> { get }
+    var output: AsyncStream<RunOutput> { get }
     /// The limits the sandbox was launched with; see `RunLimits.fits(launchedWith:)`.
     var limits: RunLimits { get }
     /// Waits until the interpreter is loaded and waiting for its program;

@@ -111,7 +111,8 @@ public struct SandboxServer: Sendable {
                 maxMessageBytes: configuration.maxMessageBytes,
                 maxInFlight: configuration.maxInFlight,
                 runsPerMinute: configuration.runsPerMinute,
-                idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1))))
+                idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1)),
+                maxDisplayBytes: configuration.maxDisplayBytes, maxReturnBytes: configuration.maxReturnBytes))
         info.capabilities.cgroups = provider.cgroupsActive
         return info
     }

@@ -30,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     /// CPU time of all of a run's processes together.
     public var cpuTimeMs = LimitPair(default: 10_000, max: 60_000)
     public var maxCodeBytes = 1 << 20
+    /// Largest display (its MIME bundle as JSON); displays also count toward `maxOutputBytes`.
+    public var maxDisplayBytes = 4 << 20
+    /// Most bytes of files one run's `returnFiles` brings back.
+    public var maxReturnBytes = 8 << 20
     /// Largest WebSocket message or HTTP body; must hold the code, its files and stdin.
     public var maxMessageBytes = 4 << 20
     /// How long running and queued runs may go on after SIGTERM before they are cancelled.
@@ -88,6 +92,8 @@ public struct ServerConfiguration: Sendable {
             }
         }
         if workers < 1 { throw ConfigurationError(message: "--workers: must be at least 1") }
+        if maxDisplayBytes < 1 { throw ConfigurationError(message: "--max-display-bytes: must be at least 1") }
+        if maxReturnBytes < 0 { throw ConfigurationError(message: "--max-return-bytes: must not be negative") }
         if warmSandboxes < 0 { throw ConfigurationError(message: "--warm: must not be negative") }
         if queueCapacity < 0 { throw ConfigurationError(message: "--queue: must not be negative") }
         if maxInFlight < 1 { throw ConfigurationError(message: "--max-in-flight: must be at least 1") }

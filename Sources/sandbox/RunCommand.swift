@@ -105,10 +105,10 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private func baseParameters() throws -> RunParams {
-        var files: [String: String] = [:]
+        var files: [String: FileContent] = [:]
         for pair in extraFiles {
             let (name, path) = pair.splitOnce("=")
-            files[name] = try Self.readText(path)
+            files[name] = .text(try Self.readText(path))
         }
         return RunParams(
             code: "", files: files.isEmpty ? nil : files,

@@ -43,8 +43,12 @@ struct Sandboxd: AsyncParsableCommand {
     var cgroups: String?
     @Option(help: "How each run gets its interpreter: fork (a fork of a fork server's, a millisecond or two) or exec (a new one per run). (default: fork; env: SANDBOXD_ISOLATION)")
     var isolation: String?
-    @Option(help: "Modules the fork servers import before forking runs, comma-separated (with --isolation fork); one that fails to import stops sandboxd. (env: SANDBOXD_PRELOAD)")
+    @Option(help: "Modules the fork servers import before forking runs, comma-separated (with --isolation fork); one that fails to import stops sandboxd; none (or \"\") for none. (default: the installed ones among numpy, pandas, matplotlib.pyplot; env: SANDBOXD_PRELOAD)")
     var preload: String?
+    @Option(help: "The largest display (a plot, a table: its MIME bundle as JSON) a run may send, in bytes; displays also count toward the output limit. (default: 4194304; env: SANDBOXD_MAX_DISPLAY_BYTES)")
+    var maxDisplayBytes: Int?
+    @Option(help: "The most bytes of files a run's returnFiles brings back. (default: 8388608; env: SANDBOXD_MAX_RETURN_BYTES)")
+    var maxReturnBytes: Int?
     @Option(help: "A run's wall-clock limit when it asks for none, in ms. (default: 10000; env: SANDBOXD_TIMEOUT_MS)")
     var timeoutMs: Int?
     @Option(help: "The largest wall-clock limit a run may ask for, in ms. (default: 60000; env: SANDBOXD_MAX_TIMEOUT_MS)")
@@ -120,6 +124,8 @@ struct Sandboxd: AsyncParsableCommand {
         configuration.maxOutputBytes.max = try maxOutputBytes ?? environment.int("SANDBOXD_MAX_OUTPUT_BYTES") ?? configuration.maxOutputBytes.max
         configuration.maxCodeBytes = try maxCodeBytes ?? environment.int("SANDBOXD_MAX_CODE_BYTES") ?? configuration.maxCodeBytes
         configuration.maxMessageBytes = try maxMessageBytes ?? environment.int("SANDBOXD_MAX_MESSAGE_BYTES") ?? configuration.maxMessageBytes
+        configuration.maxDisplayBytes = try maxDisplayBytes ?? environment.int("SANDBOXD_MAX_DISPLAY_BYTES") ?? configuration.maxDisplayBytes
+        configuration.maxReturnBytes = try maxReturnBytes ?? environment.int("SANDBOXD_MAX_RETURN_BYTES") ?? configuration.maxReturnBytes
         let grace = try shutdownGrace ?? environment.double("SANDBOXD_SHUTDOWN_GRACE") ?? 10
         configuration.shutdownGrace = .milliseconds(Int(grace * 1000))
         configuration.sandbox.interpreterPath = try python ?? environment.string("SANDBOXD_PYTHON")
@@ -156,16 +162,18 @@ struct Sandboxd: AsyncParsableCommand {
             throw ValidationError("--isolation: '\(isolationName)' is neither fork nor exec")
         }
         configuration.sandbox.isolation = chosen
-        configuration.sandbox.preload = try (preload ?? environment.string("SANDBOXD_PRELOAD") ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for module in configuration.sandbox.preload
-        where !module.split(separator: ".").allSatisfy({ $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && !$0.isEmpty }) {
-            throw ValidationError("--preload: '\(module)' is not a module name")
+        // Not given: the scientific stack's installed modules (with fork); "" or "none" preloads nothing.
+        if let given = try preload ?? environment.string("SANDBOXD_PRELOAD") {
+            let modules = (given == "none" ? "" : given).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for module in modules
+            where !module.split(separator: ".").allSatisfy({ $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && !$0.isEmpty }) {
+                throw ValidationError("--preload: '\(module)' is not a module name")
+            }
+            if !modules.isEmpty && chosen != .fork {
+                throw ValidationError("--preload needs --isolation fork")
+            }
+            configuration.sandbox.preload = modules
         }
-        if !configuration.sandbox.preload.isEmpty && chosen != .fork {
-            throw ValidationError("--preload needs --isolation fork")
-        }
-
         let server: SandboxServer
         do {
             server = try await SandboxServer.prepare(configuration, logger: logger)

@@ -93,7 +93,7 @@ extension SandboxSuite {
                 code: Self.planter + "\nprint('holding', flush=True)\ntime.sleep(3)", limits: holdLimits))
             var held = ""
             for await chunk in holder.output {
-                held += String(decoding: chunk.bytes, as: UTF8.self)
+                held += String(decoding: chunk.text?.bytes ?? [], as: UTF8.self)
                 if held.contains("holding") { break }
             }
             let found = try await sandbox.collect(Self.finder)
@@ -116,7 +116,7 @@ extension SandboxSuite {
             let run = try sandbox.start(RunRequest(code: "print('started', flush=True)\nimport time\ntime.sleep(15)", limits: limits))
             var output = ""
             for await chunk in run.output {
-                output += String(decoding: chunk.bytes, as: UTF8.self)
+                output += String(decoding: chunk.text?.bytes ?? [], as: UTF8.self)
                 if output.contains("started") { break }
             }
             let serving = ForkServerProcesses.forkServers().filter { !ForkServerProcesses.children(of: $0).isEmpty }

@@ -34,7 +34,7 @@ extension SandboxSuite {
             var output = ""
             var answered = 0
             for await chunk in run.output {
-                output += String(decoding: chunk.bytes, as: UTF8.self)
+                output += String(decoding: chunk.text?.bytes ?? [], as: UTF8.self)
                 if answered == 0 && output.contains("name?") { run.writeStdin(Array("grace\n".utf8)); answered = 1 }
                 if answered == 1 && output.contains("age?") { run.writeStdin(Array("85\n".utf8)); run.closeStdin(); answered = 2 }
             }

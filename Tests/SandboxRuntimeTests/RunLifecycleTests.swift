@@ -68,7 +68,7 @@ extension SandboxSuite {
         @Test func cancelEndsTheRunAtAnyTime() async throws {
             let sandbox = try await SharedSandbox.get()
             let run = try sandbox.start(RunRequest(code: "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\nprint('ready', flush=True)\ntime.sleep(600)"))
-            for await chunk in run.output where String(decoding: chunk.bytes, as: UTF8.self).contains("ready") {
+            for await chunk in run.output where String(decoding: chunk.text?.bytes ?? [], as: UTF8.self).contains("ready") {
                 run.cancel()
             }
             let verdict = await run.verdict()
@@ -152,7 +152,7 @@ extension SandboxSuite {
             let sandbox = try await SharedSandbox.get()
             for path in ["/etc/passwd", "../x", "a/../../b", "", "main.py", "a//b"] {
                 #expect(throws: InvalidRunRequest.self) {
-                    try sandbox.start(RunRequest(code: "pass", files: [path: "x"]))
+                    try sandbox.start(RunRequest(code: "pass", files: [path: Array("x".utf8)]))
                 }
             }
         }

@@ -41,6 +41,7 @@ struct CollectedRun {
     var stdout: String
     var stderr: String
     var chunks: [OutputChunk]
+    var displays: [Display]
     var verdict: Verdict
 
     var combined: String { stdout + stderr }
@@ -51,17 +52,23 @@ extension Sandbox {
     func collect(_ request: RunRequest) async throws -> CollectedRun {
         let run = try start(request)
         var chunks: [OutputChunk] = []
-        for await chunk in run.output { chunks.append(chunk) }
+        var displays: [Display] = []
+        for await item in run.output {
+            switch item {
+            case .text(let chunk): chunks.append(chunk)
+            case .display(let display): displays.append(display)
+            }
+        }
         let verdict = await run.verdict()
         let stdout = chunks.filter { $0.stream == .stdout }.flatMap(\.bytes)
         let stderr = chunks.filter { $0.stream == .stderr }.flatMap(\.bytes)
         return CollectedRun(
             stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
-            chunks: chunks, verdict: verdict)
+            chunks: chunks, displays: displays, verdict: verdict)
     }
 
     func collect(_ code: String, stdin: RunRequest.Stdin = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) async throws -> CollectedRun {
-        try await collect(RunRequest(code: code, stdin: stdin, files: files, limits: limits))
+        try await collect(RunRequest(code: code, stdin: stdin, files: files.mapValues { Array($0.utf8) }, limits: limits))
     }
 }
 

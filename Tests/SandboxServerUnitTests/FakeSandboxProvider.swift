@@ -29,16 +29,16 @@ final class FakeSandboxProvider: SandboxProvider {
 }
 
 final class FakeRun: SandboxRun {
-    let output: AsyncStream<OutputChunk>
+    let output: AsyncStream<RunOutput>
     let limits: RunLimits
-    private let outputSink: AsyncStream<OutputChunk>.Continuation
+    private let outputSink: AsyncStream<RunOutput>.Continuation
     private let ending: AsyncStream<Verdict>.Continuation
     private let outcome: Task<Verdict, Never>
     private let state = Mutex<(started: Bool, stdin: [UInt8], stdinClosed: Bool)>((false, [], false))
 
     init(limits: RunLimits) {
         self.limits = limits
-        (output, outputSink) = AsyncStream.makeStream(of: OutputChunk.self)
+        (output, outputSink) = AsyncStream.makeStream(of: RunOutput.self)
         let (endings, ending) = AsyncStream.makeStream(of: Verdict.self)
         self.ending = ending
         outcome = Task {
@@ -63,8 +63,13 @@ final class FakeRun: SandboxRun {
             return
         case "fail":
             end(Verdict(status: .error, exitCode: 1))
+        case "display":
+            outputSink.yield(.text(OutputChunk(stream: .stdout, bytes: Array("before\n".utf8))))
+            outputSink.yield(.display(Display(data: ["text/plain": "<plot>", "image/png": "iVBORw0KGgo="], bytes: 40)))
+            outputSink.yield(.text(OutputChunk(stream: .stdout, bytes: Array("after\n".utf8))))
+            end(Verdict(status: .ok, exitCode: 0, stdoutBytes: 13, displayBytes: 40))
         default:
-            outputSink.yield(OutputChunk(stream: .stdout, bytes: Array(request.code.utf8)))
+            outputSink.yield(.text(OutputChunk(stream: .stdout, bytes: Array(request.code.utf8))))
             end(Verdict(status: .ok, exitCode: 0, stdoutBytes: request.code.utf8.count))
         }
     }

@@ -87,11 +87,11 @@ struct OutputCoalescingTests {
 @Suite("OutputCoalescer")
 struct OutputCoalescerTests {
     @Test func everythingIsEmittedInOrderByTheEnd() async {
-        let (output, sink) = AsyncStream.makeStream(of: OutputChunk.self)
+        let (output, sink) = AsyncStream.makeStream(of: RunOutput.self)
         let emitted = EmittedMessages()
         let forwarding = Task { await OutputCoalescer(emit: emitted.append).forward(output) }
         for index in 0..<1000 {
-            sink.yield(OutputChunk(stream: index % 100 == 0 ? .stderr : .stdout, bytes: Array("\(index)\n".utf8)))
+            sink.yield(.text(OutputChunk(stream: index % 100 == 0 ? .stderr : .stdout, bytes: Array("\(index)\n".utf8))))
         }
         sink.finish()
         await forwarding.value

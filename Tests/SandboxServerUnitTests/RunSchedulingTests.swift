@@ -12,6 +12,7 @@ final class RecordingObserver: RunObserver {
         case queued(Int)
         case running
         case output(String)
+        case display(seq: Int)
         case finished(String)
     }
 
@@ -21,6 +22,7 @@ final class RecordingObserver: RunObserver {
     func queued(_ job: RunJob, position: Int) { record(job, .queued(position)) }
     func running(_ job: RunJob) { record(job, .running) }
     func output(_ job: RunJob, _ output: RunOutputParams) { record(job, .output(output.text)) }
+    func display(_ job: RunJob, _ display: RunDisplayParams) { record(job, .display(seq: display.seq)) }
     func finished(_ job: RunJob, _ result: RunResult) {
         record(job, .finished(result.status.rawValue))
         finishedRuns.continuation.yield("\(job.id)")

@@ -23,11 +23,11 @@ enum RunStart: Sendable {
 /// end (`supervise`); this type feeds it the program and stdin, and hands
 /// out its output, readiness and verdict.
 final class LauncherRun: SandboxRun {
-    let output: AsyncStream<OutputChunk>
+    let output: AsyncStream<RunOutput>
     let limits: RunLimits
     private let start: RunStart
     private let logger: Logger
-    private let outputSink: AsyncStream<OutputChunk>.Continuation
+    private let outputSink: AsyncStream<RunOutput>.Continuation
     private let delivery: Mutex<AsyncStream<RunDelivery>.Continuation?>
     private let deliveries: AsyncStream<RunDelivery>
     private let stdinInput: AsyncStream<[UInt8]>.Continuation
@@ -40,7 +40,7 @@ final class LauncherRun: SandboxRun {
         self.start = start
         self.limits = limits
         self.logger = logger
-        (output, outputSink) = AsyncStream.makeStream(of: OutputChunk.self)
+        (output, outputSink) = AsyncStream.makeStream(of: RunOutput.self)
         let (deliveries, delivery) = AsyncStream.makeStream(of: RunDelivery.self)
         self.deliveries = deliveries
         self.delivery = Mutex(delivery)
@@ -71,9 +71,12 @@ final class LauncherRun: SandboxRun {
         case .bytes(let bytes): stdinInput.yield(bytes); stdinInput.finish()
         case .interactive: break
         }
+        let marker = Bootstrap.frameMarker()
         continuation.yield(RunDelivery(
-            body: Bootstrap.request(code: request.code, files: request.files),
-            wallTimeout: request.limits.wallTimeout, maxOutputBytes: request.limits.maxOutputBytes))
+            body: Bootstrap.request(request, frameMarker: marker),
+            wallTimeout: request.limits.wallTimeout, maxOutputBytes: request.limits.maxOutputBytes,
+            maxDisplayBytes: request.limits.maxDisplayBytes, maxReturnBytes: request.limits.maxReturnBytes,
+            returnFiles: request.returnFiles, frameMarker: marker))
         continuation.finish()
     }
 
@@ -230,6 +233,11 @@ struct RunDelivery: Sendable {
     var body: [UInt8]
     var wallTimeout: Duration
     var maxOutputBytes: Int
+    var maxDisplayBytes: Int
+    var maxReturnBytes: Int
+    var returnFiles: [String]
+    /// What starts each frame the bootstrap writes on stdout (`StdoutFrames`).
+    var frameMarker: [UInt8]
 }
 
 struct RunDescriptors: Sendable {

@@ -6,6 +6,7 @@ final class OutputBudget: Sendable {
         var limit: Int
         var stdout = 0
         var stderr = 0
+        var display = 0
         var truncated = false
     }
 
@@ -23,7 +24,7 @@ final class OutputBudget: Sendable {
     /// How many of `count` new bytes of `stream` may be passed on.
     func admit(_ count: Int, from stream: OutputChunk.Stream) -> Int {
         state.withLock { state in
-            let used = state.stdout + state.stderr
+            let used = state.stdout + state.stderr + state.display
             let allowed = max(0, min(count, state.limit - used))
             if allowed < count { state.truncated = true }
             switch stream {
@@ -34,7 +35,19 @@ final class OutputBudget: Sendable {
         }
     }
 
-    var totals: (stdout: Int, stderr: Int, truncated: Bool) {
-        state.withLock { ($0.stdout, $0.stderr, $0.truncated) }
+    /// Whether a whole display of `count` bytes fits: a display is never cut.
+    func admitDisplay(_ count: Int) -> Bool {
+        state.withLock { state in
+            guard state.stdout + state.stderr + state.display + count <= state.limit else {
+                state.truncated = true
+                return false
+            }
+            state.display += count
+            return true
+        }
+    }
+
+    var totals: (stdout: Int, stderr: Int, display: Int, truncated: Bool) {
+        state.withLock { ($0.stdout, $0.stderr, $0.display, $0.truncated) }
     }
 }

@@ -1,3 +1,5 @@
+import SandboxProtocol
+
 /// A piece of the program's output, in the order it was read.
 public struct OutputChunk: Sendable, Equatable {
     public enum Stream: String, Sendable, Codable {
@@ -10,6 +12,33 @@ public struct OutputChunk: Sendable, Equatable {
 
     public init(stream: Stream, bytes: [UInt8]) {
         self.stream = stream
+        self.bytes = bytes
+    }
+}
+
+/// What a run's output stream carries: the program's text, and its rich
+/// results in the order it wrote them to stdout.
+public enum RunOutput: Sendable, Equatable {
+    case text(OutputChunk)
+    case display(Display)
+
+    public var text: OutputChunk? {
+        if case .text(let chunk) = self { return chunk }
+        return nil
+    }
+}
+
+/// One rich result of the program's (`display()`, `plt.show()`): a MIME
+/// bundle checked against `DisplayMIME`, with `text/plain` always present.
+public struct Display: Sendable, Equatable {
+    public var data: [String: JSONValue]
+    public var metadata: [String: JSONValue]?
+    /// Its size as the program wrote it, counted toward the output limit.
+    public var bytes: Int
+
+    public init(data: [String: JSONValue], metadata: [String: JSONValue]? = nil, bytes: Int) {
+        self.data = data
+        self.metadata = metadata
         self.bytes = bytes
     }
 }

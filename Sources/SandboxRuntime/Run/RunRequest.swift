@@ -6,8 +6,12 @@ public struct RunLimits: Sendable, Equatable {
     public var cpuTime: Duration?
     /// Memory of the whole run (cgroup, swap off); also bounds the address space.
     public var memoryBytes: Int = 256 << 20
-    /// stdout and stderr together; the run ends with `outputLimit` past it.
+    /// stdout, stderr and displays together; the run ends with `outputLimit` past it.
     public var maxOutputBytes: Int = 1 << 20
+    /// One display's MIME bundle, as JSON; the run ends with `outputLimit` past it.
+    public var maxDisplayBytes: Int = 4 << 20
+    /// The files `returnFiles` brings back, together.
+    public var maxReturnBytes: Int = 8 << 20
     /// Size of the private tmpfs that is the working directory and /tmp.
     public var workdirBytes: Int = 64 << 20
     /// Files and directories the working directory can hold.
@@ -56,16 +60,28 @@ public struct RunRequest: Sendable, Equatable {
     /// Python source, run as `__main__` from `main.py` in the working directory.
     public var code: String
     public var stdin: Stdin
-    /// Extra files for the working directory: relative path to text.
-    public var files: [String: String]
+    /// Extra files for the working directory: relative path to content.
+    public var files: [String: [UInt8]]
+    /// Glob patterns (`*`, `?`, `[…]`, `**`) relative to the working
+    /// directory: the regular files they match when the program ends come
+    /// back in the verdict.
+    public var returnFiles: [String]
     public var limits: RunLimits
 
-    public init(code: String, stdin: Stdin = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) {
+    public init(
+        code: String, stdin: Stdin = .none, files: [String: [UInt8]] = [:], returnFiles: [String] = [],
+        limits: RunLimits = RunLimits()
+    ) {
         self.code = code
         self.stdin = stdin
         self.files = files
+        self.returnFiles = returnFiles
         self.limits = limits
     }
+
+    /// At most this many `returnFiles` patterns, and files brought back.
+    public static let maxReturnPatterns = 64
+    public static let maxReturnedFiles = 1000
 }
 
 /// Why a request cannot run; the message says what was wrong.
@@ -94,6 +110,20 @@ extension RunRequest {
             }
             if path == "main.py" || path.hasPrefix("main.py/") {
                 throw InvalidRunRequest(message: "files: 'main.py' is reserved for the code")
+            }
+        }
+        if returnFiles.count > Self.maxReturnPatterns {
+            throw InvalidRunRequest(message: "returnFiles: \(returnFiles.count) patterns, the limit is \(Self.maxReturnPatterns)")
+        }
+        for pattern in returnFiles {
+            if pattern.isEmpty || pattern.hasPrefix("/") {
+                throw InvalidRunRequest(message: "returnFiles: '\(pattern)' must be a relative pattern")
+            }
+            if pattern.utf8.contains(0) {
+                throw InvalidRunRequest(message: "returnFiles: a pattern contains a NUL byte")
+            }
+            if pattern.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+                throw InvalidRunRequest(message: "returnFiles: '\(pattern)' must not contain '..'")
             }
         }
     }

@@ -14,7 +14,7 @@ struct Supervision: Sendable {
     let descriptors: RunDescriptors
     let limits: RunLimits
     let killer: RunKiller
-    let outputSink: AsyncStream<OutputChunk>.Continuation
+    let outputSink: AsyncStream<RunOutput>.Continuation
     let readiness: EventLoopPromise<Bool>
     let logger: Logger
     /// What went wrong when the status channel ends without the run's report.
@@ -41,6 +41,7 @@ struct Supervision: Sendable {
     ) async -> Verdict {
         let stopwatch = Stopwatch()
         let budget = OutputBudget(limit: limits.maxOutputBytes)
+        let frames = FrameReader()
         let report = await withTaskGroup(of: Void.self) { background -> LauncherReport in
             background.addTask {
                 var iterator = deliveries.makeAsyncIterator()
@@ -49,17 +50,19 @@ struct Supervision: Sendable {
                     return
                 }
                 budget.setLimit(delivery.maxOutputBytes)
+                // Before the request: the program's first frame can only follow it.
+                frames.expect(delivery)
                 stopwatch.start()
                 await deliver(delivery)
             }
             background.addTask { await PipeIO.writeChunks(stdinChunks, to: descriptors.stdin) }
             let report = await withTaskGroup(of: LauncherReport?.self) { readers -> LauncherReport in
                 readers.addTask {
-                    await pump(descriptors.stdout, stream: .stdout, budget: budget, readiness: readiness)
+                    await pump(descriptors.stdout, stream: .stdout, budget: budget, frames: frames, readiness: readiness)
                     return nil
                 }
                 readers.addTask {
-                    await pump(descriptors.stderr, stream: .stderr, budget: budget, readiness: nil)
+                    await pump(descriptors.stderr, stream: .stderr, budget: budget, frames: nil, readiness: nil)
                     return nil
                 }
                 readers.addTask {
@@ -86,7 +89,8 @@ struct Supervision: Sendable {
             status: .ok, exitCode: ran ? report.commandExitCode.map(Int.init) : nil, signal: ran ? report.commandSignal.map(Int.init) : nil,
             wallMs: wallMs, cpuMs: report.cpuMicroseconds / 1000,
             maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive && ran ? report.peakMemoryKb : nil,
-            stdoutBytes: totals.stdout, stderrBytes: totals.stderr, truncated: totals.truncated)
+            stdoutBytes: totals.stdout, stderrBytes: totals.stderr, displayBytes: totals.display, truncated: totals.truncated)
+        (verdict.files, verdict.omittedFiles) = frames.returnedFiles()
         (verdict.status, verdict.limit, verdict.message) = LauncherRun.classify(
             report: report, killReason: killer.reason, limits: limits, missingReport: missingReport)
         if verdict.status == .internalError {
@@ -107,9 +111,11 @@ struct Supervision: Sendable {
     }
 
     /// Passes output on within the budget. On stdout the bootstrap's first
-    /// byte is not output but its ready signal.
+    /// byte is not output but its ready signal, and frames (displays,
+    /// returned files) are taken out of the text.
     private func pump(
-        _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, readiness: EventLoopPromise<Bool>?
+        _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, frames: FrameReader?,
+        readiness: EventLoopPromise<Bool>?
     ) async {
         var awaitingReadySignal = readiness != nil
         await PipeIO.readChunks(from: fd) { buffer in
@@ -119,12 +125,43 @@ struct Supervision: Sendable {
                 readiness?.succeed(signal == 0)
             }
             guard buffer.readableBytes > 0 else { return }
-            let allowed = budget.admit(buffer.readableBytes, from: stream)
-            if allowed > 0 {
-                outputSink.yield(OutputChunk(stream: stream, bytes: Array(buffer.readableBytesView.prefix(allowed))))
+            guard let frames else {
+                passOn(buffer.readableBytesView, of: stream, budget: budget)
+                return
             }
-            // Past the limit, keep draining so the program never blocks on a full pipe before it dies.
-            if allowed < buffer.readableBytes { killer.kill(.outputLimit) }
+            for piece in frames.feed(buffer.readableBytesView) { handle(piece, budget: budget, frames: frames) }
+        }
+        for piece in frames?.finish() ?? [] { handle(piece, budget: budget, frames: frames!) }
+    }
+
+    private func passOn(_ bytes: some Collection<UInt8>, of stream: OutputChunk.Stream, budget: OutputBudget) {
+        let allowed = budget.admit(bytes.count, from: stream)
+        if allowed > 0 {
+            outputSink.yield(.text(OutputChunk(stream: stream, bytes: Array(bytes.prefix(allowed)))))
+        }
+        // Past the limit, keep draining so the program never blocks on a full pipe before it dies.
+        if allowed < bytes.count { killer.kill(.outputLimit) }
+    }
+
+    private func handle(_ piece: StdoutFrames.Piece, budget: OutputBudget, frames: FrameReader) {
+        switch piece {
+        case .text(let bytes):
+            passOn(bytes, of: .stdout, budget: budget)
+        case .frame(.display, let payload):
+            // A display that does not decode is dropped, but its bytes still count.
+            guard budget.admitDisplay(payload.count) else {
+                killer.kill(.outputLimit)
+                return
+            }
+            if let display = FrameDecoding.display(payload) { outputSink.yield(.display(display)) }
+        case .frame(.files, let payload):
+            frames.received(filesFrame: payload)
+        case .oversized(let kind, let length):
+            logger.debug("oversized frame", metadata: ["kind": "\(kind)", "bytes": "\(length)"])
+            _ = budget.admitDisplay(Int.max / 2)  // marks the output truncated
+            killer.kill(.outputLimit)
+        case .malformed:
+            killer.kill(.outputLimit)
         }
     }
 
@@ -155,6 +192,60 @@ struct Supervision: Sendable {
         reportSink.yield(report)  // ignored once the final line was handed over
         reportSink.finish()
         return await killer.reap()
+    }
+}
+
+/// The stdout frame parser of one run, set up when its program is handed
+/// over, and the returned files it has seen.
+private final class FrameReader: Sendable {
+    private struct State {
+        var frames: StdoutFrames?
+        var patterns: [String] = []
+        var maxReturnBytes = 0
+        var returned: (files: [ReturnedFile], omitted: [OmittedFile])?
+    }
+
+    private let state = Mutex(State())
+
+    func expect(_ delivery: RunDelivery) {
+        let maxDisplay = delivery.maxDisplayBytes
+        // Base64 of the limit, plus room for the JSON of a full count of paths.
+        let maxFiles = delivery.maxReturnBytes / 3 * 4 + 4 + RunRequest.maxReturnedFiles * 4200
+        state.withLock {
+            $0.frames = StdoutFrames(marker: delivery.frameMarker) { $0 == .display ? maxDisplay : maxFiles }
+            $0.patterns = delivery.returnFiles
+            $0.maxReturnBytes = delivery.maxReturnBytes
+        }
+    }
+
+    /// Before `expect`, stdout carries nothing but the ready signal: passed on as text.
+    func feed(_ bytes: some Collection<UInt8>) -> [StdoutFrames.Piece] {
+        state.withLock { state in
+            guard state.frames != nil else { return [.text(Array(bytes))] }
+            return state.frames!.feed(bytes)
+        }
+    }
+
+    func finish() -> [StdoutFrames.Piece] {
+        state.withLock { $0.frames?.finish() ?? [] }
+    }
+
+    func received(filesFrame payload: [UInt8]) {
+        state.withLock { state in
+            state.returned = FrameDecoding.returnedFiles(payload, maxBytes: state.maxReturnBytes)
+        }
+    }
+
+    /// nil without `returnFiles`; without a files frame (the program did
+    /// not end by itself), every pattern is listed as not collected.
+    func returnedFiles() -> ([ReturnedFile]?, [OmittedFile]?) {
+        state.withLock { state in
+            guard !state.patterns.isEmpty else { return (nil, nil) }
+            guard let returned = state.returned else {
+                return ([], state.patterns.map { OmittedFile(path: $0, reason: .notCollected) })
+            }
+            return (returned.files, returned.omitted)
+        }
     }
 }
 

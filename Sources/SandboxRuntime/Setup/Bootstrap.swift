@@ -4,7 +4,10 @@ import Foundation
 /// writes one NUL byte to stdout (the sandbox is ready), then waits for the
 /// run request on fd 3, writes the files and `main.py` into the working
 /// directory, and runs the code as `__main__` so that tracebacks read
-/// `File "main.py", line N` and show none of its own frames.
+/// `File "main.py", line N` and show none of its own frames. It gives the
+/// program a `display()` builtin and an inline matplotlib backend, whose
+/// results it writes to stdout as frames (`StdoutFrames`), and when the
+/// program ends it sends back the files `returnFiles` asked for.
 ///
 /// Everything before the read happens ahead of demand (a warm sandbox), so it
 /// imports nothing beyond what the interpreter itself loads. When the program
@@ -13,18 +16,25 @@ import Foundation
 /// modules: the sandbox is destroyed right after, and teardown took
 /// milliseconds of every run.
 enum Bootstrap {
-    /// The bootstrap for an interpreter whose `site` directories are `sitePackages`.
-    static func source(sitePackages: [String]) -> String {
-        sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages)) + body
+    /// The bootstrap for an interpreter whose `site` directories are
+    /// `sitePackages`; `fontCache` is matplotlib's font list built at service
+    /// start, if it is installed (`ScientificStack`).
+    static func source(sitePackages: [String], fontCache: String?) -> String {
+        prelude(sitePackages: sitePackages, fontCache: fontCache) + body
     }
 
     /// The bootstrap of a fork server (`--isolation fork`): the same, except
     /// that between loading and waiting for the program it imports `preload`
     /// and then serves runs, each a fork of itself that goes on to the run
     /// part while the fork server waits for the next (sandbox/zygote/).
-    static func forkServerSource(sitePackages: [String], preload: [String]) -> String {
-        sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages))
+    static func forkServerSource(sitePackages: [String], fontCache: String?, preload: [String]) -> String {
+        prelude(sitePackages: sitePackages, fontCache: fontCache)
             + forkServerLoop.replacingOccurrences(of: "PRELOAD", with: pythonList(preload)) + body
+    }
+
+    private static func prelude(sitePackages: [String], fontCache: String?) -> String {
+        sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages))
+            + richResults.replacingOccurrences(of: "FONT_CACHE", with: pythonList(fontCache.map { [$0] } ?? []))
     }
 
     /// A JSON array of strings is also a Python list literal (unless "/" is escaped).
@@ -48,12 +58,30 @@ def warm_up():
         program = "import sys\nprint('warm', 1, 2.5, [None], file=SINK)\ntry:\n    1 / 0\nexcept ZeroDivisionError as error:\n    str(error)\n"
         exec(compile(program, "main.py", "exec"), {"__name__": "__warm_up__", "SINK": sink})
 
+def warm_up_plots():
+    # A first figure loads the backend, fonts and the PNG writer: done here,
+    # a preloaded matplotlib draws in a run without that cost.
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        import io
+        pyplot.plot([1, 2])
+        pyplot.savefig(io.BytesIO(), format="png")
+        _figure_png(pyplot.gcf())
+        pyplot.close("all")
+        # Its fonts read their files through open descriptors, which a run
+        # does not inherit: each run opens the fonts it draws with.
+        sys.modules["matplotlib.font_manager"]._get_font.cache_clear()
+        import gc
+        gc.collect()
+
 def serve_runs():
     import ctypes
     library = ctypes.PyDLL("/proc/self/fd/5")
+    import binascii, json  # display() needs them; small
     for name in PRELOAD:
         __import__(name)
     warm_up()
+    warm_up_plots()
     # What is loaded now stays out of every run's garbage collections, whose
     # writes to these objects' headers would copy their pages into each run.
     import gc
@@ -73,7 +101,7 @@ def serve_runs():
         python.PyOS_AfterFork_Parent()
 
 serve_runs()
-del serve_runs, warm_up
+del serve_runs, warm_up, warm_up_plots
 
 """#
 
@@ -88,7 +116,168 @@ builtins.help = _sitebuiltins._Helper()
 builtins.copyright = _sitebuiltins._Printer("copyright", sys.copyright)
 builtins.credits = _sitebuiltins._Printer("credits", "Thanks to CWI, CNRI, BeOpen, Zope Corporation, the Python Software Foundation and many others.")
 builtins.license = _sitebuiltins._Printer("license", "See https://www.python.org/psf/license/")
-del builtins, _sitebuiltins
+del _sitebuiltins
+
+"""#
+
+    /// What a notebook gives a program: `display()`, which sends an
+    /// object's rich representations (the IPython `_repr_*_` convention) as
+    /// a frame on stdout, and matplotlib's `plt.show()` doing the same for
+    /// each figure. A meta-path hook makes the inline backend module on
+    /// demand and, before matplotlib's first import, links the font list
+    /// built at service start into its (writable) config directory, so no
+    /// run ever scans fonts.
+    private static let richResults = #"""
+FRAME_MARKER = None  # set for each run from its request
+
+def _send_frame(kind, payload):
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    if FRAME_MARKER is None:
+        return
+    data = memoryview(FRAME_MARKER + kind + b" %d\n" % len(payload) + payload)
+    while data:
+        data = data[os.write(1, data):]
+
+_MIME_METHODS = (("image/png", "_repr_png_"), ("image/jpeg", "_repr_jpeg_"), ("image/svg+xml", "_repr_svg_"),
+                 ("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_"), ("application/json", "_repr_json_"))
+_MIME_TYPES = {"text/plain"}.union(mime for mime, _ in _MIME_METHODS)
+
+def _figure_png(figure):
+    import io
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+def _mime_bundle(value):
+    data, metadata = {}, {}
+    kind = type(value)
+    figures = sys.modules.get("matplotlib.figure")
+    if figures is not None and isinstance(value, figures.Figure):
+        data["image/png"] = _figure_png(value)
+    method = getattr(kind, "_repr_mimebundle_", None)
+    if callable(method):
+        try:
+            bundle = method(value, include=None, exclude=None)
+        except Exception as error:
+            print(f"display: {kind.__name__}._repr_mimebundle_ failed: {error!r}", file=sys.stderr)
+            bundle = None
+        if isinstance(bundle, tuple) and len(bundle) == 2:
+            bundle, extra = bundle
+            metadata.update(extra or {})
+        for mime, content in (bundle or {}).items():
+            if mime in _MIME_TYPES and content is not None:
+                data.setdefault(mime, content)
+    for mime, name in _MIME_METHODS:
+        method = getattr(kind, name, None)
+        if mime in data or not callable(method):
+            continue
+        try:
+            content = method(value)
+        except NotImplementedError:
+            continue
+        except Exception as error:
+            print(f"display: {kind.__name__}.{name} failed: {error!r}", file=sys.stderr)
+            continue
+        if isinstance(content, tuple) and len(content) == 2:
+            content, extra = content
+            if extra:
+                metadata[mime] = extra
+        if content is not None:
+            data[mime] = content
+    data.setdefault("text/plain", repr(value))
+    return data, metadata
+
+def _normalized(data):
+    import binascii
+    bundle = {}
+    for mime, content in data.items():
+        if mime not in _MIME_TYPES:
+            continue
+        if mime in ("image/png", "image/jpeg"):
+            if isinstance(content, (bytes, bytearray, memoryview)):
+                content = binascii.b2a_base64(content, newline=False).decode("ascii")
+        elif mime != "application/json" and isinstance(content, (bytes, bytearray)):
+            content = bytes(content).decode("utf-8", "replace")
+        if mime == "application/json" or isinstance(content, str):
+            bundle[mime] = content
+    if not isinstance(bundle.get("text/plain"), str):
+        bundle["text/plain"] = "<display: " + ", ".join(sorted(bundle)) + ">"
+    return bundle
+
+def display(*objects, raw=False, metadata=None):
+    """Show each object as a rich result (an image, a table, HTML) where the
+    client shows output, as IPython's display() does: from its _repr_png_,
+    _repr_jpeg_, _repr_svg_, _repr_html_, _repr_markdown_, _repr_json_ or
+    _repr_mimebundle_ methods, and repr() as text. With raw=True each
+    object is a MIME bundle already: {"text/html": "<b>hi</b>"}."""
+    import json
+    for value in objects:
+        if raw:
+            data, extra = dict(value), {}
+        else:
+            data, extra = _mime_bundle(value)
+        if metadata:
+            extra.update(metadata)
+        frame = {"data": _normalized(data)}
+        if extra:
+            frame["metadata"] = extra
+        try:
+            payload = json.dumps(frame, allow_nan=False, default=repr)
+        except (TypeError, ValueError):
+            frame["data"].pop("application/json", None)
+            frame.pop("metadata", None)
+            payload = json.dumps(frame, allow_nan=False, default=repr)
+        _send_frame(b"display", payload.encode("utf-8"))
+
+def _show_figures(*args, **kwargs):
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return
+    from matplotlib._pylab_helpers import Gcf
+    for manager in Gcf.get_all_fig_managers():
+        display(manager.canvas.figure)
+    pyplot.close("all")
+
+class _RichResultImports:
+    font_cache = FONT_CACHE
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name == "matplotlib" and cls.font_cache:
+            cls.link_font_cache(cls.font_cache.pop())
+        elif name == "pysandbox_inline":
+            from importlib.machinery import ModuleSpec
+            return ModuleSpec(name, cls)
+        return None
+
+    @staticmethod
+    def link_font_cache(cache):
+        config = os.environ.get("MPLCONFIGDIR")
+        try:
+            os.makedirs(config, exist_ok=True)
+            for name in os.listdir(cache):
+                os.symlink(os.path.join(cache, name), os.path.join(config, name))
+        except (OSError, TypeError):
+            pass  # matplotlib then builds its font list itself
+
+    @staticmethod
+    def create_module(spec):
+        return None
+
+    @staticmethod
+    def exec_module(module):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.backend_bases import FigureManagerBase
+        module.FigureCanvas = FigureCanvasAgg
+        module.FigureManager = FigureManagerBase
+        module.show = _show_figures
+
+builtins.display = display
+sys.meta_path.insert(0, _RichResultImports)
 
 """#
 
@@ -105,7 +294,11 @@ def read_request():
     for size in map(int, header.split()):
         parts.append(body[offset:offset + size])
         offset += size
-    return parts[0], dict(zip((path.decode("utf-8") for path in parts[1::2]), parts[2::2]))
+    nonce, max_return, *patterns = parts[0].split(b"\0")
+    global FRAME_MARKER
+    FRAME_MARKER = b"\0pysandbox:" + nonce + b":"
+    returns = ([pattern.decode("utf-8") for pattern in patterns], int(max_return))
+    return parts[1], dict(zip((path.decode("utf-8") for path in parts[2::2]), parts[3::2])), returns
 
 # Files are written as the UTF-8 bytes that arrived, through os.open: a
 # text file object costs a run several times as much to set up.
@@ -152,13 +345,80 @@ def exit_status(code):
     print(code, file=sys.stderr)
     return 1
 
-def finish(status):
+def show_open_figures():
+    # As a notebook does at the end of a cell; before atexit, where
+    # matplotlib destroys its figures.
+    try:
+        _show_figures()
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+
+def return_files(workdir, patterns, limit):
+    import glob, json, stat
+    os.chdir(workdir)
+    files, omitted, total, seen = [], [], 0, set()
+    for pattern in patterns:
+        matched = False
+        for path in sorted(glob.glob(pattern, recursive=True)):
+            path = os.path.normpath(path)
+            if path in seen or path.startswith(("/", "..")):
+                continue
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                continue
+            matched = True
+            seen.add(path)
+            parent = os.path.realpath(os.path.dirname(path) or ".")
+            if stat.S_ISLNK(info.st_mode) or not (parent + "/").startswith(workdir + "/"):
+                omitted.append({"path": path, "reason": "symlink"})
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                omitted.append({"path": path, "reason": "notRegularFile"})
+                continue
+            if total + info.st_size > limit or len(files) >= MAX_RETURNED_FILES:
+                omitted.append({"path": path, "reason": "overLimit"})
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                try:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        raise OSError("not a regular file")
+                    chunks, size = [], 0
+                    while chunk := os.read(fd, min(1 << 20, limit - total - size + 1)):
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if total + size > limit:
+                            break
+                finally:
+                    os.close(fd)
+            except OSError:
+                omitted.append({"path": path, "reason": "unreadable"})
+                continue
+            if total + size > limit:
+                omitted.append({"path": path, "reason": "overLimit"})
+                continue
+            total += size
+            content = b"".join(chunks)
+            import binascii
+            files.append({"path": path, "base64": binascii.b2a_base64(content, newline=False).decode("ascii")})
+        if not matched:
+            omitted.append({"path": pattern, "reason": "noMatch"})
+    _send_frame(b"files", json.dumps({"files": files, "omitted": omitted}).encode("utf-8"))
+
+def finish(status, workdir, returns):
     try:
         threading = sys.modules.get("threading")
         if threading is not None:
             threading._shutdown()
+        show_open_figures()
         import atexit
         atexit._run_exitfuncs()
+        patterns, limit = returns
+        if patterns:
+            return_files(workdir, patterns, limit)
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -167,7 +427,9 @@ def finish(status):
                 pass
         os._exit(status)
 
-source, files = read_request()
+MAX_RETURNED_FILES = 1000  # RunRequest.maxReturnedFiles
+source, files, returns = read_request()
+workdir = os.getcwd()
 place_files(files)
 write_file("main.py", source)
 code = source.decode("utf-8")
@@ -177,16 +439,33 @@ try:
     status = 0
 except SystemExit as exit:
     status = exit_status(exit.code)
-finish(status)
+finish(status, workdir, returns)
 """#
 
     /// The request on fd 3: a header line with the byte length of each part,
-    /// then the parts: the code, then each file's path and text. Plain lengths
-    /// rather than JSON, so the bootstrap needs no `json` import.
-    static func request(code: String, files: [String: String]) -> [UInt8] {
-        let parts = [code] + files.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
-        var body = Array((parts.map { String($0.utf8.count) }.joined(separator: " ") + "\n").utf8)
-        for part in parts { body += part.utf8 }
+    /// then the parts: the run's settings (its frame nonce, the return
+    /// limit and the `returnFiles` patterns, NUL-separated), the code, then
+    /// each file's path and content. Plain lengths rather than JSON, so the
+    /// bootstrap needs no `json` import.
+    static func request(_ request: RunRequest, frameMarker: [UInt8]) -> [UInt8] {
+        let nonce = frameMarker.dropFirst(markerPrefix.count).dropLast()
+        let settings = Array(nonce) + [0] + Array(String(request.limits.maxReturnBytes).utf8)
+            + request.returnFiles.flatMap { [0] + Array($0.utf8) }
+        let parts: [[UInt8]] = [settings, Array(request.code.utf8)]
+            + request.files.sorted { $0.key < $1.key }.flatMap { [Array($0.key.utf8), $0.value] }
+        var body = Array((parts.map { String($0.count) }.joined(separator: " ") + "\n").utf8)
+        for part in parts { body += part }
         return body
+    }
+
+    private static let markerPrefix = Array("\0pysandbox:".utf8)
+
+    /// A fresh frame marker for one run: `NUL pysandbox: nonce :`, the nonce
+    /// 32 random hex digits.
+    static func frameMarker() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        let nonce = (0..<2).map { _ in generator.next() as UInt64 }.map { String($0, radix: 16) }
+            .map { String(repeating: "0", count: 16 - $0.count) + $0 }.joined()
+        return markerPrefix + Array(nonce.utf8) + [UInt8(ascii: ":")]
     }
 }

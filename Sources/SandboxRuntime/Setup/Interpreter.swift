@@ -12,6 +12,8 @@ public struct Interpreter: Sendable, Equatable {
     /// Debian). The sandbox runs the interpreter without `site`, whose
     /// imports cost 3 ms of every run, and the bootstrap adds these itself.
     public var sitePackages: [String] = []
+    /// Which of `ScientificStack.modules` the interpreter can import.
+    public var scientificModules: [String] = []
 
     /// Read-only bind mounts: the prefixes, /usr, and the top-level library
     /// directories that are real directories on this host.
@@ -21,7 +23,10 @@ public struct Interpreter: Sendable, Equatable {
         for entry in Self.topLevelEntries where Self.isDirectory(entry) && !Self.isSymlink(entry) {
             paths.insert(entry)
         }
-        if FileManager.default.fileExists(atPath: "/etc/ld.so.cache") { paths.insert("/etc/ld.so.cache") }
+        // Debian resolves BLAS and LAPACK through /etc/alternatives; its matplotlib reads /etc/matplotlibrc.
+        for path in ["/etc/ld.so.cache", "/etc/alternatives", "/etc/matplotlibrc"] where FileManager.default.fileExists(atPath: path) {
+            paths.insert(path)
+        }
         let sorted = paths.sorted()
         // Drop paths already inside another bind.
         return sorted.filter { path in !sorted.contains { $0 != path && path.hasPrefix($0 + "/") } }
@@ -72,18 +77,23 @@ extension Interpreter {
             throw InterpreterNotFound(description: "no python3 found: install python3 or pass the interpreter's path")
         }
         let probe = """
-            import json, os, site, sys
+            import importlib.util, json, os, site, sys
+            sys.path.extend(p for p in site.getsitepackages() if os.path.isdir(p))
             print(json.dumps({"executable": os.path.realpath(sys.executable), "version": sys.version.split()[0],
                 "prefixes": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}),
-                "sitePackages": [p for p in site.getsitepackages() if os.path.isdir(p)]}))
+                "sitePackages": [p for p in site.getsitepackages() if os.path.isdir(p)],
+                "scientificModules": [m for m in \(ScientificStack.modules) if importlib.util.find_spec(m)]}))
             """
         let output = try runProbe(candidate, arguments: ["-I", "-S", "-c", probe])
-        struct Answer: Decodable { var executable: String; var version: String; var prefixes: [String]; var sitePackages: [String] }
+        struct Answer: Decodable {
+            var executable: String; var version: String; var prefixes: [String]; var sitePackages: [String]; var scientificModules: [String]
+        }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(output.utf8)) else {
             throw InterpreterNotFound(description: "\(candidate) did not answer the probe like a Python 3 interpreter")
         }
         return Interpreter(
-            executable: answer.executable, prefixes: answer.prefixes, version: answer.version, sitePackages: answer.sitePackages)
+            executable: answer.executable, prefixes: answer.prefixes, version: answer.version, sitePackages: answer.sitePackages,
+            scientificModules: answer.scientificModules)
     }
 
     private static func searchPath(for name: String) -> String? {
@@ -91,10 +101,11 @@ extension Interpreter {
         return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    private static func runProbe(_ executable: String, arguments: [String]) throws -> String {
+    static func runProbe(_ executable: String, arguments: [String], environment: [String: String]? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -18,11 +18,21 @@ struct LauncherCommand: Sendable {
         "LOGNAME=sandbox",
         // glibc gives each thread a 64 MiB malloc arena, which would exhaust RLIMIT_AS.
         "MALLOC_ARENA_MAX=2",
+        // One BLAS/OpenMP thread: a run's CPU share is one core, and a fork
+        // server must stay single-threaded to fork safely.
+        "OPENBLAS_NUM_THREADS=1",
+        "OMP_NUM_THREADS=1",
+        "MKL_NUM_THREADS=1",
+        // Figures go to the client as displays (Bootstrap); matplotlib's
+        // config directory must be writable, so it is in the run's /tmp.
+        "MPLBACKEND=module://pysandbox_inline",
+        "MPLCONFIGDIR=\(workdir)/.config/matplotlib",
     ]
 
-    init(interpreter: Interpreter, cgroups: CgroupPlan, preload: [String] = []) {
+    init(interpreter: Interpreter, cgroups: CgroupPlan, scientific: ScientificStack = ScientificStack(), preload: [String] = []) {
         var arguments: [String] = []
         for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
+        if let fontCache = scientific.fontCache { arguments += ["--ro-bind", fontCache] }
         for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
         for variable in Self.environment { arguments += ["--env", variable] }
         arguments += ["--workdir", Self.workdir]
@@ -30,9 +40,9 @@ struct LauncherCommand: Sendable {
         fixedArguments = arguments
         // -S: no `site`; the bootstrap does what programs notice of it, in a tenth of the time.
         let python = ["--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c"]
-        interpreterArguments = python + [Bootstrap.source(sitePackages: interpreter.sitePackages)]
+        interpreterArguments = python + [Bootstrap.source(sitePackages: interpreter.sitePackages, fontCache: scientific.fontCache)]
         forkServerInterpreterArguments = python + [
-            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, preload: preload)
+            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: scientific.fontCache, preload: preload)
         ]
         cgroupsActive = cgroups.isActive
     }

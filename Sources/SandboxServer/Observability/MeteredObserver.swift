@@ -14,6 +14,11 @@ struct MeteredObserver: RunObserver {
         client.output(job, output)
     }
 
+    func display(_ job: RunJob, _ display: RunDisplayParams) {
+        metrics.displayed()
+        client.display(job, display)
+    }
+
     func finished(_ job: RunJob, _ result: RunResult) {
         metrics.runFinished(result)
         client.finished(job, result)

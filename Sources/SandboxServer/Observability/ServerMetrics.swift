@@ -50,6 +50,10 @@ final class ServerMetrics: Sendable {
         Counter(label: "pysandbox_output_bytes_total", dimensions: [node, ("stream", stream)], factory: factory).increment(by: bytes)
     }
 
+    func displayed() {
+        Counter(label: "pysandbox_displays_total", dimensions: [node], factory: factory).increment()
+    }
+
     func rejected(_ reason: String) {
         Counter(label: "pysandbox_rejected_total", dimensions: [node, ("reason", reason)], factory: factory).increment()
     }

@@ -1,7 +1,9 @@
 import SandboxProtocol
 import SandboxRuntime
 
-/// Turns a run's output chunks into `run/output` messages: at most 64 KiB of
+/// Turns a run's output into `run/output` and `run/display` messages, which
+/// share one `seq`: a display first sends the text before it. Text goes in
+/// `run/output` messages of at most 64 KiB of
 /// text each, one stream each, characters never split. After a quiet spell
 /// output goes out as soon as the program pauses (`pause`, long enough to
 /// keep one `print`'s separate writes together); while output keeps coming it
@@ -27,23 +29,25 @@ struct OutputCoalescer: Sendable {
     }
 
     private enum Event: Sendable {
-        case chunk(OutputChunk)
+        case output(RunOutput)
         case flushDue
         case ended
     }
 
     /// Forwards all of `output`; returns once everything has been emitted.
-    func forward(_ output: AsyncStream<OutputChunk>) async {
+    func forward(_ output: AsyncStream<RunOutput>) async {
         let (events, sink) = AsyncStream.makeStream(of: Event.self)
         var coalescing = OutputCoalescing(interval: interval, pause: pause)
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
-                for await chunk in output { sink.yield(.chunk(chunk)) }
+                for await item in output { sink.yield(.output(item)) }
                 sink.yield(.ended)
             }
             loop: for await event in events {
                 switch event {
-                case .chunk(let chunk):
+                case .output(.display(let display)):
+                    coalescing.add(display, now: .now).forEach(emit)
+                case .output(.text(let chunk)):
                     let (messages, flushAfter) = coalescing.add(chunk, now: .now)
                     messages.forEach(emit)
                     if let flushAfter {
@@ -65,11 +69,31 @@ struct OutputCoalescer: Sendable {
     }
 }
 
-/// One `run/output` message before its run id is attached.
-struct OutputMessage: Sendable, Equatable {
-    var stream: RunOutputParams.Stream
-    var text: String
-    var seq: Int
+/// One `run/output` or `run/display` message before its run id is attached.
+enum OutputMessage: Sendable, Equatable {
+    case output(RunOutputParams.Stream, String, seq: Int)
+    case display(Display, seq: Int)
+
+    init(stream: RunOutputParams.Stream, text: String, seq: Int) {
+        self = .output(stream, text, seq: seq)
+    }
+
+    var seq: Int {
+        switch self {
+        case .output(_, _, let seq), .display(_, let seq): seq
+        }
+    }
+
+    /// A `run/output`'s text; empty for a display.
+    var text: String {
+        if case .output(_, let text, _) = self { return text }
+        return ""
+    }
+
+    var stream: RunOutputParams.Stream? {
+        if case .output(let stream, _, _) = self { return stream }
+        return nil
+    }
 }
 
 /// What `OutputCoalescer` holds between events: pending text, the streams'
@@ -101,6 +125,15 @@ struct OutputCoalescing {
         flushScheduled = true
         let sinceLastSent = lastSent.map { now - $0 } ?? interval
         return (messages, max(pause, interval - sinceLastSent))
+    }
+
+    /// A display: the text before it goes first, then the display, each with the next `seq`.
+    mutating func add(_ display: Display, now: ContinuousClock.Instant) -> [OutputMessage] {
+        var messages = send(now: now)
+        messages.append(.display(display, seq: seq))
+        seq += 1
+        lastSent = now
+        return messages
     }
 
     /// The scheduled flush is due.
@@ -147,6 +180,6 @@ struct OutputCoalescing {
             seq += 1
             lastSent = now
         }
-        return OutputMessage(stream: pendingStream, text: text, seq: seq)
+        return .output(pendingStream, text, seq: seq)
     }
 }

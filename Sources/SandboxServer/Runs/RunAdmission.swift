@@ -23,10 +23,14 @@ struct RunAdmission: Sendable {
         limits.memoryBytes = try value("memoryMb", params.memoryMb, configuration.memoryMb) << 20
         limits.maxOutputBytes = try value("maxOutputBytes", params.maxOutputBytes, configuration.maxOutputBytes)
         limits.cpuTime = .milliseconds(try value("cpuTimeMs", params.cpuTimeMs, configuration.cpuTimeMs))
+        limits.maxDisplayBytes = configuration.maxDisplayBytes
+        limits.maxReturnBytes = configuration.maxReturnBytes
         let interactive = params.interactive ?? false
         let stdinBytes = params.stdin.map { Array($0.utf8) }
         let stdin: RunRequest.Stdin = interactive ? .interactive : stdinBytes.map(RunRequest.Stdin.bytes) ?? .none
-        let request = RunRequest(code: params.code, stdin: stdin, files: params.files ?? [:], limits: limits)
+        let request = RunRequest(
+            code: params.code, stdin: stdin, files: (params.files ?? [:]).mapValues(\.bytes),
+            returnFiles: params.returnFiles ?? [], limits: limits)
         do {
             try request.validate()
         } catch {

@@ -50,7 +50,12 @@ struct RunExecutor: Sendable {
             return
         }
         let coalescer = OutputCoalescer { message in
-            job.observer.output(job, RunOutputParams(id: job.id, stream: message.stream, text: message.text, seq: message.seq))
+            switch message {
+            case .output(let stream, let text, let seq):
+                job.observer.output(job, RunOutputParams(id: job.id, stream: stream, text: text, seq: seq))
+            case .display(let display, let seq):
+                job.observer.display(job, RunDisplayParams(id: job.id, seq: seq, data: display.data, metadata: display.metadata))
+            }
         }
         await coalescer.forward(sandbox.output)
         let verdict = await sandbox.verdict()

@@ -7,6 +7,7 @@ protocol RunObserver: Sendable {
     func queued(_ job: RunJob, position: Int)
     func running(_ job: RunJob)
     func output(_ job: RunJob, _ output: RunOutputParams)
+    func display(_ job: RunJob, _ display: RunDisplayParams)
     /// Called exactly once per accepted run, after every other call.
     func finished(_ job: RunJob, _ result: RunResult)
 }

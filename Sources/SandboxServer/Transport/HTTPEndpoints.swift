@@ -75,7 +75,8 @@ enum HTTPEndpoints {
         } onCancel: {
             Task { await server.cancel(job) }
         }
-        return json(.ok, RunResponse(result: result, stdout: collector.stdout, stderr: collector.stderr))
+        return json(.ok, RunResponse(
+            result: result, stdout: collector.stdout, stderr: collector.stderr, displays: collector.displays))
     }
 
     private static func admit(_ request: Request, server: ServerState) async throws(HTTPFailure) -> RunAdmission.Admitted {
@@ -151,20 +152,29 @@ struct HTTPFailure: HTTPResponseError {
     }
 }
 
-/// `POST /v1/run`'s answer: the verdict and the whole output.
+/// `POST /v1/run`'s answer: the verdict, the whole output and the displays.
 private struct RunResponse: Encodable {
     var result: RunResult
     var stdout: String
     var stderr: String
+    var displays: [HTTPDisplay]
 
-    private enum CodingKeys: String, CodingKey { case stdout, stderr }
+    private enum CodingKeys: String, CodingKey { case stdout, stderr, displays }
 
     func encode(to encoder: any Encoder) throws {
         try result.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(stdout, forKey: .stdout)
         try container.encode(stderr, forKey: .stderr)
+        try container.encode(displays, forKey: .displays)
     }
+}
+
+/// A display in `POST /v1/run`'s answer: `run/display` without the id.
+private struct HTTPDisplay: Encodable {
+    var seq: Int
+    var data: [String: JSONValue]
+    var metadata: [String: JSONValue]?
 }
 
 /// Gathers a run's output for a one-shot HTTP answer.
@@ -172,6 +182,7 @@ private final class OutputCollector: RunObserver {
     private struct State {
         var stdout = ""
         var stderr = ""
+        var displays: [HTTPDisplay] = []
     }
 
     private let state = Mutex(State())
@@ -184,6 +195,7 @@ private final class OutputCollector: RunObserver {
 
     var stdout: String { state.withLock { $0.stdout } }
     var stderr: String { state.withLock { $0.stderr } }
+    var displays: [HTTPDisplay] { state.withLock { $0.displays } }
 
     func result() async -> RunResult {
         for await result in results { return result }
@@ -199,6 +211,13 @@ private final class OutputCollector: RunObserver {
             case .stdout: state.stdout += output.text
             case .stderr: state.stderr += output.text
             }
+        }
+    }
+
+    func display(_ job: RunJob, _ display: RunDisplayParams) {
+        state.withLock { state in
+            state.displays.append(HTTPDisplay(
+                seq: display.seq, data: display.data, metadata: display.metadata))
         }
     }
 

@@ -32,10 +32,10 @@ final class Outbox: Sendable {
     static let drainTimeout = Duration.seconds(5)
 
     /// What may wait for a slow client: two runs' worth of output at the
-    /// largest `maxOutputBytes` (JSON escaping may grow text), plus room for
-    /// the other messages.
-    static func limit(maxOutputBytes: Int) -> Int {
-        2 * maxOutputBytes + (1 << 20)
+    /// largest `maxOutputBytes` (JSON escaping may grow text) and of
+    /// returned files (base64), plus room for the other messages.
+    static func limit(maxOutputBytes: Int, maxReturnBytes: Int = 0) -> Int {
+        2 * maxOutputBytes + 2 * (maxReturnBytes / 3 * 4 + 4) + (1 << 20)
     }
 
     /// Queues `message`; dropped once the outbox has finished or overflowed.

@@ -140,6 +140,10 @@ extension RPCConnection: RunObserver {
         send(ServerMessage.notification(Method.runOutput, output))
     }
 
+    func display(_ job: RunJob, _ display: RunDisplayParams) {
+        send(ServerMessage.notification(Method.runDisplay, display))
+    }
+
     func finished(_ job: RunJob, _ result: RunResult) {
         logger.debug("run finished", metadata: [
             "run": "\(job.id)", "status": "\(result.status)", "wallMs": "\(result.wallMs)", "queuedMs": "\(result.queuedMs)",

@@ -55,7 +55,8 @@ enum WebSocketEndpoint {
     private static func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, server: ServerState
     ) async throws {
-        let outbox = Outbox(limit: Outbox.limit(maxOutputBytes: server.configuration.maxOutputBytes.max))
+        let outbox = Outbox(limit: Outbox.limit(
+            maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes))
         let connection = RPCConnection(server: server, outbox: outbox, address: address)
         server.logger.debug("connection opened", metadata: ["connection": "\(connection.client)"])
         try await withThrowingTaskGroup(of: Void.self) { idleWatch in

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// numpy, pandas, matplotlib and Pillow, where the interpreter has them:
+/// what fork servers preload by default, and matplotlib's font list, built
+/// once at service start so that no run scans fonts. (The host paths they
+/// read, Debian's `/etc/alternatives` and `/etc/matplotlibrc`, are among
+/// `Interpreter.readOnlyBinds`; their environment is `LauncherCommand`'s.)
+public struct ScientificStack: Sendable {
+    /// Looked for by import name.
+    static let modules = ["numpy", "pandas", "matplotlib", "PIL"]
+
+    /// A directory holding matplotlib's font list, bound read-only into every sandbox.
+    public var fontCache: String?
+
+    /// What the fork servers import when `--preload` is not given: the
+    /// installed ones among numpy, pandas and matplotlib.pyplot.
+    public static func defaultPreload(for interpreter: Interpreter) -> [String] {
+        ["numpy", "pandas", "matplotlib"].filter(interpreter.scientificModules.contains)
+            .map { $0 == "matplotlib" ? "matplotlib.pyplot" : $0 }
+    }
+
+    /// Builds (or, when it is current, just loads) matplotlib's font list in
+    /// the service's cache directory, with the interpreter on the host: a
+    /// fixed script of ours and the installed matplotlib, never user code.
+    /// Without matplotlib, or when it fails, runs simply go without (and a
+    /// run that imports matplotlib builds its own list, slowly).
+    static func prepare(interpreter: Interpreter, logger: Logger) -> ScientificStack {
+        guard interpreter.scientificModules.contains("matplotlib") else { return ScientificStack() }
+        guard let directory = fontCacheDirectory() else {
+            logger.warning("no private directory for matplotlib's font cache; runs that import matplotlib build their own")
+            return ScientificStack()
+        }
+        do {
+            _ = try Interpreter.runProbe(
+                interpreter.executable, arguments: ["-I", "-c", "import matplotlib.font_manager"],
+                environment: ["MPLCONFIGDIR": directory, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"])
+        } catch {
+            logger.warning("could not build matplotlib's font cache", metadata: ["error": "\(error)"])
+            return ScientificStack()
+        }
+        // Readable by the sandbox's user, whatever the service's umask.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            chmod(directory + "/" + name, 0o644)
+        }
+        return ScientificStack(fontCache: directory)
+    }
+
+    /// `/var/cache/pysandbox/matplotlib` as root, else under the user's
+    /// cache directory, or /tmp; only a directory that is ours and no link.
+    private static func fontCacheDirectory() -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        let base: String
+        if geteuid() == 0 {
+            base = "/var/cache/pysandbox"
+        } else if let cache = environment["XDG_CACHE_HOME"], cache.hasPrefix("/") {
+            base = cache + "/pysandbox"
+        } else if let home = environment["HOME"], home.hasPrefix("/"), FileManager.default.isWritableFile(atPath: home) {
+            base = home + "/.cache/pysandbox"
+        } else {
+            base = "/tmp/pysandbox-cache-\(geteuid())"
+        }
+        let directory = base + "/matplotlib"
+        try? FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        for path in [base, directory] {
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(),
+                  info.st_mode & 0o022 == 0
+            else { return nil }
+        }
+        return directory
+    }
+}
