@@ -128,7 +128,7 @@ public struct ReturnedFile: Sendable, Equatable, Codable {
 }
 
 /// A match of `returnFiles` that did not come back, or a pattern that matched nothing.
-public struct OmittedFile: Sendable, Equatable, Codable {
+public struct OmittedFile: Sendable, Hashable, Codable {
     public enum Reason: String, Sendable, Codable {
         /// The pattern matched no file (`path` is the pattern).
         case noMatch

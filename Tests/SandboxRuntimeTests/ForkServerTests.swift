@@ -38,6 +38,13 @@ extension SandboxSuite {
             time.sleep(0.2)
             print("net", os.stat("/proc/self/ns/net").st_ino, "ipc", os.stat("/proc/self/ns/ipc").st_ino)
             print("random", random.random(), os.urandom(8).hex())
+            import matplotlib, numpy, pandas
+            numpy.pi = 3
+            numpy.random.seed(1234)
+            matplotlib.rcParams["lines.linewidth"] = 99
+            pandas.set_option("display.max_rows", 3)
+            builtins.display = print
+            print("nprandom", numpy.random.random())
             """
 
         /// Looks for each of them.
@@ -56,6 +63,10 @@ extension SandboxSuite {
             print("processes", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
             print("net", os.stat("/proc/self/ns/net").st_ino, "ipc", os.stat("/proc/self/ns/ipc").st_ino)
             print("random", random.random(), os.urandom(8).hex())
+            import matplotlib, numpy, pandas
+            print("libraries", numpy.pi == 3, matplotlib.rcParams["lines.linewidth"] == 99,
+                  pandas.get_option("display.max_rows") == 3, display is print)
+            print("nprandom", numpy.random.random())
             """
 
         static func field(_ name: String, in output: String) -> String? {
@@ -83,6 +94,9 @@ extension SandboxSuite {
             #expect(Self.field("socket", in: output) != nil, "the planted socket outlived its run: \(output)")
             #expect(Self.field("processes", in: output) == "[2]", "\(output)")
             #expect(Self.field("random", in: output) != Self.field("random", in: planted.stdout))
+            // Preloaded libraries' state is the run's own, numpy's generator included.
+            #expect(Self.field("libraries", in: output) == "False False False False", "\(output)")
+            #expect(Self.field("nprandom", in: output) != Self.field("nprandom", in: planted.stdout))
         }
 
         @Test func concurrentRunsCannotReachEachOther() async throws {

@@ -12,6 +12,10 @@ enum TestServer {
         configuration.workers = 2
         configuration.warm = 2
         configuration.shutdownGrace = .seconds(5)
+        // Test servers preload nothing, so each starts in a fraction of the
+        // time; the scientific stack preloaded is tested on the runtime
+        // (RichResultsTests, the malicious fixtures) and by ScientificStackTests.
+        configuration.sandbox.preload = []
         adjust(&configuration)
         return configuration
     }

@@ -116,9 +116,9 @@ static unsigned long locked_flags(const char *path)
 static void open_sources(const struct sandbox_config *config)
 {
     for (int i = 0; i < config->bind_count; i++) {
-        bind_source_fds[i] = open(config->ro_binds[i], O_PATH | O_CLOEXEC);
+        bind_source_fds[i] = open(config->ro_binds[i].source, O_PATH | O_CLOEXEC);
         if (bind_source_fds[i] < 0)
-            fail_errno("open_bind_source", config->ro_binds[i]);
+            fail_errno("open_bind_source", config->ro_binds[i].source);
     }
     for (int i = 0; i < DEVICE_COUNT; i++) {
         char device[32];
@@ -168,7 +168,7 @@ static void mount_staging_root(void)
 static void mount_read_only_binds(const struct sandbox_config *config)
 {
     for (int i = 0; i < config->bind_count; i++)
-        bind_at(bind_source_fds[i], config->ro_binds[i], MS_NODEV, true);
+        bind_at(bind_source_fds[i], config->ro_binds[i].inside, MS_NODEV, true);
     for (int i = 0; i < config->symlink_count; i++) {
         struct staged_path link;
         make_parent_dirs(config->symlinks[i].linkpath);

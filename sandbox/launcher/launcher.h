@@ -71,11 +71,16 @@ struct cgroup_spec {
     uint64_t cpu_millicores;      /* CPU bandwidth, 1000 = one core; 0 = unlimited */
 };
 
+struct bind_spec {
+    const char *source; /* on the host */
+    const char *inside; /* in the sandbox: the same path, unless --ro-bind-to */
+};
+
 struct sandbox_config {
     char *const *argv; /* the command, after "--" */
     char *env[MAX_ENV + 1];
     int env_count;
-    const char *ro_binds[MAX_BINDS]; /* host paths, mounted read-only at the same path */
+    struct bind_spec ro_binds[MAX_BINDS]; /* host paths, mounted read-only */
     int bind_count;
     struct symlink_spec symlinks[MAX_SYMLINKS];
     int symlink_count;

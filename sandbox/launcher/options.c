@@ -12,6 +12,7 @@
 
 enum option_id {
     OPT_RO_BIND = 256,
+    OPT_RO_BIND_TO,
     OPT_SYMLINK,
     OPT_ENV,
     OPT_WORKDIR,
@@ -42,6 +43,7 @@ enum option_id {
 
 static const struct option long_options[] = {
     {"ro-bind", required_argument, NULL, OPT_RO_BIND},
+    {"ro-bind-to", required_argument, NULL, OPT_RO_BIND_TO},
     {"symlink", required_argument, NULL, OPT_SYMLINK},
     {"env", required_argument, NULL, OPT_ENV},
     {"workdir", required_argument, NULL, OPT_WORKDIR},
@@ -173,8 +175,19 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
             require_absolute("ro-bind", optarg);
             if (config->bind_count == MAX_BINDS)
                 bad_option("too many --ro-bind options");
-            config->ro_binds[config->bind_count++] = optarg;
+            config->ro_binds[config->bind_count++] = (struct bind_spec){optarg, optarg};
             break;
+        case OPT_RO_BIND_TO: {
+            /* SOURCE:INSIDE, both absolute: a host path shown elsewhere in the sandbox. */
+            char *separator = strchr(optarg, ':');
+            if (optarg[0] != '/' || separator == NULL || separator[1] != '/')
+                bad_option("--ro-bind-to needs /SOURCE:/INSIDE");
+            if (config->bind_count == MAX_BINDS)
+                bad_option("too many --ro-bind options");
+            *separator = '\0';
+            config->ro_binds[config->bind_count++] = (struct bind_spec){optarg, separator + 1};
+            break;
+        }
         case OPT_SYMLINK: {
             char *separator = strchr(optarg, ':');
             if (separator == NULL || separator == optarg || separator[1] != '/')

@@ -65,6 +65,20 @@ static int count_threads(void)
     return threads;
 }
 
+/* A run starts with the fork server's mappings (its interpreter and
+ * preloaded modules, hundreds of MB of address space with numpy, pandas and
+ * matplotlib): its address-space limit counts from there, as a new
+ * interpreter's counts from what it maps itself. */
+static void count_address_space_from_inherited(struct rlimit_spec *limits)
+{
+    char statm[256];
+    if (read_small_file("/proc/self/statm", statm, sizeof statm) < 0)
+        fail_errno("read_statm", "/proc/self/statm");
+    uint64_t inherited = strtoull(statm, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (limits->address_space_bytes <= UINT64_MAX - inherited)
+        limits->address_space_bytes += inherited;
+}
+
 int pysandbox_fork_server_ready(void)
 {
     int threads = count_threads();
@@ -205,6 +219,7 @@ static void become_command(void)
     leave_session("setsid_command"); /* not pid 1's group either: kill(0, ...) never reaches it */
     if (chdir(run_spec.workdir) != 0)
         fail_errno("chdir_workdir", run_spec.workdir);
+    count_address_space_from_inherited(&run_spec.rlimits);
     apply_rlimits(&run_spec.rlimits);
     drop_capabilities();
     /* As after the execve of a new interpreter: the program may use its own

@@ -80,6 +80,10 @@ def serve_runs():
     import binascii, json  # display() needs them; small
     for name in PRELOAD:
         __import__(name)
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        # random reseeds itself in each fork; numpy's global generator does not.
+        os.register_at_fork(after_in_child=numpy_random.seed)
     warm_up()
     warm_up_plots()
     # What is loaded now stays out of every run's garbage collections, whose
@@ -353,59 +357,90 @@ def show_open_figures():
     except BaseException:
         sys.excepthook(*sys.exc_info())
 
+def pattern_regex(pattern):
+    # Glob syntax as the shell has it: * ? [...] within a name, ** for any
+    # number of directories; wildcards do not match a leading dot.
+    import re
+    regex, segments = [], pattern.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            regex.append(r"(?:(?!\.)[^/]*(?:/(?!\.)[^/]*)*)?" if last else r"(?:(?!\.)[^/]*/)*")
+            continue
+        part, i = ("" if segment.startswith(".") else r"(?!\.)"), 0
+        while i < len(segment):
+            char, end = segment[i], segment.find("]", i + 2)
+            if char == "*":
+                part += "[^/]*"
+            elif char == "?":
+                part += "[^/]"
+            elif char == "[" and end != -1:
+                body = segment[i + 1:end]
+                part += "[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]"
+                i = end
+            else:
+                part += re.escape(char)
+            i += 1
+        regex.append(part if last else part + "/")
+    return re.compile("".join(regex) + r"\Z")
+
+def workdir_entries():
+    # Everything but directories, without following any link: a link (to a
+    # file or a directory) is an entry of its own and never walked through.
+    entries = []
+    for root, directories, names in os.walk(".", followlinks=False):
+        links = [name for name in directories if os.path.islink(os.path.join(root, name))]
+        entries += (os.path.normpath(os.path.join(root, name)) for name in names + links)
+    return sorted(entries)
+
+def read_regular_file(path, budget):
+    # O_NOFOLLOW and fstat: a file swapped for a link or a FIFO since the
+    # walk (by a process of the run still alive) is refused, not followed.
+    import stat
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, size = [], 0
+        while size <= budget and (chunk := os.read(fd, min(1 << 20, budget - size + 1))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
 def return_files(workdir, patterns, limit):
-    import glob, json, stat
+    import binascii, json, stat
     os.chdir(workdir)
+    entries = workdir_entries()
     files, omitted, total, seen = [], [], 0, set()
     for pattern in patterns:
-        matched = False
-        for path in sorted(glob.glob(pattern, recursive=True)):
-            path = os.path.normpath(path)
-            if path in seen or path.startswith(("/", "..")):
+        regex = pattern_regex(pattern)
+        matches = [path for path in entries if regex.match(path)]
+        if not matches:
+            omitted.append({"path": pattern, "reason": "noMatch"})
+        for path in matches:
+            if path in seen:
                 continue
+            seen.add(path)
             try:
                 info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode):
+                    reason = "symlink"
+                elif not stat.S_ISREG(info.st_mode):
+                    reason = "notRegularFile"
+                elif total + info.st_size > limit or len(files) >= MAX_RETURNED_FILES:
+                    reason = "overLimit"
+                else:
+                    content = read_regular_file(path, limit - total)
+                    reason = "notRegularFile" if content is None else "overLimit" if total + len(content) > limit else None
             except OSError:
+                reason = "unreadable"
+            if reason:
+                omitted.append({"path": path, "reason": reason})
                 continue
-            if stat.S_ISDIR(info.st_mode):
-                continue
-            matched = True
-            seen.add(path)
-            parent = os.path.realpath(os.path.dirname(path) or ".")
-            if stat.S_ISLNK(info.st_mode) or not (parent + "/").startswith(workdir + "/"):
-                omitted.append({"path": path, "reason": "symlink"})
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                omitted.append({"path": path, "reason": "notRegularFile"})
-                continue
-            if total + info.st_size > limit or len(files) >= MAX_RETURNED_FILES:
-                omitted.append({"path": path, "reason": "overLimit"})
-                continue
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-                try:
-                    if not stat.S_ISREG(os.fstat(fd).st_mode):
-                        raise OSError("not a regular file")
-                    chunks, size = [], 0
-                    while chunk := os.read(fd, min(1 << 20, limit - total - size + 1)):
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if total + size > limit:
-                            break
-                finally:
-                    os.close(fd)
-            except OSError:
-                omitted.append({"path": path, "reason": "unreadable"})
-                continue
-            if total + size > limit:
-                omitted.append({"path": path, "reason": "overLimit"})
-                continue
-            total += size
-            content = b"".join(chunks)
-            import binascii
+            total += len(content)
             files.append({"path": path, "base64": binascii.b2a_base64(content, newline=False).decode("ascii")})
-        if not matched:
-            omitted.append({"path": pattern, "reason": "noMatch"})
     _send_frame(b"files", json.dumps({"files": files, "omitted": omitted}).encode("utf-8"))
 
 def finish(status, workdir, returns):

@@ -32,7 +32,9 @@ struct LauncherCommand: Sendable {
     init(interpreter: Interpreter, cgroups: CgroupPlan, scientific: ScientificStack = ScientificStack(), preload: [String] = []) {
         var arguments: [String] = []
         for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
-        if let fontCache = scientific.fontCache { arguments += ["--ro-bind", fontCache] }
+        if let fontCache = scientific.fontCache {
+            arguments += ["--ro-bind-to", "\(fontCache):\(ScientificStack.fontCacheInside)"]
+        }
         for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
         for variable in Self.environment { arguments += ["--env", variable] }
         arguments += ["--workdir", Self.workdir]
@@ -40,9 +42,10 @@ struct LauncherCommand: Sendable {
         fixedArguments = arguments
         // -S: no `site`; the bootstrap does what programs notice of it, in a tenth of the time.
         let python = ["--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c"]
-        interpreterArguments = python + [Bootstrap.source(sitePackages: interpreter.sitePackages, fontCache: scientific.fontCache)]
+        let fontCache = scientific.fontCache.map { _ in ScientificStack.fontCacheInside }
+        interpreterArguments = python + [Bootstrap.source(sitePackages: interpreter.sitePackages, fontCache: fontCache)]
         forkServerInterpreterArguments = python + [
-            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: scientific.fontCache, preload: preload)
+            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: preload)
         ]
         cgroupsActive = cgroups.isActive
     }

@@ -14,8 +14,10 @@ public struct ScientificStack: Sendable {
     /// Looked for by import name.
     static let modules = ["numpy", "pandas", "matplotlib", "PIL"]
 
-    /// A directory holding matplotlib's font list, bound read-only into every sandbox.
+    /// A directory holding matplotlib's font list, bound read-only into every
+    /// sandbox at `fontCacheInside`, a path that shows nothing of the host's.
     public var fontCache: String?
+    static let fontCacheInside = "/etc/pysandbox/matplotlib"
 
     /// What the fork servers import when `--preload` is not given: the
     /// installed ones among numpy, pandas and matplotlib.pyplot.
@@ -65,6 +67,7 @@ public struct ScientificStack: Sendable {
             base = "/tmp/pysandbox-cache-\(geteuid())"
         }
         let directory = base + "/matplotlib"
+        guard !directory.contains(":") else { return nil }  // --ro-bind-to SOURCE:INSIDE
         try? FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         for path in [base, directory] {

@@ -12,7 +12,8 @@ import os
 
 host = json.load(open("host.json"))
 secret_name = host["envSecretName"]
-allowed = {"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "MALLOC_ARENA_MAX"}
+allowed = {"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "MALLOC_ARENA_MAX",
+           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "MPLCONFIGDIR"}
 secret_dir = os.path.basename(os.path.dirname(host["hostSecretPath"]))
 
 for name in sorted(os.environ):
