@@ -142,4 +142,9 @@ extension JSONValue {
         if case .bool(let value) = self { return value }
         return nil
     }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
 }

@@ -39,6 +39,28 @@ extension SandboxSuite {
             }
         }
 
+        /// The scientific stack preloaded, as sandboxd serves it by default.
+        @Test func displaysAndFilesComeBackInOneAnswer() async throws {
+            let configuration = TestServer.configuration { $0.sandbox.preload = nil }
+            try await TestServer.with(configuration) { (port) async throws in
+                let code = #"import matplotlib.pyplot as plt, pandas as pd\nprint('a')\nplt.plot([1, 2])\nplt.show()\nprint('b')\ndisplay(pd.DataFrame({'x': [7]}))\nopen('out.bin', 'wb').write(open('in.bin', 'rb').read() * 2)"#
+                let body = #"{"code": "\#(code)", "files": {"in.bin": {"base64": "/wA="}}, "returnFiles": ["out.*", "none/**"]}"#
+                let response = try await HTTP.post(port, "/v1/run", body)
+                #expect(response.status == 200 && response.json["status"] == "ok", "\(response.json)")
+                #expect(response.json["stdout"] == "a\nb\n")
+                let displays = response.json["displays"]?.arrayValue ?? []
+                #expect(displays.count == 2)
+                #expect(displays.first?["data"]?["image/png"]?.stringValue?.hasPrefix("iVBORw0KGgo") == true)
+                #expect(displays.last?["data"]?["text/html"]?.stringValue?.contains("<table") == true)
+                // seq places each display among the output: "a" before the plot, "b" between the two.
+                let seqs = displays.compactMap { $0["seq"]?.intValue }
+                #expect(seqs.count == 2 && seqs[0] >= 1 && seqs[1] > seqs[0] + 1)
+                #expect(response.json["files"] == [["path": "out.bin", "size": 4, "base64": "/wD/AA=="]])
+                #expect(response.json["omittedFiles"] == [["path": "none/**", "reason": "noMatch"]])
+                try SchemaCheck.validate([("rest-run.response.json", response.json)])
+            }
+        }
+
         @Test func badRequestsSayWhatWasWrong() async throws {
             try await TestServer.with(TestServer.configuration { $0.maxCodeBytes = 100 }) { (port) async throws in
                 let cases: [(String, String, Int, RPCErrorCode)] = [

@@ -109,11 +109,12 @@ struct TranscriptReplayer {
         }
     }
 
-    /// Each run's seq is 0, 1, 2, ... in arrival order; a response starts a new sequence for its id.
+    /// Each run's seq is 0, 1, 2, ... in arrival order across its output and
+    /// displays; a response starts a new sequence for its id.
     private func checkSequenceNumbers() async throws {
         var next: [JSONValue: Int] = [:]
         for message in await client.inbox.log {
-            if message["method"]?.stringValue == Method.runOutput, let id = message["params"]?["id"] {
+            if [Method.runOutput, Method.runDisplay].contains(message["method"]?.stringValue), let id = message["params"]?["id"] {
                 #expect(message["params"]?["seq"]?.intValue == next[id, default: 0], "\(name): seq out of order in \(message)")
                 next[id, default: 0] += 1
             } else if message["method"] == nil, let id = message["id"] {
@@ -191,6 +192,7 @@ enum SchemaCheck {
             switch (message["method"]?.stringValue, message["error"], message["id"].flatMap { methods[$0] }) {
             case (Method.runStatus?, _, _): checks.append(("run-status.notification.json", message))
             case (Method.runOutput?, _, _): checks.append(("run-output.notification.json", message))
+            case (Method.runDisplay?, _, _): checks.append(("run-display.notification.json", message))
             case (nil, _?, _): checks.append(("error.response.json", message))
             case (nil, nil, Method.initialize?): checks.append(("initialize.response.json", message))
             case (nil, nil, Method.run?): checks.append(("run.response.json", message))

@@ -35,6 +35,12 @@ final class OutputBudget: Sendable {
         }
     }
 
+    /// Output the run was ended for without counting it (a frame too large
+    /// or malformed): the output is cut there all the same.
+    func cutShort() {
+        state.withLock { $0.truncated = true }
+    }
+
     /// Whether a whole display of `count` bytes fits: a display is never cut.
     func admitDisplay(_ count: Int) -> Bool {
         state.withLock { state in

@@ -158,9 +158,10 @@ struct Supervision: Sendable {
             frames.received(filesFrame: payload)
         case .oversized(let kind, let length):
             logger.debug("oversized frame", metadata: ["kind": "\(kind)", "bytes": "\(length)"])
-            _ = budget.admitDisplay(Int.max / 2)  // marks the output truncated
+            budget.cutShort()
             killer.kill(.outputLimit)
         case .malformed:
+            budget.cutShort()
             killer.kill(.outputLimit)
         }
     }
