@@ -5,6 +5,8 @@ import SandboxProtocol
 public enum ClientEvent: Sendable {
     case status(RunStatusParams)
     case output(RunOutputParams)
+    /// A rich result, in place among the output (`run/display`).
+    case display(RunDisplayParams)
     /// The response: `message` is the whole JSON-RPC response, with `result` or `error`.
     case response(Response)
 

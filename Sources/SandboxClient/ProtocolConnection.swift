@@ -36,8 +36,11 @@ public final class ProtocolConnection: Sendable {
         self.transcript = transcript
     }
 
-    /// The largest server message accepted (a `run/output` carries at most 64 KiB).
-    static let maxMessageBytes = 1 << 20
+    /// The largest server message accepted. A `run/output` carries at most
+    /// 64 KiB, but a `run/display` may be 4 MiB and a verdict carries its
+    /// returned files as base64 (8 MiB of files by default is 11 MiB), and a
+    /// server may allow more of both; a message is buffered only as large as it is.
+    static let maxMessageBytes = 64 << 20
 
     /// Connects to `url` (offering subprotocol `pysandbox.v1`), runs `body`,
     /// then closes. `token` goes out as `Authorization: Bearer`. `transcript`
@@ -204,6 +207,11 @@ public final class ProtocolConnection: Sendable {
                     throw .protocolViolation("malformed run/status: \(message)")
                 }
                 event = .status(status)
+            case Method.runDisplay:
+                guard let display = try? params.decoded(as: RunDisplayParams.self) else {
+                    throw .protocolViolation("malformed run/display: \(message)")
+                }
+                event = .display(display)
             default:
                 return  // unknown notifications are ignored, as the protocol says
             }

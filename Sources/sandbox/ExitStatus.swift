@@ -16,6 +16,8 @@ enum ExitStatus {
     static let noInput: Int32 = 66
     /// EX_NOPERM: the service refused the connection (token missing or wrong, origin not allowed).
     static let noPermission: Int32 = 77
+    /// EX_CANTCREAT: the folder of --save cannot be made, or an item could not be saved into it.
+    static let cannotSave: Int32 = 73
 
     static let help = """
         Exit status:
@@ -27,7 +29,9 @@ enum ExitStatus {
           65                        the service rejected the request (e.g. invalid limits, queue full)
           66                        a file named on the command line cannot be read
           77                        the service refused the connection: a token is missing or wrong
+          73                        --save: its folder cannot be made, or an item could not be saved
         With several files, the first file (in command-line order) whose status is not 0 decides.
+        An item --save could not write makes the status 73 only where it would be 0.
         """
 
     /// The status for a failure before any verdict.

@@ -16,6 +16,18 @@ struct RunCommand: AsyncParsableCommand {
             concurrently; each file's output is printed in command-line order under a header \
             ("==> FILE <=="), then a summary table. They get stdin only from --stdin.
 
+            A program's displays (display(obj); plt.show() for each matplotlib figure) print \
+            their plain-text form to stdout where the program made them. With --save DIR, each \
+            is written into DIR instead, as RUN-N.EXT: RUN is the program's file name without \
+            extension ('run' for -c or a program from stdin; when several files share a name, \
+            their positions tell them apart: 'main_2'), N counts the run's displays from 1, and \
+            EXT is the richest form the display has: png, jpeg, svg, html, md, json or txt. \
+            Files matching --return are written into DIR under their paths (into DIR/RUN/ when \
+            several files run), replacing files already there. A line on stderr tells of each \
+            item saved (not with --quiet), and of each that was not saved or not returned. \
+            Nothing is written outside DIR: paths that would leave it, and symbolic links in \
+            it, are refused.
+
             Ctrl-C cancels the runs (they end as 'cancelled'); a second Ctrl-C quits at once.
 
             \(ExitStatus.help)
@@ -41,13 +53,26 @@ struct RunCommand: AsyncParsableCommand {
     var stdin: String?
 
     @Option(name: .customLong("file"), help: ArgumentHelp(
-        "Put the file at PATH into the run's working directory as NAME (repeatable).", valueName: "name=path"))
+        "Put the file at PATH into the run's working directory as NAME (repeatable). The program reads exactly "
+            + "its bytes: it is sent as text when it is UTF-8, else as base64.",
+        valueName: "name=path"))
     var extraFiles: [String] = []
+
+    @Option(name: .customLong("return"), help: ArgumentHelp(
+        "Bring back the files of the run's working directory that match GLOB when the program ends ('*.csv', "
+            + "'out/**/*.png'; repeatable). Needs --save.",
+        valueName: "glob"))
+    var returnPatterns: [String] = []
+
+    @Option(name: .customLong("save"), help: ArgumentHelp(
+        "Write the runs' displays and returned files into DIR (made if missing) instead of printing the displays' text.",
+        valueName: "dir"))
+    var saveFolder: String?
 
     @Flag(help: "Print every protocol message, sent and received, as one JSON line each, instead of the program's output.")
     var json = false
 
-    @Flag(name: .shortAndLong, help: "Print no summary of the verdict.")
+    @Flag(name: .shortAndLong, help: "Print no summary of the verdict, nor a line per saved item.")
     var quiet = false
 
     @OptionGroup var connection: ConnectionOptions
@@ -61,6 +86,10 @@ struct RunCommand: AsyncParsableCommand {
         if let memory, memory < 1 { throw ValidationError("--memory must be a positive number of MiB") }
         for pair in extraFiles where !pair.contains("=") {
             throw ValidationError("--file '\(pair)': expected NAME=PATH")
+        }
+        if saveFolder?.isEmpty == true { throw ValidationError("--save needs a folder") }
+        if !returnPatterns.isEmpty && saveFolder == nil {
+            throw ValidationError("--return needs --save DIR: the returned files are written there")
         }
     }
 
@@ -76,9 +105,16 @@ struct RunCommand: AsyncParsableCommand {
             Console.note(failure.description)
             throw ExitCode(ExitStatus.noInput)
         }
-        let options = RunOptions(json: json, quiet: quiet)
+        let folder: SaveFolder?
+        do {
+            folder = try saveFolder.map { path throws(SaveError) in try SaveFolder(path) }
+        } catch {
+            Console.note(error.description)
+            throw ExitCode(ExitStatus.cannotSave)
+        }
+        let options = RunOptions(json: json, quiet: quiet, save: folder)
         let transcript: (@Sendable (String) -> Void)? = json ? { @Sendable line in Console.write(line + "\n") } : nil
-        let status: Int32
+        var status: Int32
         do {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken, transcript: transcript) { connection in
                 let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
@@ -92,26 +128,27 @@ struct RunCommand: AsyncParsableCommand {
             Console.note(error.description)
             throw ExitCode(ExitStatus.of(error))
         }
+        if status == 0 && folder?.anyFailed == true { status = ExitStatus.cannotSave }
         throw ExitCode(status)
     }
 
     private func readPrograms() throws -> [Program] {
-        if let code { return [Program(name: "-c", code: code)] }
+        if let code { return [Program(name: "-c", code: code, isFile: false)] }
         if files == ["-"] {
             let data = FileHandle.standardInput.readDataToEndOfFile()
-            return [Program(name: "<stdin>", code: String(decoding: data, as: UTF8.self))]
+            return [Program(name: "<stdin>", code: String(decoding: data, as: UTF8.self), isFile: false)]
         }
-        return try files.map { Program(name: $0, code: try Self.readText($0)) }
+        return try files.map { Program(name: $0, code: try Self.readText($0), isFile: true) }
     }
 
     private func baseParameters() throws -> RunParams {
         var files: [String: FileContent] = [:]
         for pair in extraFiles {
             let (name, path) = pair.splitOnce("=")
-            files[name] = .text(try Self.readText(path))
+            files[name] = try Self.readContent(path)
         }
         return RunParams(
-            code: "", files: files.isEmpty ? nil : files,
+            code: "", files: files.isEmpty ? nil : files, returnFiles: returnPatterns.isEmpty ? nil : returnPatterns,
             timeoutMs: timeout.map(Self.milliseconds), memoryMb: memory, cpuTimeMs: cpuTime.map(Self.milliseconds))
     }
 
@@ -129,21 +166,36 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private static func readText(_ path: String) throws(UnreadableFile) -> String {
+        String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    /// UTF-8 goes as text, which keeps --json transcripts readable; anything
+    /// else as bytes. Either way the program gets the file's bytes unchanged.
+    private static func readContent(_ path: String) throws(UnreadableFile) -> FileContent {
+        let bytes = try readBytes(path)
+        return String(validating: bytes, as: UTF8.self).map(FileContent.text) ?? .bytes(bytes)
+    }
+
+    private static func readBytes(_ path: String) throws(UnreadableFile) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw UnreadableFile(path: path)
         }
-        return String(decoding: data, as: UTF8.self)
+        return Array(data)
     }
 }
 
 struct Program: Sendable {
     var name: String
     var code: String
+    /// Read from a file named on the command line (not -c, not stdin).
+    var isFile: Bool
 }
 
 struct RunOptions: Sendable {
     var json: Bool
     var quiet: Bool
+    /// `--save`: where displays and returned files are written.
+    var save: SaveFolder?
 }
 
 struct UnreadableFile: Error, CustomStringConvertible {

@@ -16,7 +16,8 @@ struct RunSession: Sendable {
         interrupts.add(id)
         let forwarding = stdin.isForwarded ? Task { await forwardStandardInput(to: id) } : nil
         defer { forwarding?.cancel() }
-        guard let reply = try await print(events) else {
+        let saver = saver(named: RunSaver.runNames([program])[0], filesInRunFolder: false)
+        guard let reply = try await print(events, saver: saver) else {
             throw ClientError.unreachable("the connection closed before the run's verdict")
         }
         if !options.quiet, let summary = reply.summary { Console.note(summary) }
@@ -27,6 +28,7 @@ struct RunSession: Sendable {
     /// cap), printed in order under headers, then a summary table.
     func runAll(_ programs: [Program], _ base: RunParams, stdin: RunInput) async throws -> Int32 {
         let relays = programs.map { _ in AsyncThrowingStream.makeStream(of: ClientEvent.self) }
+        let runNames = RunSaver.runNames(programs)
         let interrupts = await Interrupts.cancelling(ids: [], on: connection)
         defer { interrupts.stop() }
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -40,7 +42,8 @@ struct RunSession: Sendable {
             var replies: [RunReply] = []
             for (index, program) in programs.enumerated() {
                 if !options.json { Console.write("\(index == 0 ? "" : "\n")==> \(program.name) <==\n") }
-                guard let reply = try await print(relays[index].stream) else {
+                let saver = saver(named: runNames[index], filesInRunFolder: true)
+                guard let reply = try await print(relays[index].stream, saver: saver) else {
                     throw ClientError.unreachable("the connection closed before \(program.name)'s verdict")
                 }
                 replies.append(reply)
@@ -75,12 +78,22 @@ struct RunSession: Sendable {
         }
     }
 
-    /// Prints a run's output as it streams; nil if its events end without a response.
-    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>) async throws -> RunReply? {
+    /// Prints a run's output as it streams, and its displays' text where
+    /// they were made (with `--save`, saves them and its returned files
+    /// instead); nil if its events end without a response.
+    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>, saver: RunSaver?) async throws -> RunReply? {
+        var displays = 0
         for try await event in events {
             switch event {
             case .output(let output):
                 if !options.json { Console.write(output.text, to: output.stream == .stdout ? .stdout : .stderr) }
+            case .display(let display):
+                displays += 1
+                if let saver {
+                    saver.save(display, number: displays)
+                } else if !options.json, let text = display.data[DisplayMIME.plainText]?.stringValue {
+                    Console.write(text.endingInNewline)
+                }
             case .status:
                 continue
             case .response(let response):
@@ -88,10 +101,17 @@ struct RunSession: Sendable {
                     Console.note("the service rejected the run: \(error.message) (JSON-RPC error \(error.code))")
                     return .rejected(error)
                 }
-                return .verdict(try response.result(as: RunResult.self))
+                let verdict = try response.result(as: RunResult.self)
+                saver?.save(filesOf: verdict)
+                return .verdict(verdict)
             }
         }
         return nil
+    }
+
+    /// With `--save`: what saves the results of the run called `name`.
+    private func saver(named name: String, filesInRunFolder: Bool) -> RunSaver? {
+        options.save.map { RunSaver(folder: $0, runName: name, filesInRunFolder: filesInRunFolder, quiet: options.quiet) }
     }
 
     private func forwardStandardInput(to id: Int64) async {

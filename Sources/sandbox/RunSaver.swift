@@ -1,0 +1,88 @@
+import Foundation
+import SandboxProtocol
+
+/// What `--save` does with one run's results: each display becomes
+/// `<run>-<number>.<ext>` in the folder, each returned file is written under
+/// its path (inside `<run>/` when several programs ran, so theirs do not
+/// collide), and a line on stderr tells what became of each item.
+struct RunSaver: Sendable {
+    let folder: SaveFolder
+    /// Names this run's displays (and, with several programs, its folder of returned files).
+    let runName: String
+    let filesInRunFolder: Bool
+    /// No line per saved item; what was not saved is still told.
+    let quiet: Bool
+
+    /// `number` counts the run's displays from 1, rather than their `seq`,
+    /// which also counts output messages and so depends on how the service
+    /// happened to batch the output: a rerun gives its plots the same names.
+    func save(_ display: RunDisplayParams, number: Int) {
+        guard let file = DisplayFile(display.data) else {
+            failed("could not save display \(number): it has no representation this CLI can write")
+            return
+        }
+        let path = "\(runName)-\(number).\(file.fileExtension)"
+        do {
+            try folder.write(file.bytes, to: path)
+            saved("display \(number) (\(file.mimeType), \(Self.size(file.bytes.count)))", at: path)
+        } catch {
+            failed("could not save display \(number): \(error)")
+        }
+    }
+
+    /// The verdict's returned files, then those it says did not come back.
+    func save(filesOf verdict: RunResult) {
+        for file in verdict.files ?? [] {
+            let path = filesInRunFolder ? "\(runName)/\(file.path)" : file.path
+            do {
+                try folder.write(file.content, to: path)
+                saved("file \(file.path) (\(Self.size(file.content.count)))", at: path)
+            } catch {
+                failed("could not save file \(file.path): \(error)")
+            }
+        }
+        for omitted in verdict.omittedFiles ?? [] {
+            Console.note("not returned: \(omitted.path) (\(Self.describe(omitted.reason)))")
+        }
+    }
+
+    private func saved(_ what: String, at path: String) {
+        if !quiet { Console.note("saved \(what) to \(folder.userPath(path))") }
+    }
+
+    private func failed(_ message: String) {
+        folder.recordFailure()
+        Console.note(message)
+    }
+
+    static func describe(_ reason: OmittedFile.Reason) -> String {
+        switch reason {
+        case .noMatch: "no file matches the pattern"
+        case .symlink: "a symbolic link, which is not followed"
+        case .notRegularFile: "not a regular file"
+        case .overLimit: "over the service's limit on returned files"
+        case .notCollected: "not collected: the program did not end by itself"
+        case .unreadable: "could not be read"
+        }
+    }
+
+    /// "120 B", "21.3 KiB", "1.5 MiB".
+    static func size(_ bytes: Int) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        let (value, unit) = bytes < 1 << 20 ? (Double(bytes) / 1024, "KiB") : (Double(bytes) / Double(1 << 20), "MiB")
+        return String(format: "%.1f", value) + " " + unit
+    }
+
+    /// Each program's `<run>`: its file's base name without extension, or
+    /// `run` for -c and a program from stdin; a name several programs share
+    /// gets each one's position on the command line (`main_1`, `main_2`).
+    static func runNames(_ programs: [Program]) -> [String] {
+        let names = programs.map { program in
+            guard program.isFile else { return "run" }
+            let base = URL(fileURLWithPath: program.name).deletingPathExtension().lastPathComponent
+            return base.isEmpty || base == "." || base == ".." || base == "/" ? "run" : base
+        }
+        let counts = Dictionary(names.map { ($0, 1) }, uniquingKeysWith: +)
+        return names.enumerated().map { index, name in counts[name, default: 0] > 1 ? "\(name)_\(index + 1)" : name }
+    }
+}
