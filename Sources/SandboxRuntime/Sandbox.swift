@@ -71,9 +71,16 @@ public struct Sandbox: SandboxProvider {
     let command: LauncherCommand
     let logger: Logger
     let launchers: LauncherSupervisor
-    /// The fork server's slots, with `.fork`.
+    /// The fork servers' slots, with `.fork`: those that preload nothing,
+    /// and those that import `preload` (when there is any) for the runs
+    /// that use it (`RunLimits.usesPreload`).
     let slots: ForkServerSlots?
+    let preloadingSlots: ForkServerSlots?
     private let forkServerArguments: [String]
+    private let preloadingForkServerArguments: [String]
+    /// The top-level names of `preload`, each a whole word: a program that
+    /// mentions one is forked from a fork server that has imported it.
+    private let preloadNames: Set<String>
 
     init(
         interpreter: Interpreter, cgroups: CgroupPlan, scientific: ScientificStack, launcherPath: String,
@@ -83,15 +90,18 @@ public struct Sandbox: SandboxProvider {
         self.launcherPath = launcherPath
         self.isolation = options.isolation
         preload = options.isolation == .fork ? options.preload ?? ScientificStack.defaultPreload(for: interpreter) : []
+        preloadNames = Set(preload.map { String($0.prefix { $0 != "." }) })
         self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups, scientific: scientific, preload: preload)
         self.logger = logger
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
-        forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits())
-        slots = options.isolation == .fork
-            ? ForkServerSlots(
-                launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups,
-                maxSlots: options.maxForkServers, logger: logger)
-            : nil
+        forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: false)
+        preloadingForkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: true)
+        let makeSlots = { (arguments: [String]) in
+            ForkServerSlots(
+                launcher: launcherPath, arguments: arguments, cgroups: cgroups, maxSlots: options.maxForkServers, logger: logger)
+        }
+        slots = options.isolation == .fork ? makeSlots(forkServerArguments) : nil
+        preloadingSlots = options.isolation == .fork && !preload.isEmpty ? makeSlots(preloadingForkServerArguments) : nil
     }
 
     public static func prepare(_ options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "pysandbox.sandbox")) async throws -> Sandbox {
@@ -144,15 +154,50 @@ public struct Sandbox: SandboxProvider {
     /// (cancelled runs are killed), waits until the last has been reaped,
     /// and removes the cgroup parents of this process.
     public func run() async {
-        if let slots {
-            async let slotsWatched: Void = slots.run()
+        let pools = [slots, preloadingSlots].compactMap { $0 }
+        await withDiscardingTaskGroup { group in
+            for pool in pools { group.addTask { await pool.run() } }
+            // One preloading fork server started now: the first run that
+            // imports the stack does not wait a second for its imports.
+            if let preloadingSlots {
+                group.addTask { [logger] in
+                    do {
+                        preloadingSlots.release(try await preloadingSlots.acquire())
+                    } catch {
+                        logger.warning("could not start a preloading fork server", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
             await launchers.run()
-            slots.close()
-            await slotsWatched
-        } else {
-            await launchers.run()
+            pools.forEach { $0.close() }
         }
         cgroups.releaseParents(logger: logger)
+    }
+
+    /// Whether the program or one of its text files names a preloaded
+    /// module (`import numpy`, `from pandas import …`, even in a comment):
+    /// a cheap, generous test. A program that imports one in a way it
+    /// misses (`__import__("num" + "py")`) imports it itself, correctly.
+    public func wantsPreload(_ request: RunRequest) -> Bool {
+        guard preloadingSlots != nil else { return false }
+        let sources = [Array(request.code.utf8)] + request.files.filter { $0.key.hasSuffix(".py") }.map(\.value)
+        return sources.contains { Self.mentions(preloadNames, in: $0) }
+    }
+
+    /// Whether any of `names` occurs in `source` as a whole identifier.
+    static func mentions(_ names: Set<String>, in source: [UInt8]) -> Bool {
+        func isIdentifier(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "_") || (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A) || byte >= 0x80
+        }
+        var start = 0
+        while start < source.count {
+            while start < source.count && !isIdentifier(source[start]) { start += 1 }
+            var end = start
+            while end < source.count && isIdentifier(source[end]) { end += 1 }
+            if end > start, names.contains(String(decoding: source[start..<end], as: UTF8.self)) { return true }
+            start = end
+        }
+        return false
     }
 
     public var pythonVersion: String { interpreter.version }
@@ -161,7 +206,7 @@ public struct Sandbox: SandboxProvider {
 
     private func makeRun(limits: RunLimits, slots: ForkServerSlots? = nil) -> LauncherRun {
         let start: RunStart
-        if let slots = slots ?? self.slots {
+        if let slots = slots ?? (limits.usesPreload ? preloadingSlots ?? self.slots : self.slots) {
             start = .forkServer(slots, limitArguments: command.limitArguments(for: limits))
         } else {
             start = .launcher(path: launcherPath, arguments: command.arguments(for: limits))
@@ -184,12 +229,23 @@ public struct Sandbox: SandboxProvider {
 
     /// Runs `print` of the interpreter's version in a real sandbox: every
     /// setup step must work. Supervised here, before `run()` is running.
+    /// With fork servers, once in each kind: a preloaded module that fails
+    /// to import stops the start here.
     private func selfTest() async throws {
+        switch isolation {
+        case .exec: try await selfTest(forkServerArguments: nil)
+        case .fork:
+            try await selfTest(forkServerArguments: forkServerArguments)
+            if preloadingSlots != nil { try await selfTest(forkServerArguments: preloadingForkServerArguments) }
+        }
+    }
+
+    private func selfTest(forkServerArguments arguments: [String]?) async throws {
         let request = RunRequest(code: "import sys; print(sys.version_info[0])")
         try request.validate()
         // A fork server of its own, ended after the test: the service's start with run().
-        let testSlots = slots.map { _ in
-            ForkServerSlots(launcher: launcherPath, arguments: forkServerArguments, cgroups: cgroups, maxSlots: 1, logger: logger)
+        let testSlots = arguments.map {
+            ForkServerSlots(launcher: launcherPath, arguments: $0, cgroups: cgroups, maxSlots: 1, logger: logger)
         }
         async let slotsWatched: Void = testSlots?.run() ?? ()
         let run = makeRun(limits: request.limits, slots: testSlots)

@@ -15,6 +15,8 @@ public protocol SandboxProvider: Service {
     var pythonVersion: String { get }
     /// Whether each run gets a cgroup of its own (`capabilities.cgroups`).
     var cgroupsActive: Bool { get }
+    /// Whether `request` should run with `RunLimits.usesPreload`.
+    func wantsPreload(_ request: RunRequest) -> Bool
     /// Launches a sandbox that loads its interpreter and then waits for its
     /// program (`SandboxRun.start`). `limits` fixes what the sandbox
     /// enforces; the wall timeout and output limit come with the program.
@@ -47,10 +49,13 @@ public protocol SandboxRun: AnyObject, Sendable {
 }
 
 extension SandboxProvider {
-    /// Launches a sandbox and starts `request` in it at once. Its output
-    /// streams from `SandboxRun.output`; its verdict comes from `SandboxRun.verdict()`.
+    /// Launches a sandbox and starts `request` in it at once (forked from a
+    /// preloading fork server if it wants one). Its output streams from
+    /// `SandboxRun.output`; its verdict comes from `SandboxRun.verdict()`.
     public func start(_ request: RunRequest) throws -> any SandboxRun {
         try request.validate()
+        var request = request
+        if wantsPreload(request) { request.limits.usesPreload = true }
         let run = try launch(limits: request.limits)
         try run.start(request)
         return run

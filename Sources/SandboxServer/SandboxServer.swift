@@ -55,7 +55,8 @@ public struct SandboxServer: Sendable {
             maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,
             runsPerMinute: configuration.runsPerMinute))
         let state = ServerState(
-            configuration: configuration, scheduler: scheduler, admission: RunAdmission(configuration: configuration),
+            configuration: configuration, scheduler: scheduler,
+            admission: RunAdmission(configuration: configuration) { [provider] in provider.wantsPreload($0) },
             info: info, limits: limits, metrics: metrics, logger: logger)
 
         // Access is checked on both routers: the WebSocket one decides the

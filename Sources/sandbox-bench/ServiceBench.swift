@@ -44,6 +44,9 @@ struct ServiceBench: AsyncParsableCommand {
     @Option(help: "Interpreter started directly for the cold floor.")
     var python = "/usr/bin/python3"
 
+    @Option(help: "Runs of the scientific-stack program (numpy, pandas, a matplotlib plot) through each server and cold, one at a time; 0 skips them.")
+    var scientificRuns = 20
+
     static let program = "print(1)"
     static let expectedStdout = "1\n"
 
@@ -71,7 +74,9 @@ struct ServiceBench: AsyncParsableCommand {
         for (name, value) in [("runs", runs), ("connections", connections), ("depth", depth), ("throughput-runs", throughputRuns)] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
-        guard warmup >= 0, pauseMs >= 0 else { throw ValidationError("--warmup and --pause-ms must not be negative") }
+        guard warmup >= 0, pauseMs >= 0, scientificRuns >= 0 else {
+            throw ValidationError("--warmup, --pause-ms and --scientific-runs must not be negative")
+        }
         guard FileManager.default.isExecutableFile(atPath: python) else { throw ValidationError("--python: \(python) is not executable") }
         for spec in serverSpecs where !spec.contains("=ws") {
             throw ValidationError("--server: '\(spec)' is not LABEL=ws://HOST:PORT/PATH")
@@ -101,6 +106,12 @@ struct ServiceBench: AsyncParsableCommand {
 
         let report = Report(date: date, cores: cores, bench: self, measured: measured, coldLatency: coldLatency, coldLoad: coldLoad)
         print(report.text)
+        if scientificRuns > 0 {
+            let scientific = ScientificBench(runs: scientificRuns, warmup: 2, python: python)
+            let outcomes = try await scientific.measure(servers)
+            let cold = try await scientific.measureCold()
+            print(ScientificBench.report(outcomes, cold: cold, runs: scientificRuns, warmup: 2).joined(separator: "\n"))
+        }
         let failures = measured.map(\.load.failures).reduce(0, +)
         if failures > 0 {
             throw BenchFailure("\(failures) runs under load did not end ok with stdout \"1\\n\" (see above)")

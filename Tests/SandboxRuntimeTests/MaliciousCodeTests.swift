@@ -60,6 +60,9 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
 /// per run (`--isolation exec`).
 enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case root
+    /// Root, every run forked from a fork server that preloaded the scientific stack.
+    case rootPreloaded
+    /// Also forked from a preloading fork server.
     case ordinaryUser
     case rootExec
 
@@ -67,11 +70,14 @@ enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     func sandbox() async throws -> Sandbox {
         switch self {
-        case .root: try await SharedSandbox.get()
+        case .root, .rootPreloaded: try await SharedSandbox.get()
         case .ordinaryUser: try await SharedSandbox.ordinaryUser()
         case .rootExec: try await SharedSandbox.execIsolation()
         }
     }
+
+    /// Whether runs are forked from a fork server with the preloaded modules, whatever they import.
+    var preloaded: Bool { self == .rootPreloaded || self == .ordinaryUser }
 }
 
 /// What a fixture's run came to, however it was run.
@@ -83,8 +89,9 @@ struct FixtureOutcome {
 }
 
 extension MaliciousFixture {
-    static var limits: RunLimits {
+    static func limits(preloaded: Bool) -> RunLimits {
         var limits = RunLimits()
+        limits.usesPreload = preloaded
         limits.wallTimeout = .seconds(3)
         limits.memoryBytes = 128 << 20
         limits.maxOutputBytes = 64 << 10
@@ -132,7 +139,7 @@ extension SandboxSuite {
             _ = host.drainContacts()
             let result = try await mode.sandbox().collect(
                 fixture.code, files: MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 },
-                limits: MaliciousFixture.limits)
+                limits: MaliciousFixture.limits(preloaded: mode.preloaded))
             let outcome = FixtureOutcome(
                 status: result.verdict.status.rawValue, output: result.combined, cpuMs: result.verdict.cpuMs,
                 message: result.verdict.message)

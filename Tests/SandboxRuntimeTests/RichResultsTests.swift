@@ -202,6 +202,28 @@ extension SandboxSuite {
             #expect(plain.verdict.files == nil && plain.verdict.omittedFiles == nil)
         }
 
+        /// Only a run that names a preloaded module is forked from a fork
+        /// server that imported it: such a fork costs several times as much.
+        @Test func runsThatNameAPreloadedModuleAreForkedFromAPreloadingForkServer() async throws {
+            let sandbox = try await SharedSandbox.get()
+            for (request, wanted) in [
+                (RunRequest(code: "import numpy as np"), true),
+                (RunRequest(code: "from matplotlib import pyplot"), true),
+                (RunRequest(code: "x = 1  # pandas later"), true),
+                (RunRequest(code: "import helper", files: ["helper.py": Array("import pandas\n".utf8)]), true),
+                (RunRequest(code: "numpyish = 1\nprint('numpy_')"), false),
+                (RunRequest(code: "print(1)", files: ["data.txt": Array("numpy".utf8)]), false),
+            ] {
+                #expect(sandbox.wantsPreload(request) == wanted, "\(request.code)")
+            }
+            // Names spelled so that the check itself mentions none of them.
+            let check = "import sys\nprint(sorted(m for m in ('num' + 'py', 'pan' + 'das', 'matplot' + 'lib.pyplot') if m in sys.modules))"
+            let lean = try await sandbox.collect(check)
+            #expect(lean.stdout == "[]\n")
+            let preloaded = try await sandbox.collect(check + "  # numpy")
+            #expect(preloaded.stdout == "['matplotlib.pyplot', 'numpy', 'pandas']\n")
+        }
+
         @Test func returnPatternsAreChecked() async throws {
             for (pattern, message) in [
                 ("/etc/*", "returnFiles: '/etc/*' must be a relative pattern"),

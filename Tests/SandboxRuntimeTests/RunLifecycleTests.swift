@@ -21,6 +21,7 @@ extension SandboxSuite {
             var limits = RunLimits()
             limits.wallTimeout = .seconds(20)
             limits.cpuTime = .milliseconds(500)
+            limits.usesPreload = mode.preloaded
             let result = try await mode.sandbox().collect("while True: pass", limits: limits)
             #expect(result.verdict.status == .timeout)
             #expect(result.verdict.limit == .cpu)
@@ -36,6 +37,7 @@ extension SandboxSuite {
             var limits = RunLimits()
             limits.wallTimeout = .seconds(20)
             limits.cpuTime = .milliseconds(500)
+            limits.usesPreload = mode.preloaded
             let code = """
                 import os, time
                 children = []

@@ -77,7 +77,7 @@ extension SandboxSuite {
                 let host = HostTargets.shared
                 for fixture in MaliciousFixture.loadAll() {
                     _ = host.drainContacts()
-                    let limits = MaliciousFixture.limits
+                    let limits = MaliciousFixture.limits(preloaded: false)
                     let result = try await Self.run(port, [
                         "code": fixture.code,
                         "files": MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 },

@@ -14,6 +14,8 @@ final class FakeSandboxProvider: SandboxProvider {
     let cgroupsActive = false
     private let launched = Mutex<[FakeRun]>([])
 
+    func wantsPreload(_ request: RunRequest) -> Bool { request.code.contains("numpy") }
+
     func launch(limits: RunLimits) throws -> any SandboxRun {
         let run = FakeRun(limits: limits)
         launched.withLock { $0.append(run) }

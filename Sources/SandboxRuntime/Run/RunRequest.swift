@@ -25,6 +25,12 @@ public struct RunLimits: Sendable, Equatable {
     public var maxOpenFiles: Int = 256
     /// Largest file a process may write.
     public var maxFileBytes: Int = 16 << 20
+    /// Whether the run is forked from a fork server that has imported the
+    /// `--preload` modules (`Sandbox.wantsPreload`). Not a limit but fixed
+    /// at launch like one: such a fork costs several milliseconds more (the
+    /// fork server's image is ten times larger), so only runs that import
+    /// those modules take one.
+    public var usesPreload = false
 
     public init() {}
 
@@ -37,6 +43,7 @@ public struct RunLimits: Sendable, Equatable {
             && workdirInodes == launched.workdirInodes && cpuCores == launched.cpuCores
             && maxProcesses == launched.maxProcesses && maxOpenFiles == launched.maxOpenFiles
             && maxFileBytes == launched.maxFileBytes && cpuTime == launched.cpuTime
+            && usesPreload == launched.usesPreload
     }
 
     /// The run-wide CPU limit the launcher enforces.

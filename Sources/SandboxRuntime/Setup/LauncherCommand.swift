@@ -4,6 +4,7 @@ struct LauncherCommand: Sendable {
     private let fixedArguments: [String]
     private let interpreterArguments: [String]
     private let forkServerInterpreterArguments: [String]
+    private let preloadingForkServerInterpreterArguments: [String]
     private let cgroupsActive: Bool
 
     static let workdir = "/tmp"
@@ -45,18 +46,22 @@ struct LauncherCommand: Sendable {
         let fontCache = scientific.fontCache.map { _ in ScientificStack.fontCacheInside }
         interpreterArguments = python + [Bootstrap.source(sitePackages: interpreter.sitePackages, fontCache: fontCache)]
         forkServerInterpreterArguments = python + [
+            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: [])
+        ]
+        preloadingForkServerInterpreterArguments = python + [
             Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: preload)
         ]
         cgroupsActive = cgroups.isActive
     }
 
     /// A fork-server slot: the limits of its cgroup while the fork server
-    /// starts (generous: each run sets its own), the library, the bootstrap.
-    func forkServerArguments(library: String, limits: RunLimits) -> [String] {
+    /// starts (generous: each run sets its own), the library, the bootstrap,
+    /// which imports the `--preload` modules when `preloading`.
+    func forkServerArguments(library: String, limits: RunLimits, preloading: Bool) -> [String] {
         var slotLimits = limits
         slotLimits.memoryBytes += 1 << 30
-        return fixedArguments + ["--fork-server", "--fork-run-library", library]
-            + limitArguments(for: slotLimits) + forkServerInterpreterArguments
+        return fixedArguments + ["--fork-server", "--fork-run-library", library] + limitArguments(for: slotLimits)
+            + (preloading ? preloadingForkServerInterpreterArguments : forkServerInterpreterArguments)
     }
 
     func arguments(for limits: RunLimits) -> [String] {

@@ -5,6 +5,13 @@ import SandboxRuntime
 /// sandbox request. Every refusal is an `RPCError` that says what was wrong.
 struct RunAdmission: Sendable {
     let configuration: ServerConfiguration
+    /// Which runs are forked from a fork server that preloaded what they import.
+    let wantsPreload: @Sendable (RunRequest) -> Bool
+
+    init(configuration: ServerConfiguration, wantsPreload: @escaping @Sendable (RunRequest) -> Bool = { _ in false }) {
+        self.configuration = configuration
+        self.wantsPreload = wantsPreload
+    }
 
     struct Admitted: Sendable {
         var request: RunRequest
@@ -28,7 +35,7 @@ struct RunAdmission: Sendable {
         let interactive = params.interactive ?? false
         let stdinBytes = params.stdin.map { Array($0.utf8) }
         let stdin: RunRequest.Stdin = interactive ? .interactive : stdinBytes.map(RunRequest.Stdin.bytes) ?? .none
-        let request = RunRequest(
+        var request = RunRequest(
             code: params.code, stdin: stdin, files: (params.files ?? [:]).mapValues(\.bytes),
             returnFiles: params.returnFiles ?? [], limits: limits)
         do {
@@ -36,6 +43,7 @@ struct RunAdmission: Sendable {
         } catch {
             throw .invalidParams(error.message)
         }
+        request.limits.usesPreload = wantsPreload(request)
         return Admitted(request: request, initialStdin: interactive ? stdinBytes : nil)
     }
 
