@@ -2,13 +2,15 @@ import Foundation
 import Testing
 
 /// The web editor at GET /, driven like a person in headless Chromium by
-/// Tests/Fixtures/browser/editor_test.py (Debian's chromium, chromium-driver
-/// and python3-selenium, which scripts/setup installs).
+/// Tests/Fixtures/browser/editor_test.py and, for displays and returned
+/// files, display_test.py (Debian's chromium, chromium-driver and
+/// python3-selenium, which scripts/setup installs).
 extension SandboxSuite {
     @Suite("web editor in Chromium")
     struct BrowserTests {
         static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         static let script = packageRoot.appendingPathComponent("Tests/Fixtures/browser/editor_test.py").path
+        static let displayScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/display_test.py").path
         /// Screenshots are kept for people to look at (CI artifacts).
         static let artifacts = packageRoot.appendingPathComponent(".build/artifacts")
 
@@ -27,8 +29,17 @@ extension SandboxSuite {
             try await drive(expectingFallback: false, idleTimeoutSeconds: 2, screenshot: "editor-idle.png")
         }
 
-        private func drive(expectingFallback: Bool, token: String? = nil, idleTimeoutSeconds: Int? = nil,
-                           screenshot: String) async throws {
+        /// A plot between the lines printed around it and a DataFrame in a
+        /// sandboxed frame (editor-displays.png); a returned file as a
+        /// download link; hostile displays (<script>, onerror=, javascript:
+        /// and target=_top links, a scripted SVG, a 50 MB image) change
+        /// nothing outside their frames (editor-displays-hostile.png).
+        @Test func displaysPlotsTablesAndFilesAndConfinesHostileDisplays() async throws {
+            try await drive(script: Self.displayScript, expectingFallback: false, screenshot: "editor-displays.png")
+        }
+
+        private func drive(script: String = Self.script, expectingFallback: Bool, token: String? = nil,
+                           idleTimeoutSeconds: Int? = nil, screenshot: String) async throws {
             for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
                 throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
             }
@@ -39,7 +50,7 @@ extension SandboxSuite {
                 if let idleTimeoutSeconds { $0.idleTimeout = .seconds(idleTimeoutSeconds) }
             }
             try await TestServer.with(configuration) { port in
-                var arguments = [Self.script, "--url", "http://127.0.0.1:\(port)/",
+                var arguments = [script, "--url", "http://127.0.0.1:\(port)/",
                                  "--screenshot", Self.artifacts.appendingPathComponent(screenshot).path]
                 if expectingFallback { arguments.append("--expect-fallback") }
                 if let token { arguments += ["--token", token] }

@@ -491,8 +491,9 @@ def make_driver():
     return driver
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(test_class=EditorTest, description=__doc__):
+    """Runs test_class's checks (display_test.py brings its own)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--url', required=True, help="the editor's address, e.g. http://127.0.0.1:8765/")
     parser.add_argument('--screenshot', required=True, help='where to save a PNG of the editor after a run')
     parser.add_argument('--expect-fallback', action='store_true',
@@ -505,7 +506,7 @@ def main():
     mode = 'fallback textarea' if args.expect_fallback else 'CodeMirror'
     print(f'editor_test: {args.url} ({mode})', flush=True)
     driver = make_driver()
-    test = EditorTest(driver, args.url, args.screenshot, args.expect_fallback, args.token, args.idle_timeout)
+    test = test_class(driver, args.url, args.screenshot, args.expect_fallback, args.token, args.idle_timeout)
     current = None
     try:
         for name, check in test.checks():

@@ -8,7 +8,7 @@
 
   const STORE = {
     code: 'pysandbox.code', timeout: 'pysandbox.timeoutSeconds', cpuTime: 'pysandbox.cpuTimeSeconds',
-    memory: 'pysandbox.memoryMb',
+    memory: 'pysandbox.memoryMb', returnFiles: 'pysandbox.returnFiles',
   };
   const MIN_TIMEOUT_MS = 1;
   const MIN_CPU_TIME_MS = 1;
@@ -24,6 +24,11 @@
   const STATUS_LABELS = {
     ok: 'ok', error: 'error', timeout: 'time limit', memoryLimit: 'memory limit',
     outputLimit: 'output limit', killed: 'killed', cancelled: 'cancelled', internalError: 'internal error',
+  };
+  const OMITTED_REASONS = {
+    noMatch: 'matched no file', symlink: 'a symbolic link, not followed', notRegularFile: 'not a regular file',
+    overLimit: 'over the limit of what a run may return', unreadable: 'could not be read',
+    notCollected: 'not collected: the program did not end by itself',
   };
   const SIGNALS = {
     1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE',
@@ -43,11 +48,14 @@
     timeout: $('timeout'),
     cpuTime: $('cpu-time'),
     memory: $('memory'),
+    returnField: $('return-field'),
+    returnFiles: $('return-files'),
     limitsHint: $('limits-hint'),
     status: $('status'),
     statusLabel: $('status-label'),
     statusDetail: $('status-detail'),
     limitsNote: $('limits-note'),
+    files: $('files'),
     output: $('output'),
     stdin: $('stdin'),
     eof: $('send-eof'),
@@ -99,7 +107,7 @@
     } else parts.push(v.wallMs === 0 && v.maxRssKb === 0 ? 'never started' : 'no exit status');
     parts.push(`wall ${formatMs(v.wallMs)}`, `CPU ${formatMs(v.cpuMs)}`, `peak memory ${formatKb(v.maxRssKb)}`);
     if (v.queuedMs >= 100) parts.push(`queued ${formatMs(v.queuedMs)}`);
-    if (v.truncated) parts.push(`output cut at ${formatBytes(v.stdoutBytes + v.stderrBytes)}`);
+    if (v.truncated) parts.push(`output cut at ${formatBytes(v.stdoutBytes + v.stderrBytes + (v.displayBytes || 0))}`);
     if (v.message) parts.push(v.message);
     // A timeout says which limit ended it: the wall clock's or the CPU time's.
     const label = v.status === 'timeout' && v.limit === 'cpu' ? 'CPU time limit' : STATUS_LABELS[v.status] || v.status;
@@ -108,6 +116,80 @@
     ui.status.dataset.exitCode = v.exitCode ?? '';
     ui.status.dataset.signal = v.signal ?? '';
     ui.status.title = v.peakMemoryKb != null ? `memory of the whole run: ${formatKb(v.peakMemoryKb)}` : '';
+  }
+
+  // --------------------------------------------------------- returned files
+
+  let fileUrls = [];   // the Blob URLs of the last run's files, let go at the next
+
+  function clearFiles() {
+    for (const url of fileUrls) URL.revokeObjectURL(url);
+    fileUrls = [];
+    ui.files.replaceChildren();
+    ui.files.hidden = true;
+  }
+
+  /** The verdict's files as download links, and a line for each that did not come back. */
+  function showFiles(v) {
+    clearFiles();
+    if (!v.files && !v.omittedFiles) return;
+    const list = document.createElement('ul');
+    list.className = 'file-list';
+    for (const file of v.files || []) list.append(fileItem(file));
+    for (const omitted of v.omittedFiles || []) list.append(omittedItem(omitted));
+    ui.files.append(list);
+    ui.files.hidden = false;
+  }
+
+  function fileItem(file) {
+    const item = document.createElement('li');
+    item.className = 'file';
+    let bytes;
+    try {
+      bytes = bytesFromBase64(file.base64);
+    } catch (err) {
+      return omittedItem({path: file.path, reason: 'unreadable'});
+    }
+    // Always application/octet-stream: a blob: URL has this page's origin, and
+    // a returned .html opened rather than saved must never render there.
+    const url = URL.createObjectURL(new Blob([bytes], {type: 'application/octet-stream'}));
+    fileUrls.push(url);
+    const link = document.createElement('a');
+    link.className = 'file-link';
+    link.href = url;
+    link.download = file.path.split('/').pop();
+    link.textContent = file.path;
+    link.dataset.path = file.path;
+    const size = document.createElement('span');
+    size.className = 'file-size';
+    size.textContent = formatBytes(bytes.length);
+    item.append(link, ' ', size);
+    return item;
+  }
+
+  function omittedItem({path, reason}) {
+    const item = document.createElement('li');
+    item.className = 'file omitted';
+    item.dataset.reason = reason || '';
+    const name = document.createElement('span');
+    name.className = 'file-path';
+    name.textContent = path;
+    item.append(name);
+    if (reason) item.append(` — ${OMITTED_REASONS[reason] || reason}`);
+    return item;
+  }
+
+  function bytesFromBase64(base64) {
+    const binary = atob(base64);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  /** The field's comma-separated glob patterns, when the server returns files. */
+  function returnPatterns() {
+    if (ui.returnField.hidden) return [];
+    return ui.returnFiles.value.split(',').map((pattern) => pattern.trim()).filter(Boolean);
   }
 
   // ------------------------------------------------------------ connection
@@ -181,6 +263,12 @@
     }
     // Without a cgroup per run, the memory and CPU time limits are weaker.
     ui.limitsNote.hidden = !(result.capabilities && result.capabilities.cgroups === false);
+    // Servers before protocol 0.7.0 refuse returnFiles.
+    ui.returnField.hidden = !(result.capabilities && result.capabilities.returnFiles);
+    if (l.maxReturnBytes) {
+      ui.returnFiles.title = 'Glob patterns, comma-separated, of files to download after the run '
+        + `(up to ${formatBytes(l.maxReturnBytes)} together)`;
+    }
     const python = result.python && result.python.version;
     const server = result.serverInfo;
     ui.serverInfo.textContent = [python && `Python ${python}`, server && `${server.name} ${server.version}`]
@@ -222,6 +310,7 @@
     setMemoryMb(parseFloat(ui.memory.value));
     storage.set(STORE.memory, ui.memory.value);
   });
+  ui.returnFiles.addEventListener('change', () => storage.set(STORE.returnFiles, ui.returnFiles.value));
 
   /** timeoutMs, cpuTimeMs and memoryMb for a run, left out when they are the server's defaults
    *  (cpuTimeMs also when the server does not offer it). */
@@ -310,8 +399,11 @@
       return;
     }
     output.clear();
+    clearFiles();
     setStatus('starting', 'starting…');
-    const handle = client.run({code, interactive: true, ...runLimits()}, {
+    const patterns = returnPatterns();
+    const params = {code, interactive: true, ...runLimits(), ...(patterns.length ? {returnFiles: patterns} : {})};
+    const handle = client.run(params, {
       onStatus({state, position}) {
         if (state === 'queued') {
           setStatus('queued', position != null ? `queued (position ${position})` : 'queued');
@@ -320,14 +412,21 @@
         }
       },
       onOutput({stream, text}) { output.write(stream, text); },
+      onDisplay({data, metadata}) { output.display({data, metadata}); },
     });
     current = {handle, stdinOpen: true, stopping: false};
     updateControls();
     // The output is complete (finish()) before the status line says the run is over.
     try {
       const verdict = await handle.done;
+      if (verdict.truncated) {
+        // Where the output stops, say why: a display too large to send leaves no other trace.
+        if (!output.endsLine()) output.note('\n');
+        output.note('[output limit reached: the rest of the output and displays were not sent]\n');
+      }
       output.finish();
       showVerdict(verdict);
+      showFiles(verdict);
     } catch (err) {
       if (err instanceof ConnectionLostError) {
         if (!output.endsLine()) output.note('\n');
@@ -411,9 +510,11 @@
     const storedTimeout = storage.get(STORE.timeout);
     const storedCpuTime = storage.get(STORE.cpuTime);
     const storedMemory = storage.get(STORE.memory);
+    const storedReturnFiles = storage.get(STORE.returnFiles);
     if (storedTimeout !== null) ui.timeout.value = storedTimeout;
     if (storedCpuTime !== null) ui.cpuTime.value = storedCpuTime;
     if (storedMemory !== null) ui.memory.value = storedMemory;
+    if (storedReturnFiles !== null) ui.returnFiles.value = storedReturnFiles;
     client.start();
 
     const saved = storage.get(STORE.code);

@@ -1,18 +1,37 @@
 // The output pane: program output as it streams (stdout and stderr styled
-// apart), what the user typed as stdin, and notes. Tracebacks in stderr
-// (`File "main.py", line N`) become links to line N of the editor.
+// apart), the program's displays (plots, tables) where it made them, what the
+// user typed as stdin, and notes. Tracebacks in stderr (`File "main.py",
+// line N`) become links to line N of the editor.
+//
+// Displays are the program's: untrusted. Nothing of theirs is ever parsed as
+// HTML in this page. Images become <img> with a data: URL; SVG too (an SVG
+// image runs no script and loads nothing); HTML goes into an <iframe
+// sandbox=""> (no script, an opaque origin, no forms, popups or navigation
+// of this page); everything else is text.
 'use strict';
 
 (() => {
   const TRACEBACK_LINE = /File "main\.py", line (\d+)/g;
+  // The richest type a display has is shown (PROTOCOL.md §4.7); text/plain always is there.
+  const DISPLAY_ORDER = ['image/png', 'image/jpeg', 'image/svg+xml', 'text/html', 'text/markdown',
+    'application/json', 'text/plain'];
+  const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+  // The frame's document is another origin: its height cannot be read, only guessed.
+  const FRAME_ROW_PX = 27;
+  const FRAME_MIN_PX = 48;
+  const FRAME_MAX_PX = 320;
+  // Our own stylesheet for framed HTML (the page's Content-Security-Policy,
+  // which the frame inherits, refuses the program's inline styles).
+  const FRAME_STYLESHEET = new URL('display-frame.css', document.baseURI).href;
 
   class OutputView {
     /** `onGoToLine(n)` is called when a traceback link is followed. */
     constructor(element, {onGoToLine}) {
       this.element = element;
       this.openTails = new Set();   // stderr spans whose last line is not complete yet
-      this.queue = [];              // [kind, text] not shown yet; shown once per frame
+      this.queue = [];              // [kind, text or display] not shown yet; shown once per frame
       this.frame = null;
+      this.following = true;        // at the last flush the view was at its end
       element.addEventListener('click', (event) => {
         const link = event.target.closest('a[data-line]');
         if (!link || !element.contains(link)) return;
@@ -61,14 +80,19 @@
       this.enqueue('note', text);
     }
 
+    /** A display of the program's ({data, metadata?}, as run/display has it), after the text so far. */
+    display(display) {
+      this.enqueue('display', display);
+    }
+
     /**
      * Output can arrive faster than it is worth laying out: text is queued
      * and added once per animation frame, with one look at the scroll position.
      */
-    enqueue(kind, text) {
+    enqueue(kind, item) {
       const last = this.queue[this.queue.length - 1];
-      if (last && last[0] === kind && kind !== 'note') last[1] += text;
-      else this.queue.push([kind, text]);
+      if (last && last[0] === kind && kind !== 'note' && kind !== 'display') last[1] += item;
+      else this.queue.push([kind, item]);
       if (this.frame === null) this.frame = requestAnimationFrame(() => this.flush());
     }
 
@@ -77,13 +101,19 @@
       this.frame = null;
       if (!this.queue.length) return;
       const follow = this.atEnd();
-      for (const [kind, text] of this.queue) {
-        if (kind === 'stderr') this.writeStderr(text);
-        else if (kind === 'note') this.addNote(text);
-        else this.spanFor(kind).append(text);
+      for (const [kind, item] of this.queue) {
+        if (kind === 'stderr') this.writeStderr(item);
+        else if (kind === 'note') this.addNote(item);
+        else if (kind === 'display') this.addDisplay(item);
+        else this.spanFor(kind).append(item);
       }
       this.queue = [];
-      if (follow) this.element.scrollTop = this.element.scrollHeight;
+      this.following = follow;
+      if (follow) this.scrollToEnd();
+    }
+
+    scrollToEnd() {
+      this.element.scrollTop = this.element.scrollHeight;
     }
 
     /** Complete lines are linkified at once; a partial last line when it completes. */
@@ -114,11 +144,22 @@
       this.element.append(span);
     }
 
-    /** Whether the last thing shown (or queued) ends a line. */
+    addDisplay(display) {
+      const block = renderDisplay(display);
+      // An image has no height until it is decoded: follow the end once it has.
+      for (const img of block.querySelectorAll('img')) {
+        img.addEventListener('load', () => { if (this.following) this.scrollToEnd(); }, {once: true});
+      }
+      this.element.append(block);
+    }
+
+    /** Whether the last thing shown (or queued) ends a line (a display is a block of its own). */
     endsLine() {
       const queued = this.queue[this.queue.length - 1];
-      const text = queued ? queued[1] : (this.element.lastChild ? this.element.lastChild.textContent : '');
-      return text === '' || text.endsWith('\n');
+      if (queued) return queued[0] === 'display' || queued[1] === '' || queued[1].endsWith('\n');
+      const last = this.element.lastChild;
+      if (!last || last.dataset?.stream === 'display') return true;
+      return last.textContent === '' || last.textContent.endsWith('\n');
     }
 
     /** The run is over: show what is queued, linkify partial last lines, mark the view finished. */
@@ -133,6 +174,111 @@
       this.openTails.clear();
       this.element.classList.add('is-finished');
     }
+  }
+
+  // --------------------------------------------------------------- displays
+
+  /** A display as a block: its richest type that is well formed, else its text. */
+  function renderDisplay({data, metadata}) {
+    const bundle = data && typeof data === 'object' ? data : {};
+    const text = typeof bundle['text/plain'] === 'string' ? bundle['text/plain'] : '';
+    const block = document.createElement('div');
+    block.className = 'out-display';
+    block.dataset.stream = 'display';
+    for (const mime of DISPLAY_ORDER) {
+      if (!Object.hasOwn(bundle, mime)) continue;
+      const shown = RENDERERS[mime](bundle[mime], {mime, text, metadata: metadataFor(metadata, mime)});
+      if (!shown) continue;
+      block.dataset.mime = mime;
+      block.append(shown);
+      return block;
+    }
+    block.dataset.mime = 'text/plain';
+    block.append(textBlock(text, 'out-display-text'));
+    return block;
+  }
+
+  const RENDERERS = {
+    'image/png': imageFromBase64,
+    'image/jpeg': imageFromBase64,
+    'image/svg+xml': svgImage,
+    'text/html': htmlFrame,
+    'text/markdown': (markdown) => typeof markdown === 'string' && textBlock(markdown, 'out-display-markdown'),
+    'application/json': (value) => textBlock(JSON.stringify(value, null, 2), 'out-display-json'),
+    'text/plain': (plain) => typeof plain === 'string' && textBlock(plain, 'out-display-text'),
+  };
+
+  /** What the display's metadata says of `mime` (Jupyter's {"image/png": {"width": …}}), or {}. */
+  function metadataFor(metadata, mime) {
+    const entry = metadata && typeof metadata === 'object' ? metadata[mime] : null;
+    return entry && typeof entry === 'object' ? entry : {};
+  }
+
+  function textBlock(text, className) {
+    const block = document.createElement('div');
+    block.className = className;
+    block.textContent = text;
+    return block;
+  }
+
+  /** PNG or JPEG: a data: URL of exactly the base64 that came (anything else is not an image). */
+  function imageFromBase64(base64, {mime, text, metadata}) {
+    if (typeof base64 !== 'string' || !BASE64.test(base64)) return null;
+    return image(`data:${mime};base64,${base64}`, text, metadata);
+  }
+
+  /**
+   * SVG as an <img>, not in a frame: an SVG image runs no script, follows
+   * no link and loads nothing (the browser's secure static mode), and sizes
+   * itself from its own width and height, which a frame could not.
+   */
+  function svgImage(svg, {text, metadata}) {
+    if (typeof svg !== 'string') return null;
+    return image(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, text, metadata);
+  }
+
+  function image(url, text, {width, height}) {
+    const img = document.createElement('img');
+    img.className = 'out-image';
+    img.alt = text;
+    img.decoding = 'async';
+    if (Number.isFinite(width) && width > 0) img.width = width;
+    if (Number.isFinite(height) && height > 0) img.height = height;
+    img.src = url;
+    return img;
+  }
+
+  /**
+   * HTML in an <iframe sandbox=""> filled with srcdoc: the empty sandbox
+   * gives it an opaque origin and no scripts, forms, popups, plugins or
+   * navigation of this page, and it inherits this page's
+   * Content-Security-Policy (nothing loaded from elsewhere). Its height is a
+   * guess; it scrolls, and its box can be dragged taller.
+   */
+  function htmlFrame(html, {text}) {
+    if (typeof html !== 'string') return null;
+    const frame = document.createElement('iframe');
+    frame.setAttribute('sandbox', '');   // before it has a document: the flags apply from the first one
+    frame.className = 'out-frame';
+    frame.title = `HTML output: ${text.replace(/\s+/g, ' ').trim().slice(0, 80)}`;
+    frame.referrerPolicy = 'no-referrer';
+    frame.srcdoc = frameDocument(html);
+    const box = document.createElement('div');
+    box.className = 'out-frame-box';
+    box.style.height = `${frameHeight(html)}px`;
+    box.append(frame);
+    return box;
+  }
+
+  function frameDocument(html) {
+    return '<!doctype html><html><head><meta charset="utf-8">'
+      + `<link rel="stylesheet" href="${FRAME_STYLESHEET}"></head><body>${html}</body></html>`;
+  }
+
+  /** Rows of a table and other blocks, a row's height each, within bounds. */
+  function frameHeight(html) {
+    const rows = (html.match(/<(tr|p|li|br|h[1-6]|pre|hr)\b/gi) || []).length;
+    return Math.min(FRAME_MAX_PX, Math.max(FRAME_MIN_PX, 20 + FRAME_ROW_PX * rows));
   }
 
   /** Text → nodes, with `File "main.py", line N` as links. */

@@ -183,13 +183,15 @@ class SandboxClient extends EventTarget {
 
   /**
    * Starts a run. `params` are the `run` params; handlers get
-   * onStatus({state, position?}) and onOutput({stream, text, seq}), the
-   * latter strictly in `seq` order. Returns {id, done, sendStdin, sendEof,
-   * cancel}; `done` resolves with the verdict.
+   * onStatus({state, position?}), onOutput({stream, text, seq}) and
+   * onDisplay({data, metadata?, seq}), the last two together strictly in
+   * `seq` order (a display sits between the text printed before and after
+   * it). Returns {id, done, sendStdin, sendEof, cancel}; `done` resolves
+   * with the verdict.
    */
-  run(params, {onStatus = () => {}, onOutput = () => {}} = {}) {
+  run(params, {onStatus = () => {}, onOutput = () => {}, onDisplay = () => {}} = {}) {
     const id = `run-${this.nextId++}`;
-    const record = {onStatus, onOutput, nextSeq: 0, early: new Map()};
+    const record = {onStatus, onOutput, onDisplay, nextSeq: 0, early: new Map()};
     this.runs.set(id, record);
     const done = this.request('run', params, id).then(
       (verdict) => { this.flushOutput(record, true); return verdict; },
@@ -232,25 +234,31 @@ class SandboxClient extends EventTarget {
     if (!record) return;
     if (method === 'run/status') {
       record.onStatus(params);
-    } else if (method === 'run/output') {
-      record.early.set(params.seq, params);
+    } else if (method === 'run/output' || method === 'run/display') {
+      // Output and displays share one seq: both wait here for their turn.
+      record.early.set(params.seq, {method, params});
       this.flushOutput(record, false);
     }
   }
 
-  /** Delivers buffered output in seq order; at the end, whatever is left too. */
+  /** Delivers buffered output and displays in seq order; at the end, whatever is left too. */
   flushOutput(record, final) {
     while (record.early.has(record.nextSeq)) {
-      const output = record.early.get(record.nextSeq);
+      const item = record.early.get(record.nextSeq);
       record.early.delete(record.nextSeq);
       record.nextSeq += 1;
-      record.onOutput(output);
+      this.deliver(record, item);
     }
     if (final && record.early.size) {
       const rest = [...record.early.keys()].sort((a, b) => a - b);
-      for (const seq of rest) record.onOutput(record.early.get(seq));
+      for (const seq of rest) this.deliver(record, record.early.get(seq));
       record.early.clear();
     }
+  }
+
+  deliver(record, {method, params}) {
+    if (method === 'run/display') record.onDisplay(params);
+    else record.onOutput(params);
   }
 }
 
