@@ -15,6 +15,9 @@ public protocol SandboxProvider: Service {
     var pythonVersion: String { get }
     /// Whether each run gets a cgroup of its own (`capabilities.cgroups`).
     var cgroupsActive: Bool { get }
+    /// The modules some runs' interpreters have imported before the run
+    /// (`RunLimits.usesPreload`); empty when none are.
+    var preload: [String] { get }
     /// Whether `request` should run with `RunLimits.usesPreload`.
     func wantsPreload(_ request: RunRequest) -> Bool
     /// Launches a sandbox that loads its interpreter and then waits for its

@@ -45,12 +45,12 @@ public struct SandboxServer: Sendable {
         var logger = logger
         logger[metadataKey: "node"] = "\(node)"
         let metrics = ServerMetrics(node: node)
-        let pool = WarmPool(
+        let pools = WarmPools(
             provider: provider, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
             logger: logger, metrics: metrics)
         let scheduler = RunScheduler(
             workers: configuration.workers, capacity: configuration.queueCapacity,
-            executor: RunExecutor(pool: pool, logger: logger), metrics: metrics)
+            executor: RunExecutor(pools: pools, logger: logger), metrics: metrics)
         let limits = ClientLimits(.init(
             maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,
             runsPerMinute: configuration.runsPerMinute))
@@ -91,7 +91,7 @@ public struct SandboxServer: Sendable {
             services: [
                 .init(service: provider),
                 .init(service: app),
-                .init(service: PoolService(pool: pool)),
+                .init(service: PoolService(pools: pools)),
                 .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),
             ],
             gracefulShutdownSignals: gracefulShutdownSignals,
@@ -134,14 +134,15 @@ private struct SchedulerService: Service {
     }
 }
 
-/// Runs the warm pool until shutdown, then discards its sandboxes.
+/// Runs the warm pools until shutdown, then discards their sandboxes.
 private struct PoolService: Service {
-    let pool: WarmPool
+    let pools: WarmPools
 
     func run() async throws {
-        async let refilling: Void = pool.run()
-        try? await gracefulShutdown()
-        await pool.stop()
-        await refilling
+        await withDiscardingTaskGroup { group in
+            for pool in pools.all { group.addTask { await pool.run() } }
+            try? await gracefulShutdown()
+            for pool in pools.all { await pool.stop() }
+        }
     }
 }

@@ -110,7 +110,8 @@ struct ServiceBench: AsyncParsableCommand {
             let scientific = ScientificBench(runs: scientificRuns, warmup: 2, python: python)
             let outcomes = try await scientific.measure(servers)
             let cold = try await scientific.measureCold()
-            print(ScientificBench.report(outcomes, cold: cold, runs: scientificRuns, warmup: 2).joined(separator: "\n"))
+            let floor = try await scientific.measureWarmFloor()
+            print(ScientificBench.report(outcomes, cold: cold, floor: floor, runs: scientificRuns, warmup: 2).joined(separator: "\n"))
         }
         let failures = measured.map(\.load.failures).reduce(0, +)
         if failures > 0 {

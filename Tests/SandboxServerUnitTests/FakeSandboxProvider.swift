@@ -14,6 +14,7 @@ final class FakeSandboxProvider: SandboxProvider {
     let cgroupsActive = false
     private let launched = Mutex<[FakeRun]>([])
 
+    let preload = ["numpy"]
     func wantsPreload(_ request: RunRequest) -> Bool { request.code.contains("numpy") }
 
     func launch(limits: RunLimits) throws -> any SandboxRun {

@@ -23,7 +23,7 @@ struct RPCConnectionTests {
         let metrics = ServerMetrics(node: "test")
         let provider = FakeSandboxProvider()
         let pool = WarmPool(provider: provider, limits: RunAdmission.warmLimits(configuration), target: 1, logger: logger, metrics: metrics)
-        let scheduler = RunScheduler(workers: 1, capacity: 4, executor: RunExecutor(pool: pool, logger: logger), metrics: metrics)
+        let scheduler = RunScheduler(workers: 1, capacity: 4, executor: RunExecutor(pools: WarmPools(plain: pool), logger: logger), metrics: metrics)
         let info = SandboxServer(configuration: configuration, provider: provider, logger: logger).info
         let state = ServerState(
             configuration: configuration, scheduler: scheduler, admission: RunAdmission(configuration: configuration),

@@ -63,7 +63,7 @@ struct RunSchedulingTests {
         let metrics = ServerMetrics(node: "test")
         let pool = WarmPool(provider: provider, limits: RunLimits(), target: workers, logger: Self.logger, metrics: metrics)
         let scheduler = RunScheduler(
-            workers: workers, capacity: capacity, executor: RunExecutor(pool: pool, logger: Self.logger), metrics: metrics)
+            workers: workers, capacity: capacity, executor: RunExecutor(pools: WarmPools(plain: pool), logger: Self.logger), metrics: metrics)
         async let refilling: Void = pool.run()
         async let scheduling: Void = scheduler.run()
         try await body(scheduler, pool)
@@ -117,6 +117,32 @@ struct RunSchedulingTests {
             await observer.waitForFinished(2)
         }
         #expect(provider.launches.filter(\.started).count == 1)  // only the hanging run got a program
+    }
+
+    /// A run that uses the preloaded modules takes a sandbox from the
+    /// preloading pool, which keeps one ready; every other run, the plain pool's.
+    @Test func runsThatUsePreloadTakeAWarmPreloadedSandbox() async throws {
+        let provider = FakeSandboxProvider()
+        let pools = WarmPools(provider: provider, limits: RunLimits(), target: 2, logger: Self.logger, metrics: ServerMetrics(node: "test"))
+        let preloaded = try #require(pools.preloaded)
+        async let plainRefilling: Void = pools.plain.run()
+        async let preloadedRefilling: Void = preloaded.run()
+        while await pools.plain.readyCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        while await preloaded.readyCount < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(provider.launches.filter(\.limits.usesPreload).count == 1)
+        var limits = RunLimits()
+        limits.usesPreload = true
+        let sandbox = try await pools.pool(for: limits).take(for: limits)
+        #expect(sandbox.limits.usesPreload)
+        #expect(provider.launches.count == 3, "the warm one, not a new one")
+        let plain = try await pools.pool(for: RunLimits()).take(for: RunLimits())
+        #expect(!plain.limits.usesPreload)
+        sandbox.cancel()
+        plain.cancel()
+        await pools.plain.stop()
+        await preloaded.stop()
+        await plainRefilling
+        await preloadedRefilling
     }
 
     @Test func theWarmPoolHandsOutReadySandboxesAndLaunchesOthersForOtherLimits() async throws {
@@ -178,7 +204,7 @@ struct RunSchedulingTests {
         let metrics = ServerMetrics(node: "test")
         let pool = WarmPool(provider: provider, limits: RunLimits(), target: 2, logger: Self.logger, metrics: metrics)
         let scheduler = RunScheduler(
-            workers: 2, capacity: 8, executor: RunExecutor(pool: pool, logger: Self.logger), metrics: metrics)
+            workers: 2, capacity: 8, executor: RunExecutor(pools: WarmPools(plain: pool), logger: Self.logger), metrics: metrics)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await pool.run() }
             group.addTask { await scheduler.run() }

@@ -151,9 +151,16 @@ _MIME_METHODS = (("image/png", "_repr_png_"), ("image/jpeg", "_repr_jpeg_"), ("i
 _MIME_TYPES = {"text/plain"}.union(mime for mime, _ in _MIME_METHODS)
 
 def _figure_png(figure):
+    # A figure unchanged since the program saved it as PNG is shown as saved
+    # (the inline backend keeps that PNG); any other is drawn as it is, not
+    # cropped to its contents (bbox_inches="tight", as notebooks do, draws it
+    # twice: twice the time of the plot itself).
+    saved = getattr(figure.canvas, "last_png", None)
+    if saved is not None and not figure.stale:
+        return saved
     import io
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 def _mime_bundle(value):
@@ -276,7 +283,35 @@ class _RichResultImports:
     def exec_module(module):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.backend_bases import FigureManagerBase
-        module.FigureCanvas = FigureCanvasAgg
+
+        class FigureCanvas(FigureCanvasAgg):
+            # Agg, keeping the PNG of the figure's last savefig: a program that
+            # saves its plot and ends is not drawn a second time for its display.
+            last_png = None
+
+            # The options print_figure gives every renderer (dpi, facecolor, ...)
+            # are ignored, as Agg's own print_png does: print_figure applies them.
+            def print_png(self, target, *, metadata=None, pil_kwargs=None, **ignored):
+                import io
+                buffer = io.BytesIO()
+                super().print_png(buffer, metadata=metadata, pil_kwargs=pil_kwargs)
+                self.last_png = buffer.getvalue()
+                if isinstance(target, (str, bytes, os.PathLike)):
+                    with open(target, "wb") as file:
+                        file.write(self.last_png)
+                else:
+                    target.write(self.last_png)
+
+            def print_figure(self, *args, **kwargs):
+                self.last_png = None
+                result = super().print_figure(*args, **kwargs)
+                if self.last_png is not None:
+                    # Saving restores the figure's settings, which marks it
+                    # stale; it is as saved until something changes it.
+                    self.figure.stale = False
+                return result
+
+        module.FigureCanvas = FigureCanvas
         module.FigureManager = FigureManagerBase
         module.show = _show_figures
 

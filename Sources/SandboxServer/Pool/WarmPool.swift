@@ -12,6 +12,8 @@ actor WarmPool {
     private let target: Int
     private let logger: Logger
     private let metrics: ServerMetrics
+    /// Whether this pool's count is `pysandbox_warm_sandboxes_ready` (the plain pool's).
+    private let reportsReady: Bool
     private var ready: [any SandboxRun] = []
     private var launching = 0
     private var stopped = false
@@ -22,8 +24,12 @@ actor WarmPool {
     /// A sandbox that is not ready this long after launch is discarded.
     static let readyTimeout = Duration.seconds(10)
 
-    init(provider: any SandboxProvider, limits: RunLimits, target: Int, logger: Logger, metrics: ServerMetrics) {
+    init(
+        provider: any SandboxProvider, limits: RunLimits, target: Int, logger: Logger, metrics: ServerMetrics,
+        reportsReady: Bool = true
+    ) {
         self.metrics = metrics
+        self.reportsReady = reportsReady
         self.provider = provider
         self.limits = limits
         self.target = target
@@ -41,7 +47,7 @@ actor WarmPool {
     func take(for runLimits: RunLimits) throws -> any SandboxRun {
         guard runLimits.fits(launchedWith: limits) else { return try provider.launch(limits: runLimits) }
         if !ready.isEmpty {
-            defer { metrics.warmReady(ready.count) }
+            defer { if reportsReady { metrics.warmReady(ready.count) } }
             return ready.removeFirst()
         }
         return try provider.launch(limits: limits)
@@ -123,7 +129,7 @@ actor WarmPool {
         consecutiveFailures = 0
         guard !stopped else { return false }
         ready.append(launched)
-        metrics.warmReady(ready.count)
+        if reportsReady { metrics.warmReady(ready.count) }
         return true
     }
 

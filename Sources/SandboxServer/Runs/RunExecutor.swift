@@ -4,7 +4,7 @@ import SandboxRuntime
 
 /// Runs one admitted job in a sandbox from the pool and reports to its observer.
 struct RunExecutor: Sendable {
-    let pool: WarmPool
+    let pools: WarmPools
     let logger: Logger
 
     /// Cancelling the calling task cancels the run; it still ends with its verdict.
@@ -23,14 +23,14 @@ struct RunExecutor: Sendable {
         }
         let sandbox: any SandboxRun
         do {
-            sandbox = try await pool.take(for: job.request.limits)
+            sandbox = try await pools.pool(for: job.request.limits).take(for: job.request.limits)
         } catch {
             logger.error("could not launch a sandbox", metadata: ["error": "\(error)"])
             job.finishWithoutRunning(.internalError, message: "could not launch a sandbox: \(error)")
             return
         }
         await run(job, in: sandbox)
-        await pool.runEnded()
+        await pools.pool(for: job.request.limits).runEnded()
     }
 
     private func run(_ job: RunJob, in sandbox: any SandboxRun) async {
