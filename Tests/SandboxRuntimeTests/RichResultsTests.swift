@@ -83,6 +83,20 @@ extension SandboxSuite {
             #expect(verdict.stdoutBytes == "before\nbetween\nafter\n".utf8.count)
         }
 
+        /// A figure left open is displayed at the end: from the PNG the
+        /// program saved when it has not changed since, drawn again when it has.
+        @Test func aFigureSavedAndLeftOpenIsDisplayedAsItIsAtTheEnd() async throws {
+            for (change, sameAsSaved) in [("", true), ("plt.title('changed after saving')", false)] {
+                let code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig('a.png')\n\(change)"
+                let result = try await SharedSandbox.get().collect(RunRequest(code: code, returnFiles: ["a.png"]))
+                #expect(result.verdict.status == .ok, "\(result.stderr)")
+                let saved = try #require(result.verdict.files?.first?.content)
+                let shown = try #require(result.displays.first?.data["image/png"]?.stringValue.flatMap(Base64.decode))
+                #expect(result.displays.count == 1)
+                #expect((shown == saved) == sameAsSaved, "\(change)")
+            }
+        }
+
         @Test func displayUsesTheReprMethodsOfPillowAndAnyObject() async throws {
             let code = """
                 from PIL import Image
