@@ -121,7 +121,7 @@ struct ScientificBench: Sendable {
             row("round trip (run -> verdict)", ["p50", "p90"]),
         ]
         for outcome in outcomes {
-            lines.append(outcome.failure.map { row(outcome.label, ["not ok: \($0)"]) } ?? row(outcome.label, columns(outcome.roundTrips)))
+            lines.append(outcome.failure.map { row(outcome.label, []) + "not ok: \($0)" } ?? row(outcome.label, columns(outcome.roundTrips)))
         }
         lines.append(row("cold python3 -I -c", columns(cold)))
         lines.append(row("floor: again in a warm python", columns(floor)))
