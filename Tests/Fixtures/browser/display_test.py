@@ -140,12 +140,17 @@ class DisplayTest(EditorTest):
 
     # ------------------------------------------------------------- checks
 
+    def run_expecting(self, program, label, pieces):
+        """Runs program to an ok verdict; its output must read as pieces, displays in place."""
+        done = self.run_program(program)
+        expect(done['verdict'] == 'ok', f'the {label} program gave {done}')
+        shown = self.output_pieces()
+        expect(shown == pieces, f'the output reads {shown}, not {pieces}')
+        return done
+
     def check_plot_and_table(self):
-        done = self.run_program(PLOT_AND_TABLE)
-        expect(done['verdict'] == 'ok', f'the plot and table program gave {done}')
-        pieces = self.output_pieces()
-        wanted = ['before the plot\n', '[display:image/png]', 'after the plot\n', '[display:text/html]']
-        expect(pieces == wanted, f'the output reads {pieces}, not {wanted}')
+        done = self.run_expecting(PLOT_AND_TABLE, 'plot and table',
+                           ['before the plot\n', '[display:image/png]', 'after the plot\n', '[display:text/html]'])
         image = self.wait(lambda: self.js("""
             const img = document.querySelector('[data-testid="output"] [data-mime="image/png"] img');
             if (!img.complete || !img.naturalWidth) return null;
@@ -221,11 +226,8 @@ class DisplayTest(EditorTest):
         """)
         before = self.page_state()
         handles = self.driver.window_handles
-        done = self.run_program(HOSTILE)
-        expect(done['verdict'] == 'ok', f'the hostile program gave {done}')
-        pieces = self.output_pieces()
-        wanted = ['hostile displays follow\n', '[display:text/html]', '[display:image/svg+xml]', 'hostile displays done\n']
-        expect(pieces == wanted, f'the output reads {pieces}, not {wanted}')
+        self.run_expecting(HOSTILE, 'hostile',
+                           ['hostile displays follow\n', '[display:text/html]', '[display:image/svg+xml]', 'hostile displays done\n'])
         svg = self.wait(lambda: self.js("""
             const img = document.querySelector('[data-testid="output"] [data-mime="image/svg+xml"] img');
             return img && img.complete && img.naturalWidth ? {tag: img.tagName, width: img.naturalWidth} : null;
