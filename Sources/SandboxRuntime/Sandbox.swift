@@ -189,12 +189,13 @@ public struct Sandbox: SandboxProvider {
         func isIdentifier(_ byte: UInt8) -> Bool {
             byte == UInt8(ascii: "_") || (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A) || byte >= 0x80
         }
+        let lengths = Set(names.map(\.utf8.count))  // a word of another length is no name: no String for it
         var start = 0
         while start < source.count {
             while start < source.count && !isIdentifier(source[start]) { start += 1 }
             var end = start
             while end < source.count && isIdentifier(source[end]) { end += 1 }
-            if end > start, names.contains(String(decoding: source[start..<end], as: UTF8.self)) { return true }
+            if lengths.contains(end - start), names.contains(String(decoding: source[start..<end], as: UTF8.self)) { return true }
             start = end
         }
         return false

@@ -232,9 +232,9 @@ private final class FrameReader: Sendable {
     }
 
     func received(filesFrame payload: [UInt8]) {
-        state.withLock { state in
-            state.returned = FrameDecoding.returnedFiles(payload, maxBytes: state.maxReturnBytes)
-        }
+        let maxBytes = state.withLock { $0.maxReturnBytes }
+        let returned = FrameDecoding.returnedFiles(payload, maxBytes: maxBytes)  // megabytes of JSON: not under the lock
+        state.withLock { $0.returned = returned }
     }
 
     /// nil without `returnFiles`; without a files frame (the program did

@@ -69,8 +69,11 @@ def warm_up_plots():
         _figure_png(pyplot.gcf())
         pyplot.close("all")
         # Its fonts read their files through open descriptors, which a run
-        # does not inherit: each run opens the fonts it draws with.
-        sys.modules["matplotlib.font_manager"]._get_font.cache_clear()
+        # does not inherit (matplotlib drops them in each fork, and closing
+        # them there would fail): closed here, each run opens what it draws with.
+        get_font = getattr(sys.modules["matplotlib.font_manager"], "_get_font", None)
+        if hasattr(get_font, "cache_clear"):
+            get_font.cache_clear()
         import gc
         gc.collect()
 
