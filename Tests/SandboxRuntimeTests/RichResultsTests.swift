@@ -142,6 +142,12 @@ extension SandboxSuite {
             #expect(tooLarge.verdict.status == .outputLimit)
             #expect(tooLarge.displays.isEmpty)
             #expect(tooLarge.verdict.wallMs < 4000)
+            // Announced by its size, a 50 MB image costs the program no copies: the
+            // output limit ends the run, not the memory its base64 and JSON would take.
+            let image = try await SharedSandbox.get().collect(RunRequest(
+                code: "image = bytes(50 << 20)\ndisplay({'text/plain': 'big', 'image/png': image}, raw=True)\nimport time\ntime.sleep(5)"))
+            #expect(image.verdict.status == .outputLimit, "\(image.verdict)")
+            #expect((image.verdict.peakMemoryKb ?? 0) < 120 << 10, "\(image.verdict)")
         }
 
         @Test func forgedFramesAreCheckedLikeAnyInput() async throws {

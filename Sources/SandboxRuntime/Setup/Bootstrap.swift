@@ -136,8 +136,9 @@ del _sitebuiltins
     /// run ever scans fonts.
     private static let richResults = #"""
 FRAME_MARKER = None  # set for each run from its request
+MAX_DISPLAY_BYTES = None  # likewise
 
-def _send_frame(kind, payload):
+def _send_frame(kind, payload, announced=None):
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -145,7 +146,8 @@ def _send_frame(kind, payload):
             pass
     if FRAME_MARKER is None:
         return
-    data = memoryview(FRAME_MARKER + kind + b" %d\n" % len(payload) + payload)
+    size = len(payload) if announced is None else announced
+    data = memoryview(FRAME_MARKER + kind + b" %d\n" % size + payload)
     while data:
         data = data[os.write(1, data):]
 
@@ -236,6 +238,8 @@ def display(*objects, raw=False, metadata=None):
             data, extra = _mime_bundle(value)
         if metadata:
             extra.update(metadata)
+        if _too_large_to_display(data):
+            return
         frame = {"data": _normalized(data)}
         if extra:
             frame["metadata"] = extra
@@ -246,6 +250,17 @@ def display(*objects, raw=False, metadata=None):
             frame.pop("metadata", None)
             payload = json.dumps(frame, allow_nan=False, default=repr)
         _send_frame(b"display", payload.encode("utf-8"))
+
+def _too_large_to_display(data):
+    # A display past the limit ends the run (outputLimit) however it is sent:
+    # announced by its size alone, it costs no copies in base64 and JSON (a
+    # 50 MB image would take the program 200 MB more to send whole).
+    size = sum(len(content) * 4 // 3 if isinstance(content, (bytes, bytearray, memoryview)) else
+               len(content) if isinstance(content, str) else 0 for content in data.values())
+    if MAX_DISPLAY_BYTES is None or size <= MAX_DISPLAY_BYTES:
+        return False
+    _send_frame(b"display", b"", announced=size)
+    return True
 
 def _show_figures(*args, **kwargs):
     pyplot = sys.modules.get("matplotlib.pyplot")
@@ -336,9 +351,10 @@ def read_request():
     for size in map(int, header.split()):
         parts.append(body[offset:offset + size])
         offset += size
-    nonce, max_return, *patterns = parts[0].split(b"\0")
-    global FRAME_MARKER
+    nonce, max_display, max_return, *patterns = parts[0].split(b"\0")
+    global FRAME_MARKER, MAX_DISPLAY_BYTES
     FRAME_MARKER = b"\0pysandbox:" + nonce + b":"
+    MAX_DISPLAY_BYTES = int(max_display)
     returns = ([pattern.decode("utf-8") for pattern in patterns], int(max_return))
     return parts[1], dict(zip((path.decode("utf-8") for path in parts[2::2]), parts[3::2])), returns
 
@@ -516,13 +532,14 @@ finish(status, workdir, returns)
 """#
 
     /// The request on fd 3: a header line with the byte length of each part,
-    /// then the parts: the run's settings (its frame nonce, the return
-    /// limit and the `returnFiles` patterns, NUL-separated), the code, then
+    /// then the parts: the run's settings (its frame nonce, the display and
+    /// return limits and the `returnFiles` patterns, NUL-separated), the code, then
     /// each file's path and content. Plain lengths rather than JSON, so the
     /// bootstrap needs no `json` import.
     static func request(_ request: RunRequest, frameMarker: [UInt8]) -> [UInt8] {
         let nonce = frameMarker.dropFirst(markerPrefix.count).dropLast()
-        let settings = Array(nonce) + [0] + Array(String(request.limits.maxReturnBytes).utf8)
+        let settings = Array(nonce) + [0] + Array(String(request.limits.maxDisplayBytes).utf8)
+            + [0] + Array(String(request.limits.maxReturnBytes).utf8)
             + request.returnFiles.flatMap { [0] + Array($0.utf8) }
         let parts: [[UInt8]] = [settings, Array(request.code.utf8)]
             + request.files.sorted { $0.key < $1.key }.flatMap { [Array($0.key.utf8), $0.value] }
