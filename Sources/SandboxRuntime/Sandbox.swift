@@ -155,19 +155,11 @@ public struct Sandbox: SandboxProvider {
     /// and removes the cgroup parents of this process.
     public func run() async {
         let pools = [slots, preloadingSlots].compactMap { $0 }
+        // No preloading fork server is started ahead here: the service's warm
+        // pool of preloaded sandboxes starts one at once (a second started
+        // here as well would cost 70 MB and a second of CPU at every start).
         await withDiscardingTaskGroup { group in
             for pool in pools { group.addTask { await pool.run() } }
-            // One preloading fork server started now: the first run that
-            // imports the stack does not wait a second for its imports.
-            if let preloadingSlots {
-                group.addTask { [logger] in
-                    do {
-                        preloadingSlots.release(try await preloadingSlots.acquire())
-                    } catch {
-                        logger.warning("could not start a preloading fork server", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
             await launchers.run()
             pools.forEach { $0.close() }
         }
