@@ -35,6 +35,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var maxDisplayBytes: Int?
         /// Most bytes of files one run's `returnFiles` brings back; absent from servers before 0.7.0.
         public var maxReturnBytes: Int?
+        /// Sessions (`session/open`); absent from servers before 0.8.0.
+        public var sessions: Sessions?
         public init(
             timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair?, maxCodeBytes: Int, maxMessageBytes: Int,
             maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int, maxDisplayBytes: Int? = nil, maxReturnBytes: Int? = nil
@@ -53,6 +55,29 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         }
     }
 
+    /// What `session/open` may ask for and how many sessions may be open.
+    public struct Sessions: Sendable, Equatable, Codable {
+        /// Sessions one connection may have open at once.
+        public var maxPerConnection: Int
+        /// Sessions the server holds open at once, for all connections.
+        public var maxTotal: Int
+        /// A session with no run this long ends (`idleTimeout`).
+        public var idleTimeoutMs: LimitPair
+        /// CPU time of a session's processes over its whole life.
+        public var cpuTimeMs: Int
+        /// After a cancel or a limit, how long an interrupted run may take to
+        /// stop before its session is killed.
+        public var interruptGraceMs: Int
+
+        public init(maxPerConnection: Int, maxTotal: Int, idleTimeoutMs: LimitPair, cpuTimeMs: Int, interruptGraceMs: Int) {
+            self.maxPerConnection = maxPerConnection
+            self.maxTotal = maxTotal
+            self.idleTimeoutMs = idleTimeoutMs
+            self.cpuTimeMs = cpuTimeMs
+            self.interruptGraceMs = interruptGraceMs
+        }
+    }
+
     public struct Capabilities: Sendable, Equatable, Codable {
         public var interactive = true
         public var files = true
@@ -68,6 +93,9 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// understood; absent (false) from servers before 0.7.0.
         public var binaryFiles: Bool? = true
         public var returnFiles: Bool? = true
+        /// `session/open`, `session/close` and `run`'s `session`; absent
+        /// (false) from servers before 0.8.0 and with `--isolation exec`.
+        public var sessions: Bool? = false
         public init() {}
     }
 

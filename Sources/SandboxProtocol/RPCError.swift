@@ -24,6 +24,8 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
     case codeTooLarge = -32003
     case rateLimited = -32004
     case shuttingDown = -32005
+    case tooManySessions = -32006
+    case sessionEnded = -32007
 
     /// The phrase every message of this code starts with.
     public var phrase: String {
@@ -38,6 +40,8 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
         case .codeTooLarge: "Code too large"
         case .rateLimited: "Rate limited"
         case .shuttingDown: "Server shutting down"
+        case .tooManySessions: "Too many sessions"
+        case .sessionEnded: "Session ended"
         }
     }
 }

@@ -7,6 +7,9 @@ public enum Method {
     public static let runStatus = "run/status"
     public static let runOutput = "run/output"
     public static let runDisplay = "run/display"
+    public static let sessionOpen = "session/open"
+    public static let sessionClose = "session/close"
+    public static let sessionEnded = "session/ended"
 }
 
 /// `run` params. `init(params:)` checks types and rejects unknown fields; the
@@ -23,12 +26,15 @@ public struct RunParams: Sendable, Equatable, Codable {
     public var maxOutputBytes: Int?
     /// CPU time of all the run's processes together.
     public var cpuTimeMs: Int?
+    /// The session (`session/open`) whose `__main__` the code runs in.
+    public var session: String?
 
     public init(
         code: String, stdin: String? = nil, interactive: Bool? = nil, files: [String: FileContent]? = nil,
         returnFiles: [String]? = nil, timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil,
-        cpuTimeMs: Int? = nil
+        cpuTimeMs: Int? = nil, session: String? = nil
     ) {
+        self.session = session
         self.code = code
         self.stdin = stdin
         self.interactive = interactive
@@ -48,6 +54,7 @@ public struct RunParams: Sendable, Equatable, Codable {
 
     static let fields: Set = [
         "code", "stdin", "interactive", "files", "returnFiles", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs",
+        "session",
     ]
 
     public init(params: [String: JSONValue]) throws(RPCError) {
@@ -58,6 +65,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         guard case .string(let code) = codeValue else { throw .invalidParams("code: must be a string, not \(codeValue.typeName)") }
         self.code = code
         stdin = try Self.optional(params, "stdin") { $0.stringValue }
+        session = try Self.optional(params, "session") { $0.stringValue }
         interactive = try Self.optional(params, "interactive") { $0.boolValue }
         timeoutMs = try Self.integer(params, "timeoutMs", minimum: Self.minimumTimeoutMs)
         memoryMb = try Self.integer(params, "memoryMb", minimum: Self.minimumMemoryMb)
@@ -97,7 +105,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         return files
     }
 
-    private static func optional<T>(
+    static func optional<T>(
         _ params: [String: JSONValue], _ name: String, _ convert: (JSONValue) -> T?
     ) throws(RPCError) -> T? {
         guard let value = params[name], value != .null else { return nil }
@@ -112,7 +120,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         return converted
     }
 
-    private static func integer(_ params: [String: JSONValue], _ name: String, minimum: Int) throws(RPCError) -> Int? {
+    static func integer(_ params: [String: JSONValue], _ name: String, minimum: Int) throws(RPCError) -> Int? {
         guard let value = params[name], value != .null else { return nil }
         let number: Int
         switch value {

@@ -1,0 +1,96 @@
+/// `session/open` params: both optional; unknown members are refused.
+public struct SessionOpenParams: Sendable, Equatable, Codable {
+    /// Memory of the session over its whole life.
+    public var memoryMb: Int?
+    /// The session ends after this long with no run.
+    public var idleTimeoutMs: Int?
+
+    public init(memoryMb: Int? = nil, idleTimeoutMs: Int? = nil) {
+        self.memoryMb = memoryMb
+        self.idleTimeoutMs = idleTimeoutMs
+    }
+
+    /// The least an idle timeout may be.
+    public static let minimumIdleTimeoutMs = 1000
+
+    public init(params: [String: JSONValue]) throws(RPCError) {
+        if let unknown = params.keys.sorted().first(where: { $0 != "memoryMb" && $0 != "idleTimeoutMs" }) {
+            throw .invalidParams("unknown field '\(unknown)'")
+        }
+        memoryMb = try RunParams.integer(params, "memoryMb", minimum: RunParams.minimumMemoryMb)
+        idleTimeoutMs = try RunParams.integer(params, "idleTimeoutMs", minimum: Self.minimumIdleTimeoutMs)
+    }
+}
+
+/// `session/open`'s result: the session's id, for `run`'s `session` and
+/// `session/close`, and the limits it got.
+public struct SessionOpenResult: Sendable, Equatable, Codable {
+    public struct Limits: Sendable, Equatable, Codable {
+        public var memoryMb: Int
+        public var idleTimeoutMs: Int
+        /// CPU time of the session's processes over its whole life.
+        public var cpuTimeMs: Int
+
+        public init(memoryMb: Int, idleTimeoutMs: Int, cpuTimeMs: Int) {
+            self.memoryMb = memoryMb
+            self.idleTimeoutMs = idleTimeoutMs
+            self.cpuTimeMs = cpuTimeMs
+        }
+    }
+
+    public var session: String
+    public var limits: Limits
+
+    public init(session: String, limits: Limits) {
+        self.session = session
+        self.limits = limits
+    }
+}
+
+/// `session/close` params.
+public struct SessionCloseParams: Sendable, Equatable, Codable {
+    public var session: String
+
+    public init(session: String) {
+        self.session = session
+    }
+
+    public init(params: [String: JSONValue]) throws(RPCError) {
+        if let unknown = params.keys.sorted().first(where: { $0 != "session" }) {
+            throw .invalidParams("unknown field '\(unknown)'")
+        }
+        guard let value = params["session"], value != .null else { throw .invalidParams("session: required string missing") }
+        guard case .string(let session) = value else { throw .invalidParams("session: must be a string, not \(value.typeName)") }
+        self.session = session
+    }
+}
+
+/// Why a session ended without `session/close` (`session/ended`).
+public enum SessionEndReason: String, Sendable, Codable, CaseIterable {
+    /// No run for its `idleTimeoutMs`.
+    case idleTimeout
+    /// Its processes together reached its `memoryMb`.
+    case memoryLimit
+    /// Its processes together used its lifetime `cpuTimeMs`.
+    case cpuLimit
+    /// Its interpreter ended on its own (`os._exit`, a crash).
+    case crashed
+    /// A run was cancelled or reached a limit, and did not stop when
+    /// interrupted: the session was killed to end it.
+    case killed
+    /// The server is shutting down.
+    case shutdown
+}
+
+/// `session/ended` params.
+public struct SessionEndedParams: Sendable, Equatable, Codable {
+    public var session: String
+    public var reason: SessionEndReason
+    public var message: String?
+
+    public init(session: String, reason: SessionEndReason, message: String? = nil) {
+        self.session = session
+        self.reason = reason
+        self.message = message
+    }
+}
