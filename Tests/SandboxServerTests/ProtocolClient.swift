@@ -3,12 +3,15 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import SandboxProtocol
+import Synchronization
 
 /// A test's WebSocket connection to sandboxd: sends frames, and hands out
 /// the server's messages in arrival order or picked by id.
 final class ProtocolClient: Sendable {
     private let outbound: WebSocketOutboundWriter
     let inbox = Inbox()
+    /// Every message sent as JSON, in order (for the schema checks).
+    let sent = Mutex<[JSONValue]>([])
 
     private init(outbound: WebSocketOutboundWriter) {
         self.outbound = outbound
@@ -57,6 +60,7 @@ final class ProtocolClient: Sendable {
     }
 
     func send(_ message: JSONValue) async throws {
+        sent.withLock { $0.append(message) }
         try await sendText(message.description)
     }
 

@@ -88,6 +88,9 @@ extension SandboxSuite {
                     let refused = try await client.response(4)["error"]
                     #expect(refused?["code"] == .integer(Int64(RPCErrorCode.sessionEnded.rawValue)))
                     #expect(refused?["data"]?["reason"] == "killed")
+                    // Every message of this conversation, sessions' included, as the schemas describe it.
+                    let received = await client.inbox.log
+                    try SchemaCheck.validate(SchemaCheck.messages(sent: client.sent.withLock { $0 }, received: received))
                 }
             }
         }
@@ -156,6 +159,7 @@ extension SandboxSuite {
                     #expect(!log.contains { $0["method"]?.stringValue == Method.sessionEnded }, "no session/ended after session/close")
                     try await client.request(3, Method.run, ["code": "print(1)", "session": .string(session)])
                     #expect(try await client.response(3)["error"]?["data"]?["reason"] == "closed")
+                    try SchemaCheck.validate(SchemaCheck.messages(sent: client.sent.withLock { $0 }, received: await client.inbox.log))
                 }
             }
         }

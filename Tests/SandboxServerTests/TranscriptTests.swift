@@ -196,6 +196,9 @@ enum SchemaCheck {
             case (nil, _?, _): checks.append(("error.response.json", message))
             case (nil, nil, Method.initialize?): checks.append(("initialize.response.json", message))
             case (nil, nil, Method.run?): checks.append(("run.response.json", message))
+            case (Method.sessionEnded?, _, _): checks.append(("session-ended.notification.json", message))
+            case (nil, nil, Method.sessionOpen?): checks.append(("session-open.response.json", message))
+            case (nil, nil, Method.sessionClose?): checks.append(("session-close.response.json", message))
             default: checks.append(("unknown message", message))
             }
         }
@@ -207,6 +210,10 @@ enum SchemaCheck {
                 checks.append(("initialize.request.json", message))
             case Method.run? where message["id"].map(answered.contains) == true:
                 checks.append(("run.request.json", message))
+            case Method.sessionOpen? where message["id"].map(answered.contains) == true:
+                checks.append(("session-open.request.json", message))
+            case Method.sessionClose? where message["id"].map(answered.contains) == true:
+                checks.append(("session-close.request.json", message))
             default: break
             }
         }
