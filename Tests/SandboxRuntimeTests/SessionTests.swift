@@ -193,20 +193,6 @@ extension SandboxSession {
     }
 
     func collect(_ request: RunRequest) async throws -> CollectedRun {
-        let run = try start(request)
-        var chunks: [OutputChunk] = []
-        var displays: [Display] = []
-        for await item in run.output {
-            switch item {
-            case .text(let chunk): chunks.append(chunk)
-            case .display(let display): displays.append(display)
-            }
-        }
-        let verdict = await run.verdict()
-        let stdout = chunks.filter { $0.stream == .stdout }.flatMap(\.bytes)
-        let stderr = chunks.filter { $0.stream == .stderr }.flatMap(\.bytes)
-        return CollectedRun(
-            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
-            chunks: chunks, displays: displays, verdict: verdict)
+        await CollectedRun.collect(try start(request))
     }
 }

@@ -45,12 +45,9 @@ struct CollectedRun {
     var verdict: Verdict
 
     var combined: String { stdout + stderr }
-}
 
-extension Sandbox {
-    /// Runs `code` to the end and collects everything it wrote.
-    func collect(_ request: RunRequest) async throws -> CollectedRun {
-        let run = try start(request)
+    /// Everything `run` writes, to its verdict.
+    static func collect(_ run: any SandboxRun) async -> CollectedRun {
         var chunks: [OutputChunk] = []
         var displays: [Display] = []
         for await item in run.output {
@@ -65,6 +62,13 @@ extension Sandbox {
         return CollectedRun(
             stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
             chunks: chunks, displays: displays, verdict: verdict)
+    }
+}
+
+extension Sandbox {
+    /// Runs `code` to the end and collects everything it wrote.
+    func collect(_ request: RunRequest) async throws -> CollectedRun {
+        await CollectedRun.collect(try start(request))
     }
 
     func collect(_ code: String, stdin: RunRequest.Stdin = .none, files: [String: String] = [:], limits: RunLimits = RunLimits()) async throws -> CollectedRun {
