@@ -74,12 +74,15 @@ public enum RunnerError: Error, Sendable, Equatable, CustomStringConvertible {
     case refused(RPCError)
     /// The service answered something protocol v1 does not allow.
     case protocolViolation(String)
+    /// The calling task was cancelled (the MCP client cancelled its request).
+    case cancelled
 
     public var description: String {
         switch self {
         case .unreachable(let reason): reason
         case .refused(let error): "\(error.message) (JSON-RPC error \(error.code))"
         case .protocolViolation(let reason): "protocol violation: \(reason)"
+        case .cancelled: "cancelled"
         }
     }
 }

@@ -91,6 +91,8 @@ public struct RunPythonTool: Sendable {
             return RunReport.error("The sandbox service refused to \(what): \(refusal.message).\(advice) The code was not run.")
         case .protocolViolation(let reason):
             return RunReport.error("The sandbox service answered something unexpected, so the code did not run: \(reason)")
+        case .cancelled:
+            return RunReport.error("The request was cancelled; a run already started was stopped.")
         }
     }
 }
