@@ -25,18 +25,7 @@ public actor VerbatimArguments: Transport {
     public func send(_ data: Data) async throws { try await inner.send(data) }
 
     public func receive() -> AsyncThrowingStream<Data, any Error> {
-        AsyncThrowingStream { [inner] continuation in
-            // Owned by the stream: it ends when the stream is dropped.
-            let relay = Task {
-                do {
-                    for try await message in await inner.receive() { continuation.yield(Self.guarded(message)) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in relay.cancel() }
-        }
+        relayedMessages(of: inner, Self.guarded)
     }
 
     /// `message` with a marker before each top-level string argument of a
@@ -64,5 +53,24 @@ public actor VerbatimArguments: Transport {
             guard case .string(let text) = value, text.first == marker else { return value }
             return .string(String(text.dropFirst()))
         }
+    }
+}
+
+/// `inner`'s incoming messages through `transform`, for a transport that
+/// wraps another: `receive()` is synchronous, the inner actor's is not.
+public func relayedMessages(
+    of inner: any Transport, _ transform: @escaping @Sendable (Data) -> Data = { $0 }
+) -> AsyncThrowingStream<Data, any Error> {
+    AsyncThrowingStream { continuation in
+        // Owned by the stream: it ends when the stream is dropped.
+        let relay = Task {
+            do {
+                for try await message in await inner.receive() { continuation.yield(transform(message)) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in relay.cancel() }
     }
 }
