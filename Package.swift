@@ -168,6 +168,13 @@ let package = Package(
             dependencies: ["SandboxProtocol"],
             path: "Tests/SandboxProtocolTests"
         ),
+        // The run_python tool against a runner that follows PROTOCOL.md's
+        // sessions: no server, no sandbox (`swift test --filter SandboxMCPTests`).
+        .testTarget(
+            name: "SandboxMCPTests",
+            dependencies: ["SandboxMCP", "SandboxProtocol", .product(name: "MCP", package: "swift-sdk")],
+            path: "Tests/SandboxMCPTests"
+        ),
         // The server's parts against a fake `SandboxProvider`: no kernel
         // sandbox, no processes; they run in parallel, in seconds
         // (`swift test --filter SandboxServerUnitTests`).
