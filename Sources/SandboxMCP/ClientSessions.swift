@@ -16,8 +16,8 @@ public actor ClientSessions {
     private var open: [String: SessionHandle] = [:]
     /// Names whose session ended, with why, until a new one is opened.
     private var lost: [String: SessionEnd] = [:]
-    /// Opens under way, so that two calls naming a new session share one.
-    private var opening: [String: Task<Result<SessionHandle, RunnerError>, Never>] = [:]
+    /// Calls waiting for a name's session that another call is opening: they share it.
+    private var opening: [String: [CheckedContinuation<Result<SessionHandle, RunnerError>, Never>]] = [:]
 
     public init(runner: any CodeRunner) {
         self.runner = runner
@@ -30,15 +30,16 @@ public actor ClientSessions {
             forget(name, because: end)
             return .ended(end)
         }
-        let task = opening[name] ?? Task { [runner] in
-            do throws(RunnerError) { return .success(try await runner.openSession()) } catch { return .failure(error) }
+        if opening[name] != nil {
+            let handle = try await withCheckedContinuation { opening[name, default: []].append($0) }.get()
+            return .open(handle, note: nil)
         }
-        opening[name] = task
-        let outcome = await task.value
-        opening[name] = nil
+        opening[name] = []
+        let outcome: Result<SessionHandle, RunnerError>
+        do throws(RunnerError) { outcome = .success(try await runner.openSession()) } catch { outcome = .failure(error) }
+        if case .success(let handle) = outcome { open[name] = handle }
+        for waiting in opening.removeValue(forKey: name) ?? [] { waiting.resume(returning: outcome) }
         let handle = try outcome.get()
-        if open[name] == handle { return .open(handle, note: nil) }  // another call opened it
-        open[name] = handle
         let note = lost.removeValue(forKey: name).map {
             "Session '\(name)' is new: the previous one ended (\($0.reason)), so its variables, imports and files are gone."
         } ?? "Session '\(name)' started: its variables, imports and /tmp files stay for later calls that name it."

@@ -86,6 +86,8 @@ public struct RunPythonTool: Sendable {
             case .queueFull, .tooManyInFlight, .rateLimited: advice = " Try again in a moment."
             case .tooManySessions: advice = " Use session: true or a name already in use, or no session."
             case .shuttingDown: advice = " Try again once it is back."
+            case .methodNotFound where session != nil:
+                advice = " This service has no sessions (it runs with --isolation exec, or predates them); call without session."
             default: break
             }
             return RunReport.error("The sandbox service refused to \(what): \(refusal.message).\(advice) The code was not run.")
@@ -122,7 +124,7 @@ extension RunPythonTool {
                 "stdin": ["type": "string", "description": "Text the program reads as its standard input."],
                 "timeoutMs": [
                     "type": "integer", "minimum": 1,
-                    "description": "Wall-clock limit in milliseconds (the service caps it; 10000 by default).",
+                    "description": "Wall-clock limit in milliseconds; the service's default when left out (10000 unless configured), up to its maximum.",
                 ],
                 "session": [
                     "type": ["boolean", "string"],
