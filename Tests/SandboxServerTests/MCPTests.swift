@@ -70,6 +70,24 @@ extension SandboxSuite {
             }
         }
 
+        /// SIGTERM drains /mcp as it drains WebSockets: the call in flight is
+        /// answered, then the MCP sessions end and sandboxd exits 0.
+        @Test func sigtermAnswersTheCallInFlightThenExits() async throws {
+            let (process, log) = try ShutdownTests.launch([
+                "--port", "0", "--workers", "2", "--warm", "1", "--preload", "none", "--shutdown-grace", "10",
+            ])
+            defer { if process.isRunning { process.terminate() } }
+            let port = try await ShutdownTests.listeningPort(in: log)
+            try await Self.http([
+                "--url", Self.mcpURL(port), "--scenario", "drain", "--server-pid", "\(process.processIdentifier)",
+            ])
+            let deadline = ContinuousClock.now + .seconds(15)
+            while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning && process.terminationStatus == 0)
+            let leftovers = await HostProcesses.leftovers()
+            #expect(leftovers.isEmpty, "\(leftovers)")
+        }
+
         /// An MCP session holds a connection place, as a WebSocket does, until
         /// it idles out; then its id is unknown (404) and the place is free.
         @Test func idleMCPSessionIsRetiredAndGivesItsConnectionPlaceBack() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MCP
 import SandboxMCP
+import SandboxProtocol
 import Synchronization
 
 /// One MCP client of `/mcp` (one MCP session, `Mcp-Session-Id`): its own
@@ -12,12 +13,12 @@ final class MCPClient: Sendable {
     /// The client's address, whose connection place it holds (`ClientLimits`).
     let address: String
     let transport: StatefulHTTPServerTransport
-    private let metered: SentBytes
+    private let metered: MeteredTransport
     private let server: Server
     private let runner: InProcessRunner
     private let lastRequest = Mutex(ContinuousClock.now)
 
-    private init(id: String, address: String, transport: StatefulHTTPServerTransport, metered: SentBytes,
+    private init(id: String, address: String, transport: StatefulHTTPServerTransport, metered: MeteredTransport,
                  server: Server, runner: InProcessRunner) {
         self.id = id
         self.address = address
@@ -41,7 +42,7 @@ final class MCPClient: Sendable {
             logger: logger)
         let runner = InProcessRunner(server: state, address: address)
         let server = await SandboxMCPServer.make(runner: runner, logger: logger)
-        let metered = SentBytes(transport, logger: logger)
+        let metered = MeteredTransport(transport, logger: logger)
         try await server.start(transport: VerbatimArguments(metered, logger: logger))
         return MCPClient(id: id, address: address, transport: transport, metered: metered, server: server, runner: runner)
     }
@@ -63,11 +64,15 @@ final class MCPClient: Sendable {
         await runner.close()
     }
 
-    /// Nothing asked for `timeout`, no run in flight, no sandbox session
-    /// open: the WebSocket rule, and sandbox sessions end by their own idle timeout.
+    /// Nothing asked for `timeout`, no request or run in flight, no sandbox
+    /// session open: the WebSocket rule, and sandbox sessions end by their own idle timeout.
     func isIdle(for timeout: Duration) -> Bool {
-        lastRequest.withLock { $0 } + timeout <= .now && runner.connection.isIdle(for: timeout) && !runner.hasOpenSessions
+        lastRequest.withLock { $0 } + timeout <= .now && !isAnswering && runner.connection.isIdle(for: timeout)
+            && !runner.hasOpenSessions
     }
+
+    /// Whether a request of the client's has not been answered yet.
+    var isAnswering: Bool { metered.unanswered > 0 }
 
     /// Bytes sent to the client so far. The SDK's transport keeps every
     /// message for replay until the MCP session ends, so this is what it holds.
@@ -80,10 +85,28 @@ private struct FixedSessionID: SessionIDGenerator {
     func generateSessionID() -> String { id }
 }
 
-/// Counts what goes out through a transport.
-private actor SentBytes: Transport {
+/// Counts the bytes that go out through a transport, and the requests that
+/// came in and have not been answered yet.
+private actor MeteredTransport: Transport {
+    private struct Counts {
+        var bytesSent = 0
+        var unanswered: Set<JSONValue> = []
+    }
+
+    /// The members that say what a message is.
+    private struct Envelope: Decodable {
+        struct Params: Decodable {
+            /// `notifications/cancelled`'s: that request gets no answer.
+            var requestId: JSONValue?
+        }
+
+        var id: JSONValue?
+        var method: String?
+        var params: Params?
+    }
+
     private let inner: any Transport
-    private let total = Mutex(0)
+    private let counts = Mutex(Counts())
     nonisolated let logger: Logger
 
     init(_ inner: any Transport, logger: Logger) {
@@ -91,14 +114,38 @@ private actor SentBytes: Transport {
         self.logger = logger
     }
 
-    nonisolated var count: Int { total.withLock { $0 } }
+    nonisolated var count: Int { counts.withLock { $0.bytesSent } }
+    nonisolated var unanswered: Int { counts.withLock { $0.unanswered.count } }
 
     func connect() async throws { try await inner.connect() }
     func disconnect() async { await inner.disconnect() }
-    func receive() -> AsyncThrowingStream<Data, any Error> { relayedMessages(of: inner) }
+
+    func receive() -> AsyncThrowingStream<Data, any Error> {
+        relayedMessages(of: inner) { [self] message in
+            received(message)
+            return message
+        }
+    }
+
+    private nonisolated func received(_ message: Data) {
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: message), let method = envelope.method else { return }
+        counts.withLock { counts in
+            if let id = envelope.id {
+                counts.unanswered.insert(id)
+            } else if method == CancelledNotification.name, let cancelled = envelope.params?.requestId {
+                counts.unanswered.remove(cancelled)
+            }
+        }
+    }
 
     func send(_ data: Data) async throws {
-        total.withLock { $0 += data.count }
+        let envelope = try? JSONDecoder().decode(Envelope.self, from: data)
+        defer {
+            counts.withLock { counts in
+                counts.bytesSent += data.count
+                if envelope?.method == nil, let id = envelope?.id { counts.unanswered.remove(id) }
+            }
+        }
         try await inner.send(data)
     }
 }

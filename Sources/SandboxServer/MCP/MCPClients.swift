@@ -103,13 +103,18 @@ final class MCPClients: Sendable {
 
     var isAccepting: Bool { state.withLock { $0.accepting } }
 
-    /// Takes no more clients and retires every one.
-    func shutDown() async {
+    /// Takes no more clients and retires every one, once the answers under
+    /// way have been handed to their streams (for at most `drainTimeout`).
+    func shutDown(drainTimeout: Duration = Outbox.drainTimeout) async {
         let clients = state.withLock { state in
             state.accepting = false
             return Array(state.clients.values)
         }
         startedSink.finish()
+        let deadline = ContinuousClock.now + drainTimeout
+        while clients.contains(where: \.isAnswering), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         for client in clients { await retire(client) }
     }
 

@@ -2,13 +2,15 @@
 sandboxd's /mcp, running the checks of checks.py.
 
     http_client.py --url http://127.0.0.1:PORT/mcp [--token T] \
-        [--scenario core|sessions|access]
+        [--scenario core|sessions|access|drain [--server-pid PID]]
 
 Prints one "ok NAME" line per check, then "all checks passed"; exits 1 with
 what went wrong otherwise.
 """
 
 import argparse
+import os
+import signal
 import sys
 
 import anyio
@@ -49,12 +51,39 @@ async def access(options):
                 await checks.run(session, [checks.prints])
 
 
+async def drain(options):
+    """SIGTERM while a call runs: the call still gets its result."""
+    async with streamable_http_client(options.url) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            await session.list_tools()
+            results = []
+
+            async def call():
+                code = "import time\ntime.sleep(2)\nprint('slept')"
+                results.append(await checks.call(session, {"code": code, "timeoutMs": 20000}))
+
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(call)
+                await anyio.sleep(1)
+                os.kill(options.server_pid, signal.SIGTERM)
+            result = results[0]
+            checks.expect(result.content[0].text == "slept\n" and "Status: ok" in checks.text_of(result),
+                          "the call in flight at SIGTERM is answered", result)
+            print("ok drain", flush=True)
+            print("all checks passed", flush=True)
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--token")
-    parser.add_argument("--scenario", choices=["core", "sessions", "access"], default="core")
+    parser.add_argument("--scenario", choices=["core", "sessions", "access", "drain"], default="core")
+    parser.add_argument("--server-pid", type=int, help="drain: the sandboxd to send SIGTERM")
     options = parser.parse_args()
+    if options.scenario == "drain":
+        await drain(options)
+        return
     if options.scenario == "access":
         await access(options)
         return
