@@ -42,6 +42,12 @@ extension SandboxSuite {
             }
         }
 
+        @Test func stdioConnectsAgainAfterTheServiceClosedAnIdleConnection() async throws {
+            try await TestServer.with(TestServer.configuration { $0.idleTimeout = .seconds(1) }) { port in
+                try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "reconnects"])
+            }
+        }
+
         @Test(.disabled("waits for server sessions (PROTOCOL.md §4.8–4.10), being built on main"))
         func stdioSessionsKeepStateApartByNameAndReportTheirEnd() async throws {
             try await TestServer.with(Self.withSessions) { port in

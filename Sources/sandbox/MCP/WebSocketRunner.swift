@@ -170,6 +170,7 @@ final class WebSocketRunner: CodeRunner {
             state.connections += 1
             return state.connections
         }) else { return }
+        let connected = Mutex(false)
         var failure = RunnerError.unreachable("the connection to the sandbox service closed")
         do {
             try await ProtocolConnection.connect(url: url, token: token, notifications: { [weak self] method, params in
@@ -182,6 +183,7 @@ final class WebSocketRunner: CodeRunner {
                     defer { state.waiters = [] }
                     return state.waiters
                 }
+                connected.withLock { $0 = true }
                 for waiter in waiters { waiter.resume(returning: .success(line)) }
                 await serve(line, idleTimeout: .milliseconds(info.limits.idleTimeoutMs))
             }
@@ -189,6 +191,8 @@ final class WebSocketRunner: CodeRunner {
             failure = RunnerError(error as? ClientError ?? .unreachable("\(error)"))
         }
         lineClosed(number)
+        // Calls that came after a live connection closed wait for the next one (their wake-up is buffered).
+        guard !connected.withLock({ $0 }) else { return }
         let waiters = state.withLock { state in
             defer { state.waiters = [] }
             return state.waiters

@@ -2,7 +2,7 @@
 an MCP desktop client would, and runs the checks of checks.py.
 
     stdio_client.py --sandbox PATH --url ws://127.0.0.1:PORT/v1/ws [--token T] \
-        [--scenario core|sessions|unreachable|unauthorized]
+        [--scenario core|sessions|unreachable|unauthorized|reconnects]
 
 Prints one "ok NAME" line per check, then "all checks passed"; exits 1 with
 what went wrong otherwise.
@@ -34,7 +34,17 @@ async def unauthorized(session):
                   "a service that wants a token it was not given is a tool error saying so", result)
 
 
-SCENARIOS = {"core": checks.CORE, "sessions": checks.SESSIONS, "unreachable": [unreachable], "unauthorized": [unauthorized]}
+async def reconnects(session):
+    """The service closes an idle connection (a test server's idle timeout is short): the next call connects again."""
+    first = await checks.call(session, {"code": "print(1)"})
+    checks.expect(first.content[0].text == "1\n", "the first call runs", first)
+    await anyio.sleep(3)
+    second = await checks.call(session, {"code": "print(2)"})
+    checks.expect(second.is_error is not True and second.content[0].text == "2\n", "a call after the close runs", second)
+
+
+SCENARIOS = {"core": checks.CORE, "sessions": checks.SESSIONS, "unreachable": [unreachable], "unauthorized": [unauthorized],
+             "reconnects": [reconnects]}
 
 
 async def main():
