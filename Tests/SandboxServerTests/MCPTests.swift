@@ -20,13 +20,20 @@ extension SandboxSuite {
         static func webSocketURL(_ port: Int) -> String { "ws://127.0.0.1:\(port)/v1/ws" }
         static func mcpURL(_ port: Int) -> String { "http://127.0.0.1:\(port)/mcp" }
 
-        /// Sessions need the server's sessions (PROTOCOL.md §4.8–4.10).
-        static let withSessions = TestServer.configuration { $0.access.tokens = [token] }
+        /// Test servers take at most 64 KiB of code, so that checks.py's refused
+        /// run stays small (the SDK's stdio reader is slow on megabyte lines in debug builds).
+        static func configuration(token: String? = nil, _ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
+            TestServer.configuration {
+                $0.maxCodeBytes = 64 << 10
+                if let token { $0.access.tokens = [token] }
+                adjust(&$0)
+            }
+        }
 
         // MARK: stdio: `sandbox mcp`
 
         @Test func stdioListsRunsPlotsAndReportsFailuresAndBadInput() async throws {
-            try await TestServer.with(TestServer.configuration { $0.access.tokens = [Self.token] }) { port in
+            try await TestServer.with(Self.configuration(token: Self.token)) { port in
                 try await Self.stdio(["--url", Self.webSocketURL(port), "--token", Self.token, "--scenario", "core"])
             }
         }
@@ -37,20 +44,20 @@ extension SandboxSuite {
         }
 
         @Test func stdioWithoutTheServicesTokenIsAToolErrorThatSaysSo() async throws {
-            try await TestServer.with(TestServer.configuration { $0.access.tokens = [Self.token] }) { port in
+            try await TestServer.with(Self.configuration(token: Self.token)) { port in
                 try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "unauthorized"])
             }
         }
 
         @Test func stdioConnectsAgainAfterTheServiceClosedAnIdleConnection() async throws {
-            try await TestServer.with(TestServer.configuration { $0.idleTimeout = .seconds(1) }) { port in
+            try await TestServer.with(Self.configuration { $0.idleTimeout = .seconds(1) }) { port in
                 try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "reconnects"])
             }
         }
 
         @Test(.disabled("waits for server sessions (PROTOCOL.md §4.8–4.10), being built on main"))
         func stdioSessionsKeepStateApartByNameAndReportTheirEnd() async throws {
-            try await TestServer.with(Self.withSessions) { port in
+            try await TestServer.with(Self.configuration(token: Self.token)) { port in
                 try await Self.stdio(["--url", Self.webSocketURL(port), "--token", Self.token, "--scenario", "sessions"])
             }
         }
@@ -58,20 +65,20 @@ extension SandboxSuite {
         // MARK: Streamable HTTP: sandboxd's /mcp
 
         @Test func httpListsRunsPlotsAndReportsFailuresAndBadInput() async throws {
-            try await TestServer.with { port in
+            try await TestServer.with(Self.configuration()) { port in
                 try await Self.http(["--url", Self.mcpURL(port), "--scenario", "core"])
             }
         }
 
         @Test func httpNeedsTheTokenAndRefusesForeignOrigins() async throws {
-            try await TestServer.with(TestServer.configuration { $0.access.tokens = [Self.token] }) { port in
+            try await TestServer.with(Self.configuration(token: Self.token)) { port in
                 try await Self.http(["--url", Self.mcpURL(port), "--token", Self.token, "--scenario", "access"])
             }
         }
 
         @Test(.disabled("waits for server sessions (PROTOCOL.md §4.8–4.10), being built on main"))
         func httpSessionsKeepStateApartByNameAndReportTheirEnd() async throws {
-            try await TestServer.with(Self.withSessions) { port in
+            try await TestServer.with(Self.configuration(token: Self.token)) { port in
                 try await Self.http(["--url", Self.mcpURL(port), "--token", Self.token, "--scenario", "sessions"])
             }
         }

@@ -113,9 +113,17 @@ async def bad_input_is_a_tool_error(session):
         expect(words in text_of(result) and "not run" in text_of(result), f"{arguments}: the message says {words!r}", result)
 
 
+async def server_refusal_is_a_tool_error(session):
+    # Past the test servers' maxCodeBytes (64 KiB; MCPTests sets it): refused with -32003.
+    result = await call(session, {"code": "#" * 100_000 + "\nprint(1)"})
+    expect(result.is_error is True, "a refused run is a tool error", result)
+    text = text_of(result)
+    expect("refused" in text and "Code too large" in text and "not run" in text, "the message says why", result)
+
+
 CORE = [lists_the_tool, prints, reads_stdin, plots_as_png, shows_other_displays_as_text,
         failing_program_is_a_normal_result, timeout_is_a_normal_result, data_url_like_code_runs_verbatim,
-        bad_input_is_a_tool_error]
+        bad_input_is_a_tool_error, server_refusal_is_a_tool_error]
 
 
 async def session_keeps_state(session):
