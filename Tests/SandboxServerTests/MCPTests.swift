@@ -55,9 +55,10 @@ extension SandboxSuite {
             }
         }
 
+        /// Also: an open session keeps its connection past the idle timeout.
         @Test(.disabled("waits for server sessions (PROTOCOL.md §4.8–4.10), being built on main"))
         func stdioSessionsKeepStateApartByNameAndReportTheirEnd() async throws {
-            try await TestServer.with(Self.configuration(token: Self.token)) { port in
+            try await TestServer.with(Self.configuration(token: Self.token) { $0.idleTimeout = .seconds(1) }) { port in
                 try await Self.stdio(["--url", Self.webSocketURL(port), "--token", Self.token, "--scenario", "sessions"])
             }
         }
@@ -76,9 +77,10 @@ extension SandboxSuite {
             }
         }
 
+        /// Also: an open session keeps its MCP session past the idle timeout.
         @Test(.disabled("waits for server sessions (PROTOCOL.md §4.8–4.10), being built on main"))
         func httpSessionsKeepStateApartByNameAndReportTheirEnd() async throws {
-            try await TestServer.with(Self.configuration(token: Self.token)) { port in
+            try await TestServer.with(Self.configuration(token: Self.token) { $0.idleTimeout = .seconds(1) }) { port in
                 try await Self.http(["--url", Self.mcpURL(port), "--token", Self.token, "--scenario", "sessions"])
             }
         }

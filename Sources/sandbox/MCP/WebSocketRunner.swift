@@ -207,7 +207,7 @@ final class WebSocketRunner: CodeRunner {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await line.connection.closed() }
             group.addTask { [self] in
-                let interval = max(idleTimeout / 2, .seconds(1))
+                let interval = max(idleTimeout / 2, .milliseconds(100))
                 while (try? await Task.sleep(for: interval)) != nil {
                     guard state.withLock({ !$0.openSessions.isEmpty }) else { continue }
                     _ = try? await line.connection.call(Method.initialize, JSONValue.object([:]))

@@ -8,6 +8,8 @@ not behave. stdio_client.py and http_client.py run them over their transports.
 import base64
 import binascii
 
+import anyio
+
 TOOL = "run_python"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -159,7 +161,16 @@ async def ended_session_is_reported_then_replaced(session):
            "the call after runs in a fresh session and says earlier state is gone", again)
 
 
-SESSIONS = [session_keeps_state, named_sessions_are_apart, ended_session_is_reported_then_replaced]
+async def session_outlives_the_connections_idle_timeout(session):
+    # MCPTests' session servers close idle connections after 1 s; an open session keeps its connection.
+    await call(session, {"code": "kept = 'yes'", "session": True})
+    await anyio.sleep(3)
+    result = await call(session, {"code": "print(kept)", "session": True})
+    expect(result.is_error is not True and result.content[0].text == "yes\n", "the session is still there", result)
+
+
+SESSIONS = [session_keeps_state, named_sessions_are_apart, ended_session_is_reported_then_replaced,
+            session_outlives_the_connections_idle_timeout]
 
 
 async def run(session, checks):

@@ -91,7 +91,8 @@ async def main():
     async with create_mcp_http_client(headers=headers) as client:
         async with streamable_http_client(options.url, http_client=client) as (read, write):
             async with ClientSession(read, write) as session:
-                await checks.run(session, checks.CORE if options.scenario == "core" else checks.SESSIONS)
+                checks_of = {"core": checks.CORE, "sessions": checks.SESSIONS}
+                await checks.run(session, checks_of[options.scenario])
 
 
 if __name__ == "__main__":
