@@ -7,6 +7,7 @@ not behave. stdio_client.py and http_client.py run them over their transports.
 
 import base64
 import binascii
+import contextlib
 
 import anyio
 
@@ -178,4 +179,20 @@ async def run(session, checks):
     for check in checks:
         await check(session)
         print(f"ok {check.__name__}", flush=True)
-    print("all checks passed", flush=True)
+
+
+async def newest_client_finds_the_handshake(server, headers=None):
+    """The SDK's high-level Client, as a new agent uses it: it asks for the 2026 protocol
+    (server/discover) first and must fall back to the initialize handshake this server speaks.
+    `server` is the /mcp URL or the StdioServerParameters of `sandbox mcp`."""
+    from mcp.client.client import Client
+    from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+    async with contextlib.AsyncExitStack() as stack:
+        if isinstance(server, str):
+            http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+            server = streamable_http_client(server, http_client=http)
+        client = await stack.enter_async_context(Client(server))
+        result = await client.call_tool(TOOL, {"code": "print(6*7)"})
+        expect(result.is_error is not True and result.content[0].text == "42\n", "the newest Client runs code", result)
+    print("ok newest_client_finds_the_handshake", flush=True)

@@ -49,6 +49,7 @@ async def access(options):
         async with streamable_http_client(options.url, http_client=client) as (read, write):
             async with ClientSession(read, write) as session:
                 await checks.run(session, [checks.prints])
+    print("all checks passed", flush=True)
 
 
 async def drain(options):
@@ -71,7 +72,7 @@ async def drain(options):
             checks.expect(result.content[0].text == "slept\n" and "Status: ok" in checks.text_of(result),
                           "the call in flight at SIGTERM is answered", result)
             print("ok drain", flush=True)
-            print("all checks passed", flush=True)
+    print("all checks passed", flush=True)
 
 
 async def main():
@@ -91,8 +92,10 @@ async def main():
     async with create_mcp_http_client(headers=headers) as client:
         async with streamable_http_client(options.url, http_client=client) as (read, write):
             async with ClientSession(read, write) as session:
-                checks_of = {"core": checks.CORE, "sessions": checks.SESSIONS}
-                await checks.run(session, checks_of[options.scenario])
+                await checks.run(session, checks.CORE if options.scenario == "core" else checks.SESSIONS)
+    if options.scenario == "core":
+        await checks.newest_client_finds_the_handshake(options.url, headers)
+    print("all checks passed", flush=True)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ async def main():
     async with stdio_client(server) as (read, write):
         async with ClientSession(read, write) as session:
             await checks.run(session, SCENARIOS[options.scenario])
+    if options.scenario == "core":
+        await checks.newest_client_finds_the_handshake(server)
+    print("all checks passed", flush=True)
 
 
 if __name__ == "__main__":
