@@ -21,6 +21,9 @@ public struct SandboxOptions: Sendable {
     /// sandboxes are alive at once). A run that finds none idle at the cap
     /// waits for one.
     public var maxForkServers: Int?
+    /// At most this many sessions at once, each in a fork-server slot of
+    /// its own (nil: no cap here; the service caps them).
+    public var maxSessions: Int?
 
     public init(
         launcherPath: String? = nil, interpreterPath: String? = nil, cgroups: CgroupMode = .automatic,
@@ -32,6 +35,7 @@ public struct SandboxOptions: Sendable {
         self.isolation = isolation
         self.preload = preload
         maxForkServers = nil
+        maxSessions = nil
     }
 }
 
@@ -55,6 +59,10 @@ public enum CgroupMode: Sendable {
 /// Why the sandbox cannot be used. The service refuses to start with this message.
 public struct SandboxUnavailable: Error, CustomStringConvertible {
     public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// Runs Python code in fresh sandboxes, one C launcher per run: the
@@ -76,6 +84,10 @@ public struct Sandbox: SandboxProvider {
     /// that use it (`RunLimits.usesPreload`).
     let slots: ForkServerSlots?
     let preloadingSlots: ForkServerSlots?
+    /// The sessions' slots, one per open session, kept apart so that idle
+    /// sessions never take a slot a run could use: preloading, when there
+    /// is anything to preload (a notebook's cells import the stack).
+    let sessionSlots: ForkServerSlots?
     private let forkServerArguments: [String]
     private let preloadingForkServerArguments: [String]
     /// The top-level names of `preload`, each a whole word: a program that
@@ -96,12 +108,14 @@ public struct Sandbox: SandboxProvider {
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
         forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: false)
         preloadingForkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: true)
-        let makeSlots = { (arguments: [String]) in
-            ForkServerSlots(
-                launcher: launcherPath, arguments: arguments, cgroups: cgroups, maxSlots: options.maxForkServers, logger: logger)
+        let makeSlots = { (arguments: [String], maxSlots: Int?) in
+            ForkServerSlots(launcher: launcherPath, arguments: arguments, cgroups: cgroups, maxSlots: maxSlots, logger: logger)
         }
-        slots = options.isolation == .fork ? makeSlots(forkServerArguments) : nil
-        preloadingSlots = options.isolation == .fork && !preload.isEmpty ? makeSlots(preloadingForkServerArguments) : nil
+        let fork = options.isolation == .fork
+        slots = fork ? makeSlots(forkServerArguments, options.maxForkServers) : nil
+        preloadingSlots = fork && !preload.isEmpty ? makeSlots(preloadingForkServerArguments, options.maxForkServers) : nil
+        sessionSlots = fork
+            ? makeSlots(preload.isEmpty ? forkServerArguments : preloadingForkServerArguments, options.maxSessions) : nil
     }
 
     public static func prepare(_ options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "pysandbox.sandbox")) async throws -> Sandbox {
@@ -154,7 +168,7 @@ public struct Sandbox: SandboxProvider {
     /// (cancelled runs are killed), waits until the last has been reaped,
     /// and removes the cgroup parents of this process.
     public func run() async {
-        let pools = [slots, preloadingSlots].compactMap { $0 }
+        let pools = [slots, preloadingSlots, sessionSlots].compactMap { $0 }
         // No preloading fork server is started ahead here: the service's warm
         // pool of preloaded sandboxes starts one at once (a second started
         // here as well would cost 70 MB and a second of CPU at every start).
@@ -164,6 +178,26 @@ public struct Sandbox: SandboxProvider {
             pools.forEach { $0.close() }
         }
         cgroups.releaseParents(logger: logger)
+    }
+
+    public var offersSessions: Bool { sessionSlots != nil }
+
+    /// Opens a session: a sandbox forked for it that runs its cells until it
+    /// ends. It starts once `run()` is running; `ready()` says when it can
+    /// take its first cell (cells started before then wait).
+    public func openSession(limits: SessionLimits) throws -> any SandboxSession {
+        guard let sessionSlots else {
+            throw SandboxUnavailable(description: "sessions need fork isolation (--isolation fork)")
+        }
+        var launchLimits = limits.runLimits
+        launchLimits.usesPreload = !preload.isEmpty
+        let session = ForkServerSession(
+            slots: sessionSlots, limitArguments: command.limitArguments(for: launchLimits), limits: limits, logger: logger)
+        guard launchers.submit(session) else {
+            session.abandon("the sandbox has shut down")
+            throw SandboxUnavailable(description: "the sandbox has shut down; it opens no more sessions")
+        }
+        return session
     }
 
     /// Whether the program or one of its text files names a preloaded

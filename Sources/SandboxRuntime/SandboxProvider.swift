@@ -24,6 +24,10 @@ public protocol SandboxProvider: Service {
     /// program (`SandboxRun.start`). `limits` fixes what the sandbox
     /// enforces; the wall timeout and output limit come with the program.
     func launch(limits: RunLimits) throws -> any SandboxRun
+    /// Whether `openSession` can work (`Isolation.fork`).
+    var offersSessions: Bool { get }
+    /// Opens a session (`SandboxSession`) with these limits over its life.
+    func openSession(limits: SessionLimits) throws -> any SandboxSession
 }
 
 /// One sandbox and the one program it runs. It loads its interpreter ahead

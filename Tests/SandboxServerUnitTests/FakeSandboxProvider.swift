@@ -23,6 +23,12 @@ final class FakeSandboxProvider: SandboxProvider {
         return run
     }
 
+    /// Sessions are tested with real sandboxes (SessionTests, SessionServerTests).
+    let offersSessions = false
+    func openSession(limits: SessionLimits) throws -> any SandboxSession {
+        throw SandboxUnavailable(description: "the fake provider has no sessions")
+    }
+
     /// Nothing to supervise: fake runs need no task.
     func run() async throws {
         try? await gracefulShutdown()

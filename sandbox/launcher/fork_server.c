@@ -20,6 +20,16 @@
  * that channel closes once the run's pid 1 is gone and the slot can take
  * the next run.
  *
+ * A session (--session in the run message) is a run that serves cells: the
+ * service sends its words on the stop socket instead of a bare stop byte:
+ * 'b' and eight bytes (the cell's CPU limit in microseconds, host order)
+ * when a cell begins, 'e' when it has ended, 'i' to interrupt it, 's' to
+ * end the session. Between cells pid 1 keeps every process of the session
+ * stopped; each cell's CPU time is reported on the run's status channel
+ * ("cell cpu_us=N"), as is a cell that reached its CPU limit ("cell
+ * limit=cpu"), which is interrupted rather than stopped. The run's memory
+ * and --cpu-time-ms limits cover the session's whole life.
+ *
  * The runs of a slot live in the slot's cgroup, which they inherit from the
  * fork server at fork: no per-run cgroup, no attach (on cgroup v1 each one
  * waits for an RCU grace period). Each run's limits are set on the slot's
@@ -31,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,7 +87,16 @@ struct run {
     bool reported;
     struct limit_watch watch;
     int timer_fd;
+    /* A session's: whether a cell runs, the run's CPU time when it began,
+     * and the part of a word from the service read so far. */
+    bool cell_running;
+    uint64_t cell_cpu_base_us;
+    unsigned char word[1 + sizeof(uint64_t)];
+    size_t word_length;
 };
+
+/* The service's words on a session's stop socket. */
+enum { CELL_BEGIN = 'b', CELL_END = 'e', CELL_INTERRUPT = 'i' };
 
 static uint64_t now_ms(void)
 {
@@ -236,6 +256,84 @@ static void stop_run(struct run *run, enum run_stop reason)
     (void)ignored;
 }
 
+static void tell_pid1(const struct run *run, char request)
+{
+    ssize_t ignored = write(run->go_fd, &request, 1);
+    (void)ignored;
+}
+
+/* A cell begins: its processes go on, and its CPU time counts from here. */
+static void begin_cell(struct run *run, uint64_t cpu_limit_us)
+{
+    if (run->cell_running)
+        return;
+    run->cell_running = true;
+    run->cell_cpu_base_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
+    run->watch.cell_cpu_limit_us = run->cell_cpu_base_us + (cpu_limit_us > 0 ? cpu_limit_us : 1);
+    run->watch.cell_limit_reached = false;
+    tell_pid1(run, RESUME_REQUEST);
+    rearm_limit_watch(&run->watch);
+}
+
+/* A cell has ended: its processes stop until the next, and its CPU time is reported. */
+static void end_cell(struct run *run)
+{
+    if (!run->cell_running)
+        return;
+    tell_pid1(run, PAUSE_REQUEST);
+    uint64_t cpu_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
+    report_line("cell cpu_us=%" PRIu64, cpu_us > run->cell_cpu_base_us ? cpu_us - run->cell_cpu_base_us : 0);
+    run->cell_running = false;
+    run->watch.cell_cpu_limit_us = 0;
+    run->watch.cell_limit_reached = false;
+    rearm_limit_watch(&run->watch);
+}
+
+/* The words waiting on a session's stop socket; anything but a cell's word (or its end) stops it. */
+static void read_session_words(struct run *run)
+{
+    for (;;) {
+        size_t wanted = run->word_length == 0 ? 1 : run->word[0] == CELL_BEGIN ? sizeof run->word : 1;
+        ssize_t count = recv(run->stop_fd, run->word + run->word_length, wanted - run->word_length, MSG_DONTWAIT);
+        if (count < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (count <= 0) {
+            stop_run(run, STOPPED_BY_SERVICE);
+            return;
+        }
+        run->word_length += (size_t)count;
+        if (run->word_length < (run->word[0] == CELL_BEGIN ? sizeof run->word : 1))
+            continue;
+        run->word_length = 0;
+        switch (run->word[0]) {
+        case CELL_BEGIN: {
+            uint64_t cpu_limit_us;
+            memcpy(&cpu_limit_us, run->word + 1, sizeof cpu_limit_us);
+            begin_cell(run, cpu_limit_us);
+            break;
+        }
+        case CELL_END: end_cell(run); break;
+        case CELL_INTERRUPT:
+            if (run->cell_running)
+                tell_pid1(run, INTERRUPT_REQUEST);
+            break;
+        default: stop_run(run, STOPPED_BY_SERVICE); return;
+        }
+    }
+}
+
+/* A cell past its CPU limit is interrupted, once; the service ends it if that does not. */
+static void interrupt_cell_at_limit(struct run *run)
+{
+    run->watch.cell_limit_reached = false;
+    run->watch.cell_cpu_limit_us = 0;
+    if (!run->cell_running)
+        return;
+    report_line("cell limit=cpu");
+    tell_pid1(run, INTERRUPT_REQUEST);
+    rearm_limit_watch(&run->watch);
+}
+
 /* A run message from the service; a run that cannot be started is reported and ended at once. */
 static void begin_run(const struct sandbox_config *config, struct skeleton *skeleton, struct run *run,
                       char *text, size_t length, const int fds[6])
@@ -315,6 +413,8 @@ static bool fork_server_gone(const struct skeleton *skeleton)
 /* The run's pid 1 is gone (or never started): report what is known, and free the slot. */
 static void finish_run(struct run *run, const struct skeleton *skeleton)
 {
+    if (run->cell_running) /* a session's cell the end cut short: its CPU time, as the cgroup counted it */
+        end_cell(run);
     if (!run->reported && run->outcome_fd >= 0 && run->pid_fd >= 0)
         read_from_run(run, &cgroup, -1);
     /* Its pid 1 dies with the fork server (parent-death signal), often before we see the fork server go. */
@@ -429,8 +529,12 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             finish_run(&run, skeleton);
             continue;
         }
-        if (watches[W_STOP].revents)
-            stop_run(&run, STOPPED_BY_SERVICE);
+        if (watches[W_STOP].revents) {
+            if (run.config.session)
+                read_session_words(&run);
+            else
+                stop_run(&run, STOPPED_BY_SERVICE);
+        }
         if (watches[W_STATUS].revents & (POLLERR | POLLHUP)) {
             run.status_gone = true; /* once: it stays readable for poll */
             stop_run(&run, STOPPED_BY_SERVICE);
@@ -439,6 +543,8 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             enum run_stop reached = check_limits(&run.watch);
             if (reached != RUN_GOING)
                 stop_run(&run, reached);
+            else if (run.watch.cell_limit_reached)
+                interrupt_cell_at_limit(&run);
         }
     }
 }

@@ -97,6 +97,9 @@ struct sandbox_config {
     uint64_t cpu_time_us; /* CPU time of all the run's processes together; 0 = none */
     bool fork_server;     /* serve runs forked from the command (fork_server.c) */
     const char *fork_run_library; /* the fork server's library (zygote/), with --fork-server */
+    /* A fork-server run that is a session (--session): it serves cells until
+     * stopped, and --cpu-time-ms is its whole life's (fork_server.c). */
+    bool session;
 };
 
 /* options.c. Exits on a bad option (fail, errno=0); otherwise returns 0. */
@@ -172,6 +175,11 @@ enum run_stop {
 
 struct limit_watch {
     const struct sandbox_config *config;
+    /* A session's current cell: its CPU limit, as a reading of the run's
+     * total; 0 when no cell runs. check_limits sets cell_limit_reached
+     * (the caller clears both): a cell is interrupted, not stopped. */
+    uint64_t cell_cpu_limit_us;
+    bool cell_limit_reached;
     pid_t init;
     const struct cgroup_handle *cgroup;
     bool memory_watched;        /* no cgroup bounds the run's memory */
@@ -187,6 +195,10 @@ struct limit_watch {
 int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *config, pid_t init,
                       const struct cgroup_handle *cgroup, int socket_probe);
 enum run_stop check_limits(struct limit_watch *watch);
+/* The run's CPU time so far (its cgroup's, or a census of its processes). */
+uint64_t current_run_cpu_us(const struct limit_watch *watch);
+/* Checks again at the next moment a limit could be reached. */
+void rearm_limit_watch(struct limit_watch *watch);
 
 /* init.c */
 

@@ -41,14 +41,33 @@ static void arm(struct limit_watch *watch, uint64_t delay_us)
         fail_errno("timerfd_settime", "arming the limit watch");
 }
 
-/* The earliest time the run could reach its CPU limit from `used`. */
+/* The earliest time the run could reach its CPU limit, or its cell's, from `used`. */
 static uint64_t time_to_cpu_limit(const struct limit_watch *watch, uint64_t used)
 {
-    if (watch->config->cpu_time_us == 0)
-        return MAX_CHECK_US;
-    if (used >= watch->config->cpu_time_us)
-        return 0;
-    return (watch->config->cpu_time_us - used) / watch->cores;
+    uint64_t earliest = MAX_CHECK_US;
+    const uint64_t limits[2] = {watch->config->cpu_time_us, watch->cell_cpu_limit_us};
+    for (int i = 0; i < 2; i++) {
+        if (limits[i] == 0)
+            continue;
+        uint64_t delay = used >= limits[i] ? 0 : (limits[i] - used) / watch->cores;
+        if (delay < earliest)
+            earliest = delay;
+    }
+    return earliest;
+}
+
+uint64_t current_run_cpu_us(const struct limit_watch *watch)
+{
+    struct run_census census = {0};
+    bool counted = !watch->cpu_counted_by_cgroup &&
+                   take_run_census(watch->init, watch->config->workdir, watch->socket_probe, false, &census);
+    return run_cpu_us(watch, counted ? &census : NULL);
+}
+
+void rearm_limit_watch(struct limit_watch *watch)
+{
+    if (watch->timer_fd >= 0)
+        arm(watch, time_to_cpu_limit(watch, current_run_cpu_us(watch)));
 }
 
 int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *config, pid_t init,
@@ -87,6 +106,8 @@ enum run_stop check_limits(struct limit_watch *watch)
     uint64_t cpu_us = run_cpu_us(watch, counted ? &census : NULL);
     if (watch->config->cpu_time_us != 0 && cpu_us >= watch->config->cpu_time_us)
         return STOPPED_AT_CPU_LIMIT;
+    if (watch->cell_cpu_limit_us != 0 && cpu_us >= watch->cell_cpu_limit_us)
+        watch->cell_limit_reached = true;
     /* Resident pages shared after fork count once per process; confirm with each one's share. */
     if (watch->memory_watched && counted && census.memory_bytes > watch->config->cgroup.memory_bytes &&
         take_run_census(watch->init, watch->config->workdir, watch->socket_probe, true, &census) &&

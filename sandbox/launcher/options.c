@@ -39,6 +39,7 @@ enum option_id {
     OPT_PIDS,
     OPT_FORK_SERVER,
     OPT_FORK_RUN_LIBRARY,
+    OPT_SESSION,
 };
 
 static const struct option long_options[] = {
@@ -70,6 +71,7 @@ static const struct option long_options[] = {
     {"pids", required_argument, NULL, OPT_PIDS},
     {"fork-server", no_argument, NULL, OPT_FORK_SERVER},
     {"fork-run-library", required_argument, NULL, OPT_FORK_RUN_LIBRARY},
+    {"session", no_argument, NULL, OPT_SESSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -147,6 +149,7 @@ static bool apply_limit_option(int option, const char *value, struct sandbox_con
     case OPT_CPU_MILLICORES: config->cgroup.cpu_millicores = parse_number("cpu-millicores", value); break;
     case OPT_MEMORY: config->cgroup.memory_bytes = parse_number("memory", value); break;
     case OPT_PIDS: config->cgroup.pids_max = parse_number("pids", value); break;
+    case OPT_SESSION: config->session = true; break;
     default: return false;
     }
     return true;

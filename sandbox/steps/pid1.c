@@ -11,6 +11,12 @@
  * handler, so nothing the program signals can end the run or change its
  * outcome. Child exits arrive through a signalfd instead, and the stop
  * request through a pipe only the supervisor can write.
+ *
+ * A session's pid 1 also interrupts the command (SIGINT: KeyboardInterrupt
+ * in Python) and, between its cells, stops every process of the run and
+ * lets them go on at the next: what a cell leaves running uses no CPU
+ * while the session waits. kill(-1, ...) from a namespace's init reaches
+ * every process of the namespace but itself.
  */
 #include "sandbox_steps.h"
 
@@ -96,6 +102,21 @@ static bool reap_ended(pid_t command, int *command_status)
     return command_ended;
 }
 
+/* One word from the supervisor; false when it asks to stop (or is gone). */
+static bool carry_out_request(int go_fd, pid_t command)
+{
+    char word = 0;
+    ssize_t count = read_retrying(go_fd, &word, 1);
+    if (count < 0 && errno == EAGAIN)
+        return true;
+    switch (count == 1 ? word : STOP_REQUEST) {
+    case INTERRUPT_REQUEST: kill(command, SIGINT); return true;
+    case PAUSE_REQUEST: kill(-1, SIGSTOP); return true;
+    case RESUME_REQUEST: kill(-1, SIGCONT); return true;
+    default: return false;
+    }
+}
+
 _Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd)
 {
     /* Before the signalfd is made, which may take one of these numbers. */
@@ -114,7 +135,7 @@ _Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd)
             finish_run(outcome_fd, true, command_status);
         if (poll(watches, 2, -1) < 0 && errno != EINTR)
             _exit(113);
-        if (watches[1].revents != 0)
+        if (watches[1].revents != 0 && !carry_out_request(go_fd, command))
             finish_run(outcome_fd, false, 0);
         struct signalfd_siginfo drained[8];
         while (read(child_exits, drained, sizeof drained) > 0) {

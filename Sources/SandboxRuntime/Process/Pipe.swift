@@ -17,6 +17,20 @@ struct ClosingPipe {
         writeEnd = fds[1]
     }
 
+    private init(readEnd: CInt, writeEnd: CInt) {
+        self.readEnd = readEnd
+        self.writeEnd = writeEnd
+    }
+
+    /// A unix stream socket pair in a pipe's place: it also carries descriptors.
+    static func streamSocket() throws(SpawnError) -> ClosingPipe {
+        var fds: [CInt] = [-1, -1]
+        guard socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw SpawnError(step: "socketpair", errno: errno)
+        }
+        return ClosingPipe(readEnd: fds[1], writeEnd: fds[0])
+    }
+
     func closeBoth() {
         close(readEnd)
         close(writeEnd)

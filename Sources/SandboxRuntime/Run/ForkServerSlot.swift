@@ -79,13 +79,15 @@ final class ForkServerSlot: Sendable {
     }
 
     /// Hands the slot a run with these limit options; returns the service's
-    /// ends of the run's pipes and of its stop pipe (a byte ends the run).
-    func startRun(arguments: [String]) throws(SpawnError) -> (descriptors: RunDescriptors, stop: CInt) {
+    /// ends of the run's pipes and of its stop socket (a byte ends the run).
+    /// A session's request channel is a unix socket, which carries each
+    /// cell's stdin descriptor with it (`SessionChannel`).
+    func startRun(arguments: [String], session: Bool = false) throws(SpawnError) -> (descriptors: RunDescriptors, stop: CInt) {
         var pipes: [ClosingPipe] = []
-        // A socket, not a pipe: a stop sent after the slot died must not raise SIGPIPE.
+        // Sockets, not pipes: a word sent after the slot died must not raise SIGPIPE.
         var stopEnds: [CInt] = [-1, -1]
         do throws(SpawnError) {
-            for _ in 0..<5 { pipes.append(try ClosingPipe()) }
+            for _ in 0..<5 { pipes.append(session && pipes.count == 3 ? try ClosingPipe.streamSocket() : try ClosingPipe()) }
             guard socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &stopEnds) == 0 else {
                 throw SpawnError(step: "socketpair", errno: errno)
             }
@@ -96,7 +98,7 @@ final class ForkServerSlot: Sendable {
         let (stdin, stdout, stderr, request, status) = (pipes[0], pipes[1], pipes[2], pipes[3], pipes[4])
         let stop = (readEnd: stopEnds[1], writeEnd: stopEnds[0])
         let passed = [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, request.readEnd, status.writeEnd, stop.readEnd]
-        let message = Array((["run"] + arguments).joined(separator: "\0").utf8)
+        let message = Array((["run"] + arguments + (session ? ["--session"] : [])).joined(separator: "\0").utf8)
         let (sent, sendError) = state.withLock { state -> (CInt, CInt) in
             guard state.controlOpen && !state.shutDown else { return (-1, EPIPE) }
             let sent = message.withUnsafeBytes { bytes in

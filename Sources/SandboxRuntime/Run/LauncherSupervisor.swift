@@ -3,6 +3,17 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
+/// What the `LauncherSupervisor` watches: a run's launcher or slot run, or a session.
+protocol SupervisedSandbox: AnyObject, Sendable {
+    /// Starts the sandbox and watches it until it has been reaped; returns
+    /// the launcher's pid if a signal killed it (its cgroups are left over).
+    func supervise() async -> pid_t?
+    /// Ends a sandbox that will never be supervised, so its waiters return.
+    func abandon(_ message: String)
+}
+
+extension LauncherRun: SupervisedSandbox {}
+
 /// The owner of every launcher of one `Sandbox`: each is spawned, watched
 /// and reaped in a child task of `run()`. Intake closes at graceful shutdown
 /// or cancellation (cancelled launchers are killed); `run()` then returns
@@ -12,8 +23,8 @@ final class LauncherSupervisor: Sendable {
     private let logger: Logger
 
     private enum State {
-        case open(pending: [LauncherRun], waiter: CheckedContinuation<LauncherRun?, Never>?)
-        case closed(pending: [LauncherRun])
+        case open(pending: [any SupervisedSandbox], waiter: CheckedContinuation<(any SupervisedSandbox)?, Never>?)
+        case closed(pending: [any SupervisedSandbox])
     }
 
     private let state = Mutex(State.open(pending: [], waiter: nil))
@@ -25,8 +36,8 @@ final class LauncherSupervisor: Sendable {
     }
 
     /// Hands `run` over to be supervised; false once intake has closed.
-    func submit(_ run: LauncherRun) -> Bool {
-        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<LauncherRun?, Never>?) in
+    func submit(_ run: any SupervisedSandbox) -> Bool {
+        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<(any SupervisedSandbox)?, Never>?) in
             switch state {
             case .open(let pending, let waiter?):
                 state = .open(pending: pending, waiter: nil)
@@ -61,7 +72,7 @@ final class LauncherSupervisor: Sendable {
 
     /// Runs `launcher` from spawn to reaping; what a launcher killed by a
     /// signal left of its run's cgroups is removed here.
-    func supervise(_ launcher: LauncherRun) async {
+    func supervise(_ launcher: any SupervisedSandbox) async {
         guard let killedPid = await launcher.supervise(), !cgroups.parents.isEmpty else { return }
         // A future, not the async form: that one gives up when cancelled.
         let removal = NIOThreadPool.singleton.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any()) {
@@ -71,7 +82,7 @@ final class LauncherSupervisor: Sendable {
     }
 
     private func close() {
-        let waiter = state.withLock { state -> CheckedContinuation<LauncherRun?, Never>? in
+        let waiter = state.withLock { state -> CheckedContinuation<(any SupervisedSandbox)?, Never>? in
             switch state {
             case .open(let pending, let waiter):
                 state = .closed(pending: pending)
@@ -85,9 +96,9 @@ final class LauncherSupervisor: Sendable {
 
     /// The next launcher to supervise; those submitted before intake closed
     /// still come (cancelled, they end without spawning), then nil.
-    private func next() async -> LauncherRun? {
+    private func next() async -> (any SupervisedSandbox)? {
         await withCheckedContinuation { continuation in
-            let immediate = state.withLock { state -> LauncherRun?? in
+            let immediate = state.withLock { state -> (any SupervisedSandbox)?? in
                 switch state {
                 case .open(var pending, nil) where !pending.isEmpty:
                     let first = pending.removeFirst()

@@ -1,5 +1,6 @@
 /// Splits the program's stdout into its text and the frames the bootstrap
-/// writes there: displays, and at the end the returned files. A frame is
+/// writes there: displays, and at the end the returned files; in a
+/// session, the end of each cell (on stderr too). A frame is
 /// `marker kind SP length LF payload`, where the marker starts with a NUL
 /// and carries a nonce fresh for each run, so no program prints one by
 /// accident. Frames ride on stdout, not a pipe of their own, so a display
@@ -11,7 +12,11 @@
 struct StdoutFrames {
     enum Kind: String, Sendable {
         case display
+        /// A display past `maxDisplayBytes`, announced by its size alone.
+        case displayTooLarge = "display_too_large"
         case files
+        /// A session's cell has ended; the payload is its exit status.
+        case end
     }
 
     enum Piece: Equatable {

@@ -117,6 +117,7 @@ struct Supervision: Sendable {
         _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, frames: FrameReader?,
         readiness: EventLoopPromise<Bool>?
     ) async {
+        let delivery = OutputDelivery(sink: outputSink, budget: budget) { [killer] in killer.kill(.outputLimit) }
         var awaitingReadySignal = readiness != nil
         await PipeIO.readChunks(from: fd) { buffer in
             var buffer = buffer
@@ -126,44 +127,12 @@ struct Supervision: Sendable {
             }
             guard buffer.readableBytes > 0 else { return }
             guard let frames else {
-                passOn(buffer.readableBytesView, of: stream, budget: budget)
+                delivery.passOn(buffer.readableBytesView, of: stream)
                 return
             }
-            for piece in frames.feed(buffer.readableBytesView) { handle(piece, budget: budget, frames: frames) }
+            for piece in frames.feed(buffer.readableBytesView) { _ = delivery.handle(piece, frames: frames, logger: logger) }
         }
-        for piece in frames?.finish() ?? [] { handle(piece, budget: budget, frames: frames!) }
-    }
-
-    private func passOn(_ bytes: some Collection<UInt8>, of stream: OutputChunk.Stream, budget: OutputBudget) {
-        let allowed = budget.admit(bytes.count, from: stream)
-        if allowed > 0 {
-            outputSink.yield(.text(OutputChunk(stream: stream, bytes: Array(bytes.prefix(allowed)))))
-        }
-        // Past the limit, keep draining so the program never blocks on a full pipe before it dies.
-        if allowed < bytes.count { killer.kill(.outputLimit) }
-    }
-
-    private func handle(_ piece: StdoutFrames.Piece, budget: OutputBudget, frames: FrameReader) {
-        switch piece {
-        case .text(let bytes):
-            passOn(bytes, of: .stdout, budget: budget)
-        case .frame(.display, let payload):
-            // A display that does not decode is dropped, but its bytes still count.
-            guard budget.admitDisplay(payload.count) else {
-                killer.kill(.outputLimit)
-                return
-            }
-            if let display = FrameDecoding.display(payload) { outputSink.yield(.display(display)) }
-        case .frame(.files, let payload):
-            frames.received(filesFrame: payload)
-        case .oversized(let kind, let length):
-            logger.debug("oversized frame", metadata: ["kind": "\(kind)", "bytes": "\(length)"])
-            budget.cutShort()
-            killer.kill(.outputLimit)
-        case .malformed:
-            budget.cutShort()
-            killer.kill(.outputLimit)
-        }
+        for piece in frames?.finish() ?? [] { _ = delivery.handle(piece, frames: frames!, logger: logger) }
     }
 
     /// Reads the launcher's status lines to the end: hands over the report
@@ -196,62 +165,8 @@ struct Supervision: Sendable {
     }
 }
 
-/// The stdout frame parser of one run, set up when its program is handed
-/// over, and the returned files it has seen.
-private final class FrameReader: Sendable {
-    private struct State {
-        var frames: StdoutFrames?
-        var patterns: [String] = []
-        var maxReturnBytes = 0
-        var returned: (files: [ReturnedFile], omitted: [OmittedFile])?
-    }
-
-    private let state = Mutex(State())
-
-    func expect(_ delivery: RunDelivery) {
-        let maxDisplay = delivery.maxDisplayBytes
-        // Base64 of the limit, plus room for the JSON of a full count of paths.
-        let maxFiles = delivery.maxReturnBytes / 3 * 4 + 4 + RunRequest.maxReturnedFiles * 4200
-        state.withLock {
-            $0.frames = StdoutFrames(marker: delivery.frameMarker) { $0 == .display ? maxDisplay : maxFiles }
-            $0.patterns = delivery.returnFiles
-            $0.maxReturnBytes = delivery.maxReturnBytes
-        }
-    }
-
-    /// Before `expect`, stdout carries nothing but the ready signal: passed on as text.
-    func feed(_ bytes: some Collection<UInt8>) -> [StdoutFrames.Piece] {
-        state.withLock { state in
-            guard state.frames != nil else { return [.text(Array(bytes))] }
-            return state.frames!.feed(bytes)
-        }
-    }
-
-    func finish() -> [StdoutFrames.Piece] {
-        state.withLock { $0.frames?.finish() ?? [] }
-    }
-
-    func received(filesFrame payload: [UInt8]) {
-        let maxBytes = state.withLock { $0.maxReturnBytes }
-        let returned = FrameDecoding.returnedFiles(payload, maxBytes: maxBytes)  // megabytes of JSON: not under the lock
-        state.withLock { $0.returned = returned }
-    }
-
-    /// nil without `returnFiles`; without a files frame (the program did
-    /// not end by itself), every pattern is listed as not collected.
-    func returnedFiles() -> ([ReturnedFile]?, [OmittedFile]?) {
-        state.withLock { state in
-            guard !state.patterns.isEmpty else { return (nil, nil) }
-            guard let returned = state.returned else {
-                return ([], state.patterns.map { OmittedFile(path: $0, reason: .notCollected) })
-            }
-            return (returned.files, returned.omitted)
-        }
-    }
-}
-
 /// The run's wall clock, started when the program is handed over.
-private final class Stopwatch: Sendable {
+final class Stopwatch: Sendable {
     private let started = Mutex<ContinuousClock.Instant?>(nil)
 
     func start() {

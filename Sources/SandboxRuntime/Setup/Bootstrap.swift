@@ -138,7 +138,7 @@ del _sitebuiltins
 FRAME_MARKER = None  # set for each run from its request
 MAX_DISPLAY_BYTES = None  # likewise
 
-def _send_frame(kind, payload, announced=None):
+def _send_frame(kind, payload):
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -146,8 +146,7 @@ def _send_frame(kind, payload, announced=None):
             pass
     if FRAME_MARKER is None:
         return
-    size = len(payload) if announced is None else announced
-    data = memoryview(FRAME_MARKER + kind + b" %d\n" % size + payload)
+    data = memoryview(FRAME_MARKER + kind + b" %d\n" % len(payload) + payload)
     while data:
         data = data[os.write(1, data):]
 
@@ -259,7 +258,7 @@ def _too_large_to_display(data):
                len(content) if isinstance(content, str) else 0 for content in data.values())
     if MAX_DISPLAY_BYTES is None or size <= MAX_DISPLAY_BYTES:
         return False
-    _send_frame(b"display", b"", announced=size)
+    _send_frame(b"display_too_large", b"%d" % size)
     return True
 
 def _show_figures(*args, **kwargs):
@@ -341,12 +340,20 @@ sys.meta_path.insert(0, _RichResultImports)
     private static let body = #"""
 
 def read_request():
+    # A run's request, to the end of fd 3; or a session's first line.
     os.write(1, b"\0")
-    chunks = []
+    # The first line alone: a session's first cell may follow it at once,
+    # with its stdin descriptor, which only serve_session receives.
+    chunks = [os.read(3, 8)]
+    if chunks[0] == b"session\n":
+        return None
     while chunk := os.read(3, 1 << 16):
         chunks.append(chunk)
     os.close(3)
-    header, _, body = b"".join(chunks).partition(b"\n")
+    return parse_request(b"".join(chunks))
+
+def parse_request(request):
+    header, _, body = request.partition(b"\n")
     parts, offset = [], 0
     for size in map(int, header.split()):
         parts.append(body[offset:offset + size])
@@ -465,7 +472,21 @@ def read_regular_file(path, budget):
 
 def return_files(workdir, patterns, limit):
     import binascii, json, stat
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = workdir
     os.chdir(workdir)
+    try:
+        collect_files(patterns, limit)
+    finally:
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
+
+def collect_files(patterns, limit):
+    import binascii, json, stat
     entries = workdir_entries()
     files, omitted, total, seen = [], [], 0, set()
     for pattern in patterns:
@@ -497,6 +518,112 @@ def return_files(workdir, patterns, limit):
             files.append({"path": path, "base64": binascii.b2a_base64(content, newline=False).decode("ascii")})
     _send_frame(b"files", json.dumps({"files": files, "omitted": omitted}).encode("utf-8"))
 
+def serve_session():
+    # A session: cells arrive one by one on fd 3, a unix socket, each as
+    # "length\n" and a request as a run's, with its own stdin descriptor
+    # attached; each runs in one __main__ that lives as long as the session.
+    # Between cells pid 1 keeps the session stopped; this never returns.
+    import ast, linecache, signal, socket
+    channel = socket.socket(fileno=3)
+    pending, descriptors = b"", []
+    main = type(sys)("__main__")
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    sys.argv = [""]
+    workdir = os.getcwd()
+    sys.path.insert(0, workdir)
+    in_cell = [False]
+
+    def interrupt(signum, frame):
+        # The service's interrupt; one that comes between cells is late and ignored.
+        if in_cell[0]:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+
+    def receive(count):
+        nonlocal pending
+        while len(pending) < count or (count == 0 and b"\n" not in pending):
+            data, fds, _, _ = socket.recv_fds(channel, 1 << 16, 4)
+            if not data:
+                os._exit(0)  # the service closed the session
+            pending += data
+            descriptors.extend(fds)
+
+    def next_request():
+        nonlocal pending
+        receive(0)
+        length, _, pending = pending.partition(b"\n")
+        receive(int(length))
+        request, pending = pending[:int(length)], pending[int(length):]
+        return parse_request(request)
+
+    def take_stdin():
+        # The cell's stdin, with end of file of its own.
+        fd = descriptors.pop(0)
+        os.dup2(fd, 0)
+        os.close(fd)
+        sys.stdin = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
+
+    def run_cell(code, filename):
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        try:
+            in_cell[0] = True
+            try:
+                tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST)
+                last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+                exec(compile(tree, filename, "exec"), main.__dict__)
+                if last is not None:
+                    # As a notebook shows a cell's last value: displayed, and kept as _.
+                    value = eval(compile(ast.Expression(last.value), filename, "eval"), main.__dict__)
+                    if value is not None:
+                        builtins._ = value
+                        display(value)
+            finally:
+                in_cell[0] = False
+            return 0
+        except SystemExit as exit:
+            return exit_status(exit.code)
+        except BaseException as error:
+            traceback = error.__traceback__
+            while traceback is not None and traceback.tb_frame.f_code.co_filename == "<string>":
+                traceback = traceback.tb_next
+            try:
+                if sys.excepthook is sys.__excepthook__:
+                    # The traceback module reads a cell's lines from linecache;
+                    # the interpreter's own printer looks for a file of that name.
+                    import traceback as tracebacks
+                    tracebacks.print_exception(type(error), error, traceback)
+                else:
+                    sys.excepthook(type(error), error.with_traceback(traceback), traceback)
+            except BaseException:
+                pass
+            return 1
+
+    number = 0
+    while True:
+        source, files, (patterns, limit) = next_request()
+        take_stdin()
+        number += 1
+        try:
+            os.chdir(workdir)  # files are relative to the working directory, wherever a cell went
+            place_files(files)
+            status = run_cell(source.decode("utf-8"), "<cell %d>" % number)
+        except SystemExit as refused:
+            status = exit_status(refused.code)
+        try:
+            show_open_figures()
+            if patterns:
+                return_files(workdir, patterns, limit)
+        except BaseException:
+            pass
+        # The cell's end, on both streams: the service takes everything
+        # before these as the cell's output.
+        _send_frame(b"end", b"%d" % status)
+        data = memoryview(FRAME_MARKER + b"end 0\n")
+        while data:
+            data = data[os.write(2, data):]
+
 def finish(status, workdir, returns):
     try:
         threading = sys.modules.get("threading")
@@ -517,7 +644,10 @@ def finish(status, workdir, returns):
         os._exit(status)
 
 MAX_RETURNED_FILES = 1000  # RunRequest.maxReturnedFiles
-source, files, returns = read_request()
+request = read_request()
+if request is None:
+    serve_session()
+source, files, returns = request
 workdir = os.getcwd()
 place_files(files)
 write_file("main.py", source)

@@ -120,8 +120,10 @@ struct run_outcome {
     int64_t maxrss_kb;
 };
 
-/* The supervisor's word to pid 1 on the go pipe, after the go byte. */
-enum { STOP_REQUEST = 's' };
+/* The supervisor's word to pid 1 on the go pipe, after the go byte: stop
+ * the run; and for a session (fork_server.c) interrupt its command
+ * (SIGINT), pause every process of it (SIGSTOP) between cells, and resume. */
+enum { STOP_REQUEST = 's', INTERRUPT_REQUEST = 'i', PAUSE_REQUEST = 'p', RESUME_REQUEST = 'c' };
 
 /* Signals blocked or ignored by whoever forked us must not leak into the run. */
 void reset_signals(void);
@@ -129,7 +131,8 @@ void reset_signals(void);
  * group with its parent, so kill(0, ...) and PRIO_PGRP stay inside. */
 void leave_session(const char *step);
 /* Reaps the run until the command ends or the supervisor asks on go_fd
- * (a stop request, or its end closing), then kills everything else in the
+ * (a stop request, or its end closing; interrupt, pause and resume
+ * requests are carried out on the way), then kills everything else in the
  * PID namespace, reaps it, writes the outcome to outcome_fd and exits 0;
  * 113 if waiting fails. Closes fds 0..PASSED_FD_LAST (but those two) first:
  * only the command and its descendants may hold the run's stdio and request. */

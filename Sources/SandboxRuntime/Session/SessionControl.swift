@@ -1,0 +1,83 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The service's words to a session's slot, on its stop socket
+/// (sandbox/launcher/fork_server.c): a cell begins (with its CPU limit),
+/// ends, is interrupted; the session is stopped. A stop that does not end
+/// the session within `RunKiller.escalationDelay` kills the slot. The
+/// socket is written and closed under one lock: a number closed once the
+/// session has ended could by then belong to anything else.
+final class SessionControl: Sendable {
+    private struct State {
+        var stop: CInt = -1
+        var slot: ForkServerSlot?
+        var stopRequested = false
+        var finished = false
+        var escalation: Scheduled<Void>?
+    }
+
+    private let state = Mutex(State())
+
+    /// The session runs in `slot`; a stop asked for before is carried out now.
+    func attach(stop: CInt, slot: ForkServerSlot) {
+        state.withLock { state in
+            state.stop = stop
+            state.slot = slot
+            if state.stopRequested { terminate(&state) }
+        }
+    }
+
+    func beginCell(cpuLimit: Duration) {
+        var microseconds = UInt64(max(1, cpuLimit / .microseconds(1)))
+        let word = [UInt8(ascii: "b")] + withUnsafeBytes(of: &microseconds) { Array($0) }
+        send(word)
+    }
+
+    func endCell() { send([UInt8(ascii: "e")]) }
+
+    func interrupt() { send([UInt8(ascii: "i")]) }
+
+    /// Ends the session, at most once; before `attach`, as soon as it comes.
+    func stop() {
+        state.withLock { state in
+            guard !state.stopRequested, !state.finished else { return }
+            state.stopRequested = true
+            if state.stop >= 0 { terminate(&state) }
+        }
+    }
+
+    var stopRequested: Bool { state.withLock { $0.stopRequested } }
+
+    /// The session's run has ended (its status channel closed): no more words.
+    func finish() {
+        state.withLock { state in
+            state.finished = true
+            state.escalation?.cancel()
+            if state.stop >= 0 { close(state.stop) }
+            state.stop = -1
+        }
+    }
+
+    private func send(_ word: [UInt8]) {
+        state.withLock { state in
+            guard state.stop >= 0, !state.finished, !state.stopRequested else { return }
+            _ = word.withUnsafeBytes { Glibc.send(state.stop, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+        }
+    }
+
+    private func terminate(_ state: inout State) {
+        _ = withUnsafeBytes(of: UInt8(ascii: "s")) { Glibc.send(state.stop, $0.baseAddress, 1, CInt(MSG_NOSIGNAL)) }
+        let slot = state.slot
+        state.escalation = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: RunKiller.escalationDelay) {
+            [self] in
+            self.state.withLock { state in
+                if !state.finished { slot?.kill() }
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import SandboxProtocol
+import SandboxRuntime
+import Testing
+
+/// Sessions in the runtime: state kept from cell to cell, per-cell
+/// verdicts, interrupts, the kill after a stuck interrupt, limits over the
+/// session's life, and isolation. As root and as an ordinary user.
+extension SandboxSuite {
+    @Suite("Sessions")
+    struct SessionTests {
+        enum Mode: String, CaseIterable, CustomTestStringConvertible {
+            case root, ordinaryUser
+            var testDescription: String { rawValue }
+
+            func sandbox() async throws -> Sandbox {
+                self == .root ? try await SharedSandbox.get() : try await SharedSandbox.ordinaryUser()
+            }
+        }
+
+        static func open(_ sandbox: Sandbox, _ configure: (inout SessionLimits) -> Void = { _ in }) async throws -> any SandboxSession {
+            var limits = SessionLimits()
+            limits.interruptGrace = .milliseconds(800)
+            configure(&limits)
+            let session = try sandbox.openSession(limits: limits)
+            #expect(await session.ready())
+            return session
+        }
+
+        @Test(arguments: Mode.allCases)
+        func namesImportsAndFilesPersistBetweenCells(mode: Mode) async throws {
+            let sandbox = try await mode.sandbox()
+            let session = try await Self.open(sandbox)
+            defer { session.close() }
+            let first = try await session.collect("import json\nx = 41\nopen('/tmp/kept.txt', 'w').write('kept')\nprint('first')")
+            #expect(first.verdict.status == .ok, "\(first.stderr) \(first.verdict)")
+            #expect(first.stdout == "first\n")
+            let second = try await session.collect("print(x + 1, json.dumps([1]), open('kept.txt').read())")
+            #expect(second.verdict.status == .ok, "\(second.stderr)")
+            #expect(second.stdout == "42 [1] kept\n")
+            // The last expression's value is shown, as a notebook's cell shows it, and kept as _.
+            let third = try await session.collect("x * 2")
+            #expect(third.displays.first?.data["text/plain"] == .string("82"), "\(third.displays)")
+            let fourth = try await session.collect("print(_ + 1)")
+            #expect(fourth.stdout == "83\n")
+        }
+
+        @Test func aFailingCellEndsItselfNotTheSession() async throws {
+            let session = try await Self.open(try await SharedSandbox.get())
+            defer { session.close() }
+            let failing = try await session.collect("y = 1\ndef f():\n    return 1 / 0\nf()")
+            #expect(failing.verdict.status == .error)
+            #expect(failing.verdict.exitCode == 1)
+            #expect(failing.stderr.contains("File \"<cell 1>\", line 3, in f"), "\(failing.stderr)")
+            #expect(failing.stderr.contains("return 1 / 0"), "the traceback shows the cell's line: \(failing.stderr)")
+            #expect(!failing.stderr.contains("<string>"), "no frame of the bootstrap: \(failing.stderr)")
+            let exiting = try await session.collect("import sys\nsys.exit(3)")
+            #expect(exiting.verdict.status == .error)
+            #expect(exiting.verdict.exitCode == 3)
+            let syntax = try await session.collect("def (")
+            #expect(syntax.verdict.status == .error)
+            #expect(syntax.stderr.contains("SyntaxError"))
+            let after = try await session.collect("print(y)")
+            #expect(after.stdout == "1\n", "\(after.stderr)")
+        }
+
+        @Test(arguments: Mode.allCases)
+        func eachCellHasItsOwnWallClockCPUTimeAndStdin(mode: Mode) async throws {
+            let session = try await Self.open(try await mode.sandbox())
+            defer { session.close() }
+            let busy = try await session.collect("import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass")
+            #expect(busy.verdict.status == .ok)
+            #expect(busy.verdict.cpuMs >= 250 && busy.verdict.cpuMs < 2000, "\(busy.verdict.cpuMs)")
+            let idle = try await session.collect("import time\ntime.sleep(0.2)")
+            #expect(idle.verdict.cpuMs < 100, "the earlier cell's CPU time is not counted again: \(idle.verdict.cpuMs)")
+            #expect(idle.verdict.wallMs >= 200)
+            let input = try await session.collect(RunRequest(code: "print(input()[::-1]); print(input())", stdin: .bytes(Array("abc\n".utf8))))
+            #expect(input.stdout.hasPrefix("cba\n"))
+            #expect(input.stderr.contains("EOFError"), "each cell's stdin ends: \(input.stderr)")
+            let again = try await session.collect(RunRequest(code: "print(input())", stdin: .bytes(Array("second\n".utf8))))
+            #expect(again.stdout == "second\n", "\(again.stderr)")
+        }
+
+        @Test(arguments: Mode.allCases)
+        func cancelInterruptsTheCellAndKeepsTheSession(mode: Mode) async throws {
+            let session = try await Self.open(try await mode.sandbox())
+            defer { session.close() }
+            _ = try await session.collect("kept = 'yes'")
+            let cell = try session.start(RunRequest(code: "import time\nprint('start', flush=True)\nwhile True: time.sleep(0.01)"))
+            var output = ""
+            for await item in cell.output {
+                if case .text(let chunk) = item {
+                    output += String(decoding: chunk.bytes, as: UTF8.self)
+                    if output.contains("start") { cell.cancel() }
+                }
+            }
+            let verdict = await cell.verdict()
+            #expect(verdict.status == .cancelled)
+            #expect(output.contains("KeyboardInterrupt"), "\(output)")
+            let after = try await session.collect("print(kept)")
+            #expect(after.stdout == "yes\n", "the session lives on: \(after.verdict)")
+        }
+
+        @Test func aTimeoutInterruptsAndACellThatIgnoresItKillsTheSession() async throws {
+            let session = try await Self.open(try await SharedSandbox.get())
+            var limits = RunLimits()
+            limits.wallTimeout = .milliseconds(300)
+            let interrupted = try await session.collect(RunRequest(code: "while True: pass", limits: limits))
+            #expect(interrupted.verdict.status == .timeout)
+            #expect(interrupted.stderr.contains("KeyboardInterrupt"))
+            let stubborn = try await session.collect(RunRequest(
+                code: "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.01)", limits: limits))
+            #expect(stubborn.verdict.status == .timeout)
+            #expect(await session.ended() == .killed)
+            #expect(throws: InvalidRunRequest.self) { try session.start(RunRequest(code: "print(1)")) }
+        }
+
+        @Test func theCPULimitOfACellInterruptsIt() async throws {
+            let session = try await Self.open(try await SharedSandbox.get())
+            defer { session.close() }
+            var limits = RunLimits()
+            limits.cpuTime = .milliseconds(300)
+            let cell = try await session.collect(RunRequest(code: "while True: pass", limits: limits))
+            #expect(cell.verdict.status == .timeout)
+            #expect(cell.verdict.limit == .cpu)
+            let after = try await session.collect("print('alive')")
+            #expect(after.stdout == "alive\n")
+        }
+
+        @Test(arguments: Mode.allCases)
+        func memoryCountsOverTheSessionsLife(mode: Mode) async throws {
+            let session = try await Self.open(try await mode.sandbox()) { $0.memoryBytes = 96 << 20 }
+            // Each cell keeps 30 MB; the third passes the session's 96.
+            var statuses: [RunStatus] = []
+            for _ in 0..<4 {
+                let cell = try await session.collect("blocks = globals().setdefault('blocks', [])\nblocks.append(bytearray(30 << 20))\nprint(len(blocks))")
+                statuses.append(cell.verdict.status)
+                if cell.verdict.status == .internalError { Issue.record("\(cell.verdict)") }
+                if cell.verdict.status != .ok { break }
+            }
+            #expect(statuses.first == .ok)
+            #expect(statuses.last == .memoryLimit || statuses.last == .error, "\(statuses)")
+            if statuses.last == .memoryLimit { #expect(await session.ended() == .memoryLimit) }
+            session.close()
+        }
+
+        @Test func sessionsAreIsolatedFromEachOther() async throws {
+            let sandbox = try await SharedSandbox.get()
+            let (one, two) = (try await Self.open(sandbox), try await Self.open(sandbox))
+            defer { one.close(); two.close() }
+            _ = try await one.collect("secret = 'one'\nopen('/tmp/secret', 'w').write('one')\nimport os\nprint(os.getpid())")
+            let seen = try await two.collect("import os\nprint('secret' in globals(), os.path.exists('/tmp/secret'), len(os.listdir('/proc')))")
+            #expect(seen.stdout.hasPrefix("False False"), "\(seen.stdout)")
+        }
+
+        @Test func betweenCellsNothingOfTheSessionRuns() async throws {
+            let session = try await Self.open(try await SharedSandbox.get())
+            defer { session.close() }
+            _ = try await session.collect("""
+                import threading, time
+                ticks = [0]
+                def spin():
+                    while True:
+                        ticks[0] += 1
+                threading.Thread(target=spin, daemon=True).start()
+                """)
+            let before = try await session.collect("print(ticks[0])")
+            try await Task.sleep(for: .milliseconds(500))
+            let after = try await session.collect("time.sleep(0.1)\nprint(ticks[0])")
+            let (a, b) = (Int(before.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1,
+                          Int(after.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1)
+            #expect(a > 0 && b > a)
+            #expect(before.verdict.cpuMs < 400, "\(before.verdict.cpuMs)")
+            // It spins during the cell's 100 ms; the half second before would add ~500 ms of CPU if it ran.
+            #expect(after.verdict.cpuMs < 350, "stopped while idle: \(after.verdict.cpuMs) ms")
+        }
+
+        @Test func closingEndsEveryProcessOfTheSession() async throws {
+            let sandbox = try await SharedSandbox.get()
+            let session = try await Self.open(sandbox)
+            _ = try await session.collect("import subprocess\nsubprocess.Popen(['sleep', '300'])\nprint('started')")
+            session.close()
+            #expect(await session.ended() == .closed)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(HostProcesses.sandboxed().filter { $0.contains("sleep") }.isEmpty)
+        }
+    }
+}
+
+extension SandboxSession {
+    func collect(_ code: String) async throws -> CollectedRun {
+        try await collect(RunRequest(code: code))
+    }
+
+    func collect(_ request: RunRequest) async throws -> CollectedRun {
+        let run = try start(request)
+        var chunks: [OutputChunk] = []
+        var displays: [Display] = []
+        for await item in run.output {
+            switch item {
+            case .text(let chunk): chunks.append(chunk)
+            case .display(let display): displays.append(display)
+            }
+        }
+        let verdict = await run.verdict()
+        let stdout = chunks.filter { $0.stream == .stdout }.flatMap(\.bytes)
+        let stderr = chunks.filter { $0.stream == .stderr }.flatMap(\.bytes)
+        return CollectedRun(
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+            chunks: chunks, displays: displays, verdict: verdict)
+    }
+}
