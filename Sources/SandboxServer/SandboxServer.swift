@@ -24,6 +24,7 @@ public struct SandboxServer: Sendable {
         // Every run and warm sandbox holds a fork server, and a run's is given
         // back just after its verdict: room for those, and two more.
         options.maxForkServers = options.maxForkServers ?? configuration.workers + configuration.warmSandboxes + 2
+        options.maxSessions = options.maxSessions ?? configuration.maxSessions
         let sandbox = try await Sandbox.prepare(options, logger: logger)
         return SandboxServer(configuration: configuration, provider: sandbox, logger: logger)
     }
@@ -54,10 +55,12 @@ public struct SandboxServer: Sendable {
         let limits = ClientLimits(.init(
             maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,
             runsPerMinute: configuration.runsPerMinute))
+        let sessions = SessionService(
+            provider: provider, configuration: configuration, scheduler: scheduler, metrics: metrics, logger: logger)
         let state = ServerState(
             configuration: configuration, scheduler: scheduler,
             admission: RunAdmission(configuration: configuration) { [provider] in provider.wantsPreload($0) },
-            info: info, limits: limits, metrics: metrics, logger: logger)
+            info: info, limits: limits, metrics: metrics, sessions: sessions, logger: logger)
 
         // Access is checked on both routers: the WebSocket one decides the
         // upgrade; a request it does not upgrade is answered by the HTTP one.
@@ -87,13 +90,14 @@ public struct SandboxServer: Sendable {
             },
             logger: logger)
         // Shut down in reverse: runs drain first while connections stay open,
-        // then the pool, then the MCP clients, then HTTP, and last the provider,
-        // once every sandbox has ended.
+        // then the pool, then sessions (whose clients hear it), then the MCP
+        // clients, then HTTP, and last the provider, once every sandbox has ended.
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: provider),
                 .init(service: app),
                 .init(service: mcp),
+                .init(service: sessions),
                 .init(service: PoolService(pools: pools)),
                 .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),
             ],
@@ -118,6 +122,15 @@ public struct SandboxServer: Sendable {
                 idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1)),
                 maxDisplayBytes: configuration.maxDisplayBytes, maxReturnBytes: configuration.maxReturnBytes))
         info.capabilities.cgroups = provider.cgroupsActive
+        info.capabilities.sessions = provider.offersSessions
+        if provider.offersSessions {
+            let idle = configuration.sessionIdleTimeoutMs
+            info.limits.sessions = .init(
+                maxPerConnection: configuration.maxSessionsPerConnection, maxTotal: configuration.maxSessions,
+                idleTimeoutMs: LimitPair(default: idle.default, max: idle.max, min: SessionOpenParams.minimumIdleTimeoutMs),
+                cpuTimeMs: configuration.sessionCpuTimeMs,
+                interruptGraceMs: Int(configuration.sessionInterruptGrace / .milliseconds(1)))
+        }
         return info
     }
 }

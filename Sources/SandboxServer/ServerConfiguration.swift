@@ -54,6 +54,15 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(300)
     /// Log each run's code at debug level (off: code is never logged).
     public var logCode = false
+    /// Sessions one connection may have open at once, and the server over all connections.
+    public var maxSessionsPerConnection = 4
+    public var maxSessions = 32
+    /// A session with no run queued or running this long ends (`session/open`'s `idleTimeoutMs`).
+    public var sessionIdleTimeoutMs = LimitPair(default: 600_000, max: 3_600_000)
+    /// CPU time of a session's processes over its whole life.
+    public var sessionCpuTimeMs = 600_000
+    /// How long an interrupted session run may take to stop before its session is killed.
+    public var sessionInterruptGrace: Duration = .seconds(2)
 
     public init() {}
 
@@ -102,6 +111,15 @@ public struct ServerConfiguration: Sendable {
         if runsPerMinute < 1 { throw ConfigurationError(message: "--runs-per-minute: must be at least 1") }
         if idleTimeout <= .zero { throw ConfigurationError(message: "--idle-timeout: must be positive") }
         if access.tokens.contains(where: \.isEmpty) { throw ConfigurationError(message: "--token: a token must not be empty") }
+        if maxSessionsPerConnection < 0 { throw ConfigurationError(message: "--max-sessions-per-connection: must not be negative") }
+        if maxSessions < 0 { throw ConfigurationError(message: "--max-sessions: must not be negative") }
+        if sessionIdleTimeoutMs.default > sessionIdleTimeoutMs.max {
+            throw ConfigurationError(message: "--session-idle-timeout-ms: the default \(sessionIdleTimeoutMs.default) is above the maximum \(sessionIdleTimeoutMs.max)")
+        }
+        if sessionIdleTimeoutMs.default < SessionOpenParams.minimumIdleTimeoutMs {
+            throw ConfigurationError(message: "--session-idle-timeout-ms: must be at least \(SessionOpenParams.minimumIdleTimeoutMs)")
+        }
+        if sessionCpuTimeMs < 1 { throw ConfigurationError(message: "--session-cpu-time-ms: must be at least 1") }
         if maxMessageBytes < maxCodeBytes {
             throw ConfigurationError(message: "--max-message-bytes (\(maxMessageBytes)) must be at least --max-code-bytes (\(maxCodeBytes))")
         }

@@ -91,6 +91,18 @@ struct Sandboxd: AsyncParsableCommand {
     var runsPerMinute: Int?
     @Option(help: "Seconds after which a connection that sends nothing and has no run in flight is closed. (default: 300; env: SANDBOXD_IDLE_TIMEOUT)")
     var idleTimeout: Double?
+    @Option(help: "Sessions (session/open) one connection may have open at once. (default: 4; env: SANDBOXD_MAX_SESSIONS_PER_CONNECTION)")
+    var maxSessionsPerConnection: Int?
+    @Option(help: "Sessions open at once over all connections; each holds a fork server and its memory while open. (default: 32; env: SANDBOXD_MAX_SESSIONS)")
+    var maxSessions: Int?
+    @Option(help: "A session's idle timeout when it asks for none, in ms: with no run this long it ends. (default: 600000; env: SANDBOXD_SESSION_IDLE_TIMEOUT_MS)")
+    var sessionIdleTimeoutMs: Int?
+    @Option(help: "The longest idle timeout a session may ask for, in ms. (default: 3600000; env: SANDBOXD_MAX_SESSION_IDLE_TIMEOUT_MS)")
+    var maxSessionIdleTimeoutMs: Int?
+    @Option(help: "CPU time a session's processes may use over its whole life, in ms. (default: 600000; env: SANDBOXD_SESSION_CPU_TIME_MS)")
+    var sessionCpuTimeMs: Int?
+    @Option(help: "How long an interrupted session run (cancelled, or at a limit) may take to stop before its session is killed, in ms. (default: 2000; env: SANDBOXD_SESSION_INTERRUPT_GRACE_MS)")
+    var sessionInterruptGraceMs: Int?
     @Flag(help: "Log each run's code at debug level (never logged otherwise). (env: SANDBOXD_LOG_CODE=1)")
     var logCode = false
     @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info; env: SANDBOXD_LOG_LEVEL)")
@@ -152,6 +164,17 @@ struct Sandboxd: AsyncParsableCommand {
             configuration.idleTimeout = .milliseconds(Int(idle * 1000))
         }
         configuration.logCode = try logCode || environment.string("SANDBOXD_LOG_CODE") == "1"
+        configuration.maxSessionsPerConnection = try maxSessionsPerConnection
+            ?? environment.int("SANDBOXD_MAX_SESSIONS_PER_CONNECTION") ?? configuration.maxSessionsPerConnection
+        configuration.maxSessions = try maxSessions ?? environment.int("SANDBOXD_MAX_SESSIONS") ?? configuration.maxSessions
+        configuration.sessionIdleTimeoutMs.default = try sessionIdleTimeoutMs ?? environment.int("SANDBOXD_SESSION_IDLE_TIMEOUT_MS")
+            ?? configuration.sessionIdleTimeoutMs.default
+        configuration.sessionIdleTimeoutMs.max = try maxSessionIdleTimeoutMs ?? environment.int("SANDBOXD_MAX_SESSION_IDLE_TIMEOUT_MS")
+            ?? configuration.sessionIdleTimeoutMs.max
+        configuration.sessionCpuTimeMs = try sessionCpuTimeMs ?? environment.int("SANDBOXD_SESSION_CPU_TIME_MS") ?? configuration.sessionCpuTimeMs
+        if let grace = try sessionInterruptGraceMs ?? environment.int("SANDBOXD_SESSION_INTERRUPT_GRACE_MS") {
+            configuration.sessionInterruptGrace = .milliseconds(grace)
+        }
         switch try cgroups ?? environment.string("SANDBOXD_CGROUPS") ?? "auto" {
         case "auto": configuration.sandbox.cgroups = .automatic
         case "off": configuration.sandbox.cgroups = .rlimitsOnly

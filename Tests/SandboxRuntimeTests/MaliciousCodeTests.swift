@@ -65,19 +65,24 @@ enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
     /// Also forked from a preloading fork server.
     case ordinaryUser
     case rootExec
+    /// As a cell of a fresh session (SandboxSession), as root and as an ordinary user.
+    case rootSession
+    case ordinaryUserSession
 
     var testDescription: String { rawValue }
 
     func sandbox() async throws -> Sandbox {
         switch self {
-        case .root, .rootPreloaded: try await SharedSandbox.get()
-        case .ordinaryUser: try await SharedSandbox.ordinaryUser()
+        case .root, .rootPreloaded, .rootSession: try await SharedSandbox.get()
+        case .ordinaryUser, .ordinaryUserSession: try await SharedSandbox.ordinaryUser()
         case .rootExec: try await SharedSandbox.execIsolation()
         }
     }
 
     /// Whether runs are forked from a fork server with the preloaded modules, whatever they import.
     var preloaded: Bool { self == .rootPreloaded || self == .ordinaryUser }
+
+    var inSession: Bool { self == .rootSession || self == .ordinaryUserSession }
 }
 
 /// What a fixture's run came to, however it was run.
@@ -137,13 +142,28 @@ extension SandboxSuite {
         func attackIsContained(_ fixture: MaliciousFixture, _ mode: ServiceMode) async throws {
             let host = HostTargets.shared
             _ = host.drainContacts()
-            let result = try await mode.sandbox().collect(
-                fixture.code, files: MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 },
-                limits: MaliciousFixture.limits(preloaded: mode.preloaded))
+            let files = MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 }
+            let result = mode.inSession
+                ? try await Self.collectInSession(fixture.code, files: files, sandbox: mode.sandbox())
+                : try await mode.sandbox().collect(fixture.code, files: files, limits: MaliciousFixture.limits(preloaded: mode.preloaded))
             let outcome = FixtureOutcome(
                 status: result.verdict.status.rawValue, output: result.combined, cpuMs: result.verdict.cpuMs,
                 message: result.verdict.message)
             await fixture.check(outcome, mode: mode.rawValue, host: host)
+        }
+
+        /// The fixture as the first cell of a session with a run's limits; the
+        /// session is closed (and gone) before the checks for leftovers.
+        static func collectInSession(_ code: String, files: [String: String], sandbox: Sandbox) async throws -> CollectedRun {
+            let runLimits = MaliciousFixture.limits(preloaded: true)
+            var limits = SessionLimits()
+            limits.memoryBytes = runLimits.memoryBytes
+            limits.interruptGrace = .seconds(1)
+            let session = try sandbox.openSession(limits: limits)
+            let result = try await session.collect(RunRequest(code: code, files: files.mapValues { Array($0.utf8) }, limits: runLimits))
+            session.close()
+            _ = await session.ended()
+            return result
         }
     }
 }

@@ -182,7 +182,7 @@ extension SandboxSuite {
             session.close()
             #expect(await session.ended() == .closed)
             try await Task.sleep(for: .milliseconds(300))
-            #expect(HostProcesses.sandboxed().filter { $0.contains("sleep") }.isEmpty)
+            #expect(HostProcesses.sandboxed().filter { $0.contains("Name:\tsleep") }.isEmpty)
         }
     }
 }

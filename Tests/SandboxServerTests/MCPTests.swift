@@ -56,7 +56,7 @@ extension SandboxSuite {
         }
 
         /// Also: an open session keeps its connection past the idle timeout.
-        @Test(.disabled("waits for server sessions (PROTOCOL.md §4.8–4.10), being built on main"))
+        @Test
         func stdioSessionsKeepStateApartByNameAndReportTheirEnd() async throws {
             try await TestServer.with(Self.configuration(token: Self.token) { $0.idleTimeout = .seconds(1) }) { port in
                 try await Self.stdio(["--url", Self.webSocketURL(port), "--token", Self.token, "--scenario", "sessions"])
@@ -78,7 +78,7 @@ extension SandboxSuite {
         }
 
         /// Also: an open session keeps its MCP session past the idle timeout.
-        @Test(.disabled("waits for server sessions (PROTOCOL.md §4.8–4.10), being built on main"))
+        @Test
         func httpSessionsKeepStateApartByNameAndReportTheirEnd() async throws {
             try await TestServer.with(Self.configuration(token: Self.token) { $0.idleTimeout = .seconds(1) }) { port in
                 try await Self.http(["--url", Self.mcpURL(port), "--token", Self.token, "--scenario", "sessions"])

@@ -28,7 +28,9 @@ struct RPCConnectionTests {
         let state = ServerState(
             configuration: configuration, scheduler: scheduler, admission: RunAdmission(configuration: configuration),
             info: info, limits: ClientLimits(.init(maxConnections: 8, maxConnectionsPerAddress: 8, runsPerMinute: 600)),
-            metrics: metrics, logger: logger)
+            metrics: metrics,
+            sessions: SessionService(provider: provider, configuration: configuration, scheduler: scheduler, metrics: metrics, logger: logger),
+            logger: logger)
         let outbox = Outbox(limit: 1 << 20)
         let replies = Replies()
         let writer = Task { await outbox.write { replies.append($0) } }

@@ -91,6 +91,7 @@ struct run {
      * and the part of a word from the service read so far. */
     bool cell_running;
     uint64_t cell_cpu_base_us;
+    uint64_t cell_cpu_limit_us;
     unsigned char word[1 + sizeof(uint64_t)];
     size_t word_length;
 };
@@ -268,8 +269,11 @@ static void begin_cell(struct run *run, uint64_t cpu_limit_us)
     if (run->cell_running)
         return;
     run->cell_running = true;
+    /* Before its pidfd came (the service sent the first cell at once), the
+     * watch starts later, from 0, and takes the cell's limit then. */
     run->cell_cpu_base_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
-    run->watch.cell_cpu_limit_us = run->cell_cpu_base_us + (cpu_limit_us > 0 ? cpu_limit_us : 1);
+    run->cell_cpu_limit_us = run->cell_cpu_base_us + (cpu_limit_us > 0 ? cpu_limit_us : 1);
+    run->watch.cell_cpu_limit_us = run->cell_cpu_limit_us;
     run->watch.cell_limit_reached = false;
     tell_pid1(run, RESUME_REQUEST);
     rearm_limit_watch(&run->watch);
@@ -284,6 +288,7 @@ static void end_cell(struct run *run)
     uint64_t cpu_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
     report_line("cell cpu_us=%" PRIu64, cpu_us > run->cell_cpu_base_us ? cpu_us - run->cell_cpu_base_us : 0);
     run->cell_running = false;
+    run->cell_cpu_limit_us = 0;
     run->watch.cell_cpu_limit_us = 0;
     run->watch.cell_limit_reached = false;
     rearm_limit_watch(&run->watch);
@@ -327,6 +332,7 @@ static void interrupt_cell_at_limit(struct run *run)
 {
     run->watch.cell_limit_reached = false;
     run->watch.cell_cpu_limit_us = 0;
+    run->cell_cpu_limit_us = 0;
     if (!run->cell_running)
         return;
     report_line("cell limit=cpu");
@@ -393,6 +399,10 @@ static bool read_from_run(struct run *run, struct cgroup_handle *slot_cgroup, in
         if (receive_with_fds(run->outcome_fd, word, sizeof word, &run->pid_fd, 1, &count) <= 0 || count != 1)
             return false;
         run->timer_fd = start_limit_watch(&run->watch, &run->config, pid_of(run->pid_fd), slot_cgroup, socket_probe);
+        if (run->cell_running) {
+            run->watch.cell_cpu_limit_us = run->cell_cpu_limit_us;
+            rearm_limit_watch(&run->watch);
+        }
         return true;
     }
     struct run_outcome outcome;

@@ -66,7 +66,7 @@ uint64_t current_run_cpu_us(const struct limit_watch *watch)
 
 void rearm_limit_watch(struct limit_watch *watch)
 {
-    if (watch->timer_fd >= 0)
+    if (watch->config != NULL && watch->timer_fd >= 0)
         arm(watch, time_to_cpu_limit(watch, current_run_cpu_us(watch)));
 }
 

@@ -46,6 +46,7 @@ static char interpreter_name[16]; /* the command's name, as a new interpreter's 
 static struct fork_run_spec run_spec;
 static int run_fds[FORK_RUN_FDS];
 static bool run_pending;
+static bool serving; /* this process is the fork server, not a run forked from it */
 
 /* A fork copies only the calling thread: locks other threads hold stay held
  * in every run (a preloaded library's thread pool, say). */
@@ -107,6 +108,7 @@ int pysandbox_fork_server_ready(void)
     prctl(PR_GET_NAME, interpreter_name, 0, 0, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* it holds capabilities in its namespaces: nothing may open its /proc files */
     prctl(PR_SET_NAME, "pysandbox-fork", 0, 0, 0); /* each run's command takes the old name back */
+    serving = true;
     if (send_with_fds(CONTROL_FD, "ready", 5, NULL, 0) != 0) {
         dprintf(2, "pysandbox fork server: telling the supervisor: %s\n", strerror(errno));
         return -1;
@@ -142,6 +144,8 @@ static int wait_for_run(void)
 
 int pysandbox_receive_run(void)
 {
+    if (!serving)
+        return -1; /* a run calling into the mapped library: its fd 3 is no control socket */
     if (wait_for_run() != 0)
         return -1;
     int count = 0;
@@ -211,6 +215,7 @@ static void place_run_fds(void)
 static void become_command(void)
 {
     run_pending = false; /* the program may call into this library (it is mapped): nothing to fork */
+    serving = false;
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* the fork server blocks SIGCHLD */

@@ -118,12 +118,12 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
             do {
                 slot = try await slots.acquire()
             } catch {
-                finishSession(.failed("no fork server: \(error)"))
+                await endUnstarted(.failed("no fork server: \(error)"))
                 return
             }
             if state.withLock({ $0.closed }) {
                 slots.release(slot)
-                finishSession(.closed)
+                await endUnstarted(.closed)
                 return
             }
             do {
@@ -138,7 +138,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
                 slot.kill()
                 slots.release(slot)
                 guard attempts < 3 else {
-                    finishSession(.failed("could not start a session in the fork server: \(error)"))
+                    await endUnstarted(.failed("could not start a session in the fork server: \(error)"))
                     return
                 }
             }
@@ -231,6 +231,19 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
         }
         state.withLock { $0.cellRunning = false }
         cell.finish(streams.finish(cell, wallMs: wallMs ?? stopwatch.elapsedMilliseconds))
+    }
+
+    /// The session ended before its sandbox started: the cells started
+    /// meanwhile end without running.
+    private func endUnstarted(_ end: SessionEnd) async {
+        finishSession(end)  // no cell starts after this: the stream ends with those started already
+        for await cell in cellStream {
+            if case .failed(let message) = end {
+                cell.finish(Verdict(status: .internalError, message: message))
+            } else {
+                cell.finish(Verdict(status: .cancelled))
+            }
+        }
     }
 
     /// Why the session's run ended, from its final report.

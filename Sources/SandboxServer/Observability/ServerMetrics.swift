@@ -16,6 +16,7 @@ final class ServerMetrics: Sendable {
     private let queueDepthGauge: CoreMetrics.Gauge
     private let warmReadyGauge: CoreMetrics.Gauge
     private let connectionsGauge: CoreMetrics.Gauge
+    private let sessionsGauge: CoreMetrics.Gauge
     /// Every metric carries the node's name, so a cluster's figures can be told apart.
     private let node: (String, String)
 
@@ -33,6 +34,7 @@ final class ServerMetrics: Sendable {
         queueDepthGauge = CoreMetrics.Gauge(label: "pysandbox_queue_depth", dimensions: [self.node], factory: factory)
         warmReadyGauge = CoreMetrics.Gauge(label: "pysandbox_warm_sandboxes_ready", dimensions: [self.node], factory: factory)
         connectionsGauge = CoreMetrics.Gauge(label: "pysandbox_connections", dimensions: [self.node], factory: factory)
+        sessionsGauge = CoreMetrics.Gauge(label: "pysandbox_sessions", dimensions: [self.node], factory: factory)
     }
 
     /// The registry in Prometheus text format.
@@ -65,4 +67,5 @@ final class ServerMetrics: Sendable {
     func queueDepth(_ depth: Int) { queueDepthGauge.record(depth) }
     func warmReady(_ count: Int) { warmReadyGauge.record(count) }
     func connections(_ count: Int) { connectionsGauge.record(count) }
+    func sessions(_ count: Int) { sessionsGauge.record(count) }
 }

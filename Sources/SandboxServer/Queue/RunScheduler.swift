@@ -35,14 +35,17 @@ actor RunScheduler {
     /// A run submitted now would be refused.
     var isFull: Bool { running.count >= workers && queue.count >= capacity }
 
-    /// Admits `job` or says why not. A queued job learns its position before this returns.
-    func submit(_ job: RunJob) throws(RPCError) {
+    /// Admits `job` or says why not. A queued job learns its position before
+    /// this returns. `admittedEarlier`: a session's run that was accepted
+    /// while another of its session ran, and now reaches the queue: the
+    /// queue's capacity does not refuse it.
+    func submit(_ job: RunJob, admittedEarlier: Bool = false) throws(RPCError) {
         guard accepting else { throw RPCError(.shuttingDown, "no new runs are accepted") }
         if running.count < workers && queue.isEmpty {
             begin(job)
             return
         }
-        guard queue.count < capacity else {
+        guard queue.count < capacity || admittedEarlier else {
             let retryAfterMs = Int(averageRunMs * Double(queue.count) / Double(workers)).clamped(to: 100...30_000)
             throw RPCError(.queueFull, "\(queue.count) runs are waiting; retry later", data: .object(["retryAfterMs": .integer(Int64(retryAfterMs))]))
         }

@@ -18,6 +18,16 @@ struct RunAdmission: Sendable {
         var initialStdin: [UInt8]?
     }
 
+    /// A session's run: its memory is the session's, and it needs no preloading fork server.
+    func admitToSession(_ params: RunParams) throws(RPCError) -> Admitted {
+        if params.memoryMb != nil {
+            throw .invalidParams("memoryMb: a session's runs share its memory (session/open)")
+        }
+        var admitted = try admit(params)
+        admitted.request.limits.usesPreload = false
+        return admitted
+    }
+
     func admit(_ params: RunParams) throws(RPCError) -> Admitted {
         let codeBytes = params.code.utf8.count
         guard codeBytes <= configuration.maxCodeBytes else {

@@ -21,6 +21,10 @@ struct RunExecutor: Sendable {
             job.finishWithoutRunning(.cancelled)
             return
         }
+        if let session = job.session {
+            await run(job, in: session)
+            return
+        }
         let sandbox: any SandboxRun
         do {
             sandbox = try await pools.pool(for: job.request.limits).take(for: job.request.limits)
@@ -33,14 +37,31 @@ struct RunExecutor: Sendable {
         await pools.pool(for: job.request.limits).runEnded()
     }
 
+    /// A session's run: a cell of its sandbox, started at once (the session
+    /// is warm); a session that has ended runs nothing more.
+    private func run(_ job: RunJob, in session: ServerSession) async {
+        let cell: any SandboxRun
+        do {
+            cell = try session.sandbox.start(job.request)
+        } catch {
+            job.finishWithoutRunning(.cancelled, message: "the session ended")
+            return
+        }
+        guard job.attach(cell) else {
+            cell.cancel()
+            _ = await cell.verdict()
+            job.finishWithoutRunning(.cancelled)
+            return
+        }
+        await deliver(job, from: cell)
+    }
+
     private func run(_ job: RunJob, in sandbox: any SandboxRun) async {
         guard job.attach(sandbox) else {
             sandbox.cancel()
             job.finishWithoutRunning(.cancelled)
             return
         }
-        let queuedMs = milliseconds(since: job.accepted)
-        job.observer.running(job)
         do {
             try sandbox.start(job.request)
         } catch {
@@ -49,6 +70,13 @@ struct RunExecutor: Sendable {
             job.finishWithoutRunning(.internalError, message: error.message)
             return
         }
+        await deliver(job, from: sandbox)
+    }
+
+    /// Streams a started run's output to its observer, then its verdict.
+    private func deliver(_ job: RunJob, from sandbox: any SandboxRun) async {
+        let queuedMs = milliseconds(since: job.accepted)
+        job.observer.running(job)
         let coalescer = OutputCoalescer { message in
             switch message {
             case .output(let stream, let text, let seq):

@@ -29,6 +29,8 @@ final class RunJob: Sendable {
     /// Fed before the interactive stdin stays open.
     let initialStdin: [UInt8]?
     let observer: any RunObserver
+    /// The session it runs in; nil for a run in a sandbox of its own.
+    let session: ServerSession?
     let accepted = ContinuousClock.now
 
     private enum Phase {
@@ -51,7 +53,11 @@ final class RunJob: Sendable {
 
     private let state = Mutex(State())
 
-    init(id: JSONValue, client: ClientID, request: RunRequest, initialStdin: [UInt8]?, observer: any RunObserver) {
+    init(
+        id: JSONValue, client: ClientID, request: RunRequest, initialStdin: [UInt8]?, observer: any RunObserver,
+        session: ServerSession? = nil
+    ) {
+        self.session = session
         self.id = id
         self.client = client
         self.request = request
@@ -116,7 +122,9 @@ final class RunJob: Sendable {
             state.phase = .finished
             return true
         }
-        if first { observer.finished(self, result) }
+        guard first else { return }
+        observer.finished(self, result)
+        session?.finished(self)
     }
 
     /// The verdict of a run that never reached a program.

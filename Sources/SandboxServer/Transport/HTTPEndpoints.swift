@@ -100,6 +100,9 @@ enum HTTPEndpoints {
         do throws(RPCError) {
             guard case .object(let params) = value else { throw .invalidParams("the body must be a JSON object of run params") }
             let runParams = try RunParams(params: params)
+            if runParams.session != nil {
+                throw .invalidParams("session: needs the WebSocket endpoint /v1/ws")
+            }
             if runParams.interactive == true {
                 throw .invalidParams("interactive: needs the WebSocket endpoint /v1/ws")
             }

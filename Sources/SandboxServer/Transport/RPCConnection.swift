@@ -12,6 +12,8 @@ final class RPCConnection: Sendable {
     private let logger: Logger
     /// Runs accepted and not yet answered, by id.
     private let runs = Mutex<[JSONValue: RunJob]>([:])
+    /// Its sessions: those open, and why recent ones ended (for a later run's error).
+    private let sessions = Mutex(ConnectionSessions())
     private let runRate: Mutex<TokenBucket>
     private let lastMessage = Mutex(ContinuousClock.now)
 
@@ -25,9 +27,10 @@ final class RPCConnection: Sendable {
         self.logger = logger
     }
 
-    /// Whether the client has sent nothing for `timeout` and has no run in flight.
+    /// Whether the client has sent nothing for `timeout` and has no run in
+    /// flight and no session open (a session ends by its own idle timeout).
     func isIdle(for timeout: Duration) -> Bool {
-        runs.withLock { $0.isEmpty } && lastMessage.withLock { $0 } + timeout <= .now
+        runs.withLock { $0.isEmpty } && sessions.withLock { $0.open.isEmpty } && lastMessage.withLock { $0 } + timeout <= .now
     }
 
     func receive(_ text: String) async {
@@ -46,10 +49,14 @@ final class RPCConnection: Sendable {
         send(ServerMessage.error(id: .null, .invalidRequest("binary frames are not supported; send JSON text")))
     }
 
-    /// The client went away: cancel everything it started.
+    /// The client went away: cancel everything it started, and end its sessions.
     func close() async {
         let jobs = runs.withLock { Array($0.values) }
         for job in jobs { await server.cancel(job) }
+        let open = sessions.withLock { Array($0.open.values) }
+        await withDiscardingTaskGroup { group in
+            for session in open { group.addTask { await session.close(.connectionClosed) } }
+        }
     }
 
     private func handleRequest(id: JSONValue, method: String, params: [String: JSONValue]) async {
@@ -71,6 +78,19 @@ final class RPCConnection: Sendable {
                 logger.debug("run refused", metadata: ["run": "\(id)", "error": "\(error.message)"])
                 send(ServerMessage.error(id: id, error))
             }
+        case Method.sessionOpen:
+            do {
+                send(ServerMessage.result(id: id, try openSession(params: params)))
+            } catch {
+                send(ServerMessage.error(id: id, error))
+            }
+        case Method.sessionClose:
+            do {
+                try await closeSession(params: params)
+                send(ServerMessage.result(id: id, JSONValue.object([:])))
+            } catch {
+                send(ServerMessage.error(id: id, error))
+            }
         default:
             send(ServerMessage.error(id: id, RPCError(.methodNotFound, "'\(method)'")))
         }
@@ -80,14 +100,16 @@ final class RPCConnection: Sendable {
         if runs.withLock({ $0[id] != nil }) {
             throw .invalidRequest("id \(id) is already in flight")
         }
-        let admitted = try server.admission.admit(RunParams(params: params))
+        let runParams = try RunParams(params: params)
+        let session = try runParams.session.map { id throws(RPCError) in try self.session(id) }
+        let admitted = session == nil ? try server.admission.admit(runParams) : try server.admission.admitToSession(runParams)
         if let wait = runRate.withLock({ $0.take() }) {
             throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
         }
         let limit = server.configuration.maxInFlight
         let job = RunJob(
             id: id, client: client, request: admitted.request, initialStdin: admitted.initialStdin,
-            observer: MeteredObserver(client: self, metrics: server.metrics))
+            observer: MeteredObserver(client: self, metrics: server.metrics), session: session)
         let registered = runs.withLock { runs -> Bool in
             guard runs.count < limit else { return false }
             runs[id] = job
@@ -99,13 +121,51 @@ final class RPCConnection: Sendable {
                 data: .object(["limit": .integer(Int64(limit))]))
         }
         do {
-            try await server.scheduler.submit(job)
+            switch try session?.admit(job) ?? .schedule {
+            case .schedule: try await server.scheduler.submit(job)
+            case .queued(let position): queued(job, position: position)
+            }
         } catch {
             runs.withLock { $0[id] = nil }
             throw error
         }
         logger.debug("run accepted", metadata: server.configuration.logCode
             ? ["run": "\(id)", "code": "\(admitted.request.code)"] : ["run": "\(id)"])
+    }
+
+    private func openSession(params: [String: JSONValue]) throws(RPCError) -> SessionOpenResult {
+        let admitted = try server.sessions.admit(SessionOpenParams(params: params))
+        let perConnection = server.configuration.maxSessionsPerConnection
+        guard sessions.withLock({ $0.open.count }) < perConnection else {
+            throw RPCError(
+                .tooManySessions, "this connection has \(perConnection) sessions open; close one first",
+                data: .object(["limit": .integer(Int64(perConnection)), "scope": .string("connection")]))
+        }
+        let session = try server.sessions.open(admitted, owner: client, observer: self)
+        sessions.withLock { $0.open[session.id] = session }
+        logger.debug("session opened", metadata: ["session": "\(session.id)"])
+        let limits = session.sandbox.limits
+        return SessionOpenResult(session: session.id, limits: .init(
+            memoryMb: limits.memoryBytes >> 20, idleTimeoutMs: Int(session.idleTimeout / .milliseconds(1)),
+            cpuTimeMs: Int(limits.cpuTime / .milliseconds(1))))
+    }
+
+    private func closeSession(params: [String: JSONValue]) async throws(RPCError) {
+        let session = try session(SessionCloseParams(params: params).session, forRun: false)
+        await session.close(.closedByClient)
+        sessions.withLock { $0.ended(session, reason: "closed") }
+    }
+
+    /// An open session of this connection, by id. For a run, one that ended
+    /// is an error that says why (an open one that has ended says so itself).
+    private func session(_ id: String, forRun: Bool = true) throws(RPCError) -> ServerSession {
+        try sessions.withLock { sessions throws(RPCError) in
+            if let session = sessions.open[id] { return session }
+            if forRun, let reason = sessions.endReasons[id] {
+                throw RPCError(.sessionEnded, reason, data: .object(["reason": .string(reason)]))
+            }
+            throw .invalidParams("session: '\(id)' is not a session of this connection")
+        }
     }
 
     private func handleNotification(method: String, params: [String: JSONValue]) async {
@@ -124,6 +184,29 @@ final class RPCConnection: Sendable {
 
     private func send(_ text: String) {
         outbox.send(text)
+    }
+}
+
+extension RPCConnection: SessionObserver {
+    func sessionEnded(_ session: ServerSession, reason: SessionEndReason, message: String?) {
+        sessions.withLock { $0.ended(session, reason: reason.rawValue) }
+        logger.debug("session ended", metadata: ["session": "\(session.id)", "reason": "\(reason.rawValue)"])
+        send(ServerMessage.notification(
+            Method.sessionEnded, SessionEndedParams(session: session.id, reason: reason, message: message)))
+    }
+}
+
+/// A connection's sessions: the open ones by id, and why recent ones ended.
+private struct ConnectionSessions {
+    var open: [String: ServerSession] = [:]
+    var endReasons: [String: String] = [:]
+    private var endOrder: [String] = []
+
+    mutating func ended(_ session: ServerSession, reason: String) {
+        open[session.id] = nil
+        endReasons[session.id] = reason
+        endOrder.append(session.id)
+        if endOrder.count > 64 { endReasons[endOrder.removeFirst()] = nil }
     }
 }
 

@@ -1,0 +1,177 @@
+import Foundation
+import SandboxProtocol
+import SandboxRuntime
+import Synchronization
+
+/// Who hears that a session ended by itself (`session/ended`).
+protocol SessionObserver: Sendable {
+    func sessionEnded(_ session: ServerSession, reason: SessionEndReason, message: String?)
+}
+
+/// A session (`session/open`) as the server holds it: its sandbox, the
+/// connection that owns it, and its runs, which execute one at a time in
+/// the order sent. The run at its head is the scheduler's (queued for a
+/// worker, or executing); the others wait here. `SessionService` watches it.
+final class ServerSession: Sendable {
+    /// Why a session ended, as the server tells it.
+    enum Ending: Sendable, Equatable {
+        /// `session/close`: no notification.
+        case closedByClient
+        /// Its connection went away: nobody to notify.
+        case connectionClosed
+        case ended(SessionEndReason, message: String?)
+
+        var reason: String {
+            switch self {
+            case .closedByClient: "closed"
+            case .connectionClosed: "connection closed"
+            case .ended(let reason, _): reason.rawValue
+            }
+        }
+    }
+
+    let id: String
+    let owner: ClientID
+    let sandbox: any SandboxSession
+    let idleTimeout: Duration
+    private let observer: any SessionObserver
+    /// Hands a run that reached the head of the session to the scheduler.
+    private let dispatch: @Sendable (RunJob) -> Void
+    private let state = Mutex(State())
+
+    private struct State {
+        var head: RunJob?
+        var waiting: [RunJob] = []
+        var lastActivity = ContinuousClock.now
+        var ending: Ending?
+        var notified = false
+        var endWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    init(
+        owner: ClientID, sandbox: any SandboxSession, idleTimeout: Duration, observer: any SessionObserver,
+        dispatch: @escaping @Sendable (RunJob) -> Void
+    ) {
+        id = Self.makeID()
+        self.owner = owner
+        self.sandbox = sandbox
+        self.idleTimeout = idleTimeout
+        self.observer = observer
+        self.dispatch = dispatch
+    }
+
+    /// `s-` and 24 random hex digits: unguessable, though only its connection may use it.
+    private static func makeID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "s-" + (0..<3).map { _ in String(format: "%016llx", generator.next() as UInt64) }.joined().prefix(24)
+    }
+
+    /// What to do with a run accepted for this session.
+    enum Admission {
+        /// It is at the head: hand it to the scheduler.
+        case schedule
+        /// It waits behind `position` runs of this session.
+        case queued(position: Int)
+    }
+
+    func admit(_ job: RunJob) throws(RPCError) -> Admission {
+        try state.withLock { state throws(RPCError) -> Admission in
+            if let ending = state.ending {
+                throw RPCError(.sessionEnded, ending.reason, data: .object(["reason": .string(ending.reason)]))
+            }
+            state.lastActivity = .now
+            guard state.head != nil else {
+                state.head = job
+                return .schedule
+            }
+            state.waiting.append(job)
+            return .queued(position: state.waiting.count)
+        }
+    }
+
+    /// A run of this session has its verdict: the next one goes to the scheduler.
+    func finished(_ job: RunJob) {
+        let (next, notify) = state.withLock { state -> (RunJob?, Bool) in
+            state.lastActivity = .now
+            guard state.head === job else {
+                state.waiting.removeAll { $0 === job }  // one that never reached the head
+                return (nil, false)
+            }
+            state.head = state.ending == nil && !state.waiting.isEmpty ? state.waiting.removeFirst() : nil
+            return (state.head, state.ending != nil && state.head == nil)
+        }
+        if notify { endedAndIdle() } else if let next { dispatch(next) }
+    }
+
+    /// Ends a run still waiting behind the head with `cancelled`; false if it is not waiting here.
+    func cancelWaiting(_ job: RunJob) -> Bool {
+        let removed = state.withLock { state in
+            guard let index = state.waiting.firstIndex(where: { $0 === job }) else { return false }
+            state.waiting.remove(at: index)
+            return true
+        }
+        if removed { job.finishWithoutRunning(.cancelled) }
+        return removed
+    }
+
+    /// Whether it has had no run queued or running for its idle timeout.
+    var isIdle: Bool {
+        state.withLock { $0.head == nil && $0.waiting.isEmpty && $0.lastActivity + idleTimeout <= .now }
+    }
+
+    var isEnded: Bool { state.withLock { $0.ending != nil } }
+
+    /// Ends the session: runs waiting here end `cancelled`, the running one
+    /// is killed (`cancelled`). Returns once its last verdict is out.
+    func close(_ ending: Ending) async {
+        end(ending)
+        sandbox.close()
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if state.notified { return true }
+                state.endWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// The sandbox ended by itself (or after `close`): say why, once its last verdict is out.
+    func sandboxEnded(_ end: SessionEnd) {
+        switch end {
+        case .closed: self.end(.ended(.crashed, message: "the session's sandbox was closed"))
+        case .memoryLimit: self.end(.ended(.memoryLimit, message: nil))
+        case .cpuLimit: self.end(.ended(.cpuLimit, message: nil))
+        case .crashed(let message): self.end(.ended(.crashed, message: message))
+        case .killed: self.end(.ended(.killed, message: "a run did not stop when interrupted"))
+        case .failed(let message): self.end(.ended(.crashed, message: "the sandbox failed: \(message)"))
+        }
+    }
+
+    /// Records why it ended (the first reason counts) and ends the runs
+    /// waiting here; the head ends on its own.
+    private func end(_ ending: Ending) {
+        let (waiting, idle) = state.withLock { state -> ([RunJob], Bool) in
+            guard state.ending == nil else { return ([], false) }
+            state.ending = ending
+            defer { state.waiting = [] }
+            return (state.waiting, state.head == nil)
+        }
+        // The head ends by itself: its cell's verdict says how the session's
+        // end cut it short, and one not started yet finds the session ended.
+        for job in waiting { job.finishWithoutRunning(.cancelled, message: "the session ended (\(ending.reason))") }
+        if idle { endedAndIdle() }
+    }
+
+    /// Ended, and its last verdict is out: notify once, wake `close` callers.
+    private func endedAndIdle() {
+        let (ending, waiters) = state.withLock { state -> (Ending?, [CheckedContinuation<Void, Never>]) in
+            guard !state.notified, state.ending != nil else { return (nil, []) }
+            state.notified = true
+            defer { state.endWaiters = [] }
+            return (state.ending, state.endWaiters)
+        }
+        if case .ended(let reason, let message)? = ending { observer.sessionEnded(self, reason: reason, message: message) }
+        waiters.forEach { $0.resume() }
+    }
+}
