@@ -52,9 +52,6 @@ final class InProcessRunner: CodeRunner {
         outbox.finish()
     }
 
-    /// Whether a session is open: the MCP client then keeps its connection.
-    var hasOpenSessions: Bool { state.withLock { !$0.openSessions.isEmpty } }
-
     // MARK: CodeRunner
 
     func run(

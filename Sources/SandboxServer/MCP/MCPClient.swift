@@ -64,11 +64,11 @@ final class MCPClient: Sendable {
         await runner.close()
     }
 
-    /// Nothing asked for `timeout`, no request or run in flight, no sandbox
-    /// session open: the WebSocket rule, and sandbox sessions end by their own idle timeout.
+    /// Nothing asked for `timeout`, no request in flight, and its connection
+    /// idle by the WebSocket rule (no run in flight, no sandbox session open:
+    /// sessions end by their own idle timeout).
     func isIdle(for timeout: Duration) -> Bool {
         lastRequest.withLock { $0 } + timeout <= .now && !isAnswering && runner.connection.isIdle(for: timeout)
-            && !runner.hasOpenSessions
     }
 
     /// Whether a request of the client's has not been answered yet.

@@ -176,7 +176,7 @@ final class WebSocketRunner: CodeRunner {
             try await ProtocolConnection.connect(url: url, token: token, notifications: { [weak self] method, params in
                 self?.notified(method, params, on: number)
             }) { [self] connection in
-                let info = try await connection.initialize(clientName: "sandbox mcp", version: PySandbox.version)
+                _ = try await connection.initialize(clientName: "sandbox mcp", version: PySandbox.version)
                 let line = Line(connection: connection, number: number)
                 let waiters = state.withLock { state in
                     state.line = line
@@ -185,7 +185,8 @@ final class WebSocketRunner: CodeRunner {
                 }
                 connected.withLock { $0 = true }
                 for waiter in waiters { waiter.resume(returning: .success(line)) }
-                await serve(line, idleTimeout: .milliseconds(info.limits.idleTimeoutMs))
+                // sandboxd does not close a connection with open sessions as idle (RPCConnection.isIdle).
+                await connection.closed()
             }
         } catch {
             failure = RunnerError(error as? ClientError ?? .unreachable("\(error)"))
@@ -198,24 +199,6 @@ final class WebSocketRunner: CodeRunner {
             return state.waiters
         }
         for waiter in waiters { waiter.resume(returning: .failure(failure)) }
-    }
-
-    /// Until the connection closes: while sessions are open on it, a request
-    /// at half the server's idle timeout keeps it (and so them) from being
-    /// closed as idle; sessions still end by their own idle timeout.
-    private func serve(_ line: Line, idleTimeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await line.connection.closed() }
-            group.addTask { [self] in
-                let interval = max(idleTimeout / 2, .milliseconds(100))
-                while (try? await Task.sleep(for: interval)) != nil {
-                    guard state.withLock({ !$0.openSessions.isEmpty }) else { continue }
-                    _ = try? await line.connection.call(Method.initialize, JSONValue.object([:]))
-                }
-            }
-            await group.next()
-            group.cancelAll()
-        }
     }
 
     /// Connection `number` is closed: its sessions have ended with it.
