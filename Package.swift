@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SandboxClient", targets: ["SandboxClient"]),
         .executable(name: "sandbox", targets: ["sandbox"]),
         .executable(name: "sandbox-bench", targets: ["sandbox-bench"]),
+        .library(name: "SandboxMCP", targets: ["SandboxMCP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // libseccomp, found through pkg-config (Debian: libseccomp-dev).
@@ -88,12 +90,25 @@ let package = Package(
         ),
         // Protocol v1 messages (protocol/PROTOCOL.md), shared by the server and its clients.
         .target(name: "SandboxProtocol"),
+        // The `run_python` MCP tool over any protocol v1 line: argument checks,
+        // sessions per MCP client, results as MCP content. Both `sandbox mcp`
+        // (WebSocket) and sandboxd's `/mcp` (in-process) serve it.
+        .target(
+            name: "SandboxMCP",
+            dependencies: [
+                "SandboxProtocol",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The service: transport, queue and warm pool, REST.
         .target(
             name: "SandboxServer",
             dependencies: [
                 "SandboxRuntime",
                 "SandboxProtocol",
+                "SandboxMCP",
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,6 +145,9 @@ let package = Package(
             dependencies: [
                 "SandboxClient",
                 "SandboxProtocol",
+                "SandboxMCP",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -149,6 +167,13 @@ let package = Package(
             name: "SandboxProtocolTests",
             dependencies: ["SandboxProtocol"],
             path: "Tests/SandboxProtocolTests"
+        ),
+        // The run_python tool against a runner that follows PROTOCOL.md's
+        // sessions: no server, no sandbox (`swift test --filter SandboxMCPTests`).
+        .testTarget(
+            name: "SandboxMCPTests",
+            dependencies: ["SandboxMCP", "SandboxProtocol", .product(name: "MCP", package: "swift-sdk")],
+            path: "Tests/SandboxMCPTests"
         ),
         // The server's parts against a fake `SandboxProvider`: no kernel
         // sandbox, no processes; they run in parallel, in seconds

@@ -20,6 +20,8 @@ public final class ProtocolConnection: Sendable {
         var pending: [Int64: Pending] = [:]
         /// Set once the connection is gone; later requests fail with it.
         var closedBecause: ClientError?
+        /// Tasks in `closed()`, resumed when the connection is gone.
+        var closeWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
     }
 
     private struct Outgoing: Sendable {
@@ -30,10 +32,15 @@ public final class ProtocolConnection: Sendable {
     private let state = Mutex(State())
     private let outgoing: AsyncStream<Outgoing>.Continuation
     private let transcript: (@Sendable (String) -> Void)?
+    private let notifications: (@Sendable (String, JSONValue) -> Void)?
 
-    private init(outgoing: AsyncStream<Outgoing>.Continuation, transcript: (@Sendable (String) -> Void)?) {
+    private init(
+        outgoing: AsyncStream<Outgoing>.Continuation, transcript: (@Sendable (String) -> Void)?,
+        notifications: (@Sendable (String, JSONValue) -> Void)?
+    ) {
         self.outgoing = outgoing
         self.transcript = transcript
+        self.notifications = notifications
     }
 
     /// The largest server message accepted. A `run/output` carries at most
@@ -44,12 +51,15 @@ public final class ProtocolConnection: Sendable {
 
     /// Connects to `url` (offering subprotocol `pysandbox.v1`), runs `body`,
     /// then closes. `token` goes out as `Authorization: Bearer`. `transcript`
-    /// sees every frame sent and received, in order. Throws
+    /// sees every frame sent and received, in order; `notifications` gets the
+    /// server's notifications that are about no request (`session/ended`),
+    /// as method and params. Throws
     /// `ClientError.unreachable` when there is no server to talk to.
     public static func connect<T: Sendable>(
         url: String,
         token: String? = nil,
         transcript: (@Sendable (String) -> Void)? = nil,
+        notifications: (@Sendable (String, JSONValue) -> Void)? = nil,
         _ body: @escaping @Sendable (ProtocolConnection) async throws -> T
     ) async throws -> T {
         var headers = HTTPFields()
@@ -63,7 +73,7 @@ public final class ProtocolConnection: Sendable {
                 url: url, configuration: .init(maxFrameSize: maxMessageBytes, additionalHeaders: headers), logger: logger
             ) { inbound, outbound, _ in
                 let (frames, continuation) = AsyncStream.makeStream(of: Outgoing.self)
-                let connection = ProtocolConnection(outgoing: continuation, transcript: transcript)
+                let connection = ProtocolConnection(outgoing: continuation, transcript: transcript, notifications: notifications)
                 // connect returns nothing of the handler's; keep body's value (or error) for the caller.
                 let result = await Result {
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -133,6 +143,25 @@ public final class ProtocolConnection: Sendable {
         outgoing.yield(Outgoing(id: nil, text: ServerMessage.notification(method, params)))
     }
 
+    /// Returns once the connection is gone (closed by either side, or
+    /// broken), or when the calling task is cancelled.
+    public func closed() async {
+        let key = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let isOpen = state.withLock { state in
+                    // Checked under the lock the cancellation handler takes: no waiter is left behind.
+                    guard state.closedBecause == nil, !Task.isCancelled else { return false }
+                    state.closeWaiters[key] = continuation
+                    return true
+                }
+                if !isOpen { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.closeWaiters.removeValue(forKey: key) }?.resume()
+        }
+    }
+
     public func initialize(clientName: String, version: String) async throws -> InitializeResult {
         let params: JSONValue = ["clientInfo": ["name": .string(clientName), "version": .string(version)]]
         let info = try await call(Method.initialize, params).result(as: InitializeResult.self)
@@ -194,7 +223,10 @@ public final class ProtocolConnection: Sendable {
 
     private func dispatch(_ message: JSONValue, receivedAt: ContinuousClock.Instant) throws(ClientError) {
         if let method = message["method"]?.stringValue {
-            guard case .integer(let id)? = message["params"]?["id"], let params = message["params"] else { return }
+            guard case .integer(let id)? = message["params"]?["id"], let params = message["params"] else {
+                notifications?(method, message["params"] ?? .object([:]))
+                return
+            }
             let event: ClientEvent
             switch method {
             case Method.runOutput:
@@ -228,12 +260,16 @@ public final class ProtocolConnection: Sendable {
     }
 
     private func closeAll(_ reason: ClientError) {
-        let pending = state.withLock { state in
+        let (pending, waiters) = state.withLock { state in
             state.closedBecause = reason
-            defer { state.pending = [:] }
-            return Array(state.pending.values)
+            defer {
+                state.pending = [:]
+                state.closeWaiters = [:]
+            }
+            return (Array(state.pending.values), Array(state.closeWaiters.values))
         }
         for request in pending { request.events.finish(throwing: reason) }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// NIO's errors, in words a person can act on.

@@ -71,6 +71,7 @@ public struct SandboxServer: Sendable {
         router.add(middleware: access)
         WebEditor.install(on: router, configuration: configuration, logger: logger)
         HTTPEndpoints.install(on: router, server: state)
+        let mcp = MCPEndpoint.install(on: router, server: state)
         let webSocketRouter = Router(context: SandboxRequestContext.self)
         webSocketRouter.add(middleware: clientAddress)
         webSocketRouter.add(middleware: access)
@@ -89,12 +90,13 @@ public struct SandboxServer: Sendable {
             },
             logger: logger)
         // Shut down in reverse: runs drain first while connections stay open,
-        // then the pool, then sessions (whose clients hear it), then HTTP, and
-        // last the provider, once every sandbox has ended.
+        // then the pool, then sessions (whose clients hear it), then the MCP
+        // clients, then HTTP, and last the provider, once every sandbox has ended.
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: provider),
                 .init(service: app),
+                .init(service: mcp),
                 .init(service: sessions),
                 .init(service: PoolService(pools: pools)),
                 .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),

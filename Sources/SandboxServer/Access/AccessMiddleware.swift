@@ -2,9 +2,9 @@ import HTTPTypes
 import Hummingbird
 import SandboxProtocol
 
-/// Applies the `AccessPolicy` before any route of `/v1/*` or `/metrics`
-/// runs, the WebSocket upgrade included: a refused request gets 401 or 403
-/// and is never upgraded.
+/// Applies the `AccessPolicy` before any route of `/v1/*`, `/mcp` or
+/// `/metrics` runs, the WebSocket upgrade included: a refused request gets
+/// 401 or 403 and is never upgraded.
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = SandboxRequestContext
     let policy: AccessPolicy
@@ -15,7 +15,7 @@ struct AccessMiddleware: RouterMiddleware {
         // Judged by the first non-empty component, as the router reads paths:
         // "//v1/info" reaches the /v1/info route and must be checked like it.
         let refusal = switch path.split(separator: "/").first {
-        case "v1": policy.check(request)
+        case "v1", "mcp": policy.check(request)
         case "metrics": policy.checkMetrics(request)
         default: AccessPolicy.Refusal?.none
         }

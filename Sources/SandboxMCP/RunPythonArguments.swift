@@ -1,0 +1,103 @@
+import MCP
+
+/// `run_python`'s arguments, checked. Wrong ones are the agent's to fix, so
+/// each error names the argument and what it must be.
+public struct RunPythonArguments: Sendable, Equatable {
+    public enum Session: Sendable, Equatable {
+        /// A fresh sandbox for this call alone.
+        case none
+        /// The MCP client's session of this name (`true` is "default").
+        case named(String)
+    }
+
+    public var code: String
+    public var stdin: String?
+    public var timeoutMs: Int?
+    public var session: Session
+
+    public init(code: String, stdin: String? = nil, timeoutMs: Int? = nil, session: Session = .none) {
+        self.code = code
+        self.stdin = stdin
+        self.timeoutMs = timeoutMs
+        self.session = session
+    }
+
+    /// The session `session: true` means.
+    public static let defaultSessionName = "default"
+    /// Longer names are refused: a name is a label, not a place for data.
+    public static let maxSessionNameLength = 64
+    static let names: Set = ["code", "stdin", "timeoutMs", "session"]
+
+    public init(_ arguments: [String: Value]?) throws(ArgumentError) {
+        let arguments = arguments ?? [:]
+        if let unknown = arguments.keys.sorted().first(where: { !Self.names.contains($0) }) {
+            throw ArgumentError("unknown argument '\(unknown)'; run_python takes code, stdin, timeoutMs and session")
+        }
+        guard let code = arguments["code"], !code.isNull else { throw ArgumentError("code: required, the Python source to run") }
+        guard case .string(let text) = code else { throw ArgumentError("code: must be a string, not \(code.typeName)") }
+        self.code = text
+        stdin = try Self.string(arguments, "stdin")
+        timeoutMs = try Self.integer(arguments, "timeoutMs")
+        session = try Self.session(arguments["session"])
+    }
+
+    private static func string(_ arguments: [String: Value], _ name: String) throws(ArgumentError) -> String? {
+        guard let value = arguments[name], !value.isNull else { return nil }
+        guard case .string(let text) = value else { throw ArgumentError("\(name): must be a string, not \(value.typeName)") }
+        return text
+    }
+
+    /// Whole numbers only; JSON writers that send 5000 as 5000.0 are let through.
+    private static func integer(_ arguments: [String: Value], _ name: String) throws(ArgumentError) -> Int? {
+        guard let value = arguments[name], !value.isNull else { return nil }
+        switch value {
+        case .int(let number):
+            guard number >= 1 else { throw ArgumentError("\(name): must be at least 1, not \(number)") }
+            return number
+        case .double(let number) where number.rounded() == number && number >= 1 && number < 1e15:
+            return Int(number)
+        default:
+            throw ArgumentError("\(name): must be a positive integer (milliseconds), not \(value.typeName) \(value)")
+        }
+    }
+
+    private static func session(_ value: Value?) throws(ArgumentError) -> Session {
+        guard let value, !value.isNull else { return .none }
+        switch value {
+        case .bool(let keep):
+            return keep ? .named(defaultSessionName) : .none
+        case .string(let name):
+            guard !name.isEmpty else { throw ArgumentError("session: a session name must not be empty") }
+            guard name.count <= maxSessionNameLength else {
+                throw ArgumentError("session: a session name has at most \(maxSessionNameLength) characters")
+            }
+            return .named(name)
+        default:
+            throw ArgumentError("session: must be true, false or a session name (a string), not \(value.typeName)")
+        }
+    }
+}
+
+/// Arguments the tool cannot run with.
+public struct ArgumentError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+extension Value {
+    /// The JSON type's name, for error messages.
+    var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .data: "a data URL"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Logging
+import MCP
+import SandboxProtocol
+
+/// The `run_python` tool of one MCP client: checks the arguments, picks the
+/// sandbox (fresh, or one of the client's sessions), runs the code on its
+/// runner and turns the outcome into the tool's result.
+public struct RunPythonTool: Sendable {
+    public static let name = "run_python"
+
+    let runner: any CodeRunner
+    let sessions: ClientSessions
+    let logger: Logger
+
+    public init(runner: any CodeRunner, logger: Logger) {
+        self.runner = runner
+        self.sessions = ClientSessions(runner: runner)
+        self.logger = logger
+    }
+
+    public func call(_ arguments: [String: Value]?) async -> CallTool.Result {
+        let request: RunPythonArguments
+        do throws(ArgumentError) {
+            request = try RunPythonArguments(arguments)
+        } catch {
+            return RunReport.error("Invalid arguments: \(error.description). The code was not run.")
+        }
+        let params = RunParams(code: request.code, stdin: request.stdin, timeoutMs: request.timeoutMs)
+        guard case .named(let name) = request.session else {
+            do throws(RunnerError) {
+                return try await run(params, in: nil)
+            } catch {
+                return refusal(error, opening: nil)
+            }
+        }
+        let handle: SessionHandle
+        let note: String?
+        do throws(RunnerError) {
+            switch try await sessions.session(named: name) {
+            case .open(let open, let opened): (handle, note) = (open, opened)
+            case .ended(let end): return Self.sessionEnded(name, end)
+            }
+        } catch {
+            return refusal(error, opening: name)
+        }
+        do throws(RunnerError) {
+            return try await run(params, in: handle, notes: note.map { [$0] } ?? [])
+        } catch {
+            guard let end = Self.sessionEnd(error) ?? runner.endOfSession(handle) else { return refusal(error, opening: nil) }
+            await sessions.ended(name, handle: handle, because: end)
+            return Self.sessionEnded(name, end)
+        }
+    }
+
+    private func run(_ params: RunParams, in session: SessionHandle?, notes: [String] = []) async throws(RunnerError) -> CallTool.Result {
+        let transcript = RunTranscript()
+        let verdict = try await runner.run(params, in: session) { transcript.record($0) }
+        return RunReport.result(verdict, transcript: transcript, notes: notes)
+    }
+
+    /// Error -32007: the session ended before the run reached it.
+    private static func sessionEnd(_ error: RunnerError) -> SessionEnd? {
+        guard case .refused(let refusal) = error, refusal.code == RPCErrorCode.sessionEnded.rawValue else { return nil }
+        if let reason = refusal.data?["reason"]?.stringValue, let known = SessionEndReason(rawValue: reason) {
+            return SessionEnd(known)
+        }
+        return SessionEnd(reason: refusal.message)
+    }
+
+    static func sessionEnded(_ name: String, _ end: SessionEnd) -> CallTool.Result {
+        RunReport.error("""
+            Session '\(name)' has ended (\(end.reason)): its variables, imports and files are gone. \
+            The code was not run. Call again to run it in a fresh session '\(name)'.
+            """)
+    }
+
+    func refusal(_ error: RunnerError, opening session: String?) -> CallTool.Result {
+        logger.debug("run_python did not run", metadata: ["error": "\(error)"])
+        let what = session.map { "open session '\($0)'" } ?? "run the code"
+        switch error {
+        case .unreachable(let reason):
+            return RunReport.error("The sandbox service cannot be reached, so the code was not run: \(reason)")
+        case .refused(let refusal):
+            var advice = ""
+            switch RPCErrorCode(rawValue: refusal.code) {
+            case .queueFull, .tooManyInFlight, .rateLimited: advice = " Try again in a moment."
+            case .tooManySessions: advice = " Use session: true or a name already in use, or no session."
+            case .shuttingDown: advice = " Try again once it is back."
+            case .methodNotFound where session != nil:
+                advice = " This service has no sessions (it runs with --isolation exec, or predates them); call without session."
+            default: break
+            }
+            return RunReport.error("The sandbox service refused to \(what): \(refusal.message).\(advice) The code was not run.")
+        case .protocolViolation(let reason):
+            return RunReport.error("The sandbox service answered something unexpected, so the code did not run: \(reason)")
+        case .cancelled:
+            return RunReport.error("The request was cancelled; a run already started was stopped.")
+        }
+    }
+}
+
+extension RunPythonTool {
+    /// The tool as `tools/list` shows it: what the sandbox is, for an agent deciding how to use it.
+    public static let definition = Tool(
+        name: name,
+        title: "Run Python in a sandbox",
+        description: """
+            Runs Python 3 code in an isolated Linux sandbox and returns its stdout, its stderr, the images it \
+            displayed, and how it ended. The sandbox has no network access. The working directory is /tmp \
+            (private and small); the rest of the file system is read-only. numpy, pandas, matplotlib and \
+            Pillow are installed. plt.show() returns each open matplotlib figure as a PNG image, and \
+            display(obj) returns an object's rich form (images as images, anything else as text). \
+            Each call has a time limit (timeoutMs; the service's default when left out) and a memory limit. \
+            Without session, every call starts from scratch. With session: true (or a session name, for \
+            several independent sessions), variables, imports and /tmp files stay from one call to the next, \
+            like notebook cells, and the value of the last expression is displayed. A program that fails \
+            (traceback, non-zero exit, time limit) is a normal result whose last line gives the status; an \
+            error result means the code did not run.
+            """,
+        inputSchema: [
+            "type": "object",
+            "properties": [
+                "code": ["type": "string", "description": "The Python source to run."],
+                "stdin": ["type": "string", "description": "Text the program reads as its standard input."],
+                "timeoutMs": [
+                    "type": "integer", "minimum": 1,
+                    "description": "Wall-clock limit in milliseconds; the service's default when left out (10000 unless configured), up to its maximum.",
+                ],
+                "session": [
+                    "type": ["boolean", "string"],
+                    "description": """
+                        true: run in this client's default session, so state persists between calls. \
+                        A string: run in the session of that name (sessions are independent). \
+                        false or left out: a fresh sandbox for this call only.
+                        """,
+                ],
+            ],
+            "required": ["code"],
+            "additionalProperties": false,
+        ],
+        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false))
+}

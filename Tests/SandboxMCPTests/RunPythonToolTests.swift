@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import MCP
+import SandboxProtocol
+import Testing
+
+@testable import SandboxMCP
+
+@Suite("run_python: arguments, sessions per MCP client, results")
+struct RunPythonToolTests {
+    let runner = ScriptedRunner()
+    var tool: RunPythonTool { RunPythonTool(runner: runner, logger: Logger(label: "test")) }
+
+    static func text(_ result: CallTool.Result) -> String {
+        result.content.compactMap { if case .text(let text, _, _) = $0 { text } else { nil } }.joined(separator: "\n")
+    }
+
+    // MARK: Arguments
+
+    @Test func argumentsAreCheckedByNameAndType() throws {
+        let full = try RunPythonArguments(["code": "print(1)", "stdin": "x", "timeoutMs": 5000, "session": "work"])
+        #expect(full == RunPythonArguments(code: "print(1)", stdin: "x", timeoutMs: 5000, session: .named("work")))
+        #expect(try RunPythonArguments(["code": "1", "session": true]).session == .named("default"))
+        #expect(try RunPythonArguments(["code": "1", "session": false]).session == .none)
+        #expect(try RunPythonArguments(["code": "1", "timeoutMs": .double(5000)]).timeoutMs == 5000)
+        #expect(try RunPythonArguments(["code": "1", "stdin": .null]).stdin == nil)
+        for (arguments, words) in [
+            (nil, "code: required"),
+            (["code": 5], "code: must be a string"),
+            (["code": "1", "stdin": 1], "stdin: must be a string"),
+            (["code": "1", "timeoutMs": 0], "timeoutMs: must be at least 1"),
+            (["code": "1", "timeoutMs": .double(1.5)], "timeoutMs: must be a positive integer"),
+            (["code": "1", "session": ""], "must not be empty"),
+            (["code": "1", "session": .string(String(repeating: "n", count: 65))], "at most 64"),
+            (["code": "1", "session": ["a"]], "session: must be true, false or a session name"),
+            (["code": "1", "timeout": 5], "unknown argument 'timeout'"),
+        ] as [([String: Value]?, String)] {
+            #expect(throws: ArgumentError.self) { try RunPythonArguments(arguments) }
+            do { _ = try RunPythonArguments(arguments) } catch {
+                #expect(error.description.contains(words), "\(String(describing: arguments)): \(error)")
+            }
+        }
+    }
+
+    @Test func badArgumentsAreAToolErrorAndRunNothing() async {
+        let result = await tool.call(["code": 42])
+        #expect(result.isError == true)
+        #expect(Self.text(result).contains("code: must be a string") && Self.text(result).contains("not run"))
+        #expect(runner.runs.isEmpty)
+    }
+
+    /// The SDK reads strings shaped like data URLs as bytes; the tool must get them as sent.
+    @Test func stringsThatLookLikeDataURLsReachTheToolVerbatim() throws {
+        let code = "data: list = [1, 2]\nprint(sum(data), 'data:,x')"
+        let encodedCode = String(decoding: try JSONEncoder().encode(code), as: UTF8.self)
+        let plain = try JSONDecoder().decode([String: Value].self, from: Data(#"{"code":\#(encodedCode)}"#.utf8))
+        guard case .data = plain["code"] else {
+            Issue.record("the SDK no longer reads data-URL-like strings as bytes: VerbatimArguments may go (\(String(describing: plain["code"])))")
+            return
+        }
+        let request = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_python","arguments":"#
+            + #"{"code":\#(encodedCode),"stdin":"\#u{E000}kept","session":true}}}"#
+        let guarded = VerbatimArguments.guarded(Data(request.utf8))
+        let decoded = try JSONDecoder().decode(JSONValue.self, from: guarded)
+        let arguments = try #require(decoded["params"]?["arguments"]).decoded(as: [String: Value].self)
+        let restored = VerbatimArguments.restore(arguments)
+        #expect(restored["code"] == .string(code))
+        #expect(restored["stdin"] == .string("\u{E000}kept"))
+        #expect(restored["session"] == .bool(true))
+        // Anything but a tools/call passes untouched.
+        let other = Data(#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#.utf8)
+        #expect(VerbatimArguments.guarded(other) == other)
+    }
+
+    // MARK: Sessions
+
+    @Test func withoutSessionEveryCallIsFresh() async {
+        let result = await tool.call(["code": "print(1)"])
+        #expect(result.isError == false)
+        #expect(runner.sessionsOpened == 0 && runner.runs.map(\.session) == [nil])
+    }
+
+    @Test func aSessionIsOpenedOnFirstUseAndReused() async {
+        let tool = tool
+        let first = await tool.call(["code": "x = 1", "session": true])
+        let second = await tool.call(["code": "print(x)", "session": true])
+        #expect(runner.sessionsOpened == 1)
+        #expect(runner.runs.map(\.session) == ["s-1", "s-1"])
+        #expect(Self.text(first).contains("Session 'default' started"))
+        #expect(!Self.text(second).contains("Session 'default'"))
+    }
+
+    @Test func namesAreSessionsApartAndTrueIsTheDefaultOne() async {
+        let tool = tool
+        _ = await tool.call(["code": "1", "session": "a"])
+        _ = await tool.call(["code": "2", "session": "b"])
+        _ = await tool.call(["code": "3", "session": "a"])
+        _ = await tool.call(["code": "4", "session": true])
+        _ = await tool.call(["code": "5", "session": "default"])
+        #expect(runner.runs.map(\.session) == ["s-1", "s-2", "s-1", "s-3", "s-3"])
+    }
+
+    @Test func callsThatNameANewSessionTogetherShareIt() async {
+        let tool = tool
+        await withTaskGroup(of: Void.self) { group in
+            for number in 0..<5 { group.addTask { _ = await tool.call(["code": .string("\(number)"), "session": "s"]) } }
+        }
+        #expect(runner.sessionsOpened == 1)
+        #expect(Set(runner.runs.map(\.session)) == ["s-1"])
+    }
+
+    /// `session/ended` arrived: the next call says so and runs nothing; the one after starts afresh.
+    @Test func anEndedSessionIsReportedThenReplaced() async {
+        let tool = tool
+        _ = await tool.call(["code": "x = 1", "session": true])
+        runner.end("s-1", .idleTimeout, announced: true)
+        let told = await tool.call(["code": "print(x)", "session": true])
+        #expect(told.isError == true)
+        #expect(Self.text(told).contains("Session 'default' has ended (it was idle for longer than its idle timeout)"))
+        #expect(Self.text(told).contains("not run") && Self.text(told).contains("gone"))
+        #expect(runner.runs.count == 1)
+        let fresh = await tool.call(["code": "print(x)", "session": true])
+        #expect(fresh.isError == false)
+        #expect(runner.runs.last?.session == "s-2")
+        #expect(Self.text(fresh).contains("Session 'default' is new: the previous one ended (it was idle"))
+        #expect(Self.text(fresh).contains("are gone"))
+    }
+
+    /// No `session/ended` yet: the run's -32007 says it, with the same outcome.
+    @Test func sessionEndedErrorIsReportedThenReplaced() async {
+        let tool = tool
+        _ = await tool.call(["code": "x = 1", "session": "w"])
+        runner.end("s-1", .memoryLimit, announced: false)
+        let told = await tool.call(["code": "print(x)", "session": "w"])
+        #expect(told.isError == true && Self.text(told).contains("Session 'w' has ended (it reached its memory limit)"))
+        let fresh = await tool.call(["code": "print(x)", "session": "w"])
+        #expect(fresh.isError == false && runner.runs.last?.session == "s-2")
+        #expect(Self.text(fresh).contains("is new"))
+    }
+
+    @Test func refusalsAreToolErrorsThatSayWhy() {
+        let tool = tool
+        let full = tool.refusal(.refused(RPCError(.queueFull, "the queue holds 256 runs")), opening: nil)
+        #expect(full.isError == true)
+        #expect(Self.text(full) == "The sandbox service refused to run the code: Queue full: the queue holds 256 runs. Try again in a moment. The code was not run.")
+        let sessions = tool.refusal(.refused(RPCError(.tooManySessions, "4 on this connection")), opening: "x")
+        #expect(Self.text(sessions).hasPrefix("The sandbox service refused to open session 'x': Too many sessions"))
+        let down = tool.refusal(.unreachable("cannot connect to ws://127.0.0.1:1/v1/ws: connection refused"), opening: nil)
+        #expect(Self.text(down).contains("cannot be reached") && Self.text(down).contains("connection refused"))
+    }
+}

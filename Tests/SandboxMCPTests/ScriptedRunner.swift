@@ -1,0 +1,52 @@
+import SandboxMCP
+import SandboxProtocol
+import Synchronization
+
+/// A `CodeRunner` that answers as PROTOCOL.md §4.8–4.10 says a server does,
+/// without running anything: `session/open` gives `s-1`, `s-2`, …; a run in
+/// a session that has ended is refused with -32007 and its reason; a test
+/// ends sessions as the server would (`session/ended`, or silently, to be
+/// found at the next run). A run prints its code.
+final class ScriptedRunner: CodeRunner {
+    private struct State {
+        var opened = 0
+        var runs: [RunParams] = []
+        /// Ended on the server; `announced` ones were sent `session/ended`.
+        var ended: [String: (reason: SessionEndReason, announced: Bool)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var runs: [RunParams] { state.withLock { $0.runs } }
+    var sessionsOpened: Int { state.withLock { $0.opened } }
+
+    func run(
+        _ params: RunParams, in session: SessionHandle?, record: @escaping @Sendable (RunEvent) -> Void
+    ) async throws(RunnerError) -> RunResult {
+        var params = params
+        params.session = session?.id
+        if let session, let end = state.withLock({ $0.ended[session.id] }) {
+            throw .refused(RPCError(.sessionEnded, end.reason.rawValue, data: ["reason": .string(end.reason.rawValue)]))
+        }
+        state.withLock { $0.runs.append(params) }
+        record(.output(RunOutputParams(id: 1, stream: .stdout, text: params.code, seq: 0)))
+        return RunResult(Verdict(status: .ok, exitCode: 0), queuedMs: 0)
+    }
+
+    func openSession() async throws(RunnerError) -> SessionHandle {
+        // Another task gets a chance to ask for the same name meanwhile.
+        await Task.yield()
+        return SessionHandle(id: "s-\(state.withLock { state in state.opened += 1; return state.opened })")
+    }
+
+    func endOfSession(_ session: SessionHandle) -> SessionEnd? {
+        state.withLock { state in
+            state.ended[session.id].flatMap { $0.announced ? SessionEnd($0.reason) : nil }
+        }
+    }
+
+    /// The server ends session `id`; with `announced`, `session/ended` reached the runner.
+    func end(_ id: String, _ reason: SessionEndReason, announced: Bool) {
+        state.withLock { $0.ended[id] = (reason, announced) }
+    }
+}
