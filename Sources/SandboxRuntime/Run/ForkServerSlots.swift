@@ -106,6 +106,18 @@ final class ForkServerSlots: Sendable {
         return slot
     }
 
+    /// Starts a slot ahead of demand when none is idle (and the cap allows),
+    /// and keeps it idle for the next `acquire`.
+    func keepOneIdle() async {
+        let spawning = state.withLock { state -> Bool in
+            guard state.open, state.idle.isEmpty, state.count < maxSlots else { return false }
+            state.count += 1
+            return true
+        }
+        guard spawning, let slot = try? await spawn() else { return }
+        release(slot)
+    }
+
     /// Takes a slot back after its run; a dead one is dropped (its watch reaps it).
     func release(_ slot: ForkServerSlot) {
         let alive = slot.isAlive

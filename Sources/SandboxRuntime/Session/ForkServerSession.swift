@@ -129,7 +129,11 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
             do {
                 let started = try slot.startRun(arguments: limitArguments, session: true)
                 control.attach(stop: started.stop, slot: slot)
+                // The next session's fork server starts now, beside this one:
+                // a preloading one takes a second, which its first run would wait.
+                async let nextSlot: Void = slots.keepOneIdle()
                 await watch(started.descriptors)
+                await nextSlot
                 control.finish()
                 slots.release(slot)
                 return
