@@ -30,6 +30,8 @@ public final class ProtocolConnection: Sendable {
     private let state = Mutex(State())
     private let outgoing: AsyncStream<Outgoing>.Continuation
     private let transcript: (@Sendable (String) -> Void)?
+    /// `session/ended` notifications, relayed by ProtocolConnection+Sessions.swift.
+    let sessionEndings = AsyncStream.makeStream(of: SessionEndedParams.self)
 
     private init(outgoing: AsyncStream<Outgoing>.Continuation, transcript: (@Sendable (String) -> Void)?) {
         self.outgoing = outgoing
@@ -194,6 +196,7 @@ public final class ProtocolConnection: Sendable {
 
     private func dispatch(_ message: JSONValue, receivedAt: ContinuousClock.Instant) throws(ClientError) {
         if let method = message["method"]?.stringValue {
+            if method == Method.sessionEnded { return try relaySessionEnded(message) }
             guard case .integer(let id)? = message["params"]?["id"], let params = message["params"] else { return }
             let event: ClientEvent
             switch method {
@@ -228,6 +231,7 @@ public final class ProtocolConnection: Sendable {
     }
 
     private func closeAll(_ reason: ClientError) {
+        sessionEndings.continuation.finish()
         let pending = state.withLock { state in
             state.closedBecause = reason
             defer { state.pending = [:] }
