@@ -36,6 +36,18 @@ extension SandboxSuite {
             }
         }
 
+        /// Piped lines were written for the state that is gone: a session
+        /// that ends by itself stops the REPL with 125.
+        @Test func pipedReplStopsWhenTheSessionEnds() async throws {
+            try await TestServer.with { port in
+                let lines = "print('before')\nimport os; os._exit(3)\nprint('after')\n"
+                let result = try await ChildProcess.run("sandbox", ["repl", "--url", Self.url(port)], input: .pipe(lines))
+                #expect(result.status == 125, "\(result)")
+                #expect(result.stdout == "before\n", "\(result)")
+                #expect(result.stderr.contains("the session ended (crashed)"), "\(result)")
+            }
+        }
+
         @Test func runSessionSharesNamesAndStopsAtTheFirstFailure() async throws {
             let files = [
                 "a.py": "greeting = 'hello from a'\nprint('a ran')\n",

@@ -105,6 +105,15 @@ send(b"print('dropped')\x03")
 expect(rb"\^C\r\n")
 expect(PROMPT)
 
+# A session that ends by itself is replaced by a new, empty one.
+send(b"import os; os._exit(3)\r")
+expect(rb"the session ended \(crashed\)")
+expect(rb"a new session is open")
+expect(PROMPT)
+send(b"print(x)\r")
+expect(rb"NameError")
+expect(PROMPT)
+
 # Ctrl-D at an empty line closes the session and exits 0.
 send(b"\x04")
 deadline = time.monotonic() + 30
