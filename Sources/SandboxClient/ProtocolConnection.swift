@@ -33,6 +33,8 @@ public final class ProtocolConnection: Sendable {
     private let outgoing: AsyncStream<Outgoing>.Continuation
     private let transcript: (@Sendable (String) -> Void)?
     private let notifications: (@Sendable (String, JSONValue) -> Void)?
+    /// `session/ended` notifications, relayed by ProtocolConnection+Sessions.swift.
+    let sessionEndings = AsyncStream.makeStream(of: SessionEndedParams.self)
 
     private init(
         outgoing: AsyncStream<Outgoing>.Continuation, transcript: (@Sendable (String) -> Void)?,
@@ -225,6 +227,7 @@ public final class ProtocolConnection: Sendable {
         if let method = message["method"]?.stringValue {
             guard case .integer(let id)? = message["params"]?["id"], let params = message["params"] else {
                 notifications?(method, message["params"] ?? .object([:]))
+                if method == Method.sessionEnded { try relaySessionEnded(message) }
                 return
             }
             let event: ClientEvent
@@ -260,6 +263,7 @@ public final class ProtocolConnection: Sendable {
     }
 
     private func closeAll(_ reason: ClientError) {
+        sessionEndings.continuation.finish()
         let (pending, waiters) = state.withLock { state in
             state.closedBecause = reason
             defer {

@@ -28,6 +28,14 @@ struct RunCommand: AsyncParsableCommand {
             Nothing is written outside DIR: paths that would leave it, and symbolic links in \
             it, are refused.
 
+            With --session, the programs run one after another in one session: one Python \
+            process whose __main__ lives on, so each program sees the names, imports and /tmp \
+            files the earlier ones left (as cells of a notebook do; the value of a program's \
+            last expression is printed like a display). Each program's output streams as it \
+            arrives, under a header when there are several. The first program whose status is \
+            not 0 stops the others, which are not run. --memory is the session's, for all its \
+            programs together; --file's files are put in the session's /tmp once.
+
             Ctrl-C cancels the runs (they end as 'cancelled'); a second Ctrl-C quits at once.
 
             \(ExitStatus.help)
@@ -68,6 +76,9 @@ struct RunCommand: AsyncParsableCommand {
         "Write the runs' displays and returned files into DIR (made if missing) instead of printing the displays' text.",
         valueName: "dir"))
     var saveFolder: String?
+
+    @Flag(help: "Run the programs in order in one session, sharing its Python state; stop at the first that fails.")
+    var session = false
 
     @Flag(help: "Print every protocol message, sent and received, as one JSON line each, instead of the program's output.")
     var json = false
@@ -118,11 +129,14 @@ struct RunCommand: AsyncParsableCommand {
         do {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken, transcript: transcript) { connection in
                 let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
-                let session = RunSession(connection: connection, options: options, info: info)
-                if programs.count == 1 {
-                    return try await session.runOne(programs[0], parameters, stdin: input)
+                let runner = ProgramRunner(connection: connection, options: options, info: info)
+                if session {
+                    return try await runner.runInSession(programs, parameters, stdin: input)
                 }
-                return try await session.runAll(programs, parameters, stdin: input)
+                if programs.count == 1 {
+                    return try await runner.runOne(programs[0], parameters, stdin: input)
+                }
+                return try await runner.runAll(programs, parameters, stdin: input)
             }
         } catch let error as ClientError {
             Console.note(error.description)

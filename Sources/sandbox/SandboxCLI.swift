@@ -8,7 +8,7 @@ struct SandboxCLI: AsyncParsableCommand {
         abstract: "Runs Python code on a sandboxd service and prints what it prints.",
         discussion: ExitStatus.help,
         version: PySandbox.version,
-        subcommands: [RunCommand.self, InfoCommand.self, MCPCommand.self])
+        subcommands: [RunCommand.self, ReplCommand.self, InfoCommand.self, MCPCommand.self])
 }
 
 /// Where the service is; shared by every subcommand.

@@ -2,7 +2,7 @@ import SandboxClient
 import SandboxProtocol
 
 /// Runs programs over one connection and prints what they print.
-struct RunSession: Sendable {
+struct ProgramRunner: Sendable {
     let connection: ProtocolConnection
     let options: RunOptions
     let info: InitializeResult
@@ -81,7 +81,7 @@ struct RunSession: Sendable {
     /// Prints a run's output as it streams, and its displays' text where
     /// they were made (with `--save`, saves them and its returned files
     /// instead); nil if its events end without a response.
-    private func print(_ events: AsyncThrowingStream<ClientEvent, any Error>, saver: RunSaver?) async throws -> RunReply? {
+    func print(_ events: AsyncThrowingStream<ClientEvent, any Error>, saver: RunSaver?) async throws -> RunReply? {
         var displays = 0
         for try await event in events {
             switch event {
@@ -110,11 +110,11 @@ struct RunSession: Sendable {
     }
 
     /// With `--save`: what saves the results of the run called `name`.
-    private func saver(named name: String, filesInRunFolder: Bool) -> RunSaver? {
+    func saver(named name: String, filesInRunFolder: Bool) -> RunSaver? {
         options.save.map { RunSaver(folder: $0, runName: name, filesInRunFolder: filesInRunFolder, quiet: options.quiet) }
     }
 
-    private func forwardStandardInput(to id: Int64) async {
+    func forwardStandardInput(to id: Int64) async {
         for await text in StandardInputReader.chunks() {
             connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), data: text))
         }
@@ -122,7 +122,7 @@ struct RunSession: Sendable {
         connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), eof: true))
     }
 
-    private static func parameters(_ base: RunParams, _ program: Program, _ stdin: RunInput) -> RunParams {
+    static func parameters(_ base: RunParams, _ program: Program, _ stdin: RunInput) -> RunParams {
         var parameters = base
         parameters.code = program.code
         switch stdin {

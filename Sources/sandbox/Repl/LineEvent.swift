@@ -1,0 +1,45 @@
+/// What a person (or a pipe) did at the prompt.
+enum LineEvent: Equatable {
+    /// A line ended with Enter (or a line break).
+    case line(String)
+    /// Ctrl-C at the prompt: the line and the block so far are dropped.
+    case interrupt
+    /// Ctrl-D at an empty line, or the end of stdin.
+    case endOfInput
+}
+
+/// Turns the bytes of stdin into line events, and shows the prompts.
+protocol LineReader {
+    /// Starts a new line after `prompt`.
+    mutating func start(prompt: String)
+    /// One byte of stdin; an event when it completes one.
+    mutating func take(_ byte: UInt8) -> LineEvent?
+    /// Stdin has ended: a line not yet ended, then the end.
+    mutating func finish() -> [LineEvent]
+}
+
+/// Stdin that is not a terminal: lines as they come, no prompts, no echo.
+struct PipedLines: LineReader {
+    private var bytes: [UInt8] = []
+
+    mutating func start(prompt: String) {}
+
+    mutating func take(_ byte: UInt8) -> LineEvent? {
+        guard byte == 0x0A else {
+            bytes.append(byte)
+            return nil
+        }
+        defer { bytes = [] }
+        return .line(Self.text(bytes))
+    }
+
+    mutating func finish() -> [LineEvent] {
+        defer { bytes = [] }
+        return bytes.isEmpty ? [.endOfInput] : [.line(Self.text(bytes)), .endOfInput]
+    }
+
+    private static func text(_ bytes: [UInt8]) -> String {
+        let line = bytes.last == 0x0D ? bytes.dropLast() : bytes[...]
+        return String(decoding: line, as: UTF8.self)
+    }
+}

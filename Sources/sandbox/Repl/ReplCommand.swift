@@ -1,0 +1,75 @@
+import ArgumentParser
+import SandboxClient
+import SandboxProtocol
+
+struct ReplCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repl",
+        abstract: "An interactive Python prompt on a session of the service.",
+        discussion: """
+            Each snippet runs in the session's __main__, so names, imports and /tmp files stay \
+            from one to the next; the value of a snippet's last expression is printed, as at \
+            Python's own prompt. A line that ends in ':' or leaves a bracket or a triple-quoted \
+            string open continues on a '... ' line; a block (def, for, if, …) ends at an empty \
+            line. Output streams as it arrives. input() gets end of file.
+
+            Keys: Left/Right, Home/End (Ctrl-A/Ctrl-E), Backspace/Delete, Ctrl-K/Ctrl-U, Up/Down \
+            for earlier lines, Tab for four spaces. Ctrl-C while a snippet runs interrupts it \
+            (KeyboardInterrupt; the session is kept, unless the snippet ignores the interrupt \
+            for 2 s, which kills the session); at the prompt it drops the line. Ctrl-D at an \
+            empty line closes the session and exits 0.
+
+            When the session ends by itself (idle timeout, its memory or CPU time used up, the \
+            interpreter crashed or killed), the reason is printed on stderr and a new, empty \
+            session is opened: earlier names and files are gone.
+
+            When stdin is not a terminal, its lines are read with the same rules, without \
+            prompts; a block still open at the end of input runs. The exit status is then 0 \
+            at the end of input, whatever the snippets did; when the session ends by itself, \
+            the REPL stops with status 125 (the lines that follow expected the state that is gone).
+
+            Other exit statuses: 69 when the service cannot be reached or the connection is \
+            lost; 65 when it refuses the session (e.g. too many sessions); 77 when it refuses \
+            the connection; 130 after SIGINT at the prompt.
+            """)
+
+    @Option(help: ArgumentHelp("The session's memory limit in MiB, for all its snippets together.", valueName: "mib"))
+    var memory: Int?
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp(
+        "End the session after this many seconds without a snippet (up to the server's maximum).", valueName: "seconds"))
+    var idleTimeout: Int?
+
+    @Option(help: ArgumentHelp("Each snippet's wall-clock limit in seconds (up to the server's maximum).", valueName: "seconds"))
+    var timeout: Double?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if let memory, memory < 1 { throw ValidationError("--memory must be a positive number of MiB") }
+        if let idleTimeout, idleTimeout < 1 { throw ValidationError("--idle-timeout must be a positive number of seconds") }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    func run() async throws {
+        // Raw mode from before the connection, so that keys typed meanwhile are not echoed twice.
+        let terminal = RawTerminal()
+        defer { terminal?.restore() }
+        let settings = ReplSettings(
+            interactive: terminal != nil,
+            session: SessionOpenParams(memoryMb: memory, idleTimeoutMs: idleTimeout.map { $0 * 1000 }),
+            timeoutMs: timeout.map { max(1, Int(($0 * 1000).rounded())) })
+        let status: Int32
+        do {
+            status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken) { connection in
+                let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
+                return try await Repl(connection: connection, settings: settings).run(info: info)
+            }
+        } catch let error as ClientError {
+            terminal?.restore()
+            Console.note(error.description)
+            throw ExitCode(ExitStatus.of(error))
+        }
+        throw ExitCode(status)
+    }
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Drives `sandbox repl` through a real pseudo-terminal, as a person would.
+
+Usage: repl_pty.py SANDBOX_BINARY URL
+Prints "all checks passed" and exits 0, or prints the transcript and exits 1.
+"""
+import os
+import pty
+import re
+import select
+import sys
+import time
+
+sandbox, url = sys.argv[1], sys.argv[2]
+pid, terminal = pty.fork()
+if pid == 0:
+    os.execv(sandbox, [sandbox, "repl", "--url", url])
+
+transcript = b""
+position = 0  # where the next expectation starts looking
+
+
+def fail(why):
+    print(f"FAILED: {why}\n--- transcript ---\n{transcript.decode(errors='replace')}")
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    sys.exit(1)
+
+
+def expect(pattern, timeout=30):
+    """Waits until the output after the last match matches `pattern` (bytes regex)."""
+    global transcript, position
+    deadline = time.monotonic() + timeout
+    while True:
+        match = re.compile(pattern).search(transcript, position)
+        if match:
+            position = match.end()
+            return match
+        left = deadline - time.monotonic()
+        if left <= 0:
+            fail(f"no {pattern!r} within {timeout} s")
+        ready, _, _ = select.select([terminal], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                fail(f"the terminal closed before {pattern!r}")
+            transcript += chunk
+
+
+def send(data):
+    os.write(terminal, data)
+
+
+PROMPT = rb">>> "
+expect(PROMPT, timeout=60)
+
+send(b"x = 41\r")
+expect(PROMPT)
+send(b"print(x + 1)\r")
+expect(rb"\r\n42\r\n")
+expect(PROMPT)
+
+# A block continues on '... ' lines until an empty line.
+send(b"def double(n):\r")
+expect(rb"\.\.\. ")
+send(b"\treturn n * 2\r")
+expect(rb"\.\.\. ")
+send(b"\r")
+expect(PROMPT)
+send(b"double(x)\r")
+expect(rb"\r\n82\r\n")
+expect(PROMPT)
+
+# An expression alone shows its value.
+send(b"x\r")
+expect(rb"\r\n41\r\n")
+expect(PROMPT)
+
+# Ctrl-C interrupts a snippet; the session and its names stay.
+send(b"while True: pass\r")
+expect(rb"\.\.\. ")
+send(b"\r")
+time.sleep(1.5)
+send(b"\x03")
+expect(rb"KeyboardInterrupt")
+expect(PROMPT)
+send(b"print(x)\r")
+expect(rb"\r\n41\r\n")
+expect(PROMPT)
+
+# Editing: Up recalls the last line; Left and Backspace edit inside it.
+send(b"\x1b[A")
+expect(rb"print\(x\)")
+send(b"\x1b[D\x7fy\r")  # print(x) -> print(y): NameError, the session stays
+expect(rb"NameError")
+expect(PROMPT)
+
+# Ctrl-C at the prompt drops the line.
+send(b"print('dropped')\x03")
+expect(rb"\^C\r\n")
+expect(PROMPT)
+
+# A session that ends by itself is replaced by a new, empty one.
+send(b"import os; os._exit(3)\r")
+expect(rb"the session ended \(crashed\)")
+expect(rb"a new session is open")
+expect(PROMPT)
+send(b"print(x)\r")
+expect(rb"NameError")
+expect(PROMPT)
+
+# Ctrl-D at an empty line closes the session and exits 0.
+send(b"\x04")
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    try:
+        ready, _, _ = select.select([terminal], [], [], 0.1)
+        if ready:
+            transcript += os.read(terminal, 4096)
+    except OSError:
+        time.sleep(0.1)
+else:
+    fail("sandbox repl did not exit after Ctrl-D")
+if b"dropped\r\n" in transcript.replace(b"print('dropped')", b""):
+    fail("the line dropped with Ctrl-C ran")
+if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+    fail(f"exit status {status:#x}, not 0")
+print("all checks passed")
