@@ -8,6 +8,8 @@ final class OutputBudget: Sendable {
         var stderr = 0
         var display = 0
         var truncated = false
+        /// Cut short: nothing more is passed on.
+        var closed = false
     }
 
     private let state: Mutex<State>
@@ -25,7 +27,7 @@ final class OutputBudget: Sendable {
     func admit(_ count: Int, from stream: OutputChunk.Stream) -> Int {
         state.withLock { state in
             let used = state.stdout + state.stderr + state.display
-            let allowed = max(0, min(count, state.limit - used))
+            let allowed = state.closed ? 0 : max(0, min(count, state.limit - used))
             if allowed < count { state.truncated = true }
             switch stream {
             case .stdout: state.stdout += allowed
@@ -38,13 +40,16 @@ final class OutputBudget: Sendable {
     /// Output the run was ended for without counting it (a frame too large
     /// or malformed): the output is cut there all the same.
     func cutShort() {
-        state.withLock { $0.truncated = true }
+        state.withLock {
+            $0.truncated = true
+            $0.closed = true
+        }
     }
 
     /// Whether a whole display of `count` bytes fits: a display is never cut.
     func admitDisplay(_ count: Int) -> Bool {
         state.withLock { state in
-            guard state.stdout + state.stderr + state.display + count <= state.limit else {
+            guard !state.closed, state.stdout + state.stderr + state.display + count <= state.limit else {
                 state.truncated = true
                 return false
             }

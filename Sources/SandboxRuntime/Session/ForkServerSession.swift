@@ -105,9 +105,13 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
         } onCancel: {
             close()
         }
-        // After the last cell's verdict: its run ended before the watch did.
-        ending.succeed(state.withLock { $0.end } ?? .closed)
+        resolveEnding()
         return nil
+    }
+
+    /// After the last cell's verdict: its run ended before the watch did.
+    private func resolveEnding() {
+        ending.succeed(state.withLock { $0.end } ?? .closed)  // ignored once resolved
     }
 
     private func acquireAndWatch() async {
@@ -129,13 +133,15 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
             do {
                 let started = try slot.startRun(arguments: limitArguments, session: true)
                 control.attach(stop: started.stop, slot: slot)
-                // The next session's fork server starts now, beside this one:
-                // a preloading one takes a second, which its first run would wait.
-                async let nextSlot: Void = slots.keepOneIdle()
-                await watch(started.descriptors)
-                await nextSlot
-                control.finish()
-                slots.release(slot)
+                await withDiscardingTaskGroup { group in
+                    // The next session's fork server starts now, beside this one:
+                    // a preloading one takes a second, which its first run would wait.
+                    group.addTask { await self.slots.keepOneIdle() }
+                    await watch(started.descriptors)
+                    control.finish()
+                    slots.release(slot)
+                    resolveEnding()  // at once, not after the next fork server has started
+                }
                 return
             } catch {
                 // A slot that ended while idle took nothing of the session: another one can.
