@@ -53,14 +53,6 @@ extension SandboxSuite {
                             screenshot: "editor-session-ended.png")
         }
 
-        /// The connection's idle close (before the session's idle timeout)
-        /// ends the session; the page says so and the next run reconnects
-        /// into a new one.
-        @Test func idleCloseOfTheConnectionEndsTheSession() async throws {
-            try await drive(script: Self.sessionScript, expectingFallback: false, idleTimeoutSeconds: 3,
-                            screenshot: "editor-session-reconnect.png")
-        }
-
         private func drive(script: String = Self.script, expectingFallback: Bool, token: String? = nil,
                            idleTimeoutSeconds: Int? = nil, sessionIdleTimeoutMs: Int? = nil,
                            screenshot: String) async throws {

@@ -106,13 +106,15 @@
     ui.statusDetail.textContent = detail;
   }
 
-  function showVerdict(v) {
+  /** `inSession`: a session's run has no memory figures of its own (PROTOCOL.md §4.8). */
+  function showVerdict(v, {inSession = false} = {}) {
     const parts = [];
     if (v.exitCode !== null && v.exitCode !== undefined) parts.push(`exit code ${v.exitCode}`);
     else if (v.signal !== null && v.signal !== undefined) {
       parts.push(`signal ${v.signal}${SIGNALS[v.signal] ? ` (${SIGNALS[v.signal]})` : ''}`);
     } else parts.push(v.wallMs === 0 && v.maxRssKb === 0 ? 'never started' : 'no exit status');
-    parts.push(`wall ${formatMs(v.wallMs)}`, `CPU ${formatMs(v.cpuMs)}`, `peak memory ${formatKb(v.maxRssKb)}`);
+    parts.push(`wall ${formatMs(v.wallMs)}`, `CPU ${formatMs(v.cpuMs)}`);
+    if (!inSession) parts.push(`peak memory ${formatKb(v.maxRssKb)}`);
     if (v.queuedMs >= 100) parts.push(`queued ${formatMs(v.queuedMs)}`);
     if (v.truncated) parts.push(`output cut at ${formatBytes(v.stdoutBytes + v.stderrBytes + (v.displayBytes || 0))}`);
     if (v.message) parts.push(v.message);
@@ -455,7 +457,7 @@
         output.note('[output limit reached: the rest of the output and displays were not sent]\n');
       }
       output.finish();
-      showVerdict(verdict);
+      showVerdict(verdict, {inSession: Boolean(session)});
       showFiles(verdict);
     } catch (err) {
       if (err instanceof ConnectionLostError) {

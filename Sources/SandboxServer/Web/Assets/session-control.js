@@ -20,7 +20,6 @@
       killed: () => 'a run did not stop when interrupted, so the session was killed',
       shutdown: () => 'the server is shutting down',
       closed: () => 'it was closed',
-      connectionIdle: () => 'the server closed the idle connection, and a connection’s sessions end with it',
       connection: () => 'the connection to the server was lost, and a connection’s sessions end with it',
     };
     return (words[reason] || (() => reason || 'for a reason the server did not give'))();
@@ -48,10 +47,12 @@
         const {session, reason, message} = event.detail;
         if (session === this.session) this.endedBy(reason, message);
       });
-      // A connection's sessions end with it: after any drop, ours is gone.
+      // A connection's sessions end with it: after any drop, ours is gone and
+      // the reconnected page starts a new one. (The server does not close a
+      // connection with a session open for idleness: the session's own idle
+      // timeout ends it first.)
       client.addEventListener('statechange', (event) => {
-        const {state} = event.detail;
-        if (this.session && state !== 'connected') this.endedBy(state === 'idle' ? 'connectionIdle' : 'connection');
+        if (this.session && event.detail.state !== 'connected') this.endedBy('connection');
       });
       // Shown by configure(), once the server says it has sessions.
     }
