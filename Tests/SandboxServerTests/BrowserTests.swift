@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// The web editor at GET /, driven like a person in headless Chromium by
-/// Tests/Fixtures/browser/editor_test.py and, for displays and returned
-/// files, display_test.py (Debian's chromium, chromium-driver and
+/// Tests/Fixtures/browser/editor_test.py; for displays and returned
+/// files, display_test.py; for Keep variables (sessions), session_test.py (Debian's chromium, chromium-driver and
 /// python3-selenium, which scripts/setup installs).
 extension SandboxSuite {
     @Suite("web editor in Chromium")
@@ -11,6 +11,7 @@ extension SandboxSuite {
         static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         static let script = packageRoot.appendingPathComponent("Tests/Fixtures/browser/editor_test.py").path
         static let displayScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/display_test.py").path
+        static let sessionScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/session_test.py").path
         /// Screenshots are kept for people to look at (CI artifacts).
         static let artifacts = packageRoot.appendingPathComponent(".build/artifacts")
 
@@ -38,8 +39,23 @@ extension SandboxSuite {
             try await drive(script: Self.displayScript, expectingFallback: false, screenshot: "editor-displays.png")
         }
 
+        /// Keep variables on: a name set by one run is there in the next;
+        /// Restart forgets it; Stop interrupts a run and the session keeps its
+        /// names; turned off, runs are fresh (editor-session.png).
+        @Test func keepVariablesRestartStopAndToggleOff() async throws {
+            try await drive(script: Self.sessionScript, expectingFallback: false, screenshot: "editor-session.png")
+        }
+
+        /// A session that ends by itself (here at a 2 s idle timeout) is
+        /// announced with why, and the next run starts a new one.
+        @Test func sessionThatEndsByItselfIsAnnounced() async throws {
+            try await drive(script: Self.sessionScript, expectingFallback: false, sessionIdleTimeoutMs: 2000,
+                            screenshot: "editor-session-ended.png")
+        }
+
         private func drive(script: String = Self.script, expectingFallback: Bool, token: String? = nil,
-                           idleTimeoutSeconds: Int? = nil, screenshot: String) async throws {
+                           idleTimeoutSeconds: Int? = nil, sessionIdleTimeoutMs: Int? = nil,
+                           screenshot: String) async throws {
             for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
                 throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
             }
@@ -48,6 +64,7 @@ extension SandboxSuite {
                 if expectingFallback { $0.codeMirrorPath = "/nonexistent/codemirror" }
                 if let token { $0.access.tokens = [token] }
                 if let idleTimeoutSeconds { $0.idleTimeout = .seconds(idleTimeoutSeconds) }
+                if let sessionIdleTimeoutMs { $0.sessionIdleTimeoutMs.default = sessionIdleTimeoutMs }
             }
             try await TestServer.with(configuration) { port in
                 var arguments = [script, "--url", "http://127.0.0.1:\(port)/",
@@ -55,6 +72,7 @@ extension SandboxSuite {
                 if expectingFallback { arguments.append("--expect-fallback") }
                 if let token { arguments += ["--token", token] }
                 if let idleTimeoutSeconds { arguments += ["--idle-timeout", "\(idleTimeoutSeconds)"] }
+                if let sessionIdleTimeoutMs { arguments += ["--session-idle-timeout-ms", "\(sessionIdleTimeoutMs)"] }
                 let result = try await ChildProcess.run("/usr/bin/python3", arguments, timeout: .seconds(300))
                 #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
                 #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")

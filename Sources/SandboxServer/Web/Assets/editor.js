@@ -1,14 +1,17 @@
 // The PySandbox web editor: wires the code editor, the run controls, the
 // output pane, the stdin line and the status line to a SandboxClient.
-// Loaded last; uses protocol-client.js, code-editor.js and output-view.js.
+// Loaded last; uses protocol-client.js, code-editor.js, output-view.js and
+// session-control.js.
 'use strict';
 
 (() => {
-  const {SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView} = window.PySandbox;
+  const {
+    SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView, SessionControl,
+  } = window.PySandbox;
 
   const STORE = {
     code: 'pysandbox.code', timeout: 'pysandbox.timeoutSeconds', cpuTime: 'pysandbox.cpuTimeSeconds',
-    memory: 'pysandbox.memoryMb', returnFiles: 'pysandbox.returnFiles',
+    memory: 'pysandbox.memoryMb', returnFiles: 'pysandbox.returnFiles', keepVariables: 'pysandbox.keepVariables',
   };
   const MIN_TIMEOUT_MS = 1;
   const MIN_CPU_TIME_MS = 1;
@@ -60,6 +63,10 @@
     stdin: $('stdin'),
     eof: $('send-eof'),
     clear: $('clear-output'),
+    sessionControls: $('session-controls'),
+    keepVariables: $('keep-variables'),
+    restart: $('restart'),
+    sessionLine: $('session-line'),
   };
 
   const storage = {
@@ -99,13 +106,15 @@
     ui.statusDetail.textContent = detail;
   }
 
-  function showVerdict(v) {
+  /** `inSession`: a session's run has no memory figures of its own (PROTOCOL.md §4.8). */
+  function showVerdict(v, {inSession = false} = {}) {
     const parts = [];
     if (v.exitCode !== null && v.exitCode !== undefined) parts.push(`exit code ${v.exitCode}`);
     else if (v.signal !== null && v.signal !== undefined) {
       parts.push(`signal ${v.signal}${SIGNALS[v.signal] ? ` (${SIGNALS[v.signal]})` : ''}`);
     } else parts.push(v.wallMs === 0 && v.maxRssKb === 0 ? 'never started' : 'no exit status');
-    parts.push(`wall ${formatMs(v.wallMs)}`, `CPU ${formatMs(v.cpuMs)}`, `peak memory ${formatKb(v.maxRssKb)}`);
+    parts.push(`wall ${formatMs(v.wallMs)}`, `CPU ${formatMs(v.cpuMs)}`);
+    if (!inSession) parts.push(`peak memory ${formatKb(v.maxRssKb)}`);
     if (v.queuedMs >= 100) parts.push(`queued ${formatMs(v.queuedMs)}`);
     if (v.truncated) parts.push(`output cut at ${formatBytes(v.stdoutBytes + v.stderrBytes + (v.displayBytes || 0))}`);
     if (v.message) parts.push(v.message);
@@ -362,10 +371,14 @@
   let output = null;
   let current = null;   // {handle, stdinOpen, stopping}
   let waking = false;   // reconnecting after an idle close, for a run
+  const sessions = new SessionControl(client, {
+    controls: ui.sessionControls, toggle: ui.keepVariables, restart: ui.restart, line: ui.sessionLine,
+  }, {storage, storageKey: STORE.keepVariables, formatMs, onChange: () => updateControls()});
 
   function updateControls() {
     const active = Boolean(current);
-    ui.run.disabled = active || waking || !(client.connected || client.state === 'idle') || !editor;
+    const reachable = client.connected || client.state === 'idle';
+    ui.run.disabled = active || waking || Boolean(sessions.opening) || !reachable || !editor;
     ui.stop.disabled = !active || current.stopping;
     const stdinOpen = active && current.stdinOpen;
     ui.stdin.disabled = !stdinOpen;
@@ -390,19 +403,38 @@
     }
   }
 
-  async function startRun() {
-    if (current || waking || !editor) return;
+  /** The run's session (null without Keep variables): opened now if there is none. A session's
+   *  memory is its own (session/open), not each run's. Says why on the status line when it fails. */
+  async function runSession(params) {
+    const {memoryMb, ...rest} = params;
+    try {
+      const session = await sessions.sessionForRun(memoryMb === undefined ? {} : {memoryMb});
+      return {session, params: session ? {...rest, session} : params};
+    } catch (err) {
+      if (!(err instanceof ConnectionLostError)) console.warn('session/open failed', err);
+      setStatus('refused', 'not run', `no session could be opened: ${err.message}`);
+      if (err instanceof RpcError) ui.status.dataset.errorCode = String(err.code);
+      return null;
+    }
+  }
+
+  async function startRun({retried = false} = {}) {
+    if (current || waking || sessions.opening || !editor) return;
     if (!(await wakeIfIdle()) || current) return;
     const code = editor.getValue();
     if (limits.maxCodeBytes && new TextEncoder().encode(code).length > limits.maxCodeBytes) {
       setStatus('refused', 'not run', `the code is larger than the server's limit of ${formatBytes(limits.maxCodeBytes)}`);
       return;
     }
+    const patterns = returnPatterns();
+    const planned = await runSession({code, interactive: true, ...runLimits(),
+      ...(patterns.length ? {returnFiles: patterns} : {})});
+    if (!planned || current) return;
+    const {session, params} = planned;
     output.clear();
     clearFiles();
     setStatus('starting', 'starting…');
-    const patterns = returnPatterns();
-    const params = {code, interactive: true, ...runLimits(), ...(patterns.length ? {returnFiles: patterns} : {})};
+    let retry = false;
     const handle = client.run(params, {
       onStatus({state, position}) {
         if (state === 'queued') {
@@ -425,7 +457,7 @@
         output.note('[output limit reached: the rest of the output and displays were not sent]\n');
       }
       output.finish();
-      showVerdict(verdict);
+      showVerdict(verdict, {inSession: Boolean(session)});
       showFiles(verdict);
     } catch (err) {
       if (err instanceof ConnectionLostError) {
@@ -433,6 +465,9 @@
         output.note('[connection lost: the server stops a run when its connection closes]\n');
         output.finish();
         setStatus('lost', 'lost', 'the connection closed during the run; its result is unknown');
+      } else if (!retried && sessions.runRefused(err, session)) {
+        // The session ended just before the run reached it: once more, in a new one.
+        retry = true;
       } else if (err instanceof RpcError) {
         output.finish();
         setStatus('refused', 'not run', err.message);
@@ -446,6 +481,7 @@
       current = null;
       updateControls();
     }
+    if (retry) await startRun({retried: true});
   }
 
   function stopRun() {
@@ -498,7 +534,10 @@
   });
 
   client.addEventListener('statechange', (event) => showConnection(event.detail));
-  client.addEventListener('initialized', (event) => applyLimits(event.detail));
+  client.addEventListener('initialized', (event) => {
+    applyLimits(event.detail);
+    sessions.configure(event.detail);
+  });
 
   // ------------------------------------------------------------------ start
 

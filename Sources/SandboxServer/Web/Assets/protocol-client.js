@@ -32,6 +32,7 @@ class ConnectionLostError extends Error {
  * - `statechange` {state: 'connecting'|'connected'|'reconnecting'|'idle', retryInMs?}
  * - `initialized` the `initialize` result (limits, python, serverInfo, …),
  *   after every (re)connection.
+ * - `sessionended` a `session/ended` notification's params {session, reason, message?}.
  */
 class SandboxClient extends EventTarget {
   constructor({
@@ -230,6 +231,10 @@ class SandboxClient extends EventTarget {
   }
 
   notification(method, params) {
+    if (method === 'session/ended') {
+      this.dispatchEvent(new CustomEvent('sessionended', {detail: params}));
+      return;
+    }
     const record = this.runs.get(params.id);
     if (!record) return;
     if (method === 'run/status') {
