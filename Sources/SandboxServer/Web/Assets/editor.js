@@ -427,6 +427,8 @@
       return;
     }
     const patterns = returnPatterns();
+    // At once, before the session is opened: the last run's verdict is no longer the page's state.
+    setStatus('starting', 'starting…');
     const planned = await runSession({code, interactive: true, ...runLimits(),
       ...(patterns.length ? {returnFiles: patterns} : {})});
     if (!planned || current) return;
