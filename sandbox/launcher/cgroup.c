@@ -200,6 +200,13 @@ void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes,
     *oom_kills = *oom_kills > cgroup->oom_kills_base ? *oom_kills - cgroup->oom_kills_base : 0;
 }
 
+void cgroup_reset_peak(const struct cgroup_handle *cgroup)
+{
+    /* memory.peak on v2 resets only for the descriptor that wrote to it (Linux 6.12): not kept open here. */
+    if (cgroup->active && cgroup->v2_dir[0] == '\0')
+        set_limit(cgroup->v1_memory_dir, "memory.max_usage_in_bytes", 0, false);
+}
+
 /* Raising a v1 limit means memsw first (it may never be below the memory
  * limit), lowering means memory first. */
 static bool set_v1_memory(const char *dir, uint64_t bytes)

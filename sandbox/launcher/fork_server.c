@@ -28,7 +28,9 @@
  * stopped; each cell's CPU time is reported on the run's status channel
  * ("cell cpu_us=N"), as is a cell that reached its CPU limit ("cell
  * limit=cpu"), which is interrupted rather than stopped. The run's memory
- * and --cpu-time-ms limits cover the session's whole life.
+ * and --cpu-time-ms limits cover the session's whole life; without a
+ * cgroup, a cell that ends holding more than the memory limit is reported
+ * ("cell limit=memory") and the session stopped at it.
  *
  * The runs of a slot live in the slot's cgroup, which they inherit from the
  * fork server at fork: no per-run cgroup, no attach (on cgroup v1 each one
@@ -272,6 +274,7 @@ static void begin_cell(struct run *run, uint64_t cpu_limit_us)
     /* Before its pidfd came (the service sent the first cell at once), the
      * watch starts later, from 0, and takes the cell's limit then. */
     run->cell_cpu_base_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
+    cgroup_reset_peak(&cgroup);
     run->cell_cpu_limit_us = run->cell_cpu_base_us + (cpu_limit_us > 0 ? cpu_limit_us : 1);
     run->watch.cell_cpu_limit_us = run->cell_cpu_limit_us;
     run->watch.cell_limit_reached = false;
@@ -285,13 +288,26 @@ static void end_cell(struct run *run)
     if (!run->cell_running)
         return;
     tell_pid1(run, PAUSE_REQUEST);
-    uint64_t cpu_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
-    report_line("cell cpu_us=%" PRIu64, cpu_us > run->cell_cpu_base_us ? cpu_us - run->cell_cpu_base_us : 0);
+    /* Without a cgroup memory is sampled: a cell that ends between samples
+     * holding more than the session may is the cell that went over. */
+    bool over_memory = run->pid_fd >= 0 && run->stop == RUN_GOING && run_over_memory_limit(&run->watch);
+    if (over_memory)
+        report_line("cell limit=memory");
+    uint64_t cpu_us = 0, largest_resident = 0, peak_bytes = 0, oom_kills = 0;
+    if (run->pid_fd >= 0)
+        read_run_usage(&run->watch, &cpu_us, &largest_resident);
+    cgroup_read_usage(&cgroup, &peak_bytes, &oom_kills);
+    report_line("cell cpu_us=%" PRIu64 " maxrss_kb=%" PRIu64 " cgroup=%d peak_memory_kb=%" PRIu64,
+                cpu_us > run->cell_cpu_base_us ? cpu_us - run->cell_cpu_base_us : 0, largest_resident / 1024,
+                cgroup.active ? 1 : 0, peak_bytes / 1024);
     run->cell_running = false;
     run->cell_cpu_limit_us = 0;
     run->watch.cell_cpu_limit_us = 0;
     run->watch.cell_limit_reached = false;
-    rearm_limit_watch(&run->watch);
+    if (over_memory)
+        stop_run(run, STOPPED_AT_MEMORY_LIMIT);
+    else
+        rearm_limit_watch(&run->watch);
 }
 
 /* The words waiting on a session's stop socket; anything but a cell's word (or its end) stops it. */

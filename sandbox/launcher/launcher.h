@@ -134,6 +134,8 @@ int cgroup_create(const struct cgroup_spec *spec, struct cgroup_handle *cgroup);
 int cgroup_attach(const struct cgroup_handle *cgroup, pid_t pid);
 /* Never fails: what cannot be read is 0. */
 void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes, uint64_t *oom_kills);
+/* Peak memory counts again from the current usage (cgroup v1; v2 keeps its peak). */
+void cgroup_reset_peak(const struct cgroup_handle *cgroup);
 bool cgroup_counts_cpu(const struct cgroup_spec *spec);
 /* CPU time of every process that was ever in the cgroup; false if it does not count it. */
 bool cgroup_read_cpu_us(const struct cgroup_handle *cgroup, uint64_t *cpu_us);
@@ -155,6 +157,7 @@ void build_filesystem(const struct sandbox_config *config);
 struct run_census {
     uint64_t cpu_us;       /* live processes plus everything they and init reaped */
     uint64_t memory_bytes; /* anonymous and shared memory, the working directory's files, socket buffers */
+    uint64_t largest_resident_bytes; /* the largest resident set any live process has had (not with `proportional`) */
 };
 /* false, without a report, once init is gone. */
 bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool proportional,
@@ -197,6 +200,10 @@ int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *co
 enum run_stop check_limits(struct limit_watch *watch);
 /* The run's CPU time so far (its cgroup's, or a census of its processes). */
 uint64_t current_run_cpu_us(const struct limit_watch *watch);
+/* The CPU time as current_run_cpu_us, and the largest resident set any live process has had. */
+void read_run_usage(const struct limit_watch *watch, uint64_t *cpu_us, uint64_t *largest_resident_bytes);
+/* Without a cgroup: whether the run holds more than its memory limit now. */
+bool run_over_memory_limit(const struct limit_watch *watch);
 /* Checks again at the next moment a limit could be reached. */
 void rearm_limit_watch(struct limit_watch *watch);
 

@@ -35,6 +35,15 @@ static void arm(struct limit_watch *watch, uint64_t delay_us)
         delay_us = MAX_CHECK_US;
     if (watch->memory_watched && delay_us > MEMORY_CHECK_MS * 1000u)
         delay_us = MEMORY_CHECK_MS * 1000u;
+    /* Re-armed at every cell's begin and end: a check already due sooner
+     * stays, or cells that follow each other faster than it would put it off forever. */
+    struct itimerspec pending;
+    if (timerfd_gettime(watch->timer_fd, &pending) == 0) {
+        uint64_t due_us = (uint64_t)pending.it_value.tv_sec * 1000000u + (uint64_t)pending.it_value.tv_nsec / 1000u;
+        bool armed = pending.it_value.tv_sec != 0 || pending.it_value.tv_nsec != 0;
+        if (armed && due_us <= delay_us)
+            return;
+    }
     struct itimerspec once = {.it_value = {.tv_sec = (time_t)(delay_us / 1000000u),
                                            .tv_nsec = (long)(delay_us % 1000000u) * 1000}};
     if (timerfd_settime(watch->timer_fd, 0, &once, NULL) != 0)
@@ -56,12 +65,36 @@ static uint64_t time_to_cpu_limit(const struct limit_watch *watch, uint64_t used
     return earliest;
 }
 
+/* Resident pages shared after fork count once per process in `census`; confirm with each one's share. */
+static bool over_memory_limit(const struct limit_watch *watch, struct run_census *census)
+{
+    return census->memory_bytes > watch->config->cgroup.memory_bytes &&
+           take_run_census(watch->init, watch->config->workdir, watch->socket_probe, true, census) &&
+           census->memory_bytes > watch->config->cgroup.memory_bytes;
+}
+
+bool run_over_memory_limit(const struct limit_watch *watch)
+{
+    struct run_census census = {0};
+    return watch->memory_watched && watch->config != NULL &&
+           take_run_census(watch->init, watch->config->workdir, watch->socket_probe, false, &census) &&
+           over_memory_limit(watch, &census);
+}
+
 uint64_t current_run_cpu_us(const struct limit_watch *watch)
 {
     struct run_census census = {0};
     bool counted = !watch->cpu_counted_by_cgroup &&
                    take_run_census(watch->init, watch->config->workdir, watch->socket_probe, false, &census);
     return run_cpu_us(watch, counted ? &census : NULL);
+}
+
+void read_run_usage(const struct limit_watch *watch, uint64_t *cpu_us, uint64_t *largest_resident_bytes)
+{
+    struct run_census census = {0};
+    bool counted = take_run_census(watch->init, watch->config->workdir, watch->socket_probe, false, &census);
+    *cpu_us = run_cpu_us(watch, counted ? &census : NULL);
+    *largest_resident_bytes = census.largest_resident_bytes;
 }
 
 void rearm_limit_watch(struct limit_watch *watch)
@@ -108,10 +141,7 @@ enum run_stop check_limits(struct limit_watch *watch)
         return STOPPED_AT_CPU_LIMIT;
     if (watch->cell_cpu_limit_us != 0 && cpu_us >= watch->cell_cpu_limit_us)
         watch->cell_limit_reached = true;
-    /* Resident pages shared after fork count once per process; confirm with each one's share. */
-    if (watch->memory_watched && counted && census.memory_bytes > watch->config->cgroup.memory_bytes &&
-        take_run_census(watch->init, watch->config->workdir, watch->socket_probe, true, &census) &&
-        census.memory_bytes > watch->config->cgroup.memory_bytes)
+    if (watch->memory_watched && counted && over_memory_limit(watch, &census))
         return STOPPED_AT_MEMORY_LIMIT;
     arm(watch, time_to_cpu_limit(watch, cpu_us));
     return RUN_GOING;

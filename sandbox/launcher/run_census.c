@@ -57,28 +57,25 @@ static bool read_cpu_ticks(pid_t pid, uint64_t *ticks)
     return true;
 }
 
-/* The sum of the named "Key:   N kB" lines of a /proc file, in bytes. */
-static uint64_t read_kb_fields(const char *path, const char *const keys[2])
+/* The value of the "Key:   N kB" line of /proc text, in bytes; 0 without one. */
+static uint64_t kb_field(const char *text, const char *key)
 {
-    char text[4096];
-    if (read_small_file(path, text, sizeof text) < 0)
-        return 0;
-    uint64_t total = 0;
-    for (int i = 0; i < 2; i++) {
-        const char *line = strstr(text, keys[i]);
-        if (line != NULL)
-            total += strtoull(line + strlen(keys[i]), NULL, 10) * 1024;
-    }
-    return total;
+    const char *line = strstr(text, key);
+    return line != NULL ? strtoull(line + strlen(key), NULL, 10) * 1024 : 0;
 }
 
-static uint64_t read_memory(pid_t pid, bool proportional)
+/* Anonymous and shared memory (resident, or each one's share); and from
+ * /proc/PID/status the largest resident set it has had. */
+static uint64_t read_memory(pid_t pid, bool proportional, uint64_t *peak_resident)
 {
-    static const char *const resident[2] = {"\nRssAnon:", "\nRssShmem:"};
-    static const char *const shares[2] = {"\nPss_Anon:", "\nPss_Shmem:"};
-    char path[64];
+    char path[64], text[4096];
     snprintf(path, sizeof path, proportional ? "/proc/%d/smaps_rollup" : "/proc/%d/status", (int)pid);
-    return read_kb_fields(path, proportional ? shares : resident);
+    if (read_small_file(path, text, sizeof text) < 0)
+        return 0;
+    if (proportional)
+        return kb_field(text, "\nPss_Anon:") + kb_field(text, "\nPss_Shmem:");
+    *peak_resident = kb_field(text, "\nVmHWM:");
+    return kb_field(text, "\nRssAnon:") + kb_field(text, "\nRssShmem:");
 }
 
 /* Pushes the children of every thread of `pid`. */
@@ -138,7 +135,10 @@ bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool pro
         if (!read_cpu_ticks(pid, &process_ticks))
             continue; /* it ended meanwhile: its parent's cutime has it, or will */
         ticks += process_ticks;
-        census->memory_bytes += read_memory(pid, proportional);
+        uint64_t peak_resident = 0;
+        census->memory_bytes += read_memory(pid, proportional, &peak_resident);
+        if (peak_resident > census->largest_resident_bytes)
+            census->largest_resident_bytes = peak_resident;
         push_children(pid, pending, &count);
     }
     census->cpu_us = ticks * 1000000u / (uint64_t)ticks_per_second;

@@ -40,6 +40,12 @@ final class SessionStreams: Sendable {
         var stderrEnded = false
         var interruption: CellInterruption?
         var cpuMicroseconds: Int?
+        /// The largest resident set any process of the session has had.
+        var maxRssKb = 0
+        /// The session's peak memory during the cell, as its cgroup counted it; nil without one.
+        var peakMemoryKb: Int?
+        /// The slot found the session over its memory limit at the cell's end.
+        var overMemoryLimit = false
 
         var programEnded: Bool { exitStatus != nil && stderrEnded }
     }
@@ -65,7 +71,7 @@ final class SessionStreams: Sendable {
             body: [], wallTimeout: cell.limits.wallTimeout, maxOutputBytes: cell.limits.maxOutputBytes,
             maxDisplayBytes: cell.limits.maxDisplayBytes, maxReturnBytes: cell.limits.maxReturnBytes,
             returnFiles: cell.request.returnFiles, frameMarker: marker)
-        var current = Current(
+        let current = Current(
             cell: cell, marker: marker,
             stderrFrames: StdoutFrames(marker: marker) { $0 == .end ? 24 : 0 },
             delivery: OutputDelivery(sink: cell.outputSink, budget: OutputBudget(limit: cell.limits.maxOutputBytes), exceeded: exceeded),
@@ -132,6 +138,7 @@ final class SessionStreams: Sendable {
         var verdict = Verdict(
             status: .ok, exitCode: current.exitStatus, wallMs: wallMs, cpuMs: (current.cpuMicroseconds ?? 0) / 1000,
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, displayBytes: totals.display, truncated: totals.truncated)
+        (verdict.maxRssKb, verdict.peakMemoryKb) = (current.maxRssKb, current.peakMemoryKb)
         (verdict.files, verdict.omittedFiles) = current.frames.returnedFiles()
         switch current.interruption {
         case .cancelled: verdict.status = .cancelled
@@ -139,7 +146,9 @@ final class SessionStreams: Sendable {
         case .cpuTimeout: (verdict.status, verdict.limit) = (.timeout, .cpu)
         case .outputLimit: verdict.status = .outputLimit
         case nil:
-            if let status = current.exitStatus, current.programEnded {
+            if current.overMemoryLimit {
+                (verdict.status, verdict.exitCode) = (.memoryLimit, nil)
+            } else if let status = current.exitStatus, current.programEnded {
                 verdict.status = status == 0 ? .ok : .error
             } else {
                 Self.classify(&verdict, endedBy: end, report: report)
@@ -205,8 +214,9 @@ final class SessionStreams: Sendable {
         }
     }
 
-    /// The status channel to its end: each cell's CPU time, a cell at its
-    /// CPU limit, and the session's final report, which this returns.
+    /// The status channel to its end: each cell's CPU time and memory, a
+    /// cell at its CPU limit or past the session's memory, and the
+    /// session's final report, which this returns.
     func readStatus(_ fd: CInt, session: ForkServerSession) async -> LauncherReport {
         var partial: [UInt8] = []
         var received = 0
@@ -224,17 +234,22 @@ final class SessionStreams: Sendable {
     }
 
     private func statusLine(_ line: Substring, session: ForkServerSession) {
-        guard line.hasPrefix("cell ") else {
+        let status = StatusLine(line)
+        guard status.kind == "cell" else {
             state.withLock { $0.report.consume(line: line) }
             return
         }
-        if let value = line.split(separator: " ").first(where: { $0.hasPrefix("cpu_us=") }), let cpu = Int(value.dropFirst(7)) {
+        if let cpu = status.int("cpu_us") {
             let events = state.withLock { state in
                 state.current?.cpuMicroseconds = cpu
+                state.current?.maxRssKb = status.int("maxrss_kb") ?? 0
+                state.current?.peakMemoryKb = status.int("cgroup") == 1 ? status.int("peak_memory_kb") : nil
                 return state.current?.events
             }
             events?.yield(.accounted)
-        } else if line.contains("limit=cpu"), let cell = state.withLock({ $0.current?.cell }) {
+        } else if status.fields["limit"] == "memory" {
+            state.withLock { $0.current?.overMemoryLimit = true }
+        } else if status.fields["limit"] == "cpu", let cell = state.withLock({ $0.current?.cell }) {
             session.interrupt(cell, because: .cpuTimeout, alreadySent: true)
         }
     }

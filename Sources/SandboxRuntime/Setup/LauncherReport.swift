@@ -29,15 +29,9 @@ struct LauncherReport: Sendable, Equatable {
     var setupFailed = false
 
     mutating func consume(line: Substring) {
-        let words = line.split(separator: " ")
-        guard let kind = words.first else { return }
-        var fields: [Substring: Substring] = [:]
-        for word in words.dropFirst() {
-            guard let equals = word.firstIndex(of: "=") else { continue }
-            fields[word[..<equals]] = word[word.index(after: equals)...]
-        }
-        func int(_ key: Substring) -> Int? { fields[key].flatMap { Int($0) } }
-        switch kind {
+        let status = StatusLine(line)
+        let (fields, int) = (status.fields, status.int)
+        switch status.kind {
         case "command":
             commandExitCode = int("exit_code").map(Int32.init)
             commandSignal = int("signal").map(Int32.init)
@@ -71,4 +65,23 @@ struct LauncherReport: Sendable, Equatable {
         for line in lines { report.consume(line: Substring(line)) }
         return report.failureMessage
     }
+}
+
+/// A line of a launcher's status channel: a kind, then key=value words.
+struct StatusLine {
+    let kind: Substring
+    let fields: [Substring: Substring]
+
+    init(_ line: Substring) {
+        let words = line.split(separator: " ")
+        kind = words.first ?? ""
+        var fields: [Substring: Substring] = [:]
+        for word in words.dropFirst() {
+            guard let equals = word.firstIndex(of: "=") else { continue }
+            fields[word[..<equals]] = word[word.index(after: equals)...]
+        }
+        self.fields = fields
+    }
+
+    func int(_ key: Substring) -> Int? { fields[key].flatMap { Int($0) } }
 }
