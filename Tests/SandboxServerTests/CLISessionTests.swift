@@ -25,6 +25,18 @@ extension SandboxSuite {
             }
         }
 
+        /// SIGTERM while a snippet runs: the REPL closes the session and
+        /// leaves the terminal as it was (not raw), and exits 143.
+        @Test func replEndsCleanlyOnSIGTERM() async throws {
+            try await TestServer.with { port in
+                let result = try await ChildProcess.run(
+                    "/usr/bin/env", ["python3", Self.ptyScript, ChildProcess.executable("sandbox"), Self.url(port), "terminate"],
+                    timeout: .seconds(120))
+                #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+                #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
+            }
+        }
+
         /// Piped lines follow the same rules, without prompts.
         @Test func replReadsPipedLines() async throws {
             try await TestServer.with { port in

@@ -4,7 +4,7 @@ import SandboxProtocol
 import UnixSignals
 
 /// `sandbox repl` over one connection: starts what feeds the loop (stdin's
-/// reader thread, the session/ended relay, the SIGINT watcher) and runs
+/// reader thread, the session/ended relay, the signal watcher) and runs
 /// the loop until it decides the exit status.
 struct Repl: Sendable {
     let connection: ProtocolConnection
@@ -13,13 +13,15 @@ struct Repl: Sendable {
     func run(info: InitializeResult) async throws -> Int32 {
         let (inputs, sink) = AsyncStream.makeStream(of: ReplInput.self)
         Self.readStandardInput(into: sink)
-        let signals = await UnixSignalsSequence(trapping: .sigint)
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await ended in connection.endedSessions { sink.yield(.sessionEnded(ended)) }
             }
             group.addTask {
-                for await _ in signals { sink.yield(.signalInterrupt) }
+                for await signal in signals {
+                    sink.yield(signal == .sigint ? .signalInterrupt : .signalTerminate(signal.rawValue))
+                }
             }
             defer { group.cancelAll() }
             var loop = try await ReplLoop(connection: connection, settings: settings, sink: sink)

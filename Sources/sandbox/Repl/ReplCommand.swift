@@ -30,7 +30,8 @@ struct ReplCommand: AsyncParsableCommand {
 
             Other exit statuses: 69 when the service cannot be reached or the connection is \
             lost; 65 when it refuses the session (e.g. too many sessions); 77 when it refuses \
-            the connection; 130 after SIGINT at the prompt.
+            the connection; 130 after SIGINT at the prompt; 143 after SIGTERM and 129 after SIGHUP, \
+            which close the session, and its running snippet with it, and restore the terminal.
             """)
 
     @Option(help: ArgumentHelp("The session's memory limit in MiB, for all its snippets together.", valueName: "mib"))

@@ -53,6 +53,10 @@ struct ReplLoop {
                 stdinEnded = true
                 try await readTypedAhead(tasks: &tasks)
             case .signalInterrupt: try await interrupt()
+            case .signalTerminate(let signal):
+                // Its snippet's verdict is not waited for: session/close cancels it.
+                try await close()
+                exitStatus = 128 + signal
             case .run(let event): try await show(event, tasks: &tasks)
             case .runEventsEnded(let id, let error):
                 // The response ends a run's events: without one, the connection is gone.

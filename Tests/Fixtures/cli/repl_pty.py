@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Drives `sandbox repl` through a real pseudo-terminal, as a person would.
 
-Usage: repl_pty.py SANDBOX_BINARY URL
+Usage: repl_pty.py SANDBOX_BINARY URL [terminate]
+With "terminate", only SIGTERM during a running snippet is checked.
 Prints "all checks passed" and exits 0, or prints the transcript and exits 1.
 """
 import os
 import pty
 import re
 import select
+import signal
 import sys
+import termios
 import time
 
 sandbox, url = sys.argv[1], sys.argv[2]
+scenario = sys.argv[3] if len(sys.argv) > 3 else "person"
 pid, terminal = pty.fork()
 if pid == 0:
     os.execv(sandbox, [sandbox, "repl", "--url", url])
@@ -56,8 +60,40 @@ def send(data):
     os.write(terminal, data)
 
 
+def wait_for_exit(after):
+    """The REPL's wait status, once it has exited; the terminal is read meanwhile."""
+    global transcript
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        try:
+            ready, _, _ = select.select([terminal], [], [], 0.1)
+            if ready:
+                transcript += os.read(terminal, 4096)
+        except OSError:
+            time.sleep(0.1)
+    fail(f"sandbox repl did not exit after {after}")
+
+
 PROMPT = rb">>> "
 expect(PROMPT, timeout=60)
+
+if scenario == "terminate":
+    # SIGTERM while a snippet runs: the session is closed (the test checks
+    # that nothing of it is left), the terminal is as it was, the status 143.
+    send(b"while True: pass\r\r")
+    time.sleep(1.5)
+    os.kill(pid, signal.SIGTERM)
+    status = wait_for_exit("SIGTERM")
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 128 + signal.SIGTERM:
+        fail(f"exit status {status:#x}, not 143")
+    lflag = termios.tcgetattr(terminal)[3]
+    if not (lflag & termios.ECHO and lflag & termios.ICANON and lflag & termios.ISIG):
+        fail(f"the terminal was left raw (lflag {lflag:#o})")
+    print("all checks passed")
+    sys.exit(0)
 
 send(b"x = 41\r")
 expect(PROMPT)
@@ -116,19 +152,7 @@ expect(PROMPT)
 
 # Ctrl-D at an empty line closes the session and exits 0.
 send(b"\x04")
-deadline = time.monotonic() + 30
-while time.monotonic() < deadline:
-    done, status = os.waitpid(pid, os.WNOHANG)
-    if done:
-        break
-    try:
-        ready, _, _ = select.select([terminal], [], [], 0.1)
-        if ready:
-            transcript += os.read(terminal, 4096)
-    except OSError:
-        time.sleep(0.1)
-else:
-    fail("sandbox repl did not exit after Ctrl-D")
+status = wait_for_exit("Ctrl-D")
 if b"dropped\r\n" in transcript.replace(b"print('dropped')", b""):
     fail("the line dropped with Ctrl-C ran")
 if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
