@@ -11,7 +11,8 @@ import Glibc
 /// Running servers as their clients see them, side by side in one run:
 /// round trip and throughput of `print(1)` through each (sandboxd with
 /// `--isolation fork`, with `--isolation exec`, a peer design), beside the
-/// floor of starting a cold interpreter directly.
+/// floor of starting a cold interpreter directly; then the scientific
+/// stack's row (ScientificBench) and the sessions' rows (SessionBench).
 struct ServiceBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
@@ -46,6 +47,9 @@ struct ServiceBench: AsyncParsableCommand {
 
     @Option(help: "Runs of the scientific-stack program (numpy, pandas, a matplotlib plot) through each server and cold, one at a time; 0 skips them.")
     var scientificRuns = 20
+
+    @Flag(inversion: .prefixedNo, help: "Measure sessions too: a session's run beside a one-off run, a new session, and throughput with a session per connection.")
+    var sessions = true
 
     static let program = "print(1)"
     static let expectedStdout = "1\n"
@@ -112,6 +116,12 @@ struct ServiceBench: AsyncParsableCommand {
             let cold = try await scientific.measureCold()
             let floor = try await scientific.measureWarmFloor()
             print(ScientificBench.report(outcomes, cold: cold, floor: floor, runs: scientificRuns, warmup: 2).joined(separator: "\n"))
+        }
+        if sessions {
+            let bench = SessionBench(runs: runs, warmup: warmup, connections: connections, depth: depth, throughputRuns: throughputRuns)
+            let outcomes = try await bench.measure(servers)
+            let oneOff = Dictionary(measured.map { ($0.server.label, $0.load.runsPerSecond) }, uniquingKeysWith: { $1 })
+            print(bench.report(outcomes, oneOffRunsPerSecond: oneOff, cold: coldLatency).joined(separator: "\n"))
         }
         let failures = measured.map(\.load.failures).reduce(0, +)
         if failures > 0 {
