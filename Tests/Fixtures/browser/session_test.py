@@ -7,7 +7,8 @@
 Uses editor_test.py's driver and helpers (same needs: Debian's python3-selenium,
 /usr/bin/chromium, /usr/bin/chromedriver) and prints one `ok: ...` line per
 check. By default: the toggle is a labelled switch that the keyboard turns
-on; with it on, a name set by one run is there in the next; Restart
+on; with it on, a name set by one run is there in the next, and a
+traceback links the run's own cell to the editor (not earlier cells); Restart
 forgets it (NameError); Stop interrupts a busy loop with KeyboardInterrupt
 and the session keeps its names; turned off, runs are fresh again.
 --session-idle-timeout-ms MS (the server's --session-idle-timeout-ms):
@@ -84,6 +85,25 @@ class SessionTest(EditorTest):
         self.run_expecting('print(x + 1)', 'ok', output='42\n')
         return f'x = 41, then print(x + 1) printed 42; session line: "{line["text"]}"'
 
+    def check_cell_traceback(self):
+        self.run_expecting("def fails():\n    depth = 1\n    raise ValueError('deep')", 'ok', output='')
+        done = self.run_expecting('y = 1\nfails()', 'error', contains='ValueError: deep')
+        links = self.js("""
+            return [...document.querySelectorAll('[data-testid="output"] a[data-line]')]
+                .map(a => ({line: a.dataset.line, text: a.textContent}));
+        """)
+        # The run's own cell (line 2) links to the editor; the earlier cell's
+        # line 3, in fails, is not the editor's now and stays text.
+        expect('line 3, in fails' in done['output'], f'the output {done["output"]!r} lacks the earlier cell\'s frame')
+        expect(len(links) == 1 and links[0]['line'] == '2' and '<cell ' in links[0]['text'],
+               f'traceback links {links}; output {done["output"]!r}')
+        self.find('editor').click()
+        self.keys().key_down(Keys.CONTROL).send_keys(Keys.HOME).key_up(Keys.CONTROL).perform()
+        self.wait(lambda: self.cursor_line() == 0, 'the cursor to be on line 1 after Ctrl+Home')
+        self.driver.find_element('css selector', '[data-testid="output"] a[data-line="2"]').click()
+        self.wait(lambda: self.cursor_line() == 1, 'the editor cursor to move to line 2')
+        return f'a traceback in a session links its own cell ("{links[0]["text"]}") to the editor, not the earlier cell'
+
     def check_restart(self):
         self.find('restart').click()
         line = self.wait_line('restarted')
@@ -141,9 +161,10 @@ class SessionTest(EditorTest):
         return first + [
             ('2 toggle', self.check_toggle),
             ('3 names persist', self.check_names_persist),
-            ('4 restart', self.check_restart),
-            ('5 stop keeps the session', self.check_stop_keeps_session),
-            ('6 toggle off', self.check_toggle_off),
+            ('4 traceback links in a cell', self.check_cell_traceback),
+            ('5 restart', self.check_restart),
+            ('6 stop keeps the session', self.check_stop_keeps_session),
+            ('7 toggle off', self.check_toggle_off),
         ] + last
 
 

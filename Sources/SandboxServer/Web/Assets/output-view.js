@@ -1,7 +1,8 @@
 // The output pane: program output as it streams (stdout and stderr styled
 // apart), the program's displays (plots, tables) where it made them, what the
 // user typed as stdin, and notes. Tracebacks in stderr (`File "main.py",
-// line N`) become links to line N of the editor.
+// line N`) become links to line N of the editor; in a session, those of the
+// run's own cell (`File "<cell K>", line N`) do.
 //
 // Displays are the program's: untrusted. Nothing of theirs is ever parsed as
 // HTML in this page. Images become <img> with a data: URL; SVG too (an SVG
@@ -11,7 +12,8 @@
 'use strict';
 
 (() => {
-  const TRACEBACK_LINE = /File "main\.py", line (\d+)/g;
+  // A one-off run's program is main.py; a session's runs are <cell 1>, <cell 2>, ...
+  const TRACEBACK_LINE = /File "(?:main\.py|<cell (\d+)>)", line (\d+)/g;
   // The richest type a display has is shown (PROTOCOL.md §4.7); text/plain always is there.
   const DISPLAY_ORDER = ['image/png', 'image/jpeg', 'image/svg+xml', 'text/html', 'text/markdown',
     'application/json', 'text/plain'];
@@ -32,6 +34,7 @@
       this.queue = [];              // [kind, text or display] not shown yet; shown once per frame
       this.frame = null;
       this.following = true;        // at the last flush the view was at its end
+      this.cell = null;             // in a session, the run's cell: the first a traceback names
       element.addEventListener('click', (event) => {
         const link = event.target.closest('a[data-line]');
         if (!link || !element.contains(link)) return;
@@ -42,6 +45,7 @@
 
     clear() {
       this.queue = [];
+      this.cell = null;
       this.element.replaceChildren();
       this.openTails.clear();
       this.element.classList.remove('is-finished');
@@ -126,7 +130,7 @@
         span.tail = null;
       }
       const cut = buffer.lastIndexOf('\n') + 1;
-      span.append(...linkify(buffer.slice(0, cut)));
+      span.append(...this.linkify(buffer.slice(0, cut)));
       if (cut < buffer.length) {
         span.tail = document.createTextNode(buffer.slice(cut));
         span.append(span.tail);
@@ -162,6 +166,32 @@
       return last.textContent === '' || last.textContent.endsWith('\n');
     }
 
+    /**
+     * Text → nodes, with `File "main.py", line N` as links. In a session the
+     * outermost frame of a traceback is the run's own cell: its lines are
+     * the editor's; earlier cells' are not, and stay text.
+     */
+    linkify(text) {
+      const nodes = [];
+      let last = 0;
+      for (const match of text.matchAll(TRACEBACK_LINE)) {
+        const [, cell, line] = match;
+        if (cell !== undefined) this.cell ??= cell;
+        if (cell !== undefined && cell !== this.cell) continue;
+        if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+        const link = document.createElement('a');
+        link.href = `#line-${line}`;
+        link.className = 'traceback-link';
+        link.dataset.line = line;
+        link.title = `Go to line ${line} in the editor`;
+        link.textContent = match[0];
+        nodes.push(link);
+        last = match.index + match[0].length;
+      }
+      if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+      return nodes;
+    }
+
     /** The run is over: show what is queued, linkify partial last lines, mark the view finished. */
     finish() {
       this.flush();
@@ -169,7 +199,7 @@
         if (!span.tail) continue;
         const tail = span.tail;
         span.tail = null;
-        tail.replaceWith(...linkify(tail.data));
+        tail.replaceWith(...this.linkify(tail.data));
       }
       this.openTails.clear();
       this.element.classList.add('is-finished');
@@ -279,25 +309,6 @@
   function frameHeight(html) {
     const rows = (html.match(/<(tr|p|li|br|h[1-6]|pre|hr)\b/gi) || []).length;
     return Math.min(FRAME_MAX_PX, Math.max(FRAME_MIN_PX, 20 + FRAME_ROW_PX * rows));
-  }
-
-  /** Text → nodes, with `File "main.py", line N` as links. */
-  function linkify(text) {
-    const nodes = [];
-    let last = 0;
-    for (const match of text.matchAll(TRACEBACK_LINE)) {
-      if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
-      const link = document.createElement('a');
-      link.href = `#line-${match[1]}`;
-      link.className = 'traceback-link';
-      link.dataset.line = match[1];
-      link.title = `Go to line ${match[1]} in the editor`;
-      link.textContent = match[0];
-      nodes.push(link);
-      last = match.index + match[0].length;
-    }
-    if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
-    return nodes;
   }
 
   window.PySandbox = Object.assign(window.PySandbox || {}, {OutputView});
