@@ -97,6 +97,7 @@ extension SandboxSuite {
             let verdict = await cell.verdict()
             #expect(verdict.status == .cancelled)
             #expect(output.contains("KeyboardInterrupt"), "\(output)")
+            #expect(!output.contains("<string>"), "no frame of the bootstrap's interrupt handler: \(output)")
             let after = try await session.collect("print(kept)")
             #expect(after.stdout == "yes\n", "the session lives on: \(after.verdict)")
         }

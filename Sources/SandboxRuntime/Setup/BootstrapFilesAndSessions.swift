@@ -180,6 +180,12 @@ def serve_session():
             traceback = error.__traceback__
             while traceback is not None and traceback.tb_frame.f_code.co_filename == "<string>":
                 traceback = traceback.tb_next
+            # Nor the interrupt handler's, where the service's KeyboardInterrupt is raised.
+            frame = traceback
+            while frame is not None and frame.tb_next is not None:
+                if frame.tb_next.tb_frame.f_code is interrupt.__code__:
+                    frame.tb_next = None
+                frame = frame.tb_next
             try:
                 if sys.excepthook is sys.__excepthook__:
                     # The traceback module reads a cell's lines from linecache;
