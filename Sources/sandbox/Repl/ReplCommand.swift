@@ -11,7 +11,10 @@ struct ReplCommand: AsyncParsableCommand {
             from one to the next; the value of a snippet's last expression is printed, as at \
             Python's own prompt. A line that ends in ':' or leaves a bracket or a triple-quoted \
             string open continues on a '... ' line; a block (def, for, if, …) ends at an empty \
-            line. Output streams as it arrives. input() gets end of file.
+            line. Output streams as it arrives. At a terminal, a snippet that mentions input( \
+            or stdin reads the lines typed while it runs (edited as at the prompt; Ctrl-D ends \
+            its input); any other snippet, and every snippet of piped input, reads end of file, \
+            and what is typed meanwhile waits for the next prompt.
 
             Keys: Left/Right, Home/End (Ctrl-A/Ctrl-E), Backspace/Delete, Ctrl-K/Ctrl-U, Up/Down \
             for earlier lines, Tab for four spaces. Ctrl-C while a snippet runs interrupts it \

@@ -15,6 +15,11 @@ struct ReplLoop {
     private var running: Int64?
     /// Stdin that came while a snippet ran, for after it.
     private var typedAhead: [UInt8] = []
+    /// At a terminal, the lines typed for a snippet that reads stdin, until
+    /// it ends or Ctrl-D ends its input.
+    private var programInput: TerminalLineEditor?
+    /// The program's output on the terminal's last row so far.
+    private var outputRow = ""
     private var stdinEnded = false
     /// The session ended while its snippet ran: dealt with after the snippet's verdict.
     private var endedWhileRunning: SessionEndedParams?
@@ -81,7 +86,10 @@ struct ReplLoop {
             // Ctrl-C at a terminal interrupts the snippet and drops what was typed before it, as a terminal does.
             if settings.interactive, let interrupt = bytes.lastIndex(of: 0x03) {
                 cancel(id)
+                programInput = nil
                 typedAhead = Array(bytes[(interrupt + 1)...])
+            } else if programInput != nil {
+                typeForProgram(bytes, run: id)
             } else {
                 typedAhead += bytes
             }
@@ -100,6 +108,12 @@ struct ReplLoop {
             if let event = reader.take(byte) { try await handle(event, tasks: &tasks) }
         }
         typedAhead.removeFirst(index)
+        // Typed after the line of a snippet that reads stdin: the program's, as at a terminal.
+        if let id = running, programInput != nil, !typedAhead.isEmpty {
+            let typed = typedAhead
+            typedAhead = []
+            typeForProgram(typed, run: id)
+        }
         if stdinEnded && typedAhead.isEmpty && running == nil && !closing && exitStatus == nil {
             for event in reader.finish() { try await handle(event, tasks: &tasks) }
         }
@@ -144,16 +158,42 @@ struct ReplLoop {
     // MARK: Snippets
 
     private mutating func start(_ code: String, tasks: inout ThrowingTaskGroup<Void, any Error>) throws {
-        let parameters = RunParams(code: code, timeoutMs: settings.timeoutMs, cpuTimeMs: settings.cpuTimeMs, session: session.session)
+        var parameters = RunParams(code: code, timeoutMs: settings.timeoutMs, cpuTimeMs: settings.cpuTimeMs, session: session.session)
+        // What is typed while a snippet runs is kept for the next prompt,
+        // unless the snippet reads stdin: then its lines are the program's.
+        let readsStdin = settings.interactive && (code.contains("input(") || code.contains("stdin"))
+        parameters.interactive = readsStdin
         let (id, events) = try connection.send(Method.run, parameters)
         running = id
         promptShown = false
+        outputRow = ""
+        programInput = readsStdin ? TerminalLineEditor() : nil
         tasks.addTask { [sink] in
             do {
                 for try await event in events { sink.yield(.run(event)) }
                 sink.yield(.runEventsEnded(id: id, nil))
             } catch {
                 sink.yield(.runEventsEnded(id: id, error))
+            }
+        }
+    }
+
+    /// Keys typed for the running snippet's stdin: each line is sent as
+    /// Enter ends it, and Ctrl-D on an empty line sends the end of input.
+    private mutating func typeForProgram(_ bytes: [UInt8], run id: Int64) {
+        for (index, byte) in bytes.enumerated() {
+            switch programInput?.take(byte) {
+            case .line(let text):
+                connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), data: text + "\n"))
+                outputRow = ""
+                programInput?.start(prompt: "")
+            case .endOfInput:
+                connection.notify(Method.runStdin, RunStdinParams(id: .integer(id), eof: true))
+                programInput = nil
+                typedAhead += bytes[(index + 1)...]  // for the next prompt
+                return
+            case .interrupt, nil:
+                continue
             }
         }
     }
@@ -167,6 +207,12 @@ struct ReplLoop {
         case .output(let output):
             Console.write(output.text, to: output.stream == .stdout ? .stdout : .stderr)
             atLineStart = output.text.hasSuffix("\n")
+            if let newline = output.text.lastIndex(of: "\n") {
+                outputRow = String(output.text[output.text.index(after: newline)...])
+            } else {
+                outputRow += output.text
+            }
+            programInput?.follow(output: outputRow)
         case .display(let display):
             // The value of the snippet's last expression comes as a display, like a notebook's Out.
             if let text = display.data[DisplayMIME.plainText]?.stringValue { Console.write(text.endingInNewline) }
@@ -175,6 +221,7 @@ struct ReplLoop {
             return
         case .response(let response):
             running = nil
+            programInput = nil
             if !atLineStart { Console.write("\n") }
             atLineStart = true
             if let error = response.error {

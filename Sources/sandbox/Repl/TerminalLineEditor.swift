@@ -57,6 +57,13 @@ struct TerminalLineEditor: LineReader {
 
     mutating func finish() -> [LineEvent] { [.endOfInput] }
 
+    /// Output of the program's put `row` on the terminal's last row (its
+    /// `input()` prompt, say): the line is typed after it from now on.
+    mutating func follow(output row: String) {
+        prompt = row
+        if !line.isEmpty { redraw() }
+    }
+
     private mutating func insert(_ scalars: [Unicode.Scalar]) {
         line.insert(contentsOf: scalars, at: cursor)
         cursor += scalars.count

@@ -117,6 +117,22 @@ send(b"x\r")
 expect(rb"\r\n41\r\n")
 expect(PROMPT)
 
+# A snippet that reads stdin gets the lines typed while it runs (edited as
+# at the prompt); Ctrl-D ends its input.
+send(b"name = input('name? ')\r")
+expect(rb"\r\nname\? ")  # the program's prompt, on the row after the line's echo
+send(b"Adx\x7fa\r")
+expect(rb"name\? Ada\x1b\[K\r\n")  # typed after the program's prompt
+expect(PROMPT)
+send(b"print(name.upper())\r")
+expect(rb"\r\nADA\r\n")
+expect(PROMPT)
+send(b"import sys; print(len(sys.stdin.read().split()))\r")
+send(b"one two\r")
+send(b"\x04")
+expect(rb"\r\n2\r\n")
+expect(PROMPT)
+
 # Ctrl-C interrupts a snippet; the session and its names stay.
 send(b"while True: pass\r")
 expect(rb"\.\.\. ")
