@@ -117,13 +117,14 @@ struct ServiceBench: AsyncParsableCommand {
             let floor = try await scientific.measureWarmFloor()
             print(ScientificBench.report(outcomes, cold: cold, floor: floor, runs: scientificRuns, warmup: 2).joined(separator: "\n"))
         }
+        var failures = measured.map(\.load.failures).reduce(0, +)
         if sessions {
             let bench = SessionBench(runs: runs, warmup: warmup, connections: connections, depth: depth, throughputRuns: throughputRuns)
             let outcomes = try await bench.measure(servers)
             let oneOff = Dictionary(measured.map { ($0.server.label, $0.load.runsPerSecond) }, uniquingKeysWith: { $1 })
             print(bench.report(outcomes, oneOffRunsPerSecond: oneOff, cold: coldLatency).joined(separator: "\n"))
+            failures += outcomes.map(\.load.failures).reduce(0, +)
         }
-        let failures = measured.map(\.load.failures).reduce(0, +)
         if failures > 0 {
             throw BenchFailure("\(failures) runs under load did not end ok with stdout \"1\\n\" (see above)")
         }
