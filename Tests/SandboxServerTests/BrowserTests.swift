@@ -1,4 +1,5 @@
 import Foundation
+import SandboxRuntime
 import Testing
 
 /// The web editor at GET /, driven like a person in headless Chromium by
@@ -53,9 +54,16 @@ extension SandboxSuite {
                             screenshot: "editor-session-ended.png")
         }
 
+        /// A server without sessions (`--isolation exec`) shows no toggle,
+        /// and a toggle left on from another server keeps nothing.
+        @Test func noSessionsWithExecIsolation() async throws {
+            try await drive(script: Self.sessionScript, expectingFallback: false, isolation: .exec,
+                            screenshot: "editor-no-sessions.png")
+        }
+
         private func drive(script: String = Self.script, expectingFallback: Bool, token: String? = nil,
                            idleTimeoutSeconds: Int? = nil, sessionIdleTimeoutMs: Int? = nil,
-                           screenshot: String) async throws {
+                           isolation: Isolation = .fork, screenshot: String) async throws {
             for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
                 throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
             }
@@ -65,6 +73,7 @@ extension SandboxSuite {
                 if let token { $0.access.tokens = [token] }
                 if let idleTimeoutSeconds { $0.idleTimeout = .seconds(idleTimeoutSeconds) }
                 if let sessionIdleTimeoutMs { $0.sessionIdleTimeoutMs.default = sessionIdleTimeoutMs }
+                $0.sandbox.isolation = isolation
             }
             try await TestServer.with(configuration) { port in
                 var arguments = [script, "--url", "http://127.0.0.1:\(port)/",
@@ -73,6 +82,7 @@ extension SandboxSuite {
                 if let token { arguments += ["--token", token] }
                 if let idleTimeoutSeconds { arguments += ["--idle-timeout", "\(idleTimeoutSeconds)"] }
                 if let sessionIdleTimeoutMs { arguments += ["--session-idle-timeout-ms", "\(sessionIdleTimeoutMs)"] }
+                if isolation == .exec { arguments.append("--expect-no-sessions") }
                 let result = try await ChildProcess.run("/usr/bin/python3", arguments, timeout: .seconds(300))
                 #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
                 #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")

@@ -13,7 +13,8 @@ forgets it (NameError); Stop interrupts a busy loop with KeyboardInterrupt
 and the session keeps its names; turned off, runs are fresh again.
 --session-idle-timeout-ms MS (the server's --session-idle-timeout-ms):
 only that a session that ends by itself is announced, with why, and that
-the next run starts a new one.
+the next run starts a new one. --expect-no-sessions (a server with
+--isolation exec): only that the toggle is hidden and runs are fresh.
 """
 
 import argparse
@@ -26,6 +27,7 @@ from editor_test import EditorTest, Keys, expect, main  # noqa: E402  (re-execs 
 
 class SessionTest(EditorTest):
     session_idle_timeout_ms = None   # set from the command line below
+    no_sessions = False
 
     # ------------------------------------------------------------ helpers
 
@@ -153,9 +155,24 @@ class SessionTest(EditorTest):
         self.wait_line('open')
         return f'the session ended by itself, announced as "{line["text"]}"; the next run had a new session'
 
+    def check_no_sessions(self):
+        # Keep variables was left on (with a server that had sessions); this
+        # one (--isolation exec) has none: no toggle, and every run is fresh.
+        self.js("localStorage.setItem('pysandbox.keepVariables', 'true')")
+        self.open(self.url)
+        self.wait_ready()
+        self.wait(lambda: self.js('return document.getElementById("session-controls").hidden'),
+                  'the Keep variables controls to be hidden')
+        expect(self.session_line()['hidden'], f'the session line is shown: {self.session_line()}')
+        self.run_expecting('x = 41', 'ok', output='')
+        self.run_expecting("print('x' in globals())", 'ok', output='False\n')
+        return 'a server without sessions: Keep variables hidden though it was left on, and runs are fresh'
+
     def checks(self):
         first = [('1 page loads', self.check_page_loads)]
         last = [('console', self.check_console)]
+        if self.no_sessions:
+            return first + [('2 no sessions', self.check_no_sessions)] + last
         if self.session_idle_timeout_ms is not None:
             return first + [('2 session idle timeout', self.check_session_idle_end)] + last
         return first + [
@@ -172,7 +189,9 @@ if __name__ == '__main__':
     # Our own option; the rest are editor_test.py's.
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument('--session-idle-timeout-ms', type=int)
+    parser.add_argument('--expect-no-sessions', action='store_true')
     known, rest = parser.parse_known_args()
     SessionTest.session_idle_timeout_ms = known.session_idle_timeout_ms
+    SessionTest.no_sessions = known.expect_no_sessions
     sys.argv = [sys.argv[0], *rest]
     sys.exit(main(SessionTest, __doc__))
