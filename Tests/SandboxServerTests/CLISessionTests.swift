@@ -37,6 +37,19 @@ extension SandboxSuite {
             }
         }
 
+        /// A line longer than the terminal is wide takes two rows and is
+        /// redrawn over them as it is edited (the screen rendered by pyte).
+        @Test func replEditsALineWiderThanTheTerminal() async throws {
+            try await TestServer.with { port in
+                // Debian's python3, which has python3-pyte (scripts/setup --tests).
+                let result = try await ChildProcess.run(
+                    "/usr/bin/python3", [Self.ptyScript, ChildProcess.executable("sandbox"), Self.url(port), "narrow"],
+                    timeout: .seconds(120))
+                #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+                #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
+            }
+        }
+
         /// Piped lines follow the same rules, without prompts.
         @Test func replReadsPipedLines() async throws {
             try await TestServer.with { port in

@@ -1,8 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Line editing at a terminal in raw mode: the prompt and the line are
 /// drawn by this type. Left/Right, Home/End (Ctrl-A/Ctrl-E), Backspace,
 /// Delete, Ctrl-K and Ctrl-U kill to the end and to the start, Up/Down walk
 /// the history of entered lines, Tab inserts four spaces (Python indents),
-/// Ctrl-C drops the line, Ctrl-D on an empty line ends the input.
+/// Ctrl-C drops the line, Ctrl-D on an empty line ends the input. A line
+/// longer than the terminal is wide takes several rows (one column per
+/// character: wide characters are not measured).
 struct TerminalLineEditor: LineReader {
     private var keys = KeyDecoder()
     private var prompt = ""
@@ -13,10 +19,15 @@ struct TerminalLineEditor: LineReader {
     private var historyIndex = 0
     /// The line being typed, kept while Up shows older ones.
     private var draft: [Unicode.Scalar] = []
+    /// The rows the prompt and line have taken on the terminal so far, and
+    /// where the cursor was put last (in columns from the prompt's start).
+    private var drawnRows = 1
+    private var drawnCursor = 0
 
     mutating func start(prompt: String) {
         self.prompt = prompt
         (line, cursor, historyIndex, draft) = ([], 0, history.count, [])
+        (drawnRows, drawnCursor) = (1, prompt.unicodeScalars.count)
         Console.write(prompt)
     }
 
@@ -24,11 +35,13 @@ struct TerminalLineEditor: LineReader {
         guard let key = keys.take(byte) else { return nil }
         switch key {
         case .enter:
+            leaveAtTheEnd()
             let text = String(String.UnicodeScalarView(line))
             if !text.allSatisfy(\.isWhitespace) && history.last != text { history.append(text) }
             Console.write("\n")
             return .line(text)
         case .control(0x03):
+            leaveAtTheEnd()
             Console.write("^C\n")
             return .interrupt
         case .control(0x04):
@@ -61,6 +74,8 @@ struct TerminalLineEditor: LineReader {
     /// `input()` prompt, say): the line is typed after it from now on.
     mutating func follow(output row: String) {
         prompt = row
+        // A row longer than the terminal is wide took several.
+        (drawnRows, drawnCursor) = (1 + row.unicodeScalars.count / Self.columns(), row.unicodeScalars.count)
         if !line.isEmpty { redraw() }
     }
 
@@ -81,10 +96,51 @@ struct TerminalLineEditor: LineReader {
         cursor = line.count
     }
 
-    /// Draws the prompt and the line over the current row, and puts the
+    /// Before what follows the line is written: the cursor goes to its end,
+    /// on its last row.
+    private mutating func leaveAtTheEnd() {
+        guard drawnRows > 1, cursor != line.count else { return }
+        cursor = line.count
+        redraw()
+    }
+
+    /// Draws the prompt and the line over the rows they take, and puts the
     /// cursor back where it is in the line.
-    private func redraw() {
-        let back = line.count - cursor
-        Console.write("\r" + prompt + String(String.UnicodeScalarView(line)) + "\u{1B}[K" + (back > 0 ? "\u{1B}[\(back)D" : ""))
+    private mutating func redraw() {
+        let width = Self.columns()
+        let promptWidth = prompt.unicodeScalars.count
+        let text = String(String.UnicodeScalarView(line))
+        let total = promptWidth + line.count
+        let at = promptWidth + cursor
+        if drawnRows == 1 && total < width {
+            // All on one row, as it was.
+            let back = line.count - cursor
+            Console.write("\r" + prompt + text + "\u{1B}[K" + (back > 0 ? "\u{1B}[\(back)D" : ""))
+            drawnCursor = at
+            return
+        }
+        // From the cursor's row down to the last row drawn, then up, clearing each.
+        var output = ""
+        let below = drawnRows - 1 - drawnCursor / width
+        if below > 0 { output += "\u{1B}[\(below)B" }
+        output += String(repeating: "\r\u{1B}[K\u{1B}[1A", count: drawnRows - 1) + "\r\u{1B}[K" + prompt + text
+        var rows = max(1, (total + width - 1) / width)
+        if cursor == line.count && total % width == 0 {
+            // The terminal holds the cursor in the last column until the next character: wrap now.
+            output += "\n\r"
+            rows += 1
+        }
+        let up = rows - 1 - at / width
+        if up > 0 { output += "\u{1B}[\(up)A" }
+        output += "\r" + (at % width > 0 ? "\u{1B}[\(at % width)C" : "")
+        Console.write(output)
+        (drawnRows, drawnCursor) = (max(drawnRows, rows), at)
+    }
+
+    /// The terminal's width in columns, read at each redraw (it may have been resized).
+    private static func columns() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
     }
 }

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Drives `sandbox repl` through a real pseudo-terminal, as a person would.
 
-Usage: repl_pty.py SANDBOX_BINARY URL [terminate]
-With "terminate", only SIGTERM during a running snippet is checked.
+Usage: repl_pty.py SANDBOX_BINARY URL [terminate | narrow]
+With "terminate", only SIGTERM during a running snippet is checked; with
+"narrow", only a line longer than a 40-column terminal is wide, edited,
+with the screen rendered by pyte (Debian's python3-pyte).
 Prints "all checks passed" and exits 0, or prints the transcript and exits 1.
 """
 import os
 import pty
 import re
 import select
+import fcntl
 import signal
+import struct
 import sys
 import termios
 import time
@@ -19,6 +23,8 @@ scenario = sys.argv[3] if len(sys.argv) > 3 else "person"
 pid, terminal = pty.fork()
 if pid == 0:
     os.execv(sandbox, [sandbox, "repl", "--url", url])
+COLUMNS = 40 if scenario == "narrow" else 80
+fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, COLUMNS, 0, 0))
 
 transcript = b""
 position = 0  # where the next expectation starts looking
@@ -79,6 +85,30 @@ def wait_for_exit(after):
 
 PROMPT = rb">>> "
 expect(PROMPT, timeout=60)
+
+if scenario == "narrow":
+    # Typed past the right edge, then edited on the first of its rows: the
+    # screen must show the line once, whole, over two rows, and its output.
+    import pyte
+    send(b"print('abcdefghij' * 2, 'klmnopqrstuvwxyz' * 2, 'end')")
+    send(b"\x1b[D" * 6 + b"'mid', ")
+    send(b"\x01" + b"\x1b[C" * 5 + b"\x05\r")
+    expect(rb"mid end\r\n")
+    expect(PROMPT)
+    screen = pyte.Screen(COLUMNS, 24)
+    pyte.ByteStream(screen).feed(transcript)
+    rows = [row.rstrip() for row in screen.display]
+    typed = ">>> print('abcdefghij' * 2, 'klmnopqrstuvwxyz' * 2, 'mid', 'end')"
+    printed = "abcdefghijabcdefghij klmnopqrstuvwxyzklmnopqrstuvwxyz mid end"
+    first = next((i for i, row in enumerate(rows) if row.startswith(">>> print(")), None)
+    if first is None or "".join(screen.display[first:first + 2]).rstrip() != typed:
+        fail("the screen does not show the typed line whole:\n" + "\n".join(rows))
+    if "".join(screen.display[first + 2:first + 4]).rstrip() != printed or rows[first + 4] != ">>>":
+        fail("the output is not right below the line:\n" + "\n".join(rows))
+    if any(row for row in rows[first + 5:]):
+        fail("rows below the prompt were left drawn:\n" + "\n".join(rows))
+    print("all checks passed")
+    sys.exit(0)
 
 if scenario == "terminate":
     # SIGTERM while a snippet runs: the session is closed (the test checks
