@@ -20,17 +20,10 @@
  * that channel closes once the run's pid 1 is gone and the slot can take
  * the next run.
  *
- * A session (--session in the run message) is a run that serves cells: the
- * service sends its words on the stop socket instead of a bare stop byte:
- * 'b' and eight bytes (the cell's CPU limit in microseconds, host order)
- * when a cell begins, 'e' when it has ended, 'i' to interrupt it, 's' to
- * end the session. Between cells pid 1 keeps every process of the session
- * stopped; each cell's CPU time is reported on the run's status channel
- * ("cell cpu_us=N"), as is a cell that reached its CPU limit ("cell
- * limit=cpu"), which is interrupted rather than stopped. The run's memory
- * and --cpu-time-ms limits cover the session's whole life; without a
- * cgroup, a cell that ends holding more than the memory limit is reported
- * ("cell limit=memory") and the session stopped at it.
+ * A session (--session in the run message) is a run that serves cells,
+ * one after another, as the service's words on the stop socket say
+ * (session_cells.c). The run's memory and --cpu-time-ms limits cover the
+ * session's whole life.
  *
  * The runs of a slot live in the slot's cgroup, which they inherit from the
  * fork server at fork: no per-run cgroup, no attach (on cgroup v1 each one
@@ -39,7 +32,7 @@
  * and OOM kills are read relative to where they stood when it began
  * (cgroup_begin_run).
  */
-#include "launcher.h"
+#include "fork_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,32 +67,6 @@ struct skeleton {
     int zygote_control; /* our end of the fork server's control socket */
     int socket_probe;
 };
-
-struct run {
-    bool active;
-    struct sandbox_config config;
-    int status_fd;
-    int stop_fd;
-    int go_fd;
-    int outcome_fd;
-    int pid_fd; /* of the run's pid 1, once it has sent it */
-    enum run_stop stop;
-    uint64_t kill_at_ms;  /* when a stopped run's pid 1 is killed, should it not have ended */
-    bool status_gone;     /* the service closed its end of the status channel */
-    bool reported;
-    struct limit_watch watch;
-    int timer_fd;
-    /* A session's: whether a cell runs, the run's CPU time when it began,
-     * and the part of a word from the service read so far. */
-    bool cell_running;
-    uint64_t cell_cpu_base_us;
-    uint64_t cell_cpu_limit_us;
-    unsigned char word[1 + sizeof(uint64_t)];
-    size_t word_length;
-};
-
-/* The service's words on a session's stop socket. */
-enum { CELL_BEGIN = 'b', CELL_END = 'e', CELL_INTERRUPT = 'i' };
 
 static uint64_t now_ms(void)
 {
@@ -249,7 +216,7 @@ static void end_run(struct run *run)
     run->active = false;
 }
 
-static void stop_run(struct run *run, enum run_stop reason)
+void stop_run(struct run *run, enum run_stop reason)
 {
     if (run->stop != RUN_GOING)
         return;
@@ -259,101 +226,10 @@ static void stop_run(struct run *run, enum run_stop reason)
     (void)ignored;
 }
 
-static void tell_pid1(const struct run *run, char request)
+void tell_pid1(const struct run *run, char request)
 {
     ssize_t ignored = write(run->go_fd, &request, 1);
     (void)ignored;
-}
-
-/* A cell begins: its processes go on, and its CPU time counts from here. */
-static void begin_cell(struct run *run, uint64_t cpu_limit_us)
-{
-    if (run->cell_running)
-        return;
-    run->cell_running = true;
-    /* Before its pidfd came (the service sent the first cell at once), the
-     * watch starts later, from 0, and takes the cell's limit then. */
-    run->cell_cpu_base_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
-    cgroup_reset_peak(&cgroup);
-    run->cell_cpu_limit_us = run->cell_cpu_base_us + (cpu_limit_us > 0 ? cpu_limit_us : 1);
-    run->watch.cell_cpu_limit_us = run->cell_cpu_limit_us;
-    run->watch.cell_limit_reached = false;
-    tell_pid1(run, RESUME_REQUEST);
-    rearm_limit_watch(&run->watch);
-}
-
-/* A cell has ended: its processes stop until the next, and its CPU time is reported. */
-static void end_cell(struct run *run)
-{
-    if (!run->cell_running)
-        return;
-    tell_pid1(run, PAUSE_REQUEST);
-    /* Without a cgroup memory is sampled: a cell that ends between samples
-     * holding more than the session may is the cell that went over. */
-    bool over_memory = run->pid_fd >= 0 && run->stop == RUN_GOING && run_over_memory_limit(&run->watch);
-    if (over_memory)
-        report_line("cell limit=memory");
-    uint64_t cpu_us = 0, largest_resident = 0, peak_bytes = 0, oom_kills = 0;
-    if (run->pid_fd >= 0)
-        read_run_usage(&run->watch, &cpu_us, &largest_resident);
-    cgroup_read_usage(&cgroup, &peak_bytes, &oom_kills);
-    report_line("cell cpu_us=%" PRIu64 " maxrss_kb=%" PRIu64 " cgroup=%d peak_memory_kb=%" PRIu64,
-                cpu_us > run->cell_cpu_base_us ? cpu_us - run->cell_cpu_base_us : 0, largest_resident / 1024,
-                cgroup.active ? 1 : 0, peak_bytes / 1024);
-    run->cell_running = false;
-    run->cell_cpu_limit_us = 0;
-    run->watch.cell_cpu_limit_us = 0;
-    run->watch.cell_limit_reached = false;
-    if (over_memory)
-        stop_run(run, STOPPED_AT_MEMORY_LIMIT);
-    else
-        rearm_limit_watch(&run->watch);
-}
-
-/* The words waiting on a session's stop socket; anything but a cell's word (or its end) stops it. */
-static void read_session_words(struct run *run)
-{
-    for (;;) {
-        size_t wanted = run->word_length == 0 ? 1 : run->word[0] == CELL_BEGIN ? sizeof run->word : 1;
-        ssize_t count = recv(run->stop_fd, run->word + run->word_length, wanted - run->word_length, MSG_DONTWAIT);
-        if (count < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (count <= 0) {
-            stop_run(run, STOPPED_BY_SERVICE);
-            return;
-        }
-        run->word_length += (size_t)count;
-        if (run->word_length < (run->word[0] == CELL_BEGIN ? sizeof run->word : 1))
-            continue;
-        run->word_length = 0;
-        switch (run->word[0]) {
-        case CELL_BEGIN: {
-            uint64_t cpu_limit_us;
-            memcpy(&cpu_limit_us, run->word + 1, sizeof cpu_limit_us);
-            begin_cell(run, cpu_limit_us);
-            break;
-        }
-        case CELL_END: end_cell(run); break;
-        case CELL_INTERRUPT:
-            if (run->cell_running)
-                tell_pid1(run, INTERRUPT_REQUEST);
-            break;
-        default: stop_run(run, STOPPED_BY_SERVICE); return;
-        }
-    }
-}
-
-/* A cell past its CPU limit is interrupted, once; the service ends it if that does not. */
-static void interrupt_cell_at_limit(struct run *run)
-{
-    run->watch.cell_limit_reached = false;
-    run->watch.cell_cpu_limit_us = 0;
-    run->cell_cpu_limit_us = 0;
-    if (!run->cell_running)
-        return;
-    report_line("cell limit=cpu");
-    tell_pid1(run, INTERRUPT_REQUEST);
-    rearm_limit_watch(&run->watch);
 }
 
 /* A run message from the service; a run that cannot be started is reported and ended at once. */
@@ -361,7 +237,7 @@ static void begin_run(const struct sandbox_config *config, struct skeleton *skel
                       char *text, size_t length, const int fds[6])
 {
     *run = (struct run){.active = true, .config = *config, .status_fd = fds[4], .stop_fd = fds[5],
-                        .go_fd = -1, .outcome_fd = -1, .pid_fd = -1, .timer_fd = -1};
+                        .go_fd = -1, .outcome_fd = -1, .pid_fd = -1, .timer_fd = -1, .cgroup = &cgroup};
     report_to(run->status_fd);
     char *argv[MAX_RUN_ARGS + 1];
     int argc = 0;

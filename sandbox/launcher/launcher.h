@@ -98,7 +98,7 @@ struct sandbox_config {
     bool fork_server;     /* serve runs forked from the command (fork_server.c) */
     const char *fork_run_library; /* the fork server's library (zygote/), with --fork-server */
     /* A fork-server run that is a session (--session): it serves cells until
-     * stopped, and --cpu-time-ms is its whole life's (fork_server.c). */
+     * stopped, and --cpu-time-ms is its whole life's (session_cells.c). */
     bool session;
 };
 
@@ -200,10 +200,15 @@ int start_limit_watch(struct limit_watch *watch, const struct sandbox_config *co
 enum run_stop check_limits(struct limit_watch *watch);
 /* The run's CPU time so far (its cgroup's, or a census of its processes). */
 uint64_t current_run_cpu_us(const struct limit_watch *watch);
-/* The CPU time as current_run_cpu_us, and the largest resident set any live process has had. */
-void read_run_usage(const struct limit_watch *watch, uint64_t *cpu_us, uint64_t *largest_resident_bytes);
-/* Without a cgroup: whether the run holds more than its memory limit now. */
-bool run_over_memory_limit(const struct limit_watch *watch);
+/* From one census: the CPU time as current_run_cpu_us, the largest resident
+ * set any live process has had, and (without a cgroup) whether the run holds
+ * more than its memory limit. */
+struct run_usage {
+    uint64_t cpu_us;
+    uint64_t largest_resident_bytes;
+    bool over_memory_limit;
+};
+void read_run_usage(const struct limit_watch *watch, struct run_usage *usage);
 /* Checks again at the next moment a limit could be reached. */
 void rearm_limit_watch(struct limit_watch *watch);
 

@@ -73,14 +73,6 @@ static bool over_memory_limit(const struct limit_watch *watch, struct run_census
            census->memory_bytes > watch->config->cgroup.memory_bytes;
 }
 
-bool run_over_memory_limit(const struct limit_watch *watch)
-{
-    struct run_census census = {0};
-    return watch->memory_watched && watch->config != NULL &&
-           take_run_census(watch->init, watch->config->workdir, watch->socket_probe, false, &census) &&
-           over_memory_limit(watch, &census);
-}
-
 uint64_t current_run_cpu_us(const struct limit_watch *watch)
 {
     struct run_census census = {0};
@@ -89,12 +81,15 @@ uint64_t current_run_cpu_us(const struct limit_watch *watch)
     return run_cpu_us(watch, counted ? &census : NULL);
 }
 
-void read_run_usage(const struct limit_watch *watch, uint64_t *cpu_us, uint64_t *largest_resident_bytes)
+void read_run_usage(const struct limit_watch *watch, struct run_usage *usage)
 {
     struct run_census census = {0};
     bool counted = take_run_census(watch->init, watch->config->workdir, watch->socket_probe, false, &census);
-    *cpu_us = run_cpu_us(watch, counted ? &census : NULL);
-    *largest_resident_bytes = census.largest_resident_bytes;
+    *usage = (struct run_usage){
+        .cpu_us = run_cpu_us(watch, counted ? &census : NULL),
+        .largest_resident_bytes = census.largest_resident_bytes,
+        .over_memory_limit = watch->memory_watched && counted && over_memory_limit(watch, &census),
+    };
 }
 
 void rearm_limit_watch(struct limit_watch *watch)
