@@ -15,36 +15,29 @@ extension SandboxSuite {
         /// an expression shows its value, Ctrl-C interrupts a loop and keeps
         /// the session, Up recalls a line, Ctrl-D exits 0.
         @Test func replAtATerminal() async throws {
-            try await TestServer.with { port in
-                // The pyenv python3 on PATH, as the machine's people run it.
-                let result = try await ChildProcess.run(
-                    "/usr/bin/env", ["python3", Self.ptyScript, ChildProcess.executable("sandbox"), Self.url(port)],
-                    timeout: .seconds(240))
-                #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-                #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
-            }
+            // The pyenv python3 on PATH, as the machine's people run it.
+            try await drivePty(python: "python3", timeout: .seconds(240))
         }
 
         /// SIGTERM while a snippet runs: the REPL closes the session and
         /// leaves the terminal as it was (not raw), and exits 143.
         @Test func replEndsCleanlyOnSIGTERM() async throws {
-            try await TestServer.with { port in
-                let result = try await ChildProcess.run(
-                    "/usr/bin/env", ["python3", Self.ptyScript, ChildProcess.executable("sandbox"), Self.url(port), "terminate"],
-                    timeout: .seconds(120))
-                #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-                #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
-            }
+            try await drivePty(scenario: "terminate", python: "python3")
         }
 
         /// A line longer than the terminal is wide takes two rows and is
         /// redrawn over them as it is edited (the screen rendered by pyte).
         @Test func replEditsALineWiderThanTheTerminal() async throws {
+            // Debian's python3, which has python3-pyte (scripts/setup --tests).
+            try await drivePty(scenario: "narrow", python: "/usr/bin/python3")
+        }
+
+        /// Runs repl_pty.py's `scenario` against a live sandboxd; it prints
+        /// "all checks passed", or the terminal's transcript and why not.
+        private func drivePty(scenario: String? = nil, python: String, timeout: Duration = .seconds(120)) async throws {
             try await TestServer.with { port in
-                // Debian's python3, which has python3-pyte (scripts/setup --tests).
-                let result = try await ChildProcess.run(
-                    "/usr/bin/python3", [Self.ptyScript, ChildProcess.executable("sandbox"), Self.url(port), "narrow"],
-                    timeout: .seconds(120))
+                let arguments = [python, Self.ptyScript, ChildProcess.executable("sandbox"), Self.url(port)] + (scenario.map { [$0] } ?? [])
+                let result = try await ChildProcess.run("/usr/bin/env", arguments, timeout: timeout)
                 #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
                 #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
             }
