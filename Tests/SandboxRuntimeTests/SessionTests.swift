@@ -175,9 +175,16 @@ extension SandboxSuite {
         /// past its limit and ends before the next sample is still the one
         /// that went over. Cells of 1 MB each end long before a sample is due;
         /// each says what it holds (its share of anonymous and shared memory,
-        /// as the census counts it), and none that holds more than the limit passes.
+        /// as the census counts it).
+        /// The census comes at the cell's end, after that reading: by then
+        /// what the cell used meanwhile (the reading's buffers, an arena of
+        /// Python's allocator, up to 1 MiB) may be back with the system, so
+        /// one cell's growth is allowed: the cell that crosses the limit, or
+        /// the next, stops the session. (Without the end-of-cell census the
+        /// session grew to 96 MiB, all `ok`.)
         @Test func aCellThatEndsOverTheMemoryLimitBetweenSamplesGetsIt() async throws {
             let limit = 64 << 20
+            let oneCell = 1 << 20
             let session = try await Self.open(try await SharedSandbox.ordinaryUser()) { $0.memoryBytes = limit }
             defer { session.close() }
             var statuses: [RunStatus] = []
@@ -190,7 +197,7 @@ extension SandboxSuite {
                 statuses.append(cell.verdict.status)
                 guard cell.verdict.status == .ok else { break }
                 let held = try #require(Int(cell.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(cell.stdout)")
-                #expect(held <= limit, "a cell passed holding \(held >> 20) MiB, over the session's \(limit >> 20)")
+                #expect(held <= limit + oneCell, "a cell passed holding \(held >> 10) KiB, over the session's \(limit >> 10)")
             }
             #expect(statuses.last == .memoryLimit, "\(statuses)")
             #expect(await session.ended() == .memoryLimit)
