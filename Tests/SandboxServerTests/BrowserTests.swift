@@ -42,7 +42,9 @@ extension SandboxSuite {
 
         /// Keep variables on: a name set by one run is there in the next;
         /// Restart forgets it; Stop interrupts a run and the session keeps its
-        /// names; turned off, runs are fresh (editor-session.png).
+        /// names; a connection cut by a TCP relay ends the session, the page
+        /// says so and reconnects, and its next run has a new session; turned
+        /// off, runs are fresh (editor-session.png).
         @Test func keepVariablesRestartStopAndToggleOff() async throws {
             try await drive(script: Self.sessionScript, expectingFallback: false, screenshot: "editor-session.png")
         }

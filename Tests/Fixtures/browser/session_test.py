@@ -10,7 +10,10 @@ check. By default: the toggle is a labelled switch that the keyboard turns
 on; with it on, a name set by one run is there in the next, and a
 traceback links the run's own cell to the editor (not earlier cells); Restart
 forgets it (NameError); Stop interrupts a busy loop with KeyboardInterrupt
-and the session keeps its names; turned off, runs are fresh again.
+and the session keeps its names; a dropped connection (cut by a TCP relay
+the page is loaded through) ends the session, the page says so, reconnects,
+and its next run has a new session, while the server has ended the old
+one (its /metrics); turned off, runs are fresh again.
 --session-idle-timeout-ms MS (the server's --session-idle-timeout-ms):
 only that a session that ends by itself is announced, with why, and that
 the next run starts a new one. --expect-no-sessions (a server with
@@ -19,15 +22,81 @@ the next run starts a new one. --expect-no-sessions (a server with
 
 import argparse
 import os
+import re
+import socket
 import sys
+import threading
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from editor_test import EditorTest, Keys, expect, main  # noqa: E402  (re-execs with Debian's python3)
 
 
+class Relay:
+    """A TCP relay in front of the server, so that a check can drop the
+    page's connections as a network or a proxy would; the server sees the
+    same bytes, and its Origin check the relay's address as Host."""
+
+    def __init__(self, target_port):
+        self.target = ('127.0.0.1', target_port)
+        self.listener = socket.create_server(('127.0.0.1', 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.relayed = []   # both ends of every relayed connection
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            client, _ = self.listener.accept()
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.relayed += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            source.close()
+
+    def cut(self):
+        """Ends every connection open through the relay, both ways, at once;
+        new ones are relayed as before. Returns how many were cut."""
+        with self.lock:
+            cut, self.relayed = self.relayed, []
+        for end in cut:
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(cut) // 2
+
+
 class SessionTest(EditorTest):
     session_idle_timeout_ms = None   # set from the command line below
     no_sessions = False
+
+    def __init__(self, driver, url, *rest):
+        super().__init__(driver, url, *rest)
+        self.server_url = url
+        if self.session_idle_timeout_ms is None and not self.no_sessions:
+            # The page is loaded through the relay, so its connection can be cut.
+            self.relay = Relay(int(re.match(r'https?://[^/:]+:(\d+)', url).group(1)))
+            self.url = f'http://127.0.0.1:{self.relay.port}/'
 
     # ------------------------------------------------------------ helpers
 
@@ -131,6 +200,31 @@ class SessionTest(EditorTest):
         expect(self.driver.save_screenshot(self.screenshot), 'the screenshot could not be saved')
         return f'Stop interrupted while True: pass with KeyboardInterrupt; x was still 41; screenshot {self.screenshot}'
 
+    def open_sessions(self):
+        """The server's pysandbox_sessions gauge, read directly (not through the relay)."""
+        with urllib.request.urlopen(self.server_url + 'metrics', timeout=5) as response:
+            text = response.read().decode()
+        found = re.search(r'^pysandbox_sessions(?:\{[^}]*\})? (\S+)$', text, re.MULTILINE)
+        expect(found, 'the server\'s /metrics has no pysandbox_sessions')
+        return float(found.group(1))
+
+    def check_connection_drop(self):
+        self.run_expecting('x = 7', 'ok')
+        self.wait_line('open')
+        expect(self.open_sessions() == 1, f'{self.open_sessions()} sessions open on the server, expected the page\'s one')
+        cut = self.relay.cut()
+        expect(cut >= 1, 'no connection to cut: the page is not connected through the relay')
+        line = self.wait_line('ended')
+        expect(line['reason'] == 'connection', f'after the drop the session ended with reason {line["reason"]!r}')
+        expect('connection' in line['text'], f'after the drop the session line says {line["text"]!r}')
+        self.wait(lambda: self.connection_state()[0] == 'connected', 'the page to reconnect by itself')
+        self.wait(lambda: self.open_sessions() == 0, 'the server to end the dropped connection\'s session')
+        self.run_expecting("print('x' in globals())", 'ok', output='False\n')
+        self.wait_line('open')
+        expect(self.open_sessions() == 1, f'{self.open_sessions()} sessions open on the server after the new run, expected 1')
+        return (f'cutting the connection ended the session ("{line["text"]}"); the page reconnected, the server '
+                'ended the old session, and the next run had a new one')
+
     def check_toggle_off(self):
         self.driver.find_element('css selector', '.switch-label').click()
         self.wait(lambda: not self.js('return document.querySelector(\'[data-testid="keep-variables"]\').checked'),
@@ -181,7 +275,8 @@ class SessionTest(EditorTest):
             ('4 traceback links in a cell', self.check_cell_traceback),
             ('5 restart', self.check_restart),
             ('6 stop keeps the session', self.check_stop_keeps_session),
-            ('7 toggle off', self.check_toggle_off),
+            ('7 connection drop', self.check_connection_drop),
+            ('8 toggle off', self.check_toggle_off),
         ] + last
 
 
