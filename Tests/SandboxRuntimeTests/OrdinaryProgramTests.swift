@@ -182,6 +182,41 @@ extension SandboxSuite {
             #expect(result.verdict.status == .ok)
         }
 
+        /// multiprocessing's pools, queues and shared memory need POSIX
+        /// semaphores and shared memory, which live in /dev/shm: each run
+        /// has its own, empty at the start. Every way a run starts.
+        @Test(arguments: ServiceMode.allCases)
+        func multiprocessingPoolsAndSharedMemoryWork(mode: ServiceMode) async throws {
+            let code = """
+                import multiprocessing, os
+                from concurrent.futures import ProcessPoolExecutor
+                from multiprocessing import shared_memory
+                def square(x):
+                    return x * x
+                if __name__ == '__main__':
+                    print(os.listdir('/dev/shm'))
+                    with multiprocessing.Pool(2) as pool:
+                        print(pool.map(square, range(5)))
+                    with ProcessPoolExecutor(2) as executor:
+                        print(list(executor.map(square, range(5))))
+                    queue = multiprocessing.Queue()
+                    child = multiprocessing.Process(target=queue.put, args=('queued',))
+                    child.start(); print(queue.get()); child.join()
+                    block = shared_memory.SharedMemory(create=True, size=1 << 20)
+                    block.buf[:5] = b'hello'
+                    seen = shared_memory.SharedMemory(block.name)
+                    print(bytes(seen.buf[:5]).decode())
+                    seen.close(); block.close(); block.unlink()
+                    print(os.listdir('/dev/shm'))
+                """
+            let result = mode.inSession
+                ? try await MaliciousCode.collectInSession(code, files: [:], sandbox: mode.sandbox())
+                : try await mode.sandbox().collect(code, limits: MaliciousFixture.limits(preloaded: mode.preloaded))
+            #expect(result.verdict.status == .ok, "\(mode): \(result.verdict) \(result.stderr)")
+            #expect(result.stdout == "[]\n[0, 1, 4, 9, 16]\n[0, 1, 4, 9, 16]\nqueued\nhello\n[]\n", "\(mode): \(result.stderr)")
+            #expect(await HostProcesses.leftovers() == [], "\(mode): a process of the run outlived it")
+        }
+
         @Test func reportsResourceUsage() async throws {
             // 8 MiB of the run's own: a forked run shares the rest with its fork server.
             let result = try await SharedSandbox.get().collect("data = bytearray(8 << 20)\nx = sum(i * i for i in range(2_000_000)); print(x > 0)")

@@ -8,6 +8,7 @@
  *   /proc        a fresh procfs of the run's PID namespace, pids only
  *   /etc         passwd, group and hosts naming only the sandbox user
  *   <workdir>    the run's private tmpfs, size- and inode-limited
+ *   /dev/shm     another, as large, for POSIX semaphores and shared memory
  *
  * Bind sources are opened before anything is mounted over them and bound
  * through /proc/self/fd, so no host path is hidden by the staging mount.
@@ -18,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -226,16 +226,18 @@ static void populate_etc(const struct sandbox_config *config)
     write_text_file("/etc/hosts", line);
 }
 
-static void mount_workdir(const struct sandbox_config *config)
+/* The working directory and /dev/shm. With a fork server these are the
+ * skeleton's, which only the fork server sees: each run mounts its own over
+ * them (zygote/fork_run.c). */
+static void mount_run_tmpfses(const struct sandbox_config *config)
 {
-    char options[160];
-    struct staged_path workdir;
+    struct run_tmpfs spec = {.uid = config->inside_uid, .gid = config->inside_gid,
+                             .bytes = config->workdir_bytes, .inodes = config->workdir_inodes};
+    struct staged_path path;
     make_dirs(config->workdir);
-    snprintf(options, sizeof options, "mode=0700,uid=%u,gid=%u,size=%" PRIu64 ",nr_inodes=%" PRIu64,
-             (unsigned)config->inside_uid, (unsigned)config->inside_gid, config->workdir_bytes,
-             config->workdir_inodes);
-    if (mount("tmpfs", staged(&workdir, config->workdir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0)
-        fail_errno("mount_workdir", options);
+    mount_run_tmpfs(staged(&path, config->workdir), &spec, "mount_workdir");
+    make_dirs(RUN_SHM_DIR);
+    mount_run_tmpfs(staged(&path, RUN_SHM_DIR), &spec, "mount_dev_shm");
 }
 
 static void seal_root(void)
@@ -273,7 +275,7 @@ void build_filesystem(const struct sandbox_config *config)
     populate_dev();
     mount_proc();
     populate_etc(config);
-    mount_workdir(config);
+    mount_run_tmpfses(config);
     seal_root();
     close_sources(config);
     switch_root(config);

@@ -10,8 +10,9 @@
  * disposition, see seccomp_policy.c), this is every process of the run.
  * Memory: anonymous and shared pages of each process (resident, or with
  * `proportional` each process's share of pages shared after fork), plus the
- * files in the working directory's tmpfs, which no process needs to map, and
- * the data queued in the run's sockets.
+ * files in the run's tmpfses (the working directory and /dev/shm), which no
+ * process needs to map, and the data queued in the run's sockets. A file
+ * that is also mapped counts twice: the census errs towards the limit.
  */
 #include "launcher.h"
 
@@ -99,21 +100,29 @@ static void push_children(pid_t pid, pid_t *pending, int *count)
     closedir(tasks);
 }
 
-/* Through init's root, once init has switched to the sandbox's: before that
- * the path would name a host directory. */
-static uint64_t workdir_bytes(pid_t init, const char *workdir)
+/* What a tmpfs of the run's holds, through init's root. */
+static uint64_t tmpfs_bytes(pid_t init, const char *inside_path)
 {
     char path[4200];
+    struct statfs usage;
+    snprintf(path, sizeof path, "/proc/%d/root%s", (int)init, inside_path);
+    if (statfs(path, &usage) != 0)
+        return 0;
+    return (uint64_t)(usage.f_blocks - usage.f_bfree) * (uint64_t)usage.f_bsize;
+}
+
+/* The run's files: its working directory and /dev/shm. Only once init has
+ * switched to the sandbox's root: before that the paths would name host
+ * directories. */
+static uint64_t run_file_bytes(pid_t init, const char *workdir)
+{
+    char path[64];
     struct stat init_root, host_root;
     snprintf(path, sizeof path, "/proc/%d/root/", (int)init);
     if (stat(path, &init_root) != 0 || stat("/", &host_root) != 0 ||
         (init_root.st_dev == host_root.st_dev && init_root.st_ino == host_root.st_ino))
         return 0;
-    struct statfs usage;
-    snprintf(path, sizeof path, "/proc/%d/root%s", (int)init, workdir);
-    if (statfs(path, &usage) != 0)
-        return 0;
-    return (uint64_t)(usage.f_blocks - usage.f_bfree) * (uint64_t)usage.f_bsize;
+    return tmpfs_bytes(init, workdir) + tmpfs_bytes(init, RUN_SHM_DIR);
 }
 
 bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool proportional,
@@ -126,7 +135,7 @@ bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool pro
     uint64_t ticks = 0;
     if (!read_cpu_ticks(init, &ticks))
         return false;
-    census->memory_bytes = workdir_bytes(init, workdir) + run_socket_bytes(socket_probe);
+    census->memory_bytes = run_file_bytes(init, workdir) + run_socket_bytes(socket_probe);
     int count = 0;
     push_children(init, pending, &count);
     while (count > 0) {

@@ -2,8 +2,8 @@
  * The fork server's side of a run (see include/pysandbox_fork_run.h).
  *
  *   fork server (pid 2 of the slot's namespaces; CAP_SYS_ADMIN there)
- *     +- run pid 1 (clone: new PID, mount and IPC namespaces)   a fresh tmpfs
- *          |     on the working directory and a fresh /proc; its pidfd to
+ *     +- run pid 1 (clone: new PID, mount and IPC namespaces)   fresh tmpfses
+ *          |     on the working directory and /dev/shm, a fresh /proc; its pidfd to
  *          |     the supervisor; then the run's init (pid1.c)
  *          +- command (pid 2)   the run's descriptors, its own session,
  *                               rlimits, no capabilities, seccomp; returns
@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -162,14 +161,13 @@ int pysandbox_receive_run(void)
     return 1;
 }
 
-/* The run's own tmpfs over the slot's working directory, and a procfs of its PID namespace. */
+/* The run's own tmpfses over the slot's working directory and /dev/shm, and a procfs of its PID namespace. */
 static void mount_run_filesystems(void)
 {
-    char options[160];
-    snprintf(options, sizeof options, "mode=0700,uid=%u,gid=%u,size=%" PRIu64 ",nr_inodes=%" PRIu64, run_spec.uid,
-             run_spec.gid, run_spec.workdir_bytes, run_spec.workdir_inodes);
-    if (mount("tmpfs", run_spec.workdir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0)
-        fail_errno("mount_workdir", options);
+    struct run_tmpfs spec = {.uid = run_spec.uid, .gid = run_spec.gid,
+                             .bytes = run_spec.workdir_bytes, .inodes = run_spec.workdir_inodes};
+    mount_run_tmpfs(run_spec.workdir, &spec, "mount_workdir");
+    mount_run_tmpfs(RUN_SHM_DIR, &spec, "mount_dev_shm");
     unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (mount("proc", "/proc", "proc", flags, "subset=pid,hidepid=invisible") != 0 &&
         (errno != EINVAL || mount("proc", "/proc", "proc", flags, NULL) != 0))

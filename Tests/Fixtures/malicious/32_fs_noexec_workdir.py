@@ -1,7 +1,8 @@
 # expect: ok
-# Drops executables into the writable workdir and runs them: a script, a copied binary, a shared library and an executable mapping; then a copied binary from a memfd (execveat, /proc/self/fd) and from an unnamed tmpfile.
+# Drops executables into the writable workdir (and /dev/shm) and runs them: a script, a copied binary, a shared library and an executable mapping; then a copied binary from a memfd (execveat, /proc/self/fd) and from an unnamed tmpfile.
 # Native code inside the interpreter (ctypes, an anonymous executable mapping) is not what noexec stops: the seccomp filter bounds it as it bounds Python.
 # require: BLOCKED: exec a copied binary
+# require: BLOCKED: exec a copied binary from /dev/shm
 # require: BLOCKED: memfd_create
 # require: BLOCKED: exec an unnamed tmpfile
 import errno
@@ -33,6 +34,14 @@ try:
     print(f"ESCAPED: exec a copied binary (exit {result.returncode})")
 except OSError as error:
     print(f"BLOCKED: exec a copied binary: {why(error)}")
+
+shutil.copy(binary, "/dev/shm/dropped-true")
+os.chmod("/dev/shm/dropped-true", 0o755)
+try:
+    result = subprocess.run(["/dev/shm/dropped-true"], timeout=2)
+    print(f"ESCAPED: exec a copied binary from /dev/shm (exit {result.returncode})")
+except OSError as error:
+    print(f"BLOCKED: exec a copied binary from /dev/shm: {why(error)}")
 
 libraries = sorted(glob.glob("/usr/lib/python3*/lib-dynload/*.so"))
 if libraries:

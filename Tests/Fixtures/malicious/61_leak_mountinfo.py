@@ -1,6 +1,7 @@
 # expect: ok
-# Reads /proc/self/mountinfo for host paths (homes, the secret's directory) and for writable mounts other than the workdir.
+# Reads /proc/self/mountinfo for host paths (homes, the secret's directory) and for writable mounts other than the workdir; the workdir and /dev/shm must be noexec, nosuid, nodev.
 # require: BLOCKED: no host home directory mounted
+# require: BLOCKED: /dev/shm is noexec, nosuid and nodev
 import json
 import os
 import sys
@@ -27,6 +28,12 @@ for line in lines:
     writable_ok = mount_point in (workdir, "/proc") or mount_point.startswith("/dev/")
     if "rw" in options and not writable_ok:
         print(f"ESCAPED: {mount_point} is mounted read-write")
+    if mount_point in (workdir, "/dev/shm"):
+        lax = {"noexec", "nosuid", "nodev"} - set(options)
+        if lax:
+            print(f"ESCAPED: the writable {mount_point} lacks {sorted(lax)}")
+        elif mount_point == "/dev/shm":
+            print("BLOCKED: /dev/shm is noexec, nosuid and nodev")
     if mount_point.endswith(("docker.sock", "containerd.sock")):
         print(f"ESCAPED: container runtime socket {mount_point} is mounted")
 if not leaked:

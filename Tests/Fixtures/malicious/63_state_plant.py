@@ -1,5 +1,5 @@
 # expect: ok
-# Plants files for a later run to find: in the workdir, in $HOME, in /usr and in site-packages (a .pth that would run code at every start).
+# Plants files for a later run to find: in the workdir, in /dev/shm (a file and a named semaphore), in $HOME, in /usr and in site-packages (a .pth that would run code at every start).
 # require: BLOCKED: plant in /usr
 import errno
 import os
@@ -10,6 +10,11 @@ with open("/tmp/planted.txt", "w") as file:
 with open("/tmp/.planted_hidden", "w") as file:
     file.write("left behind by 63_state_plant\n")
 print("planted /tmp/planted.txt in the workdir (the next run must not see it)")
+with open("/dev/shm/planted", "w") as file:
+    file.write("left behind by 63_state_plant\n")
+import _multiprocessing
+planted_semaphore = _multiprocessing.SemLock(1, 1, 1, "/planted", False)  # named, not unlinked: /dev/shm/sem.planted
+print("planted /dev/shm/planted and a named semaphore (the next run must not see them)")
 
 home = os.environ.get("HOME", "/tmp")
 try:

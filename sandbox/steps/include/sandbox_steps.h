@@ -77,6 +77,20 @@ void drop_capabilities(void);
  * server needs them for each run, and each run drops them before its program. */
 void keep_fork_server_capabilities(void);
 
+/* run_mounts.c: a tmpfs of the run's, owned by the sandbox user, nosuid,
+ * nodev, noexec; exits on failure. A run has two, each of the workdir's
+ * size: its working directory and RUN_SHM_DIR, where POSIX semaphores and
+ * shared memory live (multiprocessing needs them). The supervisor counts
+ * both as the run's memory when there is no cgroup to. */
+#define RUN_SHM_DIR "/dev/shm"
+struct run_tmpfs {
+    uint32_t uid;
+    uint32_t gid;
+    uint64_t bytes;
+    uint64_t inodes;
+};
+void mount_run_tmpfs(const char *path, const struct run_tmpfs *spec, const char *step);
+
 /* seccomp_install.c. Returns -1 with errno and does not report: the caller does. */
 int install_seccomp_program(const struct bpf_program_buffer *program);
 
