@@ -287,6 +287,8 @@ struct SoakProgram: Sendable {
             params: [
                 "code": .string(fixture.code), "files": .object(files.mapValues { .string($0) }),
                 "timeoutMs": 3000, "maxOutputBytes": .integer(64 << 10),
+                // The memory the fixtures' verdicts assume (MaliciousFixture.limits).
+                "memoryMb": .integer(Int64(MaliciousFixture.limits(preloaded: false).memoryBytes >> 20)),
             ],
             expectedStatus: Set(fixture.expected.map(\.rawValue)), required: fixture.required)
     }

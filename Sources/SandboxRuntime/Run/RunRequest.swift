@@ -12,9 +12,10 @@ public struct RunLimits: Sendable, Equatable {
     public var maxDisplayBytes: Int = 4 << 20
     /// The files `returnFiles` brings back, together.
     public var maxReturnBytes: Int = 8 << 20
-    /// Size of the private tmpfs that is the working directory and /tmp.
+    /// Size of the private tmpfs that is the working directory and /tmp; the
+    /// run's /dev/shm (semaphores and shared memory) is another as large.
     public var workdirBytes: Int = 64 << 20
-    /// Files and directories the working directory can hold.
+    /// Files and directories the working directory (and /dev/shm) can hold.
     public var workdirInodes: Int = 4096
     /// CPU bandwidth of the whole run, in cores, where a cgroup cpu controller
     /// exists: a run with many threads cannot take every core from the others.
