@@ -2,8 +2,8 @@
  * The setup steps both ways of starting a run share: the launcher's (a new
  * interpreter per run, sandbox/launcher/) and the fork server's (a fork of a
  * loaded interpreter per run, sandbox/zygote/). Rlimits, credentials, the
- * seccomp filter's installation, the run's pid 1, and the status channel
- * they report failures on.
+ * run's tmpfs mounts, the seccomp filter's installation, the run's pid 1,
+ * and the status channel they report failures on.
  *
  * Failures follow launcher.h's rule: a void function exits (status 111)
  * after reporting; an int function returns -1 (noted where it reports).
