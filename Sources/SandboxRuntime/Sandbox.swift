@@ -103,7 +103,9 @@ public struct Sandbox: SandboxProvider {
         self.isolation = options.isolation
         preload = options.isolation == .fork ? options.preload ?? ScientificStack.defaultPreload(for: interpreter) : []
         preloadNames = Set(preload.map { String($0.prefix { $0 != "." }) })
-        self.command = LauncherCommand(interpreter: interpreter, cgroups: cgroups, scientific: scientific, preload: preload)
+        self.command = LauncherCommand(
+            interpreter: interpreter, cgroups: cgroups, scientific: scientific,
+            packagesNotice: PackagesNotice.prepare(interpreter: interpreter, logger: logger), preload: preload)
         self.logger = logger
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
         forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: false)

@@ -141,8 +141,9 @@ static void bind_at(int source_fd, const char *inside_path, unsigned long extra_
     if (S_ISDIR(info.st_mode)) {
         if (mkdir(target, 0755) != 0 && errno != EEXIST)
             fail_errno("bind_mkdir", inside_path);
-    } else {
-        int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    } else if (faccessat(AT_FDCWD, target, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+        /* A file that exists (inside an earlier, read-only bind) is covered as it is. */
+        int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
             fail_errno("bind_touch", inside_path);
         close(fd);

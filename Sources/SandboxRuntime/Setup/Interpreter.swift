@@ -14,6 +14,8 @@ public struct Interpreter: Sendable, Equatable {
     public var sitePackages: [String] = []
     /// Which of `ScientificStack.modules` the interpreter can import.
     public var scientificModules: [String] = []
+    /// Its standard library's directory, where PEP 668's `EXTERNALLY-MANAGED` marker is read.
+    public var standardLibrary: String?
 
     /// Read-only bind mounts: the prefixes, /usr, and the top-level library
     /// directories that are real directories on this host.
@@ -77,23 +79,25 @@ extension Interpreter {
             throw InterpreterNotFound(description: "no python3 found: install python3 or pass the interpreter's path")
         }
         let probe = """
-            import importlib.util, json, os, site, sys
+            import importlib.util, json, os, site, sys, sysconfig
             sys.path.extend(p for p in site.getsitepackages() if os.path.isdir(p))
             print(json.dumps({"executable": os.path.realpath(sys.executable), "version": sys.version.split()[0],
                 "prefixes": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}),
                 "sitePackages": [p for p in site.getsitepackages() if os.path.isdir(p)],
-                "scientificModules": [m for m in \(ScientificStack.modules) if importlib.util.find_spec(m)]}))
+                "scientificModules": [m for m in \(ScientificStack.modules) if importlib.util.find_spec(m)],
+                "standardLibrary": sysconfig.get_path("stdlib")}))
             """
         let output = try runProbe(candidate, arguments: ["-I", "-S", "-c", probe])
         struct Answer: Decodable {
             var executable: String; var version: String; var prefixes: [String]; var sitePackages: [String]; var scientificModules: [String]
+            var standardLibrary: String?
         }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(output.utf8)) else {
             throw InterpreterNotFound(description: "\(candidate) did not answer the probe like a Python 3 interpreter")
         }
         return Interpreter(
             executable: answer.executable, prefixes: answer.prefixes, version: answer.version, sitePackages: answer.sitePackages,
-            scientificModules: answer.scientificModules)
+            scientificModules: answer.scientificModules, standardLibrary: answer.standardLibrary)
     }
 
     private static func searchPath(for name: String) -> String? {

@@ -30,11 +30,18 @@ struct LauncherCommand: Sendable {
         "MPLCONFIGDIR=\(workdir)/.config/matplotlib",
     ]
 
-    init(interpreter: Interpreter, cgroups: CgroupPlan, scientific: ScientificStack = ScientificStack(), preload: [String] = []) {
+    init(
+        interpreter: Interpreter, cgroups: CgroupPlan, scientific: ScientificStack = ScientificStack(),
+        packagesNotice: PackagesNotice? = nil, preload: [String] = []
+    ) {
         var arguments: [String] = []
         for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
         if let fontCache = scientific.fontCache {
             arguments += ["--ro-bind-to", "\(fontCache):\(ScientificStack.fontCacheInside)"]
+        }
+        // After the interpreter's own binds, which hold the file it covers.
+        if let packagesNotice {
+            arguments += ["--ro-bind-to", "\(packagesNotice.marker):\(packagesNotice.inside)"]
         }
         for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
         for variable in Self.environment { arguments += ["--env", variable] }

@@ -33,7 +33,7 @@ public struct ScientificStack: Sendable {
     /// run that imports matplotlib builds its own list, slowly).
     static func prepare(interpreter: Interpreter, logger: Logger) -> ScientificStack {
         guard interpreter.scientificModules.contains("matplotlib") else { return ScientificStack() }
-        guard let directory = fontCacheDirectory() else {
+        guard let directory = ServiceCache.directory(named: "matplotlib") else {
             logger.warning("no private directory for matplotlib's font cache; runs that import matplotlib build their own")
             return ScientificStack()
         }
@@ -50,32 +50,5 @@ public struct ScientificStack: Sendable {
             chmod(directory + "/" + name, 0o644)
         }
         return ScientificStack(fontCache: directory)
-    }
-
-    /// `/var/cache/pysandbox/matplotlib` as root, else under the user's
-    /// cache directory, or /tmp; only a directory that is ours and no link.
-    private static func fontCacheDirectory() -> String? {
-        let environment = ProcessInfo.processInfo.environment
-        let base: String
-        if geteuid() == 0 {
-            base = "/var/cache/pysandbox"
-        } else if let cache = environment["XDG_CACHE_HOME"], cache.hasPrefix("/") {
-            base = cache + "/pysandbox"
-        } else if let home = environment["HOME"], home.hasPrefix("/"), FileManager.default.isWritableFile(atPath: home) {
-            base = home + "/.cache/pysandbox"
-        } else {
-            base = "/tmp/pysandbox-cache-\(geteuid())"
-        }
-        let directory = base + "/matplotlib"
-        guard !directory.contains(":") else { return nil }  // --ro-bind-to SOURCE:INSIDE
-        try? FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        for path in [base, directory] {
-            var info = stat()
-            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(),
-                  info.st_mode & 0o022 == 0
-            else { return nil }
-        }
-        return directory
     }
 }
