@@ -12,7 +12,8 @@ import Glibc
 /// round trip and throughput of `print(1)` through each (sandboxd with
 /// `--isolation fork`, with `--isolation exec`, a peer design), beside the
 /// floor of starting a cold interpreter directly; then the scientific
-/// stack's row (ScientificBench) and the sessions' rows (SessionBench).
+/// stack's row (ScientificBench), both streams' (StreamsBench) and the
+/// sessions' rows (SessionBench).
 struct ServiceBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
@@ -48,6 +49,9 @@ struct ServiceBench: AsyncParsableCommand {
     @Option(help: "Runs of the scientific-stack program (numpy, pandas, a matplotlib plot) through each server and cold, one at a time; 0 skips them.")
     var scientificRuns = 20
 
+    @Option(help: "Runs of a program that writes 100 lines to each stream in turn, through each server one at a time; 0 skips them.")
+    var streamsRuns = 100
+
     @Flag(inversion: .prefixedNo, help: "Measure sessions too: a session's run beside a one-off run, a new session, and throughput with a session per connection.")
     var sessions = true
 
@@ -78,8 +82,8 @@ struct ServiceBench: AsyncParsableCommand {
         for (name, value) in [("runs", runs), ("connections", connections), ("depth", depth), ("throughput-runs", throughputRuns)] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
-        guard warmup >= 0, pauseMs >= 0, scientificRuns >= 0 else {
-            throw ValidationError("--warmup, --pause-ms and --scientific-runs must not be negative")
+        guard warmup >= 0, pauseMs >= 0, scientificRuns >= 0, streamsRuns >= 0 else {
+            throw ValidationError("--warmup, --pause-ms, --scientific-runs and --streams-runs must not be negative")
         }
         guard FileManager.default.isExecutableFile(atPath: python) else { throw ValidationError("--python: \(python) is not executable") }
         for spec in serverSpecs where !spec.contains("=ws") {
@@ -116,6 +120,10 @@ struct ServiceBench: AsyncParsableCommand {
             let cold = try await scientific.measureCold()
             let floor = try await scientific.measureWarmFloor()
             print(ScientificBench.report(outcomes, cold: cold, floor: floor, runs: scientificRuns, warmup: 2).joined(separator: "\n"))
+        }
+        if streamsRuns > 0 {
+            let streams = StreamsBench(runs: streamsRuns, warmup: 2)
+            print(streams.report(try await streams.measure(servers)).joined(separator: "\n"))
         }
         var failures = measured.map(\.load.failures).reduce(0, +)
         if sessions {
