@@ -103,4 +103,22 @@ struct StdoutFramesTests {
             OmittedFile(path: "d", reason: .symlink),
         ])
     }
+
+    /// stderr's frames and a blocking read's sit among stdout's text in order.
+    @Test func stderrAndStdinWantedFramesKeepTheirPlace() {
+        var frames = StdoutFrames(marker: Self.marker) { $0 == .stderr ? StdoutFrames.Kind.maxStderrPayload : 24 }
+        let stream = Array("A\n".utf8) + frame("stderr", "B\n") + Array("name? ".utf8) + frame("stdin_wanted", "")
+            + Array("C".utf8) + frame("stderr", "é\n")
+        for split in 0...stream.count {
+            var parser = frames
+            let pieces = normalized(parser.feed(stream[..<split]) + parser.feed(stream[split...]) + parser.finish())
+            #expect(pieces == [
+                .text(Array("A\n".utf8)), .frame(.stderr, Array("B\n".utf8)), .text(Array("name? ".utf8)),
+                .frame(.stdinWanted, []), .text(Array("C".utf8)), .frame(.stderr, Array("é\n".utf8)),
+            ], "split at \(split)")
+        }
+        // A stderr frame longer than one atomic write is no bootstrap's: the rest is discarded.
+        let oversized = Self.marker + Array("stderr \(StdoutFrames.Kind.maxStderrPayload + 1)\n".utf8)
+        #expect(frames.feed(oversized + Array("later".utf8)) == [.oversized(.stderr, StdoutFrames.Kind.maxStderrPayload + 1)])
+    }
 }
