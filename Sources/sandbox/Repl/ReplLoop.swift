@@ -70,7 +70,7 @@ struct ReplLoop {
                 if running != nil {
                     endedWhileRunning = ended
                 } else {
-                    try await sessionEnded(ended.reason.rawValue, ended.message, tasks: &tasks)
+                    try await sessionEnded(ended.reason.inWords, ended.message, tasks: &tasks)
                 }
             case .sessionEnded: continue
             }
@@ -229,7 +229,9 @@ struct ReplLoop {
                     Console.note("the service rejected the snippet: \(error.message) (JSON-RPC error \(error.code))")
                     return try await idle(tasks: &tasks)
                 }
-                return try await sessionEnded(error.data?["reason"]?.stringValue ?? "ended", "the snippet was not run", tasks: &tasks)
+                let reason = error.data?["reason"]?.stringValue
+                let words = reason.flatMap(SessionEndReason.init(rawValue:))?.inWords ?? reason ?? "ended"
+                return try await sessionEnded(words, "the snippet was not run", tasks: &tasks)
             }
             let verdict = try response.result(as: RunResult.self)
             // A traceback already tells of an error, and KeyboardInterrupt of a cancel; limits need saying.
@@ -239,7 +241,7 @@ struct ReplLoop {
             }
             if let ended = endedWhileRunning {
                 endedWhileRunning = nil
-                return try await sessionEnded(ended.reason.rawValue, ended.message, tasks: &tasks)
+                return try await sessionEnded(ended.reason.inWords, ended.message, tasks: &tasks)
             }
             try await idle(tasks: &tasks)
         }
