@@ -147,7 +147,7 @@ struct ReplLoop {
     private mutating func interrupt() async throws {
         if let running { return cancel(running) }
         try await close()
-        exitStatus = 130
+        exitStatus = ExitStatus.interrupted
     }
 
     private mutating func prompt(_ text: String) {
@@ -158,7 +158,9 @@ struct ReplLoop {
     // MARK: Snippets
 
     private mutating func start(_ code: String, tasks: inout ThrowingTaskGroup<Void, any Error>) throws {
-        var parameters = RunParams(code: code, timeoutMs: settings.timeoutMs, cpuTimeMs: settings.cpuTimeMs, session: session.session)
+        var parameters = RunParams(
+            code: code, timeoutMs: settings.timeoutMs, maxOutputBytes: settings.maxOutputBytes, cpuTimeMs: settings.cpuTimeMs,
+            session: session.session)
         // What is typed while a snippet runs is kept for the next prompt,
         // unless the snippet reads stdin: then its lines are the program's.
         let readsStdin = settings.interactive && (code.contains("input(") || code.contains("stdin"))
