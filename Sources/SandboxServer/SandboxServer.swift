@@ -16,10 +16,13 @@ public struct SandboxServer: Sendable {
     public let provider: any SandboxProvider
     private let logger: Logger
 
-    /// Checks the configuration and that this machine can sandbox at all;
-    /// throws `ConfigurationError` or `SandboxUnavailable` saying what is missing.
+    /// Checks the configuration, that its address can be listened on, and
+    /// that this machine can sandbox at all; throws `ConfigurationError`,
+    /// `ListenError` or `SandboxUnavailable` saying what is wrong.
     public static func prepare(_ configuration: ServerConfiguration, logger: Logger) async throws -> SandboxServer {
         try configuration.validate()
+        // Before any sandbox starts, so that a port in use is the only thing said.
+        try ListenAddress.check(host: configuration.host, port: configuration.port)
         var options = configuration.sandbox
         // Every run and warm sandbox holds a fork server, and a run's is given
         // back just after its verdict: room for those, and two more.
@@ -38,6 +41,7 @@ public struct SandboxServer: Sendable {
 
     /// Serves until a signal in `gracefulShutdownSignals` (then drains and
     /// returns) or until cancelled. `onListening` gets the bound port.
+    /// Throws `ListenError` when the address cannot be bound.
     public func run(
         gracefulShutdownSignals: [UnixSignal] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -103,7 +107,12 @@ public struct SandboxServer: Sendable {
             ],
             gracefulShutdownSignals: gracefulShutdownSignals,
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // Taken since prepare checked it: said as prepare says it.
+            throw ListenError(error, host: host, port: configuration.port) ?? error
+        }
     }
 
     /// The `initialize` result, also `GET /v1/info`.

@@ -3,6 +3,7 @@ import SandboxClient
 import SandboxProtocol
 
 /// How `sandbox` exits; the numbers follow `timeout(1)` and sysexits.h.
+/// argument-parser exits 64 (EX_USAGE) for a command line it cannot take.
 enum ExitStatus {
     static let timeout: Int32 = 124
     static let memoryLimit: Int32 = 137
@@ -18,18 +19,23 @@ enum ExitStatus {
     static let noPermission: Int32 = 77
     /// EX_CANTCREAT: the folder of --save cannot be made, or an item could not be saved into it.
     static let cannotSave: Int32 = 73
+    /// 128 + SIGINT: a second Ctrl-C quits at once.
+    static let interrupted: Int32 = 130
 
     static let help = """
         Exit status:
           the program's exit code   when it ran to its end (status ok or error)
-          124                       the run hit its wall-clock or CPU limit (timeout)
+          124                       the run hit its time limit or CPU time limit
           137                       the run hit its memory limit
-          125                       output limit, killed by a signal, cancelled, or a service failure
+          125                       output limit, killed by a signal, cancelled, or an internal error
           69                        the service cannot be reached, or the connection was lost
-          65                        the service rejected the request (e.g. invalid limits, queue full)
+          65                        the service rejected the request (e.g. a limit outside its range, queue full)
+          64                        the command line is wrong (unknown option, bad value, options that do not go together)
           66                        a file named on the command line cannot be read
           77                        the service refused the connection: a token is missing or wrong
           73                        --save: its folder cannot be made, or an item could not be saved
+          130                       a second Ctrl-C quit at once
+          1                         any other failure, printed on stderr
         With several files, the first file (in command-line order) whose status is not 0 decides.
         An item --save could not write makes the status 73 only where it would be 0.
         """

@@ -33,15 +33,20 @@ struct InfoCommand: AsyncParsableCommand {
             server        \(info.serverInfo.name) \(info.serverInfo.version) (protocol \(info.protocolVersion))
             url           \(connection.resolvedURL)
             python        \(info.python.version)
-            timeout       \(limits.timeoutMs.default) ms by default, at most \(limits.timeoutMs.max) ms
-            cpu time      \(limits.cpuTimeMs.map { "\($0.default) ms by default, at most \($0.max) ms" } ?? "not limited per run by this server")
-            memory        \(limits.memoryMb.default) MiB by default, at most \(limits.memoryMb.max) MiB
-            output        \(limits.maxOutputBytes.default) bytes by default, at most \(limits.maxOutputBytes.max) bytes
+            timeout       \(Self.range(limits.timeoutMs, .timeout))
+            cpu time      \(limits.cpuTimeMs.map { Self.range($0, .cpuTime) } ?? "not limited per run by this server")
+            memory        \(Self.range(limits.memoryMb, .memory))
+            output        \(Self.range(limits.maxOutputBytes, .outputLimit))
             code          at most \(limits.maxCodeBytes) bytes
             message       at most \(limits.maxMessageBytes) bytes
             in flight     at most \(limits.maxInFlight) runs per connection
             cgroups       \(info.capabilities.cgroups.map { $0 ? "yes: each run has its own" : "no: memory and CPU time limits are weaker" } ?? "not said by this server")
 
             """)
+    }
+
+    /// A limit in the units of the option that sets it: "10 s by default, at most 60 s (--timeout)".
+    private static func range(_ limit: LimitPair, _ option: LimitOption) -> String {
+        "\(option.describe(limit.default)) by default, at most \(option.describe(limit.max)) (\(option.flag))"
     }
 }

@@ -30,7 +30,7 @@ final class Interrupts: Sendable {
                     defer { state.interrupted = true }
                     return (state.interrupted, state.ids)
                 }
-                if again { exit(130) }
+                if again { exit(ExitStatus.interrupted) }
                 Console.note("cancelling (Ctrl-C again to quit)")
                 ids.forEach(interrupts.cancel)
             }

@@ -36,6 +36,11 @@ struct RunCommand: AsyncParsableCommand {
             not 0 stops the others, which are not run. --memory is the session's, for all its \
             programs together; --file's files are put in the session's /tmp once.
 
+            Limits are given in seconds (--timeout, --cpu-time), MiB (--memory) and bytes \
+            (--output-limit, which takes K and M for KiB and MiB); 'sandbox info' shows the \
+            service's defaults and maxima. A limit the service does not allow is refused before \
+            anything runs (exit status 65).
+
             Ctrl-C cancels the runs (they end as 'cancelled'); a second Ctrl-C quits at once.
 
             \(ExitStatus.help)
@@ -56,6 +61,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Memory limit in MiB (up to the server's maximum).", valueName: "mib"))
     var memory: Int?
+
+    @Option(name: .customLong("output-limit"), help: ArgumentHelp(
+        "Output limit: stdout, stderr and displays together, in bytes, or with a suffix K (KiB) or M (MiB): 64K, 10M "
+            + "(up to the server's maximum). Past it the run ends with 'output limit'.",
+        valueName: "bytes"))
+    var outputLimit: ByteCount?
 
     @Option(help: ArgumentHelp("Send this file's contents as the program's stdin.", valueName: "path"))
     var stdin: String?
@@ -129,6 +140,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken, transcript: transcript) { connection in
                 let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
+                try Self.check(parameters, against: info.limits)
                 let runner = ProgramRunner(connection: connection, options: options, info: info)
                 if session {
                     return try await runner.runInSession(programs, parameters, stdin: input)
@@ -138,6 +150,9 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 return try await runner.runAll(programs, parameters, stdin: input)
             }
+        } catch let refusal as LimitRefusal {
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.rejected)
         } catch let error as ClientError {
             Console.note(error.description)
             throw ExitCode(ExitStatus.of(error))
@@ -163,13 +178,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         return RunParams(
             code: "", files: files.isEmpty ? nil : files, returnFiles: returnPatterns.isEmpty ? nil : returnPatterns,
-            timeoutMs: timeout.map(Self.milliseconds), memoryMb: memory, cpuTimeMs: cpuTime.map(Self.milliseconds))
+            timeoutMs: timeout.map(LimitOption.milliseconds), memoryMb: memory, maxOutputBytes: outputLimit?.bytes,
+            cpuTimeMs: cpuTime.map(LimitOption.milliseconds))
     }
 
-    /// Seconds as whole milliseconds, at least 1; beyond Int's range, Int.max (the server says the maximum).
-    private static func milliseconds(_ seconds: Double) -> Int {
-        let milliseconds = (seconds * 1000).rounded()
-        return milliseconds < Double(Int.max) ? max(1, Int(milliseconds)) : Int.max
+    /// Refuses, in the options' words, a limit outside the service's range
+    /// (with --session, --memory is the session's, which has the same range).
+    private static func check(_ parameters: RunParams, against limits: InitializeResult.Limits) throws(LimitRefusal) {
+        try LimitOption.timeout.check(parameters.timeoutMs, against: limits.timeoutMs)
+        try LimitOption.cpuTime.check(parameters.cpuTimeMs, against: limits.cpuTimeMs)
+        try LimitOption.memory.check(parameters.memoryMb, against: limits.memoryMb)
+        try LimitOption.outputLimit.check(parameters.maxOutputBytes, against: limits.maxOutputBytes)
     }
 
     private func runInput(programCount: Int) throws -> RunInput {

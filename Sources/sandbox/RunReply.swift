@@ -18,12 +18,7 @@ enum RunReply: Sendable {
     /// rejected run (its error was already printed).
     var summary: String? {
         guard case .verdict(let verdict) = self, verdict.status != .ok else { return nil }
-        var what = verdict.status.rawValue
-        switch verdict.limit {
-        case .cpu: what += " (CPU time limit)"
-        case .wall: what += " (wall-clock limit)"
-        case nil: break
-        }
+        var what = verdict.statusInWords
         if let signal = verdict.signal {
             what += ", killed by signal \(signal)"
         } else if let exitCode = verdict.exitCode, verdict.status == .error || exitCode != 0 {
@@ -31,27 +26,25 @@ enum RunReply: Sendable {
         }
         if verdict.truncated { what += ", output truncated" }
         if let message = verdict.message { what += ": \(message)" }
-        return "\(what) (wall \(verdict.wallMs) ms, cpu \(verdict.cpuMs) ms, memory \(Self.memory(verdict)))"
-    }
-
-    static func memory(_ verdict: RunResult) -> String {
-        let kilobytes = verdict.peakMemoryKb ?? verdict.maxRssKb
-        return kilobytes >= 1024 ? "\(Double(kilobytes * 10 / 1024) / 10) MiB" : "\(kilobytes) KiB"
+        return "\(what) (wall \(verdict.wallMs) ms, cpu \(verdict.cpuMs) ms, \(verdict.memoryInWords))"
     }
 
     /// The table printed after several files.
     static func table(_ rows: some Sequence<(String, RunReply)>) -> String {
-        var lines = [["FILE", "STATUS", "EXIT", "WALL", "CPU", "MEMORY"]]
+        var lines = [["FILE", "STATUS", "EXIT", "WALL", "CPU", "PEAK MEMORY", "MAX RSS"]]
         for (name, reply) in rows {
             switch reply {
             case .verdict(let verdict):
                 let exit = verdict.signal.map { "signal \($0)" } ?? verdict.exitCode.map(String.init) ?? "-"
-                lines.append([name, verdict.status.rawValue, exit, "\(verdict.wallMs) ms", "\(verdict.cpuMs) ms", memory(verdict)])
+                lines.append([
+                    name, verdict.statusInWords, exit, "\(verdict.wallMs) ms", "\(verdict.cpuMs) ms",
+                    verdict.peakMemoryKb.map(RunResult.kibibytes) ?? "-", RunResult.kibibytes(verdict.maxRssKb),
+                ])
             case .rejected(let error):
-                lines.append([name, "rejected (\(error.code))", "-", "-", "-", "-"])
+                lines.append([name, "rejected (\(error.code))", "-", "-", "-", "-", "-"])
             }
         }
-        let widths = (0..<6).map { column in lines.map { $0[column].count }.max() ?? 0 }
+        let widths = (0..<lines[0].count).map { column in lines.map { $0[column].count }.max() ?? 0 }
         return lines.map { line in
             line.enumerated().map { column, cell in
                 column < line.count - 1

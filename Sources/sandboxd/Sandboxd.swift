@@ -16,6 +16,12 @@ struct Sandboxd: AsyncParsableCommand {
             (SANDBOXD_ and the option's name in capitals with underscores, e.g. SANDBOXD_PORT); \
             the command line wins. SIGTERM or SIGINT stops accepting runs, lets running ones \
             finish within the grace period, cancels the rest and exits 0.
+
+            Other exit statuses: 64 for an option or SANDBOXD_ variable it cannot take; 75 \
+            when another process listens on the port (often an earlier sandboxd, still \
+            draining; choose another with --port); 78 when it cannot start (limits that do not \
+            fit together, an address it cannot listen on, no working sandbox on this machine); \
+            1 for any other failure. Each is said in one line on stderr.
             """,
         version: PySandbox.version)
 
@@ -200,13 +206,34 @@ struct Sandboxd: AsyncParsableCommand {
         let server: SandboxServer
         do {
             server = try await SandboxServer.prepare(configuration, logger: logger)
+        } catch let error as ListenError {
+            throw Self.cannotListen(error, logger: logger)
         } catch {
             // The service never runs code unsandboxed: say what is missing and stop.
             logger.critical("sandboxd cannot start", metadata: ["reason": "\(error)"])
-            throw ExitCode(78)  // EX_CONFIG
+            throw ExitCode(ExitStatus.cannotStart)
         }
-        try await server.run(gracefulShutdownSignals: [.sigterm, .sigint])
+        do {
+            try await server.run(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch let error as ListenError {
+            throw Self.cannotListen(error, logger: logger)
+        }
         logger.info("sandboxd stopped")
+    }
+
+    /// One line that says what to do, and nothing else at error level before it.
+    private static func cannotListen(_ error: ListenError, logger: Logger) -> ExitCode {
+        logger.critical("\(error)")
+        return ExitCode(error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.cannotStart)
+    }
+
+    /// How sandboxd exits besides 0 (stopped by SIGTERM or SIGINT), in sysexits.h's terms.
+    enum ExitStatus {
+        /// EX_CONFIG: the options do not fit together, the address cannot be
+        /// listened on (not this host's, a privileged port), or this machine cannot sandbox.
+        static let cannotStart: Int32 = 78
+        /// EX_TEMPFAIL: another process listens on the port (often an earlier sandboxd, still draining).
+        static let addressInUse: Int32 = 75
     }
 }
 

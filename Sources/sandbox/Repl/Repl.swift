@@ -54,4 +54,6 @@ struct ReplSettings: Sendable {
     /// Each snippet's wall-clock and CPU time limits (nil: the server's defaults).
     var timeoutMs: Int?
     var cpuTimeMs: Int?
+    /// Each snippet's output limit (nil: the server's default).
+    var maxOutputBytes: Int?
 }

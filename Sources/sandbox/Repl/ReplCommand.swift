@@ -32,7 +32,8 @@ struct ReplCommand: AsyncParsableCommand {
             the REPL stops with status 125 (the lines that follow expected the state that is gone).
 
             Other exit statuses: 69 when the service cannot be reached or the connection is \
-            lost; 65 when it refuses the session (e.g. too many sessions); 77 when it refuses \
+            lost; 65 when it refuses the session (e.g. too many sessions) or a limit asked for \
+            is outside its range ('sandbox info' shows them); 64 for a usage error; 77 when it refuses \
             the connection; 130 after SIGINT at the prompt; 143 after SIGTERM and 129 after SIGHUP, \
             which close the session, and its running snippet with it, and restore the terminal.
             """)
@@ -42,16 +43,22 @@ struct ReplCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("idle-timeout"), help: ArgumentHelp(
         "End the session after this many seconds without a snippet (up to the server's maximum).", valueName: "seconds"))
-    var idleTimeout: Int?
+    var idleTimeout: Double?
 
     @Option(help: ArgumentHelp("Each snippet's wall-clock limit in seconds (up to the server's maximum).", valueName: "seconds"))
     var timeout: Double?
+
+    @Option(name: .customLong("output-limit"), help: ArgumentHelp(
+        "Each snippet's output limit: stdout, stderr and displays together, in bytes, or with a suffix K (KiB) or M "
+            + "(MiB): 64K, 10M (up to the server's maximum).",
+        valueName: "bytes"))
+    var outputLimit: ByteCount?
 
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         if let memory, memory < 1 { throw ValidationError("--memory must be a positive number of MiB") }
-        if let idleTimeout, idleTimeout < 1 { throw ValidationError("--idle-timeout must be a positive number of seconds") }
+        if let idleTimeout, !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be a positive number of seconds") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
@@ -61,19 +68,32 @@ struct ReplCommand: AsyncParsableCommand {
         defer { terminal?.restore() }
         let settings = ReplSettings(
             interactive: terminal != nil,
-            session: SessionOpenParams(memoryMb: memory, idleTimeoutMs: idleTimeout.map { $0 * 1000 }),
-            timeoutMs: timeout.map { max(1, Int(($0 * 1000).rounded())) })
+            session: SessionOpenParams(memoryMb: memory, idleTimeoutMs: idleTimeout.map(LimitOption.milliseconds)),
+            timeoutMs: timeout.map(LimitOption.milliseconds), maxOutputBytes: outputLimit?.bytes)
         let status: Int32
         do {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken) { connection in
                 let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
+                try Self.check(settings, against: info.limits)
                 return try await Repl(connection: connection, settings: settings).run(info: info)
             }
+        } catch let refusal as LimitRefusal {
+            terminal?.restore()
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.rejected)
         } catch let error as ClientError {
             terminal?.restore()
             Console.note(error.description)
             throw ExitCode(ExitStatus.of(error))
         }
         throw ExitCode(status)
+    }
+
+    /// Refuses, in the options' words, a limit outside the service's range.
+    private static func check(_ settings: ReplSettings, against limits: InitializeResult.Limits) throws(LimitRefusal) {
+        try LimitOption.timeout.check(settings.timeoutMs, against: limits.timeoutMs)
+        try LimitOption.outputLimit.check(settings.maxOutputBytes, against: limits.maxOutputBytes)
+        try LimitOption.memory.check(settings.session.memoryMb, against: limits.memoryMb)
+        try LimitOption.idleTimeout.check(settings.session.idleTimeoutMs, against: limits.sessions?.idleTimeoutMs)
     }
 }

@@ -70,7 +70,7 @@ struct ReplLoop {
                 if running != nil {
                     endedWhileRunning = ended
                 } else {
-                    try await sessionEnded(ended.reason.rawValue, ended.message, tasks: &tasks)
+                    try await sessionEnded(ended.reason.inWords, ended.message, tasks: &tasks)
                 }
             case .sessionEnded: continue
             }
@@ -147,7 +147,7 @@ struct ReplLoop {
     private mutating func interrupt() async throws {
         if let running { return cancel(running) }
         try await close()
-        exitStatus = 130
+        exitStatus = ExitStatus.interrupted
     }
 
     private mutating func prompt(_ text: String) {
@@ -158,7 +158,9 @@ struct ReplLoop {
     // MARK: Snippets
 
     private mutating func start(_ code: String, tasks: inout ThrowingTaskGroup<Void, any Error>) throws {
-        var parameters = RunParams(code: code, timeoutMs: settings.timeoutMs, cpuTimeMs: settings.cpuTimeMs, session: session.session)
+        var parameters = RunParams(
+            code: code, timeoutMs: settings.timeoutMs, maxOutputBytes: settings.maxOutputBytes, cpuTimeMs: settings.cpuTimeMs,
+            session: session.session)
         // What is typed while a snippet runs is kept for the next prompt,
         // unless the snippet reads stdin: then its lines are the program's.
         let readsStdin = settings.interactive && (code.contains("input(") || code.contains("stdin"))
@@ -229,7 +231,9 @@ struct ReplLoop {
                     Console.note("the service rejected the snippet: \(error.message) (JSON-RPC error \(error.code))")
                     return try await idle(tasks: &tasks)
                 }
-                return try await sessionEnded(error.data?["reason"]?.stringValue ?? "ended", "the snippet was not run", tasks: &tasks)
+                let reason = error.data?["reason"]?.stringValue
+                let words = reason.flatMap(SessionEndReason.init(rawValue:))?.inWords ?? reason ?? "ended"
+                return try await sessionEnded(words, "the snippet was not run", tasks: &tasks)
             }
             let verdict = try response.result(as: RunResult.self)
             // A traceback already tells of an error, and KeyboardInterrupt of a cancel; limits need saying.
@@ -239,7 +243,7 @@ struct ReplLoop {
             }
             if let ended = endedWhileRunning {
                 endedWhileRunning = nil
-                return try await sessionEnded(ended.reason.rawValue, ended.message, tasks: &tasks)
+                return try await sessionEnded(ended.reason.inWords, ended.message, tasks: &tasks)
             }
             try await idle(tasks: &tasks)
         }

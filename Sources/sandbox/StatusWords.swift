@@ -1,0 +1,58 @@
+import SandboxProtocol
+
+// How the CLI names the protocol's statuses and reasons in what it prints
+// for people; `--json` keeps the wire's names.
+
+extension RunResult {
+    /// The verdict's status in words; a timeout says which time limit.
+    var statusInWords: String {
+        switch (self.status, self.limit) {
+        case (.timeout, .cpu): "CPU time limit"
+        case (.timeout, _): "time limit"
+        default: self.status.inWords
+        }
+    }
+
+    /// The verdict's memory figures, named as the web page names them:
+    /// `peak memory` is the run's peak as its memory cgroup counted it
+    /// (what the memory limit applies to; absent without a cgroup), `max
+    /// RSS` the largest resident set of one process (which includes the
+    /// preloaded interpreter's shared pages).
+    var memoryInWords: String {
+        let peak = self.peakMemoryKb.map { "peak memory \(Self.kibibytes($0)), " } ?? ""
+        return peak + "max RSS \(Self.kibibytes(self.maxRssKb))"
+    }
+
+    /// KiB as the CLI shows memory: "812 KiB", "1.3 MiB".
+    static func kibibytes(_ kilobytes: Int) -> String {
+        kilobytes >= 1024 ? "\(Double(kilobytes * 10 / 1024) / 10) MiB" : "\(kilobytes) KiB"
+    }
+}
+
+extension RunStatus {
+    var inWords: String {
+        switch self {
+        case .ok: "ok"
+        case .error: "error"
+        case .timeout: "time limit"
+        case .memoryLimit: "memory limit"
+        case .outputLimit: "output limit"
+        case .killed: "killed"
+        case .cancelled: "cancelled"
+        case .internalError: "internal error"
+        }
+    }
+}
+
+extension SessionEndReason {
+    var inWords: String {
+        switch self {
+        case .idleTimeout: "idle timeout"
+        case .memoryLimit: "memory limit"
+        case .cpuLimit: "CPU time limit"
+        case .crashed: "crashed"
+        case .killed: "killed"
+        case .shutdown: "the service is shutting down"
+        }
+    }
+}
