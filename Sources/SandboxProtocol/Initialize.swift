@@ -96,6 +96,11 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// `session/open`, `session/close` and `run`'s `session`; absent
         /// (false) from servers before 0.8.0 and with `--isolation exec`.
         public var sessions: Bool? = false
+        /// stdout and stderr as Python wrote them, in one order (`run/output`'s
+        /// `seq`); absent (false) from servers before 0.9.0.
+        public var orderedStreams: Bool? = true
+        /// `run/stdinWanted`; absent (false) from servers before 0.9.0.
+        public var stdinWanted: Bool? = true
         public init() {}
     }
 

@@ -7,6 +7,7 @@ public enum Method {
     public static let runStatus = "run/status"
     public static let runOutput = "run/output"
     public static let runDisplay = "run/display"
+    public static let runStdinWanted = "run/stdinWanted"
     public static let sessionOpen = "session/open"
     public static let sessionClose = "session/close"
     public static let sessionEnded = "session/ended"
@@ -200,6 +201,16 @@ public struct RunOutputParams: Sendable, Equatable, Codable {
         self.stream = stream
         self.text = text
         self.seq = seq
+    }
+}
+
+/// `run/stdinWanted` params: the run's program blocks reading stdin with
+/// nothing to read (a client may put its user's focus on its input line).
+public struct RunStdinWantedParams: Sendable, Equatable, Codable {
+    public var id: JSONValue
+
+    public init(id: JSONValue) {
+        self.id = id
     }
 }
 

@@ -68,6 +68,7 @@ extension SandboxSuite {
                 switch item {
                 case .text(let chunk): sequence += String(decoding: chunk.bytes, as: UTF8.self).split(separator: "\n").map(String.init)
                 case .display(let display): sequence.append("display"); displays.append(display)
+                case .stdinWanted: Issue.record("a run with no stdin never waits for it")
                 }
             }
             // The figure still open at the end is displayed then, as a notebook does.

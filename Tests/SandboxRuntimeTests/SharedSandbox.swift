@@ -42,6 +42,8 @@ struct CollectedRun {
     var stderr: String
     var chunks: [OutputChunk]
     var displays: [Display]
+    /// How many `stdinWanted` the run reported.
+    var stdinWanted = 0
     var verdict: Verdict
 
     var combined: String { stdout + stderr }
@@ -50,10 +52,12 @@ struct CollectedRun {
     static func collect(_ run: any SandboxRun) async -> CollectedRun {
         var chunks: [OutputChunk] = []
         var displays: [Display] = []
+        var stdinWanted = 0
         for await item in run.output {
             switch item {
             case .text(let chunk): chunks.append(chunk)
             case .display(let display): displays.append(display)
+            case .stdinWanted: stdinWanted += 1
             }
         }
         let verdict = await run.verdict()
@@ -61,7 +65,7 @@ struct CollectedRun {
         let stderr = chunks.filter { $0.stream == .stderr }.flatMap(\.bytes)
         return CollectedRun(
             stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
-            chunks: chunks, displays: displays, verdict: verdict)
+            chunks: chunks, displays: displays, stdinWanted: stdinWanted, verdict: verdict)
     }
 }
 

@@ -96,7 +96,7 @@ struct OutputCoalescerTests {
         sink.finish()
         await forwarding.value
         let messages = emitted.all
-        #expect(messages.map(\.seq) == Array(0..<messages.count))
+        #expect(messages.compactMap(\.seq) == Array(0..<messages.count))
         let stdout = messages.filter { $0.stream == .stdout }.map(\.text).joined()
         #expect(stdout == (0..<1000).filter { $0 % 100 != 0 }.map { "\($0)\n" }.joined())
     }

@@ -22,7 +22,8 @@ final class FrameReader: Sendable {
                 switch kind {
                 case .display: maxDisplay
                 case .files: maxFiles
-                case .displayTooLarge, .end: 24
+                case .stderr: StdoutFrames.Kind.maxStderrPayload
+                case .displayTooLarge, .end, .stdinWanted: 24
                 }
             }
             $0.patterns = delivery.returnFiles

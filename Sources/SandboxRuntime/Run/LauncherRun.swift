@@ -35,6 +35,7 @@ final class LauncherRun: SandboxRun {
     private let readiness: EventLoopPromise<Bool>
     private let outcome: EventLoopPromise<Verdict>
     private let killer = RunKiller()
+    private let stdinWanted = StdinWantedSignal()
 
     init(start: RunStart, limits: RunLimits, logger: Logger) {
         self.start = start
@@ -91,6 +92,7 @@ final class LauncherRun: SandboxRun {
     }
 
     func writeStdin(_ bytes: [UInt8]) {
+        stdinWanted.arm()
         stdinInput.yield(bytes)
     }
 
@@ -179,7 +181,7 @@ final class LauncherRun: SandboxRun {
     private func watch(_ descriptors: RunDescriptors, missingReport: String) async -> Bool {
         var supervision = Supervision(
             descriptors: descriptors, limits: limits, killer: killer, outputSink: outputSink,
-            readiness: readiness, logger: logger)
+            stdinWanted: stdinWanted, readiness: readiness, logger: logger)
         supervision.missingReport = missingReport
         return await supervision.run(deliveries: deliveries, stdinChunks: stdinChunks) { verdict in
             outcome.succeed(verdict)

@@ -7,9 +7,13 @@ final class OutputBudget: Sendable {
         var stdout = 0
         var stderr = 0
         var display = 0
+        /// Frames that carry no output, counted toward the limit alone.
+        var overhead = 0
         var truncated = false
         /// Cut short: nothing more is passed on.
         var closed = false
+
+        var used: Int { stdout + stderr + display + overhead }
     }
 
     private let state: Mutex<State>
@@ -26,7 +30,7 @@ final class OutputBudget: Sendable {
     /// How many of `count` new bytes of `stream` may be passed on.
     func admit(_ count: Int, from stream: OutputChunk.Stream) -> Int {
         state.withLock { state in
-            let used = state.stdout + state.stderr + state.display
+            let used = state.used
             let allowed = state.closed ? 0 : max(0, min(count, state.limit - used))
             if allowed < count { state.truncated = true }
             switch stream {
@@ -46,10 +50,22 @@ final class OutputBudget: Sendable {
         }
     }
 
+    /// Counts `count` bytes of frames that carry no output; false past the limit.
+    func admitOverhead(_ count: Int) -> Bool {
+        state.withLock { state in
+            guard !state.closed, state.used + count <= state.limit else {
+                state.truncated = true
+                return false
+            }
+            state.overhead += count
+            return true
+        }
+    }
+
     /// Whether a whole display of `count` bytes fits: a display is never cut.
     func admitDisplay(_ count: Int) -> Bool {
         state.withLock { state in
-            guard !state.closed, state.stdout + state.stderr + state.display + count <= state.limit else {
+            guard !state.closed, state.used + count <= state.limit else {
                 state.truncated = true
                 return false
             }

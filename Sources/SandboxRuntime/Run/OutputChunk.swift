@@ -16,11 +16,13 @@ public struct OutputChunk: Sendable, Equatable {
     }
 }
 
-/// What a run's output stream carries: the program's text, and its rich
-/// results in the order it wrote them to stdout.
+/// What a run's output stream carries: the program's text, its rich
+/// results and its blocking reads of stdin, in the order it wrote them.
 public enum RunOutput: Sendable, Equatable {
     case text(OutputChunk)
     case display(Display)
+    /// The program blocks reading stdin with nothing to read (once per chunk of stdin sent).
+    case stdinWanted
 
     public var text: OutputChunk? {
         if case .text(let chunk) = self { return chunk }

@@ -1,12 +1,19 @@
 import Logging
+import Synchronization
 
-/// Passes one run's output on within its budget: text, displays, returned
-/// files, and the frames that end the run at its output limit (`exceeded`
+/// Passes one run's output on within its budget: text (stderr's in
+/// frames on stdout too), blocking reads of stdin, displays, returned files, and the frames that end the run at its output limit (`exceeded`
 /// is how it is ended there). Used by a run's and a session cell's supervision.
 struct OutputDelivery: Sendable {
     let sink: AsyncStream<RunOutput>.Continuation
     let budget: OutputBudget
+    let stdinWanted: StdinWantedSignal
     let exceeded: @Sendable () -> Void
+
+    /// What a frame that carries no output (a `stdin_wanted`, an empty
+    /// `stderr`) counts toward the output limit: the program could
+    /// otherwise write such frames forever within any budget.
+    static let emptyFrameCost = 64
 
     func passOn(_ bytes: some Collection<UInt8>, of stream: OutputChunk.Stream) {
         let allowed = budget.admit(bytes.count, from: stream)
@@ -29,6 +36,15 @@ struct OutputDelivery: Sendable {
                 return nil
             }
             if let display = FrameDecoding.display(payload) { sink.yield(.display(display)) }
+        case .frame(.stderr, let payload):
+            if payload.isEmpty {
+                chargeEmptyFrame()
+            } else {
+                passOn(payload, of: .stderr)
+            }
+        case .frame(.stdinWanted, _):
+            chargeEmptyFrame()
+            if stdinWanted.take() { sink.yield(.stdinWanted) }
         case .frame(.files, let payload):
             frames.received(filesFrame: payload)
         case .frame(.end, let payload):
@@ -45,5 +61,28 @@ struct OutputDelivery: Sendable {
             exceeded()
         }
         return nil
+    }
+
+    private func chargeEmptyFrame() {
+        if !budget.admitOverhead(Self.emptyFrameCost) { exceeded() }
+    }
+}
+
+/// Whether the program's next blocking read of stdin is news to the client:
+/// once per chunk of stdin it sent, so a program cannot flood it.
+final class StdinWantedSignal: Sendable {
+    private let armed = Mutex(true)
+
+    /// Stdin is about to get a chunk: the next blocking read is worth telling.
+    func arm() {
+        armed.withLock { $0 = true }
+    }
+
+    /// Whether to tell the client now; disarms.
+    func take() -> Bool {
+        armed.withLock { armed in
+            defer { armed = false }
+            return armed
+        }
     }
 }

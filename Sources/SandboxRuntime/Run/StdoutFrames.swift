@@ -1,6 +1,7 @@
 /// Splits the program's stdout into its text and the frames the bootstrap
-/// writes there: displays, and at the end the returned files; in a
-/// session, the end of each cell (on stderr too). A frame is
+/// writes there: what Python wrote to stderr, a blocking read of stdin,
+/// displays, and at the end the returned files; in a session, the end of
+/// each cell (on stderr too). A frame is
 /// `marker kind SP length LF payload`, where the marker starts with a NUL
 /// and carries a nonce fresh for each run, so no program prints one by
 /// accident. Frames ride on stdout, not a pipe of their own, so a display
@@ -17,6 +18,13 @@ struct StdoutFrames {
         case files
         /// A session's cell has ended; the payload is its exit status.
         case end
+        /// What Python wrote to `sys.stderr`, in its place among stdout's text.
+        case stderr
+        /// The program blocks reading stdin with nothing to read.
+        case stdinWanted = "stdin_wanted"
+
+        /// The bootstrap writes a `stderr` frame in one write of at most PIPE_BUF bytes.
+        static let maxStderrPayload = 4096
     }
 
     enum Piece: Equatable {

@@ -15,6 +15,7 @@ struct Supervision: Sendable {
     let limits: RunLimits
     let killer: RunKiller
     let outputSink: AsyncStream<RunOutput>.Continuation
+    let stdinWanted: StdinWantedSignal
     let readiness: EventLoopPromise<Bool>
     let logger: Logger
     /// What went wrong when the status channel ends without the run's report.
@@ -117,7 +118,9 @@ struct Supervision: Sendable {
         _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, frames: FrameReader?,
         readiness: EventLoopPromise<Bool>?
     ) async {
-        let delivery = OutputDelivery(sink: outputSink, budget: budget) { [killer] in killer.kill(.outputLimit) }
+        let delivery = OutputDelivery(sink: outputSink, budget: budget, stdinWanted: stdinWanted) { [killer] in
+            killer.kill(.outputLimit)
+        }
         var awaitingReadySignal = readiness != nil
         await PipeIO.readChunks(from: fd) { buffer in
             var buffer = buffer

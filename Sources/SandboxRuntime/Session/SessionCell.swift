@@ -12,6 +12,7 @@ final class SessionCell: SandboxRun {
     let request: RunRequest
     let outputSink: AsyncStream<RunOutput>.Continuation
     let stdinChunks: AsyncStream<[UInt8]>
+    let stdinWanted = StdinWantedSignal()
     private let stdinInput: AsyncStream<[UInt8]>.Continuation
     private let outcome: EventLoopPromise<Verdict>
     private let session: ForkServerSession
@@ -44,7 +45,10 @@ final class SessionCell: SandboxRun {
         session.interrupt(self, because: .cancelled)
     }
 
-    func writeStdin(_ bytes: [UInt8]) { stdinInput.yield(bytes) }
+    func writeStdin(_ bytes: [UInt8]) {
+        stdinWanted.arm()
+        stdinInput.yield(bytes)
+    }
 
     func closeStdin() { stdinInput.finish() }
 

@@ -74,7 +74,9 @@ final class SessionStreams: Sendable {
         let current = Current(
             cell: cell, marker: marker,
             stderrFrames: StdoutFrames(marker: marker) { $0 == .end ? 24 : 0 },
-            delivery: OutputDelivery(sink: cell.outputSink, budget: OutputBudget(limit: cell.limits.maxOutputBytes), exceeded: exceeded),
+            delivery: OutputDelivery(
+                sink: cell.outputSink, budget: OutputBudget(limit: cell.limits.maxOutputBytes),
+                stdinWanted: cell.stdinWanted, exceeded: exceeded),
             events: sink)
         current.frames.expect(delivery)
         let ended = state.withLock { state -> Bool in

@@ -34,6 +34,7 @@ enum Bootstrap {
 
     private static func prelude(sitePackages: [String], fontCache: String?) -> String {
         sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages))
+            + orderedStreams
             + richResults.replacingOccurrences(of: "FONT_CACHE", with: pythonList(fontCache.map { [$0] } ?? []))
     }
 
@@ -146,9 +147,7 @@ def _send_frame(kind, payload):
             pass
     if FRAME_MARKER is None:
         return
-    data = memoryview(FRAME_MARKER + kind + b" %d\n" % len(payload) + payload)
-    while data:
-        data = data[os.write(1, data):]
+    _write_all(1, FRAME_MARKER + kind + b" %d\n" % len(payload) + payload)
 
 _MIME_METHODS = (("image/png", "_repr_png_"), ("image/jpeg", "_repr_jpeg_"), ("image/svg+xml", "_repr_svg_"),
                  ("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_"), ("application/json", "_repr_json_"))

@@ -155,7 +155,7 @@ def serve_session():
         fd = descriptors.pop(0)
         os.dup2(fd, 0)
         os.close(fd)
-        sys.stdin = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
+        sys.stdin = sys.__stdin__ = _stdin()
 
     def run_cell(code, filename):
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
@@ -218,9 +218,7 @@ def serve_session():
         # The cell's end, on both streams: the service takes everything
         # before these as the cell's output.
         _send_frame(b"end", b"%d" % status)
-        data = memoryview(FRAME_MARKER + b"end 0\n")
-        while data:
-            data = data[os.write(2, data):]
+        _write_all(2, FRAME_MARKER + b"end 0\n")
 
 """#
 }

@@ -19,6 +19,8 @@ struct MeteredObserver: RunObserver {
         client.display(job, display)
     }
 
+    func stdinWanted(_ job: RunJob) { client.stdinWanted(job) }
+
     func finished(_ job: RunJob, _ result: RunResult) {
         metrics.runFinished(result)
         client.finished(job, result)

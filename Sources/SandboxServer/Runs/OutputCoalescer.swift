@@ -47,6 +47,8 @@ struct OutputCoalescer: Sendable {
                 switch event {
                 case .output(.display(let display)):
                     coalescing.add(display, now: .now).forEach(emit)
+                case .output(.stdinWanted):
+                    coalescing.stdinWanted(now: .now).forEach(emit)
                 case .output(.text(let chunk)):
                     let (messages, flushAfter) = coalescing.add(chunk, now: .now)
                     messages.forEach(emit)
@@ -69,18 +71,21 @@ struct OutputCoalescer: Sendable {
     }
 }
 
-/// One `run/output` or `run/display` message before its run id is attached.
+/// One `run/output`, `run/display` or `run/stdinWanted` message before its run id is attached.
 enum OutputMessage: Sendable, Equatable {
     case output(RunOutputParams.Stream, String, seq: Int)
     case display(Display, seq: Int)
+    /// Not numbered: it carries no output.
+    case stdinWanted
 
     init(stream: RunOutputParams.Stream, text: String, seq: Int) {
         self = .output(stream, text, seq: seq)
     }
 
-    var seq: Int {
+    var seq: Int? {
         switch self {
         case .output(_, _, let seq), .display(_, let seq): seq
+        case .stdinWanted: nil
         }
     }
 
@@ -134,6 +139,11 @@ struct OutputCoalescing {
         seq += 1
         lastSent = now
         return messages
+    }
+
+    /// The program waits for stdin: the text before it (a prompt) goes first.
+    mutating func stdinWanted(now: ContinuousClock.Instant) -> [OutputMessage] {
+        send(now: now) + [.stdinWanted]
     }
 
     /// The scheduled flush is due.

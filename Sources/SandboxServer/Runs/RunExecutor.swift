@@ -83,6 +83,8 @@ struct RunExecutor: Sendable {
                 job.observer.output(job, RunOutputParams(id: job.id, stream: stream, text: text, seq: seq))
             case .display(let display, let seq):
                 job.observer.display(job, RunDisplayParams(id: job.id, seq: seq, data: display.data, metadata: display.metadata))
+            case .stdinWanted:
+                job.observer.stdinWanted(job)
             }
         }
         await coalescer.forward(sandbox.output)

@@ -8,8 +8,15 @@ protocol RunObserver: Sendable {
     func running(_ job: RunJob)
     func output(_ job: RunJob, _ output: RunOutputParams)
     func display(_ job: RunJob, _ display: RunDisplayParams)
+    /// The program blocks reading stdin with nothing to read.
+    func stdinWanted(_ job: RunJob)
     /// Called exactly once per accepted run, after every other call.
     func finished(_ job: RunJob, _ result: RunResult)
+}
+
+extension RunObserver {
+    /// Most observers have no one to tell: only an interactive client does.
+    func stdinWanted(_ job: RunJob) {}
 }
 
 /// Identifies the client a run belongs to, for fairness and per-client limits.

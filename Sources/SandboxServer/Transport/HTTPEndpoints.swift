@@ -76,7 +76,7 @@ enum HTTPEndpoints {
             Task { await server.cancel(job) }
         }
         return json(.ok, RunResponse(
-            result: result, stdout: collector.stdout, stderr: collector.stderr, displays: collector.displays))
+            result: result, output: collector.output, displays: collector.displays))
     }
 
     private static func admit(_ request: Request, server: ServerState) async throws(HTTPFailure) -> RunAdmission.Admitted {
@@ -155,22 +155,35 @@ struct HTTPFailure: HTTPResponseError {
     }
 }
 
-/// `POST /v1/run`'s answer: the verdict, the whole output and the displays.
+/// `POST /v1/run`'s answer: the verdict, the whole output (each stream's,
+/// and both in the order written) and the displays.
 private struct RunResponse: Encodable {
     var result: RunResult
-    var stdout: String
-    var stderr: String
+    var output: [HTTPOutputPiece]
     var displays: [HTTPDisplay]
 
-    private enum CodingKeys: String, CodingKey { case stdout, stderr, displays }
+    private enum CodingKeys: String, CodingKey { case stdout, stderr, output, displays }
 
     func encode(to encoder: any Encoder) throws {
         try result.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(stdout, forKey: .stdout)
-        try container.encode(stderr, forKey: .stderr)
+        try container.encode(text(of: .stdout), forKey: .stdout)
+        try container.encode(text(of: .stderr), forKey: .stderr)
+        try container.encode(output, forKey: .output)
         try container.encode(displays, forKey: .displays)
     }
+
+    private func text(of stream: RunOutputParams.Stream) -> String {
+        output.lazy.filter { $0.stream == stream }.map(\.text).joined()
+    }
+}
+
+/// A stretch of one stream's text in `POST /v1/run`'s `output`: the
+/// `run/output` messages from `seq` on, up to the other stream's or a display.
+private struct HTTPOutputPiece: Encodable {
+    var stream: RunOutputParams.Stream
+    var seq: Int
+    var text: String
 }
 
 /// A display in `POST /v1/run`'s answer: `run/display` without the id.
@@ -183,8 +196,7 @@ private struct HTTPDisplay: Encodable {
 /// Gathers a run's output for a one-shot HTTP answer.
 private final class OutputCollector: RunObserver {
     private struct State {
-        var stdout = ""
-        var stderr = ""
+        var output: [HTTPOutputPiece] = []
         var displays: [HTTPDisplay] = []
     }
 
@@ -196,8 +208,7 @@ private final class OutputCollector: RunObserver {
         (results, resultSink) = AsyncStream.makeStream(of: RunResult.self)
     }
 
-    var stdout: String { state.withLock { $0.stdout } }
-    var stderr: String { state.withLock { $0.stderr } }
+    var output: [HTTPOutputPiece] { state.withLock { $0.output } }
     var displays: [HTTPDisplay] { state.withLock { $0.displays } }
 
     func result() async -> RunResult {
@@ -210,9 +221,12 @@ private final class OutputCollector: RunObserver {
 
     func output(_ job: RunJob, _ output: RunOutputParams) {
         state.withLock { state in
-            switch output.stream {
-            case .stdout: state.stdout += output.text
-            case .stderr: state.stderr += output.text
+            // Consecutive messages of one stream make one piece; a display between them parts them.
+            if let last = state.output.last, last.stream == output.stream,
+               state.displays.last.map({ $0.seq < last.seq }) ?? true {
+                state.output[state.output.count - 1].text += output.text
+            } else {
+                state.output.append(HTTPOutputPiece(stream: output.stream, seq: output.seq, text: output.text))
             }
         }
     }

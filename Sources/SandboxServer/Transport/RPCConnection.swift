@@ -227,6 +227,10 @@ extension RPCConnection: RunObserver {
         send(ServerMessage.notification(Method.runDisplay, display))
     }
 
+    func stdinWanted(_ job: RunJob) {
+        send(ServerMessage.notification(Method.runStdinWanted, RunStdinWantedParams(id: job.id)))
+    }
+
     func finished(_ job: RunJob, _ result: RunResult) {
         logger.debug("run finished", metadata: [
             "run": "\(job.id)", "status": "\(result.status)", "wallMs": "\(result.wallMs)", "queuedMs": "\(result.queuedMs)",

@@ -1,0 +1,79 @@
+extension Bootstrap {
+    /// The program's standard streams as a terminal shows them. stdout and
+    /// stderr are two pipes, and no reader can tell the order in which two
+    /// pipes were written; so what Python writes to `sys.stderr` rides on
+    /// stdout as `stderr` frames (`StdoutFrames`), in one pipe with the
+    /// program's stdout, in the order it was written. Each frame is one
+    /// write of at most PIPE_BUF bytes, which the kernel never interleaves
+    /// with another thread's or process's write, so no frame is ever cut.
+    /// fd 2 stays the stderr pipe: child processes and C code that write to
+    /// it directly arrive in the order the service reads them.
+    ///
+    /// `sys.stdin` tells the service when the program blocks reading with
+    /// nothing to read (a `stdin_wanted` frame), so that a client can put
+    /// its user's focus on the input line.
+    static let orderedStreams = #"""
+import io
+
+_PIPE_BUF = 4096
+
+def _write_all(fd, data):
+    data = memoryview(data)
+    while data:
+        data = data[os.write(fd, data):]
+
+class _StderrFrames(io.RawIOBase):
+    """sys.stderr's bytes, as stderr frames on stdout."""
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return 2
+
+    def write(self, data):
+        data = bytes(data)
+        if FRAME_MARKER is None:
+            # Before a run (a fork server's own errors): its log.
+            _write_all(2, data)
+            return len(data)
+        room = _PIPE_BUF - len(FRAME_MARKER) - len(b"stderr 4096\n")
+        start = 0
+        while start < len(data):
+            end = min(start + room, len(data))
+            # Whole characters in each frame: back off from a continuation byte.
+            while end < len(data) and end > start + 1 and data[end] & 0xC0 == 0x80:
+                end -= 1
+            chunk = data[start:end]
+            _write_all(1, FRAME_MARKER + b"stderr %d\n" % len(chunk) + chunk)
+            start = end
+        return len(data)
+
+class _Stdin(io.RawIOBase):
+    """fd 0, announcing a read that would block."""
+
+    def readable(self):
+        return True
+
+    def fileno(self):
+        return 0
+
+    def readinto(self, buffer):
+        if FRAME_MARKER is not None:
+            import select
+            if not select.select([0], [], [], 0)[0]:
+                _write_all(1, FRAME_MARKER + b"stdin_wanted 0\n")
+        return os.readv(0, [buffer])
+
+def _ordered_stderr():
+    return io.TextIOWrapper(_StderrFrames(), encoding="utf-8", errors="backslashreplace",
+                            line_buffering=False, write_through=True)
+
+def _stdin():
+    return io.TextIOWrapper(io.BufferedReader(_Stdin()), encoding="utf-8", errors="surrogateescape")
+
+sys.stderr = sys.__stderr__ = _ordered_stderr()
+sys.stdin = sys.__stdin__ = _stdin()
+
+"""#
+}
