@@ -4,8 +4,9 @@ import Testing
 
 /// The web editor at GET /, driven like a person in headless Chromium by
 /// Tests/Fixtures/browser/editor_test.py; for displays and returned
-/// files, display_test.py; for Keep variables (sessions), session_test.py (Debian's chromium, chromium-driver and
-/// python3-selenium, which scripts/setup installs).
+/// files, display_test.py; for Keep variables (sessions), session_test.py; for the page as a terminal
+/// (ANSI, `\r`, input focus, files sent, output limit, stop keys), terminal_test.py (Debian's chromium,
+/// chromium-driver and python3-selenium, which scripts/setup installs).
 extension SandboxSuite {
     @Suite("web editor in Chromium")
     struct BrowserTests {
@@ -13,6 +14,7 @@ extension SandboxSuite {
         static let script = packageRoot.appendingPathComponent("Tests/Fixtures/browser/editor_test.py").path
         static let displayScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/display_test.py").path
         static let sessionScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/session_test.py").path
+        static let terminalScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/terminal_test.py").path
         /// Screenshots are kept for people to look at (CI artifacts).
         static let artifacts = packageRoot.appendingPathComponent(".build/artifacts")
 
@@ -38,6 +40,18 @@ extension SandboxSuite {
         /// nothing outside their frames (editor-displays-hostile.png).
         @Test func displaysPlotsTablesAndFilesAndConfinesHostileDisplays() async throws {
             try await drive(script: Self.displayScript, expectingFallback: false, screenshot: "editor-displays.png")
+        }
+
+        /// The page behaves like a terminal: ANSI colours and bold as styled
+        /// spans, other escapes dropped (also split across messages), a `\r`
+        /// progress bar as one line, 100,000 coloured lines; files chosen
+        /// with the file chooser (text and binary) reach the program; the
+        /// output limit field; Ctrl+. and Ctrl+C stop a run; the status
+        /// line's memory figures; the input line takes the focus at input()
+        /// (run/stdinWanted) and typing in the output goes there
+        /// (editor-terminal.png: a tqdm-style bar and coloured output).
+        @Test func terminalOutputInputFocusFilesOutputLimitAndStopKeys() async throws {
+            try await drive(script: Self.terminalScript, expectingFallback: false, screenshot: "editor-terminal.png")
         }
 
         /// Keep variables on: a name set by one run is there in the next;

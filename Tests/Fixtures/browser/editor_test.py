@@ -260,7 +260,7 @@ class EditorTest:
         expect(done['verdict'] == 'ok', f'verdict {done["verdict"]!r}, expected ok; {done}')
         expect(done['output'] == 'first\nsecond\n', f'output {done["output"]!r}')
         expect('exit code 0' in done['statusText'], f'status line {done["statusText"]!r} lacks "exit code 0"')
-        for word in ('wall', 'CPU', 'peak memory'):
+        for word in ('wall', 'CPU', 'max RSS'):
             expect(word in done['statusText'], f'status line {done["statusText"]!r} lacks {word!r}')
         expect(not done['runDisabled'] and done['stopDisabled'], 'after the run, Run should be enabled and Stop disabled')
         return f'output streams: "first" shown while running, then verdict ok ({done["statusText"]})'
@@ -328,6 +328,27 @@ class EditorTest:
         expect(done['verdict'] == 'ok' and done['output'] == '42\n', f'Ctrl+Enter run gave {done}')
         expect(self.editor_value() == source, f'Ctrl+Enter changed the code to {self.editor_value()!r}')
         return 'Ctrl+Enter in the editor runs the code: 42'
+
+    def check_comment_toggle(self):
+        source = 'a = 1\nif a:\n    print(a)'
+        self.type_program(source)
+        toggle = lambda: self.keys().key_down(Keys.CONTROL).send_keys('/').key_up(Keys.CONTROL).perform()
+        self.keys().key_down(Keys.CONTROL).send_keys('a').key_up(Keys.CONTROL).perform()
+        toggle()
+        commented = '# a = 1\n# if a:\n#     print(a)'
+        self.wait(lambda: self.editor_value() == commented,
+                  f'Ctrl+/ on all lines to comment them (the editor holds {self.editor_value()!r})')
+        toggle()
+        self.wait(lambda: self.editor_value() == source,
+                  f'Ctrl+/ again to uncomment them (the editor holds {self.editor_value()!r})')
+        # One line, indented: the comment goes at its indentation.
+        self.keys().key_down(Keys.CONTROL).send_keys(Keys.END).key_up(Keys.CONTROL).perform()
+        toggle()
+        one = 'a = 1\nif a:\n    # print(a)'
+        self.wait(lambda: self.editor_value() == one, f'Ctrl+/ on line 3 alone (the editor holds {self.editor_value()!r})')
+        toggle()
+        self.wait(lambda: self.editor_value() == source, f'Ctrl+/ again on line 3 (the editor holds {self.editor_value()!r})')
+        return 'Ctrl+/ comments and uncomments the selected lines, and one line at its indentation'
 
     def check_cpu_time(self):
         info = self.driver.execute_async_script("""
@@ -471,6 +492,7 @@ class EditorTest:
             ('5 stop', self.check_stop),
             ('6 traceback links', self.check_traceback),
             ('7 Ctrl+Enter', self.check_ctrl_enter),
+            ('7b Ctrl+/', self.check_comment_toggle),
             ('8 CPU time limit', self.check_cpu_time),
             ('9 reload', self.check_reload),
             ('10 narrow screen', self.check_narrow),

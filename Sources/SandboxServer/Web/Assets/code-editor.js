@@ -1,6 +1,6 @@
 // The code editor: CodeMirror 5 from /vendor/codemirror/ (Debian's
 // libjs-codemirror) when the server has it, else the page's plain textarea
-// with a few conveniences (spaces for Tab, auto-indent). Both are used
+// with a few conveniences (spaces for Tab, auto-indent, Ctrl+/ comments). Both are used
 // through the same small interface; see createCodeEditor().
 'use strict';
 
@@ -63,6 +63,24 @@
     return open;
   }
 
+  /**
+   * Ctrl+/ on `lines` (the lines a selection touches): when every line with
+   * code is a comment, each loses its `#` (and one space after it); else
+   * each line with code gets `# ` at the least indentation among them, as
+   * CodeMirror's toggleComment({indent: true}) does. A lone blank line is
+   * commented too.
+   */
+  function toggleLineComments(lines) {
+    const code = lines.filter((line) => /\S/.test(line));
+    if (code.length && code.every((line) => /^\s*#/.test(line))) {
+      return lines.map((line) => line.replace(/^(\s*)# ?/, '$1'));
+    }
+    const targets = code.length ? code : lines;
+    const indent = Math.min(...targets.map((line) => line.match(/^\s*/)[0].length));
+    return lines.map((line) => (code.length && !/\S/.test(line) ? line
+      : `${line.slice(0, indent)}# ${line.slice(indent)}`));
+  }
+
   // ---------------------------------------------------------------- CodeMirror
 
   /**
@@ -85,6 +103,20 @@
       return undefined;
     };
     return {"'\''": handler("'"), "'\"'": handler('"')};
+  }
+
+  /** The comment addon's toggle, else the same by hand (the addon is optional). */
+  function toggleComment(CM, cm) {
+    if (typeof cm.toggleComment === 'function') {
+      cm.toggleComment({indent: true});
+      return;
+    }
+    const from = cm.getCursor('from');
+    const to = cm.getCursor('to');
+    const last = to.ch === 0 && to.line > from.line ? to.line - 1 : to.line;
+    const lines = [];
+    for (let line = from.line; line <= last; line += 1) lines.push(cm.getLine(line));
+    cm.replaceRange(toggleLineComments(lines).join('\n'), CM.Pos(from.line, 0), CM.Pos(last, lines[lines.length - 1].length));
   }
 
   function codeMirrorEditor(textarea, {onRun}) {
@@ -110,6 +142,8 @@
           else editor.execCommand('insertSoftTab');
         },
         'Shift-Tab': 'indentLess',
+        'Ctrl-/': (editor) => toggleComment(CM, editor),
+        'Cmd-/': (editor) => toggleComment(CM, editor),
         Backspace: (editor) => {
           // In leading spaces, go back to the previous indentation stop.
           if (editor.somethingSelected()) return CM.Pass;
@@ -192,6 +226,17 @@
       replace(from, to, text, s === e ? [newStart, newStart] : [newStart, from + text.length]);
     }
 
+    /** Ctrl+/: comments or uncomments the lines the selection touches, and keeps them selected. */
+    function toggleComments() {
+      const {value, selectionStart: s, selectionEnd: e} = textarea;
+      const from = lineStart(value, s);
+      const lastEnd = value.indexOf('\n', e > s && value[e - 1] === '\n' ? e - 1 : e);
+      const to = lastEnd === -1 ? value.length : lastEnd;
+      const text = toggleLineComments(value.slice(from, to).split('\n')).join('\n');
+      const caret = s === e ? Math.max(from, s + (text.length - (to - from))) : null;
+      replace(from, to, text, s === e ? [caret, caret] : [from, from + text.length]);
+    }
+
     textarea.addEventListener('keydown', (event) => {
       if (event.key !== 'Escape' && event.key !== 'Shift') {
         if (event.key === 'Tab' && tabLeaves) { tabLeaves = false; return; }
@@ -203,6 +248,9 @@
       } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
         onRun();
+      } else if (event.key === '/' && (event.ctrlKey || event.metaKey) && !event.altKey) {
+        event.preventDefault();
+        toggleComments();
       } else if (event.key === 'Enter' && !event.altKey && !event.shiftKey) {
         event.preventDefault();
         const line = value.slice(lineStart(value, s), s);
@@ -265,11 +313,12 @@
     } catch (err) {
       return {editor: textareaEditor(textarea, options), problem: 'missing'};
     }
-    const parts = ['mode/python/python.js', 'addon/edit/matchbrackets.js', 'addon/edit/closebrackets.js'];
+    const parts = ['mode/python/python.js', 'addon/edit/matchbrackets.js', 'addon/edit/closebrackets.js',
+      'addon/comment/comment.js'];
     const results = await Promise.allSettled(parts.map((part) => loadScript(`${VENDOR}/${part}`)));
     const missing = parts.filter((_, i) => results[i].status === 'rejected');
     return {editor: codeMirrorEditor(textarea, options), problem: missing.length ? missing : null};
   }
 
-  window.PySandbox = Object.assign(window.PySandbox || {}, {createCodeEditor, indentAfter});
+  window.PySandbox = Object.assign(window.PySandbox || {}, {createCodeEditor, indentAfter, toggleLineComments});
 })();

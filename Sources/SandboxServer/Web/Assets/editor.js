@@ -1,20 +1,19 @@
 // The PySandbox web editor: wires the code editor, the run controls, the
 // output pane, the stdin line and the status line to a SandboxClient.
-// Loaded last; uses protocol-client.js, code-editor.js, output-view.js and
-// session-control.js.
+// Loaded last; uses protocol-client.js, code-editor.js, output-view.js,
+// session-control.js, limit-fields.js, file-attachments.js, returned-files.js and run-keys.js.
 'use strict';
 
 (() => {
   const {
-    SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView, SessionControl,
+    SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView, SessionControl, FileAttachments,
+    ReturnedFiles, RunKeys, LimitFields,
   } = window.PySandbox;
 
   const STORE = {
     code: 'pysandbox.code', timeout: 'pysandbox.timeoutSeconds', cpuTime: 'pysandbox.cpuTimeSeconds',
-    memory: 'pysandbox.memoryMb', returnFiles: 'pysandbox.returnFiles', keepVariables: 'pysandbox.keepVariables',
+    memory: 'pysandbox.memoryMb', outputLimit: 'pysandbox.outputLimitKb', returnFiles: 'pysandbox.returnFiles', keepVariables: 'pysandbox.keepVariables',
   };
-  const MIN_TIMEOUT_MS = 1;
-  const MIN_CPU_TIME_MS = 1;
   const SAMPLE = [
     '# Welcome to PySandbox. Run with the button or Ctrl+Enter (Cmd+Enter on a Mac).',
     'name = input("What is your name? ")',
@@ -27,11 +26,6 @@
   const STATUS_LABELS = {
     ok: 'ok', error: 'error', timeout: 'time limit', memoryLimit: 'memory limit',
     outputLimit: 'output limit', killed: 'killed', cancelled: 'cancelled', internalError: 'internal error',
-  };
-  const OMITTED_REASONS = {
-    noMatch: 'matched no file', symlink: 'a symbolic link, not followed', notRegularFile: 'not a regular file',
-    overLimit: 'over the limit of what a run may return', unreadable: 'could not be read',
-    notCollected: 'not collected: the program did not end by itself',
   };
   const SIGNALS = {
     1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE',
@@ -51,6 +45,12 @@
     timeout: $('timeout'),
     cpuTime: $('cpu-time'),
     memory: $('memory'),
+    outputLimit: $('output-limit'),
+    stopShortcut: $('stop-shortcut'),
+    editorKeys: $('editor-keys'),
+    attachInput: $('attach-input'),
+    attached: $('attached'),
+    attachMessage: $('attach-message'),
     returnField: $('return-field'),
     returnFiles: $('return-files'),
     limitsHint: $('limits-hint'),
@@ -114,7 +114,7 @@
       parts.push(`signal ${v.signal}${SIGNALS[v.signal] ? ` (${SIGNALS[v.signal]})` : ''}`);
     } else parts.push(v.wallMs === 0 && v.maxRssKb === 0 ? 'never started' : 'no exit status');
     parts.push(`wall ${formatMs(v.wallMs)}`, `CPU ${formatMs(v.cpuMs)}`);
-    if (!inSession) parts.push(`peak memory ${formatKb(v.maxRssKb)}`);
+    if (!inSession) parts.push(...memoryFigures(v));
     if (v.queuedMs >= 100) parts.push(`queued ${formatMs(v.queuedMs)}`);
     if (v.truncated) parts.push(`output cut at ${formatBytes(v.stdoutBytes + v.stderrBytes + (v.displayBytes || 0))}`);
     if (v.message) parts.push(v.message);
@@ -124,76 +124,24 @@
     if (v.limit) ui.status.dataset.limit = v.limit;
     ui.status.dataset.exitCode = v.exitCode ?? '';
     ui.status.dataset.signal = v.signal ?? '';
-    ui.status.title = v.peakMemoryKb != null ? `memory of the whole run: ${formatKb(v.peakMemoryKb)}` : '';
+    ui.status.title = inSession ? '' : MEMORY_TITLE;
   }
+
+  /** `peak memory` is the run's peak as its cgroup counted it (what the memory limit applies to);
+   *  `max RSS` is the largest resident set of one process. The CLI uses the same words. */
+  function memoryFigures(v) {
+    const figures = [];
+    if (v.peakMemoryKb != null) figures.push(`peak memory ${formatKb(v.peakMemoryKb)}`);
+    figures.push(`max RSS ${formatKb(v.maxRssKb)}`);
+    return figures;
+  }
+
+  const MEMORY_TITLE = 'peak memory: the most memory the run used, all its processes and files in /tmp and '
+    + '/dev/shm together, as its memory cgroup counted it; the memory limit applies to this (not shown on servers '
+    + 'without cgroups).\nmax RSS: the largest resident set of any one of its processes, which includes the '
+    + 'pages it shares with the preloaded Python interpreter.';
 
   // --------------------------------------------------------- returned files
-
-  let fileUrls = [];   // the Blob URLs of the last run's files, let go at the next
-
-  function clearFiles() {
-    for (const url of fileUrls) URL.revokeObjectURL(url);
-    fileUrls = [];
-    ui.files.replaceChildren();
-    ui.files.hidden = true;
-  }
-
-  /** The verdict's files as download links, and a line for each that did not come back. */
-  function showFiles(v) {
-    clearFiles();
-    if (!v.files && !v.omittedFiles) return;
-    const list = document.createElement('ul');
-    list.className = 'file-list';
-    for (const file of v.files || []) list.append(fileItem(file));
-    for (const omitted of v.omittedFiles || []) list.append(omittedItem(omitted));
-    ui.files.append(list);
-    ui.files.hidden = false;
-  }
-
-  function fileItem(file) {
-    const item = document.createElement('li');
-    item.className = 'file';
-    let bytes;
-    try {
-      bytes = bytesFromBase64(file.base64);
-    } catch (err) {
-      return omittedItem({path: file.path, reason: 'unreadable'});
-    }
-    // Always application/octet-stream: a blob: URL has this page's origin, and
-    // a returned .html opened rather than saved must never render there.
-    const url = URL.createObjectURL(new Blob([bytes], {type: 'application/octet-stream'}));
-    fileUrls.push(url);
-    const link = document.createElement('a');
-    link.className = 'file-link';
-    link.href = url;
-    link.download = file.path.split('/').pop();
-    link.textContent = file.path;
-    link.dataset.path = file.path;
-    const size = document.createElement('span');
-    size.className = 'file-size';
-    size.textContent = formatBytes(bytes.length);
-    item.append(link, ' ', size);
-    return item;
-  }
-
-  function omittedItem({path, reason}) {
-    const item = document.createElement('li');
-    item.className = 'file omitted';
-    item.dataset.reason = reason || '';
-    const name = document.createElement('span');
-    name.className = 'file-path';
-    name.textContent = path;
-    item.append(name);
-    if (reason) item.append(` — ${OMITTED_REASONS[reason] || reason}`);
-    return item;
-  }
-
-  function bytesFromBase64(base64) {
-    const binary = atob(base64);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
-    return bytes;
-  }
 
   /** The field's comma-separated glob patterns, when the server returns files. */
   function returnPatterns() {
@@ -235,41 +183,19 @@
 
   // ---------------------------------------------------------------- limits
 
-  const limits = {timeoutMs: null, cpuTimeMs: null, memoryMb: null, maxCodeBytes: null};
+  const fields = new LimitFields({
+    timeout: ui.timeout, cpuTime: ui.cpuTime, memory: ui.memory, outputLimit: ui.outputLimit, hint: ui.limitsHint,
+  }, {
+    storage, formatBytes,
+    storageKeys: {timeout: STORE.timeout, cpuTime: STORE.cpuTime, memory: STORE.memory, outputLimit: STORE.outputLimit},
+  });
+  const limits = {maxCodeBytes: null, maxMessageBytes: null};
 
   function applyLimits(result) {
     const l = result.limits || {};
-    limits.timeoutMs = l.timeoutMs || null;
-    limits.cpuTimeMs = l.cpuTimeMs || null;
-    limits.memoryMb = l.memoryMb || null;
+    fields.configure(l);
     limits.maxCodeBytes = l.maxCodeBytes || null;
-    if (limits.timeoutMs) {
-      ui.timeout.min = String(MIN_TIMEOUT_MS / 1000);
-      ui.timeout.max = String(limits.timeoutMs.max / 1000);
-      ui.timeout.placeholder = String(limits.timeoutMs.default / 1000);
-      setTimeoutSeconds(ui.timeout.value === '' ? NaN : parseFloat(ui.timeout.value));
-    }
-    if (limits.cpuTimeMs) {
-      ui.cpuTime.min = String(MIN_CPU_TIME_MS / 1000);
-      ui.cpuTime.max = String(limits.cpuTimeMs.max / 1000);
-      ui.cpuTime.placeholder = String(limits.cpuTimeMs.default / 1000);
-      ui.cpuTime.title = `${MIN_CPU_TIME_MS / 1000}–${limits.cpuTimeMs.max / 1000} s of CPU, all the program's `
-        + `processes together; default ${limits.cpuTimeMs.default / 1000} s`;
-      setCpuTimeSeconds(ui.cpuTime.value === '' ? NaN : parseFloat(ui.cpuTime.value));
-    }
-    if (limits.memoryMb) {
-      ui.memory.min = String(limits.memoryMb.min ?? 1);
-      ui.memory.max = String(limits.memoryMb.max);
-      ui.memory.placeholder = String(limits.memoryMb.default);
-      setMemoryMb(ui.memory.value === '' ? NaN : parseFloat(ui.memory.value));
-    }
-    if (limits.timeoutMs && limits.memoryMb) {
-      const cpu = limits.cpuTimeMs ? `, CPU ${limits.cpuTimeMs.max / 1000} s` : '';
-      ui.limitsHint.textContent = `max ${limits.timeoutMs.max / 1000} s${cpu}, ${limits.memoryMb.max} MiB`;
-      ui.timeout.title = `${MIN_TIMEOUT_MS / 1000}–${limits.timeoutMs.max / 1000} s; `
-        + `default ${limits.timeoutMs.default / 1000} s`;
-      ui.memory.title = `${limits.memoryMb.min ?? 1}–${limits.memoryMb.max} MiB; default ${limits.memoryMb.default} MiB`;
-    }
+    limits.maxMessageBytes = l.maxMessageBytes || null;
     // Without a cgroup per run, the memory and CPU time limits are weaker.
     ui.limitsNote.hidden = !(result.capabilities && result.capabilities.cgroups === false);
     // Servers before protocol 0.7.0 refuse returnFiles.
@@ -284,57 +210,7 @@
       .filter(Boolean).join(' · ');
   }
 
-  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
-
-  /** Puts `seconds`, within the limit, into a field of seconds; returns milliseconds. */
-  function setSeconds(input, limit, minMs, seconds) {
-    const max = limit ? limit.max : Infinity;
-    const fallback = limit ? limit.default : 10000;
-    const ms = Number.isFinite(seconds) && seconds > 0 ? clamp(Math.round(seconds * 1000), minMs, max) : fallback;
-    input.value = String(ms / 1000);
-    return ms;
-  }
-
-  const setTimeoutSeconds = (seconds) => setSeconds(ui.timeout, limits.timeoutMs, MIN_TIMEOUT_MS, seconds);
-  const setCpuTimeSeconds = (seconds) => setSeconds(ui.cpuTime, limits.cpuTimeMs, MIN_CPU_TIME_MS, seconds);
-
-  function setMemoryMb(mb) {
-    const max = limits.memoryMb ? limits.memoryMb.max : Infinity;
-    const fallback = limits.memoryMb ? limits.memoryMb.default : 256;
-    const min = limits.memoryMb?.min ?? 1;
-    const value = Number.isFinite(mb) && mb > 0 ? clamp(Math.round(mb), min, max) : fallback;
-    ui.memory.value = String(value);
-    return value;
-  }
-
-  ui.timeout.addEventListener('change', () => {
-    setTimeoutSeconds(parseFloat(ui.timeout.value));
-    storage.set(STORE.timeout, ui.timeout.value);
-  });
-  ui.cpuTime.addEventListener('change', () => {
-    setCpuTimeSeconds(parseFloat(ui.cpuTime.value));
-    storage.set(STORE.cpuTime, ui.cpuTime.value);
-  });
-  ui.memory.addEventListener('change', () => {
-    setMemoryMb(parseFloat(ui.memory.value));
-    storage.set(STORE.memory, ui.memory.value);
-  });
   ui.returnFiles.addEventListener('change', () => storage.set(STORE.returnFiles, ui.returnFiles.value));
-
-  /** timeoutMs, cpuTimeMs and memoryMb for a run, left out when they are the server's defaults
-   *  (cpuTimeMs also when the server does not offer it). */
-  function runLimits() {
-    const params = {};
-    const timeoutMs = setTimeoutSeconds(parseFloat(ui.timeout.value));
-    const memoryMb = setMemoryMb(parseFloat(ui.memory.value));
-    if (!limits.timeoutMs || timeoutMs !== limits.timeoutMs.default) params.timeoutMs = timeoutMs;
-    if (limits.cpuTimeMs) {
-      const cpuTimeMs = setCpuTimeSeconds(parseFloat(ui.cpuTime.value));
-      if (cpuTimeMs !== limits.cpuTimeMs.default) params.cpuTimeMs = cpuTimeMs;
-    }
-    if (!limits.memoryMb || memoryMb !== limits.memoryMb.default) params.memoryMb = memoryMb;
-    return params;
-  }
 
   // ------------------------------------------------------------------ access
 
@@ -374,6 +250,14 @@
   const sessions = new SessionControl(client, {
     controls: ui.sessionControls, toggle: ui.keepVariables, restart: ui.restart, line: ui.sessionLine,
   }, {storage, storageKey: STORE.keepVariables, formatMs, onChange: () => updateControls()});
+  const utf8 = new TextEncoder();
+  const returned = new ReturnedFiles(ui.files, {formatBytes});
+  const attachments = new FileAttachments({input: ui.attachInput, list: ui.attached, message: ui.attachMessage}, {
+    formatBytes, codeBytes: () => (editor ? utf8.encode(editor.getValue()).length : 0),
+  });
+  const keys = new RunKeys({output: ui.output, stdin: ui.stdin}, {
+    editor: () => editor && editor.element, running: () => Boolean(current), stop: () => stopRun(),
+  });
 
   function updateControls() {
     const active = Boolean(current);
@@ -418,6 +302,16 @@
     }
   }
 
+  /** Why a run's request would be larger than the server takes (`limits.maxMessageBytes`), or null. */
+  function messageTooLarge(params) {
+    if (!limits.maxMessageBytes) return null;
+    const bytes = utf8.encode(JSON.stringify({jsonrpc: '2.0', id: 'run-0000000000', method: 'run', params})).length;
+    if (bytes <= limits.maxMessageBytes) return null;
+    const what = params.files ? 'the code and the files sent with it come' : 'the code comes';
+    return `${what} to ${formatBytes(bytes)}, more than the ${formatBytes(limits.maxMessageBytes)} `
+      + 'this server takes in one run: remove a file or make it smaller';
+  }
+
   async function startRun({retried = false} = {}) {
     if (current || waking || sessions.opening || !editor) return;
     if (!(await wakeIfIdle()) || current) return;
@@ -427,14 +321,21 @@
       return;
     }
     const patterns = returnPatterns();
+    const files = attachments.param();
+    const wanted = {code, interactive: true, ...fields.runParams(),
+      ...(files ? {files} : {}), ...(patterns.length ? {returnFiles: patterns} : {})};
+    const tooLarge = messageTooLarge(wanted);
+    if (tooLarge) {
+      setStatus('refused', 'not run', tooLarge);
+      return;
+    }
     // At once, before the session is opened: the last run's verdict is no longer the page's state.
     setStatus('starting', 'starting…');
-    const planned = await runSession({code, interactive: true, ...runLimits(),
-      ...(patterns.length ? {returnFiles: patterns} : {})});
+    const planned = await runSession(wanted);
     if (!planned || current) return;
     const {session, params} = planned;
     output.clear();
-    clearFiles();
+    returned.clear();
     setStatus('starting', 'starting…');
     let retry = false;
     const handle = client.run(params, {
@@ -447,6 +348,8 @@
       },
       onOutput({stream, text}) { output.write(stream, text); },
       onDisplay({data, metadata}) { output.display({data, metadata}); },
+      // The program waits for input() (its prompt is already in the output).
+      onStdinWanted() { keys.inputWanted(); },
     });
     current = {handle, stdinOpen: true, stopping: false};
     updateControls();
@@ -460,7 +363,7 @@
       }
       output.finish();
       showVerdict(verdict, {inSession: Boolean(session)});
-      showFiles(verdict);
+      returned.show(verdict);
     } catch (err) {
       if (err instanceof ConnectionLostError) {
         if (!output.endsLine()) output.note('\n');
@@ -539,6 +442,7 @@
   client.addEventListener('initialized', (event) => {
     applyLimits(event.detail);
     sessions.configure(event.detail);
+    attachments.configure(event.detail);
   });
 
   // ------------------------------------------------------------------ start
@@ -546,15 +450,15 @@
   async function main() {
     const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
     ui.shortcut.textContent = isMac ? '⌘ Enter' : 'Ctrl+Enter';
+    if (isMac) {
+      ui.stopShortcut.textContent = '⌘.';
+      ui.stop.title = 'Stop the run (⌘. anywhere, or Ctrl+C in the output or input line with nothing selected)';
+      ui.editorKeys.textContent = 'Tab indents · ⌘/ comments · Esc then Tab leaves the editor';
+    }
     output = new OutputView(ui.output, {onGoToLine: (line) => editor && editor.goToLine(line)});
     setStatus('idle', 'ready', 'nothing run yet');
-    const storedTimeout = storage.get(STORE.timeout);
-    const storedCpuTime = storage.get(STORE.cpuTime);
-    const storedMemory = storage.get(STORE.memory);
+    fields.restore();
     const storedReturnFiles = storage.get(STORE.returnFiles);
-    if (storedTimeout !== null) ui.timeout.value = storedTimeout;
-    if (storedCpuTime !== null) ui.cpuTime.value = storedCpuTime;
-    if (storedMemory !== null) ui.memory.value = storedMemory;
     if (storedReturnFiles !== null) ui.returnFiles.value = storedReturnFiles;
     client.start();
 

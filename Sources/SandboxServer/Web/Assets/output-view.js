@@ -1,5 +1,6 @@
 // The output pane: program output as it streams (stdout and stderr styled
-// apart), the program's displays (plots, tables) where it made them, what the
+// apart; ANSI colours and `\r` as a terminal shows them, see
+// terminal-text.js), the program's displays (plots, tables) where it made them, what the
 // user typed as stdin, and notes. Tracebacks in stderr (`File "main.py",
 // line N`) become links to line N of the editor; in a session, those of the
 // run's own cell (`File "<cell K>", line N`) do.
@@ -26,15 +27,23 @@
   // which the frame inherits, refuses the program's inline styles).
   const FRAME_STYLESHEET = new URL('display-frame.css', document.baseURI).href;
 
+  const {TerminalText, styledNode, isPlainStyle} = window.PySandbox;
+  // Text goes into blocks of at most about this many nodes or characters: a
+  // browser lays out one block's lines together, so appending to one huge
+  // block would cost more with every line (100,000 coloured lines are
+  // 200,000 nodes). A new block starts only at the start of a line.
+  const BLOCK_NODES = 1000;
+  const BLOCK_CHARS = 65536;
+
   class OutputView {
     /** `onGoToLine(n)` is called when a traceback link is followed. */
     constructor(element, {onGoToLine}) {
       this.element = element;
-      this.openTails = new Set();   // stderr spans whose last line is not complete yet
       this.queue = [];              // [kind, text or display] not shown yet; shown once per frame
       this.frame = null;
       this.following = true;        // at the last flush the view was at its end
       this.cell = null;             // in a session, the run's cell: the first a traceback names
+      this.reset();
       element.addEventListener('click', (event) => {
         const link = event.target.closest('a[data-line]');
         if (!link || !element.contains(link)) return;
@@ -43,11 +52,22 @@
       });
     }
 
+    /** The terminal state: each stream's escape parser, and the line a `\r` rewrites. */
+    reset() {
+      this.block = null;             // the text block being filled (see BLOCK_NODES)
+      this.blockNodes = 0;
+      this.blockChars = 0;
+      this.terminals = {stdout: new TerminalText(), stderr: new TerminalText()};
+      this.line = [];                // the nodes after the last newline, whichever stream wrote them
+      this.carriageReturn = false;   // a `\r` came: the next text replaces the line
+      this.openTails = new Set();    // stderr text nodes of an unfinished line, linkified when it ends
+    }
+
     clear() {
       this.queue = [];
       this.cell = null;
       this.element.replaceChildren();
-      this.openTails.clear();
+      this.reset();
       this.element.classList.remove('is-finished');
       this.element.scrollTop = 0;
     }
@@ -58,15 +78,35 @@
       return el.scrollHeight - el.scrollTop - el.clientHeight < 24;
     }
 
-    /** The span new text of `kind` goes into: the last one if it is of that kind. */
+    /** The block text goes into: the last, unless a display came after it, or it is full at a line's start. */
+    textBlock() {
+      const full = this.blockNodes >= BLOCK_NODES || this.blockChars >= BLOCK_CHARS;
+      if (this.block && this.block === this.element.lastChild && !(full && this.line.length === 0)) return this.block;
+      this.block = document.createElement('span');
+      this.block.className = 'out-text';
+      this.blockNodes = 0;
+      this.blockChars = 0;
+      this.element.append(this.block);
+      return this.block;
+    }
+
+    /** The span new text of `kind` goes into: the block's last one if it is of that kind. */
     spanFor(kind) {
-      const last = this.element.lastElementChild;
-      if (last && last.dataset.stream === kind && last === this.element.lastChild) return last;
+      const block = this.textBlock();
+      const last = block.lastChild;
+      if (last && last.dataset.stream === kind) return last;
       const span = document.createElement('span');
       span.className = `out-${kind}`;
       span.dataset.stream = kind;
-      this.element.append(span);
+      block.append(span);
       return span;
+    }
+
+    /** Appends `nodes` to `span`, counting them toward the block's size. */
+    add(span, nodes, chars) {
+      span.append(...nodes);
+      this.blockNodes += nodes.length;
+      this.blockChars += chars;
     }
 
     /** Appends program output of `stream` ('stdout' or 'stderr'). */
@@ -106,10 +146,10 @@
       if (!this.queue.length) return;
       const follow = this.atEnd();
       for (const [kind, item] of this.queue) {
-        if (kind === 'stderr') this.writeStderr(item);
+        if (kind === 'stdout' || kind === 'stderr') this.writeStream(kind, item);
         else if (kind === 'note') this.addNote(item);
         else if (kind === 'display') this.addDisplay(item);
-        else this.spanFor(kind).append(item);
+        else this.appendPlain(kind, item);
       }
       this.queue = [];
       this.following = follow;
@@ -120,32 +160,92 @@
       this.element.scrollTop = this.element.scrollHeight;
     }
 
+    /** Program output through its stream's terminal: styled text, `\r`, erase line. */
+    writeStream(stream, text) {
+      for (const piece of this.terminals[stream].feed(text)) {
+        if (piece.control === 'carriageReturn') this.carriageReturn = true;
+        else if (piece.control === 'eraseLine') this.clearLine();
+        else if (piece.control === 'eraseToEnd') { if (this.carriageReturn) this.clearLine(); }
+        else this.writeText(stream, piece.text, piece.style);
+      }
+    }
+
+    /** Text after a `\r` replaces the line; a newline right after it keeps the line. */
+    writeText(stream, text, style) {
+      if (this.carriageReturn) {
+        this.carriageReturn = false;
+        if (text[0] !== '\n') this.clearLine();
+      }
+      if (stream === 'stderr' && isPlainStyle(style)) this.writeStderr(text);
+      else this.appendLines(this.spanFor(stream), text, (part) => styledNode(part, style));
+    }
+
+    /** Echoed stdin: the line stands (the user typed after it). */
+    appendPlain(kind, text) {
+      this.carriageReturn = false;
+      this.appendLines(this.spanFor(kind), text, (part) => document.createTextNode(part));
+    }
+
+    /** Appends `text` as (at most) two nodes: its complete lines, then the start of the next line. */
+    appendLines(span, text, node) {
+      const cut = text.lastIndexOf('\n') + 1;
+      if (cut > 0) {
+        this.add(span, [node(text.slice(0, cut))], cut);
+        this.line = [];
+      }
+      if (cut < text.length) {
+        const rest = node(text.slice(cut));
+        this.add(span, [rest], text.length - cut);
+        this.line.push(rest);
+      }
+    }
+
+    /** Removes the current line's nodes (`\r` then text, or an erase-line escape). */
+    clearLine() {
+      for (const node of this.line) {
+        const parent = node.parentNode;
+        node.remove();
+        this.openTails.delete(node);
+        // A stream span left empty goes too (the next text may be the other stream's).
+        if (parent && parent.dataset.stream && !parent.firstChild) parent.remove();
+      }
+      this.line = [];
+    }
+
     /** Complete lines are linkified at once; a partial last line when it completes. */
     writeStderr(text) {
       const span = this.spanFor('stderr');
       let buffer = text;
-      if (span.tail) {
-        buffer = span.tail.data + text;
-        span.tail.remove();
-        span.tail = null;
+      const tail = span.lastChild;
+      if (tail && this.openTails.has(tail)) {
+        buffer = tail.data + text;
+        tail.remove();
+        this.openTails.delete(tail);
+        const at = this.line.lastIndexOf(tail);
+        if (at >= 0) this.line.splice(at, 1);
       }
       const cut = buffer.lastIndexOf('\n') + 1;
-      span.append(...this.linkify(buffer.slice(0, cut)));
+      if (cut > 0) {
+        this.add(span, this.linkify(buffer.slice(0, cut)), cut);
+        this.line = [];
+      }
       if (cut < buffer.length) {
-        span.tail = document.createTextNode(buffer.slice(cut));
-        span.append(span.tail);
-        this.openTails.add(span);
-      } else {
-        this.openTails.delete(span);
+        const rest = document.createTextNode(buffer.slice(cut));
+        this.add(span, [rest], buffer.length - cut);
+        this.openTails.add(rest);
+        this.line.push(rest);
       }
     }
 
     addNote(text) {
+      this.carriageReturn = false;
       const span = document.createElement('span');
       span.className = 'out-note';
       span.dataset.stream = 'note';
       span.textContent = text;
-      this.element.append(span);
+      this.add(this.textBlock(), [span], text.length);
+      if (text.endsWith('\n')) this.line = [];
+      else if (text) this.line.push(span);
     }
 
     addDisplay(display) {
@@ -155,15 +255,15 @@
         img.addEventListener('load', () => { if (this.following) this.scrollToEnd(); }, {once: true});
       }
       this.element.append(block);
+      // A block of its own: what comes next starts a new line.
+      this.line = [];
+      this.carriageReturn = false;
     }
 
-    /** Whether the last thing shown (or queued) ends a line (a display is a block of its own). */
+    /** Whether the output shown so far ends a line (shows what is queued first). */
     endsLine() {
-      const queued = this.queue[this.queue.length - 1];
-      if (queued) return queued[0] === 'display' || queued[1] === '' || queued[1].endsWith('\n');
-      const last = this.element.lastChild;
-      if (!last || last.dataset?.stream === 'display') return true;
-      return last.textContent === '' || last.textContent.endsWith('\n');
+      this.flush();
+      return this.line.every((node) => node.textContent === '');
     }
 
     /**
@@ -195,11 +295,8 @@
     /** The run is over: show what is queued, linkify partial last lines, mark the view finished. */
     finish() {
       this.flush();
-      for (const span of this.openTails) {
-        if (!span.tail) continue;
-        const tail = span.tail;
-        span.tail = null;
-        tail.replaceWith(...this.linkify(tail.data));
+      for (const tail of this.openTails) {
+        if (tail.isConnected) tail.replaceWith(...this.linkify(tail.data));
       }
       this.openTails.clear();
       this.element.classList.add('is-finished');

@@ -187,12 +187,14 @@ class SandboxClient extends EventTarget {
    * onStatus({state, position?}), onOutput({stream, text, seq}) and
    * onDisplay({data, metadata?, seq}), the last two together strictly in
    * `seq` order (a display sits between the text printed before and after
-   * it). Returns {id, done, sendStdin, sendEof, cancel}; `done` resolves
-   * with the verdict.
+   * it), and onStdinWanted({id}) when the program waits for input with
+   * nothing to read (`run/stdinWanted`, after the output written before it).
+   * Returns {id, done, sendStdin, sendEof, cancel}; `done` resolves with
+   * the verdict.
    */
-  run(params, {onStatus = () => {}, onOutput = () => {}, onDisplay = () => {}} = {}) {
+  run(params, {onStatus = () => {}, onOutput = () => {}, onDisplay = () => {}, onStdinWanted = () => {}} = {}) {
     const id = `run-${this.nextId++}`;
-    const record = {onStatus, onOutput, onDisplay, nextSeq: 0, early: new Map()};
+    const record = {onStatus, onOutput, onDisplay, onStdinWanted, nextSeq: 0, early: new Map()};
     this.runs.set(id, record);
     const done = this.request('run', params, id).then(
       (verdict) => { this.flushOutput(record, true); return verdict; },
@@ -243,6 +245,9 @@ class SandboxClient extends EventTarget {
       // Output and displays share one seq: both wait here for their turn.
       record.early.set(params.seq, {method, params});
       this.flushOutput(record, false);
+    } else if (method === 'run/stdinWanted') {
+      // The server sends it after the output written before the read, which has been delivered.
+      record.onStdinWanted(params);
     }
   }
 
