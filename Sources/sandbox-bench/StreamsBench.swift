@@ -17,6 +17,8 @@ struct StreamsBench: Sendable {
     struct Outcome: Sendable {
         var label: String
         var roundTrips: [Duration] = []
+        /// The server's own CPU time over its runs, when its pid is known (`--pid`).
+        var serverCPU: Duration?
         var failure: String?
     }
 
@@ -26,6 +28,7 @@ struct StreamsBench: Sendable {
         for block in 0..<blocks {
             for (index, server) in servers.enumerated() where outcomes[index].failure == nil {
                 let count = runs / blocks + (block < runs % blocks ? 1 : 0)
+                let before = server.pid.flatMap(ProcessCPU.init(tree:))
                 outcomes[index] = try await ProtocolConnection.connect(url: server.url) { [warmup, outcome = outcomes[index]] connection in
                     var outcome = outcome
                     for run in -warmup..<count {
@@ -38,6 +41,9 @@ struct StreamsBench: Sendable {
                         if run >= 0 { outcome.roundTrips.append(reply.roundTrip) }
                     }
                     return outcome
+                }
+                if let before, let after = server.pid.flatMap(ProcessCPU.init(tree:)) {
+                    outcomes[index].serverCPU = (outcomes[index].serverCPU ?? .zero) + (after - before).own
                 }
             }
         }
@@ -52,11 +58,12 @@ struct StreamsBench: Sendable {
         var lines = [
             "",
             "Both streams: 100 lines to stdout and 100 to stderr in turn, \(runs) runs per server, one at a time, the servers taking turns.",
-            row("round trip (run -> verdict)", ["p50", "p90", "p99"]),
+            row("round trip (run -> verdict)", ["p50", "p90", "p99", "server CPU/run"]),
         ]
         for outcome in outcomes {
+            let cpu = outcome.serverCPU.map { ms($0 / max(outcome.roundTrips.count + 2 * 10, 1)) } ?? "-"
             lines.append(outcome.failure.map { row(outcome.label, []) + "not ok: \($0)" }
-                ?? row(outcome.label, [0.5, 0.9, 0.99].map { ms(percentile(outcome.roundTrips, $0)) }))
+                ?? row(outcome.label, [0.5, 0.9, 0.99].map { ms(percentile(outcome.roundTrips, $0)) } + [cpu]))
         }
         if let first = outcomes.first, first.failure == nil {
             for other in outcomes.dropFirst() where other.failure == nil {

@@ -220,7 +220,7 @@ extension RPCConnection: RunObserver {
     }
 
     func output(_ job: RunJob, _ output: RunOutputParams) {
-        send(ServerMessage.notification(Method.runOutput, output))
+        send(ServerMessage.output(output))
     }
 
     func display(_ job: RunJob, _ display: RunDisplayParams) {
