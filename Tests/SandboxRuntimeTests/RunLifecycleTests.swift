@@ -195,7 +195,7 @@ extension SandboxSuite.SandboxPreparation {
 
     /// The service as an ordinary user: unprivileged user namespaces, rlimits only.
     @Test func worksAsAnOrdinaryUser() async throws {
-        let wrapper = try LauncherWrapper("exec setpriv --reuid=65534 --regid=65534 --clear-groups LAUNCHER \"$@\"")
+        let wrapper = try LauncherWrapper.asOrdinaryUser()
         defer { wrapper.remove() }
         let sandbox = try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .rlimitsOnly))
         let code = "import os\nprint(os.getuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])\nopen('f', 'w').write('x')\nprint(sorted(os.listdir('.')))"
@@ -203,27 +203,6 @@ extension SandboxSuite.SandboxPreparation {
         #expect(result.verdict.status == .ok, "\(result.combined) \(result.verdict.message ?? "")")
         #expect(result.stdout == "65534 0000000000000000\n['f', 'main.py']\n")
         #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
-    }
-}
-
-/// A shell script standing in for the launcher, to run it under other conditions.
-struct LauncherWrapper {
-    let path: String
-
-    /// `body` is a shell line in which LAUNCHER stands for the real launcher.
-    init(_ body: String) throws {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("pysandbox-launcher").path
-        let launcher = ProcessInfo.processInfo.environment["PYSANDBOX_LAUNCHER"] ?? beside
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("launcher-\(UUID().uuidString).sh").path
-        let script = "#!/bin/sh\n" + body.replacingOccurrences(of: "LAUNCHER", with: launcher) + "\n"
-        guard FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
     }
 }
 

@@ -8,9 +8,10 @@ import Testing
 enum SharedSandbox {
     private static let prepared = Task { running(try await Sandbox.prepare()) }
     /// The service as an ordinary user without a cgroup: the launcher runs as
-    /// uid 65534 (setpriv), so it has unprivileged user namespaces and rlimits only.
+    /// uid 65534 (setpriv), so it has unprivileged user namespaces and rlimits
+    /// only. It and its library are the staged copies (`StagedBuild`).
     private static let preparedForOrdinaryUser = Task {
-        let wrapper = try LauncherWrapper("exec setpriv --reuid=65534 --regid=65534 --clear-groups LAUNCHER \"$@\"")
+        let wrapper = try LauncherWrapper.asOrdinaryUser()
         return running(try await Sandbox.prepare(SandboxOptions(launcherPath: wrapper.path, cgroups: .rlimitsOnly)))
     }
 
@@ -91,7 +92,7 @@ enum HostProcesses {
             else { return nil }
             let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
             let command = status.split(separator: "\n").first { $0.hasPrefix("Name:") } ?? ""
-            let sandboxUser = geteuid() == 0 && uidLine.split(separator: "\t").dropFirst().first == "65534"
+            let sandboxUser = geteuid() == 0 && uidLine.split(separator: "\t").dropFirst().first == "\(OrdinaryUser.id)"
             if sandboxUser || command.hasSuffix("pysandbox-laun") || command.hasSuffix("pysandbox-launcher") {
                 guard !ForkServerProcesses.isSlotMember(pid) else { return nil }
                 let state = status.split(separator: "\n").first { $0.hasPrefix("State:") } ?? ""

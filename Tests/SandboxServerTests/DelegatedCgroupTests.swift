@@ -5,11 +5,12 @@ import Testing
 
 /// README's third mode: sandboxd as an ordinary user (uid 65534) with a
 /// cgroup delegated to it by `scripts/delegate-cgroup`. A whole sandboxd
-/// runs as that user, so its own cgroup detection is what is tested.
+/// runs as that user, so its own cgroup detection is what is tested. It runs
+/// the staged copy of the build (`StagedBuild`): the checkout may be private.
 extension SandboxSuite {
     @Suite("An ordinary user with a delegated cgroup")
     struct DelegatedCgroup {
-        static let user = "65534"
+        static let user = "\(OrdinaryUser.id)"
         static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/delegate-cgroup").path
 
@@ -30,10 +31,11 @@ extension SandboxSuite {
         private static func runService(_ body: (_ port: Int, _ pid: pid_t, _ log: String) async throws -> Void) async throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = [
-                "--reuid=\(user)", "--regid=\(user)", "--clear-groups", ChildProcess.executable("sandboxd"),
-                "--port", "0", "--workers", "2", "--warm", "0",
+            process.arguments = OrdinaryUser.setprivOptions + [
+                try StagedBuild.sandboxd(), "--port", "0", "--workers", "2", "--warm", "0",
             ]
+            // Not the checkout, which this user may not enter.
+            process.currentDirectoryURL = URL(fileURLWithPath: try StagedBuild.directory())
             let log = Pipe()
             process.standardOutput = log
             process.standardError = log
