@@ -14,31 +14,35 @@ public struct RunPythonArguments: Sendable, Equatable {
     public var stdin: String?
     public var timeoutMs: Int?
     public var session: Session
+    /// The call's own text budget (`ResultBudget.textBytes`); nil for the service's.
+    public var resultTextBytes: Int?
 
-    public init(code: String, stdin: String? = nil, timeoutMs: Int? = nil, session: Session = .none) {
+    public init(code: String, stdin: String? = nil, timeoutMs: Int? = nil, session: Session = .none, resultTextBytes: Int? = nil) {
         self.code = code
         self.stdin = stdin
         self.timeoutMs = timeoutMs
         self.session = session
+        self.resultTextBytes = resultTextBytes
     }
 
     /// The session `session: true` means.
     public static let defaultSessionName = "default"
     /// Longer names are refused: a name is a label, not a place for data.
     public static let maxSessionNameLength = 64
-    static let names: Set = ["code", "stdin", "timeoutMs", "session"]
+    static let names: Set = ["code", "stdin", "timeoutMs", "session", "resultTextBytes"]
 
     public init(_ arguments: [String: Value]?) throws(ArgumentError) {
         let arguments = arguments ?? [:]
         if let unknown = arguments.keys.sorted().first(where: { !Self.names.contains($0) }) {
-            throw ArgumentError("unknown argument '\(unknown)'; run_python takes code, stdin, timeoutMs and session")
+            throw ArgumentError("unknown argument '\(unknown)'; run_python takes code, stdin, timeoutMs, session and resultTextBytes")
         }
         guard let code = arguments["code"], !code.isNull else { throw ArgumentError("code: required, the Python source to run") }
         guard case .string(let text) = code else { throw ArgumentError("code: must be a string, not \(code.typeName)") }
         self.code = text
         stdin = try Self.string(arguments, "stdin")
-        timeoutMs = try Self.integer(arguments, "timeoutMs")
+        timeoutMs = try Self.integer(arguments, "timeoutMs", unit: "milliseconds")
         session = try Self.session(arguments["session"])
+        resultTextBytes = try Self.integer(arguments, "resultTextBytes", unit: "bytes")
     }
 
     private static func string(_ arguments: [String: Value], _ name: String) throws(ArgumentError) -> String? {
@@ -48,7 +52,7 @@ public struct RunPythonArguments: Sendable, Equatable {
     }
 
     /// Whole numbers only; JSON writers that send 5000 as 5000.0 are let through.
-    private static func integer(_ arguments: [String: Value], _ name: String) throws(ArgumentError) -> Int? {
+    private static func integer(_ arguments: [String: Value], _ name: String, unit: String) throws(ArgumentError) -> Int? {
         guard let value = arguments[name], !value.isNull else { return nil }
         switch value {
         case .int(let number):
@@ -57,7 +61,7 @@ public struct RunPythonArguments: Sendable, Equatable {
         case .double(let number) where number.rounded() == number && number >= 1 && number < 1e15:
             return Int(number)
         default:
-            throw ArgumentError("\(name): must be a positive integer (milliseconds), not \(value.typeName) \(value)")
+            throw ArgumentError("\(name): must be a positive integer (\(unit)), not \(value.typeName) \(value)")
         }
     }
 

@@ -10,25 +10,30 @@ public struct RunPythonTool: Sendable {
 
     let runner: any CodeRunner
     let sessions: ClientSessions
+    /// The service's: a call may ask for another text budget within its total.
+    let budget: ResultBudget
     let logger: Logger
 
-    public init(runner: any CodeRunner, logger: Logger) {
+    public init(runner: any CodeRunner, budget: ResultBudget = .default, logger: Logger) {
         self.runner = runner
         self.sessions = ClientSessions(runner: runner)
+        self.budget = budget
         self.logger = logger
     }
 
     public func call(_ arguments: [String: Value]?) async -> CallTool.Result {
         let request: RunPythonArguments
+        let budget: ResultBudget
         do throws(ArgumentError) {
             request = try RunPythonArguments(arguments)
+            budget = try self.budget.asked(textBytes: request.resultTextBytes)
         } catch {
             return RunReport.error("Invalid arguments: \(error.description). The code was not run.")
         }
         let params = RunParams(code: request.code, stdin: request.stdin, timeoutMs: request.timeoutMs)
         guard case .named(let name) = request.session else {
             do throws(RunnerError) {
-                return try await run(params, in: nil)
+                return try await run(params, in: nil, budget: budget)
             } catch {
                 return refusal(error, opening: nil)
             }
@@ -44,7 +49,7 @@ public struct RunPythonTool: Sendable {
             return refusal(error, opening: name)
         }
         do throws(RunnerError) {
-            return try await run(params, in: handle, notes: note.map { [$0] } ?? [])
+            return try await run(params, in: handle, budget: budget, notes: note.map { [$0] } ?? [])
         } catch {
             guard let end = Self.sessionEnd(error) ?? runner.endOfSession(handle) else { return refusal(error, opening: nil) }
             await sessions.ended(name, handle: handle, because: end)
@@ -52,8 +57,11 @@ public struct RunPythonTool: Sendable {
         }
     }
 
-    private func run(_ params: RunParams, in session: SessionHandle?, notes: [String] = []) async throws(RunnerError) -> CallTool.Result {
-        let transcript = RunTranscript()
+    private func run(
+        _ params: RunParams, in session: SessionHandle?, budget: ResultBudget, notes: [String] = []
+    ) async throws(RunnerError) -> CallTool.Result {
+        // Bounded as it streams: a run that prints 20 MB holds about the budget here.
+        let transcript = RunTranscript(budget: budget)
         let verdict = try await runner.run(params, in: session) { transcript.record($0) }
         return RunReport.result(verdict, transcript: transcript, notes: notes)
     }
@@ -101,42 +109,53 @@ public struct RunPythonTool: Sendable {
 
 extension RunPythonTool {
     /// The tool as `tools/list` shows it: what the sandbox is, for an agent deciding how to use it.
-    public static let definition = Tool(
-        name: name,
-        title: "Run Python in a sandbox",
-        description: """
-            Runs Python 3 code in an isolated Linux sandbox and returns its stdout, its stderr, the images it \
-            displayed, and how it ended. The sandbox has no network access. The working directory is /tmp \
-            (private and small); the rest of the file system is read-only. numpy, pandas, matplotlib and \
-            Pillow are installed. plt.show() returns each open matplotlib figure as a PNG image, and \
-            display(obj) returns an object's rich form (images as images, anything else as text). \
-            Each call has a time limit (timeoutMs; the service's default when left out) and a memory limit. \
-            Without session, every call starts from scratch. With session: true (or a session name, for \
-            several independent sessions), variables, imports and /tmp files stay from one call to the next, \
-            like notebook cells, and the value of the last expression is displayed. A program that fails \
-            (traceback, non-zero exit, time limit) is a normal result whose last line gives the status; an \
-            error result means the code did not run.
-            """,
-        inputSchema: [
-            "type": "object",
-            "properties": [
-                "code": ["type": "string", "description": "The Python source to run."],
-                "stdin": ["type": "string", "description": "Text the program reads as its standard input."],
-                "timeoutMs": [
-                    "type": "integer", "minimum": 1,
-                    "description": "Wall-clock limit in milliseconds; the service's default when left out (10000 unless configured), up to its maximum.",
+    public static func definition(budget: ResultBudget) -> Tool {
+        Tool(
+            name: name,
+            title: "Run Python in a sandbox",
+            description: """
+                Runs Python 3 code in an isolated Linux sandbox and returns its output (stdout and stderr in the \
+                order written, each stderr piece marked [stderr]), the images it displayed, and how it ended. The \
+                sandbox has no network access. The working directory is /tmp (private and small); the rest of the \
+                file system is read-only. numpy, pandas, matplotlib and Pillow are installed. plt.show() returns \
+                each open matplotlib figure as a PNG image, and display(obj) returns an object's rich form (images \
+                as images, anything else as text). Each call has a time limit (timeoutMs; the service's default \
+                when left out) and a memory limit. Without session, every call starts from scratch. With session: \
+                true (or a session name, for several independent sessions), variables, imports and /tmp files stay \
+                from one call to the next, like notebook cells, and the value of the last expression is displayed. \
+                The result shows at most \(budget.textBytes) bytes of output (its first and last half, with a line \
+                saying what was left out between and how to see it) and \(budget.imageBytes) bytes of images. A \
+                program that fails (traceback, non-zero exit, time limit) is a normal result whose last line gives \
+                the status; an error result means the code did not run.
+                """,
+            inputSchema: [
+                "type": "object",
+                "properties": [
+                    "code": ["type": "string", "description": "The Python source to run."],
+                    "stdin": ["type": "string", "description": "Text the program reads as its standard input."],
+                    "timeoutMs": [
+                        "type": "integer", "minimum": 1,
+                        "description": "Wall-clock limit in milliseconds; the service's default when left out (10000 unless configured), up to its maximum.",
+                    ],
+                    "session": [
+                        "type": ["boolean", "string"],
+                        "description": """
+                            true: run in this client's default session, so state persists between calls. \
+                            A string: run in the session of that name (sessions are independent). \
+                            false or left out: a fresh sandbox for this call only.
+                            """,
+                    ],
+                    "resultTextBytes": [
+                        "type": "integer", "minimum": .int(ResultBudget.minimumTextBytes), "maximum": .int(budget.maxTextBytes),
+                        "description": .string("""
+                            How many bytes of output the result may show (default \(budget.textBytes)); more leaves \
+                            less room for images, which share \(budget.totalBytes) bytes with the text.
+                            """),
+                    ],
                 ],
-                "session": [
-                    "type": ["boolean", "string"],
-                    "description": """
-                        true: run in this client's default session, so state persists between calls. \
-                        A string: run in the session of that name (sessions are independent). \
-                        false or left out: a fresh sandbox for this call only.
-                        """,
-                ],
+                "required": ["code"],
+                "additionalProperties": false,
             ],
-            "required": ["code"],
-            "additionalProperties": false,
-        ],
-        annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false))
+            annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false))
+    }
 }

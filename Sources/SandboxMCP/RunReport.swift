@@ -1,24 +1,19 @@
 import MCP
 import SandboxProtocol
 
-/// A finished run as `run_python`'s result: stdout and displays in the
-/// order they were made (PNG and JPEG as images, any other display as its
-/// text), then stderr, then a line that says how the run ended. A failing
+/// A finished run as `run_python`'s result: stdout, stderr and displays in
+/// the order they were made (each stderr piece its own text, labelled;
+/// PNG and JPEG as images; any other display as its text), bounded by the
+/// transcript's budget, then a line that says how the run ended. A failing
 /// program is a normal result; only a run that never ran is a tool error.
 public enum RunReport {
+    /// What starts each piece of stderr, so an agent tells it from stdout.
+    static let stderrLabel = "[stderr]\n"
+
     public static func result(_ verdict: RunResult, transcript: RunTranscript, notes: [String] = []) -> CallTool.Result {
-        var content: [Tool.Content] = []
-        var stderr = ""
-        for piece in transcript.pieces {
-            switch piece {
-            case .stdout(let text): content.append(plain(text))
-            case .stderr(let text): stderr += text
-            case .display(let display): content.append(self.content(of: display))
-            }
-        }
-        if !stderr.isEmpty { content.append(plain("stderr:\n" + stderr)) }
-        content.append(plain(([status(verdict)] + notes).joined(separator: "\n")))
-        return CallTool.Result(content: content, isError: false)
+        let shown = transcript.items.map { content(of: $0, budget: transcript.budget) }
+        let end = plain(([status(verdict)] + notes).joined(separator: "\n"))
+        return CallTool.Result(content: shown + [end], isError: false)
     }
 
     /// A tool error: the code did not run, and `message` says why.
@@ -26,14 +21,44 @@ public enum RunReport {
         CallTool.Result(content: [plain(message)], isError: true)
     }
 
-    /// The richest form an agent can take: an image, else the plain text every display has.
-    static func content(of display: RunDisplayParams) -> Tool.Content {
-        for mime in [DisplayMIME.png, DisplayMIME.jpeg] {
-            if case .string(let base64)? = display.data[mime] {
-                return .image(data: base64, mimeType: mime, annotations: nil, _meta: nil)
-            }
+    static func content(of item: TranscriptItem, budget: ResultBudget) -> Tool.Content {
+        switch item {
+        case .stdout(let text), .displayText(let text): plain(text)
+        case .stderr(let text): plain(stderrLabel + text)
+        case .image(let mimeType, let base64): .image(data: base64, mimeType: mimeType, annotations: nil, _meta: nil)
+        case .imageLeftOut(let mimeType, let base64Bytes, let imageBudget):
+            plain(imageLeftOutNote(mimeType: mimeType, base64Bytes: base64Bytes, imageBudget: imageBudget))
+        case .omitted(let amount): plain(omittedNote(amount, budget: budget))
         }
-        return plain(display.data[DisplayMIME.plainText]?.stringValue ?? "(a display with no text form)")
+    }
+
+    /// In place of an image over the image budget.
+    static func imageLeftOutNote(mimeType: String, base64Bytes: Int, imageBudget: Int) -> String {
+        "[An image (\(mimeType), \(grouped(base64Bytes)) bytes of base64) was left out here: the images of one result "
+            + "may take \(grouped(imageBudget)) bytes together, kept in the order they are made. Show fewer or smaller "
+            + "images (a smaller figsize or dpi), or fewer per call.]"
+    }
+
+    /// Between the head and the tail: how much is not shown, and how to see it.
+    static func omittedNote(_ amount: OmittedAmount, budget: ResultBudget) -> String {
+        var parts: [String] = []
+        if amount.characters > 0 {
+            let lines = amount.lineBreaks == 0 ? "all within one line"
+                : amount.lineBreaks == 1 ? "1 line" : "\(grouped(amount.lineBreaks)) lines"
+            parts.append("\(grouped(amount.characters)) characters (\(grouped(amount.bytes)) bytes, \(lines)) of output")
+        }
+        if amount.imagesLeftOut > 0 {
+            parts.append(amount.imagesLeftOut == 1 ? "1 image over the image budget" : "\(amount.imagesLeftOut) images over the image budget")
+        }
+        var note = "[… " + parts.joined(separator: " and ") + " left out here …] "
+        note += "A result shows the first and the last \(size(budget.textBytes / 2)) of the output. "
+        if amount.imagesKept > 0 {
+            note += amount.imagesKept == 1 ? "The image made in that part follows. " : "The \(amount.imagesKept) images made in that part follow. "
+        }
+        note += "To see more: print less (a slice, len(), df.head()); or call again with resultTextBytes (up to "
+            + "\(budget.maxTextBytes)); or run with session: true, write the output to a file in /tmp (it stays for the "
+            + "session's later calls) and print parts of it, e.g. print(open('/tmp/out.txt').read()[20000:40000])."
+        return note
     }
 
     /// One line on how the run ended, in words an agent can act on.
@@ -58,5 +83,21 @@ public enum RunReport {
 
     static func plain(_ text: String) -> Tool.Content {
         .text(text: text, annotations: nil, _meta: nil)
+    }
+
+    /// 1967232 as "1,967,232".
+    static func grouped(_ number: Int) -> String {
+        var digits = String(number.magnitude)
+        var index = digits.endIndex
+        while digits.distance(from: digits.startIndex, to: index) > 3 {
+            index = digits.index(index, offsetBy: -3)
+            digits.insert(",", at: index)
+        }
+        return number < 0 ? "-" + digits : digits
+    }
+
+    /// 16384 as "16 KiB"; other sizes in bytes.
+    static func size(_ bytes: Int) -> String {
+        bytes % 1024 == 0 ? "\(bytes / 1024) KiB" : "\(grouped(bytes)) bytes"
     }
 }

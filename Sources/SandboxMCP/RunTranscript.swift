@@ -1,39 +1,38 @@
 import SandboxProtocol
 import Synchronization
 
-/// What a run printed and displayed, kept in the order the service sent it
-/// (`seq`), for the tool's result.
+/// What a run printed and displayed, as its result will show it: bounded by
+/// a `ResultBudget` while the run streams (a head, a tail, and counts of what
+/// fell between), so a run that prints 20 MB holds about the budget here.
 public final class RunTranscript: Sendable {
-    public enum Piece: Sendable, Equatable {
-        case stdout(String)
-        case stderr(String)
-        case display(RunDisplayParams)
+    public let budget: ResultBudget
+    private let buffer: Mutex<TranscriptBuffer>
+
+    public init(budget: ResultBudget = .default) {
+        self.budget = budget
+        buffer = Mutex(TranscriptBuffer(budget: budget))
     }
 
-    private let state = Mutex<[(seq: Int, piece: Piece)]>([])
-
-    public init() {}
-
-    /// For `CodeRunner.run`'s `record`.
+    /// For `CodeRunner.run`'s `record`. Runners call it in the order the
+    /// service sent the events, which is `seq` order (PROTOCOL.md §4.6).
     public func record(_ event: RunEvent) {
-        let entry: (Int, Piece) = switch event {
-        case .output(let output): (output.seq, output.stream == .stdout ? .stdout(output.text) : .stderr(output.text))
-        case .display(let display): (display.seq, .display(display))
+        let item: TranscriptItem = switch event {
+        case .output(let output): output.stream == .stdout ? .stdout(output.text) : .stderr(output.text)
+        case .display(let display): Self.item(of: display)
         }
-        state.withLock { $0.append(entry) }
+        buffer.withLock { $0.append(item) }
     }
 
-    /// The pieces in `seq` order, each stream's adjacent text joined.
-    public var pieces: [Piece] {
-        let entries = state.withLock { $0 }.sorted { $0.seq < $1.seq }
-        var pieces: [Piece] = []
-        for (_, piece) in entries {
-            switch (pieces.last, piece) {
-            case (.stdout(let before)?, .stdout(let text)): pieces[pieces.count - 1] = .stdout(before + text)
-            case (.stderr(let before)?, .stderr(let text)): pieces[pieces.count - 1] = .stderr(before + text)
-            default: pieces.append(piece)
-            }
+    /// What the result shows, in the order it was made.
+    public var items: [TranscriptItem] {
+        buffer.withLock { $0.items }
+    }
+
+    /// The richest form an agent can take: an image, else the plain text every display has.
+    static func item(of display: RunDisplayParams) -> TranscriptItem {
+        for mime in [DisplayMIME.png, DisplayMIME.jpeg] {
+            if case .string(let base64)? = display.data[mime] { return .image(mimeType: mime, base64: base64) }
         }
-        return pieces
+        return .displayText(display.data[DisplayMIME.plainText]?.stringValue ?? "(a display with no text form)")
     }
 }

@@ -7,14 +7,15 @@ import SandboxProtocol
 public enum SandboxMCPServer {
     public static let name = "pysandbox"
 
-    public static func make(runner: any CodeRunner, logger: Logger) async -> Server {
+    public static func make(runner: any CodeRunner, budget: ResultBudget = .default, logger: Logger) async -> Server {
         let server = Server(
             name: name, version: PySandbox.version, title: "PySandbox",
             instructions: "run_python runs Python code in an isolated sandbox; see its description.",
             capabilities: .init(tools: .init(listChanged: false)))
-        let tool = RunPythonTool(runner: runner, logger: logger)
+        let tool = RunPythonTool(runner: runner, budget: budget, logger: logger)
+        let definition = RunPythonTool.definition(budget: budget)
         await server.withMethodHandler(ListTools.self) { _ in
-            ListTools.Result(tools: [RunPythonTool.definition])
+            ListTools.Result(tools: [definition])
         }
         await server.withMethodHandler(CallTool.self) { params in
             guard params.name == RunPythonTool.name else {

@@ -1,3 +1,4 @@
+import SandboxMCP
 import SandboxProtocol
 import SandboxRuntime
 
@@ -63,6 +64,8 @@ public struct ServerConfiguration: Sendable {
     public var sessionCpuTimeMs = 600_000
     /// How long an interrupted session run may take to stop before its session is killed.
     public var sessionInterruptGrace: Duration = .seconds(2)
+    /// How much of a run a `run_python` result over `/mcp` shows (`--mcp-result-text-bytes`, `--mcp-result-bytes`).
+    public var mcpResultBudget = ResultBudget.default
 
     public init() {}
 
@@ -120,6 +123,9 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError(message: "--session-idle-timeout-ms: must be at least \(SessionOpenParams.minimumIdleTimeoutMs)")
         }
         if sessionCpuTimeMs < 1 { throw ConfigurationError(message: "--session-cpu-time-ms: must be at least 1") }
+        if let problem = mcpResultBudget.problem(textOption: "--mcp-result-text-bytes", totalOption: "--mcp-result-bytes") {
+            throw ConfigurationError(message: problem)
+        }
         if maxMessageBytes < maxCodeBytes {
             throw ConfigurationError(message: "--max-message-bytes (\(maxMessageBytes)) must be at least --max-code-bytes (\(maxCodeBytes))")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import SandboxMCP
 import SandboxProtocol
 import SandboxRuntime
 import SandboxServer
@@ -109,6 +110,10 @@ struct Sandboxd: AsyncParsableCommand {
     var sessionCpuTimeMs: Int?
     @Option(help: "How long an interrupted session run (cancelled, or at a limit) may take to stop before its session is killed, in ms. (default: 2000; env: SANDBOXD_SESSION_INTERRUPT_GRACE_MS)")
     var sessionInterruptGraceMs: Int?
+    @Option(help: "The most bytes of output a run_python result over /mcp shows: the first and the last half, with a line saying what was left out. (default: \(ResultBudget.default.textBytes); env: SANDBOXD_MCP_RESULT_TEXT_BYTES)")
+    var mcpResultTextBytes: Int?
+    @Option(help: "The most bytes of a whole run_python result over /mcp, images' base64 included; images get what the text leaves. The official MCP client takes at most 1 MiB per message. (default: \(ResultBudget.default.totalBytes); env: SANDBOXD_MCP_RESULT_BYTES)")
+    var mcpResultBytes: Int?
     @Flag(help: "Log each run's code at debug level (never logged otherwise). (env: SANDBOXD_LOG_CODE=1)")
     var logCode = false
     @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info; env: SANDBOXD_LOG_LEVEL)")
@@ -181,6 +186,10 @@ struct Sandboxd: AsyncParsableCommand {
         if let grace = try sessionInterruptGraceMs ?? environment.int("SANDBOXD_SESSION_INTERRUPT_GRACE_MS") {
             configuration.sessionInterruptGrace = .milliseconds(grace)
         }
+        configuration.mcpResultBudget.textBytes = try mcpResultTextBytes ?? environment.int("SANDBOXD_MCP_RESULT_TEXT_BYTES")
+            ?? configuration.mcpResultBudget.textBytes
+        configuration.mcpResultBudget.totalBytes = try mcpResultBytes ?? environment.int("SANDBOXD_MCP_RESULT_BYTES")
+            ?? configuration.mcpResultBudget.totalBytes
         switch try cgroups ?? environment.string("SANDBOXD_CGROUPS") ?? "auto" {
         case "auto": configuration.sandbox.cgroups = .automatic
         case "off": configuration.sandbox.cgroups = .rlimitsOnly

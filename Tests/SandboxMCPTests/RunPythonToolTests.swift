@@ -24,12 +24,14 @@ struct RunPythonToolTests {
         #expect(try RunPythonArguments(["code": "1", "session": false]).session == .none)
         #expect(try RunPythonArguments(["code": "1", "timeoutMs": .double(5000)]).timeoutMs == 5000)
         #expect(try RunPythonArguments(["code": "1", "stdin": .null]).stdin == nil)
+        #expect(try RunPythonArguments(["code": "1", "resultTextBytes": 4096]).resultTextBytes == 4096)
         for (arguments, words) in [
             (nil, "code: required"),
             (["code": 5], "code: must be a string"),
             (["code": "1", "stdin": 1], "stdin: must be a string"),
             (["code": "1", "timeoutMs": 0], "timeoutMs: must be at least 1"),
-            (["code": "1", "timeoutMs": .double(1.5)], "timeoutMs: must be a positive integer"),
+            (["code": "1", "timeoutMs": .double(1.5)], "timeoutMs: must be a positive integer (milliseconds)"),
+            (["code": "1", "resultTextBytes": "lots"], "resultTextBytes: must be a positive integer (bytes)"),
             (["code": "1", "session": ""], "must not be empty"),
             (["code": "1", "session": .string(String(repeating: "n", count: 65))], "at most 64"),
             (["code": "1", "session": ["a"]], "session: must be true, false or a session name"),
@@ -70,6 +72,21 @@ struct RunPythonToolTests {
         // Anything but a tools/call passes untouched.
         let other = Data(#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#.utf8)
         #expect(VerbatimArguments.guarded(other) == other)
+    }
+
+    /// A call's own text budget bounds its result; one past the service's total runs nothing.
+    @Test func aCallMayAskForItsOwnTextBudget() async {
+        let code = (0..<20_000).map { "\($0)" }.joined(separator: "\n")
+        let small = await tool.call(["code": .string(code), "resultTextBytes": 2048])
+        let output = small.content.dropLast().compactMap { if case .text(let text, _, _) = $0, !text.hasPrefix("[… ") { text } else { nil } }
+        #expect(output.first?.hasPrefix("0\n1\n") == true && output.last?.hasSuffix("19999") == true)
+        #expect(output.reduce(0) { $0 + TextMeasure.jsonCost($1) } <= 2048)
+        #expect(Self.text(small).contains("first and the last 1 KiB"))
+        let tool = RunPythonTool(runner: runner, budget: ResultBudget(textBytes: 4096, totalBytes: 4096 + ResultBudget.reserveBytes),
+                                 logger: Logger(label: "test"))
+        let refused = await tool.call(["code": "1", "resultTextBytes": 8192])
+        #expect(refused.isError == true && Self.text(refused).contains("resultTextBytes: must be from 1024 to 4096, not 8192"))
+        #expect(runner.runs.count == 1)
     }
 
     // MARK: Sessions

@@ -30,6 +30,11 @@ extension SandboxSuite {
             }
         }
 
+        /// Servers for large output allow 32 MiB a run, so that 20 MB is written whole and only the result bounds it.
+        static func largeOutput(_ configuration: inout ServerConfiguration) {
+            configuration.maxOutputBytes = LimitPair(default: 32 << 20, max: 32 << 20)
+        }
+
         // MARK: stdio: `sandbox mcp`
 
         @Test func stdioListsRunsPlotsAndReportsFailuresAndBadInput() async throws {
@@ -63,11 +68,56 @@ extension SandboxSuite {
             }
         }
 
+        /// 2 MB and 20 MB of output: a head, a tail and a line on what was left out, within the default
+        /// budgets; the session goes on.
+        @Test func stdioResultsOfLargeOutputAreBounded() async throws {
+            try await TestServer.with(Self.configuration(Self.largeOutput)) { port in
+                try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "large"])
+            }
+        }
+
+        @Test func stdioTakesTheBudgetsOfItsOptions() async throws {
+            try await TestServer.with(Self.configuration()) { port in
+                try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "budgets"])
+            }
+        }
+
         // MARK: Streamable HTTP: sandboxd's /mcp
 
         @Test func httpListsRunsPlotsAndReportsFailuresAndBadInput() async throws {
             try await TestServer.with(Self.configuration()) { port in
                 try await Self.http(["--url", Self.mcpURL(port), "--scenario", "core"])
+            }
+        }
+
+        /// Over HTTP a result is one SSE event: the official client drops its session past 1 MiB.
+        @Test func httpResultsOfLargeOutputAreBounded() async throws {
+            try await TestServer.with(Self.configuration(Self.largeOutput)) { port in
+                try await Self.http(["--url", Self.mcpURL(port), "--scenario", "large"])
+            }
+        }
+
+        @Test func httpTakesTheBudgetsOfTheServersOptions() async throws {
+            let configuration = Self.configuration {
+                $0.mcpResultBudget.textBytes = 4096
+                $0.mcpResultBudget.totalBytes = 64 << 10
+            }
+            try await TestServer.with(configuration) { port in
+                try await Self.http(["--url", Self.mcpURL(port), "--scenario", "budgets"])
+            }
+        }
+
+        @Test func resultBudgetsAreCheckedAtStart() {
+            var configuration = Self.configuration()
+            configuration.mcpResultBudget.textBytes = 100
+            #expect(throws: ConfigurationError.self) { try configuration.validate() }
+            do { try configuration.validate() } catch {
+                #expect(error.message == "--mcp-result-text-bytes: must be at least 1024, not 100")
+            }
+            configuration.mcpResultBudget.textBytes = 64 << 10
+            configuration.mcpResultBudget.totalBytes = 64 << 10
+            do { try configuration.validate() } catch {
+                #expect(error.message.hasPrefix("--mcp-result-bytes (65536) must be at least --mcp-result-text-bytes (65536) plus"))
             }
         }
 

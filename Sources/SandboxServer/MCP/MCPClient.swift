@@ -41,7 +41,7 @@ final class MCPClient: Sendable {
             ]),
             logger: logger)
         let runner = InProcessRunner(server: state, address: address)
-        let server = await SandboxMCPServer.make(runner: runner, logger: logger)
+        let server = await SandboxMCPServer.make(runner: runner, budget: state.configuration.mcpResultBudget, logger: logger)
         let metered = MeteredTransport(transport, logger: logger)
         try await server.start(transport: VerbatimArguments(metered, logger: logger))
         return MCPClient(id: id, address: address, transport: transport, metered: metered, server: server, runner: runner)

@@ -20,16 +20,34 @@ struct MCPCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Option(help: ArgumentHelp(
+        "The most bytes of output a run_python result shows: the first and the last half, with a line saying what was left out.",
+        valueName: "bytes"))
+    var resultTextBytes = ResultBudget.default.textBytes
+
+    @Option(help: ArgumentHelp(
+        "The most bytes of a whole run_python result, images' base64 included; images get what the text leaves.",
+        valueName: "bytes"))
+    var resultBytes = ResultBudget.default.totalBytes
+
     @Option(help: ArgumentHelp("Diagnostics on stderr at this level and above: trace, debug, info, notice, warning, error.",
                                valueName: "level"))
     var logLevel: Logger.Level = .warning
+
+    var budget: ResultBudget { ResultBudget(textBytes: resultTextBytes, totalBytes: resultBytes) }
+
+    func validate() throws {
+        if let problem = budget.problem(textOption: "--result-text-bytes", totalOption: "--result-bytes") {
+            throw ValidationError(problem)
+        }
+    }
 
     func run() async throws {
         // stdout carries MCP: every log line goes to stderr.
         var logger = Logger(label: "sandbox.mcp") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = logLevel
         let runner = WebSocketRunner(url: connection.resolvedURL, token: connection.resolvedToken)
-        let server = await SandboxMCPServer.make(runner: runner, logger: logger)
+        let server = await SandboxMCPServer.make(runner: runner, budget: budget, logger: logger)
         let transport = VerbatimArguments(StdioTransport(logger: logger), logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await runner.maintain() }

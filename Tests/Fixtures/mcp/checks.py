@@ -8,11 +8,18 @@ not behave. stdio_client.py and http_client.py run them over their transports.
 import base64
 import binascii
 import contextlib
+import json
+import re
 
 import anyio
 
 TOOL = "run_python"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The service's default result budgets (ResultBudget.default): output text, and the whole result.
+TEXT_BUDGET = 32 * 1024
+RESULT_BUDGET = 512 * 1024
+STDERR_LABEL = "[stderr]\n"
+OMITTED = re.compile(r"\[… ([\d,]+) characters \(([\d,]+) bytes, ([^)]*)\) of output")
 
 
 def text_of(result):
@@ -44,7 +51,7 @@ async def lists_the_tool(session):
     tool = tools[0]
     schema = tool.input_schema
     expect(schema.get("required") == ["code"], f"input schema: {schema}")
-    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "session"}, f"input schema: {schema}")
+    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "session", "resultTextBytes"}, f"input schema: {schema}")
     for words in ["no network", "/tmp", "numpy", "matplotlib", "plt.show()", "display(", "last expression"]:
         expect(words in tool.description, f"the description does not say {words!r}: {tool.description}")
 
@@ -124,9 +131,128 @@ async def server_refusal_is_a_tool_error(session):
     expect("refused" in text and "Code too large" in text and "not run" in text, "the message says why", result)
 
 
+def wire_size(result):
+    """Bytes of the result as JSON, about what the transport carries."""
+    return len(json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True), ensure_ascii=False).encode())
+
+
+def bounded(result, what, text_budget=TEXT_BUDGET):
+    """Checks that `result` is within the budgets, with one line on what was left out. Returns the output's
+    texts before that line, the line, and the texts after it (the status line not among them)."""
+    expect(result.is_error is not True, f"{what}: not a tool error", result)
+    size = wire_size(result)
+    expect(size <= RESULT_BUDGET, f"{what}: the result takes {size} bytes, over the budget of {RESULT_BUDGET}", result)
+    texts = [item.text if item.type == "text" else None for item in result.content]
+    expect(texts[-1] is not None and texts[-1].startswith("Status: "), f"{what}: the status line comes last", result)
+    notes = [index for index, text in enumerate(texts) if text is not None and text.startswith("[… ")]
+    expect(len(notes) == 1, f"{what}: one line says what was left out", result)
+    before, note, after = texts[:notes[0]], texts[notes[0]], texts[notes[0] + 1:-1]
+    shown = sum(len(json.dumps(text, ensure_ascii=False).encode()) - 2 for text in before + after if text is not None)
+    expect(shown <= text_budget, f"{what}: {shown} bytes of output shown, over {text_budget}", result)
+    for words in ["session: true", "/tmp", "print(open('/tmp/out.txt').read()[", "resultTextBytes"]:
+        expect(words in note, f"{what}: the omitted line says how to see the rest ({words!r})", result)
+    return before, note, after
+
+
+def left_out(note):
+    match = OMITTED.search(note)
+    expect(match is not None, f"the omitted line counts characters, bytes and lines: {note}")
+    return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", "")), match.group(3)
+
+
+def output_length(texts):
+    return sum(len(text[len(STDERR_LABEL):] if text.startswith(STDERR_LABEL) else text) for text in texts if text is not None)
+
+
+async def output_past_the_output_limit_is_bounded(session):
+    """The service's output limit (1 MiB here) stops the program; the result still fits."""
+    result = await call(session, {"code": "print('HEAD' + 'x' * 2_000_000 + 'TAIL')"})
+    before, note, after = bounded(result, "2 MB at a 1 MiB output limit")
+    expect(before[0].startswith("HEADxxx") and after[-1].endswith("xxx"), "the head and the tail of what was written", result)
+    expect("Status: outputLimit" in text_of(result), "the status says outputLimit", result)
+    again = await call(session, {"code": "print(6*7)"})
+    expect(again.content[0].text == "42\n", "the next call runs", again)
+
+
 CORE = [lists_the_tool, prints, reads_stdin, plots_as_png, shows_other_displays_as_text,
         failing_program_is_a_normal_result, timeout_is_a_normal_result, data_url_like_code_runs_verbatim,
-        bad_input_is_a_tool_error, server_refusal_is_a_tool_error]
+        bad_input_is_a_tool_error, server_refusal_is_a_tool_error, output_past_the_output_limit_is_bounded]
+
+
+# Large output: MCPTests' servers for these allow 32 MiB of output a run.
+
+async def two_megabytes_on_one_line(session):
+    result = await call(session, {"code": "print('HEAD' + 'x' * 2_000_000 + 'TAIL')", "timeoutMs": 60000})
+    before, note, after = bounded(result, "2 MB on one line")
+    expect(before[0].startswith("HEADxxx") and after[-1].endswith("xxxTAIL\n"), "the head and the tail", result)
+    characters, size, lines = left_out(note)
+    expect(characters + output_length(before + after) == 2_000_009, f"shown and left out add up: {note}", result)
+    expect(size == characters and lines == "all within one line", f"the omitted line: {note}", result)
+    expect("Status: ok" in text_of(result), "the status says ok", result)
+    again = await call(session, {"code": "print(6*7)"})
+    expect(again.content[0].text == "42\n", "the session is usable after", again)
+
+
+TWENTY_MEGABYTES = """
+import sys
+import matplotlib.pyplot as plt
+for i in range(100_000):
+    print(f'line {i:06d} ' + 'y' * 88)
+plt.plot([1, 2])
+plt.show()
+for i in range(100_000, 200_000):
+    print(f'line {i:06d} ' + 'y' * 88)
+print('done', file=sys.stderr)
+"""
+
+
+async def twenty_megabytes_of_lines_with_a_plot_between(session):
+    result = await call(session, {"code": TWENTY_MEGABYTES, "timeoutMs": 60000})
+    before, note, after = bounded(result, "20 MB of lines")
+    expect(before[0].startswith("line 000000 yyy") and before[-1].endswith("y\n"), "the head, ending at a line end", result)
+    expect(after[-2].endswith("line 199999 " + "y" * 88 + "\n") and after[-1] == STDERR_LABEL + "done\n",
+           "the tail: the last lines, then stderr", result)
+    expect(after[1].startswith("line ") and after[0] is None, "the plot made in the part left out follows the line", result)
+    expect(result.content[len(before) + 1].type == "image" and "The image made in that part follows." in note,
+           "the plot is kept", result)
+    characters, _, lines = left_out(note)
+    expect(characters + output_length(before + after) == 200_000 * 101 + 5, f"shown and left out add up: {note}", result)
+    shown_lines = sum(text.count("\n") for text in before + after if text is not None) - 1  # the label's
+    expect(lines == f"{200_001 - shown_lines:,} lines", f"the lines left out: {note}", result)
+    again = await call(session, {"code": "print(6*7)"})
+    expect(again.content[0].text == "42\n", "the session is usable after", again)
+
+
+async def a_call_may_ask_for_less_text(session):
+    code = "for i in range(100_000): print(i)"
+    result = await call(session, {"code": code, "resultTextBytes": 4096})
+    before, note, after = bounded(result, "resultTextBytes 4096", text_budget=4096)
+    expect(before[0].startswith("0\n1\n") and after[-1].endswith("99999\n"), "the head and the tail", result)
+    expect("first and the last 2 KiB" in note, f"the line says how much is shown: {note}", result)
+    refused = await call(session, {"code": code, "resultTextBytes": RESULT_BUDGET})
+    expect(refused.is_error is True and "resultTextBytes: must be from 1024" in text_of(refused), "past the total: refused", refused)
+
+
+LARGE = [two_megabytes_on_one_line, twenty_megabytes_of_lines_with_a_plot_between, a_call_may_ask_for_less_text]
+
+
+# The budgets the service was given: `sandbox mcp --result-text-bytes 4096 --result-bytes 65536`, or sandboxd's
+# --mcp-result-text-bytes and --mcp-result-bytes (MCPTests sets them).
+SMALL_TEXT_BUDGET = 4096
+SMALL_RESULT_BUDGET = 64 * 1024
+
+
+async def the_service_sets_the_budgets(session):
+    tool = (await session.list_tools()).tools[0]
+    maximum = tool.input_schema["properties"]["resultTextBytes"].get("maximum")
+    expect(maximum == SMALL_RESULT_BUDGET - 8 * 1024, f"resultTextBytes goes up to the total less 8 KiB, not {maximum}")
+    expect(f"at most {SMALL_TEXT_BUDGET} bytes of output" in tool.description, f"the description says so: {tool.description}")
+    result = await call(session, {"code": "for i in range(100_000): print(i)"})
+    _, note, _ = bounded(result, "a 4 KiB text budget", text_budget=SMALL_TEXT_BUDGET)
+    expect("first and the last 2 KiB" in note, f"the line says how much is shown: {note}", result)
+
+
+BUDGETS = [the_service_sets_the_budgets]
 
 
 async def session_keeps_state(session):

@@ -2,7 +2,7 @@
 an MCP desktop client would, and runs the checks of checks.py.
 
     stdio_client.py --sandbox PATH --url ws://127.0.0.1:PORT/v1/ws [--token T] \
-        [--scenario core|sessions|unreachable|unauthorized|reconnects]
+        [--scenario core|sessions|large|budgets|unreachable|unauthorized|reconnects]
 
 Prints one "ok NAME" line per check, then "all checks passed"; exits 1 with
 what went wrong otherwise.
@@ -43,8 +43,9 @@ async def reconnects(session):
     checks.expect(second.is_error is not True and second.content[0].text == "2\n", "a call after the close runs", second)
 
 
-SCENARIOS = {"core": checks.CORE, "sessions": checks.SESSIONS, "unreachable": [unreachable], "unauthorized": [unauthorized],
-             "reconnects": [reconnects]}
+SCENARIOS = {"core": checks.CORE, "sessions": checks.SESSIONS, "large": checks.LARGE, "budgets": checks.BUDGETS,
+             "unreachable": [unreachable],
+             "unauthorized": [unauthorized], "reconnects": [reconnects]}
 
 
 async def main():
@@ -56,8 +57,10 @@ async def main():
     options = parser.parse_args()
     # The token the way an MCP client's configuration gives it: in the environment.
     environment = {"SANDBOX_TOKEN": options.token} if options.token else None
-    server = StdioServerParameters(
-        command=options.sandbox, args=["mcp", "--url", options.url, "--log-level", "debug"], env=environment)
+    arguments = ["mcp", "--url", options.url, "--log-level", "debug"]
+    if options.scenario == "budgets":
+        arguments += ["--result-text-bytes", str(checks.SMALL_TEXT_BUDGET), "--result-bytes", str(checks.SMALL_RESULT_BUDGET)]
+    server = StdioServerParameters(command=options.sandbox, args=arguments, env=environment)
     async with stdio_client(server) as (read, write):
         async with ClientSession(read, write) as session:
             await checks.run(session, SCENARIOS[options.scenario])
