@@ -63,6 +63,15 @@ async def prints(session):
     expect("Status: ok" in text_of(result), "the status says ok", result)
 
 
+async def both_streams_in_the_order_written(session):
+    code = "import sys\nprint('A')\nprint('B', file=sys.stderr)\nprint('C')\nprint('D', file=sys.stderr)\nraise ValueError('E')"
+    result = await call(session, {"code": code})
+    texts = [item.text for item in result.content if item.type == "text"]
+    expect(texts[:3] == ["A\n", STDERR_LABEL + "B\n", "C\n"], "A B C in the order written", result)
+    expect(len(texts) > 3 and texts[3].startswith(STDERR_LABEL + "D\nTraceback") and "ValueError: E" in texts[3],
+           "D, then the traceback after everything", result)
+
+
 async def reads_stdin(session):
     result = await call(session, {"code": "print(input()[::-1])", "stdin": "stressed\n"})
     expect("desserts" in text_of(result), "stdin reaches the program", result)
@@ -174,7 +183,7 @@ async def output_past_the_output_limit_is_bounded(session):
     expect(again.content[0].text == "42\n", "the next call runs", again)
 
 
-CORE = [lists_the_tool, prints, reads_stdin, plots_as_png, shows_other_displays_as_text,
+CORE = [lists_the_tool, prints, both_streams_in_the_order_written, reads_stdin, plots_as_png, shows_other_displays_as_text,
         failing_program_is_a_normal_result, timeout_is_a_normal_result, data_url_like_code_runs_verbatim,
         bad_input_is_a_tool_error, server_refusal_is_a_tool_error, output_past_the_output_limit_is_bounded]
 
