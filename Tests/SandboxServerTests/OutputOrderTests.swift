@@ -10,9 +10,11 @@ extension SandboxSuite {
     struct OutputOrderTests {
         static let count = 1000
         static let programs = (0..<count).map { OrderedProgram(number: $0) }
+        /// A thousand runs a test, from one client: past the default 600 a minute.
+        static let server = TestServer.configuration { $0.runsPerMinute = 100_000 }
 
         @Test func overTheWebSocketSeqFollowsTheProgram() async throws {
-            try await TestServer.with { port in
+            try await TestServer.with(Self.server) { port in
                 try await ProtocolClient.connect(port: port) { client in
                     let window = 16
                     for start in stride(from: 0, to: Self.count, by: window) {
@@ -22,6 +24,7 @@ extension SandboxSuite {
                         }
                         for program in batch {
                             let transcript = try await client.transcript(of: .integer(Int64(program.number)))
+                            #expect(transcript.response["error"] == nil, "\(transcript.response)")
                             let outputs = transcript.outputs.compactMap { $0["params"] }
                             #expect(outputs.map { $0["seq"]?.intValue } == Array(0..<outputs.count), "\(program.code)")
                             let pieces = outputs.sorted { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
@@ -34,7 +37,7 @@ extension SandboxSuite {
         }
 
         @Test func overRESTTheOutputListFollowsTheProgram() async throws {
-            try await TestServer.with { port in
+            try await TestServer.with(Self.server) { port in
                 let window = 8
                 for start in stride(from: 0, to: Self.count, by: window) {
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -42,6 +45,7 @@ extension SandboxSuite {
                             group.addTask {
                                 let body = JSONValue.object(["code": .string(program.code)]).description
                                 let reply = try await HTTP.post(port, "/v1/run", body)
+                                #expect(reply.status == 200, "\(reply.json)")
                                 let output = reply.json["output"]?.arrayValue ?? []
                                 let pieces = output.map {
                                     OrderedProgram.Piece(stream: $0["stream"]?.stringValue ?? "", text: $0["text"]?.stringValue ?? "")
@@ -62,7 +66,7 @@ extension SandboxSuite {
         /// both on one pipe, the text reads as a terminal would show it.
         @Test func theCLIPrintsBothStreamsInOrder() async throws {
             let perInvocation = 100
-            try await TestServer.with { port in
+            try await TestServer.with(Self.server) { port in
                 for start in stride(from: 0, to: Self.count, by: perInvocation) {
                     let batch = Array(Self.programs[start..<min(start + perInvocation, Self.count)])
                     let files = Dictionary(uniqueKeysWithValues: batch.map { ("p\($0.number).py", $0.code) })
@@ -102,7 +106,7 @@ struct OrderedProgram: Sendable {
     let raises: Bool
 
     init(number: Int) {
-        var random = SeededRandom(seed: UInt64(number) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        var random = SplitMix(seed: UInt64(number) &* 0x9E37_79B9_7F4A_7C15 &+ 1)  // the same programs on every run
         var lines = ["import logging, os, sys", "logging.basicConfig(format='%(message)s')"]
         var expected: [Piece] = []
         for step in 0..<(2 + Int(random.next() % 9)) {
@@ -164,20 +168,5 @@ struct OrderedProgram: Sendable {
             }
         }
         return joined
-    }
-}
-
-/// SplitMix64: the same programs on every run of the tests.
-struct SeededRandom {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476C_E5E4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -52,24 +52,21 @@ final class OutputBudget: Sendable {
 
     /// Counts `count` bytes of frames that carry no output; false past the limit.
     func admitOverhead(_ count: Int) -> Bool {
-        state.withLock { state in
-            guard !state.closed, state.used + count <= state.limit else {
-                state.truncated = true
-                return false
-            }
-            state.overhead += count
-            return true
-        }
+        admitWhole(count, into: \.overhead)
     }
 
     /// Whether a whole display of `count` bytes fits: a display is never cut.
     func admitDisplay(_ count: Int) -> Bool {
+        admitWhole(count, into: \.display)
+    }
+
+    private func admitWhole(_ count: Int, into counter: WritableKeyPath<State, Int>) -> Bool {
         state.withLock { state in
             guard !state.closed, state.used + count <= state.limit else {
                 state.truncated = true
                 return false
             }
-            state.display += count
+            state[keyPath: counter] += count
             return true
         }
     }
