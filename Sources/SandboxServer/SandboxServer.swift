@@ -68,7 +68,9 @@ public struct SandboxServer: Sendable {
 
         // Access is checked on both routers: the WebSocket one decides the
         // upgrade; a request it does not upgrade is answered by the HTTP one.
-        let access = AccessMiddleware(policy: configuration.access, metrics: metrics)
+        var policy = configuration.access
+        policy.listenHost = configuration.host
+        let access = AccessMiddleware(policy: policy, metrics: metrics)
         let clientAddress = ClientAddressMiddleware(proxies: try TrustedProxies(configuration.trustedProxies))
         let router = Router(context: SandboxRequestContext.self)
         router.add(middleware: clientAddress)

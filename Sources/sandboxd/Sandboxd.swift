@@ -90,6 +90,8 @@ struct Sandboxd: AsyncParsableCommand {
     var metricsToken: String?
     @Option(help: "An origin browsers may use the service from besides its own, e.g. https://editor.example.com, or * for any; repeatable. (env: SANDBOXD_ALLOW_ORIGIN, comma-separated)")
     var allowOrigin: [String] = []
+    @Option(help: "A host name that names this service, besides localhost and the listen address (addresses always do), e.g. the public name a proxy serves it under, or * for any; repeatable. Other names in Host are refused: DNS rebinding. (env: SANDBOXD_ALLOW_HOST, comma-separated)")
+    var allowHost: [String] = []
     @Option(help: "WebSocket connections open at once. (default: 1024; env: SANDBOXD_MAX_CONNECTIONS)")
     var maxConnections: Int?
     @Option(help: "WebSocket connections open at once from one client address. (default: 64; env: SANDBOXD_MAX_CONNECTIONS_PER_ADDRESS)")
@@ -167,6 +169,9 @@ struct Sandboxd: AsyncParsableCommand {
         configuration.access.allowedOrigins = try allowOrigin.isEmpty
             ? (environment.string("SANDBOXD_ALLOW_ORIGIN")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
             : allowOrigin
+        configuration.access.allowedHosts = try allowHost.isEmpty
+            ? (environment.string("SANDBOXD_ALLOW_HOST")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
+            : allowHost
         configuration.maxConnections = try maxConnections ?? environment.int("SANDBOXD_MAX_CONNECTIONS") ?? configuration.maxConnections
         configuration.maxConnectionsPerAddress = try maxConnectionsPerAddress ?? environment.int("SANDBOXD_MAX_CONNECTIONS_PER_ADDRESS")
             ?? configuration.maxConnectionsPerAddress

@@ -77,6 +77,42 @@ extension SandboxSuite {
             }
         }
 
+        /// DNS rebinding: a page of evil.example whose name now resolves to
+        /// this machine names evil.example in Host and Origin alike. Such a
+        /// request runs nothing, on any path; addresses, localhost and
+        /// --allow-host names do. (curl, since it sends the Host it is given.)
+        @Test func hostNamesNotTheServicesAreRefusedOnEveryPath() async throws {
+            let configuration = Self.configuration { $0.access.allowedHosts = ["sandbox.example.org"] }
+            try await TestServer.with(configuration) { (port) async throws in
+                func status(_ path: String, host: String, body: String? = nil, upgrade: Bool = false) async throws -> String {
+                    var arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", "-H", "Host: \(host)"]
+                    if host.contains("evil") { arguments += ["-H", "Origin: http://\(host)"] }
+                    if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
+                    if upgrade {
+                        arguments += ["-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+                                      "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: pysandbox.v1"]
+                    }
+                    return try await ChildProcess.run("/usr/bin/curl", arguments + ["http://127.0.0.1:\(port)\(path)"]).stdout
+                }
+                let run = #"{"code": "open('/tmp/ran', 'w')"}"#
+                for host in ["evil.example", "evil.example:\(port)", "EVIL.example.:\(port)", "localhost.evil.example"] {
+                    #expect(try await status("/v1/run", host: host, body: run) == "403", "\(host)")
+                    #expect(try await status("/", host: host) == "403", "\(host)")
+                    #expect(try await status("/v1/info", host: host) == "403", "\(host)")
+                    #expect(try await status("/mcp", host: host, body: "{}") == "403", "\(host)")
+                    // Refused before the upgrade (Hummingbird answers a refused upgrade 400).
+                    #expect(["400", "403"].contains(try await status("/v1/ws", host: host, upgrade: true)), "\(host)")
+                }
+                for host in ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)", "sandbox.example.org", "app.localhost"] {
+                    #expect(try await status("/v1/run", host: host, body: #"{"code": "print(1)"}"#) == "200", "\(host)")
+                    #expect(try await status("/", host: host) == "200", "\(host)")
+                }
+                #expect(try await status("/v1/ws", host: "localhost:\(port)", upgrade: true) == "101")
+                // Health checks answer whatever they are called.
+                #expect(try await status("/healthz", host: "evil.example") == "200")
+            }
+        }
+
         @Test func tokensAreComparedWhole() {
             #expect(ConstantTime.equal("s3cret", "s3cret"))
             for presented in ["", "s", "s3cre", "s3cret!", "S3cret", "s3cret\0", "xxxxxx"] {

@@ -77,4 +77,19 @@ struct AccessPolicyTests {
         #expect(!ConstantTime.equal("secret", ""))
         #expect(!ConstantTime.equal("", ""))
     }
+
+    @Test func hostNamesAreTheServicesOwnOrAllowed() {
+        var policy = AccessPolicy()
+        policy.listenHost = "sandbox.internal"
+        policy.allowedHosts = ["Public.Example.org"]
+        for host in ["127.0.0.1:8765", "[::1]:8765", "10.0.0.7", "localhost:8765", "a.localhost", "sandbox.internal:8765",
+                     "public.example.org", "PUBLIC.EXAMPLE.ORG:443"] {
+            #expect(policy.checkHost(request(authority: host)) == nil, "\(host)")
+        }
+        for host in ["evil.example", "evil.example:8765", "localhost.evil.example", "127.0.0.1.nip.io", "sandbox.internal.evil"] {
+            #expect(policy.checkHost(request(authority: host)) == .foreignHost(host), "\(host)")
+        }
+        policy.allowedHosts = ["*"]
+        #expect(policy.checkHost(request(authority: "evil.example")) == nil)
+    }
 }

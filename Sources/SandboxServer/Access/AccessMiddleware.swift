@@ -2,9 +2,10 @@ import HTTPTypes
 import Hummingbird
 import SandboxProtocol
 
-/// Applies the `AccessPolicy` before any route of `/v1/*`, `/mcp` or
-/// `/metrics` runs, the WebSocket upgrade included: a refused request gets
-/// 401 or 403 and is never upgraded.
+/// Applies the `AccessPolicy` before any route runs, the WebSocket upgrade
+/// included: the `Host` on every path but the health checks, then origin and
+/// token on `/v1/*`, `/mcp` and `/metrics`. A refused request gets 401 or
+/// 403 and is never upgraded.
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = SandboxRequestContext
     let policy: AccessPolicy
@@ -14,11 +15,15 @@ struct AccessMiddleware: RouterMiddleware {
         let path = request.uri.path
         // Judged by the first non-empty component, as the router reads paths:
         // "//v1/info" reaches the /v1/info route and must be checked like it.
-        let refusal = switch path.split(separator: "/").first {
-        case "v1", "mcp": policy.check(request)
-        case "metrics": policy.checkMetrics(request)
-        default: AccessPolicy.Refusal?.none
-        }
+        let first = path.split(separator: "/").first
+        let hostRefusal = first == "healthz" || first == "readyz" ? nil : policy.checkHost(request)
+        let refusal = hostRefusal ?? {
+            switch first {
+            case "v1", "mcp": policy.check(request)
+            case "metrics": policy.checkMetrics(request)
+            default: AccessPolicy.Refusal?.none
+            }
+        }()
         guard let refusal else { return try await next(request, context) }
         metrics.rejected(refusal.reason)
         context.logger.notice("request refused", metadata: [
@@ -34,6 +39,7 @@ extension AccessPolicy.Refusal {
         case .missingToken: "missing token"
         case .wrongToken: "wrong token"
         case .foreignOrigin: "origin"
+        case .foreignHost: "host"
         }
     }
 
@@ -49,6 +55,9 @@ extension AccessPolicy.Refusal {
         case .foreignOrigin(let origin):
             return HTTPFailure(RPCError(
                 .invalidRequest, "pages from \(origin) may not use this service (see --allow-origin)"), status: .forbidden)
+        case .foreignHost(let host):
+            return HTTPFailure(RPCError(
+                .invalidRequest, "\(host) is not a name of this service (see --allow-host)"), status: .forbidden)
         }
     }
 }

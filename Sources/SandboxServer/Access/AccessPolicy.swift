@@ -3,6 +3,10 @@ import HTTPTypes
 import Hummingbird
 import SandboxProtocol
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Who may use the service: a shared token (when configured) and the origins
 /// browsers may call it from. `/healthz`, `/readyz` and the editor page are
 /// always open; `/metrics` has a token of its own.
@@ -15,6 +19,12 @@ public struct AccessPolicy: Sendable {
     /// (`scheme://host[:port]`, or `*` for any). Requests without an Origin
     /// header (CLIs, scripts) are not browsers and are allowed.
     public var allowedOrigins: [String] = []
+    /// Host names, besides `localhost` and the listen address, that name
+    /// this service (`--allow-host`): a deployment behind a proxy lists its
+    /// public name. `*` allows any.
+    public var allowedHosts: [String] = []
+    /// The host sandboxd listens on, one of its own names.
+    public var listenHost: String?
 
     public init() {}
 
@@ -25,6 +35,42 @@ public struct AccessPolicy: Sendable {
         case missingToken
         case wrongToken
         case foreignOrigin(String)
+        case foreignHost(String)
+    }
+
+    /// Checks the `Host` a request names, before anything else: a page of
+    /// another site whose name was made to resolve to this machine (DNS
+    /// rebinding) has its own name in both `Host` and `Origin`, so the
+    /// origin check alone lets it in. Only names are judged: an address in
+    /// `Host` is no name an attacker's DNS controls, and a request without
+    /// `Host` (HTTP/1.0, a health check) comes from no browser.
+    func checkHost(_ request: Request) -> Refusal? {
+        guard let authority = request.head.authority, let name = Self.hostName(of: authority),
+              !allows(hostName: name)
+        else { return nil }
+        return .foreignHost(authority)
+    }
+
+    func allows(hostName name: String) -> Bool {
+        let name = name.lowercased()
+        if name == "localhost" || name.hasSuffix(".localhost") || Self.isAddress(name) { return true }
+        if let listenHost, name == listenHost.lowercased() { return true }
+        return allowedHosts.contains("*") || allowedHosts.contains { $0.lowercased() == name }
+    }
+
+    /// The name in `host[:port]` or `[v6]:port`; nil if it is neither.
+    static func hostName(of authority: String) -> String? {
+        if authority.hasPrefix("[") {
+            guard let end = authority.firstIndex(of: "]") else { return nil }
+            return String(authority[authority.index(after: authority.startIndex)..<end])
+        }
+        let name = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        return name.isEmpty ? nil : name
+    }
+
+    private static func isAddress(_ name: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, name, &v4) == 1 || inet_pton(AF_INET6, name, &v6) == 1
     }
 
     /// Checks a request to `/v1/*`: its origin first (a refused site learns
