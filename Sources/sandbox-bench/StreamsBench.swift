@@ -17,8 +17,10 @@ struct StreamsBench: Sendable {
     struct Outcome: Sendable {
         var label: String
         var roundTrips: [Duration] = []
-        /// The server's own CPU time over its runs, when its pid is known (`--pid`).
+        /// The server's own CPU time over its runs, warm-up runs included, when its pid is known (`--pid`).
         var serverCPU: Duration?
+        /// Every run the server answered, warm-up runs included: what `serverCPU` was spent on.
+        var answered = 0
         var failure: String?
     }
 
@@ -33,6 +35,7 @@ struct StreamsBench: Sendable {
                     var outcome = outcome
                     for run in -warmup..<count {
                         let reply = try await connection.run(RunParams(code: Self.program), timeout: .seconds(30))
+                        outcome.answered += 1
                         let status = (try? reply.result(as: BenchVerdict.self))?.status
                         guard status == "ok", reply.stdout == Self.expected, reply.stderr == Self.expected else {
                             outcome.failure = "ended \(status ?? "with an error") or without its 100 lines on each stream"
@@ -61,7 +64,7 @@ struct StreamsBench: Sendable {
             row("round trip (run -> verdict)", ["p50", "p90", "p99", "server CPU/run"]),
         ]
         for outcome in outcomes {
-            let cpu = outcome.serverCPU.map { ms($0 / max(outcome.roundTrips.count + 2 * 10, 1)) } ?? "-"
+            let cpu = outcome.serverCPU.map { ms($0 / max(outcome.answered, 1)) } ?? "-"
             lines.append(outcome.failure.map { row(outcome.label, []) + "not ok: \($0)" }
                 ?? row(outcome.label, [0.5, 0.9, 0.99].map { ms(percentile(outcome.roundTrips, $0)) } + [cpu]))
         }
