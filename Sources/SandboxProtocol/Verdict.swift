@@ -143,6 +143,9 @@ public struct OmittedFile: Sendable, Hashable, Codable {
         case notCollected
         /// It could not be read.
         case unreadable
+        /// Its name is not UTF-8 (0.10.0): `path` shows each byte that is
+        /// not as `\\xNN`; the other files still come back.
+        case nameNotUTF8
     }
 
     public var path: String

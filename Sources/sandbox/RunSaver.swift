@@ -63,6 +63,7 @@ struct RunSaver: Sendable {
         case .overLimit: "over the service's limit on returned files"
         case .notCollected: "not collected: the program did not end by itself"
         case .unreadable: "could not be read"
+        case .nameNotUTF8: "its name is not UTF-8"
         }
     }
 

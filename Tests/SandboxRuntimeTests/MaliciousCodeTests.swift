@@ -11,6 +11,14 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
     var required: [String]
     /// The run's cpuMs must reach this (`# cpu-at-least: MS`): CPU time the program tried to hide.
     var cpuAtLeastMs: Int?
+    /// The run's `returnFiles` (`# return: PATTERN`, one line each).
+    var returnFiles: [String] = []
+    /// The run's output limit when not the fixtures' usual one (`# max-output: BYTES`).
+    var maxOutputBytes: Int?
+    /// Exactly the paths that must come back (`# returned: PATH`, one line each), when given.
+    var returned: [String]?
+    /// `omittedFiles` entries that must be listed (`# omitted: REASON PATH`).
+    var omitted: [OmittedFile] = []
 
     var testDescription: String { name }
 
@@ -34,7 +42,21 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
             var expected: Set<RunStatus> = []
             var required: [String] = []
             var cpuAtLeastMs: Int?
+            var returnFiles: [String] = []
+            var maxOutputBytes: Int?
+            var returned: [String]?
+            var omitted: [OmittedFile] = []
+            func value(_ line: Substring, _ key: String) -> String? {
+                line.hasPrefix(key) ? line.dropFirst(key.count).trimmingCharacters(in: .whitespaces) : nil
+            }
             for line in code.split(separator: "\n").prefix(while: { $0.hasPrefix("#") }) {
+                if let pattern = value(line, "# return:") { returnFiles.append(pattern) }
+                if let bytes = value(line, "# max-output:") { maxOutputBytes = Int(bytes) }
+                if let path = value(line, "# returned:") { returned = (returned ?? []) + (path.isEmpty ? [] : [path]) }
+                if let entry = value(line, "# omitted:"), let space = entry.firstIndex(of: " "),
+                   let reason = OmittedFile.Reason(rawValue: String(entry[..<space])) {
+                    omitted.append(OmittedFile(path: String(entry[space...].dropFirst()), reason: reason))
+                }
                 if line.hasPrefix("# expect:") {
                     for word in line.dropFirst("# expect:".count).split(separator: "|") {
                         if let status = RunStatus(rawValue: word.trimmingCharacters(in: .whitespaces)) {
@@ -47,7 +69,9 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
                     cpuAtLeastMs = Int(line.dropFirst("# cpu-at-least:".count).trimmingCharacters(in: .whitespaces))
                 }
             }
-            return MaliciousFixture(name: name, code: code, expected: expected, required: required, cpuAtLeastMs: cpuAtLeastMs)
+            return MaliciousFixture(
+                name: name, code: code, expected: expected, required: required, cpuAtLeastMs: cpuAtLeastMs,
+                returnFiles: returnFiles, maxOutputBytes: maxOutputBytes, returned: returned, omitted: omitted)
         }
     }
 }
@@ -91,6 +115,9 @@ struct FixtureOutcome {
     var output: String
     var cpuMs: Int
     var message: String?
+    /// The verdict's `files` paths and `omittedFiles`, with `returnFiles`.
+    var returnedPaths: [String]?
+    var omittedFiles: [OmittedFile]?
 }
 
 extension MaliciousFixture {
@@ -100,6 +127,19 @@ extension MaliciousFixture {
         limits.wallTimeout = .seconds(3)
         limits.memoryBytes = 128 << 20
         limits.maxOutputBytes = 64 << 10
+        return limits
+    }
+
+    func request(files: [String: String], preloaded: Bool) -> RunRequest {
+        RunRequest(
+            code: code, files: files.mapValues { Array($0.utf8) }, returnFiles: returnFiles,
+            limits: limits(preloaded: preloaded))
+    }
+
+    /// The fixtures' limits with this fixture's own output limit.
+    func limits(preloaded: Bool) -> RunLimits {
+        var limits = Self.limits(preloaded: preloaded)
+        if let maxOutputBytes { limits.maxOutputBytes = maxOutputBytes }
         return limits
     }
 
@@ -120,9 +160,33 @@ extension MaliciousFixture {
             #expect(outcome.cpuMs >= cpuAtLeastMs, "\(label): cpuMs \(outcome.cpuMs) hides CPU time (at least \(cpuAtLeastMs))")
         }
         #expect(outcome.status != "internalError", "\(label): \(outcome.message ?? "")")
+        checkReturnedFiles(outcome, label: label)
         #expect(await HostProcesses.leftovers(excluding: service.map { [$0] } ?? []) == [], "\(label) left processes behind")
         #expect(host.drainContacts() == [], "\(label) reached a host listener")
         #expect(host.tampering() == [], "\(label) changed the host")
+    }
+}
+
+extension MaliciousFixture {
+    /// Whatever the program sent, only files the run's patterns match come
+    /// back, once, and neither list passes its cap.
+    func checkReturnedFiles(_ outcome: FixtureOutcome, label: String) {
+        guard !returnFiles.isEmpty else { return }
+        let paths = outcome.returnedPaths ?? []
+        let patterns = returnFiles.map(ReturnPattern.init)
+        for path in paths {
+            #expect(ReturnPattern.anyMatches(patterns, path), "\(label): '\(path)' came back, which \(returnFiles) does not match")
+        }
+        #expect(Set(paths).count == paths.count, "\(label): a file came back twice: \(paths.sorted())")
+        #expect(paths.count <= RunRequest.maxReturnedFiles && (outcome.omittedFiles?.count ?? 0) <= RunRequest.maxReturnedFiles,
+                "\(label): \(paths.count) files and \(outcome.omittedFiles?.count ?? 0) omitted passed the cap")
+        if let returned {
+            #expect(paths.sorted() == returned.sorted(), "\(label): returned \(paths.sorted()), expected \(returned.sorted())")
+        }
+        for entry in omitted {
+            #expect(outcome.omittedFiles?.contains(entry) == true,
+                    "\(label): \(entry) not in omittedFiles \(outcome.omittedFiles?.prefix(20).map { "\($0)" } ?? [])")
+        }
     }
 }
 
@@ -144,23 +208,31 @@ extension SandboxSuite {
             _ = host.drainContacts()
             let files = MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 }
             let result = mode.inSession
-                ? try await Self.collectInSession(fixture.code, files: files, sandbox: mode.sandbox())
-                : try await mode.sandbox().collect(fixture.code, files: files, limits: MaliciousFixture.limits(preloaded: mode.preloaded))
+                ? try await Self.collectInSession(fixture.request(files: files, preloaded: true), sandbox: mode.sandbox())
+                : try await mode.sandbox().collect(fixture.request(files: files, preloaded: mode.preloaded))
             let outcome = FixtureOutcome(
                 status: result.verdict.status.rawValue, output: result.combined, cpuMs: result.verdict.cpuMs,
-                message: result.verdict.message)
+                message: result.verdict.message, returnedPaths: result.verdict.files?.map(\.path),
+                omittedFiles: result.verdict.omittedFiles)
             await fixture.check(outcome, mode: mode.rawValue, host: host)
         }
 
-        /// The fixture as the first cell of a session with a run's limits; the
-        /// session is closed (and gone) before the checks for leftovers.
+        /// The code as the first cell of a session with the fixtures' limits.
         static func collectInSession(_ code: String, files: [String: String], sandbox: Sandbox) async throws -> CollectedRun {
-            let runLimits = MaliciousFixture.limits(preloaded: true)
+            try await collectInSession(
+                RunRequest(code: code, files: files.mapValues { Array($0.utf8) }, limits: MaliciousFixture.limits(preloaded: true)),
+                sandbox: sandbox)
+        }
+
+        /// The request as the first cell of a session with its limits; the
+        /// session is closed (and gone) before the checks for leftovers.
+        static func collectInSession(_ request: RunRequest, sandbox: Sandbox) async throws -> CollectedRun {
+            let runLimits = request.limits
             var limits = SessionLimits()
             limits.memoryBytes = runLimits.memoryBytes
             limits.interruptGrace = .seconds(1)
             let session = try sandbox.openSession(limits: limits)
-            let result = try await session.collect(RunRequest(code: code, files: files.mapValues { Array($0.utf8) }, limits: runLimits))
+            let result = try await session.collect(request)
             session.close()
             _ = await session.ended()
             return result

@@ -96,7 +96,7 @@ struct StdoutFramesTests {
                        {"path": "/abs", "base64": "AA=="}, {"path": "b.bin", "base64": "AAECAw=="},
                        {"path": "a.bin", "base64": "AA=="}, {"path": "c.bin", "base64": "!!"}],
              "omitted": [{"path": "d", "reason": "symlink"}, {"path": "e", "reason": "madeUp"}]}
-            """#.utf8), maxBytes: 5))
+            """#.utf8), patterns: [ReturnPattern("*")], maxBytes: 5))
         #expect(decoded.files == [ReturnedFile(path: "a.bin", content: [0, 1, 2])])
         #expect(decoded.omitted == [
             OmittedFile(path: "b.bin", reason: .overLimit), OmittedFile(path: "c.bin", reason: .unreadable),

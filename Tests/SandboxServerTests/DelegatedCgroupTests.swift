@@ -79,18 +79,27 @@ extension SandboxSuite {
                 let host = HostTargets.shared
                 for fixture in MaliciousFixture.loadAll() {
                     _ = host.drainContacts()
-                    let limits = MaliciousFixture.limits(preloaded: false)
-                    let result = try await Self.run(port, [
+                    let limits = fixture.limits(preloaded: false)
+                    var body: [String: Any] = [
                         "code": fixture.code,
                         "files": MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 },
                         "timeoutMs": Int(limits.wallTimeout / .milliseconds(1)),
                         "memoryMb": limits.memoryBytes >> 20,
                         "maxOutputBytes": limits.maxOutputBytes,
-                    ])
+                    ]
+                    if !fixture.returnFiles.isEmpty { body["returnFiles"] = fixture.returnFiles }
+                    let result = try await Self.run(port, body)
+                    let omitted = (result["omittedFiles"] as? [[String: Any]])?.compactMap { entry in
+                        (entry["reason"] as? String).flatMap(OmittedFile.Reason.init(rawValue:)).map {
+                            OmittedFile(path: entry["path"] as? String ?? "", reason: $0)
+                        }
+                    }
                     let outcome = FixtureOutcome(
                         status: result["status"] as? String ?? "\(result)",
                         output: (result["stdout"] as? String ?? "") + (result["stderr"] as? String ?? ""),
-                        cpuMs: result["cpuMs"] as? Int ?? 0, message: result["message"] as? String)
+                        cpuMs: result["cpuMs"] as? Int ?? 0, message: result["message"] as? String,
+                        returnedPaths: (result["files"] as? [[String: Any]])?.compactMap { $0["path"] as? String },
+                        omittedFiles: omitted)
                     await fixture.check(outcome, mode: "delegated cgroup", host: host, service: service)
                 }
             }

@@ -282,14 +282,17 @@ struct SoakProgram: Sendable {
 
     static func attack(_ fixture: MaliciousFixture) -> SoakProgram {
         let files = MaliciousFixture.supportFiles.merging(["host.json": HostTargets.shared.descriptionFile]) { $1 }
+        let limits = fixture.limits(preloaded: false)
+        var params: [String: JSONValue] = [
+            "code": .string(fixture.code), "files": .object(files.mapValues { .string($0) }),
+            "timeoutMs": 3000, "maxOutputBytes": .integer(Int64(limits.maxOutputBytes)),
+            // The memory the fixtures' verdicts assume (MaliciousFixture.limits).
+            "memoryMb": .integer(Int64(limits.memoryBytes >> 20)),
+        ]
+        if !fixture.returnFiles.isEmpty { params["returnFiles"] = .array(fixture.returnFiles.map { .string($0) }) }
         return SoakProgram(
             name: fixture.name,
-            params: [
-                "code": .string(fixture.code), "files": .object(files.mapValues { .string($0) }),
-                "timeoutMs": 3000, "maxOutputBytes": .integer(64 << 10),
-                // The memory the fixtures' verdicts assume (MaliciousFixture.limits).
-                "memoryMb": .integer(Int64(MaliciousFixture.limits(preloaded: false).memoryBytes >> 20)),
-            ],
+            params: params,
             expectedStatus: Set(fixture.expected.map(\.rawValue)), required: fixture.required)
     }
 }

@@ -29,38 +29,50 @@ enum FrameDecoding {
 
     /// The files frame the bootstrap writes when the program ends:
     /// `{"files": [{"path", "base64"}], "omitted": [{"path", "reason"}]}`.
-    /// Paths must be relative and stay inside the working directory; the
-    /// limits are enforced again here, whatever the sandbox claims.
+    /// The program can forge this frame, so nothing in it is taken on trust:
+    /// a file comes back only if its path stays inside the working directory
+    /// and matches one of the run's own patterns, once; an omitted entry
+    /// names a pattern or a path one matches; the limits are enforced again
+    /// here, and each list holds at most `RunRequest.maxReturnedFiles`.
     static func returnedFiles(
-        _ payload: [UInt8], maxBytes: Int
+        _ payload: [UInt8], patterns: [ReturnPattern], maxBytes: Int
     ) -> (files: [ReturnedFile], omitted: [OmittedFile])? {
         guard case .object(let frame)? = try? JSONDecoder().decode(JSONValue.self, from: Data(payload)),
               case .array(let entries)? = frame["files"], case .array(let omittedEntries)? = frame["omitted"]
         else { return nil }
+        let limit = RunRequest.maxReturnedFiles
         var files: [ReturnedFile] = []
         var omitted: [OmittedFile] = []
         var total = 0
         var seen = Set<String>()
         for entry in entries {
             guard case .object(let members) = entry, case .string(let path)? = members["path"],
-                  isInsideWorkdir(path), seen.insert(path).inserted
+                  isInsideWorkdir(path), ReturnPattern.anyMatches(patterns, path), seen.insert(path).inserted
             else { continue }
             guard case .string(let encoded)? = members["base64"], let content = Base64.decode(encoded) else {
-                omitted.append(OmittedFile(path: path, reason: .unreadable))
+                if omitted.count < limit { omitted.append(OmittedFile(path: path, reason: .unreadable)) }
                 continue
             }
-            guard total + content.count <= maxBytes, files.count < RunRequest.maxReturnedFiles else {
-                omitted.append(OmittedFile(path: path, reason: .overLimit))
+            guard total + content.count <= maxBytes, files.count < limit else {
+                if omitted.count < limit { omitted.append(OmittedFile(path: path, reason: .overLimit)) }
                 continue
             }
             total += content.count
             files.append(ReturnedFile(path: path, content: content))
         }
-        for entry in omittedEntries.prefix(RunRequest.maxReturnedFiles) {
-            guard case .object(let members) = entry, case .string(let path)? = members["path"], !path.isEmpty,
-                  path.utf8.count <= 4096, case .string(let reason)? = members["reason"],
-                  let known = OmittedFile.Reason(rawValue: reason)
+        let patternTexts = Set(patterns.map(\.text))
+        for entry in omittedEntries where omitted.count < limit {
+            guard case .object(let members) = entry, case .string(let path)? = members["path"],
+                  case .string(let reason)? = members["reason"], let known = OmittedFile.Reason(rawValue: reason)
             else { continue }
+            let named = switch known {
+            case .noMatch, .notCollected: patternTexts.contains(path)
+            // Shown escaped (`\xNN`), so it is not a path a pattern can be checked against.
+            case .nameNotUTF8: !path.isEmpty && path.utf8.count <= 4096 && !path.hasPrefix("/")
+            case .symlink, .notRegularFile, .overLimit, .unreadable:
+                isInsideWorkdir(path) && ReturnPattern.anyMatches(patterns, path)
+            }
+            guard named, seen.insert(path).inserted else { continue }
             omitted.append(OmittedFile(path: path, reason: known))
         }
         return (files, omitted)
@@ -68,6 +80,6 @@ enum FrameDecoding {
 
     private static func isInsideWorkdir(_ path: String) -> Bool {
         !path.isEmpty && !path.hasPrefix("/") && !path.utf8.contains(0)
-            && !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0.isEmpty }
+            && !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || $0.isEmpty }
     }
 }

@@ -46,8 +46,13 @@ struct OutputDelivery: Sendable {
             chargeEmptyFrame()
             if stdinWanted.take() { sink.yield(.stdinWanted) }
         case .frame(.files, let payload):
-            frames.received(filesFrame: payload)
+            // A repeated one is forged: it costs its size, so forging them in a loop ends at the limit.
+            if !frames.received(filesFrame: payload), !budget.admitOverhead(payload.count + Self.emptyFrameCost) {
+                exceeded()
+            }
         case .frame(.end, let payload):
+            // Only a session's cell has one; in a one-off run, or repeated, it is forged and costs as an empty frame.
+            if !frames.receivedEndFrame() { chargeEmptyFrame() }
             return Int(String(decoding: payload, as: UTF8.self)) ?? 1
         case .frame(.displayTooLarge, _):
             budget.cutShort()

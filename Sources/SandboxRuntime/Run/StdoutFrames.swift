@@ -65,8 +65,9 @@ struct StdoutFrames {
             switch state {
             case .text(let heldBack):
                 let data = heldBack.isEmpty ? input : ArraySlice(heldBack + input)
-                input = []
-                scanText(data, into: &pieces)
+                // What follows a marker is read in this loop, not by recursion:
+                // a read of many small frames costs linear time and no stack.
+                input = scanText(data, into: &pieces)
             case .header(var header):
                 guard let newline = input.firstIndex(of: UInt8(ascii: "\n")) else {
                     header += input
@@ -103,7 +104,8 @@ struct StdoutFrames {
         return []
     }
 
-    private mutating func scanText(_ data: ArraySlice<UInt8>, into pieces: inout [Piece]) {
+    /// Passes on the text of `data` up to the first marker; returns what follows it.
+    private mutating func scanText(_ data: ArraySlice<UInt8>, into pieces: inout [Piece]) -> ArraySlice<UInt8> {
         var rest = data
         let textStart = rest.startIndex
         while let nul = rest.firstIndex(of: 0) {
@@ -112,19 +114,18 @@ struct StdoutFrames {
                 if marker.starts(with: candidate) {
                     appendText(data[textStart..<nul], into: &pieces)
                     state = .text(heldBack: Array(candidate))
-                    return
+                    return []
                 }
             } else if candidate.starts(with: marker) {
                 appendText(data[textStart..<nul], into: &pieces)
                 state = .header([])
-                let after = candidate.dropFirst(marker.count)
-                pieces += feed(after)
-                return
+                return candidate.dropFirst(marker.count)
             }
             rest = rest[(nul + 1)...]
         }
         appendText(data[textStart...], into: &pieces)
         state = .text(heldBack: [])
+        return []
     }
 
     private func appendText(_ text: ArraySlice<UInt8>, into pieces: inout [Piece]) {

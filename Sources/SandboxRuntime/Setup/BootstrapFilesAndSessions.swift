@@ -24,7 +24,9 @@ def pattern_regex(pattern):
                 part += "[^/]"
             elif char == "[" and end != -1:
                 body = segment[i + 1:end]
-                part += "[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]"
+                # A negated set never matches "/": it is within one name.
+                negated = body[:1] in ("!", "^")
+                part += "[" + ("^/" + body[1:] if negated else body).replace("\\", "\\\\") + "]"
                 i = end
             else:
                 part += re.escape(char)
@@ -86,6 +88,13 @@ def collect_files(patterns, limit):
                 continue
             seen.add(path)
             try:
+                path.encode("utf-8")
+            except UnicodeEncodeError:
+                # Bytes that are not UTF-8 (walked as surrogates) cannot travel
+                # in JSON: listed, escaped, and the other files still come back.
+                omitted.append({"path": os.fsencode(path).decode("utf-8", "backslashreplace"), "reason": "nameNotUTF8"})
+                continue
+            try:
                 info = os.lstat(path)
                 if stat.S_ISLNK(info.st_mode):
                     reason = "symlink"
@@ -103,7 +112,8 @@ def collect_files(patterns, limit):
                 continue
             total += len(content)
             files.append({"path": path, "base64": binascii.b2a_base64(content, newline=False).decode("ascii")})
-    _send_frame(b"files", json.dumps({"files": files, "omitted": omitted}).encode("utf-8"))
+    # The service keeps at most MAX_RETURNED_FILES of each list.
+    _send_frame(b"files", json.dumps({"files": files, "omitted": omitted[:MAX_RETURNED_FILES]}).encode("utf-8"))
 
 """#
 

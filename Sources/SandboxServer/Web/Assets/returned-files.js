@@ -7,7 +7,7 @@
   const OMITTED_REASONS = {
     noMatch: 'matched no file', symlink: 'a symbolic link, not followed', notRegularFile: 'not a regular file',
     overLimit: 'over the limit of what a run may return', unreadable: 'could not be read',
-    notCollected: 'not collected: the program did not end by itself',
+    notCollected: 'not collected: the program did not end by itself', nameNotUTF8: 'its name is not UTF-8',
   };
 
   function bytesFromBase64(base64) {
