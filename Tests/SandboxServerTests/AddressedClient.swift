@@ -76,6 +76,22 @@ final class AddressedClient: @unchecked Sendable {
         }
     }
 
+    /// Waits for the server's close frame and answers it, as a WebSocket
+    /// library does (the server waits for the answer, up to its close
+    /// timeout, before the connection is gone); the close frame's reason.
+    func answerClose(within timeout: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while let frame = try await socket.readFrame(within: deadline - ContinuousClock.now) {
+            guard frame.isClose else {
+                if let message = frame.json { log.append(message) }
+                continue
+            }
+            try await socket.send(RawWebSocket.frame(opcode: 0x8, Array(frame.payload.prefix(2))))
+            return String(decoding: frame.payload.dropFirst(2), as: UTF8.self)
+        }
+        throw TestFailure("\(source): the connection ended without a close frame")
+    }
+
     /// Whether a `session/ended` for `session` has been received so far (reads what is waiting, briefly).
     func hasHeardEnd(of session: String) async -> Bool {
         // readFrame throws when nothing comes in time: all that was waiting has been read.

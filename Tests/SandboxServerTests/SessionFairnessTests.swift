@@ -152,6 +152,38 @@ extension SandboxSuite {
             }
         }
 
+        /// A connection with a session open keeps its place among its
+        /// address's connections past the connection idle timeout, until
+        /// the session has ended and the connection idled out in turn:
+        /// keeping a session is no way round --max-connections-per-address.
+        @Test func aConnectionWithASessionOpenStillCountsAgainstItsAddress() async throws {
+            let configuration = Self.configuration {
+                $0.maxConnectionsPerAddress = 1
+                $0.idleTimeout = .seconds(1)
+            }
+            try await TestServer.with(configuration) { (port) async throws in
+                let holder = try await AddressedClient.connect(port: port, from: "127.0.0.1")
+                defer { holder.close() }
+                let session = try await holder.openSession(1, ["idleTimeoutMs": 3000]).get()
+                try await Task.sleep(for: .seconds(2))  // past the connection's idle timeout
+                let (_, refused) = try await RawWebSocket.upgrade(port: port, source: "127.0.0.1")
+                #expect(!refused.hasPrefix("HTTP/1.1 101"), "a second connection from 127.0.0.1 was let in: \(refused)")
+                let other = try await AddressedClient.connect(port: port, from: "127.0.0.2")
+                other.close()
+                #expect(try await holder.ended(session)["params"]?["reason"] == "idleTimeout")
+                // Then the connection, with nothing open, idles out and gives its place back.
+                #expect(try await holder.answerClose(within: .seconds(10)) == "idle timeout")
+                let deadline = ContinuousClock.now + .seconds(10)
+                var head = ""
+                while ContinuousClock.now < deadline {
+                    (_, head) = try await RawWebSocket.upgrade(port: port, source: "127.0.0.1")
+                    if head.hasPrefix("HTTP/1.1 101") { break }
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+                #expect(head.hasPrefix("HTTP/1.1 101"), "\(head)")
+            }
+        }
+
         /// MCP clients open sessions on behalf of their agents; those count
         /// toward the same cap of the client's address as its WebSockets'.
         @Test func mcpSessionsCountTowardTheirAddressesCap() async throws {
