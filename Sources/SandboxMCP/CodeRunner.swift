@@ -53,6 +53,7 @@ public struct SessionEnd: Sendable, Equatable {
         case .crashed: "its Python interpreter exited (os._exit or a crash)"
         case .killed: "an interrupted run did not stop, so the session was killed"
         case .shutdown: "the sandbox service is shutting down"
+        case .reclaimed: "it was idle while the sandbox service was full, so its place went to another client"
         }
         self.reason = message.map { "\(words): \($0)" } ?? words
     }

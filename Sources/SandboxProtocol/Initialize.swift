@@ -61,6 +61,13 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var maxPerConnection: Int
         /// Sessions the server holds open at once, for all connections.
         public var maxTotal: Int
+        /// Sessions one client (address) may hold over all its connections;
+        /// absent from earlier servers.
+        public var maxPerClient: Int?
+        /// When every place is taken, a session with no run this long may
+        /// give its place to a client holding fewer (`reclaimed`); absent
+        /// from earlier servers.
+        public var reclaimAfterMs: Int?
         /// A session with no run this long ends (`idleTimeout`).
         public var idleTimeoutMs: LimitPair
         /// CPU time of a session's processes over its whole life.
@@ -69,9 +76,14 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// stop before its session is killed.
         public var interruptGraceMs: Int
 
-        public init(maxPerConnection: Int, maxTotal: Int, idleTimeoutMs: LimitPair, cpuTimeMs: Int, interruptGraceMs: Int) {
+        public init(
+            maxPerConnection: Int, maxTotal: Int, maxPerClient: Int? = nil, reclaimAfterMs: Int? = nil, idleTimeoutMs: LimitPair,
+            cpuTimeMs: Int, interruptGraceMs: Int
+        ) {
             self.maxPerConnection = maxPerConnection
             self.maxTotal = maxTotal
+            self.maxPerClient = maxPerClient
+            self.reclaimAfterMs = reclaimAfterMs
             self.idleTimeoutMs = idleTimeoutMs
             self.cpuTimeMs = cpuTimeMs
             self.interruptGraceMs = interruptGraceMs

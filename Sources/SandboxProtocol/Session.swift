@@ -80,6 +80,9 @@ public enum SessionEndReason: String, Sendable, Codable, CaseIterable {
     case killed
     /// The server is shutting down.
     case shutdown
+    /// Every session place was taken and another client, holding fewer,
+    /// asked for one: this session, idle, gave its place up.
+    case reclaimed
 }
 
 /// `session/ended` params.

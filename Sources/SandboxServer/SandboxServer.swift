@@ -138,6 +138,8 @@ public struct SandboxServer: Sendable {
             let idle = configuration.sessionIdleTimeoutMs
             info.limits.sessions = .init(
                 maxPerConnection: configuration.maxSessionsPerConnection, maxTotal: configuration.maxSessions,
+                maxPerClient: configuration.sessionsPerClient,
+                reclaimAfterMs: Int(configuration.sessionReclaimAfter / .milliseconds(1)),
                 idleTimeoutMs: LimitPair(default: idle.default, max: idle.max, min: SessionOpenParams.minimumIdleTimeoutMs),
                 cpuTimeMs: configuration.sessionCpuTimeMs,
                 interruptGraceMs: Int(configuration.sessionInterruptGrace / .milliseconds(1)))

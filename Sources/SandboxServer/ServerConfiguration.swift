@@ -58,6 +58,13 @@ public struct ServerConfiguration: Sendable {
     /// Sessions one connection may have open at once, and the server over all connections.
     public var maxSessionsPerConnection = 4
     public var maxSessions = 32
+    /// Sessions one client (its address; behind a trusted proxy, the one it
+    /// forwards) may have open over all its connections and MCP sessions;
+    /// nil means `sessionsPerClient`'s default.
+    public var maxSessionsPerClient: Int?
+    /// A session with no run queued or running this long may give its place
+    /// to a client holding fewer when every place is taken.
+    public var sessionReclaimAfter: Duration = .seconds(30)
     /// A session with no run queued or running this long ends (`session/open`'s `idleTimeoutMs`).
     public var sessionIdleTimeoutMs = LimitPair(default: 600_000, max: 3_600_000)
     /// CPU time of a session's processes over its whole life.
@@ -70,6 +77,11 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 
     public var warmSandboxes: Int { warm ?? workers }
+
+    /// `maxSessionsPerClient`, by default a quarter of `maxSessions` (8 of
+    /// 32): at least four clients can each hold their cap at once, and a
+    /// notebook user's few sessions fit well within it.
+    public var sessionsPerClient: Int { maxSessionsPerClient ?? max(1, maxSessions / 4) }
 
     /// `nodeName`, or this machine's host name and the port.
     public var resolvedNodeName: String {
@@ -116,6 +128,13 @@ public struct ServerConfiguration: Sendable {
         if access.tokens.contains(where: \.isEmpty) { throw ConfigurationError(message: "--token: a token must not be empty") }
         if maxSessionsPerConnection < 0 { throw ConfigurationError(message: "--max-sessions-per-connection: must not be negative") }
         if maxSessions < 0 { throw ConfigurationError(message: "--max-sessions: must not be negative") }
+        if let perClient = maxSessionsPerClient {
+            if perClient < 1 { throw ConfigurationError(message: "--max-sessions-per-client: must be at least 1") }
+            if perClient > maxSessions {
+                throw ConfigurationError(message: "--max-sessions-per-client (\(perClient)) must not be above --max-sessions (\(maxSessions))")
+            }
+        }
+        if sessionReclaimAfter < .zero { throw ConfigurationError(message: "--session-reclaim-after-ms: must not be negative") }
         if sessionIdleTimeoutMs.default > sessionIdleTimeoutMs.max {
             throw ConfigurationError(message: "--session-idle-timeout-ms: the default \(sessionIdleTimeoutMs.default) is above the maximum \(sessionIdleTimeoutMs.max)")
         }

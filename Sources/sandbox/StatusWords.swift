@@ -53,6 +53,7 @@ extension SessionEndReason {
         case .crashed: "crashed"
         case .killed: "killed"
         case .shutdown: "the service is shutting down"
+        case .reclaimed: "reclaimed for another client while idle"
         }
     }
 }

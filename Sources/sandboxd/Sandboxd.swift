@@ -104,6 +104,10 @@ struct Sandboxd: AsyncParsableCommand {
     var maxSessionsPerConnection: Int?
     @Option(help: "Sessions open at once over all connections; each holds a fork server and its memory while open. (default: 32; env: SANDBOXD_MAX_SESSIONS)")
     var maxSessions: Int?
+    @Option(help: "Sessions one client address (behind --trusted-proxy, the address it forwards) may have open over all its connections and MCP sessions; keep it below --max-sessions so that no one client can take them all. (default: a quarter of --max-sessions, at least 1; env: SANDBOXD_MAX_SESSIONS_PER_CLIENT)")
+    var maxSessionsPerClient: Int?
+    @Option(help: "When every session place is taken, a session with no run for this long may be ended (reclaimed) to give its place to a client holding fewer, in ms. (default: 30000; env: SANDBOXD_SESSION_RECLAIM_AFTER_MS)")
+    var sessionReclaimAfterMs: Int?
     @Option(help: "A session's idle timeout when it asks for none, in ms: with no run this long it ends. (default: 600000; env: SANDBOXD_SESSION_IDLE_TIMEOUT_MS)")
     var sessionIdleTimeoutMs: Int?
     @Option(help: "The longest idle timeout a session may ask for, in ms. (default: 3600000; env: SANDBOXD_MAX_SESSION_IDLE_TIMEOUT_MS)")
@@ -183,6 +187,10 @@ struct Sandboxd: AsyncParsableCommand {
         configuration.maxSessionsPerConnection = try maxSessionsPerConnection
             ?? environment.int("SANDBOXD_MAX_SESSIONS_PER_CONNECTION") ?? configuration.maxSessionsPerConnection
         configuration.maxSessions = try maxSessions ?? environment.int("SANDBOXD_MAX_SESSIONS") ?? configuration.maxSessions
+        configuration.maxSessionsPerClient = try maxSessionsPerClient ?? environment.int("SANDBOXD_MAX_SESSIONS_PER_CLIENT")
+        if let reclaimAfter = try sessionReclaimAfterMs ?? environment.int("SANDBOXD_SESSION_RECLAIM_AFTER_MS") {
+            configuration.sessionReclaimAfter = .milliseconds(reclaimAfter)
+        }
         configuration.sessionIdleTimeoutMs.default = try sessionIdleTimeoutMs ?? environment.int("SANDBOXD_SESSION_IDLE_TIMEOUT_MS")
             ?? configuration.sessionIdleTimeoutMs.default
         configuration.sessionIdleTimeoutMs.max = try maxSessionIdleTimeoutMs ?? environment.int("SANDBOXD_MAX_SESSION_IDLE_TIMEOUT_MS")

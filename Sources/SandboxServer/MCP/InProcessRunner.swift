@@ -21,6 +21,8 @@ final class InProcessRunner: CodeRunner {
         var openSessions: Set<String> = []
         var ended: [String: SessionEnd] = [:]
         var closed = false
+        /// When a request was last sent to the connection or answered by it.
+        var lastActivity = ContinuousClock.now
     }
 
     let connection: RPCConnection
@@ -31,6 +33,13 @@ final class InProcessRunner: CodeRunner {
         outbox = Outbox(limit: Outbox.limit(
             maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes))
         connection = RPCConnection(server: server, outbox: outbox, address: address)
+    }
+
+    /// Whether a request of the client's is with the connection (a run, a
+    /// session opening: each ends within the server's own limits), or one
+    /// was sent or answered within `timeout`.
+    func isBusy(within timeout: Duration) -> Bool {
+        state.withLock { !$0.pending.isEmpty || $0.lastActivity + timeout > .now }
     }
 
     /// Delivers the connection's messages until `close()` (or cancellation).
@@ -94,10 +103,14 @@ final class InProcessRunner: CodeRunner {
             let id = JSONValue.integer(state.nextID)
             state.nextID += 1
             state.pending[id] = sink
+            state.lastActivity = .now
             return id
         }
         sink.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.pending.removeValue(forKey: id) }
+            self?.state.withLock { state in
+                state.pending[id] = nil
+                state.lastActivity = .now
+            }
         }
         await connection.receive(ClientMessage.request(id: id, method: method, params: params))
         for await message in incoming {
@@ -118,7 +131,10 @@ final class InProcessRunner: CodeRunner {
             notified(method, message["params"] ?? .object([:]))
             return
         }
-        guard let id = message["id"], let waiting = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
+        guard let id = message["id"], let waiting = state.withLock({ state in
+            state.lastActivity = .now
+            return state.pending.removeValue(forKey: id)
+        }) else { return }
         waiting.yield(.response(message))
         waiting.finish()
     }

@@ -64,14 +64,19 @@ final class MCPClient: Sendable {
         await runner.close()
     }
 
-    /// Nothing asked for `timeout`, no request in flight, and its connection
-    /// idle by the WebSocket rule (no run in flight, no sandbox session open:
-    /// sessions end by their own idle timeout).
+    /// Nothing asked or sent for `timeout`, no run or session opening of its
+    /// own under way, and its connection idle by the WebSocket rule (no run
+    /// in flight, no sandbox session open: sessions end by their own idle
+    /// timeout). Every part ends within the server's limits, whatever the
+    /// client sent: requests it left unanswered do not count (an id the
+    /// SDK could not read was one, and kept a client for ever).
     func isIdle(for timeout: Duration) -> Bool {
-        lastRequest.withLock { $0 } + timeout <= .now && !isAnswering && runner.connection.isIdle(for: timeout)
+        lastRequest.withLock { $0 } + timeout <= .now && metered.lastSent + timeout <= .now
+            && !runner.isBusy(within: timeout) && runner.connection.isIdle(for: timeout)
     }
 
-    /// Whether a request of the client's has not been answered yet.
+    /// Whether a request of the client's has not been answered yet (at
+    /// shutdown, answers under way get a while to go out).
     var isAnswering: Bool { metered.unanswered > 0 }
 
     /// Bytes sent to the client so far. The SDK's transport keeps every
@@ -90,6 +95,7 @@ private struct FixedSessionID: SessionIDGenerator {
 private actor MeteredTransport: Transport {
     private struct Counts {
         var bytesSent = 0
+        var lastSent = ContinuousClock.now
         var unanswered: Set<JSONValue> = []
     }
 
@@ -116,6 +122,7 @@ private actor MeteredTransport: Transport {
 
     nonisolated var count: Int { counts.withLock { $0.bytesSent } }
     nonisolated var unanswered: Int { counts.withLock { $0.unanswered.count } }
+    nonisolated var lastSent: ContinuousClock.Instant { counts.withLock { $0.lastSent } }
 
     func connect() async throws { try await inner.connect() }
     func disconnect() async { await inner.disconnect() }
@@ -143,6 +150,7 @@ private actor MeteredTransport: Transport {
         defer {
             counts.withLock { counts in
                 counts.bytesSent += data.count
+                counts.lastSent = .now
                 if envelope?.method == nil, let id = envelope?.id { counts.unanswered.remove(id) }
             }
         }

@@ -32,6 +32,7 @@ final class MCPClients: Sendable {
     }
 
     func respond(to request: MCP.HTTPRequest, from address: String) async -> MCP.HTTPResponse {
+        if request.method == "POST", let refusal = MCPRequestIDs.refusal(of: request.body) { return refusal }
         let sessionID = request.header(HTTPHeaderName.sessionID)
         if let sessionID, let client = state.withLock({ $0.clients[sessionID] }) {
             let response = await client.handle(request)

@@ -56,6 +56,11 @@ final class ServerMetrics: Sendable {
         Counter(label: "pysandbox_displays_total", dimensions: [node], factory: factory).increment()
     }
 
+    /// An idle session gave its place to another client (PROTOCOL.md §4.8).
+    func sessionReclaimed() {
+        Counter(label: "pysandbox_sessions_reclaimed_total", dimensions: [node], factory: factory).increment()
+    }
+
     func rejected(_ reason: String) {
         Counter(label: "pysandbox_rejected_total", dimensions: [node, ("reason", reason)], factory: factory).increment()
     }

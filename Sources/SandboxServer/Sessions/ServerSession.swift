@@ -44,6 +44,9 @@ final class ServerSession: Sendable {
         var waiting: [RunJob] = []
         var lastActivity = ContinuousClock.now
         var ending: Ending?
+        /// Taken by another client under pressure (`claimForReclaim`): no
+        /// more runs, and it ends `reclaimed` whatever ends it first.
+        var reclaimed = false
         var notified = false
         var endWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -76,7 +79,7 @@ final class ServerSession: Sendable {
 
     func admit(_ job: RunJob) throws(RPCError) -> Admission {
         try state.withLock { state throws(RPCError) -> Admission in
-            if let ending = state.ending {
+            if let ending = state.ending ?? (state.reclaimed ? Self.reclaimedEnding : nil) {
                 throw RPCError(.sessionEnded, ending.reason, data: .object(["reason": .string(ending.reason)]))
             }
             state.lastActivity = .now
@@ -121,6 +124,31 @@ final class ServerSession: Sendable {
 
     var isEnded: Bool { state.withLock { $0.ending != nil } }
 
+    /// How long it has had no run queued or running, if that is at least
+    /// `minimum` and it is open: a session whose place may be reclaimed.
+    func reclaimableIdleTime(minimum: Duration) -> Duration? {
+        state.withLock { state in
+            guard state.ending == nil, !state.reclaimed, state.head == nil, state.waiting.isEmpty else { return nil }
+            let idle = ContinuousClock.now - state.lastActivity
+            return idle >= minimum ? idle : nil
+        }
+    }
+
+    /// Marks it reclaimed if it is still reclaimable (checked with `admit`
+    /// under one lock, so no run slips in); then `close(Self.reclaimedEnding)`.
+    func claimForReclaim(minimum: Duration) -> Bool {
+        state.withLock { state in
+            guard state.ending == nil, !state.reclaimed, state.head == nil, state.waiting.isEmpty,
+                  ContinuousClock.now - state.lastActivity >= minimum
+            else { return false }
+            state.reclaimed = true
+            return true
+        }
+    }
+
+    static let reclaimedEnding = Ending.ended(
+        .reclaimed, message: "every session place was taken and another client asked for one: this idle session's place went to it")
+
     /// Ends the session: runs waiting here end `cancelled`, the running one
     /// is killed (`cancelled`). Returns once its last verdict is out.
     func close(_ ending: Ending) async {
@@ -153,7 +181,8 @@ final class ServerSession: Sendable {
     private func end(_ ending: Ending) {
         let (waiting, idle) = state.withLock { state -> ([RunJob], Bool) in
             guard state.ending == nil else { return ([], false) }
-            state.ending = ending
+            // Once reclaimed, that is what its client is told, even if the idle timeout came first.
+            if state.reclaimed, case .ended = ending { state.ending = Self.reclaimedEnding } else { state.ending = ending }
             defer { state.waiting = [] }
             return (state.waiting, state.head == nil)
         }

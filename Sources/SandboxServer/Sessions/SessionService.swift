@@ -15,14 +15,16 @@ final class SessionService: Service {
     private let scheduler: RunScheduler
     private let metrics: ServerMetrics
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let watches: AsyncStream<ServerSession>.Continuation
     private let watchStream: AsyncStream<ServerSession>
     private let dispatches: AsyncStream<RunJob>.Continuation
     private let dispatchStream: AsyncStream<RunJob>
 
     private struct State {
-        var open: [ObjectIdentifier: ServerSession] = [:]
+        var places: SessionPlaces
+        /// Open sessions, with the place each holds (none once reclaimed: it passed on).
+        var open: [ObjectIdentifier: (session: ServerSession, ticket: SessionPlaces.Ticket?)] = [:]
         var accepting = true
     }
 
@@ -32,6 +34,7 @@ final class SessionService: Service {
         self.scheduler = scheduler
         self.metrics = metrics
         self.logger = logger
+        state = Mutex(State(places: SessionPlaces(total: configuration.maxSessions, perHolder: configuration.sessionsPerClient)))
         (watchStream, watches) = AsyncStream.makeStream(of: ServerSession.self)
         (dispatchStream, dispatches) = AsyncStream.makeStream(of: RunJob.self)
     }
@@ -56,22 +59,18 @@ final class SessionService: Service {
         return Admitted(limits: limits, idleTimeout: .milliseconds(idleTimeoutMs))
     }
 
-    /// Opens a session for `owner`, within the server's cap.
-    func open(_ admitted: Admitted, owner: ClientID, observer: any SessionObserver) throws(RPCError) -> ServerSession {
-        let reserved = state.withLock { state -> RPCError? in
-            guard state.accepting else { return RPCError(.shuttingDown, "no new sessions are opened") }
-            guard state.open.count < configuration.maxSessions else {
-                return RPCError(
-                    .tooManySessions, "the server has \(configuration.maxSessions) sessions open; retry later",
-                    data: .object(["limit": .integer(Int64(configuration.maxSessions)), "scope": .string("server")]))
-            }
-            return nil
-        }
-        if let reserved { throw reserved }
+    /// Opens a session for `owner`, a connection of `holder`, within the
+    /// holder's cap and the server's; when the server is full, an idle
+    /// session of a client holding more may give its place up (PROTOCOL.md §4.8).
+    func open(
+        _ admitted: Admitted, owner: ClientID, holder: SessionHolder, observer: any SessionObserver
+    ) async throws(RPCError) -> ServerSession {
+        let ticket = try await takePlace(for: holder)
         let sandbox: any SandboxSession
         do {
             sandbox = try provider.openSession(limits: admitted.limits)
         } catch {
+            state.withLock { $0.places.release(ticket) }
             logger.error("could not open a session", metadata: ["error": "\(error)"])
             throw RPCError(.internalError, "could not open a session: \(error)")
         }
@@ -79,12 +78,88 @@ final class SessionService: Service {
             owner: owner, sandbox: sandbox, idleTimeout: admitted.idleTimeout, observer: observer
         ) { [dispatches] job in dispatches.yield(job) }
         let count = state.withLock { state in
-            state.open[ObjectIdentifier(session)] = session
+            state.open[ObjectIdentifier(session)] = (session, ticket)
             return state.open.count
         }
         metrics.sessions(count)
         watches.yield(session)
         return session
+    }
+
+    /// A place for `holder`: a free one, or a reclaimed one, whose session
+    /// has ended (its owner told) by the time this returns.
+    private func takePlace(for holder: SessionHolder) async throws(RPCError) -> SessionPlaces.Ticket {
+        let taken = state.withLock { state -> Result<(SessionPlaces.Ticket, reclaimed: ServerSession?), RPCError> in
+            guard state.accepting else { return .failure(RPCError(.shuttingDown, "no new sessions are opened")) }
+            let refusal: SessionPlaces.Refusal
+            do throws(SessionPlaces.Refusal) {
+                return .success((try state.places.take(for: holder), nil))
+            } catch {
+                refusal = error
+            }
+            switch refusal {
+            case .holderFull(let limit):
+                return .failure(Self.holderFull(holder, limit: limit))
+            case .serverFull(let limit):
+                guard let (ticket, victim) = Self.reclaim(for: holder, in: &state, minimumIdle: configuration.sessionReclaimAfter) else {
+                    return .failure(RPCError(
+                        .tooManySessions,
+                        "the server has all its \(limit) sessions open and none idle for \(Self.seconds(configuration.sessionReclaimAfter)) to reclaim; retry later",
+                        data: .object(["limit": .integer(Int64(limit)), "scope": .string("server")])))
+                }
+                return .success((ticket, victim))
+            }
+        }
+        let (ticket, victim) = try taken.get()
+        if let victim {
+            logger.info("session reclaimed for another client", metadata: [
+                "session": "\(victim.id)", "client": "\(holder)",
+            ])
+            metrics.sessionReclaimed()
+            await victim.close(ServerSession.reclaimedEnding)
+        }
+        return ticket
+    }
+
+    /// A session that has ended for its client (closed, or ended and said
+    /// so) gives its place back at once, while its sandbox finishes exiting:
+    /// the client may open another straight away. Once is enough.
+    func givePlaceBack(_ session: ServerSession) {
+        state.withLock { state in
+            guard let ticket = state.open[ObjectIdentifier(session)]?.ticket else { return }
+            state.places.release(ticket)
+            state.open[ObjectIdentifier(session)]?.ticket = nil
+        }
+    }
+
+    /// Picks the session to reclaim for `holder` and passes its place on.
+    private static func reclaim(
+        for holder: SessionHolder, in state: inout State, minimumIdle: Duration
+    ) -> (SessionPlaces.Ticket, ServerSession)? {
+        let candidates = state.open.values.compactMap { entry -> SessionPlaces.Candidate<ServerSession>? in
+            guard let ticket = entry.ticket, let idle = entry.session.reclaimableIdleTime(minimum: minimumIdle) else { return nil }
+            return .init(ticket: ticket, idleFor: idle, session: entry.session)
+        }
+        for candidate in state.places.reclaimOrder(for: holder, among: candidates)
+        where candidate.session.claimForReclaim(minimum: minimumIdle) {
+            // The holder is under its cap (take checked it first), so passing the place cannot fail.
+            guard let ticket = try? state.places.pass(candidate.ticket, to: holder) else { return nil }
+            state.open[ObjectIdentifier(candidate.session)]?.ticket = nil
+            return (ticket, candidate.session)
+        }
+        return nil
+    }
+
+    private static func holderFull(_ holder: SessionHolder, limit: Int) -> RPCError {
+        RPCError(
+            .tooManySessions,
+            "this client (\(holder)) has \(limit) sessions open, its own cap (over all its connections); close one first",
+            data: .object(["limit": .integer(Int64(limit)), "scope": .string("client")]))
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let milliseconds = Int(duration / .milliseconds(1))
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
     }
 
     private static func value(_ name: String, _ requested: Int?, _ limit: LimitPair) throws(RPCError) -> Int {
@@ -137,7 +212,7 @@ final class SessionService: Service {
             group.cancelAll()
         }
         let count = state.withLock { state in
-            state.open[ObjectIdentifier(session)] = nil
+            if let ticket = state.open.removeValue(forKey: ObjectIdentifier(session))?.ticket { state.places.release(ticket) }
             return state.open.count
         }
         metrics.sessions(count)
@@ -146,7 +221,7 @@ final class SessionService: Service {
     private func endAll() async {
         let sessions = state.withLock { state in
             state.accepting = false
-            return Array(state.open.values)
+            return state.open.values.map(\.session)
         }
         await withDiscardingTaskGroup { group in
             for session in sessions {

@@ -7,6 +7,8 @@ import Synchronization
 /// writer drains, so a run's notifications always precede its response.
 final class RPCConnection: Sendable {
     let client = ClientID.make()
+    /// Whose sessions these are, for the per-client cap: its address.
+    let holder: SessionHolder
     private let server: ServerState
     private let outbox: Outbox
     private let logger: Logger
@@ -20,6 +22,7 @@ final class RPCConnection: Sendable {
     init(server: ServerState, outbox: Outbox, address: String) {
         self.server = server
         self.outbox = outbox
+        holder = SessionHolder(address: address)
         runRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
         var logger = server.logger
         logger[metadataKey: "connection"] = "\(client)"
@@ -49,13 +52,23 @@ final class RPCConnection: Sendable {
         send(ServerMessage.error(id: .null, .invalidRequest("binary frames are not supported; send JSON text")))
     }
 
-    /// The client went away: cancel everything it started, and end its sessions.
+    /// The client went away: cancel everything it started, and end its
+    /// sessions. A session whose opening is under way (an MCP client's tool
+    /// call, which comes on a task of its own) is closed as it opens, so no
+    /// session outlives its connection and the connection's place.
     func close() async {
+        // Closed first: a run registered after the snapshot below sees it and is refused.
+        sessions.withLock { $0.closed = true }
         let jobs = runs.withLock { Array($0.values) }
         for job in jobs { await server.cancel(job) }
         let open = sessions.withLock { Array($0.open.values) }
         await withDiscardingTaskGroup { group in
-            for session in open { group.addTask { await session.close(.connectionClosed) } }
+            for session in open {
+                group.addTask {
+                    await session.close(.connectionClosed)
+                    self.server.sessions.givePlaceBack(session)
+                }
+            }
         }
     }
 
@@ -80,7 +93,7 @@ final class RPCConnection: Sendable {
             }
         case Method.sessionOpen:
             do {
-                send(ServerMessage.result(id: id, try openSession(params: params)))
+                send(ServerMessage.result(id: id, try await openSession(params: params)))
             } catch {
                 send(ServerMessage.error(id: id, error))
             }
@@ -120,6 +133,10 @@ final class RPCConnection: Sendable {
                 .tooManyInFlight, "this connection already has \(limit) runs queued or running",
                 data: .object(["limit": .integer(Int64(limit))]))
         }
+        if sessions.withLock({ $0.closed }) {
+            runs.withLock { $0[id] = nil }
+            throw RPCError(.shuttingDown, "the connection is closing")
+        }
         do {
             switch try session?.admit(job) ?? .schedule {
             case .schedule: try await server.scheduler.submit(job)
@@ -133,16 +150,39 @@ final class RPCConnection: Sendable {
             ? ["run": "\(id)", "code": "\(admitted.request.code)"] : ["run": "\(id)"])
     }
 
-    private func openSession(params: [String: JSONValue]) throws(RPCError) -> SessionOpenResult {
+    private func openSession(params: [String: JSONValue]) async throws(RPCError) -> SessionOpenResult {
         let admitted = try server.sessions.admit(SessionOpenParams(params: params))
         let perConnection = server.configuration.maxSessionsPerConnection
-        guard sessions.withLock({ $0.open.count }) < perConnection else {
-            throw RPCError(
-                .tooManySessions, "this connection has \(perConnection) sessions open; close one first",
-                data: .object(["limit": .integer(Int64(perConnection)), "scope": .string("connection")]))
+        // Counted before it opens: an MCP client's tool calls may open several at once.
+        let reserved = sessions.withLock { sessions -> RPCError? in
+            if sessions.closed { return RPCError(.shuttingDown, "the connection is closing") }
+            guard sessions.open.count + sessions.opening < perConnection else {
+                return RPCError(
+                    .tooManySessions, "this connection has \(perConnection) sessions open; close one first",
+                    data: .object(["limit": .integer(Int64(perConnection)), "scope": .string("connection")]))
+            }
+            sessions.opening += 1
+            return nil
         }
-        let session = try server.sessions.open(admitted, owner: client, observer: self)
-        sessions.withLock { $0.open[session.id] = session }
+        if let reserved { throw reserved }
+        let session: ServerSession
+        do {
+            session = try await server.sessions.open(admitted, owner: client, holder: holder, observer: self)
+        } catch {
+            sessions.withLock { $0.opening -= 1 }
+            throw error
+        }
+        let kept = sessions.withLock { sessions in
+            sessions.opening -= 1
+            guard !sessions.closed else { return false }
+            sessions.open[session.id] = session
+            return true
+        }
+        guard kept else {
+            await session.close(.connectionClosed)
+            server.sessions.givePlaceBack(session)
+            throw RPCError(.shuttingDown, "the connection closed while the session opened")
+        }
         logger.debug("session opened", metadata: ["session": "\(session.id)"])
         let limits = session.sandbox.limits
         return SessionOpenResult(session: session.id, limits: .init(
@@ -153,6 +193,7 @@ final class RPCConnection: Sendable {
     private func closeSession(params: [String: JSONValue]) async throws(RPCError) {
         let session = try session(SessionCloseParams(params: params).session, forRun: false)
         await session.close(.closedByClient)
+        server.sessions.givePlaceBack(session)
         sessions.withLock { $0.ended(session, reason: "closed") }
     }
 
@@ -190,6 +231,7 @@ final class RPCConnection: Sendable {
 extension RPCConnection: SessionObserver {
     func sessionEnded(_ session: ServerSession, reason: SessionEndReason, message: String?) {
         sessions.withLock { $0.ended(session, reason: reason.rawValue) }
+        server.sessions.givePlaceBack(session)
         logger.debug("session ended", metadata: ["session": "\(session.id)", "reason": "\(reason.rawValue)"])
         send(ServerMessage.notification(
             Method.sessionEnded, SessionEndedParams(session: session.id, reason: reason, message: message)))
@@ -199,6 +241,10 @@ extension RPCConnection: SessionObserver {
 /// A connection's sessions: the open ones by id, and why recent ones ended.
 private struct ConnectionSessions {
     var open: [String: ServerSession] = [:]
+    /// `session/open`s under way, counted toward the per-connection cap.
+    var opening = 0
+    /// `close()` has begun: no session may open any more.
+    var closed = false
     var endReasons: [String: String] = [:]
     private var endOrder: [String] = []
 
