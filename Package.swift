@@ -175,6 +175,13 @@ let package = Package(
             dependencies: ["SandboxMCP", "SandboxProtocol", .product(name: "MCP", package: "swift-sdk")],
             path: "Tests/SandboxMCPTests"
         ),
+        // What the client does with a verdict on the user's disk (`--save`):
+        // a temporary folder, no server (`swift test --filter SandboxClientTests`).
+        .testTarget(
+            name: "SandboxClientTests",
+            dependencies: ["SandboxClient", "SandboxProtocol"],
+            path: "Tests/SandboxClientTests"
+        ),
         // The server's parts against a fake `SandboxProvider`: no kernel
         // sandbox, no processes; they run in parallel, in seconds
         // (`swift test --filter SandboxServerUnitTests`).

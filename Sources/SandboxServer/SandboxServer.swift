@@ -75,7 +75,8 @@ public struct SandboxServer: Sendable {
         let router = Router(context: SandboxRequestContext.self)
         router.add(middleware: clientAddress)
         router.add(middleware: access)
-        WebEditor.install(on: router, configuration: configuration, logger: logger)
+        WebEditor.install(
+            on: router, configuration: configuration, tokenCookie: TokenCookieMiddleware(policy: policy, metrics: metrics), logger: logger)
         HTTPEndpoints.install(on: router, server: state)
         let mcp = MCPEndpoint.install(on: router, server: state)
         let webSocketRouter = Router(context: SandboxRequestContext.self)

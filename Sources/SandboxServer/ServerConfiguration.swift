@@ -126,6 +126,10 @@ public struct ServerConfiguration: Sendable {
         if runsPerMinute < 1 { throw ConfigurationError(message: "--runs-per-minute: must be at least 1") }
         if idleTimeout <= .zero { throw ConfigurationError(message: "--idle-timeout: must be positive") }
         if access.tokens.contains(where: \.isEmpty) { throw ConfigurationError(message: "--token: a token must not be empty") }
+        if access.metricsToken?.isEmpty == true { throw ConfigurationError(message: "--metrics-token: must not be empty") }
+        if access.metricsToken != nil && access.metrics != .token {
+            throw ConfigurationError(message: "--metrics-token needs --metrics token, not \(access.metrics.rawValue)")
+        }
         if maxSessionsPerConnection < 0 { throw ConfigurationError(message: "--max-sessions-per-connection: must not be negative") }
         if maxSessions < 0 { throw ConfigurationError(message: "--max-sessions: must not be negative") }
         if let perClient = maxSessionsPerClient {

@@ -17,7 +17,8 @@ enum ExitStatus {
     static let noInput: Int32 = 66
     /// EX_NOPERM: the service refused the connection (token missing or wrong, origin not allowed).
     static let noPermission: Int32 = 77
-    /// EX_CANTCREAT: the folder of --save cannot be made, or an item could not be saved into it.
+    /// EX_CANTCREAT: the folder of --save cannot be made, or an item could not be saved into it
+    /// (a file is already there, or the verdict lists a file no --return pattern asked for).
     static let cannotSave: Int32 = 73
     /// 128 + SIGINT: a second Ctrl-C quits at once.
     static let interrupted: Int32 = 130
@@ -33,7 +34,8 @@ enum ExitStatus {
           64                        the command line is wrong (unknown option, bad value, options that do not go together)
           66                        a file named on the command line cannot be read
           77                        the service refused the connection: a token is missing or wrong
-          73                        --save: its folder cannot be made, or an item could not be saved
+          73                        --save: its folder cannot be made, or an item was not saved (its file
+                                    exists: nothing is replaced; or no --return pattern asked for it)
           130                       a second Ctrl-C quit at once
           1                         any other failure, printed on stderr
         With several files, the first file (in command-line order) whose status is not 0 decides.

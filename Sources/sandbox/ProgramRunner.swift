@@ -111,7 +111,9 @@ struct ProgramRunner: Sendable {
 
     /// With `--save`: what saves the results of the run called `name`.
     func saver(named name: String, filesInRunFolder: Bool) -> RunSaver? {
-        options.save.map { RunSaver(folder: $0, runName: name, filesInRunFolder: filesInRunFolder, quiet: options.quiet) }
+        options.save.map {
+            RunSaver(folder: $0, runName: name, returnPatterns: options.returnPatterns, filesInRunFolder: filesInRunFolder, quiet: options.quiet)
+        }
     }
 
     func forwardStandardInput(to id: Int64) async {

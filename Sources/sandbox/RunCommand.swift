@@ -23,10 +23,13 @@ struct RunCommand: AsyncParsableCommand {
             their positions tell them apart: 'main_2'), N counts the run's displays from 1, and \
             EXT is the richest form the display has: png, jpeg, svg, html, md, json or txt. \
             Files matching --return are written into DIR under their paths (into DIR/RUN/ when \
-            several files run), replacing files already there. A line on stderr tells of each \
-            item saved (not with --quiet), and of each that was not saved or not returned. \
-            Nothing is written outside DIR: paths that would leave it, and symbolic links in \
-            it, are refused.
+            several files run). A line on stderr tells of each item saved (not with --quiet), \
+            and of each that was not saved or not returned. Only files that match a --return \
+            pattern are written, checked by this command whatever the service says; a name \
+            with a part starting with a dot only when the pattern names that dot ('.env', \
+            'out/.*'). Nothing is written outside DIR: paths that would leave it, and symbolic \
+            links in it, are refused. Nothing in DIR is replaced: an item whose file exists is \
+            not saved (the others are), and the status is 73.
 
             With --session, the programs run one after another in one session: one Python \
             process whose __main__ lives on, so each program sees the names, imports and /tmp \
@@ -134,7 +137,7 @@ struct RunCommand: AsyncParsableCommand {
             Console.note(error.description)
             throw ExitCode(ExitStatus.cannotSave)
         }
-        let options = RunOptions(json: json, quiet: quiet, save: folder)
+        let options = RunOptions(json: json, quiet: quiet, save: folder, returnPatterns: returnPatterns)
         let transcript: (@Sendable (String) -> Void)? = json ? { @Sendable line in Console.write(line + "\n") } : nil
         var status: Int32
         do {
@@ -229,6 +232,8 @@ struct RunOptions: Sendable {
     var quiet: Bool
     /// `--save`: where displays and returned files are written.
     var save: SaveFolder?
+    /// `--return`: the only files `--save` writes, whatever a verdict lists.
+    var returnPatterns: [String] = []
 }
 
 struct UnreadableFile: Error, CustomStringConvertible {

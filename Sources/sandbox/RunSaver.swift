@@ -1,14 +1,18 @@
 import Foundation
+import SandboxClient
 import SandboxProtocol
 
 /// What `--save` does with one run's results: each display becomes
-/// `<run>-<number>.<ext>` in the folder, each returned file is written under
-/// its path (inside `<run>/` when several programs ran, so theirs do not
-/// collide), and a line on stderr tells what became of each item.
+/// `<run>-<number>.<ext>` in the folder, each returned file the run asked
+/// for (`--return`) is written under its path (inside `<run>/` when several
+/// programs ran, so theirs do not collide), and a line on stderr tells what
+/// became of each item. Nothing already in the folder is replaced.
 struct RunSaver: Sendable {
     let folder: SaveFolder
     /// Names this run's displays (and, with several programs, its folder of returned files).
     let runName: String
+    /// The run's own `--return` patterns: the verdict's list of files is not believed.
+    let returnPatterns: [String]
     let filesInRunFolder: Bool
     /// No line per saved item; what was not saved is still told.
     let quiet: Bool
@@ -32,27 +36,35 @@ struct RunSaver: Sendable {
 
     /// The verdict's returned files, then those it says did not come back.
     func save(filesOf verdict: RunResult) {
-        for file in verdict.files ?? [] {
-            let path = filesInRunFolder ? "\(runName)/\(file.path)" : file.path
-            do {
-                try folder.write(file.content, to: path)
-                saved("file \(file.path) (\(Self.size(file.content.count)))", at: path)
-            } catch {
-                failed("could not save file \(file.path): \(error)")
+        let files = ReturnedFilesSaver(folder: folder, patterns: returnPatterns, subfolder: filesInRunFolder ? runName : nil)
+        for outcome in files.save(verdict.files ?? []) {
+            switch outcome {
+            case .saved(let path, let savedAt, let bytes):
+                if !quiet { Self.note("saved file \(path) (\(Self.size(bytes))) to \(savedAt)") }
+            case .refused(let path, let refusal):
+                Self.note("refused file \(path): \(refusal)")
+            case .failed(let path, let error):
+                Self.note("could not save file \(path): \(error)")
             }
         }
         for omitted in verdict.omittedFiles ?? [] {
-            Console.note("not returned: \(omitted.path) (\(Self.describe(omitted.reason)))")
+            Self.note("not returned: \(omitted.path) (\(Self.describe(omitted.reason)))")
         }
     }
 
     private func saved(_ what: String, at path: String) {
-        if !quiet { Console.note("saved \(what) to \(folder.userPath(path))") }
+        if !quiet { Self.note("saved \(what) to \(folder.userPath(path))") }
     }
 
     private func failed(_ message: String) {
         folder.recordFailure()
-        Console.note(message)
+        Self.note(message)
+    }
+
+    /// One line on stderr, whatever the names the service sent hold: their
+    /// control characters (a newline, a terminal's escape) are written escaped.
+    static func note(_ line: String) {
+        Console.note(line.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined())
     }
 
     static func describe(_ reason: OmittedFile.Reason) -> String {

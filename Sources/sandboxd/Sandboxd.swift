@@ -86,7 +86,9 @@ struct Sandboxd: AsyncParsableCommand {
     var token: String?
     @Option(help: "A file of accepted tokens, one per line (# starts a comment). (env: SANDBOXD_TOKEN_FILE)")
     var tokenFile: String?
-    @Option(help: "A token /metrics needs (Authorization: Bearer); without it /metrics is open. (env: SANDBOXD_METRICS_TOKEN)")
+    @Option(help: "Who may read /metrics: token (a bearer token whenever the service has one: --metrics-token, else one of the service's), open (no token), or off (404). (default: token; env: SANDBOXD_METRICS)")
+    var metrics: String?
+    @Option(help: "The bearer token /metrics needs instead of the service's (with --metrics token). (env: SANDBOXD_METRICS_TOKEN)")
     var metricsToken: String?
     @Option(help: "An origin browsers may use the service from besides its own, e.g. https://editor.example.com, or * for any; repeatable. (env: SANDBOXD_ALLOW_ORIGIN, comma-separated)")
     var allowOrigin: [String] = []
@@ -170,6 +172,11 @@ struct Sandboxd: AsyncParsableCommand {
         }
         configuration.access.tokens = tokens
         configuration.access.metricsToken = try metricsToken ?? environment.string("SANDBOXD_METRICS_TOKEN")
+        let metricsName = try metrics ?? environment.string("SANDBOXD_METRICS") ?? configuration.access.metrics.rawValue
+        guard let metricsAccess = AccessPolicy.MetricsAccess(rawValue: metricsName) else {
+            throw ValidationError("--metrics: '\(metricsName)' is none of token, open, off")
+        }
+        configuration.access.metrics = metricsAccess
         configuration.access.allowedOrigins = try allowOrigin.isEmpty
             ? (environment.string("SANDBOXD_ALLOW_ORIGIN")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
             : allowOrigin

@@ -40,11 +40,24 @@ final class HostTargets: Sendable {
         self.udpPort = udpPort
     }
 
+    /// Paths of this host no run may see named anywhere (/proc/self/maps,
+    /// mountinfo, environ): the checkout, the build folder the launcher and
+    /// the fork-run library come from, the service's home and its cache.
+    static let hostPaths: [String] = {
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
+        return [checkout.path, checkout.appendingPathComponent(".build").path,
+                URL(fileURLWithPath: executable).deletingLastPathComponent().path,
+                home, "/root", "/var/cache/pysandbox", home + "/.cache/pysandbox", "/tmp/pysandbox-cache-\(getuid())"]
+    }()
+
     /// The `host.json` every malicious fixture receives.
     var descriptionFile: String {
         let object: [String: Any] = [
             "tcpPort": tcpPort, "udpPort": udpPort, "hostSecretPath": secretPath,
             "envSecretName": environmentName, "unixSocketPath": unixSocketPath, "abstractSocketName": abstractName,
+            "hostPaths": Self.hostPaths,
         ]
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)

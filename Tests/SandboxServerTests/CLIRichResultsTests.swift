@@ -2,6 +2,10 @@ import Foundation
 import SandboxProtocol
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The `sandbox` CLI's displays, `--file` bytes, `--return` and `--save`,
 /// against a live sandboxd. Test servers preload nothing: a run that imports
 /// matplotlib and pandas takes a second or two.
@@ -164,6 +168,60 @@ extension SandboxSuite.CLITests {
                     "sandbox", ["run", "--url", Self.url(port), "--save", "elsewhere/kept.txt/out", "-c", "print(1)"], directory: folder)
                 #expect(underAFile.status == 73 && underAFile.stdout.isEmpty, "nothing ran: \(underAFile)")
                 #expect(underAFile.stderr.contains("cannot use elsewhere/kept.txt/out as the folder of --save: Not a directory"), "\(underAFile)")
+            }
+        }
+    }
+
+    /// --save replaces nothing already in its folder (the others are saved;
+    /// one line says which was not; 73), and writes a name starting with a
+    /// dot only when a --return pattern names the dot: '*' does not.
+    @Test func saveReplacesNoFileAndWritesADotNameOnlyWhenAPatternNamesIt() async throws {
+        try await Self.withFiles(["out/r.csv": Array("mine".utf8)]) { folder in
+            let out = folder.appendingPathComponent("out")
+            chmod(out.appendingPathComponent("r.csv").path, 0o600)
+            let program = "for name in ('r.csv', 's.csv', '.x', '.env'):\n    open(name, 'w').write('from the run')"
+            try await TestServer.with { port in
+                let result = try await ChildProcess.run(
+                    "sandbox", ["run", "--url", Self.url(port), "--return", "*", "--save", "out", "-c", program], directory: folder)
+                #expect(result.status == 73, "\(result)")
+                #expect(result.stderr.contains("sandbox: could not save file r.csv: out/r.csv already exists, and --save replaces no file\n"), "\(result.stderr)")
+                #expect(result.stderr.contains("sandbox: saved file s.csv (12 B) to out/s.csv\n"), "\(result.stderr)")
+                #expect(try Self.contents(out, "r.csv") == Array("mine".utf8))
+                var status = stat()
+                #expect(stat(out.appendingPathComponent("r.csv").path, &status) == 0 && status.st_mode & 0o777 == 0o600)
+                #expect(Self.listing(out) == ["main.py", "r.csv", "s.csv"], "'*' brings back no dot name")
+
+                let named = try await ChildProcess.run(
+                    "sandbox", ["run", "--url", Self.url(port), "--return", ".x", "--save", "dots", "-c", program], directory: folder)
+                #expect(named.status == 0, "\(named)")
+                #expect(Self.listing(folder.appendingPathComponent("dots")) == [".x"])
+            }
+        }
+    }
+
+    /// A verdict that lists files the run never asked for (a program can forge
+    /// its files frame; here a provider says what such a verdict says) writes
+    /// only what --return asked for: every other name is refused in one line.
+    @Test func saveBelievesNoForgedListOfFiles() async throws {
+        let forged = [
+            ".bashrc", "../escaped.csv", ".git/hooks/pre-commit", "notes.txt", "/tmp/pysandbox-forged-absolute.csv", "deep/a.csv", "asked.csv",
+        ].map { ReturnedFile(path: $0, content: Array("forged".utf8)) }
+        try await Self.withFiles(["out/.git/hooks/keep": Array("hook".utf8)]) { folder in
+            try await TestServer.with(provider: ForgingProvider(files: forged)) { port in
+                let result = try await ChildProcess.run(
+                    "sandbox", ["run", "--url", Self.url(port), "--return", "*.csv", "--save", "out", "-c", "pass"], directory: folder)
+                #expect(result.status == 73, "\(result)")
+                #expect(result.stderr.split(separator: "\n") == [
+                    "sandbox: refused file .bashrc: a name starting with a dot, which no --return pattern names",
+                    "sandbox: refused file ../escaped.csv: not a relative path inside the folder",
+                    "sandbox: refused file .git/hooks/pre-commit: a name starting with a dot, which no --return pattern names",
+                    "sandbox: refused file notes.txt: it matches no --return pattern",
+                    "sandbox: refused file /tmp/pysandbox-forged-absolute.csv: not a relative path inside the folder",
+                    "sandbox: refused file deep/a.csv: it matches no --return pattern",
+                    "sandbox: saved file asked.csv (6 B) to out/asked.csv",
+                ], "\(result.stderr)")
+                #expect(Self.listing(folder) == ["out/.git/hooks/keep", "out/asked.csv"])
+                #expect(!FileManager.default.fileExists(atPath: "/tmp/pysandbox-forged-absolute.csv"))
             }
         }
     }

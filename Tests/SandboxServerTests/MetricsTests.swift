@@ -1,5 +1,6 @@
 import Foundation
 import SandboxProtocol
+import SandboxServer
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -32,6 +33,39 @@ extension SandboxSuite {
                     #expect(metrics["pysandbox_queue_depth"] == 0)
                 }
             }
+        }
+
+        /// Who may read /metrics: a token whenever the service has one (its
+        /// own, or the service's), none with `open`, and nobody with `off`.
+        @Test func metricsNeedATokenWhenTheServiceHasOneAndCanBeOpenOrOff() async throws {
+            @Sendable func status(_ port: Int, _ token: String? = nil) async throws -> Int {
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+                if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+                let (_, response) = try await URLSession.shared.data(for: request)
+                return (response as? HTTPURLResponse)?.statusCode ?? 0
+            }
+            try await TestServer.with(TestServer.configuration { $0.access.tokens = ["s3cret"] }) { (port) async throws in
+                #expect(try await status(port) == 401)
+                #expect(try await status(port, "wrong") == 401)
+                #expect(try await status(port, "s3cret") == 200)
+            }
+            try await TestServer.with(TestServer.configuration {
+                $0.access.tokens = ["s3cret"]
+                $0.access.metrics = .open
+            }) { (port) async throws in
+                #expect(try await status(port) == 200)
+            }
+            try await TestServer.with(TestServer.configuration { $0.access.metrics = .off }) { (port) async throws in
+                #expect(try await status(port) == 404)
+                #expect(try await status(port, "anything") == 404)
+            }
+            // Without tokens the service is open to whoever reaches it, and so are its metrics.
+            try await TestServer.with { (port) async throws in
+                #expect(try await status(port) == 200)
+            }
+            var conflicting = TestServer.configuration { $0.access.metrics = .off }
+            conflicting.access.metricsToken = "m"
+            #expect(throws: ConfigurationError.self) { try conflicting.validate() }
         }
 
         /// The samples of a Prometheus text exposition, by name and labels

@@ -175,7 +175,7 @@ final class RawWebSocket: @unchecked Sendable {
 
     // MARK: - Reading
 
-    private func readHead(within timeout: Duration) async throws -> String {
+    func readHead(within timeout: Duration) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         let separator: [UInt8] = [13, 10, 13, 10]
         while true {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SandboxProtocol
+import SandboxRuntime
 import SandboxServer
 
 /// A real sandboxd on a loopback port, in this process, for one test.
@@ -31,6 +32,22 @@ enum TestServer {
         var logger = logger ?? Logger(label: "test.sandboxd")
         if logger.label == "test.sandboxd" { logger.logLevel = .warning }
         let server = try await SandboxServer.prepare(configuration, logger: logger)
+        return try await serve(server, body)
+    }
+
+    /// A real server whose sandboxes come from `provider` (a seam: a test's
+    /// provider can answer what no real sandbox would), on a loopback port.
+    @discardableResult
+    static func with<T: Sendable>(
+        provider: any SandboxProvider, _ configuration: ServerConfiguration = configuration(),
+        _ body: @Sendable (Int) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "test.sandboxd")
+        logger.logLevel = .warning
+        return try await serve(SandboxServer(configuration: configuration, provider: provider, logger: logger), body)
+    }
+
+    private static func serve<T: Sendable>(_ server: SandboxServer, _ body: @Sendable (Int) async throws -> T) async throws -> T {
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

@@ -63,11 +63,21 @@ struct AccessPolicyTests {
 
     @Test func metricsTakeTheirOwnBearerTokenOnly() {
         var policy = guarded
-        #expect(policy.checkMetrics(request("/metrics")) == nil)
         policy.metricsToken = "metrics-token"
         #expect(policy.checkMetrics(request("/metrics", headers: [(.authorization, "Bearer metrics-token")])) == nil)
         #expect(policy.checkMetrics(request("/metrics", headers: [(.authorization, "Bearer first-token")])) == .wrongToken)
         #expect(policy.checkMetrics(request("/metrics?token=metrics-token")) == .missingToken)
+    }
+
+    /// By default a service with tokens asks one for its metrics too; `open` asks none.
+    @Test func metricsNeedTheServicesTokenUnlessTheyHaveTheirOwnOrAreOpen() {
+        var policy = guarded
+        #expect(policy.checkMetrics(request("/metrics")) == .missingToken)
+        #expect(policy.checkMetrics(request("/metrics", headers: [(.authorization, "Bearer second-token")])) == nil)
+        #expect(policy.checkMetrics(request("/metrics", headers: [(.authorization, "Bearer third-token")])) == .wrongToken)
+        #expect(AccessPolicy().checkMetrics(request("/metrics")) == nil, "a service without tokens")
+        policy.metrics = .open
+        #expect(policy.checkMetrics(request("/metrics")) == nil)
     }
 
     @Test func constantTimeComparisonIsStillAComparison() {
@@ -91,5 +101,20 @@ struct AccessPolicyTests {
         }
         policy.allowedHosts = ["*"]
         #expect(policy.checkHost(request(authority: "evil.example")) == nil)
+    }
+
+    @Test func aHostThatIsNoHostAndPortOrASecondHostIsRefusedAsUnclear() {
+        let policy = AccessPolicy()
+        for host in ["[::1", "::1", "[::1]x", "[::1]:x", "[evil.example]", "localhost:abc", "localhost:123456", "localhost..", "."] {
+            #expect(policy.checkHost(request(authority: host)) == .unclearHost("Host '\(host)' is not host[:port]"), "\(host)")
+        }
+        let twice = request(authority: "localhost", headers: [(AccessPolicy.hostField, "evil.example")])
+        #expect(policy.checkHost(twice) == .unclearHost("more than one Host header"))
+        // A trailing dot, capitals, an empty port: the same names.
+        for host in ["localhost.", "LOCALHOST", "[::1]", "localhost:", "a.localhost.:8765", ""] {
+            #expect(policy.checkHost(request(authority: host)) == nil, "\(host)")
+        }
+        #expect(AccessPolicy.host(of: "Example.org.:443") == .name("Example.org"))
+        #expect(AccessPolicy.host(of: "[::1]:8765") == .address("::1"))
     }
 }

@@ -3,6 +3,9 @@
  *
  *   /            tmpfs, read-only once populated
  *   <ro-binds>   host paths the interpreter needs, read-only, nosuid, nodev
+ *   <ro-copies>  the service's own files (--ro-copy-to), copied into the root
+ *                tmpfs (and bound from there over a path in a bind): no host
+ *                path shows as a mount's root in /proc/self/mountinfo
  *   <symlinks>   e.g. /lib -> usr/lib on merged-/usr hosts
  *   /dev         null, zero, full, random, urandom and the /proc/self/fd links
  *   /proc        a fresh procfs of the run's PID namespace, pids only
@@ -21,13 +24,23 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define STAGING "/tmp"
+/* Where a copy goes when its path lies in a read-only bind: bound from here over it. */
+#define COPY_FOLDER "/etc/pysandbox"
+
+enum {
+    /* The service's files are a few KiB (a font list, a notice); the root tmpfs holds them. */
+    COPY_MAX_BYTES = 1 << 20,
+    COPY_MAX_FILES = 16,
+};
 
 static const char *const device_names[] = {"null", "zero", "full", "random", "urandom"};
 enum { DEVICE_COUNT = sizeof device_names / sizeof device_names[0] };
@@ -116,7 +129,9 @@ static unsigned long locked_flags(const char *path)
 static void open_sources(const struct sandbox_config *config)
 {
     for (int i = 0; i < config->bind_count; i++) {
-        bind_source_fds[i] = open(config->ro_binds[i].source, O_PATH | O_CLOEXEC);
+        /* A copy's source is read (after the staging root hides /tmp), a bind's only named. */
+        int flags = config->ro_binds[i].copy ? O_RDONLY | O_CLOEXEC : O_PATH | O_CLOEXEC;
+        bind_source_fds[i] = open(config->ro_binds[i].source, flags);
         if (bind_source_fds[i] < 0)
             fail_errno("open_bind_source", config->ro_binds[i].source);
     }
@@ -158,18 +173,119 @@ static void bind_at(int source_fd, const char *inside_path, unsigned long extra_
         fail_errno("bind_remount", inside_path);
 }
 
+/* Copies the regular file `source` to `name` in the folder `folder`. */
+static void copy_file(int source, int folder, const char *name, const char *inside_path)
+{
+    struct stat info;
+    if (fstat(source, &info) != 0 || !S_ISREG(info.st_mode) || info.st_size > COPY_MAX_BYTES)
+        fail("copy_source", inside_path); /* not a regular file, or larger than a copy may be */
+    int target = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (target < 0)
+        fail_errno("copy_create", inside_path);
+    for (off_t copied = 0; copied < info.st_size;) {
+        ssize_t count = sendfile(target, source, &copied, (size_t)(info.st_size - copied));
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            fail_errno("copy_write", inside_path); /* errno 0: the file shrank */
+    }
+    close(target);
+}
+
+/* Copies the regular files of the folder `source` (not its subfolders) into `folder`. */
+static void copy_folder(int source, int folder, const char *inside_path)
+{
+    char buffer[4096];
+    int copied = 0;
+    for (;;) {
+        ssize_t length = getdents64(source, buffer, sizeof buffer);
+        if (length < 0)
+            fail_errno("copy_list", inside_path);
+        if (length == 0)
+            return;
+        for (ssize_t offset = 0; offset < length;) {
+            const struct dirent64 *entry = (const struct dirent64 *)(buffer + offset);
+            offset += entry->d_reclen;
+            if (entry->d_type != DT_REG)
+                continue;
+            if (++copied > COPY_MAX_FILES)
+                fail("copy_list", inside_path); /* more files than a copy may hold */
+            int file = openat(source, entry->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            if (file < 0)
+                fail_errno("copy_open", entry->d_name);
+            copy_file(file, folder, entry->d_name, inside_path);
+            close(file);
+        }
+    }
+}
+
+/* A copy of the opened file or folder, in the root tmpfs: at inside_path
+ * when that lies in the root tmpfs, else at COPY_FOLDER/NAME, bound
+ * read-only over inside_path (a file in a read-only bind). mountinfo then
+ * shows no mount, or one whose root is that path of the root tmpfs: the host
+ * path the copy came from shows nowhere. */
+static void copy_at(int source_fd, const char *inside_path)
+{
+    struct stat info, root, parent;
+    if (fstat(source_fd, &info) != 0)
+        fail_errno("copy_source", inside_path);
+    make_parent_dirs(inside_path);
+    char parent_path[4096];
+    snprintf(parent_path, sizeof parent_path, "%s", inside_path);
+    char *slash = strrchr(parent_path, '/');
+    const char *name = slash[1] != '\0' ? inside_path + (slash - parent_path) + 1 : "copy";
+    *(slash == parent_path ? slash + 1 : slash) = '\0';
+    struct staged_path staged_parent, staged_root;
+    if (stat(staged(&staged_root, "/"), &root) != 0 || stat(staged(&staged_parent, parent_path), &parent) != 0)
+        fail_errno("copy_stat", inside_path);
+    bool in_root = parent.st_dev == root.st_dev;
+    char copy_path[4096];
+    snprintf(copy_path, sizeof copy_path, "%s", in_root ? inside_path : COPY_FOLDER "/");
+    if (!in_root)
+        strncat(copy_path, name, sizeof copy_path - strlen(copy_path) - 1);
+    make_parent_dirs(copy_path);
+    struct staged_path staged_copy;
+    staged(&staged_copy, copy_path);
+    if (S_ISDIR(info.st_mode)) {
+        if (mkdir(staged_copy.text, 0755) != 0)
+            fail_errno("copy_mkdir", copy_path);
+        int folder = open(staged_copy.text, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (folder < 0)
+            fail_errno("copy_mkdir", copy_path);
+        copy_folder(source_fd, folder, inside_path);
+        close(folder);
+    } else {
+        int folder = open(staged(&staged_parent, in_root ? parent_path : COPY_FOLDER), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (folder < 0)
+            fail_errno("copy_mkdir", copy_path);
+        copy_file(source_fd, folder, name, inside_path);
+        close(folder);
+    }
+    if (in_root)
+        return;
+    int copy = open(staged_copy.text, O_PATH | O_CLOEXEC);
+    if (copy < 0)
+        fail_errno("copy_open", copy_path);
+    bind_at(copy, inside_path, MS_NODEV | MS_NOEXEC, true);
+    close(copy);
+}
+
 static void mount_staging_root(void)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         fail_errno("make_private", "mount --make-rprivate /");
-    if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=512") != 0)
+    if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m,nr_inodes=512") != 0)
         fail_errno("mount_root_tmpfs", STAGING);
 }
 
 static void mount_read_only_binds(const struct sandbox_config *config)
 {
-    for (int i = 0; i < config->bind_count; i++)
-        bind_at(bind_source_fds[i], config->ro_binds[i].inside, MS_NODEV, true);
+    for (int i = 0; i < config->bind_count; i++) {
+        if (config->ro_binds[i].copy)
+            copy_at(bind_source_fds[i], config->ro_binds[i].inside);
+        else
+            bind_at(bind_source_fds[i], config->ro_binds[i].inside, MS_NODEV, true);
+    }
     for (int i = 0; i < config->symlink_count; i++) {
         struct staged_path link;
         make_parent_dirs(config->symlinks[i].linkpath);

@@ -44,8 +44,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -90,6 +92,39 @@ static int seccomp_program_file(const struct sandbox_config *config)
     return fd;
 }
 
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+/* The fork-run library for the fork server to load (from /proc/self/fd/5):
+ * a sealed memfd copy, so that every run's /proc/self/maps names
+ * "/memfd:pysandbox-fork-run.so", not the host's build folder. */
+static int fork_run_library_file(const struct sandbox_config *config)
+{
+    int library = open(config->fork_run_library, O_RDONLY | O_CLOEXEC);
+    struct stat info;
+    if (library < 0 || fstat(library, &info) != 0)
+        fail_errno("open_fork_run_library", config->fork_run_library);
+    /* MFD_EXEC: executable whatever vm.memfd_noexec defaults to; kernels
+     * before 6.3 know no such flag (EINVAL), and map any memfd. */
+    int fd = memfd_create("pysandbox-fork-run.so", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd < 0 && errno == EINVAL)
+        fd = memfd_create("pysandbox-fork-run.so", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        fail_errno("fork_run_library_memfd", "an executable memfd (vm.memfd_noexec=2 forbids it; use --isolation exec)");
+    for (off_t copied = 0; copied < info.st_size;) {
+        ssize_t count = sendfile(fd, library, &copied, (size_t)(info.st_size - copied));
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            fail_errno("fork_run_library_memfd", "copying the library (errno 0: it shrank)");
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+        fail_errno("fork_run_library_memfd", "sealing the copy");
+    close(library);
+    return fd;
+}
+
 /* Every descriptor the skeleton's init needs lives above HIGH_FD, so
  * placing the fork server's at 3, 5 and 6 clobbers none of them. */
 static void lift(int *fd)
@@ -125,9 +160,7 @@ static void place_fork_server_fds(void *context)
 
 static int start_skeleton(const struct sandbox_config *config, struct skeleton *skeleton, int signal_fd)
 {
-    int library = open(config->fork_run_library, O_RDONLY | O_CLOEXEC);
-    if (library < 0)
-        fail_errno("open_fork_run_library", config->fork_run_library);
+    int library = fork_run_library_file(config);
     int program = seccomp_program_file(config);
     int go[2], outcome[2], zygote[2];
     if (pipe2(go, O_CLOEXEC) != 0 || pipe2(outcome, O_CLOEXEC) != 0 ||

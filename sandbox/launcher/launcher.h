@@ -73,7 +73,10 @@ struct cgroup_spec {
 
 struct bind_spec {
     const char *source; /* on the host */
-    const char *inside; /* in the sandbox: the same path, unless --ro-bind-to */
+    const char *inside; /* in the sandbox: the same path, unless --ro-bind-to or --ro-copy-to */
+    /* --ro-copy-to: a copy in a tmpfs of its own is bound, so that mountinfo
+     * names no host path as the mount's root (filesystem.c, copy_at). */
+    bool copy;
 };
 
 struct sandbox_config {

@@ -13,6 +13,7 @@
 enum option_id {
     OPT_RO_BIND = 256,
     OPT_RO_BIND_TO,
+    OPT_RO_COPY_TO,
     OPT_SYMLINK,
     OPT_ENV,
     OPT_WORKDIR,
@@ -45,6 +46,7 @@ enum option_id {
 static const struct option long_options[] = {
     {"ro-bind", required_argument, NULL, OPT_RO_BIND},
     {"ro-bind-to", required_argument, NULL, OPT_RO_BIND_TO},
+    {"ro-copy-to", required_argument, NULL, OPT_RO_COPY_TO},
     {"symlink", required_argument, NULL, OPT_SYMLINK},
     {"env", required_argument, NULL, OPT_ENV},
     {"workdir", required_argument, NULL, OPT_WORKDIR},
@@ -180,15 +182,16 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
                 bad_option("too many --ro-bind options");
             config->ro_binds[config->bind_count++] = (struct bind_spec){optarg, optarg};
             break;
-        case OPT_RO_BIND_TO: {
-            /* SOURCE:INSIDE, both absolute: a host path shown elsewhere in the sandbox. */
+        case OPT_RO_BIND_TO:
+        case OPT_RO_COPY_TO: {
+            /* SOURCE:INSIDE, both absolute: a host path (or a copy of it) shown elsewhere in the sandbox. */
             char *separator = strchr(optarg, ':');
             if (optarg[0] != '/' || separator == NULL || separator[1] != '/')
-                bad_option("--ro-bind-to needs /SOURCE:/INSIDE");
+                bad_option(option == OPT_RO_BIND_TO ? "--ro-bind-to needs /SOURCE:/INSIDE" : "--ro-copy-to needs /SOURCE:/INSIDE");
             if (config->bind_count == MAX_BINDS)
                 bad_option("too many --ro-bind options");
             *separator = '\0';
-            config->ro_binds[config->bind_count++] = (struct bind_spec){optarg, separator + 1};
+            config->ro_binds[config->bind_count++] = (struct bind_spec){optarg, separator + 1, option == OPT_RO_COPY_TO};
             break;
         }
         case OPT_SYMLINK: {

@@ -36,12 +36,14 @@ struct LauncherCommand: Sendable {
     ) {
         var arguments: [String] = []
         for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
+        // The service's own files are copied in, not bound: a bind's root in
+        // /proc/self/mountinfo would name the service's cache folder.
         if let fontCache = scientific.fontCache {
-            arguments += ["--ro-bind-to", "\(fontCache):\(ScientificStack.fontCacheInside)"]
+            arguments += ["--ro-copy-to", "\(fontCache):\(ScientificStack.fontCacheInside)"]
         }
         // After the interpreter's own binds, which hold the file it covers.
         if let packagesNotice {
-            arguments += ["--ro-bind-to", "\(packagesNotice.marker):\(packagesNotice.inside)"]
+            arguments += ["--ro-copy-to", "\(packagesNotice.marker):\(packagesNotice.inside)"]
         }
         for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
         for variable in Self.environment { arguments += ["--env", variable] }

@@ -23,7 +23,7 @@ enum ServiceCache {
             base = "/tmp/pysandbox-cache-\(geteuid())"
         }
         let directory = base + "/" + name
-        guard !directory.contains(":") else { return nil }  // --ro-bind-to SOURCE:INSIDE
+        guard !directory.contains(":") else { return nil }  // --ro-copy-to SOURCE:INSIDE
         try? FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         for path in [base, directory] {

@@ -39,7 +39,7 @@ extension AccessPolicy.Refusal {
         case .missingToken: "missing token"
         case .wrongToken: "wrong token"
         case .foreignOrigin: "origin"
-        case .foreignHost: "host"
+        case .foreignHost, .unclearHost: "host"
         }
     }
 
@@ -58,6 +58,8 @@ extension AccessPolicy.Refusal {
         case .foreignHost(let host):
             return HTTPFailure(RPCError(
                 .invalidRequest, "\(host) is not a name of this service (see --allow-host)"), status: .forbidden)
+        case .unclearHost(let problem):
+            return HTTPFailure(RPCError(.invalidRequest, problem), status: .badRequest)
         }
     }
 }

@@ -9,12 +9,25 @@ import Glibc
 
 /// Who may use the service: a shared token (when configured) and the origins
 /// browsers may call it from. `/healthz`, `/readyz` and the editor page are
-/// always open; `/metrics` has a token of its own.
+/// always open; `/metrics` as `metrics` says.
 public struct AccessPolicy: Sendable {
+    /// Who may read `/metrics` (`--metrics`).
+    public enum MetricsAccess: String, Sendable, CaseIterable {
+        /// A bearer token whenever the service has one: `metricsToken` if
+        /// set, else any of `tokens`; a service without tokens is open to
+        /// whoever reaches it, and so are its metrics.
+        case token
+        /// No token, even when `/v1/*` needs one (a scraper in a private network).
+        case open
+        /// No `/metrics` at all: 404.
+        case off
+    }
+
     /// Tokens that open `/v1/*`; empty means no token is needed.
     public var tokens: [String] = []
-    /// The token `/metrics` needs; nil leaves it open.
+    /// The token `/metrics` needs instead of the service's (with `metrics` `token`).
     public var metricsToken: String?
+    public var metrics: MetricsAccess = .token
     /// Origins browsers may connect from besides the service's own
     /// (`scheme://host[:port]`, or `*` for any). Requests without an Origin
     /// header (CLIs, scripts) are not browsers and are allowed.
@@ -28,7 +41,8 @@ public struct AccessPolicy: Sendable {
 
     public init() {}
 
-    /// The cookie the editor page sets from its `?token=` so the WebSocket carries it.
+    /// The cookie the server sets when the editor page is opened with `?token=`
+    /// (`TokenCookieMiddleware`), so that the page's WebSocket and requests carry it.
     static let tokenCookie = "pysandbox_token"
 
     enum Refusal: Error, Equatable {
@@ -36,6 +50,8 @@ public struct AccessPolicy: Sendable {
         case wrongToken
         case foreignOrigin(String)
         case foreignHost(String)
+        /// A Host that is no `host[:port]`, or a second one: what it names is not clear.
+        case unclearHost(String)
     }
 
     /// Checks the `Host` a request names, before anything else: a page of
@@ -43,13 +59,21 @@ public struct AccessPolicy: Sendable {
     /// rebinding) has its own name in both `Host` and `Origin`, so the
     /// origin check alone lets it in. Only names are judged: an address in
     /// `Host` is no name an attacker's DNS controls, and a request without
-    /// `Host` (HTTP/1.0, a health check) comes from no browser.
+    /// `Host` (HTTP/1.0, a health check) comes from no browser. A `Host` that
+    /// is not `name[:port]` or `[IPv6][:port]`, and a second `Host` header
+    /// (which a proxy might read instead of the first), are refused.
+    /// `X-Forwarded-Host` is never read: what names the service is its own
+    /// names and `--allow-host`'s, whoever forwards the request.
     func checkHost(_ request: Request) -> Refusal? {
-        guard let authority = request.head.authority, let name = Self.hostName(of: authority),
-              !allows(hostName: name)
-        else { return nil }
-        return .foreignHost(authority)
+        // The first Host became the authority; any other is still among the fields.
+        if request.headers[Self.hostField] != nil { return .unclearHost("more than one Host header") }
+        guard let authority = request.head.authority, !authority.isEmpty else { return nil }
+        guard let host = Self.host(of: authority) else { return .unclearHost("Host '\(authority)' is not host[:port]") }
+        if case .name(let name) = host, !allows(hostName: name) { return .foreignHost(authority) }
+        return nil
     }
+
+    static let hostField = HTTPField.Name("Host")!
 
     func allows(hostName name: String) -> Bool {
         let name = name.lowercased()
@@ -58,14 +82,34 @@ public struct AccessPolicy: Sendable {
         return allowedHosts.contains("*") || allowedHosts.contains { $0.lowercased() == name }
     }
 
-    /// The name in `host[:port]` or `[v6]:port`; nil if it is neither.
-    static func hostName(of authority: String) -> String? {
+    enum Host: Equatable {
+        case address(String)
+        /// Without the one trailing dot a fully qualified name may have: `localhost.` is `localhost`.
+        case name(String)
+    }
+
+    /// What `host[:port]` or `[v6]:port` names; nil if it is neither (a
+    /// bracket not closed or holding no IPv6 address, a port that is not a number).
+    static func host(of authority: String) -> Host? {
+        let host: Substring, port: Substring?
         if authority.hasPrefix("[") {
             guard let end = authority.firstIndex(of: "]") else { return nil }
-            return String(authority[authority.index(after: authority.startIndex)..<end])
+            host = authority[authority.index(after: authority.startIndex)..<end]
+            let rest = authority[authority.index(after: end)...]
+            guard rest.isEmpty || rest.hasPrefix(":") else { return nil }
+            port = rest.isEmpty ? nil : rest.dropFirst()
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, String(host), &v6) == 1 else { return nil }
+        } else {
+            let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            host = parts[0]
+            port = parts.count == 2 ? parts[1] : nil
         }
-        let name = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        return name.isEmpty ? nil : name
+        if let port, port.count > 5 || !port.allSatisfy({ $0.isASCII && $0.isNumber }) { return nil }
+        if isAddress(String(host)) { return .address(String(host)) }
+        let name = host.hasSuffix(".") ? host.dropLast() : host
+        guard !name.isEmpty, !name.hasSuffix(".") else { return nil }
+        return .name(String(name))
     }
 
     private static func isAddress(_ name: String) -> Bool {
@@ -83,9 +127,15 @@ public struct AccessPolicy: Sendable {
         return Self.check(token: Self.presentedToken(in: request), against: tokens)
     }
 
+    /// Checks a token presented on its own (the editor page's `?token=`).
+    func check(token: String) -> Refusal? {
+        Self.check(token: token, against: tokens)
+    }
+
+    /// `Authorization: Bearer` only: what a scraper sends. (`off` has no route to check.)
     func checkMetrics(_ request: Request) -> Refusal? {
-        guard let metricsToken else { return nil }
-        return Self.check(token: Self.bearerToken(in: request), against: [metricsToken])
+        guard metrics == .token else { return nil }
+        return Self.check(token: Self.bearerToken(in: request), against: metricsToken.map { [$0] } ?? tokens)
     }
 
     private static func check(token: String?, against accepted: [String]) -> Refusal? {

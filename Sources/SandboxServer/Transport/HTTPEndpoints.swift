@@ -23,10 +23,12 @@ enum HTTPEndpoints {
         router.post("/v1/run") { request, context in
             try await run(request, from: context.clientAddress, server: server)
         }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: server.metrics.exposition())))
+        if server.configuration.access.metrics != .off {
+            router.get("/metrics") { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: server.metrics.exposition())))
+            }
         }
         // Reached only when the WebSocket router did not upgrade the request.
         router.get(WebSocketEndpoint.path) { request, context -> Response in

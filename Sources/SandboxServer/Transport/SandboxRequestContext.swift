@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import HTTPTypes
@@ -13,6 +14,9 @@ struct SandboxRequestContext: RequestContext, WebSocketRequestContext {
     /// Who the request is from: the peer, or behind a trusted proxy the
     /// client it names (`ClientAddressMiddleware`).
     var clientAddress: String
+    /// Whether the browser reached the service over HTTPS: only behind a
+    /// trusted proxy that says so (`X-Forwarded-Proto`); sandboxd itself speaks plain HTTP.
+    var servedOverHTTPS = false
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -22,8 +26,11 @@ struct SandboxRequestContext: RequestContext, WebSocketRequestContext {
     }
 }
 
-/// Sets `clientAddress` from `X-Forwarded-For` when the peer is a trusted
-/// proxy; first on both routers, so every limit and log uses the real client.
+/// Sets `clientAddress` from `X-Forwarded-For`, and `servedOverHTTPS` from
+/// `X-Forwarded-Proto`, when the peer is a trusted proxy; first on both
+/// routers, so every limit and log uses the real client. From other peers
+/// both headers are ignored; `X-Forwarded-Host` is read from no one (the
+/// names the service answers to are its own and `--allow-host`'s).
 struct ClientAddressMiddleware: RouterMiddleware {
     typealias Context = SandboxRequestContext
     let proxies: TrustedProxies
@@ -33,10 +40,16 @@ struct ClientAddressMiddleware: RouterMiddleware {
         var context = context
         context.clientAddress = proxies.clientAddress(
             peer: context.peerAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        if proxies.trusts(context.peerAddress) {
+            // The first value: the scheme the browser used with the outermost proxy.
+            let scheme = request.headers[values: .xForwardedProto].first?.split(separator: ",").first
+            context.servedOverHTTPS = scheme?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        }
         return try await next(request, context)
     }
 }
 
 extension HTTPField.Name {
     static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
 }

@@ -11,7 +11,9 @@ import Logging
 enum WebEditor {
     static let codeMirrorBasePath = "/vendor/codemirror"
 
-    static func install(on router: Router<SandboxRequestContext>, configuration: ServerConfiguration, logger: Logger) {
+    static func install(
+        on router: Router<SandboxRequestContext>, configuration: ServerConfiguration, tokenCookie: TokenCookieMiddleware, logger: Logger
+    ) {
         guard let root = configuration.webRoot ?? bundledRoot else {
             logger.warning("the web editor's files are missing; GET / serves nothing")
             return
@@ -23,6 +25,8 @@ enum WebEditor {
         // Content-Security-Policy and X-Content-Type-Options: nosniff, from Hummingbird.
         router.add(middleware: ContentSecurityMiddleware(contentSecurityPolicy: PageSecurityHeaders.contentSecurityPolicy))
         router.add(middleware: PageSecurityHeaders())
+        // `/?token=`: the cookie and the redirect, with the page's headers.
+        router.add(middleware: tokenCookie)
         // Revalidated on every load (ETag), so a new sandboxd never serves a stale page.
         router.add(middleware: FileMiddleware(
             root, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true, logger: logger))

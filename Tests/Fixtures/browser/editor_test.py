@@ -209,6 +209,12 @@ class EditorTest:
         self.wait_ready()
         if self.token:
             expect('token' not in self.driver.current_url, f'the token is still in the address: {self.driver.current_url}')
+            # The server keeps it in an HttpOnly cookie: no script of the page can read it.
+            cookies = self.driver.execute_script('return document.cookie')
+            expect('pysandbox_token' not in cookies, f'a script can read the token cookie: {cookies!r}')
+            stored = [c for c in self.driver.get_cookies() if c['name'] == 'pysandbox_token']
+            expect(len(stored) == 1 and stored[0].get('httpOnly') and stored[0].get('sameSite') == 'Strict'
+                   and stored[0].get('path') == '/', f'the token cookie is {stored}')
         editor = self.find('editor')
         notice = self.find('editor-notice')
         classes = (editor.get_attribute('class') or '').split()

@@ -214,18 +214,8 @@
 
   // ------------------------------------------------------------------ access
 
-  /** A token in the page's address (?token=…) becomes a cookie that the
-   *  WebSocket carries, and leaves the address bar (and screenshots). */
-  function adoptToken() {
-    const params = new URLSearchParams(location.search);
-    const token = params.get('token');
-    if (!token) return;
-    const secure = location.protocol === 'https:' ? '; Secure' : '';
-    document.cookie = `pysandbox_token=${encodeURIComponent(token)}; path=/v1; SameSite=Strict${secure}`;
-    params.delete('token');
-    const rest = params.toString();
-    history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
-  }
+  // A token in the page's address (?token=…) is the server's business: it
+  // answers with an HttpOnly cookie and sends the browser back here without it.
 
   /** Why the WebSocket keeps failing, when the server says (browsers hide the upgrade's status). */
   async function refusalReason() {
@@ -241,7 +231,6 @@
 
   // ------------------------------------------------------------------ runs
 
-  adoptToken();
   const client = new SandboxClient();
   let editor = null;
   let output = null;
