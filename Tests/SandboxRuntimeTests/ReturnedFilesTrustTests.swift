@@ -58,7 +58,12 @@ struct ReturnedFilesTrustTests {
         let valid = (0..<1500).map { ("f\($0).csv", Base64.encode([1])) }
         let full = try #require(decode(frame(valid), ["*.csv"]))
         #expect(full.files.count == RunRequest.maxReturnedFiles)
-        #expect(full.omitted.count == 500 && full.omitted.allSatisfy { $0.reason == .overLimit })
+        // The bootstrap lists at most that many itself: entries past it are forged, and not even read.
+        #expect(full.omitted.isEmpty)
+        // A frame of a hundred thousand entries is scanned, not decoded entry by entry.
+        let flood = (0..<100_000).map { ("f\($0).csv", "!") }
+        let flooded = try #require(decode(frame(flood, omitted: flood.map { ($0.0, "unreadable") }), ["*.csv"]))
+        #expect(flooded.files.isEmpty && flooded.omitted.count == RunRequest.maxReturnedFiles)
     }
 
     @Test func theBytesLimitHoldsWhateverTheFrameClaims() throws {
@@ -138,3 +143,4 @@ print(json.dumps(result))
         return output
     }
 }
+

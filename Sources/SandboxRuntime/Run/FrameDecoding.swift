@@ -37,19 +37,17 @@ enum FrameDecoding {
     static func returnedFiles(
         _ payload: [UInt8], patterns: [ReturnPattern], maxBytes: Int
     ) -> (files: [ReturnedFile], omitted: [OmittedFile])? {
-        guard case .object(let frame)? = try? JSONDecoder().decode(JSONValue.self, from: Data(payload)),
-              case .array(let entries)? = frame["files"], case .array(let omittedEntries)? = frame["omitted"]
-        else { return nil }
+        guard let frame = try? JSONDecoder().decode(FilesFrame.self, from: Data(payload)) else { return nil }
         let limit = RunRequest.maxReturnedFiles
         var files: [ReturnedFile] = []
         var omitted: [OmittedFile] = []
         var total = 0
         var seen = Set<String>()
-        for entry in entries {
-            guard case .object(let members) = entry, case .string(let path)? = members["path"],
-                  isInsideWorkdir(path), ReturnPattern.anyMatches(patterns, path), seen.insert(path).inserted
+        for entry in frame.files.entries {
+            guard let path = entry.path, isInsideWorkdir(path), ReturnPattern.anyMatches(patterns, path),
+                  seen.insert(path).inserted
             else { continue }
-            guard case .string(let encoded)? = members["base64"], let content = Base64.decode(encoded) else {
+            guard let encoded = entry.base64, let content = Base64.decode(encoded) else {
                 if omitted.count < limit { omitted.append(OmittedFile(path: path, reason: .unreadable)) }
                 continue
             }
@@ -61,9 +59,8 @@ enum FrameDecoding {
             files.append(ReturnedFile(path: path, content: content))
         }
         let patternTexts = Set(patterns.map(\.text))
-        for entry in omittedEntries where omitted.count < limit {
-            guard case .object(let members) = entry, case .string(let path)? = members["path"],
-                  case .string(let reason)? = members["reason"], let known = OmittedFile.Reason(rawValue: reason)
+        for entry in frame.omitted.entries where omitted.count < limit {
+            guard let path = entry.path, let reason = entry.reason, let known = OmittedFile.Reason(rawValue: reason)
             else { continue }
             let named = switch known {
             case .noMatch, .notCollected: patternTexts.contains(path)
@@ -82,4 +79,41 @@ enum FrameDecoding {
         !path.isEmpty && !path.hasPrefix("/") && !path.utf8.contains(0)
             && !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || $0.isEmpty }
     }
+}
+
+/// The files frame as the bootstrap writes it. Entries are decoded as far
+/// as the bootstrap ever writes them (`RunRequest.maxReturnedFiles` per
+/// list): a forged frame of a million entries costs a scan of its bytes,
+/// not a million values. An entry whose members have other types is read
+/// as having none.
+private struct FilesFrame: Decodable {
+    struct Entry: Decodable {
+        var path: String?
+        var base64: String?
+        var reason: String?
+
+        init(from decoder: any Decoder) throws {
+            let members = try? decoder.container(keyedBy: Key.self)
+            path = try? members?.decodeIfPresent(String.self, forKey: .path)
+            base64 = try? members?.decodeIfPresent(String.self, forKey: .base64)
+            reason = try? members?.decodeIfPresent(String.self, forKey: .reason)
+        }
+
+        private enum Key: String, CodingKey { case path, base64, reason }
+    }
+
+    /// At most `RunRequest.maxReturnedFiles` entries of a JSON array.
+    struct Entries: Decodable {
+        var entries: [Entry] = []
+
+        init(from decoder: any Decoder) throws {
+            var list = try decoder.unkeyedContainer()
+            while !list.isAtEnd, entries.count < RunRequest.maxReturnedFiles {
+                entries.append(try list.decode(Entry.self))
+            }
+        }
+    }
+
+    var files: Entries
+    var omitted: Entries
 }
