@@ -165,10 +165,10 @@ extension SandboxSuite {
             #expect(malformed.verdict.wallMs < 4000)
             let escaping = try await SharedSandbox.get().collect(RunRequest(
                 code: preamble + #"""
-                    payload = b'{"files": [{"path": "../../etc/passwd", "base64": "AA=="}, {"path": "ok", "base64": "AA=="}], "omitted": []}'
+                    payload = b'{"files": [{"path": "../../etc/passwd", "base64": "AA=="}, {"path": "ok", "base64": "AA=="}, {"path": "unasked", "base64": "AA=="}], "omitted": []}'
                     os.write(1, marker + b"files %d\n" % len(payload) + payload)
                     os._exit(0)
-                    """#, returnFiles: ["x"]))
+                    """#, returnFiles: ["ok"]))
             #expect(escaping.verdict.files == [ReturnedFile(path: "ok", content: [0])])
             let broken = try await SharedSandbox.get().collect(RunRequest(
                 code: preamble + "os.write(1, marker + b'display 10\\n{\"data\":1}')\nprint('fine')"))

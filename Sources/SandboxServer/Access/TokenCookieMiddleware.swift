@@ -34,7 +34,7 @@ struct TokenCookieMiddleware: RouterMiddleware {
                 throw refusal.failure
             }
             response.setCookie(Self.cookie(token, secure: context.servedOverHTTPS))
-            // The cookie pages before 0.9.0 set themselves (path /v1): gone, so that it cannot shadow this one.
+            // The cookie pages before 0.10.0 set themselves (path /v1): gone, so that it cannot shadow this one.
             response.headers.append(HTTPField(name: .setCookie, value: "\(AccessPolicy.tokenCookie)=; Path=/v1; Max-Age=0"))
         }
         return response
