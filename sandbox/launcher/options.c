@@ -170,6 +170,16 @@ int parse_run_options(int argc, char **argv, struct sandbox_config *config)
     return 0;
 }
 
+int parse_run_message(char *text, size_t length, struct sandbox_config *config)
+{
+    char *argv[MAX_RUN_ARGS + 1];
+    int argc = 0;
+    for (size_t offset = 0; offset < length && argc < MAX_RUN_ARGS; offset += strlen(text + offset) + 1)
+        argv[argc++] = text + offset;
+    argv[argc] = NULL;
+    return parse_run_options(argc, argv, config);
+}
+
 int parse_options(int argc, char **argv, struct sandbox_config *config)
 {
     set_defaults(config);

@@ -33,36 +33,7 @@ static bool read_cpu_ticks(pid_t pid, uint64_t *ticks)
 {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (read_small_file(path, text, sizeof text) < 0)
-        return false;
-    char *cursor = strrchr(text, ')'); /* the command name may hold spaces and parentheses */
-    if (cursor == NULL)
-        return false;
-    cursor++;
-    /* After the name: state (field 3) ... utime is field 14. */
-    for (int field = 3; field < 14; field++) {
-        cursor = strchr(cursor + 1, ' ');
-        if (cursor == NULL)
-            return false;
-    }
-    uint64_t total = 0;
-    for (int field = 14; field <= 17; field++) {
-        char *end = NULL;
-        long long value = strtoll(cursor, &end, 10);
-        if (end == cursor)
-            return false;
-        total += value > 0 ? (uint64_t)value : 0;
-        cursor = end;
-    }
-    *ticks = total;
-    return true;
-}
-
-/* The value of the "Key:   N kB" line of /proc text, in bytes; 0 without one. */
-static uint64_t kb_field(const char *text, const char *key)
-{
-    const char *line = strstr(text, key);
-    return line != NULL ? strtoull(line + strlen(key), NULL, 10) * 1024 : 0;
+    return read_small_file(path, text, sizeof text) >= 0 && parse_stat_cpu_ticks(text, ticks);
 }
 
 /* Anonymous and shared memory (resident, or each one's share); and from
@@ -73,10 +44,7 @@ static uint64_t read_memory(pid_t pid, bool proportional, uint64_t *peak_residen
     snprintf(path, sizeof path, proportional ? "/proc/%d/smaps_rollup" : "/proc/%d/status", (int)pid);
     if (read_small_file(path, text, sizeof text) < 0)
         return 0;
-    if (proportional)
-        return kb_field(text, "\nPss_Anon:") + kb_field(text, "\nPss_Shmem:");
-    *peak_resident = kb_field(text, "\nVmHWM:");
-    return kb_field(text, "\nRssAnon:") + kb_field(text, "\nRssShmem:");
+    return parse_process_memory(text, proportional, peak_resident);
 }
 
 /* Pushes the children of every thread of `pid`. */
