@@ -17,8 +17,12 @@ bool parse_stat_cpu_ticks(const char *text, uint64_t *ticks)
     if (cursor == NULL)
         return false;
     cursor++;
-    /* After the name: state (field 3) ... utime is field 14. */
+    /* After the name: state (field 3) ... utime is field 14. The cursor is
+     * on the space before each field, or on the NUL of a text cut after the
+     * name: the search must not start past it. */
     for (int field = 3; field < 14; field++) {
+        if (*cursor == '\0')
+            return false;
         cursor = strchr(cursor + 1, ' ');
         if (cursor == NULL)
             return false;
