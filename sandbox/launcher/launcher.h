@@ -171,6 +171,12 @@ struct run_census {
 bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool proportional,
                      struct run_census *census);
 
+/* a + b, or UINT64_MAX if that does not fit: a usage that wrapped would read as under its limit. */
+static inline uint64_t add_saturating(uint64_t a, uint64_t b)
+{
+    return a <= UINT64_MAX - b ? a + b : UINT64_MAX;
+}
+
 /* proc_text.c: the text of /proc and cgroup files (NUL-terminated), parsed;
  * no I/O, nothing reported. */
 /* utime + stime + cutime + cstime of /proc/PID/stat, in clock ticks; false if it is not there. */

@@ -103,7 +103,7 @@ bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool pro
     uint64_t ticks = 0;
     if (!read_cpu_ticks(init, &ticks))
         return false;
-    census->memory_bytes = run_file_bytes(init, workdir) + run_socket_bytes(socket_probe);
+    census->memory_bytes = add_saturating(run_file_bytes(init, workdir), run_socket_bytes(socket_probe));
     int count = 0;
     push_children(init, pending, &count);
     while (count > 0) {
@@ -111,13 +111,13 @@ bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool pro
         uint64_t process_ticks = 0;
         if (!read_cpu_ticks(pid, &process_ticks))
             continue; /* it ended meanwhile: its parent's cutime has it, or will */
-        ticks += process_ticks;
+        ticks = add_saturating(ticks, process_ticks);
         uint64_t peak_resident = 0;
-        census->memory_bytes += read_memory(pid, proportional, &peak_resident);
+        census->memory_bytes = add_saturating(census->memory_bytes, read_memory(pid, proportional, &peak_resident));
         if (peak_resident > census->largest_resident_bytes)
             census->largest_resident_bytes = peak_resident;
         push_children(pid, pending, &count);
     }
-    census->cpu_us = ticks * 1000000u / (uint64_t)ticks_per_second;
+    census->cpu_us = ticks <= UINT64_MAX / 1000000u ? ticks * 1000000u / (uint64_t)ticks_per_second : UINT64_MAX;
     return true;
 }
