@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct sandbox_config config;
     jmp_buf back;
     fuzz_fail_return = &back;
+    opterr = 0; /* getopt says nothing of unknown options: the log would fill with it */
     optind = 0;
     if (setjmp(back) == 0) {
         parse_options(argc, argv, &config);
