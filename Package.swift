@@ -206,7 +206,7 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Tests",
-            exclude: ["Fixtures"],
+            exclude: ["Fixtures", "Fuzz"],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),
     ]

@@ -155,11 +155,6 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
-}
-
 enum System {
     static var coreCount: Int {
         #if canImport(Glibc)

@@ -52,15 +52,7 @@ static uint64_t read_keyed(const char *dir, const char *name, const char *key)
     char text[2048];
     if (read_file(dir, name, text, sizeof text) < 0)
         return 0;
-    size_t key_length = strlen(key);
-    for (char *line = text; line != NULL && *line != '\0';) {
-        if (strncmp(line, key, key_length) == 0 && line[key_length] == ' ')
-            return strtoull(line + key_length + 1, NULL, 10);
-        line = strchr(line, '\n');
-        if (line != NULL)
-            line++;
-    }
-    return 0;
+    return parse_keyed_number(text, key);
 }
 
 /* Each step reports its own failure and says whether it worked. */

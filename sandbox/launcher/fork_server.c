@@ -56,7 +56,6 @@
 enum {
     SERVICE_FD = 3,
     KILL_GRACE_MS = 1000,
-    MAX_RUN_ARGS = 64,
     /* Descriptors for the skeleton are moved this high before being placed. */
     HIGH_FD = 100,
 };
@@ -234,8 +233,7 @@ static pid_t pid_of(int pid_fd)
     snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pid_fd);
     if (read_small_file(path, text, sizeof text) < 0)
         return -1;
-    const char *line = strstr(text, "Pid:");
-    return line != NULL ? (pid_t)strtol(line + 4, NULL, 10) : -1;
+    return parse_fdinfo_pid(text);
 }
 
 static void end_run(struct run *run)
@@ -272,13 +270,8 @@ static void begin_run(const struct sandbox_config *config, struct skeleton *skel
     *run = (struct run){.active = true, .config = *config, .status_fd = fds[4], .stop_fd = fds[5],
                         .go_fd = -1, .outcome_fd = -1, .pid_fd = -1, .timer_fd = -1, .cgroup = &cgroup};
     report_to(run->status_fd);
-    char *argv[MAX_RUN_ARGS + 1];
-    int argc = 0;
-    for (size_t offset = 0; offset < length && argc < MAX_RUN_ARGS; offset += strlen(text + offset) + 1)
-        argv[argc++] = text + offset;
-    argv[argc] = NULL;
     int go[2], outcome[2];
-    bool started = parse_run_options(argc, argv, &run->config) == 0 &&
+    bool started = parse_run_message(text, length, &run->config) == 0 &&
                    cgroup_begin_run(&cgroup, &run->config.cgroup) == 0;
     if (started && (pipe2(go, O_CLOEXEC) != 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, outcome) != 0)) {
         report_failure_errno("pipe", errno, "the run's go and outcome channels");

@@ -53,6 +53,7 @@ enum {
     MAX_BINDS = 32,
     MAX_SYMLINKS = 16,
     MAX_ENV = 32,
+    MAX_RUN_ARGS = 64, /* words of a fork-server run message */
 };
 
 struct symlink_spec {
@@ -110,6 +111,10 @@ int parse_options(int argc, char **argv, struct sandbox_config *config);
 /* A fork-server run's limits (the limit options only) over a copy of the
  * slot's config; reports and returns -1 on a bad option. `argv[0]` is skipped. */
 int parse_run_options(int argc, char **argv, struct sandbox_config *config);
+/* A fork-server run message: NUL-separated words ("run\0--memory\0N\0..."),
+ * `text[length]` a NUL, at most MAX_RUN_ARGS of them read, parsed by
+ * parse_run_options. The words point into `text`. */
+int parse_run_message(char *text, size_t length, struct sandbox_config *config);
 
 /* seccomp_policy.c. Without a cgroup that counts CPU time, the run's CPU
  * time is what init reaps, so no process may have its children reaped
@@ -165,6 +170,27 @@ struct run_census {
 /* false, without a report, once init is gone. */
 bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool proportional,
                      struct run_census *census);
+
+/* a + b, or UINT64_MAX if that does not fit: a usage that wrapped would read as under its limit. */
+static inline uint64_t add_saturating(uint64_t a, uint64_t b)
+{
+    return a <= UINT64_MAX - b ? a + b : UINT64_MAX;
+}
+
+/* proc_text.c: the text of /proc and cgroup files (NUL-terminated), parsed;
+ * no I/O, nothing reported. */
+/* utime + stime + cutime + cstime of /proc/PID/stat, in clock ticks; false if it is not there. */
+bool parse_stat_cpu_ticks(const char *text, uint64_t *ticks);
+/* The value of the "Key:   N kB" line of /proc text (key with its newline and colon), in bytes; 0 without one. */
+uint64_t parse_kb_field(const char *text, const char *key);
+/* Anonymous and shared memory of /proc/PID/status (resident, with the
+ * largest resident set in *peak_resident) or, `proportional`, of
+ * smaps_rollup (each process's share), in bytes. */
+uint64_t parse_process_memory(const char *text, bool proportional, uint64_t *peak_resident);
+/* "key N" in a flat-keyed cgroup file (memory.events, cpu.stat); 0 without one. */
+uint64_t parse_keyed_number(const char *text, const char *key);
+/* The "Pid:" of a pidfd's /proc/self/fdinfo text; -1 without one. */
+pid_t parse_fdinfo_pid(const char *text);
 
 /* socket_memory.c: data queued in the run's sockets, which no rlimit counts. */
 void send_socket_memory_probe(int channel);    /* init, in the run's network namespace; exits on failure */

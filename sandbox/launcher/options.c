@@ -82,17 +82,31 @@ static _Noreturn void bad_option(const char *detail)
     fail("options", detail);
 }
 
-static uint64_t parse_number(const char *name, const char *text)
+/* A whole number of at most `max`, in decimal digits alone (strtoull would
+ * also take leading blanks, a sign, and a minus wrapped around); false, with
+ * what is wrong in `detail`, for anything else. */
+static bool read_number(const char *name, const char *text, uint64_t max, uint64_t *value, char *detail,
+                        size_t size)
 {
     char *end = NULL;
     errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
-        char detail[256];
-        snprintf(detail, sizeof detail, "--%s needs a non-negative integer, got '%s'", name, text);
-        bad_option(detail);
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || errno != 0 || *end != '\0' || parsed > max) {
+        snprintf(detail, size, "--%s needs an integer from 0 to %" PRIu64 ", got '%s'", name, max, text);
+        return false;
     }
-    return (uint64_t)value;
+    *value = (uint64_t)parsed;
+    return true;
+}
+
+/* parse_options's numbers: a bad one ends the launcher. */
+static uint64_t parse_number(const char *name, const char *text, uint64_t max)
+{
+    uint64_t value = 0;
+    char detail[256];
+    if (!read_number(name, text, max, &value, detail, sizeof detail))
+        bad_option(detail);
+    return value;
 }
 
 static void require_absolute(const char *name, const char *path)
@@ -136,25 +150,42 @@ static void set_defaults(struct sandbox_config *config)
     set_cpu_time(config, 10000);
 }
 
-/* The options that may differ from run to run. */
-static bool apply_limit_option(int option, const char *value, struct sandbox_config *config)
+/* The largest of each number: what the launcher computes from it must not wrap. */
+static const uint64_t MAX_CPU_TIME_MS = UINT64_MAX / 1000; /* in microseconds, cpu_time_us */
+static const uint64_t MAX_CPU_MILLICORES = UINT64_MAX / 100000; /* times the CFS period, cgroup.c */
+static const uint64_t MAX_ID = UINT32_MAX - 1; /* uid_t and gid_t; (uid_t)-1 is no id */
+
+/* The options that may differ from run to run: 1 if `option` is one and its
+ * value is good, 0 if it is not one of them, -1 for a bad value (said in `detail`). */
+static int apply_limit_option(int option, const char *value, struct sandbox_config *config, char *detail,
+                              size_t size)
 {
+    uint64_t number = 0;
+    const char *name = NULL;
+    uint64_t max = UINT64_MAX;
+    uint64_t *field = NULL;
     switch (option) {
-    case OPT_CPU_TIME_MS: set_cpu_time(config, parse_number("cpu-time-ms", value)); break;
-    case OPT_ADDRESS_SPACE: config->rlimits.address_space_bytes = parse_number("address-space", value); break;
-    case OPT_FILE_SIZE: config->rlimits.file_size_bytes = parse_number("file-size", value); break;
-    case OPT_OPEN_FILES: config->rlimits.open_files = parse_number("open-files", value); break;
-    case OPT_PROCESSES: config->rlimits.processes = parse_number("processes", value); break;
-    case OPT_STACK: config->rlimits.stack_bytes = parse_number("stack", value); break;
-    case OPT_WORKDIR_BYTES: config->workdir_bytes = parse_number("workdir-bytes", value); break;
-    case OPT_WORKDIR_INODES: config->workdir_inodes = parse_number("workdir-inodes", value); break;
-    case OPT_CPU_MILLICORES: config->cgroup.cpu_millicores = parse_number("cpu-millicores", value); break;
-    case OPT_MEMORY: config->cgroup.memory_bytes = parse_number("memory", value); break;
-    case OPT_PIDS: config->cgroup.pids_max = parse_number("pids", value); break;
-    case OPT_SESSION: config->session = true; break;
-    default: return false;
+    case OPT_CPU_TIME_MS: name = "cpu-time-ms"; max = MAX_CPU_TIME_MS; break;
+    case OPT_ADDRESS_SPACE: name = "address-space"; field = &config->rlimits.address_space_bytes; break;
+    case OPT_FILE_SIZE: name = "file-size"; field = &config->rlimits.file_size_bytes; break;
+    case OPT_OPEN_FILES: name = "open-files"; field = &config->rlimits.open_files; break;
+    case OPT_PROCESSES: name = "processes"; field = &config->rlimits.processes; break;
+    case OPT_STACK: name = "stack"; field = &config->rlimits.stack_bytes; break;
+    case OPT_WORKDIR_BYTES: name = "workdir-bytes"; field = &config->workdir_bytes; break;
+    case OPT_WORKDIR_INODES: name = "workdir-inodes"; field = &config->workdir_inodes; break;
+    case OPT_CPU_MILLICORES: name = "cpu-millicores"; max = MAX_CPU_MILLICORES; field = &config->cgroup.cpu_millicores; break;
+    case OPT_MEMORY: name = "memory"; field = &config->cgroup.memory_bytes; break;
+    case OPT_PIDS: name = "pids"; field = &config->cgroup.pids_max; break;
+    case OPT_SESSION: config->session = true; return 1;
+    default: return 0;
     }
-    return true;
+    if (!read_number(name, value, max, &number, detail, size))
+        return -1;
+    if (option == OPT_CPU_TIME_MS)
+        set_cpu_time(config, number);
+    else
+        *field = number;
+    return 1;
 }
 
 int parse_run_options(int argc, char **argv, struct sandbox_config *config)
@@ -162,12 +193,23 @@ int parse_run_options(int argc, char **argv, struct sandbox_config *config)
     optind = 0; /* glibc: start over */
     int option;
     while ((option = getopt_long(argc, argv, "+", long_options, NULL)) != -1) {
-        if (!apply_limit_option(option, optarg, config)) {
-            report_failure("run_options", "only limit options may differ from run to run");
+        char detail[256] = "only limit options may differ from run to run";
+        if (apply_limit_option(option, optarg, config, detail, sizeof detail) != 1) {
+            report_failure("run_options", detail);
             return -1;
         }
     }
     return 0;
+}
+
+int parse_run_message(char *text, size_t length, struct sandbox_config *config)
+{
+    char *argv[MAX_RUN_ARGS + 1];
+    int argc = 0;
+    for (size_t offset = 0; offset < length && argc < MAX_RUN_ARGS; offset += strlen(text + offset) + 1)
+        argv[argc++] = text + offset;
+    argv[argc] = NULL;
+    return parse_run_options(argc, argv, config);
 }
 
 int parse_options(int argc, char **argv, struct sandbox_config *config)
@@ -218,10 +260,10 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
             config->workdir = optarg;
             break;
         case OPT_HOSTNAME: config->hostname = optarg; break;
-        case OPT_UID: config->inside_uid = (uid_t)parse_number("uid", optarg); break;
-        case OPT_GID: config->inside_gid = (gid_t)parse_number("gid", optarg); break;
-        case OPT_OUTSIDE_UID: config->outside_uid = (uid_t)parse_number("outside-uid", optarg); break;
-        case OPT_OUTSIDE_GID: config->outside_gid = (gid_t)parse_number("outside-gid", optarg); break;
+        case OPT_UID: config->inside_uid = (uid_t)parse_number("uid", optarg, MAX_ID); break;
+        case OPT_GID: config->inside_gid = (gid_t)parse_number("gid", optarg, MAX_ID); break;
+        case OPT_OUTSIDE_UID: config->outside_uid = (uid_t)parse_number("outside-uid", optarg, MAX_ID); break;
+        case OPT_OUTSIDE_GID: config->outside_gid = (gid_t)parse_number("outside-gid", optarg, MAX_ID); break;
         case OPT_CGROUP2: require_absolute("cgroup2", optarg); config->cgroup.v2_parent = optarg; break;
         case OPT_CGROUP1_MEMORY:
             require_absolute("cgroup1-memory", optarg);
@@ -244,9 +286,11 @@ int parse_options(int argc, char **argv, struct sandbox_config *config)
             require_absolute("fork-run-library", optarg);
             config->fork_run_library = optarg;
             break;
-        default:
-            if (!apply_limit_option(option, optarg, config))
-                bad_option("unknown option (see sandbox/launcher/options.c)");
+        default: {
+            char detail[256] = "unknown option (see sandbox/launcher/options.c)";
+            if (apply_limit_option(option, optarg, config, detail, sizeof detail) != 1)
+                bad_option(detail);
+        }
         }
     }
     if (optind >= argc)

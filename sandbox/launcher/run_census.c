@@ -33,36 +33,7 @@ static bool read_cpu_ticks(pid_t pid, uint64_t *ticks)
 {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (read_small_file(path, text, sizeof text) < 0)
-        return false;
-    char *cursor = strrchr(text, ')'); /* the command name may hold spaces and parentheses */
-    if (cursor == NULL)
-        return false;
-    cursor++;
-    /* After the name: state (field 3) ... utime is field 14. */
-    for (int field = 3; field < 14; field++) {
-        cursor = strchr(cursor + 1, ' ');
-        if (cursor == NULL)
-            return false;
-    }
-    uint64_t total = 0;
-    for (int field = 14; field <= 17; field++) {
-        char *end = NULL;
-        long long value = strtoll(cursor, &end, 10);
-        if (end == cursor)
-            return false;
-        total += value > 0 ? (uint64_t)value : 0;
-        cursor = end;
-    }
-    *ticks = total;
-    return true;
-}
-
-/* The value of the "Key:   N kB" line of /proc text, in bytes; 0 without one. */
-static uint64_t kb_field(const char *text, const char *key)
-{
-    const char *line = strstr(text, key);
-    return line != NULL ? strtoull(line + strlen(key), NULL, 10) * 1024 : 0;
+    return read_small_file(path, text, sizeof text) >= 0 && parse_stat_cpu_ticks(text, ticks);
 }
 
 /* Anonymous and shared memory (resident, or each one's share); and from
@@ -73,10 +44,7 @@ static uint64_t read_memory(pid_t pid, bool proportional, uint64_t *peak_residen
     snprintf(path, sizeof path, proportional ? "/proc/%d/smaps_rollup" : "/proc/%d/status", (int)pid);
     if (read_small_file(path, text, sizeof text) < 0)
         return 0;
-    if (proportional)
-        return kb_field(text, "\nPss_Anon:") + kb_field(text, "\nPss_Shmem:");
-    *peak_resident = kb_field(text, "\nVmHWM:");
-    return kb_field(text, "\nRssAnon:") + kb_field(text, "\nRssShmem:");
+    return parse_process_memory(text, proportional, peak_resident);
 }
 
 /* Pushes the children of every thread of `pid`. */
@@ -135,7 +103,7 @@ bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool pro
     uint64_t ticks = 0;
     if (!read_cpu_ticks(init, &ticks))
         return false;
-    census->memory_bytes = run_file_bytes(init, workdir) + run_socket_bytes(socket_probe);
+    census->memory_bytes = add_saturating(run_file_bytes(init, workdir), run_socket_bytes(socket_probe));
     int count = 0;
     push_children(init, pending, &count);
     while (count > 0) {
@@ -143,13 +111,13 @@ bool take_run_census(pid_t init, const char *workdir, int socket_probe, bool pro
         uint64_t process_ticks = 0;
         if (!read_cpu_ticks(pid, &process_ticks))
             continue; /* it ended meanwhile: its parent's cutime has it, or will */
-        ticks += process_ticks;
+        ticks = add_saturating(ticks, process_ticks);
         uint64_t peak_resident = 0;
-        census->memory_bytes += read_memory(pid, proportional, &peak_resident);
+        census->memory_bytes = add_saturating(census->memory_bytes, read_memory(pid, proportional, &peak_resident));
         if (peak_resident > census->largest_resident_bytes)
             census->largest_resident_bytes = peak_resident;
         push_children(pid, pending, &count);
     }
-    census->cpu_us = ticks * 1000000u / (uint64_t)ticks_per_second;
+    census->cpu_us = ticks <= UINT64_MAX / 1000000u ? ticks * 1000000u / (uint64_t)ticks_per_second : UINT64_MAX;
     return true;
 }

@@ -30,7 +30,9 @@ static void begin_cell(struct run *run, uint64_t cpu_limit_us)
      * watch starts later, from 0, and takes the cell's limit then. */
     run->cell_cpu_base_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
     cgroup_reset_peak(run->cgroup);
-    run->cell_cpu_limit_us = run->cell_cpu_base_us + (cpu_limit_us > 0 ? cpu_limit_us : 1);
+    /* Saturated: a sum that wrapped would put the limit behind the cell, or at 0, which is none. */
+    uint64_t allowed = cpu_limit_us > 0 ? cpu_limit_us : 1;
+    run->cell_cpu_limit_us = allowed <= UINT64_MAX - run->cell_cpu_base_us ? run->cell_cpu_base_us + allowed : UINT64_MAX;
     run->watch.cell_cpu_limit_us = run->cell_cpu_limit_us;
     run->watch.cell_limit_reached = false;
     tell_pid1(run, RESUME_REQUEST);

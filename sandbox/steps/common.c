@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -66,7 +67,8 @@ int parse_pid_list(const char *text, pid_t *pids, int max)
         long pid = strtol(cursor, &end, 10);
         if (end == cursor)
             break;
-        if (pid > 0)
+        /* A number beyond pid_t would wrap to another process's pid, or a negative one. */
+        if (pid > 0 && pid <= INT_MAX)
             pids[count++] = (pid_t)pid;
         cursor = end;
     }

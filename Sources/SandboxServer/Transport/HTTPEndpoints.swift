@@ -93,22 +93,8 @@ enum HTTPEndpoints {
         } catch {
             throw HTTPFailure(.invalidRequest("the body is larger than \(limit) bytes"), status: .contentTooLarge)
         }
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView))
-        } catch {
-            throw HTTPFailure(RPCError(.parseError, "the body is not valid JSON"))
-        }
         do throws(RPCError) {
-            guard case .object(let params) = value else { throw .invalidParams("the body must be a JSON object of run params") }
-            let runParams = try RunParams(params: params)
-            if runParams.session != nil {
-                throw .invalidParams("session: needs the WebSocket endpoint /v1/ws")
-            }
-            if runParams.interactive == true {
-                throw .invalidParams("interactive: needs the WebSocket endpoint /v1/ws")
-            }
-            return try server.admission.admit(runParams)
+            return try server.admission.admit(RunBody.params(body.readableBytesView))
         } catch {
             throw HTTPFailure(error)
         }

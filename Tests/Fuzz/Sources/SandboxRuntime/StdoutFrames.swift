@@ -1,0 +1,1 @@
+../../../../Sources/SandboxRuntime/Run/StdoutFrames.swift

@@ -1,0 +1,1 @@
+../../../../Sources/SandboxServer/ConfigurationError.swift

@@ -1,0 +1,1 @@
+../../../../Sources/SandboxServer/Runs/RunAdmission.swift

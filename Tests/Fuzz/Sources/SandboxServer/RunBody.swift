@@ -1,0 +1,1 @@
+../../../../Sources/SandboxServer/Transport/RunBody.swift

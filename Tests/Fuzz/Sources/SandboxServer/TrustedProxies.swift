@@ -1,0 +1,1 @@
+../../../../Sources/SandboxServer/Access/TrustedProxies.swift

@@ -1,0 +1,114 @@
+/*
+ * A session's words on its stop socket (session_cells.c's
+ * read_session_words): 'b' and eight bytes (the cell's CPU limit in
+ * microseconds), 'e', 'i'; anything else stops the session. The input is
+ * written to a stream socket in pieces (the first byte says how long each
+ * is), and the words are read as the slot reads them, piece after piece.
+ * The run's other parts (its pid 1, the limit watch, the cgroup) are stubs
+ * that record what they were told. Checked: a word is never read past its
+ * buffer; a cell that runs has its CPU limit ahead of where it began.
+ */
+#include "fuzz_stubs.h"
+#include "fork_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The run's CPU time so far, as the limit watch would read it: it grows with every reading. */
+static uint64_t cpu_now_us;
+
+uint64_t current_run_cpu_us(const struct limit_watch *watch)
+{
+    (void)watch;
+    return cpu_now_us += 1500;
+}
+
+void read_run_usage(const struct limit_watch *watch, struct run_usage *usage)
+{
+    *usage = (struct run_usage){.cpu_us = current_run_cpu_us(watch), .largest_resident_bytes = 1 << 20};
+}
+
+void rearm_limit_watch(struct limit_watch *watch)
+{
+    (void)watch;
+}
+
+void cgroup_reset_peak(const struct cgroup_handle *cgroup)
+{
+    (void)cgroup;
+}
+
+void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes, uint64_t *oom_kills)
+{
+    (void)cgroup;
+    *peak_bytes = 1 << 20;
+    *oom_kills = 0;
+}
+
+void stop_run(struct run *run, enum run_stop reason)
+{
+    if (run->stop == RUN_GOING)
+        run->stop = reason;
+}
+
+void tell_pid1(const struct run *run, char request)
+{
+    (void)run;
+    (void)request;
+}
+
+static void check(bool condition, const char *what)
+{
+    if (!condition) {
+        fprintf(stderr, "fuzz_session_words: %s\n", what);
+        abort();
+    }
+}
+
+static void check_run(const struct run *run)
+{
+    check(run->word_length < sizeof run->word, "a partial word as long as its buffer");
+    if (run->cell_running)
+        check(run->cell_cpu_limit_us > run->cell_cpu_base_us && run->watch.cell_cpu_limit_us == run->cell_cpu_limit_us,
+              "a running cell's CPU limit is not ahead of where it began (a wrapped sum?)");
+    else
+        check(run->watch.cell_cpu_limit_us == 0, "a cell limit is watched with no cell running");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2 || size > 4096)
+        return 0;
+    size_t piece = (size_t)(data[0] % 16) + 1;
+    data++;
+    size--;
+    int sockets[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+        abort();
+    static struct cgroup_handle cgroup;
+    static struct sandbox_config config;
+    struct run run = {.active = true, .config = config, .stop_fd = sockets[0], .go_fd = -1, .outcome_fd = -1,
+                      .pid_fd = (data[0] & 1) ? 7 : -1, .timer_fd = -1, .cgroup = &cgroup};
+    run.watch.config = &run.config;
+    cpu_now_us = 1000000;
+    for (size_t offset = 0; offset < size && run.stop == RUN_GOING; offset += piece) {
+        size_t count = size - offset < piece ? size - offset : piece;
+        if (write(sockets[1], data + offset, count) != (ssize_t)count)
+            abort();
+        read_session_words(&run);
+        check_run(&run);
+    }
+    close(sockets[1]);
+    if (run.stop == RUN_GOING) {
+        read_session_words(&run); /* the socket's end */
+        check(run.stop == STOPPED_BY_SERVICE, "the socket's end did not stop the session");
+    }
+    if (run.cell_running)
+        end_cell(&run);
+    check_run(&run);
+    close(sockets[0]);
+    return 0;
+}
