@@ -111,8 +111,9 @@ struct Chaos {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<clients {
+                // Each phase's clients have indices of their own, so that no two runs share a tag.
                 let client = ChaosClient(
-                    index: index, port: server.port, ledger: ledger, deadline: deadline,
+                    index: Int(seedOffset / 100) + index, port: server.port, ledger: ledger, deadline: deadline,
                     seed: seed &+ seedOffset &+ UInt64(index) &* 7919)
                 group.addTask { await client.work() }
             }
@@ -321,6 +322,9 @@ actor ChaosLedger {
         untaggedKills.contains { $0 >= start }
     }
 
+    private var kinds: [String: String] = [:]
+    func label(_ tag: String, _ kind: String) { kinds[tag] = kind }
+
     func end(_ tags: [String]) {
         let now = ContinuousClock.now
         for tag in tags where ended[tag] == nil { ended[tag] = now }
@@ -332,6 +336,8 @@ actor ChaosLedger {
         reported.insert(process.pid)
         return ContinuousClock.now - end
     }
+
+    func kind(of tag: String) -> String { kinds[tag] ?? "?" }
 
     func figures(duration: Duration, before: ServerResources, after: ServerResources, seed: UInt64) -> String {
         func n(_ key: String) -> Int { counts[key] ?? 0 }
@@ -405,7 +411,8 @@ struct ChaosWatcher: Sendable {
             }
             for process in ProcessTree().descendants(of: server.pid) where ChaosTag.isTag(process.name) {
                 if let late = await ledger.outlived(process, grace: Self.grace) {
-                    await ledger.problem("a process of run \(process.name) outlived it by \(late): \(process)")
+                    let parent = HostProcess(pid: process.parent).map { "\($0)" } ?? "gone"
+                    await ledger.problem("a process of run \(process.name) (\(await ledger.kind(of: process.name))) outlived it by \(late): \(process); its parent \(parent)")
                 }
             }
             // An orphan seen twice, 3 s apart, is not one on its way out.
@@ -529,6 +536,7 @@ final class ChaosClient: @unchecked Sendable {
             let program = randomProgram(tag: tag)
             connection.liveTags.append(tag)
             sent.append((id, tag, program, .now))
+            await ledger.label(tag, program.name)
             await ledger.count("runs")
             try await program.submit(id: id, on: client)
         }
@@ -572,6 +580,15 @@ final class ChaosClient: @unchecked Sendable {
         }
         let untagged = await ledger.untaggedKill(since: start - .seconds(30))
         let message = run.result?["message"]?.stringValue ?? ""
+        // A kill the killer could not trace to a run (a slot, a warm sandbox, a
+        // session before its first cell named it): a run near it may have been
+        // its victim, and may end killed, cancelled with its session, or with a
+        // message saying what failed; never otherwise.
+        let clear = status == "killed" || (["internalError", "cancelled"].contains(status) && !message.isEmpty)
+        if untagged && clear {
+            await ledger.count("disturbed")
+            return
+        }
         await ledger.problem(
             "run \(tag) (\(program.name))\(untagged ? ", after a kill of a warm sandbox or slot" : ""): \(problems.joined(separator: "; ")) \(message)")
     }
@@ -612,6 +629,7 @@ final class ChaosClient: @unchecked Sendable {
         connection.liveTags.append(tag)
         try await client.request(id, Method.run, ["code": .string(ChaosTag.tagged(Self.sleeper, tag))])
         await ledger.count("runs")
+        await ledger.label(tag, "cancel")
         if chance(70) { await waitForStart(client, id) }
         try await client.notify(Method.cancelRequest, ["id": id])
         await ledger.count("cancels")
@@ -648,11 +666,13 @@ final class ChaosClient: @unchecked Sendable {
             connection.liveTags.append(tag)
             try await client.request(id, Method.run, ["code": .string(ChaosTag.tagged(Self.sleeper, tag))])
             await ledger.count("runs")
+            await ledger.label(tag, "dropped run")
             ids.append(id)
         }
         if let session = connection.sessions.last(where: { !$0.ended }) {
             let (id, tag) = nextRun()
             session.tags.append(tag)
+            await ledger.label(tag, "dropped cell")
             try await client.request(id, Method.run, ["code": .string(ChaosTag.tagged(Self.sleeper, tag)), "session": .string(session.id)])
             ids.append(id)
         }
@@ -670,6 +690,7 @@ final class ChaosClient: @unchecked Sendable {
         let request: JSONValue = ["jsonrpc": "2.0", "id": id, "method": "run", "params": ["code": .string(ChaosTag.tagged(Self.sleeper, tag))]]
         try await socket.sendText(request.description)
         await ledger.count("runs")
+        await ledger.label(tag, "reset")
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline, let frame = try await socket.readFrame(within: deadline - ContinuousClock.now) {
             if frame.text.contains("started") || frame.json?["id"] == id { break }
@@ -733,6 +754,7 @@ final class ChaosClient: @unchecked Sendable {
             }
             program.params["code"] = .string(ChaosTag.tagged(program.params["code"]?.stringValue ?? "", tag))
             program.params["session"] = .string(id)
+            await ledger.label(tag, program.name)
             try await program.submit(id: runID, on: client)
             if cancels {
                 await waitForStart(client, runID)
