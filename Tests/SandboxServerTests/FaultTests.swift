@@ -67,6 +67,54 @@ extension SandboxSuite {
             #expect(leftovers.isEmpty, "\(leftovers)")
         }
 
+        /// A session's processes killed from outside while a cell runs: the
+        /// interpreter, the session's pid 1, its fork server, its slot's
+        /// supervisor. The cell gets a clear verdict (killed by its signal, or
+        /// internalError saying what failed), the session ends `crashed` with a
+        /// message that invents nothing, and the server goes on (found by the chaos soak:
+        /// with its pid 1 killed, the cell ended `error` with neither exit code
+        /// nor signal, and the session "exited with status 0").
+        @Test(arguments: [(0, "victim"), (1, "pysandbox-pid1"), (2, "pysandbox-fork"), (4, "pysandbox-launc")])
+        func aSessionKilledFromOutsideEndsWithAClearReason(_ generation: Int, _ targetName: String) async throws {
+            let configuration = TestServer.configuration { $0.workers = 2; $0.warm = 2 }
+            try await TestServer.with(configuration) { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    let session = try await SessionServerTests.open(client, "open")
+                    let first = try await client.run(1, ["code": "kept = 1", "session": .string(session)])
+                    #expect(first.status == "ok", "\(first.response)")
+                    let code = "open('/proc/self/comm', 'w').write('victim')\nimport time\nprint('ready', flush=True)\ntime.sleep(60)"
+                    try await client.request(2, Method.run, ["code": .string(code), "session": .string(session)])
+                    _ = try await client.inbox.take(within: .seconds(30)) { $0["params"]?["id"] == 2 && $0["params"]?["text"]?.stringValue?.hasPrefix("ready") == true }
+                    let interpreter = try #require(HostProcess.all().first { $0.name == "victim" })
+                    let target = try #require(interpreter.ancestor(generation))
+                    #expect(target.name == targetName, "generation \(generation): \(target)")
+                    #expect(kill(target.pid, SIGKILL) == 0)
+
+                    let cell = try await client.transcript(of: 2, within: .seconds(30))
+                    let status = cell.status ?? ""
+                    let message = cell.result?["message"]?.stringValue ?? ""
+                    #expect(status == "killed" || (status == "internalError" && !message.isEmpty), "killing \(target.name): \(cell.response)")
+                    if status == "killed" { #expect(cell.result?["signal"] == 9, "\(cell.response)") }
+                    let ended = try await SessionServerTests.ended(client, session)
+                    let reason = ended["params"]?["reason"]?.stringValue ?? ""
+                    let why = ended["params"]?["message"]?.stringValue ?? ""
+                    #expect(reason == "crashed" && !why.isEmpty && !why.contains("status 0"), "killing \(target.name): \(ended)")
+                    try await client.request(3, Method.run, ["code": "print(kept)", "session": .string(session)])
+                    #expect(try await client.response(3)["error"]?["code"] == .integer(Int64(RPCErrorCode.sessionEnded.rawValue)))
+
+                    // The server goes on: a new session, and a one-off run.
+                    let again = try await SessionServerTests.open(client, "again")
+                    let cellAgain = try await client.run(4, ["code": "print('again')", "session": .string(again)], within: .seconds(60))
+                    #expect(cellAgain.status == "ok" && cellAgain.stdout == "again\n", "\(cellAgain.response)")
+                    let run = try await client.run(5, ["code": "print(5)"])
+                    #expect(run.status == "ok" && run.stdout == "5\n", "\(run.response)")
+                }
+                #expect(await HostProcess.waitForInterpreters(2, within: .seconds(30)) == 2)
+            }
+            let leftovers = await HostProcesses.leftovers()
+            #expect(leftovers.isEmpty, "\(leftovers)")
+        }
+
         /// With a fork server, the slots started before keep their
         /// interpreter; once they are gone (killed here), new ones cannot start.
         @Test(arguments: Isolation.allCases)

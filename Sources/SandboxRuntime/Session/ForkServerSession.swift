@@ -274,7 +274,12 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
         if let signal = report.commandSignal {
             return signal == SIGXCPU ? .cpuLimit : .crashed("its interpreter died of signal \(signal)")
         }
-        return .crashed("its interpreter exited with status \(report.commandExitCode ?? 0)")
+        guard let exitCode = report.commandExitCode else {
+            // Its pid 1 was killed (from outside, say): nobody saw how the
+            // interpreter ended, so do not make up an exit status for it.
+            return .failed("the session's sandbox ended without reporting how its interpreter ended")
+        }
+        return .crashed("its interpreter exited with status \(exitCode)")
     }
 
     /// The session is over: the cell running gets its verdict from how it
