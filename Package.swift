@@ -108,6 +108,7 @@ let package = Package(
                 "SandboxRuntime",
                 "SandboxProtocol",
                 "SandboxMCP",
+                "CSandboxSupport",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -107,6 +107,7 @@ public struct SandboxServer: Sendable {
                 .init(service: sessions),
                 .init(service: PoolService(pools: pools)),
                 .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),
+                .init(service: HeapTrimService(interval: .seconds(30), logger: logger)),
             ],
             gracefulShutdownSignals: gracefulShutdownSignals,
             logger: logger))
