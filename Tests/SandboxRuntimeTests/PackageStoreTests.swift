@@ -235,6 +235,28 @@ extension SandboxSuite {
             #expect(PackageError.timedOut(seconds: 3).description == "installing the set took longer than 3 s and was stopped")
         }
 
+        /// With one install at a time, a second set waits for the first to
+        /// end: its own time limit starts when its install does.
+        @Test func installsAtOnceAreLimited() async throws {
+            let folder = try PackageTestFolder()
+            var limits = PackageLimits()
+            limits.installTimeout = .seconds(2)
+            limits.maxConcurrentInstalls = 1
+            let store = try await folder.store(limits: limits, installer: try folder.stallingInstaller())
+            let started = ContinuousClock.now
+            let ended = await withTaskGroup(of: Duration.self) { group in
+                for name in ["tinyslow", "tinyleaf"] {
+                    group.addTask {
+                        await #expect(throws: PackageError.timedOut(seconds: 2)) { try await store.lease(PackageTestFolder.set(name)) }
+                        return ContinuousClock.now - started
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }.sorted()
+            }
+            #expect(ended[0] >= .seconds(2))
+            #expect(ended[1] >= .seconds(4), "the second install ran alongside the first: \(ended)")
+        }
+
         @Test func aCancelledInstallLeavesNothing() async throws {
             let folder = try PackageTestFolder()
             let store = try await folder.store(installer: try folder.stallingInstaller())
