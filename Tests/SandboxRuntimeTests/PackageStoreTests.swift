@@ -369,6 +369,15 @@ struct PackageTestFolder {
     }
 
     private static let base: String = {
+        // What earlier test processes left (each test's store stays for the
+        // process's life: its layers are read-only and may be leased still).
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        where entry.hasPrefix("pysandbox-package-tests-") {
+            guard let pid = Int32(entry.dropFirst("pysandbox-package-tests-".count)), pid != getpid(),
+                  kill(pid, 0) != 0 && errno == ESRCH
+            else { continue }
+            LayerFiles.removeTree("/tmp/" + entry)
+        }
         let base = "/tmp/pysandbox-package-tests-\(getpid())"
         try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         chmod(base, 0o755)
