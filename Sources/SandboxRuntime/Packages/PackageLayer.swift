@@ -1,0 +1,35 @@
+/// An installed, sealed package set: a folder to put first on `sys.path`
+/// (its `site-packages`), never written after it was renamed into place.
+public struct PackageLayer: Sendable, Equatable {
+    /// SHA-256 of what the layer was built from (see `PackageStore.layerKey`): its folder's name.
+    public var key: String
+    /// `layers/KEY` in the store.
+    public var path: String
+    /// What the runs import from: bind it read-only and put it before the system's site directories.
+    public var sitePackages: String { path + "/site-packages" }
+    /// What it holds, sorted; empty when the system had everything asked for.
+    public var packages: [PinnedPackage]
+    public var shadows: [ShadowedPackage]
+    /// On disk.
+    public var bytes: Int64
+}
+
+/// A layer held for a run or a session: while any lease on it is held, it
+/// is never evicted. Give it back with `PackageStore.release`.
+public struct PackageLease: Sendable, Hashable {
+    public let id: UInt64
+    public let layer: PackageLayer
+
+    public static func == (lhs: PackageLease, rhs: PackageLease) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
+/// `layer.json` in each layer: what it holds and what it was built for.
+struct LayerManifest: Codable, Equatable {
+    var format = 1
+    var key: String
+    var interpreter: String
+    var packages: [PinnedPackage]
+    var shadows: [ShadowedPackage]
+    var bytes: Int64
+}
