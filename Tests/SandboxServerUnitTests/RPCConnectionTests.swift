@@ -98,13 +98,23 @@ final class Replies: Sendable {
 
     var all: [JSONValue] { messages.withLock { $0 } }
 
-    /// The first message that matches, waiting up to 5 s for it.
+    /// The first message that matches, waiting up to 30 s for it: these
+    /// suites run beside the sandbox suites, which can keep both cores busy
+    /// for seconds (a CI run once took over 5 s to answer `initialize`).
     func next(_ matches: (JSONValue) -> Bool) async throws -> JSONValue {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            // Looked for once more after the deadline: the wait may have been the one starved.
+            let expired = ContinuousClock.now >= deadline
             if let found = all.first(where: matches) { return found }
+            if expired { throw TimeoutError(waited: .seconds(30), seen: all.count) }
             try await Task.sleep(for: .milliseconds(1))
         }
-        throw CancellationError()
+    }
+
+    struct TimeoutError: Error, CustomStringConvertible {
+        let waited: Duration
+        let seen: Int
+        var description: String { "no matching message within \(waited) (\(seen) messages sent)" }
     }
 }
