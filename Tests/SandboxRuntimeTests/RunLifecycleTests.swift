@@ -95,6 +95,19 @@ extension SandboxSuite {
             #expect(result.stdout.utf8.count == 10_000)
         }
 
+        /// A program that writes past the limit in one write and exits at once
+        /// may be reaped before its output is read: still `outputLimit`, never
+        /// an `ok` with truncated output (a CI run saw one from the CLI).
+        @Test func outputPastTheLimitAtExitIsStillTheLimit() async throws {
+            var limits = RunLimits()
+            limits.maxOutputBytes = 1000
+            for _ in 0..<30 {
+                let result = try await SharedSandbox.get().collect("import os\nos.write(1, b'x' * 5000)\nos._exit(0)", limits: limits)
+                #expect(result.verdict.status == .outputLimit, "\(result.verdict)")
+                #expect(result.verdict.truncated && result.stdout.utf8.count == 1000, "\(result.verdict)")
+            }
+        }
+
         /// A leftover child holding stdout must not delay the verdict: init's exit kills it.
         @Test func verdictComesWhenTheMainProgramExits() async throws {
             let code = """

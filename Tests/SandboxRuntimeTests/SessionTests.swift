@@ -235,6 +235,20 @@ extension SandboxSuite {
             #expect(after.verdict.cpuMs < 350, "stopped while idle: \(after.verdict.cpuMs) ms")
         }
 
+        /// A cell that writes past the limit in one write and ends at once is
+        /// `outputLimit`, however late its output is read.
+        @Test func aCellPastTheOutputLimitAtItsEndIsStillTheLimit() async throws {
+            let session = try await Self.open(try await SharedSandbox.get())
+            defer { session.close() }
+            var request = RunRequest(code: "import sys\nsys.stdout.write('x' * 5000)\nsys.stdout.flush()")
+            request.limits.maxOutputBytes = 1000
+            for _ in 0..<20 {
+                let cell = try await session.collect(request)
+                #expect(cell.verdict.status == .outputLimit, "\(cell.verdict)")
+                #expect(cell.verdict.truncated && cell.stdout.utf8.count == 1000, "\(cell.verdict)")
+            }
+        }
+
         @Test func closingEndsEveryProcessOfTheSession() async throws {
             let sandbox = try await SharedSandbox.get()
             let session = try await Self.open(sandbox)

@@ -112,7 +112,7 @@ extension SandboxSuite {
             let configuration = TestServer.configuration { $0.maxOutputBytes = .init(default: 1000, max: 1000) }
             try await TestServer.with(configuration) { port in
                 let result = try await ChildProcess.run("sandbox", ["run", "--url", Self.url(port), "-c", "print('x' * 5000)"])
-                #expect(result.status == 125 && result.stderr.contains("sandbox: output limit"), "\(result.stderr)")
+                #expect(result.status == 125 && result.stderr.contains("sandbox: output limit"), "\(result)")
                 #expect(result.stderr.contains("output truncated") && !result.stderr.contains("outputLimit"), "\(result.stderr)")
                 #expect(result.stdout.utf8.count <= 1000)
             }

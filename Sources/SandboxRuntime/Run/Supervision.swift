@@ -92,8 +92,12 @@ struct Supervision: Sendable {
             maxRssKb: report.maxRssKb, peakMemoryKb: report.cgroupActive && ran ? report.peakMemoryKb : nil,
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, displayBytes: totals.display, truncated: totals.truncated)
         (verdict.files, verdict.omittedFiles) = frames.returnedFiles()
+        // Output past the limit is `outputLimit` even when the program had
+        // exited, and been reaped, before its last output was read: the kill
+        // then came too late to be recorded.
+        let killReason = killer.reason ?? (totals.truncated ? .outputLimit : nil)
         (verdict.status, verdict.limit, verdict.message) = LauncherRun.classify(
-            report: report, killReason: killer.reason, limits: limits, missingReport: missingReport)
+            report: report, killReason: killReason, limits: limits, missingReport: missingReport)
         if verdict.status == .internalError {
             logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
         }

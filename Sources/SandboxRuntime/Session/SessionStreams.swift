@@ -148,7 +148,10 @@ final class SessionStreams: Sendable {
         case .cpuTimeout: (verdict.status, verdict.limit) = (.timeout, .cpu)
         case .outputLimit: verdict.status = .outputLimit
         case nil:
-            if current.overMemoryLimit {
+            // Output past the limit after the cell had already ended: the interrupt came too late.
+            if totals.truncated {
+                verdict.status = .outputLimit
+            } else if current.overMemoryLimit {
                 (verdict.status, verdict.exitCode) = (.memoryLimit, nil)
             } else if let status = current.exitStatus, current.programEnded {
                 verdict.status = status == 0 ? .ok : .error
