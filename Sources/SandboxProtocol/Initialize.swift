@@ -37,6 +37,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var maxReturnBytes: Int?
         /// Sessions (`session/open`); absent from servers before 0.8.0.
         public var sessions: Sessions?
+        /// What `packages` may ask for; absent when packages are off, and from servers before 0.11.0.
+        public var packages: Packages?
         public init(
             timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair?, maxCodeBytes: Int, maxMessageBytes: Int,
             maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int, maxDisplayBytes: Int? = nil, maxReturnBytes: Int? = nil
@@ -90,6 +92,37 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         }
     }
 
+    /// What `run`'s and `session/open`'s `packages` may ask for.
+    public struct Packages: Sendable, Equatable, Codable {
+        /// Requirements in one `packages` list.
+        public var maxRequirements: Int
+        /// Characters of one requirement.
+        public var maxRequirementLength: Int
+        /// Packages one resolved set may install, dependencies included.
+        public var maxPackagesPerSet: Int
+        /// One installed set on disk, MiB.
+        public var maxSetMb: Int
+        /// Resolving and installing one set, ms.
+        public var installTimeoutMs: Int
+        /// Where packages come from: `index` (PyPI or the operator's) or `wheels` (a folder, no network).
+        public var source: String
+        /// The names that may be asked for; absent: any.
+        public var allowed: [String]?
+
+        public init(
+            maxRequirements: Int, maxRequirementLength: Int, maxPackagesPerSet: Int, maxSetMb: Int, installTimeoutMs: Int,
+            source: String, allowed: [String]? = nil
+        ) {
+            self.maxRequirements = maxRequirements
+            self.maxRequirementLength = maxRequirementLength
+            self.maxPackagesPerSet = maxPackagesPerSet
+            self.maxSetMb = maxSetMb
+            self.installTimeoutMs = installTimeoutMs
+            self.source = source
+            self.allowed = allowed
+        }
+    }
+
     public struct Capabilities: Sendable, Equatable, Codable {
         public var interactive = true
         public var files = true
@@ -113,6 +146,9 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var orderedStreams: Bool? = true
         /// `run/stdinWanted`; absent (false) from servers before 0.9.0.
         public var stdinWanted: Bool? = true
+        /// `packages` on `run` and `session/open`; absent (false) from
+        /// servers before 0.11.0 and where the operator turned packages off.
+        public var packages: Bool? = false
         public init() {}
     }
 

@@ -26,6 +26,9 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
     case shuttingDown = -32005
     case tooManySessions = -32006
     case sessionEnded = -32007
+    /// The run's (or session's) `packages` could not be installed; `data`
+    /// says which requirement and why (`PackagesUnavailable`).
+    case packagesUnavailable = -32008
 
     /// The phrase every message of this code starts with.
     public var phrase: String {
@@ -42,6 +45,7 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
         case .shuttingDown: "Server shutting down"
         case .tooManySessions: "Too many sessions"
         case .sessionEnded: "Session ended"
+        case .packagesUnavailable: "Packages unavailable"
         }
     }
 }

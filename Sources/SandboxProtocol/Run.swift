@@ -29,13 +29,17 @@ public struct RunParams: Sendable, Equatable, Codable {
     public var cpuTimeMs: Int?
     /// The session (`session/open`) whose `__main__` the code runs in.
     public var session: String?
+    /// PEP 508 requirements (a name, extras, a version specifier) the run
+    /// imports: installed once by the service, mounted read-only.
+    public var packages: [String]?
 
     public init(
         code: String, stdin: String? = nil, interactive: Bool? = nil, files: [String: FileContent]? = nil,
         returnFiles: [String]? = nil, timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil,
-        cpuTimeMs: Int? = nil, session: String? = nil
+        cpuTimeMs: Int? = nil, session: String? = nil, packages: [String]? = nil
     ) {
         self.session = session
+        self.packages = packages
         self.code = code
         self.stdin = stdin
         self.interactive = interactive
@@ -55,7 +59,7 @@ public struct RunParams: Sendable, Equatable, Codable {
 
     static let fields: Set = [
         "code", "stdin", "interactive", "files", "returnFiles", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs",
-        "session",
+        "session", "packages",
     ]
 
     public init(params: [String: JSONValue]) throws(RPCError) {
@@ -73,11 +77,14 @@ public struct RunParams: Sendable, Equatable, Codable {
         maxOutputBytes = try Self.integer(params, "maxOutputBytes", minimum: Self.minimumMaxOutputBytes)
         cpuTimeMs = try Self.integer(params, "cpuTimeMs", minimum: Self.minimumCpuTimeMs)
         files = try Self.files(params["files"])
-        returnFiles = try Self.optional(params, "returnFiles") { value -> [String]? in
-            guard case .array(let patterns) = value else { return nil }
-            let strings = patterns.compactMap(\.stringValue)
-            return strings.count == patterns.count ? strings : nil
-        }
+        returnFiles = try Self.optional(params, "returnFiles", Self.strings)
+        packages = try Self.optional(params, "packages", Self.strings)
+    }
+
+    static func strings(_ value: JSONValue) -> [String]? {
+        guard case .array(let items) = value else { return nil }
+        let strings = items.compactMap(\.stringValue)
+        return strings.count == items.count ? strings : nil
     }
 
     /// Each file's content is a string (text) or `{"base64": string}` (bytes).
@@ -112,7 +119,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         guard let value = params[name], value != .null else { return nil }
         guard let converted = convert(value) else {
             let expected = switch name {
-            case "returnFiles": "an array of strings"
+            case "returnFiles", "packages": "an array of strings"
             case "interactive": "a boolean"
             default: "a string"
             }
@@ -176,7 +183,9 @@ public struct RunResult: Sendable, Equatable, Codable {
 
 /// `run/status` params.
 public struct RunStatusParams: Sendable, Equatable, Codable {
-    public enum State: String, Sendable, Codable { case queued, running }
+    /// `installing`: the run's `packages` are being installed (before `queued`
+    /// or `running`); absent from servers before 0.11.0.
+    public enum State: String, Sendable, Codable { case installing, queued, running }
     public var id: JSONValue
     public var state: State
     public var position: Int?

@@ -1,24 +1,28 @@
-/// `session/open` params: both optional; unknown members are refused.
+/// `session/open` params: all optional; unknown members are refused.
 public struct SessionOpenParams: Sendable, Equatable, Codable {
     /// Memory of the session over its whole life.
     public var memoryMb: Int?
     /// The session ends after this long with no run.
     public var idleTimeoutMs: Int?
+    /// Requirements every cell of the session can import (as `run`'s `packages`).
+    public var packages: [String]?
 
-    public init(memoryMb: Int? = nil, idleTimeoutMs: Int? = nil) {
+    public init(memoryMb: Int? = nil, idleTimeoutMs: Int? = nil, packages: [String]? = nil) {
         self.memoryMb = memoryMb
         self.idleTimeoutMs = idleTimeoutMs
+        self.packages = packages
     }
 
     /// The least an idle timeout may be.
     public static let minimumIdleTimeoutMs = 1000
 
     public init(params: [String: JSONValue]) throws(RPCError) {
-        if let unknown = params.keys.sorted().first(where: { $0 != "memoryMb" && $0 != "idleTimeoutMs" }) {
+        if let unknown = params.keys.sorted().first(where: { !["memoryMb", "idleTimeoutMs", "packages"].contains($0) }) {
             throw .invalidParams("unknown field '\(unknown)'")
         }
         memoryMb = try RunParams.integer(params, "memoryMb", minimum: RunParams.minimumMemoryMb)
         idleTimeoutMs = try RunParams.integer(params, "idleTimeoutMs", minimum: Self.minimumIdleTimeoutMs)
+        packages = try RunParams.optional(params, "packages", RunParams.strings)
     }
 }
 

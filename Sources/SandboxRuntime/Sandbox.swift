@@ -88,6 +88,9 @@ public struct Sandbox: SandboxProvider {
     /// sessions never take a slot a run could use: preloading, when there
     /// is anything to preload (a notebook's cells import the stack).
     let sessionSlots: ForkServerSlots?
+    /// Slots of the same three kinds for runs and sessions that name a
+    /// package set: their fork servers have its layer bound.
+    let packageSlots: PackageSlotPools?
     private let forkServerArguments: [String]
     private let preloadingForkServerArguments: [String]
     /// The top-level names of `preload`, each a whole word: a program that
@@ -110,7 +113,7 @@ public struct Sandbox: SandboxProvider {
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
         forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: false)
         preloadingForkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: true)
-        let makeSlots = { (arguments: [String], maxSlots: Int?) in
+        let makeSlots = { @Sendable (arguments: [String], maxSlots: Int?) in
             ForkServerSlots(launcher: launcherPath, arguments: arguments, cgroups: cgroups, maxSlots: maxSlots, logger: logger)
         }
         let fork = options.isolation == .fork
@@ -118,6 +121,15 @@ public struct Sandbox: SandboxProvider {
         preloadingSlots = fork && !preload.isEmpty ? makeSlots(preloadingForkServerArguments, options.maxForkServers) : nil
         sessionSlots = fork
             ? makeSlots(preload.isEmpty ? forkServerArguments : preloadingForkServerArguments, options.maxSessions) : nil
+        let command = self.command
+        packageSlots = fork
+            ? PackageSlotPools { layer, kind in
+                var limits = RunLimits()
+                limits.packageLayer = layer
+                let arguments = command.forkServerArguments(library: forkRunLibrary, limits: limits, preloading: kind != .plain)
+                return makeSlots(arguments, kind == .session ? options.maxSessions : options.maxForkServers)
+            }
+            : nil
     }
 
     public static func prepare(_ options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "pysandbox.sandbox")) async throws -> Sandbox {
@@ -174,10 +186,12 @@ public struct Sandbox: SandboxProvider {
         // No preloading fork server is started ahead here: the service's warm
         // pool of preloaded sandboxes starts one at once (a second started
         // here as well would cost 70 MB and a second of CPU at every start).
-        await withDiscardingTaskGroup { group in
+        await withDiscardingTaskGroup { [packageSlots] group in
             for pool in pools { group.addTask { await pool.run() } }
+            if let packageSlots { group.addTask { await packageSlots.run() } }
             await launchers.run()
             pools.forEach { $0.close() }
+            packageSlots?.close()
         }
         cgroups.releaseParents(logger: logger)
     }
@@ -193,8 +207,17 @@ public struct Sandbox: SandboxProvider {
         }
         var launchLimits = limits.runLimits
         launchLimits.usesPreload = !preload.isEmpty
+        var slots = sessionSlots
+        if let layer = limits.packageLayer {
+            // Without the preload when the set has its own version of a preloaded module.
+            let kind: PackageSlotPools.Kind = layer.shadows(anyOf: preloadNames) ? .plain : .session
+            guard let layerSlots = packageSlots?.slots(for: layer, kind: kind) else {
+                throw SandboxUnavailable(description: "the sandbox has shut down; it opens no more sessions")
+            }
+            slots = layerSlots
+        }
         let session = ForkServerSession(
-            slots: sessionSlots, limitArguments: command.limitArguments(for: launchLimits), limits: limits, logger: logger)
+            slots: slots, limitArguments: command.limitArguments(for: launchLimits), limits: limits, logger: logger)
         guard launchers.submit(session) else {
             session.abandon("the sandbox has shut down")
             throw SandboxUnavailable(description: "the sandbox has shut down; it opens no more sessions")
@@ -235,12 +258,23 @@ public struct Sandbox: SandboxProvider {
 
     private func makeRun(limits: RunLimits, slots: ForkServerSlots? = nil) -> LauncherRun {
         let start: RunStart
-        if let slots = slots ?? (limits.usesPreload ? preloadingSlots ?? self.slots : self.slots) {
+        if let slots = slots ?? self.slots(for: limits) {
             start = .forkServer(slots, limitArguments: command.limitArguments(for: limits))
         } else {
             start = .launcher(path: launcherPath, arguments: command.arguments(for: limits))
         }
         return LauncherRun(start: start, limits: limits, logger: logger)
+    }
+
+    /// The fork servers a run with these limits forks from; nil with `.exec`
+    /// (or once shut down, for a package set: the launcher then starts it).
+    private func slots(for limits: RunLimits) -> ForkServerSlots? {
+        guard let layer = limits.packageLayer else {
+            return limits.usesPreload ? preloadingSlots ?? slots : slots
+        }
+        // A set that holds its own version of a preloaded module runs without that preload.
+        let preloading = limits.usesPreload && preloadingSlots != nil && !layer.shadows(anyOf: preloadNames)
+        return packageSlots?.slots(for: layer, kind: preloading ? .preloading : .plain)
     }
 
     /// `libpysandbox-fork-run.so` beside the launcher, or beside the running

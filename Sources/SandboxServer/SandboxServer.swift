@@ -14,6 +14,8 @@ public struct SandboxServer: Sendable {
     public let configuration: ServerConfiguration
     /// Where runs get their sandboxes: `Sandbox` (the C launcher) in sandboxd.
     public let provider: any SandboxProvider
+    /// Where package sets are installed; nil: packages are off.
+    public let packageStore: PackageStore?
     private let logger: Logger
 
     /// Checks the configuration, that its address can be listened on, and
@@ -29,14 +31,40 @@ public struct SandboxServer: Sendable {
         options.maxForkServers = options.maxForkServers ?? configuration.workers + configuration.warmSandboxes + 2
         options.maxSessions = options.maxSessions ?? configuration.maxSessions
         let sandbox = try await Sandbox.prepare(options, logger: logger)
-        return SandboxServer(configuration: configuration, provider: sandbox, logger: logger)
+        let store = try await openPackageStore(configuration.packages, interpreter: sandbox.interpreter, logger: logger)
+        return SandboxServer(configuration: configuration, provider: sandbox, packageStore: store, logger: logger)
     }
 
     /// A server on a provider of its own choosing (tests use a fake); `configuration` must be valid.
-    public init(configuration: ServerConfiguration, provider: any SandboxProvider, logger: Logger) {
+    public init(configuration: ServerConfiguration, provider: any SandboxProvider, packageStore: PackageStore? = nil, logger: Logger) {
         self.configuration = configuration
         self.provider = provider
+        self.packageStore = packageStore
         self.logger = logger
+    }
+
+    /// The package store, or nil when packages are off: by the operator's
+    /// choice, or because none can be kept here and the operator asked for
+    /// nothing about packages (said in the log). With fork isolation only
+    /// is a layer bound into fork servers; exec binds it per run.
+    private static func openPackageStore(
+        _ settings: PackageSettings, interpreter: Interpreter, logger: Logger
+    ) async throws -> PackageStore? {
+        guard settings.enabled else { return nil }
+        do throws(PackageError) {
+            let store = try await PackageStore(configuration: settings.storeConfiguration(interpreter: interpreter).get(), logger: logger)
+            let layers = await store.layers.count
+            logger.info("packages on", metadata: [
+                "store": "\(store.configuration.directory)", "source": "\(store.configuration.source)", "layers": "\(layers)",
+            ])
+            return store
+        } catch {
+            guard !settings.explicitlyConfigured else {
+                throw ConfigurationError(message: "packages: \(error) (or --packages none)")
+            }
+            logger.warning("packages off: runs that name packages are refused", metadata: ["reason": "\(error)"])
+            return nil
+        }
     }
 
     /// Serves until a signal in `gracefulShutdownSignals` (then drains and
@@ -59,12 +87,14 @@ public struct SandboxServer: Sendable {
         let limits = ClientLimits(.init(
             maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,
             runsPerMinute: configuration.runsPerMinute))
+        let packages = PackageService(store: packageStore, scheduler: scheduler, logger: logger)
         let sessions = SessionService(
-            provider: provider, configuration: configuration, scheduler: scheduler, metrics: metrics, logger: logger)
+            provider: provider, configuration: configuration, scheduler: scheduler, packages: packages, metrics: metrics,
+            logger: logger)
         let state = ServerState(
             configuration: configuration, scheduler: scheduler,
             admission: RunAdmission(configuration: configuration) { [provider] in provider.wantsPreload($0) },
-            info: info, limits: limits, metrics: metrics, sessions: sessions, logger: logger)
+            info: info, limits: limits, metrics: metrics, sessions: sessions, packages: packages, logger: logger)
 
         // Access is checked on both routers: the WebSocket one decides the
         // upgrade; a request it does not upgrade is answered by the HTTP one.
@@ -107,6 +137,7 @@ public struct SandboxServer: Sendable {
                 .init(service: sessions),
                 .init(service: PoolService(pools: pools)),
                 .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),
+                .init(service: packages),
                 .init(service: HeapTrimService(interval: .seconds(30), logger: logger)),
             ],
             gracefulShutdownSignals: gracefulShutdownSignals,
@@ -135,6 +166,12 @@ public struct SandboxServer: Sendable {
                 idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1)),
                 maxDisplayBytes: configuration.maxDisplayBytes, maxReturnBytes: configuration.maxReturnBytes))
         info.capabilities.cgroups = provider.cgroupsActive
+        info.capabilities.packages = packageStore != nil
+        if let packageStore {
+            var settings = configuration.packages
+            settings.limits = packageStore.configuration.limits
+            info.limits.packages = settings.advertised
+        }
         info.capabilities.sessions = provider.offersSessions
         if provider.offersSessions {
             let idle = configuration.sessionIdleTimeoutMs

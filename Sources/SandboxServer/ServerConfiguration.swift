@@ -73,6 +73,8 @@ public struct ServerConfiguration: Sendable {
     public var sessionInterruptGrace: Duration = .seconds(2)
     /// How much of a run a `run_python` result over `/mcp` shows (`--mcp-result-text-bytes`, `--mcp-result-bytes`).
     public var mcpResultBudget = ResultBudget.default
+    /// Package sets runs and sessions may name (`--packages`, `--package-index`, ...).
+    public var packages = PackageSettings()
 
     public init() {}
 

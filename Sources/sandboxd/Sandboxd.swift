@@ -122,6 +122,8 @@ struct Sandboxd: AsyncParsableCommand {
     var mcpResultTextBytes: Int?
     @Option(help: "The most bytes of a whole run_python result over /mcp, images' base64 included; images get what the text leaves. The official MCP client takes at most 1 MiB per message. (default: \(ResultBudget.default.totalBytes); env: SANDBOXD_MCP_RESULT_BYTES)")
     var mcpResultBytes: Int?
+    @OptionGroup(title: "Packages")
+    var packageOptions: PackageOptions
     @Flag(help: "Log each run's code at debug level (never logged otherwise). (env: SANDBOXD_LOG_CODE=1)")
     var logCode = false
     @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info; env: SANDBOXD_LOG_LEVEL)")
@@ -232,6 +234,7 @@ struct Sandboxd: AsyncParsableCommand {
             }
             configuration.sandbox.preload = modules
         }
+        configuration.packages = try packageOptions.settings(environment)
         let server: SandboxServer
         do {
             server = try await SandboxServer.prepare(configuration, logger: logger)

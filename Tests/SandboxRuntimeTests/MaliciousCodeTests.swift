@@ -92,13 +92,16 @@ enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
     /// As a cell of a fresh session (SandboxSession), as root and as an ordinary user.
     case rootSession
     case ordinaryUserSession
+    /// Forked (plainly) with a package set bound (`SharedPackageLayer`), as root and as an ordinary user.
+    case rootPackages
+    case ordinaryUserPackages
 
     var testDescription: String { rawValue }
 
     func sandbox() async throws -> Sandbox {
         switch self {
-        case .root, .rootPreloaded, .rootSession: try await SharedSandbox.get()
-        case .ordinaryUser, .ordinaryUserSession: try await SharedSandbox.ordinaryUser()
+        case .root, .rootPreloaded, .rootSession, .rootPackages: try await SharedSandbox.get()
+        case .ordinaryUser, .ordinaryUserSession, .ordinaryUserPackages: try await SharedSandbox.ordinaryUser()
         case .rootExec: try await SharedSandbox.execIsolation()
         }
     }
@@ -107,6 +110,11 @@ enum ServiceMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
     var preloaded: Bool { self == .rootPreloaded || self == .ordinaryUser }
 
     var inSession: Bool { self == .rootSession || self == .ordinaryUserSession }
+
+    var withPackages: Bool { self == .rootPackages || self == .ordinaryUserPackages }
+
+    /// The modes that differ in how a run is sandboxed, not in what it has mounted.
+    static let standard = allCases.filter { !$0.withPackages }
 }
 
 /// What a fixture's run came to, however it was run.
@@ -207,9 +215,11 @@ extension SandboxSuite {
             let host = HostTargets.shared
             _ = host.drainContacts()
             let files = MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 }
+            var request = fixture.request(files: files, preloaded: mode.inSession || mode.preloaded)
+            if mode.withPackages { request.limits.packageLayer = try await SharedPackageLayer.get() }
             let result = mode.inSession
-                ? try await Self.collectInSession(fixture.request(files: files, preloaded: true), sandbox: mode.sandbox())
-                : try await mode.sandbox().collect(fixture.request(files: files, preloaded: mode.preloaded))
+                ? try await Self.collectInSession(request, sandbox: mode.sandbox())
+                : try await mode.sandbox().collect(request)
             let outcome = FixtureOutcome(
                 status: result.verdict.status.rawValue, output: result.combined, cpuMs: result.verdict.cpuMs,
                 message: result.verdict.message, returnedPaths: result.verdict.files?.map(\.path),

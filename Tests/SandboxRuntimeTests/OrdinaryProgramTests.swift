@@ -185,7 +185,7 @@ extension SandboxSuite {
         /// multiprocessing's pools, queues and shared memory need POSIX
         /// semaphores and shared memory, which live in /dev/shm: each run
         /// has its own, empty at the start. Every way a run starts.
-        @Test(arguments: ServiceMode.allCases)
+        @Test(arguments: ServiceMode.standard)
         func multiprocessingPoolsAndSharedMemoryWork(mode: ServiceMode) async throws {
             let code = """
                 import multiprocessing, os

@@ -16,7 +16,7 @@ extension SandboxSuite {
             #expect(await HostProcesses.leftovers() == [], "\(HostProcesses.sandboxed())")
         }
 
-        @Test(arguments: ServiceMode.allCases)
+        @Test(arguments: ServiceMode.standard)
         func cpuLimitEndsABusyLoop(_ mode: ServiceMode) async throws {
             var limits = RunLimits()
             limits.wallTimeout = .seconds(20)
@@ -32,7 +32,7 @@ extension SandboxSuite {
 
         /// RLIMIT_CPU is per process: four processes of 300 ms each stay under
         /// it, but not under the run's 500 ms for all of them together.
-        @Test(arguments: ServiceMode.allCases)
+        @Test(arguments: ServiceMode.standard)
         func cpuLimitHoldsForAllProcessesTogether(_ mode: ServiceMode) async throws {
             var limits = RunLimits()
             limits.wallTimeout = .seconds(20)

@@ -34,7 +34,7 @@ extension SandboxSuite {
             return pieces.map { "\($0.0.rawValue): \($0.1)" }
         }
 
-        @Test(arguments: ServiceMode.allCases)
+        @Test(arguments: ServiceMode.standard)
         func bothStreamsInTheOrderWritten(mode: ServiceMode) async throws {
             let code = """
                 import logging, sys, warnings
@@ -103,7 +103,7 @@ extension SandboxSuite {
 
         /// A blocking read of stdin is reported once per chunk sent, after
         /// the prompt; a run whose stdin is given whole never reports one.
-        @Test(arguments: ServiceMode.allCases)
+        @Test(arguments: ServiceMode.standard)
         func aBlockingReadOfStdinIsReported(mode: ServiceMode) async throws {
             let code = "name = input('name? ')\nprint('hi', name)\nprint(input('again? '))"
             var request = RunRequest(code: code)

@@ -17,6 +17,9 @@ enum TestServer {
         // time; the scientific stack preloaded is tested on the runtime
         // (RichResultsTests, the malicious fixtures) and by ScientificStackTests.
         configuration.sandbox.preload = []
+        // No package store unless a test asks for one (PackageServerTests):
+        // the default one is the host's, and installs from the index.
+        configuration.packages.enabled = false
         adjust(&configuration)
         return configuration
     }

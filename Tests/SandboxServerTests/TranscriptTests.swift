@@ -26,7 +26,10 @@ extension SandboxSuite {
             let lines = try text.split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }.map {
                 try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8))
             }
-            try await TestServer.with(TestServer.configuration { $0.workers = 2 }) { (port) async throws in
+            // Packages come from the wheels the tests build (tinytop, tinyleaf), into a store of this test's own.
+            let folder = try PackageTestFolder()
+            let configuration = try PackageServerTests.configuration(folder) { $0.workers = 2 }
+            try await TestServer.with(configuration) { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
                     try await TranscriptReplayer(client: client, name: name).replay(lines)
                     let sent = lines.compactMap { $0["send"] }

@@ -25,12 +25,14 @@ struct RPCConnectionTests {
         let pool = WarmPool(provider: provider, limits: RunAdmission.warmLimits(configuration), target: 1, logger: logger, metrics: metrics)
         let scheduler = RunScheduler(workers: 1, capacity: 4, executor: RunExecutor(pools: WarmPools(plain: pool), logger: logger), metrics: metrics)
         let info = SandboxServer(configuration: configuration, provider: provider, logger: logger).info
+        let packages = PackageService(store: nil, scheduler: scheduler, logger: logger)
         let state = ServerState(
             configuration: configuration, scheduler: scheduler, admission: RunAdmission(configuration: configuration),
             info: info, limits: ClientLimits(.init(maxConnections: 8, maxConnectionsPerAddress: 8, runsPerMinute: 600)),
             metrics: metrics,
-            sessions: SessionService(provider: provider, configuration: configuration, scheduler: scheduler, metrics: metrics, logger: logger),
-            logger: logger)
+            sessions: SessionService(
+                provider: provider, configuration: configuration, scheduler: scheduler, packages: packages, metrics: metrics, logger: logger),
+            packages: packages, logger: logger)
         let outbox = Outbox(limit: 1 << 20)
         let replies = Replies()
         let writer = Task { await outbox.write { replies.append($0) } }
@@ -53,6 +55,28 @@ struct RPCConnectionTests {
             let reply = try await replies.next { $0["id"] == .integer(1) }
             #expect(reply["result"]?["python"]?["version"] == .string("3.0.fake"))
             #expect(reply["result"]?["capabilities"]?["cgroups"] == .bool(false))
+        }
+    }
+
+    /// A server without a package store refuses `packages` before anything
+    /// runs: a bad requirement as -32602, any other as -32008 `disabled`;
+    /// an empty list is no set at all.
+    @Test func packagesWithoutAStoreAreRefusedAndTheConnectionGoesOn() async throws {
+        try await withConnection { connection, replies in
+            await connection.receive(#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#)
+            let info = try await replies.next { $0["id"] == .integer(1) }
+            #expect(info["result"]?["capabilities"]?["packages"] == .bool(false))
+            #expect(info["result"]?["limits"]?["packages"] == nil)
+            await connection.receive(#"{"jsonrpc":"2.0","id":2,"method":"run","params":{"code":"x","packages":["requests"]}}"#)
+            let disabled = try await replies.next { $0["id"] == .integer(2) }
+            #expect(disabled["error"]?["code"] == .integer(-32008))
+            #expect(disabled["error"]?["data"]?["reason"] == .string("disabled"))
+            await connection.receive(#"{"jsonrpc":"2.0","id":3,"method":"run","params":{"code":"x","packages":"requests"}}"#)
+            let notAList = try await replies.next { $0["id"] == .integer(3) }
+            #expect(notAList["error"]?["code"] == .integer(-32602))
+            #expect(notAList["error"]?["message"]?.stringValue?.contains("packages: must be an array of strings") == true)
+            await connection.receive(#"{"jsonrpc":"2.0","id":4,"method":"run","params":{"code":"hello","packages":[]}}"#)
+            #expect(try await replies.next { $0["id"] == .integer(4) }["result"]?["status"] == .string("ok"))
         }
     }
 

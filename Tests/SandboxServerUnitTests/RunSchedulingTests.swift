@@ -14,6 +14,7 @@ final class RecordingObserver: RunObserver {
         case output(String)
         case display(seq: Int)
         case finished(String)
+        case refused(Int)
     }
 
     private let events = Mutex<[String: [Event]]>([:])
@@ -25,6 +26,10 @@ final class RecordingObserver: RunObserver {
     func display(_ job: RunJob, _ display: RunDisplayParams) { record(job, .display(seq: display.seq)) }
     func finished(_ job: RunJob, _ result: RunResult) {
         record(job, .finished(result.status.rawValue))
+        finishedRuns.continuation.yield("\(job.id)")
+    }
+    func refused(_ job: RunJob, _ error: RPCError) {
+        record(job, .refused(error.code))
         finishedRuns.continuation.yield("\(job.id)")
     }
 

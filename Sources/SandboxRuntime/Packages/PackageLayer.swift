@@ -12,6 +12,23 @@ public struct PackageLayer: Sendable, Equatable {
     public var shadows: [ShadowedPackage]
     /// On disk.
     public var bytes: Int64
+
+    /// Where a sandbox sees `sitePackages`: the bootstrap puts it on
+    /// `sys.path` before the system's site directories when it exists.
+    public static let inside = "/opt/pysandbox/packages"
+
+    /// Whether the layer holds another version of a module named `names`
+    /// (top-level import names, as `--preload` gives them), which a fork
+    /// server that imported the system's copy would hide.
+    public func shadows(anyOf names: Set<String>) -> Bool {
+        shadows.contains { names.contains(PackageLayer.importName($0.name)) }
+    }
+
+    /// A distribution's usual top-level module: `scikit-learn` is not, but
+    /// the shadows that matter (numpy, pandas, matplotlib) are.
+    static func importName(_ distribution: String) -> String {
+        distribution.replacingOccurrences(of: "-", with: "_")
+    }
 }
 
 /// A layer held for a run or a session: while any lease on it is held, it

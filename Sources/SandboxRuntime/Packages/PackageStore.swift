@@ -33,7 +33,7 @@ public actor PackageStore {
         var lastUsed: Int
     }
 
-    public let configuration: PackageStoreConfiguration
+    nonisolated public let configuration: PackageStoreConfiguration
     private let logger: Logger
     private let installer: UVInstaller
     private let system: SystemPackages
@@ -170,6 +170,11 @@ public actor PackageStore {
             if let lease { return lease }
             if case .failure(let error) = result { throw error }
         }
+    }
+
+    /// Whether a lease of `requirements` would need no installer (and no index): a layer has it.
+    public func isInstalled(_ requirements: PackageRequirementSet) -> Bool {
+        sets[setKey(requirements)].map { entries[$0] != nil } ?? false
     }
 
     /// Gives a lease back; past the cache's size, unused layers go, least recently used first.

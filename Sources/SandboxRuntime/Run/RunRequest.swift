@@ -32,6 +32,10 @@ public struct RunLimits: Sendable, Equatable {
     /// fork server's image is ten times larger), so only runs that import
     /// those modules take one.
     public var usesPreload = false
+    /// The package set the run imports from (`PackageStore.lease`), bound
+    /// read-only at `PackageLayer.inside`; nil for none. Fixed at launch:
+    /// a fork server has it bound, or not.
+    public var packageLayer: PackageLayer?
 
     public init() {}
 
@@ -44,7 +48,7 @@ public struct RunLimits: Sendable, Equatable {
             && workdirInodes == launched.workdirInodes && cpuCores == launched.cpuCores
             && maxProcesses == launched.maxProcesses && maxOpenFiles == launched.maxOpenFiles
             && maxFileBytes == launched.maxFileBytes && cpuTime == launched.cpuTime
-            && usesPreload == launched.usesPreload
+            && usesPreload == launched.usesPreload && packageLayer?.key == launched.packageLayer?.key
     }
 
     /// The run-wide CPU limit the launcher enforces.

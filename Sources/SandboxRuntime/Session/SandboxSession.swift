@@ -45,6 +45,8 @@ public struct SessionLimits: Sendable, Equatable {
     public var interruptGrace: Duration = .seconds(2)
     /// Forked from a fork server that has imported the `--preload` modules.
     public var usesPreload = true
+    /// The package set every cell imports from; nil for none.
+    public var packageLayer: PackageLayer?
 
     public init() {}
 
@@ -54,6 +56,7 @@ public struct SessionLimits: Sendable, Equatable {
         limits.memoryBytes = memoryBytes
         limits.cpuTime = cpuTime
         limits.usesPreload = usesPreload
+        limits.packageLayer = packageLayer
         return limits
     }
 }

@@ -34,6 +34,7 @@ enum Bootstrap {
 
     private static func prelude(sitePackages: [String], fontCache: String?) -> String {
         sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages))
+            .replacingOccurrences(of: "PACKAGE_LAYER", with: pythonList([PackageLayer.inside]))
             + orderedStreams
             + richResults.replacingOccurrences(of: "FONT_CACHE", with: pythonList(fontCache.map { [$0] } ?? []))
     }
@@ -114,10 +115,12 @@ del serve_runs, warm_up, warm_up_plots
 """#
 
     /// What `site` would have done that programs notice: its directories on
-    /// `sys.path`, and `exit`, `quit`, `help` and friends as builtins.
+    /// `sys.path`, and `exit`, `quit`, `help` and friends as builtins. A
+    /// run's package set (`RunLimits.packageLayer`), when one is bound,
+    /// comes first: a version it holds of a system package is the one asked for.
     private static let sitePrelude = #"""
 import builtins, os, sys, _sitebuiltins
-sys.path.extend(SITE_PACKAGES)
+sys.path.extend([path for path in PACKAGE_LAYER if os.path.isdir(path)] + SITE_PACKAGES)
 builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
 builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
 builtins.help = _sitebuiltins._Helper()

@@ -69,12 +69,21 @@ struct LauncherCommand: Sendable {
     func forkServerArguments(library: String, limits: RunLimits, preloading: Bool) -> [String] {
         var slotLimits = limits
         slotLimits.memoryBytes += 1 << 30
-        return fixedArguments + ["--fork-server", "--fork-run-library", library] + limitArguments(for: slotLimits)
+        return fixedArguments + Self.packageArguments(limits.packageLayer) + ["--fork-server", "--fork-run-library", library]
+            + limitArguments(for: slotLimits)
             + (preloading ? preloadingForkServerInterpreterArguments : forkServerInterpreterArguments)
     }
 
     func arguments(for limits: RunLimits) -> [String] {
-        fixedArguments + limitArguments(for: limits) + interpreterArguments
+        fixedArguments + Self.packageArguments(limits.packageLayer) + limitArguments(for: limits) + interpreterArguments
+    }
+
+    /// A package set, bound read-only (nosuid, nodev) where the bootstrap
+    /// looks for one. A bind, not a copy: a layer may be gigabytes, and its
+    /// path names only the store's own content-addressed folder.
+    private static func packageArguments(_ layer: PackageLayer?) -> [String] {
+        guard let layer else { return [] }
+        return ["--ro-bind-to", "\(layer.sitePackages):\(PackageLayer.inside)"]
     }
 
     /// The options that may change from run to run: all a fork-server run sends.

@@ -5,6 +5,8 @@ struct MeteredObserver: RunObserver {
     let client: any RunObserver
     let metrics: ServerMetrics
 
+    func installing(_ job: RunJob) { client.installing(job) }
+
     func queued(_ job: RunJob, position: Int) { client.queued(job, position: position) }
 
     func running(_ job: RunJob) { client.running(job) }
@@ -24,5 +26,10 @@ struct MeteredObserver: RunObserver {
     func finished(_ job: RunJob, _ result: RunResult) {
         metrics.runFinished(result)
         client.finished(job, result)
+    }
+
+    func refused(_ job: RunJob, _ error: RPCError) {
+        metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other")
+        client.refused(job, error)
     }
 }

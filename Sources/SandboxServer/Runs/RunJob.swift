@@ -4,19 +4,26 @@ import Synchronization
 
 /// Who a run reports to: a WebSocket connection or an HTTP request.
 protocol RunObserver: Sendable {
+    /// The run's package set is being installed (`PackageService`).
+    func installing(_ job: RunJob)
     func queued(_ job: RunJob, position: Int)
     func running(_ job: RunJob)
     func output(_ job: RunJob, _ output: RunOutputParams)
     func display(_ job: RunJob, _ display: RunDisplayParams)
     /// The program blocks reading stdin with nothing to read.
     func stdinWanted(_ job: RunJob)
-    /// Called exactly once per accepted run, after every other call.
+    /// Called exactly once per accepted run, after every other call, unless `refused` is.
     func finished(_ job: RunJob, _ result: RunResult)
+    /// The run never started, and its response is this error (its package
+    /// set could not be had, or the queue was full after the install).
+    /// Called instead of `finished`.
+    func refused(_ job: RunJob, _ error: RPCError)
 }
 
 extension RunObserver {
     /// Most observers have no one to tell: only an interactive client does.
     func stdinWanted(_ job: RunJob) {}
+    func installing(_ job: RunJob) {}
 }
 
 /// Identifies the client a run belongs to, for fairness and per-client limits.
@@ -32,7 +39,8 @@ struct ClientID: Hashable, Sendable, CustomStringConvertible {
 final class RunJob: Sendable {
     let id: JSONValue
     let client: ClientID
-    let request: RunRequest
+    /// What it runs; its package layer is set once the layer is leased (`use`).
+    var request: RunRequest { state.withLock { $0.request } }
     /// Fed before the interactive stdin stays open.
     let initialStdin: [UInt8]?
     let observer: any RunObserver
@@ -52,13 +60,16 @@ final class RunJob: Sendable {
     }
 
     private struct State {
+        var request: RunRequest
         var phase = Phase.waiting
         var cancelRequested = false
         /// run/stdin that arrived before the sandbox did.
         var pendingStdin: [StdinEvent] = []
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    /// Finished when the run has had its response (`ended()`).
+    private let end = AsyncStream<Never>.makeStream()
 
     init(
         id: JSONValue, client: ClientID, request: RunRequest, initialStdin: [UInt8]?, observer: any RunObserver,
@@ -67,7 +78,7 @@ final class RunJob: Sendable {
         self.session = session
         self.id = id
         self.client = client
-        self.request = request
+        state = Mutex(State(request: request))
         self.initialStdin = initialStdin
         self.observer = observer
     }
@@ -122,16 +133,43 @@ final class RunJob: Sendable {
         }
     }
 
-    /// Reports the verdict; only the first call counts.
+    /// Gives the run the package layer it imports from; false if it has
+    /// been cancelled or answered meanwhile (the caller gives the layer back).
+    func use(_ layer: PackageLayer) -> Bool {
+        state.withLock { state in
+            guard case .waiting = state.phase, !state.cancelRequested else { return false }
+            state.request.limits.packageLayer = layer
+            return true
+        }
+    }
+
+    /// Reports the verdict; only the first call (of this or `refuse`) counts.
     func finish(_ result: RunResult) {
-        let first = state.withLock { state -> Bool in
+        guard markFinished() else { return }
+        observer.finished(self, result)
+        session?.finished(self)
+        end.continuation.finish()
+    }
+
+    /// Answers a run that never started with an error instead of a verdict.
+    func refuse(_ error: RPCError) {
+        guard markFinished() else { return }
+        observer.refused(self, error)
+        session?.finished(self)
+        end.continuation.finish()
+    }
+
+    /// Returns once the run has had its response.
+    func ended() async {
+        for await _ in end.stream {}
+    }
+
+    private func markFinished() -> Bool {
+        state.withLock { state -> Bool in
             if case .finished = state.phase { return false }
             state.phase = .finished
             return true
         }
-        guard first else { return }
-        observer.finished(self, result)
-        session?.finished(self)
     }
 
     /// The verdict of a run that never reached a program.

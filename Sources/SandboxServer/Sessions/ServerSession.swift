@@ -34,6 +34,8 @@ final class ServerSession: Sendable {
     let owner: ClientID
     let sandbox: any SandboxSession
     let idleTimeout: Duration
+    /// The package set its cells import, held until its sandbox has ended.
+    let packageLease: PackageLease?
     private let observer: any SessionObserver
     /// Hands a run that reached the head of the session to the scheduler.
     private let dispatch: @Sendable (RunJob) -> Void
@@ -52,9 +54,10 @@ final class ServerSession: Sendable {
     }
 
     init(
-        owner: ClientID, sandbox: any SandboxSession, idleTimeout: Duration, observer: any SessionObserver,
-        dispatch: @escaping @Sendable (RunJob) -> Void
+        owner: ClientID, sandbox: any SandboxSession, idleTimeout: Duration, packageLease: PackageLease? = nil,
+        observer: any SessionObserver, dispatch: @escaping @Sendable (RunJob) -> Void
     ) {
+        self.packageLease = packageLease
         id = Self.makeID()
         self.owner = owner
         self.sandbox = sandbox

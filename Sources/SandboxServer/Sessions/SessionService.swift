@@ -13,6 +13,7 @@ final class SessionService: Service {
     private let provider: any SandboxProvider
     private let configuration: ServerConfiguration
     private let scheduler: RunScheduler
+    private let packages: PackageService
     private let metrics: ServerMetrics
     private let logger: Logger
     private let state: Mutex<State>
@@ -28,8 +29,12 @@ final class SessionService: Service {
         var accepting = true
     }
 
-    init(provider: any SandboxProvider, configuration: ServerConfiguration, scheduler: RunScheduler, metrics: ServerMetrics, logger: Logger) {
+    init(
+        provider: any SandboxProvider, configuration: ServerConfiguration, scheduler: RunScheduler, packages: PackageService,
+        metrics: ServerMetrics, logger: Logger
+    ) {
         self.provider = provider
+        self.packages = packages
         self.configuration = configuration
         self.scheduler = scheduler
         self.metrics = metrics
@@ -45,6 +50,8 @@ final class SessionService: Service {
     struct Admitted: Sendable {
         var limits: SessionLimits
         var idleTimeout: Duration
+        /// What every cell imports, installed (or found) as the session opens.
+        var packages: PackageRequirementSet?
     }
 
     func admit(_ params: SessionOpenParams) throws(RPCError) -> Admitted {
@@ -56,7 +63,8 @@ final class SessionService: Service {
         let idleTimeoutMs = try Self.value("idleTimeoutMs", params.idleTimeoutMs, configuration.sessionIdleTimeoutMs)
         limits.cpuTime = .milliseconds(configuration.sessionCpuTimeMs)
         limits.interruptGrace = configuration.sessionInterruptGrace
-        return Admitted(limits: limits, idleTimeout: .milliseconds(idleTimeoutMs))
+        return Admitted(
+            limits: limits, idleTimeout: .milliseconds(idleTimeoutMs), packages: try packages.requirements(params.packages))
     }
 
     /// Opens a session for `owner`, a connection of `holder`, within the
@@ -66,16 +74,29 @@ final class SessionService: Service {
         _ admitted: Admitted, owner: ClientID, holder: SessionHolder, observer: any SessionObserver
     ) async throws(RPCError) -> ServerSession {
         let ticket = try await takePlace(for: holder)
+        var limits = admitted.limits
+        var lease: PackageLease?
+        if let set = admitted.packages {
+            // The place is held while the set installs: the session is counted from its request.
+            do {
+                lease = try await packages.lease(set)
+            } catch {
+                state.withLock { $0.places.release(ticket) }
+                throw error
+            }
+            limits.packageLayer = lease?.layer
+        }
         let sandbox: any SandboxSession
         do {
-            sandbox = try provider.openSession(limits: admitted.limits)
+            sandbox = try provider.openSession(limits: limits)
         } catch {
             state.withLock { $0.places.release(ticket) }
+            if let lease { await packages.release(lease) }
             logger.error("could not open a session", metadata: ["error": "\(error)"])
             throw RPCError(.internalError, "could not open a session: \(error)")
         }
         let session = ServerSession(
-            owner: owner, sandbox: sandbox, idleTimeout: admitted.idleTimeout, observer: observer
+            owner: owner, sandbox: sandbox, idleTimeout: admitted.idleTimeout, packageLease: lease, observer: observer
         ) { [dispatches] job in dispatches.yield(job) }
         let count = state.withLock { state in
             state.open[ObjectIdentifier(session)] = (session, ticket)
@@ -211,6 +232,7 @@ final class SessionService: Service {
             session.sandboxEnded(await session.sandbox.ended())
             group.cancelAll()
         }
+        if let lease = session.packageLease { await packages.release(lease) }
         let count = state.withLock { state in
             if let ticket = state.open.removeValue(forKey: ObjectIdentifier(session))?.ticket { state.places.release(ticket) }
             return state.open.count

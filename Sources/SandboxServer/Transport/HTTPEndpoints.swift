@@ -56,7 +56,7 @@ enum HTTPEndpoints {
     }
 
     private static func run(_ request: Request, from address: String, server: ServerState) async throws(HTTPFailure) -> Response {
-        let admitted = try await admit(request, server: server)
+        let (admitted, packages) = try await admit(request, server: server)
         do {
             try server.limits.takeHTTPRun(from: address)
         } catch {
@@ -68,20 +68,31 @@ enum HTTPEndpoints {
             id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil,
             observer: MeteredObserver(client: collector, metrics: server.metrics))
         do {
-            try await server.scheduler.submit(job)
+            if let packages {
+                try server.packages.stage(job, set: packages)
+            } else {
+                try await server.scheduler.submit(job)
+            }
         } catch {
             throw HTTPFailure(error)
         }
-        let result = await withTaskCancellationHandler {
+        let outcome = await withTaskCancellationHandler {
             await collector.result()
         } onCancel: {
             Task { await server.cancel(job) }
+        }
+        let result: RunResult
+        switch outcome {
+        case .success(let verdict): result = verdict
+        case .failure(let error): throw HTTPFailure(error)
         }
         return json(.ok, RunResponse(
             result: result, output: collector.output, displays: collector.displays))
     }
 
-    private static func admit(_ request: Request, server: ServerState) async throws(HTTPFailure) -> RunAdmission.Admitted {
+    private static func admit(
+        _ request: Request, server: ServerState
+    ) async throws(HTTPFailure) -> (RunAdmission.Admitted, PackageRequirementSet?) {
         let contentType = request.headers[.contentType] ?? ""
         guard contentType.lowercased().hasPrefix("application/json") else {
             throw HTTPFailure(.invalidRequest("Content-Type must be application/json"), status: .unsupportedMediaType)
@@ -94,7 +105,8 @@ enum HTTPEndpoints {
             throw HTTPFailure(.invalidRequest("the body is larger than \(limit) bytes"), status: .contentTooLarge)
         }
         do throws(RPCError) {
-            return try server.admission.admit(RunBody.params(body.readableBytesView))
+            let params = try RunBody.params(body.readableBytesView)
+            return (try server.admission.admit(params), try server.packages.requirements(params.packages))
         } catch {
             throw HTTPFailure(error)
         }
@@ -138,6 +150,13 @@ struct HTTPFailure: HTTPResponseError {
         case .queueFull, .shuttingDown: .serviceUnavailable
         case .rateLimited: .tooManyRequests
         case .internalError: .internalServerError
+        case .packagesUnavailable:
+            switch error.data?["reason"] {
+            case .string("indexUnreachable"), .string("timedOut"), .string("installerFailed"), .string("unavailable"),
+                 .string("cancelled"): .serviceUnavailable
+            case .string("disabled"), .string("notAllowed"): .forbidden
+            default: .unprocessableContent
+            }
         default: .badRequest
         }
     }
@@ -189,19 +208,20 @@ private final class OutputCollector: RunObserver {
     }
 
     private let state = Mutex(State())
-    private let results: AsyncStream<RunResult>
-    private let resultSink: AsyncStream<RunResult>.Continuation
+    private let results: AsyncStream<Result<RunResult, RPCError>>
+    private let resultSink: AsyncStream<Result<RunResult, RPCError>>.Continuation
 
     init() {
-        (results, resultSink) = AsyncStream.makeStream(of: RunResult.self)
+        (results, resultSink) = AsyncStream.makeStream()
     }
 
     var output: [HTTPOutputPiece] { state.withLock { $0.output } }
     var displays: [HTTPDisplay] { state.withLock { $0.displays } }
 
-    func result() async -> RunResult {
+    /// The verdict, or the error that answered the run instead.
+    func result() async -> Result<RunResult, RPCError> {
         for await result in results { return result }
-        return RunResult(Verdict(status: .internalError, message: "the run ended without a verdict"), queuedMs: 0)
+        return .success(RunResult(Verdict(status: .internalError, message: "the run ended without a verdict"), queuedMs: 0))
     }
 
     func queued(_ job: RunJob, position: Int) {}
@@ -227,7 +247,12 @@ private final class OutputCollector: RunObserver {
     }
 
     func finished(_ job: RunJob, _ result: RunResult) {
-        resultSink.yield(result)
+        resultSink.yield(.success(result))
+        resultSink.finish()
+    }
+
+    func refused(_ job: RunJob, _ error: RPCError) {
+        resultSink.yield(.failure(error))
         resultSink.finish()
     }
 }

@@ -116,6 +116,10 @@ final class RPCConnection: Sendable {
         let runParams = try RunParams(params: params)
         let session = try runParams.session.map { id throws(RPCError) in try self.session(id) }
         let admitted = session == nil ? try server.admission.admit(runParams) : try server.admission.admitToSession(runParams)
+        if session != nil, !(runParams.packages ?? []).isEmpty {
+            throw .invalidParams("packages: a session's runs import the session's packages (session/open)")
+        }
+        let packages = try server.packages.requirements(runParams.packages)
         if let wait = runRate.withLock({ $0.take() }) {
             throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
         }
@@ -138,9 +142,13 @@ final class RPCConnection: Sendable {
             throw RPCError(.shuttingDown, "the connection is closing")
         }
         do {
-            switch try session?.admit(job) ?? .schedule {
-            case .schedule: try await server.scheduler.submit(job)
-            case .queued(let position): queued(job, position: position)
+            if let packages {
+                try server.packages.stage(job, set: packages)
+            } else {
+                switch try session?.admit(job) ?? .schedule {
+                case .schedule: try await server.scheduler.submit(job)
+                case .queued(let position): queued(job, position: position)
+                }
             }
         } catch {
             runs.withLock { $0[id] = nil }
@@ -257,6 +265,10 @@ private struct ConnectionSessions {
 }
 
 extension RPCConnection: RunObserver {
+    func installing(_ job: RunJob) {
+        send(ServerMessage.notification(Method.runStatus, RunStatusParams(id: job.id, state: .installing)))
+    }
+
     func queued(_ job: RunJob, position: Int) {
         send(ServerMessage.notification(Method.runStatus, RunStatusParams(id: job.id, state: .queued, position: position)))
     }
@@ -286,5 +298,13 @@ extension RPCConnection: RunObserver {
             if runs[job.id] === job { runs[job.id] = nil }
         }
         send(ServerMessage.result(id: job.id, result))
+    }
+
+    func refused(_ job: RunJob, _ error: RPCError) {
+        logger.debug("run refused", metadata: ["run": "\(job.id)", "error": "\(error.message)"])
+        runs.withLock { runs in
+            if runs[job.id] === job { runs[job.id] = nil }
+        }
+        send(ServerMessage.error(id: job.id, error))
     }
 }
