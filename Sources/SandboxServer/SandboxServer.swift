@@ -80,7 +80,7 @@ public struct SandboxServer: Sendable {
         let metrics = ServerMetrics(node: node)
         let pools = WarmPools(
             provider: provider, limits: RunAdmission.warmLimits(configuration), target: configuration.warmSandboxes,
-            logger: logger, metrics: metrics)
+            logger: logger, metrics: metrics, packageStore: packageStore)
         let scheduler = RunScheduler(
             workers: configuration.workers, capacity: configuration.queueCapacity,
             executor: RunExecutor(pools: pools, logger: logger), metrics: metrics)
@@ -209,8 +209,10 @@ private struct PoolService: Service {
     func run() async throws {
         await withDiscardingTaskGroup { group in
             for pool in pools.all { group.addTask { await pool.run() } }
+            if let packageSets = pools.packageSets { group.addTask { await packageSets.run() } }
             try? await gracefulShutdown()
             for pool in pools.all { await pool.stop() }
+            await pools.packageSets?.stop()
         }
     }
 }

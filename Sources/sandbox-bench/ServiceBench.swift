@@ -52,6 +52,9 @@ struct ServiceBench: AsyncParsableCommand {
     @Option(help: "Runs of a program that writes 100 lines to each stream in turn, through each server one at a time; 0 skips them.")
     var streamsRuns = 100
 
+    @Option(help: "The package set of the packages rows (comma-separated requirements, from the servers' index); none skips them.")
+    var benchPackages = "tqdm"
+
     @Flag(inversion: .prefixedNo, help: "Measure sessions too: a session's run beside a one-off run, a new session, and throughput with a session per connection.")
     var sessions = true
 
@@ -133,6 +136,15 @@ struct ServiceBench: AsyncParsableCommand {
             print(bench.report(outcomes, oneOffRunsPerSecond: oneOff, cold: coldLatency).joined(separator: "\n"))
             failures += outcomes.map(\.load.failures).reduce(0, +)
         }
+        if benchPackages != "none" {
+            let set = benchPackages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let bench = PackageBench(
+                set: set, runs: runs, warmup: warmup, connections: connections, depth: depth, throughputRuns: throughputRuns)
+            let outcomes = try await bench.measure(servers)
+            let installs = await PackageBench.measureInstalls(python: python)
+            print(bench.report(outcomes, installs: installs).joined(separator: "\n"))
+            failures += outcomes.map { $0.with.failures + $0.without.failures }.reduce(0, +)
+        }
         if failures > 0 {
             throw BenchFailure("\(failures) runs under load did not end ok with stdout \"1\\n\" (see above)")
         }
@@ -189,15 +201,21 @@ struct ServiceBench: AsyncParsableCommand {
     /// `connections` connections, each keeping up to `depth` runs in flight,
     /// until `throughputRuns` runs have ended.
     private func measureThroughput(_ server: Server) async throws -> Load {
-        let budget = RunBudget(throughputRuns)
+        try await Self.measureThroughput(server, RunParams(code: Self.program), connections: connections, depth: depth, runs: throughputRuns)
+    }
+
+    /// `connections` connections, each keeping up to `depth` runs of `params`
+    /// in flight, until `runs` runs have ended.
+    static func measureThroughput(_ server: Server, _ params: RunParams, connections: Int, depth: Int, runs: Int) async throws -> Load {
+        let budget = RunBudget(runs)
         return try await withThrowingTaskGroup(of: Load.self) { group in
             for _ in 0..<connections {
-                group.addTask { [depth] in
+                group.addTask {
                     try await ProtocolConnection.connect(url: server.url) { connection in
                         let info = try await ServerInfo.ask(connection)
                         return try await withThrowingTaskGroup(of: Load.self) { inFlight in
                             for _ in 0..<min(depth, info.maxInFlight ?? depth) {
-                                inFlight.addTask { try await Self.keepRunning(on: connection, budget: budget) }
+                                inFlight.addTask { try await Self.keepRunning(params, on: connection, budget: budget) }
                             }
                             return try await inFlight.reduce(into: Load()) { $0.merge($1) }
                         }
@@ -209,10 +227,10 @@ struct ServiceBench: AsyncParsableCommand {
     }
 
     /// Keeps one run in flight until the budget is spent.
-    private static func keepRunning(on connection: ProtocolConnection, budget: RunBudget) async throws -> Load {
+    private static func keepRunning(_ params: RunParams, on connection: ProtocolConnection, budget: RunBudget) async throws -> Load {
         var load = Load()
         while budget.claim() {
-            while try await !runOnce(on: connection, into: &load) {}
+            while try await !runOnce(params, on: connection, into: &load) {}
         }
         return load
     }
@@ -220,8 +238,8 @@ struct ServiceBench: AsyncParsableCommand {
     /// Sends one run and tallies its response. Returns false when the server
     /// refused it for load (queue full, too many in flight): it is then
     /// retried after the wait the server asks for, and uses up no run.
-    private static func runOnce(on connection: ProtocolConnection, into load: inout Load) async throws -> Bool {
-        let reply = try await connection.run(RunParams(code: program))
+    private static func runOnce(_ params: RunParams, on connection: ProtocolConnection, into load: inout Load) async throws -> Bool {
+        let reply = try await connection.run(params)
         load.span(reply)
         guard let error = reply.error else {
             load.add(reply, try reply.result(as: BenchVerdict.self))

@@ -82,6 +82,31 @@ extension SandboxSuite {
             #expect(unshadowed.stdout == "True\n", "\(unshadowed.combined)")
         }
 
+        /// A module that is not here: after its traceback, how to ask for the
+        /// package (by its PyPI name); none for the standard library's or the
+        /// program's own modules.
+        @Test(arguments: [ServiceMode.root, .rootSession])
+        func aMissingModuleSaysHowToAskForIt(_ mode: ServiceMode) async throws {
+            let sandbox = try await mode.sandbox()
+            func stderr(_ code: String, files: [String: String] = [:]) async throws -> String {
+                let request = RunRequest(code: code, files: files.mapValues { Array($0.utf8) })
+                let run = mode.inSession
+                    ? try await SandboxSuite.MaliciousCode.collectInSession(request, sandbox: sandbox)
+                    : try await sandbox.collect(request)
+                return run.stderr
+            }
+            let missing = try await stderr("import no_such_dist.sub")
+            #expect(missing.contains("ModuleNotFoundError: No module named 'no_such_dist'"), "\(missing)")
+            #expect(missing.contains("hint: 'no_such_dist' is not installed here"), "\(missing)")
+            #expect(missing.contains("sandbox run --package no-such-dist;"), "\(missing)")
+            let renamed = try await stderr("from skimage import io")
+            #expect(renamed.contains("--package scikit-image;") || !renamed.contains("ModuleNotFoundError"), "\(renamed)")
+            let standard = try await stderr("import json.no_such_submodule")
+            #expect(standard.contains("ModuleNotFoundError") && !standard.contains("hint:"), "\(standard)")
+            let own = try await stderr("import mine.absent", files: ["mine/__init__.py": ""])
+            #expect(own.contains("No module named 'mine.absent'") && !own.contains("hint:"), "\(own)")
+        }
+
         @Test func poolsPastTheCapAreClosedLeastRecentlyUsedFirst() async throws {
             let made = Mutex<[String]>([])
             let pools = PackageSlotPools(maxPools: 2, evictionAge: .zero) { layer, _ in

@@ -333,6 +333,22 @@ extension SandboxSuite {
             #expect(try PackageTestFolder.importing("import tinyslow; print(tinyslow.VALUE)", layer: fresh.layer) == "slow")
         }
 
+        /// As root, a store under a folder other users cannot search would
+        /// fail every run that names a set (the launcher opens a layer as the
+        /// sandbox's user): refused when it opens, saying which folder.
+        @Test(.enabled(if: geteuid() == 0, "only root's sandboxes run as another user than the service"))
+        func aStoreTheSandboxesCannotReachIsRefused() async throws {
+            let folder = try PackageTestFolder()
+            try FileManager.default.createDirectory(atPath: folder.root + "/closed", withIntermediateDirectories: true)
+            chmod(folder.root + "/closed", 0o700)
+            do {
+                _ = try await folder.store(subfolder: "closed/store")
+                Issue.record("a store under a 0700 folder opened")
+            } catch let error as PackageError {
+                #expect("\(error)".contains("\(folder.root)/closed is not searchable by other users"), "\(error)")
+            }
+        }
+
         @Test func oneStorePerFolder() async throws {
             let folder = try PackageTestFolder()
             let store = try await folder.store()

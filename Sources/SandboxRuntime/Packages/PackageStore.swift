@@ -92,6 +92,9 @@ public actor PackageStore {
             }
             chmod(folder, mode)
         }
+        if let closed = Self.folderClosedToOthers(above: root + "/layers") {
+            throw .unavailable(detail: "the sandboxes cannot reach \(root)/layers: \(closed) is not searchable by other users (the launcher opens a layer as the sandbox's user); choose a store whose parent folders are 0755, such as the default")
+        }
         let lock = open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard lock >= 0 else { throw .unavailable(detail: "cannot open \(root)/lock: \(String(cString: strerror(errno)))") }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
@@ -170,6 +173,27 @@ public actor PackageStore {
             if let lease { return lease }
             if case .failure(let error) = result { throw error }
         }
+    }
+
+    /// As root the launcher opens a layer as the sandbox's own unprivileged
+    /// user, which needs every folder on the way searchable by others (as
+    /// an ordinary user the sandbox's user is the service's): the first
+    /// that is not, if any.
+    static func folderClosedToOthers(above path: String) -> String? {
+        guard geteuid() == 0 else { return nil }
+        var folder = path
+        while folder != "/" && !folder.isEmpty {
+            var info = stat()
+            if stat(folder, &info) == 0, info.st_mode & S_IXOTH == 0 { return folder }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        return nil
+    }
+
+    /// Another lease of a layer that is here (held by someone already, or
+    /// not yet evicted); nil if it is not.
+    public func lease(layer key: String) -> PackageLease? {
+        entries[key] == nil ? nil : makeLease(key)
     }
 
     /// Whether a lease of `requirements` would need no installer (and no index): a layer has it.

@@ -129,6 +129,24 @@ builtins.credits = _sitebuiltins._Printer("credits", "Thanks to CWI, CNRI, BeOpe
 builtins.license = _sitebuiltins._Printer("license", "See https://www.python.org/psf/license/")
 del _sitebuiltins
 
+# Import names whose PyPI package is called otherwise (the hint below).
+_PACKAGE_NAMES = {"sklearn": "scikit-learn", "cv2": "opencv-python-headless", "PIL": "pillow", "yaml": "pyyaml",
+    "bs4": "beautifulsoup4", "skimage": "scikit-image", "dateutil": "python-dateutil", "attr": "attrs",
+    "Crypto": "pycryptodome", "dotenv": "python-dotenv", "docx": "python-docx", "jwt": "pyjwt", "serial": "pyserial",
+    "OpenSSL": "pyopenssl", "magic": "python-magic", "Bio": "biopython", "fitz": "pymupdf", "sympy": "sympy"}
+
+def _missing_module_hint(error):
+    # After the traceback of an import of something not here: how a run asks for a package.
+    if not isinstance(error, ModuleNotFoundError) or not error.name:
+        return
+    top = error.name.partition(".")[0]
+    if top.startswith("_") or top in getattr(sys, "stdlib_module_names", ()) or os.path.exists(top + ".py") or os.path.isdir(top):
+        return
+    name = _PACKAGE_NAMES.get(top, top.replace("_", "-").lower())
+    print(f"hint: '{top}' is not installed here. If it is a PyPI package, name it in the run's packages "
+          f"(sandbox run --package {name}; the editor's Packages field; \"packages\": [\"{name}\"]): "
+          "the service installs it once, outside the sandbox.", file=sys.stderr)
+
 """#
 
     /// What a notebook gives a program: `display()`, which sends an
@@ -405,6 +423,7 @@ def run(code):
         while traceback is not None and traceback.tb_frame.f_code.co_filename != "main.py":
             traceback = traceback.tb_next
         sys.excepthook(type(error), error.with_traceback(traceback), traceback)
+        _missing_module_hint(error)
         raise SystemExit(1)
 
 def exit_status(code):

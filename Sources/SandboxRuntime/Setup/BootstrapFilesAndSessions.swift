@@ -204,6 +204,7 @@ def serve_session():
                     tracebacks.print_exception(type(error), error, traceback)
                 else:
                     sys.excepthook(type(error), error.with_traceback(traceback), traceback)
+                _missing_module_hint(error)
             except BaseException:
                 pass
             return 1

@@ -19,7 +19,11 @@ struct PackagesNotice: Sendable {
          standard library and the packages the operator of this service
          installed on it (for example Debian's python3-numpy, python3-pandas
          and python3-matplotlib; `sandbox info` lists the scientific ones).
-         To use another package, ask the operator to install it.
+         To use another package, name it in the run's packages instead
+         (sandbox run --package NAME; the editor's Packages field;
+         "packages": ["NAME"] in the protocol): the service installs it
+         once, outside the sandbox, and mounts it read-only. Where this
+         service installs none, ask its operator.
 
         """
 

@@ -25,16 +25,18 @@ struct RunExecutor: Sendable {
             await run(job, in: session)
             return
         }
+        let limits = job.request.limits
+        let pool = await pools.pool(for: limits)
         let sandbox: any SandboxRun
         do {
-            sandbox = try await pools.pool(for: job.request.limits).take(for: job.request.limits)
+            sandbox = try await pool.take(for: limits)
         } catch {
             logger.error("could not launch a sandbox", metadata: ["error": "\(error)"])
             job.finishWithoutRunning(.internalError, message: "could not launch a sandbox: \(error)")
             return
         }
         await run(job, in: sandbox)
-        await pools.pool(for: job.request.limits).runEnded()
+        await pool.runEnded()
     }
 
     /// A session's run: a cell of its sandbox, started at once (the session
