@@ -21,5 +21,6 @@ let package = Package(
         .executableTarget(name: "FuzzFrameDecoding", dependencies: ["SandboxProtocol", "SandboxRuntime"]),
         .executableTarget(name: "FuzzTrustedProxies", dependencies: ["SandboxServer"]),
         .executableTarget(name: "FuzzRunBody", dependencies: ["SandboxProtocol", "SandboxRuntime", "SandboxServer"]),
+        .executableTarget(name: "FuzzPackageRequirement", dependencies: ["SandboxProtocol", "SandboxRuntime"]),
     ]
 )

@@ -1,0 +1,1 @@
+../../../../Sources/SandboxRuntime/Setup/ServiceCache.swift
