@@ -50,6 +50,9 @@ struct PackageOptions: ParsableArguments {
         case (nil, nil): break
         }
         if let allowed = try allowPackages ?? environment.string("SANDBOXD_ALLOW_PACKAGES") {
+            guard allowed.contains(where: { $0 != "," && !$0.isWhitespace }) else {
+                throw ValidationError("--allow-packages: give package names or *; --packages none turns packages off")
+            }
             do {
                 settings.allowed = try PackageAllowList(parsing: allowed)
             } catch {
