@@ -91,6 +91,8 @@ public struct Sandbox: SandboxProvider {
     /// Slots of the same three kinds for runs and sessions that name a
     /// package set: their fork servers have its layer bound.
     let packageSlots: PackageSlotPools?
+    /// The modules of the package sets the operator preloads, by layer key.
+    private let preloadedSets = PreloadedSets()
     private let forkServerArguments: [String]
     private let preloadingForkServerArguments: [String]
     /// The top-level names of `preload`, each a whole word: a program that
@@ -122,11 +124,13 @@ public struct Sandbox: SandboxProvider {
         sessionSlots = fork
             ? makeSlots(preload.isEmpty ? forkServerArguments : preloadingForkServerArguments, options.maxSessions) : nil
         let command = self.command
+        let preloadedSets = self.preloadedSets
         packageSlots = fork
             ? PackageSlotPools { layer, kind in
                 var limits = RunLimits()
                 limits.packageLayer = layer
-                let arguments = command.forkServerArguments(library: forkRunLibrary, limits: limits, preloading: kind != .plain)
+                let arguments = command.forkServerArguments(
+                    library: forkRunLibrary, limits: limits, preloading: kind != .plain, setModules: preloadedSets.modules(of: layer))
                 return makeSlots(arguments, kind == .session ? options.maxSessions : options.maxForkServers)
             }
             : nil
@@ -197,6 +201,13 @@ public struct Sandbox: SandboxProvider {
     }
 
     public var offersSessions: Bool { sessionSlots != nil }
+
+    /// Makes the fork servers of `layer` import its modules before they
+    /// fork runs (`--preload-packages`), from their next start on: a run
+    /// naming the set then imports it at no cost. Only with `.fork`.
+    public func preloadPackages(_ layer: PackageLayer) {
+        preloadedSets.add(layer)
+    }
 
     /// Opens a session: a sandbox forked for it that runs its cells until it
     /// ends. It starts once `run()` is running; `ready()` says when it can

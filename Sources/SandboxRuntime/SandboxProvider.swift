@@ -28,6 +28,14 @@ public protocol SandboxProvider: Service {
     var offersSessions: Bool { get }
     /// Opens a session (`SandboxSession`) with these limits over its life.
     func openSession(limits: SessionLimits) throws -> any SandboxSession
+    /// Makes the sandboxes of runs naming `layer`'s set start with its
+    /// modules imported, where the provider can (`--preload-packages`).
+    func preloadPackages(_ layer: PackageLayer)
+}
+
+extension SandboxProvider {
+    /// A provider that preloads nothing.
+    public func preloadPackages(_ layer: PackageLayer) {}
 }
 
 /// One sandbox and the one program it runs. It loads its interpreter ahead

@@ -16,6 +16,8 @@ public struct SandboxServer: Sendable {
     public let provider: any SandboxProvider
     /// Where package sets are installed; nil: packages are off.
     public let packageStore: PackageStore?
+    /// The `--preload-packages` sets, held for the server's life.
+    private let preloadedSets: [PackageLease]
     private let logger: Logger
 
     /// Checks the configuration, that its address can be listened on, and
@@ -32,14 +34,37 @@ public struct SandboxServer: Sendable {
         options.maxSessions = options.maxSessions ?? configuration.maxSessions
         let sandbox = try await Sandbox.prepare(options, logger: logger)
         let store = try await openPackageStore(configuration.packages, interpreter: sandbox.interpreter, logger: logger)
-        return SandboxServer(configuration: configuration, provider: sandbox, packageStore: store, logger: logger)
+        var preloaded: [PackageLease] = []
+        if let store {
+            for texts in configuration.packages.preloadSets {
+                do {
+                    let lease = try await store.lease(try PackageRequirementSet(parsing: texts, limits: store.configuration.limits.requirements))
+                    sandbox.preloadPackages(lease.layer)
+                    preloaded.append(lease)
+                    logger.info("package set preloaded", metadata: [
+                        "set": "\(texts)", "modules": "\(lease.layer.importNames.joined(separator: ","))",
+                    ])
+                } catch {
+                    throw ConfigurationError(message: "--preload-packages \(texts.joined(separator: ",")): \(error)")
+                }
+            }
+        }
+        return SandboxServer(configuration: configuration, provider: sandbox, packageStore: store, preloadedSets: preloaded, logger: logger)
     }
 
     /// A server on a provider of its own choosing (tests use a fake); `configuration` must be valid.
     public init(configuration: ServerConfiguration, provider: any SandboxProvider, packageStore: PackageStore? = nil, logger: Logger) {
+        self.init(configuration: configuration, provider: provider, packageStore: packageStore, preloadedSets: [], logger: logger)
+    }
+
+    private init(
+        configuration: ServerConfiguration, provider: any SandboxProvider, packageStore: PackageStore?, preloadedSets: [PackageLease],
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.provider = provider
         self.packageStore = packageStore
+        self.preloadedSets = preloadedSets
         self.logger = logger
     }
 
@@ -88,6 +113,12 @@ public struct SandboxServer: Sendable {
             maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,
             runsPerMinute: configuration.runsPerMinute))
         let packages = PackageService(store: packageStore, scheduler: scheduler, logger: logger)
+        // The preloaded sets' warm sandboxes start with the others.
+        for lease in preloadedSets {
+            var limits = RunAdmission.warmLimits(configuration)
+            limits.packageLayer = lease.layer
+            _ = await pools.packageSets?.pool(for: limits)
+        }
         let sessions = SessionService(
             provider: provider, configuration: configuration, scheduler: scheduler, packages: packages, metrics: metrics,
             logger: logger)

@@ -17,6 +17,8 @@ struct PackageOptions: ParsableArguments {
     var packageStore: String?
     @Option(help: "The installer, uv. (default: uv beside sandboxd, else /usr/local/bin/uv or /usr/bin/uv; env: SANDBOXD_PACKAGE_INSTALLER)")
     var packageInstaller: String?
+    @Option(help: "A package set (comma-separated requirements) installed at start and imported by its fork servers before they fork runs, so that runs naming it import it at no cost; repeatable. Its modules' import code runs once in each of those fork servers (sandboxed as runs are): preload only sets that start no threads. (env: SANDBOXD_PRELOAD_PACKAGES, sets separated by ';')")
+    var preloadPackages: [String] = []
     @Option(help: "Packages one set may install, dependencies included. (default: 64; env: SANDBOXD_MAX_PACKAGES_PER_SET)")
     var maxPackagesPerSet: Int?
     @Option(help: "One installed set's size on disk, in MiB. (default: 2048; env: SANDBOXD_MAX_PACKAGE_SET_MB)")
@@ -67,6 +69,11 @@ struct PackageOptions: ParsableArguments {
             settings.directory = store
         }
         settings.installer = try packageInstaller ?? environment.string("SANDBOXD_PACKAGE_INSTALLER")
+        let preloadSets = try preloadPackages.isEmpty
+            ? (environment.string("SANDBOXD_PRELOAD_PACKAGES")?.split(separator: ";").map(String.init) ?? [])
+            : preloadPackages
+        settings.preloadSets = preloadSets.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        if settings.preloadSets.contains(where: \.isEmpty) { throw ValidationError("--preload-packages: a set names no package") }
         func positive(_ name: String, _ value: Int?) throws -> Int? {
             guard let value else { return nil }
             guard value > 0 else { throw ValidationError("--\(name): \(value) must be at least 1") }

@@ -55,6 +55,23 @@ extension SandboxSuite {
             }
         }
 
+        /// `--preload-packages`: installed at start, and imported by its fork
+        /// servers before any run; another set's are not.
+        @Test func aPreloadedSetIsImportedBeforeTheRun() async throws {
+            let folder = try PackageTestFolder()
+            let configuration = try Self.configuration(folder) { $0.packages.preloadSets = [["tinytop"]] }
+            try await TestServer.with(configuration) { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    let code = "import sys\nprint('tinytop' in sys.modules, 'tinyleaf' in sys.modules)\nimport tinytop\nprint(tinytop.DESCRIPTION)"
+                    let hot = try await client.run(1, ["code": .string(code), "packages": ["tinytop"]])
+                    #expect(hot.stdout == "True True\ntop on leaf 2.0\n", "\(hot.response) \(hot.stderr)")
+                    #expect(!hot.states.contains("installing"), "\(hot.states)")
+                    let other = try await client.run(2, ["code": "import sys\nprint('tinyleaf' in sys.modules)", "packages": ["tinyleaf<2"]])
+                    #expect(other.stdout == "False\n", "\(other.response) \(other.stderr)")
+                }
+            }
+        }
+
         @Test func everyRefusalNamesTheRequirementAndTheConnectionGoesOn() async throws {
             let folder = try PackageTestFolder()
             try await TestServer.with(try Self.configuration(folder)) { (port) async throws in

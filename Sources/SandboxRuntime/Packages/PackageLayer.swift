@@ -1,3 +1,4 @@
+import Foundation
 /// An installed, sealed package set: a folder to put first on `sys.path`
 /// (its `site-packages`), never written after it was renamed into place.
 public struct PackageLayer: Sendable, Equatable {
@@ -16,6 +17,23 @@ public struct PackageLayer: Sendable, Equatable {
     /// Where a sandbox sees `sitePackages`: the bootstrap puts it on
     /// `sys.path` before the system's site directories when it exists.
     public static let inside = "/opt/pysandbox/packages"
+
+    /// Its top-level modules, as `import` names: packages (folders with an
+    /// `__init__.py`), modules and extension modules; none private (`_x`).
+    public var importNames: [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: sitePackages)) ?? []
+        var names = Set<String>()
+        for entry in entries where !entry.hasPrefix("_") && !entry.hasPrefix(".") {
+            if entry.hasSuffix(".py") {
+                names.insert(String(entry.dropLast(3)))
+            } else if entry.hasSuffix(".so"), let stem = entry.split(separator: ".").first {
+                names.insert(String(stem))
+            } else if FileManager.default.fileExists(atPath: sitePackages + "/" + entry + "/__init__.py") {
+                names.insert(entry)
+            }
+        }
+        return names.filter { $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } }.sorted()
+    }
 
     /// Whether the layer holds another version of a module named `names`
     /// (top-level import names, as `--preload` gives them), which a fork

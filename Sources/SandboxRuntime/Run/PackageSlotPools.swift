@@ -92,3 +92,17 @@ final class PackageSlotPools: Sendable {
         pools.forEach { $0.close() }
     }
 }
+
+/// The package sets whose fork servers import their modules, by layer key.
+final class PreloadedSets: Sendable {
+    private let modules = Mutex<[String: [String]]>([:])
+
+    func add(_ layer: PackageLayer) {
+        let names = layer.importNames
+        modules.withLock { $0[layer.key] = names }
+    }
+
+    func modules(of layer: PackageLayer) -> [String] {
+        modules.withLock { $0[layer.key] ?? [] }
+    }
+}

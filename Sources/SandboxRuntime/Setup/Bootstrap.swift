@@ -27,9 +27,12 @@ enum Bootstrap {
     /// that between loading and waiting for the program it imports `preload`
     /// and then serves runs, each a fork of itself that goes on to the run
     /// part while the fork server waits for the next (sandbox/zygote/).
-    static func forkServerSource(sitePackages: [String], fontCache: String?, preload: [String]) -> String {
+    /// `setModules`: the modules of a package set the operator preloads
+    /// (`--preload-packages`); one that fails to import is the run's to find.
+    static func forkServerSource(sitePackages: [String], fontCache: String?, preload: [String], setModules: [String] = []) -> String {
         prelude(sitePackages: sitePackages, fontCache: fontCache)
-            + forkServerLoop.replacingOccurrences(of: "PRELOAD", with: pythonList(preload)) + body
+            + forkServerLoop.replacingOccurrences(of: "SET_MODULES", with: pythonList(setModules))
+                .replacingOccurrences(of: "PRELOAD", with: pythonList(preload)) + body
     }
 
     private static func prelude(sitePackages: [String], fontCache: String?) -> String {
@@ -85,6 +88,11 @@ def serve_runs():
     import binascii, json  # display() needs them; small
     for name in PRELOAD:
         __import__(name)
+    for name in SET_MODULES:
+        try:
+            __import__(name)
+        except BaseException:
+            pass
     numpy_random = sys.modules.get("numpy.random")
     if numpy_random is not None:
         # random reseeds itself in each fork; numpy's global generator does not.

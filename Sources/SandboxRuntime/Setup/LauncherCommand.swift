@@ -6,6 +6,10 @@ struct LauncherCommand: Sendable {
     private let forkServerInterpreterArguments: [String]
     private let preloadingForkServerInterpreterArguments: [String]
     private let cgroupsActive: Bool
+    private let python: [String]
+    private let sitePackages: [String]
+    private let fontCacheInside: String?
+    private let preload: [String]
 
     static let workdir = "/tmp"
 
@@ -61,17 +65,25 @@ struct LauncherCommand: Sendable {
             Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: preload)
         ]
         cgroupsActive = cgroups.isActive
+        self.python = python
+        sitePackages = interpreter.sitePackages
+        fontCacheInside = fontCache
+        self.preload = preload
     }
 
     /// A fork-server slot: the limits of its cgroup while the fork server
     /// starts (generous: each run sets its own), the library, the bootstrap,
     /// which imports the `--preload` modules when `preloading`.
-    func forkServerArguments(library: String, limits: RunLimits, preloading: Bool) -> [String] {
+    /// `setModules`: a preloaded package set's modules, imported too.
+    func forkServerArguments(library: String, limits: RunLimits, preloading: Bool, setModules: [String] = []) -> [String] {
         var slotLimits = limits
         slotLimits.memoryBytes += 1 << 30
+        let interpreter = setModules.isEmpty
+            ? (preloading ? preloadingForkServerInterpreterArguments : forkServerInterpreterArguments)
+            : python + [Bootstrap.forkServerSource(
+                sitePackages: sitePackages, fontCache: fontCacheInside, preload: preloading ? preload : [], setModules: setModules)]
         return fixedArguments + Self.packageArguments(limits.packageLayer) + ["--fork-server", "--fork-run-library", library]
-            + limitArguments(for: slotLimits)
-            + (preloading ? preloadingForkServerInterpreterArguments : forkServerInterpreterArguments)
+            + limitArguments(for: slotLimits) + interpreter
     }
 
     func arguments(for limits: RunLimits) -> [String] {

@@ -16,13 +16,16 @@ public struct PackageSettings: Sendable {
     public var directory: String?
     /// uv; nil: `PackageStoreConfiguration.locateInstaller()`.
     public var installer: String?
+    /// `--preload-packages`: sets installed at start, held for the
+    /// service's life, whose fork servers import them.
+    public var preloadSets: [[String]] = []
 
     public init() {}
 
     /// Whether the operator chose anything about packages: then a store
     /// that cannot open stops sandboxd instead of turning packages off.
     public var explicitlyConfigured: Bool {
-        source != .defaultIndex || allowed != .any || directory != nil || installer != nil
+        source != .defaultIndex || allowed != .any || directory != nil || installer != nil || !preloadSets.isEmpty
     }
 
     /// The store's configuration for `interpreter`, or why there can be none.
