@@ -12,8 +12,9 @@ public protocol CodeRunner: Sendable {
         _ params: RunParams, in session: SessionHandle?, record: @escaping @Sendable (RunEvent) -> Void
     ) async throws(RunnerError) -> RunResult
 
-    /// Opens a session (`session/open`, the server's default limits).
-    func openSession() async throws(RunnerError) -> SessionHandle
+    /// Opens a session (`session/open`): the server's default limits, and
+    /// the packages of `params` (its only member the tool sets).
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle
 
     /// Why `session` has ended, once the runner knows it has (`session/ended`,
     /// or the connection it belonged to closed); nil while it may be open.

@@ -16,25 +16,32 @@ public struct RunPythonArguments: Sendable, Equatable {
     public var session: Session
     /// The call's own text budget (`ResultBudget.textBytes`); nil for the service's.
     public var resultTextBytes: Int?
+    /// PyPI requirements the code imports (PROTOCOL.md, "Packages"); nil
+    /// when none were given. Checked by the service, which names a bad one.
+    public var packages: [String]?
 
-    public init(code: String, stdin: String? = nil, timeoutMs: Int? = nil, session: Session = .none, resultTextBytes: Int? = nil) {
+    public init(
+        code: String, stdin: String? = nil, timeoutMs: Int? = nil, session: Session = .none, resultTextBytes: Int? = nil,
+        packages: [String]? = nil
+    ) {
         self.code = code
         self.stdin = stdin
         self.timeoutMs = timeoutMs
         self.session = session
         self.resultTextBytes = resultTextBytes
+        self.packages = packages
     }
 
     /// The session `session: true` means.
     public static let defaultSessionName = "default"
     /// Longer names are refused: a name is a label, not a place for data.
     public static let maxSessionNameLength = 64
-    static let names: Set = ["code", "stdin", "timeoutMs", "session", "resultTextBytes"]
+    static let names: Set = ["code", "stdin", "timeoutMs", "session", "resultTextBytes", "packages"]
 
     public init(_ arguments: [String: Value]?) throws(ArgumentError) {
         let arguments = arguments ?? [:]
         if let unknown = arguments.keys.sorted().first(where: { !Self.names.contains($0) }) {
-            throw ArgumentError("unknown argument '\(unknown)'; run_python takes code, stdin, timeoutMs, session and resultTextBytes")
+            throw ArgumentError("unknown argument '\(unknown)'; run_python takes code, stdin, timeoutMs, session, resultTextBytes and packages")
         }
         guard let code = arguments["code"], !code.isNull else { throw ArgumentError("code: required, the Python source to run") }
         guard case .string(let text) = code else { throw ArgumentError("code: must be a string, not \(code.typeName)") }
@@ -43,6 +50,23 @@ public struct RunPythonArguments: Sendable, Equatable {
         timeoutMs = try Self.integer(arguments, "timeoutMs", unit: "milliseconds")
         session = try Self.session(arguments["session"])
         resultTextBytes = try Self.integer(arguments, "resultTextBytes", unit: "bytes")
+        packages = try Self.packages(arguments["packages"])
+    }
+
+    /// An array of strings; an empty one is none.
+    private static func packages(_ value: Value?) throws(ArgumentError) -> [String]? {
+        guard let value, !value.isNull else { return nil }
+        guard case .array(let items) = value else {
+            throw ArgumentError("packages: must be an array of requirement strings such as [\"requests\", \"pandas>=2\"], not \(value.typeName)")
+        }
+        var requirements: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let text) = item else {
+                throw ArgumentError("packages[\(index)]: must be a string such as \"requests\" or \"pandas>=2\", not \(item.typeName)")
+            }
+            requirements.append(text)
+        }
+        return requirements.isEmpty ? nil : requirements
     }
 
     private static func string(_ arguments: [String: Value], _ name: String) throws(ArgumentError) -> String? {

@@ -30,8 +30,9 @@ public struct RunPythonTool: Sendable {
         } catch {
             return RunReport.error("Invalid arguments: \(error.description). The code was not run.")
         }
-        let params = RunParams(code: request.code, stdin: request.stdin, timeoutMs: request.timeoutMs)
+        var params = RunParams(code: request.code, stdin: request.stdin, timeoutMs: request.timeoutMs)
         guard case .named(let name) = request.session else {
+            params.packages = request.packages
             do throws(RunnerError) {
                 return try await run(params, in: nil, budget: budget)
             } catch {
@@ -41,9 +42,11 @@ public struct RunPythonTool: Sendable {
         let handle: SessionHandle
         let note: String?
         do throws(RunnerError) {
-            switch try await sessions.session(named: name) {
+            // A session's packages go with session/open, never with its runs (PROTOCOL.md §4.2).
+            switch try await sessions.session(named: name, packages: request.packages) {
             case .open(let open, let opened): (handle, note) = (open, opened)
             case .ended(let end): return Self.sessionEnded(name, end)
+            case .otherPackages(let opened): return Self.otherPackages(name, opened: opened, asked: request.packages ?? [])
             }
         } catch {
             return refusal(error, opening: name)
@@ -82,6 +85,15 @@ public struct RunPythonTool: Sendable {
             """)
     }
 
+    static func otherPackages(_ name: String, opened: [String]?, asked: [String]) -> CallTool.Result {
+        let has = opened.map { "was opened with the packages \($0.joined(separator: ", "))" } ?? "was opened without packages"
+        return RunReport.error("""
+            Session '\(name)' \(has), and a session's packages are fixed when it opens; this call names \
+            \(asked.joined(separator: ", ")). The code was not run. Leave packages out to use the session's, \
+            or name another session (or no session) to run with these packages.
+            """)
+    }
+
     func refusal(_ error: RunnerError, opening session: String?) -> CallTool.Result {
         logger.debug("run_python did not run", metadata: ["error": "\(error)"])
         let what = session.map { "open session '\($0)'" } ?? "run the code"
@@ -96,6 +108,10 @@ public struct RunPythonTool: Sendable {
             case .shuttingDown: advice = " Try again once it is back."
             case .methodNotFound where session != nil:
                 advice = " This service has no sessions (it runs with --isolation exec, or predates them); call without session."
+            case .packagesUnavailable:
+                advice = Self.packageAdvice(refusal)
+            case .invalidParams where refusal.data?["reason"]?.stringValue == "badRequirement":
+                advice = Self.packageAdvice(refusal)
             default: break
             }
             return RunReport.error("The sandbox service refused to \(what): \(refusal.message).\(advice) The code was not run.")
@@ -108,6 +124,28 @@ public struct RunPythonTool: Sendable {
 }
 
 extension RunPythonTool {
+    /// For a package refusal: its reason and requirement as the service gave
+    /// them (PROTOCOL.md, "Packages"), and what the agent may do about it.
+    static func packageAdvice(_ refusal: RPCError) -> String {
+        let reason = refusal.data?["reason"]?.stringValue
+        let requirement = refusal.data?["requirement"]?.stringValue
+        var said = [reason.map { "reason: \($0)" }, requirement.map { "requirement: \($0)" }].compactMap { $0 }.joined(separator: ", ")
+        if !said.isEmpty { said = " (\(said))" }
+        let what: String = switch reason ?? "" {
+        case "badRequirement": "Give each package as a requirement string: a name, optional extras and an optional version specifier, such as \"requests\" or \"pandas>=2,<3\"."
+        case "unknownPackage": "Check the name as PyPI spells it, or do without that package."
+        case "noSuchVersion": "Ask for a version that exists, or leave the version out."
+        case "noWheel": "The package has no wheel for this service's Python; packages are installed from wheels only."
+        case "notAllowed": "This service installs only the packages its operator allows."
+        case "unsatisfiable": "The requirements conflict with each other or with the packages already installed; loosen the versions."
+        case "setTooLarge", "layerTooLarge": "Ask for fewer or smaller packages."
+        case "disabled": "This service installs no packages; call without packages."
+        case "indexUnreachable", "timedOut", "installerFailed", "unavailable": "Try again in a moment."
+        default: ""
+        }
+        return said + (what.isEmpty ? "" : " " + what)
+    }
+
     /// The tool as `tools/list` shows it: what the sandbox is, for an agent deciding how to use it.
     public static func definition(budget: ResultBudget) -> Tool {
         Tool(
@@ -126,7 +164,9 @@ extension RunPythonTool {
                 The result shows at most \(budget.textBytes) bytes of output (its first and last half, with a line \
                 saying what was left out between and how to see it) and \(budget.imageBytes) bytes of images. A \
                 program that fails (traceback, non-zero exit, time limit) is a normal result whose last line gives \
-                the status; an error result means the code did not run.
+                the status; an error result means the code did not run. Other PyPI packages can be named in \
+                packages: the service installs them before the code runs (the first call that names a set waits \
+                for the install; later calls reuse it).
                 """,
             inputSchema: [
                 "type": "object",
@@ -143,6 +183,18 @@ extension RunPythonTool {
                             true: run in this client's default session, so state persists between calls. \
                             A string: run in the session of that name (sessions are independent). \
                             false or left out: a fresh sandbox for this call only.
+                            """,
+                    ],
+                    "packages": [
+                        "type": "array", "items": ["type": "string"],
+                        "description": """
+                            PyPI packages the code imports beyond those already installed, as requirement strings: \
+                            a name, optional extras and an optional version specifier, e.g. ["requests", \
+                            "pandas>=2,<3"] (no URLs, paths or installer options). The service installs them from \
+                            wheels outside the sandbox before the code runs: the first call that names a set waits \
+                            for the install, later calls with the same set reuse it. A package that cannot be had \
+                            is an error result saying why (the code does not run). With session, the packages are \
+                            the session's, given by the call that opens it; later calls in it may leave them out.
                             """,
                     ],
                     "resultTextBytes": [

@@ -41,8 +41,34 @@ struct InfoCommand: AsyncParsableCommand {
             message       at most \(limits.maxMessageBytes) bytes
             in flight     at most \(limits.maxInFlight) runs per connection
             cgroups       \(info.capabilities.cgroups.map { $0 ? "yes: each run has its own" : "no: memory and CPU time limits are weaker" } ?? "not said by this server")
+            \(Self.packages(info))
 
             """)
+    }
+
+    /// Whether runs may name packages (--package, --requirements), from where, and within what.
+    static func packages(_ info: InitializeResult) -> String {
+        guard info.capabilities.packages == true else {
+            return "packages      not offered: this service installs no packages (--package cannot be used)"
+        }
+        guard let limits = info.limits.packages else {
+            return "packages      offered (--package, --requirements)"
+        }
+        let source = switch limits.source {
+        case "index": "from PyPI or the operator's index"
+        case "wheels": "from the operator's folder of wheels"
+        default: "from \(limits.source)"
+        }
+        var lines = [
+            "packages      offered (--package, --requirements), \(source)",
+            "              at most \(limits.maxRequirements) requirements of \(limits.maxRequirementLength) characters a run;"
+                + " a set installs at most \(limits.maxPackagesPerSet) packages, \(limits.maxSetMb) MiB,"
+                + " within \(LimitOption.seconds(limits.installTimeoutMs))",
+        ]
+        if let allowed = limits.allowed {
+            lines.append("              only: " + (allowed.isEmpty ? "none" : allowed.joined(separator: ", ")))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// A limit in the units of the option that sets it: "10 s by default, at most 60 s (--timeout)".

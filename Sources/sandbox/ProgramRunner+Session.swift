@@ -8,9 +8,11 @@ extension ProgramRunner {
     /// whose status is not 0, which decides the exit status.
     func runInSession(_ programs: [Program], _ base: RunParams, stdin: RunInput) async throws -> Int32 {
         var base = base
-        // A session's runs share its memory: the limit goes to session/open, which refuses it on a run.
-        let opened = try await connection.openSession(SessionOpenParams(memoryMb: base.memoryMb))
+        // A session's runs share its memory and its packages: both go to
+        // session/open, which refuses them on a run.
+        let opened = try await openSession(SessionOpenParams(memoryMb: base.memoryMb, packages: base.packages))
         base.memoryMb = nil
+        base.packages = nil
         base.session = opened.session
         let interrupts = await Interrupts.cancelling(ids: [], on: connection)
         defer { interrupts.stop() }
@@ -34,6 +36,10 @@ extension ProgramRunner {
         try await connection.closeSession(opened.session)
         report(replies, of: programs)
         return replies.last?.1.exitStatus ?? 0
+    }
+
+    func openSession(_ params: SessionOpenParams) async throws -> SessionOpenResult {
+        try await connection.openSession(params, showingStatus: !options.json)
     }
 
     private func report(_ replies: [(String, RunReply)], of programs: [Program]) {

@@ -17,7 +17,7 @@ struct ProgramRunner: Sendable {
         let forwarding = stdin.isForwarded ? Task { await forwardStandardInput(to: id) } : nil
         defer { forwarding?.cancel() }
         let saver = saver(named: RunSaver.runNames([program])[0], filesInRunFolder: false)
-        guard let reply = try await print(events, saver: saver) else {
+        guard let reply = try await print(events, saver: saver, packages: base.packages ?? []) else {
             throw ClientError.unreachable("the connection closed before the run's verdict")
         }
         if !options.quiet, let summary = reply.summary { Console.note(summary) }
@@ -43,7 +43,7 @@ struct ProgramRunner: Sendable {
             for (index, program) in programs.enumerated() {
                 if !options.json { Console.write("\(index == 0 ? "" : "\n")==> \(program.name) <==\n") }
                 let saver = saver(named: runNames[index], filesInRunFolder: true)
-                guard let reply = try await print(relays[index].stream, saver: saver) else {
+                guard let reply = try await print(relays[index].stream, saver: saver, packages: base.packages ?? []) else {
                     throw ClientError.unreachable("the connection closed before \(program.name)'s verdict")
                 }
                 replies.append(reply)
@@ -81,7 +81,10 @@ struct ProgramRunner: Sendable {
     /// Prints a run's output as it streams, and its displays' text where
     /// they were made (with `--save`, saves them and its returned files
     /// instead); nil if its events end without a response.
-    func print(_ events: AsyncThrowingStream<ClientEvent, any Error>, saver: RunSaver?) async throws -> RunReply? {
+    func print(
+        _ events: AsyncThrowingStream<ClientEvent, any Error>, saver: RunSaver?, packages: [String] = []
+    ) async throws -> RunReply? {
+        defer { Console.status(nil) }
         var displays = 0
         for try await event in events {
             switch event {
@@ -94,11 +97,17 @@ struct ProgramRunner: Sendable {
                 } else if !options.json, let text = display.data[DisplayMIME.plainText]?.stringValue {
                     Console.write(text.endingInNewline)
                 }
-            case .status:
-                continue
+            case .status(let status):
+                // At a terminal, a line while the run's packages install; the next write erases it.
+                if status.state == .installing, !options.json {
+                    Console.status("installing packages: \(PackageOptions.listed(packages))…")
+                } else {
+                    Console.status(nil)
+                }
             case .response(let response):
+                Console.status(nil)
                 if let error = response.error {
-                    Console.note("the service rejected the run: \(error.message) (JSON-RPC error \(error.code))")
+                    Console.note(error.refusalInWords(of: "run"))
                     return .rejected(error)
                 }
                 let verdict = try response.result(as: RunResult.self)

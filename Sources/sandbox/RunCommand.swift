@@ -39,6 +39,19 @@ struct RunCommand: AsyncParsableCommand {
             not 0 stops the others, which are not run. --memory is the session's, for all its \
             programs together; --file's files are put in the session's /tmp once.
 
+            --package and --requirements name PyPI packages the programs import ('requests', \
+            'pandas>=2,<3'): the service installs them, outside the sandbox and once (later runs \
+            that name the same set reuse it), and each run imports them from a read-only folder. \
+            At a terminal a line on stderr says so while they install. A requirement is a name, \
+            optional extras and an optional version specifier; URLs, paths, installer options and \
+            markers are refused before anything is sent (status 65; a line of a requirements file is \
+            named as FILE:LINE). With --session the packages are the session's, for all its \
+            programs. A package the service cannot provide ends the command with the service's \
+            message and status 65 (no such package or version, no wheel, not allowed, \
+            unsatisfiable, too large) or 69 (the service offers no packages, its index cannot be \
+            reached, the install timed out or failed); the program is not run. 'sandbox info' \
+            shows whether the service offers packages, and its limits.
+
             Limits are given in seconds (--timeout, --cpu-time), MiB (--memory) and bytes \
             (--output-limit, which takes K and M for KiB and MiB); 'sandbox info' shows the \
             service's defaults and maxima. A limit the service does not allow is refused before \
@@ -91,6 +104,8 @@ struct RunCommand: AsyncParsableCommand {
         valueName: "dir"))
     var saveFolder: String?
 
+    @OptionGroup var packageOptions: PackageOptions
+
     @Flag(help: "Run the programs in order in one session, sharing its Python state; stop at the first that fails.")
     var session = false
 
@@ -122,13 +137,18 @@ struct RunCommand: AsyncParsableCommand {
         let programs: [Program]
         let parameters: RunParams
         let input: RunInput
+        let requirements: [Requirement]?
         do {
             programs = try readPrograms()
-            parameters = try baseParameters()
+            requirements = try packageOptions.requirements()
+            parameters = try baseParameters(packages: requirements?.map(\.text))
             input = try runInput(programCount: programs.count)
         } catch let failure as UnreadableFile {
             Console.note(failure.description)
             throw ExitCode(ExitStatus.noInput)
+        } catch let refusal as RequirementRefusal {
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.rejected)
         }
         let folder: SaveFolder?
         do {
@@ -144,6 +164,7 @@ struct RunCommand: AsyncParsableCommand {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken, transcript: transcript) { connection in
                 let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
                 try Self.check(parameters, against: info.limits)
+                try PackageOptions.check(requirements, against: info, url: self.connection.resolvedURL)
                 let runner = ProgramRunner(connection: connection, options: options, info: info)
                 if session {
                     return try await runner.runInSession(programs, parameters, stdin: input)
@@ -156,6 +177,16 @@ struct RunCommand: AsyncParsableCommand {
         } catch let refusal as LimitRefusal {
             Console.note(refusal.description)
             throw ExitCode(ExitStatus.rejected)
+        } catch let refusal as RequirementRefusal {
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.rejected)
+        } catch let refusal as PackagesNotOffered {
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.unreachable)
+        } catch ClientError.rejected(let refusal) {
+            // session/open refused (--session): its packages, its limits, or too many sessions.
+            Console.note(refusal.refusalInWords(of: "session"))
+            throw ExitCode(ExitStatus.of(refusal))
         } catch let error as ClientError {
             Console.note(error.description)
             throw ExitCode(ExitStatus.of(error))
@@ -173,7 +204,7 @@ struct RunCommand: AsyncParsableCommand {
         return try files.map { Program(name: $0, code: try Self.readText($0), isFile: true) }
     }
 
-    private func baseParameters() throws -> RunParams {
+    private func baseParameters(packages: [String]?) throws -> RunParams {
         var files: [String: FileContent] = [:]
         for pair in extraFiles {
             let (name, path) = pair.splitOnce("=")
@@ -182,7 +213,7 @@ struct RunCommand: AsyncParsableCommand {
         return RunParams(
             code: "", files: files.isEmpty ? nil : files, returnFiles: returnPatterns.isEmpty ? nil : returnPatterns,
             timeoutMs: timeout.map(LimitOption.milliseconds), memoryMb: memory, maxOutputBytes: outputLimit?.bytes,
-            cpuTimeMs: cpuTime.map(LimitOption.milliseconds))
+            cpuTimeMs: cpuTime.map(LimitOption.milliseconds), packages: packages)
     }
 
     /// Refuses, in the options' words, a limit outside the service's range

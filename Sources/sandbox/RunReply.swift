@@ -10,7 +10,7 @@ enum RunReply: Sendable {
     var exitStatus: Int32 {
         switch self {
         case .verdict(let verdict): ExitStatus.of(verdict)
-        case .rejected: ExitStatus.rejected
+        case .rejected(let error): ExitStatus.of(error)
         }
     }
 

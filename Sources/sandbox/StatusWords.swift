@@ -57,3 +57,24 @@ extension SessionEndReason {
         }
     }
 }
+
+extension RPCError {
+    /// What the CLI prints of a refused request (`what`: "run", "session"):
+    /// the service's message; for packages also the reason and the
+    /// requirement concerned (PROTOCOL.md, "Packages").
+    func refusalInWords(of what: String) -> String {
+        let reason = data?["reason"]?.stringValue
+        let requirement = data?["requirement"]?.stringValue
+        var detail: [String] = []
+        if let reason { detail.append("reason: \(reason)") }
+        if let requirement { detail.append("requirement: \(requirement)") }
+        let said = detail.isEmpty ? "" : " [\(detail.joined(separator: ", "))]"
+        if code == RPCErrorCode.packagesUnavailable.rawValue {
+            return "the service cannot provide the \(what)'s packages: \(message)\(said)"
+        }
+        if code == RPCErrorCode.invalidParams.rawValue && reason == "badRequirement" {
+            return "the service refused a requirement of the \(what): \(message)\(said)"
+        }
+        return "the service rejected the \(what): \(message) (JSON-RPC error \(code))"
+    }
+}

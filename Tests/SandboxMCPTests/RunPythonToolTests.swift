@@ -25,6 +25,9 @@ struct RunPythonToolTests {
         #expect(try RunPythonArguments(["code": "1", "timeoutMs": .double(5000)]).timeoutMs == 5000)
         #expect(try RunPythonArguments(["code": "1", "stdin": .null]).stdin == nil)
         #expect(try RunPythonArguments(["code": "1", "resultTextBytes": 4096]).resultTextBytes == 4096)
+        #expect(try RunPythonArguments(["code": "1", "packages": ["tinytop", "pandas>=2"]]).packages == ["tinytop", "pandas>=2"])
+        #expect(try RunPythonArguments(["code": "1", "packages": []]).packages == nil)
+        #expect(try RunPythonArguments(["code": "1", "packages": .null]).packages == nil)
         for (arguments, words) in [
             (nil, "code: required"),
             (["code": 5], "code: must be a string"),
@@ -36,6 +39,8 @@ struct RunPythonToolTests {
             (["code": "1", "session": .string(String(repeating: "n", count: 65))], "at most 64"),
             (["code": "1", "session": ["a"]], "session: must be true, false or a session name"),
             (["code": "1", "timeout": 5], "unknown argument 'timeout'"),
+            (["code": "1", "packages": "requests"], "packages: must be an array of requirement strings"),
+            (["code": "1", "packages": ["requests", 2]], "packages[1]: must be a string"),
         ] as [([String: Value]?, String)] {
             #expect(throws: ArgumentError.self) { try RunPythonArguments(arguments) }
             do { _ = try RunPythonArguments(arguments) } catch {
@@ -153,6 +158,48 @@ struct RunPythonToolTests {
         let fresh = await tool.call(["code": "print(x)", "session": "w"])
         #expect(fresh.isError == false && runner.runs.last?.session == "s-2")
         #expect(Self.text(fresh).contains("is new"))
+    }
+
+    // MARK: Packages
+
+    @Test func packagesGoWithTheRunWithoutSession() async {
+        let result = await tool.call(["code": "import tinytop", "packages": ["tinytop"]])
+        #expect(result.isError == false)
+        #expect(runner.runs.map(\.packages) == [["tinytop"]] && runner.sessionsOpened == 0)
+    }
+
+    /// PROTOCOL.md §4.2: a session's runs take no packages; session/open does.
+    @Test func aSessionsPackagesGoWithItsOpeningAndAreFixed() async {
+        let tool = tool
+        let first = await tool.call(["code": "import tinytop", "session": "p", "packages": ["tinytop"]])
+        #expect(first.isError == false && Self.text(first).contains("It imports tinytop for all its calls"), "\(Self.text(first))")
+        #expect(runner.sessionParams.map(\.packages) == [["tinytop"]])
+        #expect(runner.runs.map(\.packages) == [nil])
+        // Left out, or the same set written otherwise: the session's.
+        let same = await tool.call(["code": "1", "session": "p"])
+        let renamed = await tool.call(["code": "2", "session": "p", "packages": ["TinyTop"]])
+        #expect(same.isError == false && renamed.isError == false)
+        #expect(runner.runs.map(\.session) == ["s-1", "s-1", "s-1"] && runner.sessionsOpened == 1)
+        // Another set: refused, nothing runs.
+        let other = await tool.call(["code": "3", "session": "p", "packages": ["tinyleaf"]])
+        #expect(other.isError == true && runner.runs.count == 3)
+        #expect(Self.text(other).contains("Session 'p' was opened with the packages tinytop") && Self.text(other).contains("not run"))
+        let without = await tool.call(["code": "4", "session": "q"])
+        let added = await tool.call(["code": "5", "session": "q", "packages": ["tinyleaf"]])
+        #expect(without.isError == false && added.isError == true)
+        #expect(Self.text(added).contains("Session 'q' was opened without packages"))
+    }
+
+    @Test func aPackageRefusalSaysTheReasonAndTheRequirement() async {
+        let tool = tool
+        let opening = await tool.call(["code": "1", "session": true, "packages": ["nosuchpackage"]])
+        #expect(opening.isError == true)
+        #expect(Self.text(opening).contains("refused to open session 'default': Packages unavailable: no package named 'nosuchpackage'"))
+        #expect(Self.text(opening).contains("reason: unknownPackage, requirement: nosuchpackage"), "\(Self.text(opening))")
+        let refusal = RPCError(.packagesUnavailable, "no wheel", data: ["reason": "noWheel", "requirement": "sdistonly"])
+        let run = Self.text(tool.refusal(.refused(refusal), opening: nil))
+        #expect(run.hasPrefix("The sandbox service refused to run the code: Packages unavailable: no wheel."), "\(run)")
+        #expect(run.contains("(reason: noWheel, requirement: sdistonly)") && run.contains("wheels only") && run.hasSuffix("The code was not run."))
     }
 
     @Test func refusalsAreToolErrorsThatSayWhy() {

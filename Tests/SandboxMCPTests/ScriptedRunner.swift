@@ -10,6 +10,8 @@ import Synchronization
 final class ScriptedRunner: CodeRunner {
     private struct State {
         var opened = 0
+        /// session/open's params, in the order the sessions were opened.
+        var openedWith: [SessionOpenParams] = []
         var runs: [RunParams] = []
         /// Ended on the server; `announced` ones were sent `session/ended`.
         var ended: [String: (reason: SessionEndReason, announced: Bool)] = [:]
@@ -19,6 +21,7 @@ final class ScriptedRunner: CodeRunner {
 
     var runs: [RunParams] { state.withLock { $0.runs } }
     var sessionsOpened: Int { state.withLock { $0.opened } }
+    var sessionParams: [SessionOpenParams] { state.withLock { $0.openedWith } }
 
     func run(
         _ params: RunParams, in session: SessionHandle?, record: @escaping @Sendable (RunEvent) -> Void
@@ -33,10 +36,19 @@ final class ScriptedRunner: CodeRunner {
         return RunResult(Verdict(status: .ok, exitCode: 0), queuedMs: 0)
     }
 
-    func openSession() async throws(RunnerError) -> SessionHandle {
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle {
         // Another task gets a chance to ask for the same name meanwhile.
         await Task.yield()
-        return SessionHandle(id: "s-\(state.withLock { state in state.opened += 1; return state.opened })")
+        if let refusal = params.packages?.first(where: { $0.hasPrefix("nosuch") }) {
+            throw .refused(RPCError(.packagesUnavailable, "no package named '\(refusal)'",
+                                    data: ["reason": "unknownPackage", "requirement": .string(refusal)]))
+        }
+        let number = state.withLock { state in
+            state.opened += 1
+            state.openedWith.append(params)
+            return state.opened
+        }
+        return SessionHandle(id: "s-\(number)")
     }
 
     func endOfSession(_ session: SessionHandle) -> SessionEnd? {

@@ -1,5 +1,6 @@
 import Foundation
 import SandboxRuntime
+import SandboxServer
 import Testing
 
 /// The web editor at GET /, driven like a person in headless Chromium by
@@ -15,6 +16,7 @@ extension SandboxSuite {
         static let displayScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/display_test.py").path
         static let sessionScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/session_test.py").path
         static let terminalScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/terminal_test.py").path
+        static let packageScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/package_test.py").path
         /// Screenshots are kept for people to look at (CI artifacts).
         static let artifacts = packageRoot.appendingPathComponent(".build/artifacts")
 
@@ -77,20 +79,36 @@ extension SandboxSuite {
                             screenshot: "editor-no-sessions.png")
         }
 
+        /// The Packages field: typed into, a run imports tinytop after "Installing packages…"; remembered
+        /// across a reload; a refusal's reason and requirement in the output area; a session opened with the
+        /// set, and a new one when the field changes (editor-packages.png).
+        @Test func packagesFieldInstallsImportsAndIsRemembered() async throws {
+            try await drive(script: Self.packageScript, expectingFallback: false, packages: try PackageTestFolder(),
+                            screenshot: "editor-packages.png")
+        }
+
+        /// A server with packages off: the field is disabled, with a title saying why.
+        @Test func packagesFieldIsDisabledWhereNoneAreOffered() async throws {
+            try await drive(script: Self.packageScript, expectingFallback: false, extraArguments: ["--expect-no-packages"],
+                            screenshot: "editor-no-packages.png")
+        }
+
         private func drive(script: String = Self.script, expectingFallback: Bool, token: String? = nil,
                            idleTimeoutSeconds: Int? = nil, sessionIdleTimeoutMs: Int? = nil,
-                           isolation: Isolation = .fork, screenshot: String) async throws {
+                           isolation: Isolation = .fork, packages: PackageTestFolder? = nil, extraArguments: [String] = [],
+                           screenshot: String) async throws {
             for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
                 throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
             }
             try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
-            let configuration = TestServer.configuration {
-                if expectingFallback { $0.codeMirrorPath = "/nonexistent/codemirror" }
-                if let token { $0.access.tokens = [token] }
-                if let idleTimeoutSeconds { $0.idleTimeout = .seconds(idleTimeoutSeconds) }
-                if let sessionIdleTimeoutMs { $0.sessionIdleTimeoutMs.default = sessionIdleTimeoutMs }
-                $0.sandbox.isolation = isolation
+            let adjust = { (configuration: inout ServerConfiguration) in
+                if expectingFallback { configuration.codeMirrorPath = "/nonexistent/codemirror" }
+                if let token { configuration.access.tokens = [token] }
+                if let idleTimeoutSeconds { configuration.idleTimeout = .seconds(idleTimeoutSeconds) }
+                if let sessionIdleTimeoutMs { configuration.sessionIdleTimeoutMs.default = sessionIdleTimeoutMs }
+                configuration.sandbox.isolation = isolation
             }
+            let configuration = try packages.map { try PackageServerTests.configuration($0, adjust) } ?? TestServer.configuration(adjust)
             try await TestServer.with(configuration) { port in
                 var arguments = [script, "--url", "http://127.0.0.1:\(port)/",
                                  "--screenshot", Self.artifacts.appendingPathComponent(screenshot).path]
@@ -99,6 +117,7 @@ extension SandboxSuite {
                 if let idleTimeoutSeconds { arguments += ["--idle-timeout", "\(idleTimeoutSeconds)"] }
                 if let sessionIdleTimeoutMs { arguments += ["--session-idle-timeout-ms", "\(sessionIdleTimeoutMs)"] }
                 if isolation == .exec { arguments.append("--expect-no-sessions") }
+                arguments += extraArguments
                 let result = try await ChildProcess.run("/usr/bin/python3", arguments, timeout: .seconds(300))
                 #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
                 #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")

@@ -30,6 +30,11 @@ extension SandboxSuite {
             }
         }
 
+        /// A server whose packages come from the wheels the tests build (PackageServerTests).
+        static func packageConfiguration(_ folder: PackageTestFolder) throws -> ServerConfiguration {
+            try PackageServerTests.configuration(folder) { $0.maxCodeBytes = 64 << 10 }
+        }
+
         /// Servers for large output allow 32 MiB a run, so that 20 MB is written whole and only the result bounds it.
         static func largeOutput(_ configuration: inout ServerConfiguration) {
             configuration.maxOutputBytes = LimitPair(default: 32 << 20, max: 32 << 20)
@@ -82,7 +87,22 @@ extension SandboxSuite {
             }
         }
 
+        /// packages: installed and imported, refusals as tool errors with their reason, a session's set named when it opens.
+        @Test func stdioRunsWithPackages() async throws {
+            let folder = try PackageTestFolder()
+            try await TestServer.with(try Self.packageConfiguration(folder)) { port in
+                try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "packages"])
+            }
+        }
+
         // MARK: Streamable HTTP: sandboxd's /mcp
+
+        @Test func httpRunsWithPackages() async throws {
+            let folder = try PackageTestFolder()
+            try await TestServer.with(try Self.packageConfiguration(folder)) { port in
+                try await Self.http(["--url", Self.mcpURL(port), "--scenario", "packages"])
+            }
+        }
 
         @Test func httpListsRunsPlotsAndReportsFailuresAndBadInput() async throws {
             try await TestServer.with(Self.configuration()) { port in

@@ -79,8 +79,8 @@ final class InProcessRunner: CodeRunner {
         }
     }
 
-    func openSession() async throws(RunnerError) -> SessionHandle {
-        let response = try await request(Method.sessionOpen, SessionOpenParams(), record: { _ in })
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle {
+        let response = try await request(Method.sessionOpen, params, record: { _ in })
         let opened = try Self.result(of: response, as: SessionOpenResult.self)
         state.withLock { _ = $0.openSessions.insert(opened.session) }
         return SessionHandle(id: opened.session)

@@ -69,8 +69,8 @@ final class WebSocketRunner: CodeRunner {
         }
     }
 
-    func openSession() async throws(RunnerError) -> SessionHandle {
-        let (line, id, events) = try await send(Method.sessionOpen, SessionOpenParams(), session: nil)
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle {
+        let (line, id, events) = try await send(Method.sessionOpen, params, session: nil)
         let response = try await response(to: id, events, on: line, record: { _ in })
         let opened: SessionOpenResult
         do {

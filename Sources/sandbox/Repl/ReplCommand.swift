@@ -31,6 +31,13 @@ struct ReplCommand: AsyncParsableCommand {
             at the end of input, whatever the snippets did; when the session ends by itself, \
             the REPL stops with status 125 (the lines that follow expected the state that is gone).
 
+            --package and --requirements (as for 'sandbox run') name PyPI packages the session \
+            imports: they are installed before it opens (at a terminal a line on stderr says so), \
+            and every snippet, and a new session that replaces one that ended, can import them. \
+            A requirement refused before anything is sent, or a package the service cannot \
+            provide, exits 65 (the request) or 69 (the service cannot install packages now), \
+            with the service's message.
+
             Other exit statuses: 69 when the service cannot be reached or the connection is \
             lost; 65 when it refuses the session (e.g. too many sessions) or a limit asked for \
             is outside its range ('sandbox info' shows them); 64 for a usage error; 77 when it refuses \
@@ -54,6 +61,8 @@ struct ReplCommand: AsyncParsableCommand {
         valueName: "bytes"))
     var outputLimit: ByteCount?
 
+    @OptionGroup var packageOptions: PackageOptions
+
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
@@ -64,23 +73,49 @@ struct ReplCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Raw mode from before the connection, so that keys typed meanwhile are not echoed twice.
+        let requirements: [Requirement]?
+        do {
+            requirements = try packageOptions.requirements()
+        } catch let failure as UnreadableFile {
+            Console.note(failure.description)
+            throw ExitCode(ExitStatus.noInput)
+        } catch let refusal as RequirementRefusal {
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.rejected)
+        }
         let terminal = RawTerminal()
         defer { terminal?.restore() }
         let settings = ReplSettings(
             interactive: terminal != nil,
-            session: SessionOpenParams(memoryMb: memory, idleTimeoutMs: idleTimeout.map(LimitOption.milliseconds)),
+            session: SessionOpenParams(
+                memoryMb: memory, idleTimeoutMs: idleTimeout.map(LimitOption.milliseconds), packages: requirements?.map(\.text)),
             timeoutMs: timeout.map(LimitOption.milliseconds), maxOutputBytes: outputLimit?.bytes)
         let status: Int32
         do {
             status = try await ProtocolConnection.connect(url: connection.resolvedURL, token: connection.resolvedToken) { connection in
                 let info = try await connection.initialize(clientName: "sandbox", version: PySandbox.version)
                 try Self.check(settings, against: info.limits)
+                try PackageOptions.check(requirements, against: info, url: self.connection.resolvedURL)
                 return try await Repl(connection: connection, settings: settings).run(info: info)
             }
         } catch let refusal as LimitRefusal {
             terminal?.restore()
             Console.note(refusal.description)
             throw ExitCode(ExitStatus.rejected)
+        } catch let refusal as RequirementRefusal {
+            terminal?.restore()
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.rejected)
+        } catch let refusal as PackagesNotOffered {
+            terminal?.restore()
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.unreachable)
+        } catch ClientError.rejected(let refusal) where refusal.code == RPCErrorCode.packagesUnavailable.rawValue
+            || refusal.data?["reason"]?.stringValue == "badRequirement"
+        {
+            terminal?.restore()
+            Console.note(refusal.refusalInWords(of: "session"))
+            throw ExitCode(ExitStatus.of(refusal))
         } catch let error as ClientError {
             terminal?.restore()
             Console.note(error.description)

@@ -35,15 +35,21 @@ struct ReplLoop {
         self.connection = connection
         self.settings = settings
         self.sink = sink
-        session = try await connection.openSession(settings.session)
+        session = try await connection.openSession(settings.session, showingStatus: true)
         reader = settings.interactive ? TerminalLineEditor() : PipedLines()
+    }
+
+    /// The session's packages, for the greeting.
+    private var packagesLine: String {
+        guard let packages = settings.session.packages, !packages.isEmpty else { return "" }
+        return "\nPackages: \(PackageOptions.listed(packages))."
     }
 
     func greet(_ info: InitializeResult) {
         let limits = session.limits
         Console.write("""
             Python \(info.python.version) in a sandbox of \(info.serverInfo.name) \(info.serverInfo.version): \
-            \(limits.memoryMb) MiB, \(limits.cpuTimeMs / 1000) s of CPU time, ends after \(limits.idleTimeoutMs / 1000) s idle.
+            \(limits.memoryMb) MiB, \(limits.cpuTimeMs / 1000) s of CPU time, ends after \(limits.idleTimeoutMs / 1000) s idle.\(packagesLine)
             Ctrl-C interrupts, Ctrl-D exits.
 
             """, to: .stderr)
@@ -267,7 +273,7 @@ struct ReplLoop {
             exitStatus = ExitStatus.otherVerdict
             return
         }
-        session = try await connection.openSession(settings.session)
+        session = try await connection.openSession(settings.session, showingStatus: true)
         Console.note("a new session is open: the names, imports and files of the earlier one are gone")
         block.clear()
         try await idle(tasks: &tasks)

@@ -51,7 +51,12 @@ async def lists_the_tool(session):
     tool = tools[0]
     schema = tool.input_schema
     expect(schema.get("required") == ["code"], f"input schema: {schema}")
-    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "session", "resultTextBytes"}, f"input schema: {schema}")
+    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "session", "resultTextBytes", "packages"},
+           f"input schema: {schema}")
+    packages = schema["properties"]["packages"]
+    expect(packages.get("type") == "array" and packages.get("items") == {"type": "string"}, f"packages: {packages}")
+    for words in ["PyPI", "requirement", "first call", "session"]:
+        expect(words in packages.get("description", ""), f"packages' description does not say {words!r}: {packages}")
     for words in ["no network", "/tmp", "numpy", "matplotlib", "plt.show()", "display(", "last expression"]:
         expect(words in tool.description, f"the description does not say {words!r}: {tool.description}")
 
@@ -307,6 +312,47 @@ async def session_outlives_the_connections_idle_timeout(session):
 
 SESSIONS = [session_keeps_state, named_sessions_are_apart, ended_session_is_reported_then_replaced,
             session_outlives_the_connections_idle_timeout]
+
+
+async def packages_are_installed_and_imported(session):
+    """The service's packages come from the wheels the tests build: tinytop (on tinyleaf), sdistonly (no wheel)."""
+    result = await call(session, {"code": "import tinytop\nprint(tinytop.DESCRIPTION)", "packages": ["tinytop"]})
+    expect(result.is_error is not True and result.content[0].type == "text" and result.content[0].text == "top on leaf 2.0\n",
+           "run_python with packages ['tinytop'] imports it", result)
+    pinned = await call(session, {"code": "import tinytop\nprint(tinytop.DESCRIPTION)", "packages": ["tinytop", "tinyleaf<2"]})
+    expect(pinned.content[0].text == "top on leaf 1.0\n", "a pinned dependency is the one imported", pinned)
+    without = await call(session, {"code": "import tinytop"})
+    expect(without.is_error is not True and "No module named 'tinytop'" in text_of(without), "a call without packages has none", without)
+
+
+async def a_package_that_cannot_be_had_is_a_tool_error(session):
+    for package, reason in [("nosuchpackage", "unknownPackage"), ("sdistonly", "noWheel")]:
+        result = await call(session, {"code": "print('ran')", "packages": [package]})
+        text = text_of(result)
+        expect(result.is_error is True and "Packages unavailable" in text and f"reason: {reason}" in text
+               and f"requirement: {package}" in text and "not run" in text and "ran\n" not in text,
+               f"packages [{package!r}] is a tool error with the reason", result)
+    bad = await call(session, {"code": "print('ran')", "packages": ["tinytop @ https://example.com/x.whl"]})
+    expect(bad.is_error is True and "reason: badRequirement" in text_of(bad), "a malformed requirement is a tool error", bad)
+    typed = await call(session, {"code": "print('ran')", "packages": "tinytop"})
+    expect(typed.is_error is True and "packages: must be an array" in text_of(typed), "packages must be an array", typed)
+
+
+async def a_sessions_packages_are_named_when_it_opens(session):
+    first = await call(session, {"code": "import tinytop", "session": "pk", "packages": ["tinytop"]})
+    expect(first.is_error is not True and "It imports tinytop" in text_of(first), "the session opens with its packages", first)
+    later = await call(session, {"code": "print(tinytop.DESCRIPTION)", "session": "pk"})
+    expect(later.content[0].text == "top on leaf 2.0\n", "a later call in the session leaves packages out", later)
+    other = await call(session, {"code": "print('ran')", "session": "pk", "packages": ["tinyleaf"]})
+    expect(other.is_error is True and "was opened with the packages tinytop" in text_of(other) and "not run" in text_of(other),
+           "another set in an open session is a tool error", other)
+    refused = await call(session, {"code": "print('ran')", "session": "nope", "packages": ["nosuchpackage"]})
+    expect(refused.is_error is True and "open session 'nope'" in text_of(refused) and "reason: unknownPackage" in text_of(refused),
+           "a session whose packages cannot be had is not opened", refused)
+
+
+PACKAGES = [packages_are_installed_and_imported, a_package_that_cannot_be_had_is_a_tool_error,
+            a_sessions_packages_are_named_when_it_opens]
 
 
 async def run(session, checks):

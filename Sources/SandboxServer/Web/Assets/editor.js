@@ -1,18 +1,19 @@
 // The PySandbox web editor: wires the code editor, the run controls, the
 // output pane, the stdin line and the status line to a SandboxClient.
 // Loaded last; uses protocol-client.js, code-editor.js, output-view.js,
-// session-control.js, limit-fields.js, file-attachments.js, returned-files.js and run-keys.js.
+// session-control.js, limit-fields.js, file-attachments.js, returned-files.js, package-field.js and run-keys.js.
 'use strict';
 
 (() => {
   const {
     SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView, SessionControl, FileAttachments,
-    ReturnedFiles, RunKeys, LimitFields,
+    ReturnedFiles, RunKeys, LimitFields, PackageField,
   } = window.PySandbox;
 
   const STORE = {
     code: 'pysandbox.code', timeout: 'pysandbox.timeoutSeconds', cpuTime: 'pysandbox.cpuTimeSeconds',
     memory: 'pysandbox.memoryMb', outputLimit: 'pysandbox.outputLimitKb', returnFiles: 'pysandbox.returnFiles', keepVariables: 'pysandbox.keepVariables',
+    packages: 'pysandbox.packages',
   };
   const SAMPLE = [
     '# Welcome to PySandbox. Run with the button or Ctrl+Enter (Cmd+Enter on a Mac).',
@@ -53,6 +54,8 @@
     attachMessage: $('attach-message'),
     returnField: $('return-field'),
     returnFiles: $('return-files'),
+    packagesField: $('packages-field'),
+    packages: $('packages'),
     limitsHint: $('limits-hint'),
     status: $('status'),
     statusLabel: $('status-label'),
@@ -95,10 +98,10 @@
 
   // ------------------------------------------------------------ status line
 
-  /** state: idle | starting | queued | running | done | lost | refused */
+  /** state: idle | starting | installing | queued | running | done | lost | refused */
   function setStatus(state, label, detail = '', verdict = null) {
     ui.status.dataset.state = state;
-    for (const key of ['exitCode', 'signal', 'errorCode', 'limit']) delete ui.status.dataset[key];
+    for (const key of ['exitCode', 'signal', 'errorCode', 'limit', 'reason']) delete ui.status.dataset[key];
     ui.status.title = '';
     if (verdict) ui.status.dataset.verdict = verdict;
     else delete ui.status.dataset.verdict;
@@ -212,6 +215,54 @@
 
   ui.returnFiles.addEventListener('change', () => storage.set(STORE.returnFiles, ui.returnFiles.value));
 
+  // ---------------------------------------------------------------- packages
+
+  const packageField = new PackageField({field: ui.packagesField, input: ui.packages},
+    {storage, storageKey: STORE.packages});
+
+  const PACKAGES_UNAVAILABLE = -32008;
+  const INVALID_PARAMS = -32602;
+
+  /** Whether `err` refused the run's (or session's) packages (PROTOCOL.md, "Packages"). */
+  function isPackageRefusal(err) {
+    return err instanceof RpcError && (err.code === PACKAGES_UNAVAILABLE
+      || (err.code === INVALID_PARAMS && err.data && err.data.reason === 'badRequirement'));
+  }
+
+  const PACKAGE_REASONS = {
+    badRequirement: 'a requirement is malformed: give a name, optional [extras] and an optional version (pandas>=2)',
+    disabled: 'this server installs no packages',
+    notAllowed: 'the package is not on this server’s list of allowed packages',
+    unknownPackage: 'there is no package of that name where this server gets packages',
+    noSuchVersion: 'no release of the package matches the version asked for',
+    noWheel: 'the package has no wheel for this server’s Python (only wheels are installed)',
+    unsatisfiable: 'the requirements conflict with each other or with the server’s own packages',
+    setTooLarge: 'the set has more packages than this server installs at once',
+    layerTooLarge: 'the set is larger installed than this server allows',
+    indexUnreachable: 'the server cannot reach its package index: try again later',
+    timedOut: 'installing took longer than the server allows: try again later',
+    installerFailed: 'the installer failed: try again later',
+    unavailable: 'the server cannot install packages now: try again later',
+  };
+
+  /** A package refusal, readably in the output area (the server's message, its reason and requirement),
+   *  and on the status line. */
+  function showPackageRefusal(err, what) {
+    const data = err.data || {};
+    output.clear();
+    returned.clear();
+    const lines = [what === 'session'
+      ? 'Not run: a session with these packages could not be opened.'
+      : 'Not run: the packages could not be had.', err.message];
+    if (data.reason) lines.push(`reason: ${data.reason}${PACKAGE_REASONS[data.reason] ? ` (${PACKAGE_REASONS[data.reason]})` : ''}`);
+    if (data.requirement) lines.push(`requirement: ${data.requirement}`);
+    output.note(`${lines.join('\n')}\n`);
+    output.finish();
+    setStatus('refused', 'packages unavailable', [data.reason, data.requirement].filter(Boolean).join(': '));
+    ui.status.dataset.errorCode = String(err.code);
+    if (data.reason) ui.status.dataset.reason = data.reason;
+  }
+
   // ------------------------------------------------------------------ access
 
   // A token in the page's address (?token=…) is the server's business: it
@@ -279,11 +330,16 @@
   /** The run's session (null without Keep variables): opened now if there is none. A session's
    *  memory is its own (session/open), not each run's. Says why on the status line when it fails. */
   async function runSession(params) {
-    const {memoryMb, ...rest} = params;
+    const {memoryMb, packages, ...rest} = params;
+    const openParams = {...(memoryMb === undefined ? {} : {memoryMb}), ...(packages ? {packages} : {})};
     try {
-      const session = await sessions.sessionForRun(memoryMb === undefined ? {} : {memoryMb});
+      const session = await sessions.sessionForRun(openParams);
       return {session, params: session ? {...rest, session} : params};
     } catch (err) {
+      if (isPackageRefusal(err)) {
+        showPackageRefusal(err, 'session');
+        return null;
+      }
       if (!(err instanceof ConnectionLostError)) console.warn('session/open failed', err);
       setStatus('refused', 'not run', `no session could be opened: ${err.message}`);
       if (err instanceof RpcError) ui.status.dataset.errorCode = String(err.code);
@@ -311,15 +367,21 @@
     }
     const patterns = returnPatterns();
     const files = attachments.param();
+    const packages = packageField.requirements();
     const wanted = {code, interactive: true, ...fields.runParams(),
-      ...(files ? {files} : {}), ...(patterns.length ? {returnFiles: patterns} : {})};
+      ...(files ? {files} : {}), ...(patterns.length ? {returnFiles: patterns} : {}),
+      ...(packages.length ? {packages} : {})};
     const tooLarge = messageTooLarge(wanted);
     if (tooLarge) {
       setStatus('refused', 'not run', tooLarge);
       return;
     }
     // At once, before the session is opened: the last run's verdict is no longer the page's state.
-    setStatus('starting', 'starting…');
+    // A session opened with packages installs them first (session/open sends no run/status).
+    const opensWithPackages = packages.length && sessions.enabled
+      && !(sessions.session && PackageField.sameSet(sessions.packages, packages));
+    if (opensWithPackages) setStatus('installing', 'Installing packages…', `${packages.join(' ')} (opening the session)`);
+    else setStatus('starting', 'starting…');
     const planned = await runSession(wanted);
     if (!planned || current) return;
     const {session, params} = planned;
@@ -329,7 +391,9 @@
     let retry = false;
     const handle = client.run(params, {
       onStatus({state, position}) {
-        if (state === 'queued') {
+        if (state === 'installing') {
+          setStatus('installing', 'Installing packages…', (params.packages || []).join(' '));
+        } else if (state === 'queued') {
           setStatus('queued', position != null ? `queued (position ${position})` : 'queued');
         } else if (state === 'running') {
           setStatus('running', current && current.stopping ? 'stopping…' : 'running…');
@@ -362,6 +426,8 @@
       } else if (!retried && sessions.runRefused(err, session)) {
         // The session ended just before the run reached it: once more, in a new one.
         retry = true;
+      } else if (isPackageRefusal(err)) {
+        showPackageRefusal(err, 'run');
       } else if (err instanceof RpcError) {
         output.finish();
         setStatus('refused', 'not run', err.message);
@@ -431,6 +497,7 @@
   client.addEventListener('initialized', (event) => {
     applyLimits(event.detail);
     sessions.configure(event.detail);
+    packageField.configure(event.detail);
     attachments.configure(event.detail);
   });
 
@@ -449,6 +516,7 @@
     fields.restore();
     const storedReturnFiles = storage.get(STORE.returnFiles);
     if (storedReturnFiles !== null) ui.returnFiles.value = storedReturnFiles;
+    packageField.restore();
     client.start();
 
     const saved = storage.get(STORE.code);

@@ -10,6 +10,12 @@
   const {RpcError} = window.PySandbox;
   const SESSION_ENDED = -32007;
 
+  /** Two package lists name the same set when they hold the same requirements, in any order. */
+  function samePackages(a, b) {
+    const key = (list) => JSON.stringify([...(list || [])].sort());
+    return key(a) === key(b);
+  }
+
   /** Why a session ended, in words; `limits` are the session's own, when known. */
   function endedReason(reason, limits, formatMs) {
     const words = {
@@ -39,6 +45,8 @@
       this.opening = null;        // the session/open promise while it is in flight
       this.ended = null;          // {reason, message?} of the session that ended last
       this.restarted = false;     // the last session was closed with Restart
+      this.packages = [];         // the open session's packages (session/open's)
+      this.packagesChanged = false;   // it replaced one opened with other packages
 
       this.toggle.checked = storage.get(storageKey) === 'true';
       this.toggle.addEventListener('change', () => this.toggled());
@@ -72,11 +80,20 @@
 
     /**
      * The session a run goes to: null with the toggle off; the open one; or a
-     * new one (`openParams`: session/open's memoryMb). Throws the refusal of
-     * session/open (RpcError) or ConnectionLostError.
+     * new one (`openParams`: session/open's memoryMb and packages). A session's
+     * packages are fixed when it opens: when the Packages field names another
+     * set, the open session is closed and a new one opened with them (the
+     * session line says that the earlier variables are gone). Throws the
+     * refusal of session/open (RpcError) or ConnectionLostError.
      */
     async sessionForRun(openParams = {}) {
       if (!this.enabled) return null;
+      if (this.session && !samePackages(openParams.packages, this.packages)) {
+        await this.close();
+        this.packagesChanged = true;
+      } else if (this.session) {
+        this.packagesChanged = false;
+      }
       if (this.session) return this.session;
       if (!this.opening) {
         this.opening = this.open(openParams);
@@ -97,7 +114,10 @@
         this.client.request('session/close', {session: result.session}).catch(() => {});
         return null;
       }
-      Object.assign(this, {session: result.session, limits: result.limits || null, ended: null, restarted: false});
+      Object.assign(this, {
+        session: result.session, limits: result.limits || null, ended: null, restarted: false,
+        packages: openParams.packages || [],
+      });
       return this.session;
     }
 
@@ -110,6 +130,7 @@
 
     endedBy(reason, message) {
       this.session = null;
+      this.packagesChanged = false;
       this.ended = {reason, message};
       this.restarted = false;
       this.show();
@@ -140,6 +161,7 @@
       this.storage.set(this.storageKey, String(this.toggle.checked));
       this.ended = null;
       this.restarted = false;
+      this.packagesChanged = false;
       if (!this.toggle.checked) this.close();
       this.show();
     }
@@ -160,7 +182,10 @@
       const fresh = 'The next run starts a new session, without the earlier variables.';
       if (!this.enabled) return {state: 'off', text: ''};
       if (this.session) {
-        const parts = ['Session open: variables are kept between runs'];
+        const parts = [this.packagesChanged
+          ? 'New session for the changed packages (the earlier variables are gone): variables are kept between runs'
+          : 'Session open: variables are kept between runs'];
+        if (this.packages.length) parts.push(`packages ${this.packages.join(' ')}`);
         if (this.limits) {
           const idle = this.formatMs(this.limits.idleTimeoutMs);
           parts.push(`memory ${this.limits.memoryMb} MiB`, `ends after ${idle} without a run`);
