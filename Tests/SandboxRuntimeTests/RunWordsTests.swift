@@ -63,7 +63,8 @@ extension SandboxSuite {
             let pip = try #require(lines.last)
             if pip != "pip: not installed" {
                 #expect(pip.hasPrefix("pip: 1 ") && pip.contains("This sandbox cannot install packages")
-                        && pip.contains("ask the operator to install it"), "\(mode): \(pip)")
+                        && pip.contains("name it in the run's packages instead") && pip.contains("sandbox run --package NAME"),
+                        "\(mode): \(pip)")
             }
         }
     }

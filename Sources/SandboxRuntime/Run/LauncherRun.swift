@@ -68,8 +68,8 @@ final class LauncherRun: SandboxRun {
             throw InvalidRunRequest(message: "this sandbox has already been given a program")
         }
         switch request.stdin {
-        case .none: stdinInput.finish()
-        case .bytes(let bytes): stdinInput.yield(bytes); stdinInput.finish()
+        case .none: stdinWanted.disarm(); stdinInput.finish()
+        case .bytes(let bytes): stdinWanted.disarm(); stdinInput.yield(bytes); stdinInput.finish()
         case .interactive: break
         }
         let marker = Bootstrap.frameMarker()

@@ -83,6 +83,13 @@ final class StdinWantedSignal: Sendable {
         armed.withLock { $0 = true }
     }
 
+    /// A run whose stdin is given whole (or closed) never waits for more:
+    /// its reads are not worth telling, even one that finds the pipe still
+    /// empty because the bytes were written after the program started.
+    func disarm() {
+        armed.withLock { $0 = false }
+    }
+
     /// Whether to tell the client now; disarms.
     func take() -> Bool {
         armed.withLock { armed in

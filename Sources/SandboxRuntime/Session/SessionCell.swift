@@ -25,8 +25,8 @@ final class SessionCell: SandboxRun {
         (stdinChunks, stdinInput) = AsyncStream.makeStream(of: [UInt8].self)
         outcome = MultiThreadedEventLoopGroup.singleton.any().makePromise()
         switch request.stdin {
-        case .none: stdinInput.finish()
-        case .bytes(let bytes): stdinInput.yield(bytes); stdinInput.finish()
+        case .none: stdinWanted.disarm(); stdinInput.finish()
+        case .bytes(let bytes): stdinWanted.disarm(); stdinInput.yield(bytes); stdinInput.finish()
         case .interactive: break
         }
     }

@@ -1,0 +1,1 @@
+../../../../Sources/SandboxRuntime/Packages/PinnedPackage.swift
