@@ -158,7 +158,8 @@ public struct SandboxServer: Sendable {
             },
             logger: logger)
         // Shut down in reverse: runs drain first while connections stay open,
-        // then the pool, then sessions (whose clients hear it), then the MCP
+        // then the pool, then package installs still under way (their runs
+        // are refused), then sessions (whose clients hear it), then the MCP
         // clients, then HTTP, and last the provider, once every sandbox has ended.
         let group = ServiceGroup(configuration: .init(
             services: [
@@ -166,9 +167,9 @@ public struct SandboxServer: Sendable {
                 .init(service: app),
                 .init(service: mcp),
                 .init(service: sessions),
+                .init(service: packages),
                 .init(service: PoolService(pools: pools)),
                 .init(service: SchedulerService(scheduler: scheduler, grace: configuration.shutdownGrace)),
-                .init(service: packages),
                 .init(service: HeapTrimService(interval: .seconds(30), logger: logger)),
             ],
             gracefulShutdownSignals: gracefulShutdownSignals,

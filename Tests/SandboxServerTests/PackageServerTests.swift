@@ -150,6 +150,34 @@ extension SandboxSuite {
             }
         }
 
+        /// SIGTERM while a set installs: after the runs have drained, the
+        /// install is stopped (its installer and its child gone) and its run
+        /// answered -32005; sandboxd exits 0 well within the install's limit.
+        @Test func sigtermStopsAnInstallUnderWay() async throws {
+            let folder = try PackageTestFolder()
+            let (process, log) = try ShutdownTests.launch([
+                "--port", "0", "--workers", "1", "--shutdown-grace", "2", "--package-wheels", PackageTestFolder.wheels,
+                "--package-store", folder.root + "/store", "--package-installer", try folder.stallingInstaller(),
+            ])
+            defer { if process.isRunning { process.terminate() } }
+            let port = try await ShutdownTests.listeningPort(in: log)
+            try await ProtocolClient.connect(port: port) { (client) async throws in
+                try await client.request(1, Method.run, ["code": "import tinyslow", "packages": ["tinyslow"]])
+                _ = try await client.inbox.take { $0["params"]?["state"] == "installing" }
+                let stopped = ContinuousClock.now
+                kill(process.processIdentifier, SIGTERM)
+                let response = try await client.response(1, within: .seconds(20))
+                #expect(response["error"]?["code"] == .integer(Int64(RPCErrorCode.shuttingDown.rawValue)), "\(response)")
+                #expect(ContinuousClock.now - stopped < .seconds(15))
+            }
+            let deadline = ContinuousClock.now + .seconds(15)
+            while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning)
+            #expect(process.terminationStatus == 0)
+            try await folder.expectStallerGone()
+            #expect(try folder.entries("layers").isEmpty)
+        }
+
         /// A cancel while the set installs answers at once; the install goes
         /// on (another run may want it) until its own time limit.
         @Test func aRunCancelledWhileItsSetInstallsEndsAtOnce() async throws {

@@ -79,17 +79,20 @@ final class PackageService: Service {
         await store?.release(lease)
     }
 
+    /// Shut down after the scheduler has drained (so a staged run that
+    /// reached it has its verdict): new runs are refused, and installs still
+    /// under way are stopped, their runs answered `shuttingDown`.
     func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 try? await gracefulShutdown()
-                // Runs already staged finish their installs; new ones are refused.
                 self.accepting.withLock { $0 = false }
                 self.stages.finish()
             }
             for await (job, set) in stageStream {
                 group.addTask { await self.install(set, for: job) }
             }
+            group.cancelAll()
         }
     }
 
@@ -101,7 +104,9 @@ final class PackageService: Service {
             lease = try await store.lease(set)
         } catch {
             logger.info("package set refused", metadata: ["run": "\(job.id)", "set": "\(set.canonicalLines)", "reason": "\(error)"])
-            if installing.withLock({ $0.remove(ObjectIdentifier(job)) }) != nil { job.refuse(error.rpcError) }
+            if installing.withLock({ $0.remove(ObjectIdentifier(job)) }) != nil {
+                job.refuse(Task.isCancelled ? RPCError(.shuttingDown, "the server stopped while the run's packages installed") : error.rpcError)
+            }
             return
         }
         // Cancelled while it installed: the run has had its response.
