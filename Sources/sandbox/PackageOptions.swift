@@ -32,6 +32,20 @@ struct PackageOptions: ParsableArguments {
         return all
     }
 
+    /// `requirements()`, or the exit that says why not: an unreadable file
+    /// (66) or a refused requirement (65), said on stderr.
+    func requirementsOrExit() throws -> [Requirement]? {
+        do {
+            return try requirements()
+        } catch let failure as UnreadableFile {
+            Console.note(failure.description)
+            throw ExitCode(ExitStatus.noInput)
+        } catch let refusal as RequirementRefusal {
+            Console.note(refusal.description)
+            throw ExitCode(ExitStatus.rejected)
+        }
+    }
+
     /// Refuses a malformed requirement, a name given twice, or more or
     /// longer requirements than `limits` allow, naming where it was given.
     static func check(_ requirements: [Requirement], limits: PackageRequirementLimits) throws(RequirementRefusal) {

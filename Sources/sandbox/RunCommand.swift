@@ -140,15 +140,12 @@ struct RunCommand: AsyncParsableCommand {
         let requirements: [Requirement]?
         do {
             programs = try readPrograms()
-            requirements = try packageOptions.requirements()
+            requirements = try packageOptions.requirementsOrExit()
             parameters = try baseParameters(packages: requirements?.map(\.text))
             input = try runInput(programCount: programs.count)
         } catch let failure as UnreadableFile {
             Console.note(failure.description)
             throw ExitCode(ExitStatus.noInput)
-        } catch let refusal as RequirementRefusal {
-            Console.note(refusal.description)
-            throw ExitCode(ExitStatus.rejected)
         }
         let folder: SaveFolder?
         do {

@@ -73,16 +73,7 @@ struct ReplCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Raw mode from before the connection, so that keys typed meanwhile are not echoed twice.
-        let requirements: [Requirement]?
-        do {
-            requirements = try packageOptions.requirements()
-        } catch let failure as UnreadableFile {
-            Console.note(failure.description)
-            throw ExitCode(ExitStatus.noInput)
-        } catch let refusal as RequirementRefusal {
-            Console.note(refusal.description)
-            throw ExitCode(ExitStatus.rejected)
-        }
+        let requirements = try packageOptions.requirementsOrExit()
         let terminal = RawTerminal()
         defer { terminal?.restore() }
         let settings = ReplSettings(
