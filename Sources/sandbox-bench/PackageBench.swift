@@ -144,13 +144,10 @@ struct PackageBench: Sendable {
     }
 
     func report(_ outcomes: [Outcome], installs: Installs) -> [String] {
-        func ms(_ duration: Duration) -> String { String(format: "%.2f ms", milliseconds(duration)) }
+        let ms = BenchTable.ms
         func seconds(_ duration: Duration) -> String { String(format: "%.2f s", milliseconds(duration) / 1000) }
-        func row(_ label: String, _ columns: [String]) -> String {
-            label.padding(toLength: 36, withPad: " ", startingAt: 0)
-                + columns.map { String(repeating: " ", count: max(0, 12 - $0.count)) + $0 }.joined()
-        }
-        func spread(_ samples: [Duration]) -> [String] { [0.5, 0.9, 0.99].map { ms(percentile(samples, $0)) } }
+        let row = BenchTable(labelWidth: 36).row
+        let spread = BenchTable.spread
         var lines = [
             "",
             "Packages: \(ServiceBench.program) naming the installed set \(set) beside the same run naming none, interleaved on one",

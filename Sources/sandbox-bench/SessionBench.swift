@@ -138,12 +138,9 @@ struct SessionBench: Sendable {
     /// The rows for README.md; `oneOffRunsPerSecond` is each server's one-off
     /// throughput from the same bench run, `cold` the cold interpreter's round trips.
     func report(_ outcomes: [Outcome], oneOffRunsPerSecond: [String: Double], cold: [Duration]) -> [String] {
-        func ms(_ duration: Duration) -> String { String(format: "%.2f ms", milliseconds(duration)) }
-        func row(_ label: String, _ columns: [String]) -> String {
-            label.padding(toLength: 32, withPad: " ", startingAt: 0)
-                + columns.map { String(repeating: " ", count: max(0, 12 - $0.count)) + $0 }.joined()
-        }
-        func spread(_ samples: [Duration]) -> [String] { [0.5, 0.9, 0.99].map { ms(percentile(samples, $0)) } }
+        let ms = BenchTable.ms
+        let row = BenchTable(labelWidth: 32).row
+        let spread = BenchTable.spread
         func ratio(_ numerator: [Duration], _ denominator: [Duration]) -> String {
             String(format: "%.2f", milliseconds(percentile(numerator, 0.5)) / max(milliseconds(percentile(denominator, 0.5)), .leastNonzeroMagnitude))
         }
