@@ -110,7 +110,8 @@ public struct Sandbox: SandboxProvider {
         preloadNames = Set(preload.map { String($0.prefix { $0 != "." }) })
         self.command = LauncherCommand(
             interpreter: interpreter, cgroups: cgroups, scientific: scientific,
-            packagesNotice: PackagesNotice.prepare(interpreter: interpreter, logger: logger), preload: preload)
+            packagesNotice: PackagesNotice.prepare(interpreter: interpreter, logger: logger),
+            pipShim: PipShim.prepare(logger: logger), preload: preload)
         self.logger = logger
         self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
         forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: false)

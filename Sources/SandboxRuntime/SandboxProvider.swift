@@ -61,6 +61,14 @@ public protocol SandboxRun: AnyObject, Sendable {
     func writeStdin(_ bytes: [UInt8])
     /// Closes the program's stdin: `input()` then raises EOFError.
     func closeStdin()
+    /// The program's `pip install`s, in order, until the run ends; each
+    /// waits for its answer (`PackagesWanted.answer`).
+    var packageRequests: AsyncStream<PackagesWanted> { get }
+}
+
+extension SandboxRun {
+    /// A sandbox that serves no `pip install` (the program is told so by its pip).
+    public var packageRequests: AsyncStream<PackagesWanted> { AsyncStream { $0.finish() } }
 }
 
 extension SandboxProvider {

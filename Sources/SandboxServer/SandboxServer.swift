@@ -108,7 +108,8 @@ public struct SandboxServer: Sendable {
             logger: logger, metrics: metrics, packageStore: packageStore)
         let scheduler = RunScheduler(
             workers: configuration.workers, capacity: configuration.queueCapacity,
-            executor: RunExecutor(pools: pools, logger: logger), metrics: metrics)
+            executor: RunExecutor(pools: pools, pip: packageStore.map { PipInstaller(store: $0, logger: logger) }, logger: logger),
+            metrics: metrics)
         let limits = ClientLimits(.init(
             maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,
             runsPerMinute: configuration.runsPerMinute))

@@ -136,6 +136,55 @@ extension SandboxSuite {
             }
         }
 
+        /// `pip install` inside a run or a session goes through the service:
+        /// the same rules and refusals as `packages`, the package importable
+        /// from the next statement on, and a session's set grows with each.
+        @Test func pipInsideARunOrASessionAsksTheService() async throws {
+            let folder = try PackageTestFolder()
+            let configuration = try Self.configuration(folder) { $0.packages.allowed = .only(["tinytop", "tinyleaf"]) }
+            try await TestServer.with(configuration) { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    let code = """
+                        import subprocess, sys
+                        done = subprocess.run([sys.executable, "-m", "pip", "install", "tinytop"], capture_output=True, text=True)
+                        print(done.stdout.splitlines()[-1])
+                        import tinytop
+                        print(tinytop.DESCRIPTION)
+                        """
+                    let run = try await client.run(1, ["code": .string(code)])
+                    #expect(run.status == "ok", "\(run.response) \(run.stderr)")
+                    #expect(run.stdout == "Successfully installed tinyleaf-2.0 tinytop-1.0\ntop on leaf 2.0\n", "\(run.stderr)")
+
+                    // Refusals are pip's errors, with the reason and requirement the protocol gives.
+                    let refusals = """
+                        import os
+                        for requirement in ("six", "'tinytop @ https://example.com/t.whl'", "tinyleaf==9"):
+                            os.system("pip install " + requirement)
+                        """
+                    let refused = try await client.run(2, ["code": .string(refusals)])
+                    #expect(refused.status == "ok", "\(refused.response)")
+                    for expected in ["(notAllowed: six)", "(badRequirement: tinytop @ https://example.com/t.whl)", "(noSuchVersion: tinyleaf==9)"] {
+                        #expect(refused.stderr.contains(expected), "\(expected): \(refused.stderr)")
+                    }
+
+                    let session = try await SessionServerTests.open(client, "o", [:])
+                    let pinned = try await client.run(3, ["code": "%pip install 'tinyleaf<2'", "session": .string(session)])
+                    #expect(pinned.stdout.contains("Successfully installed tinyleaf-1.0"), "\(pinned.response) \(pinned.stderr)")
+                    let leaf = try await client.run(4, ["code": "import tinyleaf\nprint(tinyleaf.VERSION)", "session": .string(session)])
+                    #expect(leaf.stdout == "1.0\n", "\(leaf.stderr)")
+                    // The session's set is {tinyleaf<2} and now tinytop: both hold.
+                    let top = try await client.run(5, [
+                        "code": "%pip install tinytop\nimport tinytop\nprint(tinytop.DESCRIPTION)", "session": .string(session),
+                    ])
+                    #expect(top.stdout.hasSuffix("Successfully installed tinyleaf-1.0 tinytop-1.0\ntop on leaf 1.0\n"), "\(top.stdout) \(top.stderr)")
+
+                    // Another run of the server sees none of it.
+                    let other = try await client.run(6, ["code": "import tinytop"])
+                    #expect(other.stderr.contains("No module named 'tinytop'"))
+                }
+            }
+        }
+
         @Test func httpRunsNameSetsToo() async throws {
             let folder = try PackageTestFolder()
             try await TestServer.with(try Self.configuration(folder)) { (port) async throws in

@@ -389,6 +389,7 @@ void build_filesystem(const struct sandbox_config *config)
     open_sources(config);
     mount_staging_root();
     mount_read_only_binds(config);
+    make_dirs(PACKAGES_MOUNTPOINT);
     populate_dev();
     mount_proc();
     populate_etc(config);

@@ -14,8 +14,9 @@
  * seqpacket socket from the service, 4 the slot's status channel ("ready",
  * or what failed). Each message on fd 3 is a run: its limit options,
  * NUL-separated ("run\0--memory\0N\0..."), with six descriptors: the run's
- * stdin, stdout, stderr, request, status channel, and a stop pipe (a byte,
- * or its end closing, ends the run). The run is reported on its own status
+ * stdin, stdout, stderr, request, status channel, and a stop socket (a
+ * byte, or its end closing, ends the run; 'p' and a path mount a package
+ * layer into it, layer_mount.c). The run is reported on its own status
  * channel exactly as the launcher reports a run of its own (supervisor.c);
  * that channel closes once the run's pid 1 is gone and the slot can take
  * the next run.
@@ -461,7 +462,7 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             if (run.config.session)
                 read_session_words(&run);
             else
-                stop_run(&run, STOPPED_BY_SERVICE);
+                read_run_words(&run);
         }
         if (watches[W_STATUS].revents & (POLLERR | POLLHUP)) {
             run.status_gone = true; /* once: it stays readable for poll */

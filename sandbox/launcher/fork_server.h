@@ -36,6 +36,14 @@ void stop_run(struct run *run, enum run_stop reason);
 /* fork_server.c: a request byte to the run's pid 1 (sandbox_steps.h's *_REQUEST). */
 void tell_pid1(const struct run *run, char request);
 
+/* The service's word to mount a layer into the run (layer_mount.c). */
+enum { LAYER_MOUNT_WORD = 'p' };
+
+/* layer_mount.c: after a LAYER_MOUNT_WORD, the layer's path, then the mount and its answer. */
+void read_layer_mount_word(struct run *run);
+/* layer_mount.c: the words waiting on a one-off run's stop socket. */
+void read_run_words(struct run *run);
+
 /* session_cells.c: the words waiting on a session's stop socket. */
 void read_session_words(struct run *run);
 /* session_cells.c: the cell running ends: its processes stop and its usage is reported. */

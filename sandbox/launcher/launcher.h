@@ -41,6 +41,11 @@
 #include <sys/types.h>
 
 /* The sandbox's namespaces; the cgroup namespace comes later, from init. */
+/* Where a run's package layer is mounted (PackageLayer.inside); every
+ * sandbox has the folder, empty without a layer, so that one can be
+ * mounted into a run that is already going (layer_mount.c). */
+#define PACKAGES_MOUNTPOINT "/opt/pysandbox/packages"
+
 #define NAMESPACE_FLAGS \
     (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
 

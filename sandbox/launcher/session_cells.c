@@ -2,7 +2,8 @@
  * A session's cells, one at a time, as the service's words on the run's
  * stop socket say: 'b' and eight bytes (the cell's CPU limit in
  * microseconds, host order) when a cell begins, 'e' when it has ended, 'i'
- * to interrupt it; anything else, or the socket's end, ends the session.
+ * to interrupt it, 'p' to mount a package layer (layer_mount.c); anything
+ * else, or the socket's end, ends the session.
  * Between cells pid 1 keeps every process of the session stopped. Each
  * cell's usage is reported on the run's status channel ("cell cpu_us=N
  * maxrss_kb=N cgroup=0|1 peak_memory_kb=N"), as is a cell that reached its
@@ -96,6 +97,7 @@ void read_session_words(struct run *run)
             if (run->cell_running)
                 tell_pid1(run, INTERRUPT_REQUEST);
             break;
+        case LAYER_MOUNT_WORD: read_layer_mount_word(run); break;
         default: stop_run(run, STOPPED_BY_SERVICE); return;
         }
     }

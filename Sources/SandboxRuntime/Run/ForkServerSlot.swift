@@ -97,6 +97,11 @@ final class ForkServerSlot: Sendable {
         }
         let (stdin, stdout, stderr, request, status) = (pipes[0], pipes[1], pipes[2], pipes[3], pipes[4])
         let stop = (readEnd: stopEnds[1], writeEnd: stopEnds[0])
+        // Open to the run's uid, whoever made them: a Python the program
+        // starts reaches its main process's stdout and answers through
+        // /proc/PID/fd to ask the service for packages (pip's stand-in).
+        PackagesChannel.openToTheRun(stdout.writeEnd)
+        if !session { PackagesChannel.openToTheRun(request.readEnd) }
         let passed = [stdin.readEnd, stdout.writeEnd, stderr.writeEnd, request.readEnd, status.writeEnd, stop.readEnd]
         let message = Array((["run"] + arguments + (session ? ["--session"] : [])).joined(separator: "\0").utf8)
         let (sent, sendError) = state.withLock { state -> (CInt, CInt) in

@@ -28,6 +28,7 @@ final class FrameReader: Sendable {
                 case .display: maxDisplay
                 case .files: maxFiles
                 case .stderr: StdoutFrames.Kind.maxStderrPayload
+                case .packages: PackagesRequests.maxPayload
                 case .displayTooLarge, .end, .stdinWanted: 24
                 }
             }

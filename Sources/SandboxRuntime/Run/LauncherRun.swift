@@ -36,6 +36,9 @@ final class LauncherRun: SandboxRun {
     private let outcome: EventLoopPromise<Verdict>
     private let killer = RunKiller()
     private let stdinWanted = StdinWantedSignal()
+    private let packages = PackagesRequests()
+
+    var packageRequests: AsyncStream<PackagesWanted> { packages.stream }
 
     init(start: RunStart, limits: RunLimits, logger: Logger) {
         self.start = start
@@ -73,6 +76,9 @@ final class LauncherRun: SandboxRun {
         case .interactive: break
         }
         let marker = Bootstrap.frameMarker()
+        var request = request
+        // A layer is mounted into a running program through its fork-server slot; exec has none.
+        if case .launcher = start { request.answersPip = false }
         continuation.yield(RunDelivery(
             body: Bootstrap.request(request, frameMarker: marker),
             wallTimeout: request.limits.wallTimeout, maxOutputBytes: request.limits.maxOutputBytes,
@@ -133,6 +139,7 @@ final class LauncherRun: SandboxRun {
                 return nil
             }
             killer.spawned(.launcher(launched.pid))
+            packages.channel.attach(answers: launched.descriptors.request, stop: nil)
             let killedBySignal = await watch(launched.descriptors, missingReport: "the launcher ended without a report")
             return killedBySignal ? launched.pid : nil
         case .forkServer(let slots, let limitArguments):
@@ -174,6 +181,8 @@ final class LauncherRun: SandboxRun {
             }
         } while true
         killer.spawned(.forkServerRun(stop: started.stop, slot: slot))
+        let stop = dup(started.stop)
+        packages.channel.attach(answers: started.descriptors.request, stop: stop >= 0 ? stop : nil)
         _ = await watch(started.descriptors, missingReport: "the fork server's slot ended without reporting the run (the fork server died or was killed)")
         slots.release(slot)
     }
@@ -181,7 +190,7 @@ final class LauncherRun: SandboxRun {
     private func watch(_ descriptors: RunDescriptors, missingReport: String) async -> Bool {
         var supervision = Supervision(
             descriptors: descriptors, limits: limits, killer: killer, outputSink: outputSink,
-            stdinWanted: stdinWanted, readiness: readiness, logger: logger)
+            stdinWanted: stdinWanted, packages: packages, readiness: readiness, logger: logger)
         supervision.missingReport = missingReport
         return await supervision.run(deliveries: deliveries, stdinChunks: stdinChunks) { verdict in
             outcome.succeed(verdict)
@@ -190,6 +199,7 @@ final class LauncherRun: SandboxRun {
 
     private func end(_ verdict: Verdict) {
         delivery.withLock { $0 = nil }
+        packages.finish()
         outputSink.finish()
         readiness.succeed(false)
         outcome.succeed(verdict)

@@ -8,7 +8,16 @@ struct OutputDelivery: Sendable {
     let sink: AsyncStream<RunOutput>.Continuation
     let budget: OutputBudget
     let stdinWanted: StdinWantedSignal
+    /// Where a `packages` frame goes; nil where none is served (stderr).
+    var packages: PackagesRequests? = nil
     let exceeded: @Sendable () -> Void
+
+    init(
+        sink: AsyncStream<RunOutput>.Continuation, budget: OutputBudget, stdinWanted: StdinWantedSignal,
+        packages: PackagesRequests? = nil, exceeded: @escaping @Sendable () -> Void
+    ) {
+        (self.sink, self.budget, self.stdinWanted, self.packages, self.exceeded) = (sink, budget, stdinWanted, packages, exceeded)
+    }
 
     /// What a frame that carries no output (a `stdin_wanted`, an empty
     /// `stderr`) counts toward the output limit: the program could
@@ -54,6 +63,13 @@ struct OutputDelivery: Sendable {
             // Only a session's cell has one; in a one-off run, or repeated, it is forged and costs as an empty frame.
             if !frames.receivedEndFrame() { chargeEmptyFrame() }
             return Int(String(decoding: payload, as: UTF8.self)) ?? 1
+        case .frame(.packages, let payload):
+            // It carries no output, but the program could write them forever: each costs its size.
+            guard budget.admitOverhead(payload.count + Self.emptyFrameCost) else {
+                exceeded()
+                return nil
+            }
+            packages?.received(payload)
         case .frame(.displayTooLarge, _):
             budget.cutShort()
             exceeded()

@@ -79,6 +79,10 @@ public struct RunRequest: Sendable, Equatable {
     /// back in the verdict.
     public var returnFiles: [String]
     public var limits: RunLimits
+    /// Whoever runs it answers the program's `pip install`
+    /// (`SandboxRun.packageRequests`); else the sandbox's pip says that
+    /// packages are named with the run instead.
+    public var answersPip = false
 
     public init(
         code: String, stdin: Stdin = .none, files: [String: [UInt8]] = [:], returnFiles: [String] = [],

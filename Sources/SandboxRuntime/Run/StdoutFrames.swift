@@ -22,6 +22,8 @@ struct StdoutFrames {
         case stderr
         /// The program blocks reading stdin with nothing to read.
         case stdinWanted = "stdin_wanted"
+        /// `pip install` in the program: the requirements it asks the service for (`PackagesWanted`).
+        case packages
 
         /// The bootstrap writes a `stderr` frame in one write of at most PIPE_BUF bytes.
         static let maxStderrPayload = 4096

@@ -16,6 +16,10 @@ struct Supervision: Sendable {
     let killer: RunKiller
     let outputSink: AsyncStream<RunOutput>.Continuation
     let stdinWanted: StdinWantedSignal
+    /// The program's `pip install`s; its channel owns `descriptors.request`
+    /// from the start, which stays open for the answers (the bootstrap
+    /// reads the request by its length, not to its end).
+    let packages: PackagesRequests
     let readiness: EventLoopPromise<Bool>
     let logger: Logger
     /// What went wrong when the status channel ends without the run's report.
@@ -46,10 +50,7 @@ struct Supervision: Sendable {
         let report = await withTaskGroup(of: Void.self) { background -> LauncherReport in
             background.addTask {
                 var iterator = deliveries.makeAsyncIterator()
-                guard let delivery = await iterator.next() else {
-                    close(descriptors.request)  // discarded before it got a program
-                    return
-                }
+                guard let delivery = await iterator.next() else { return }  // discarded before it got a program
                 budget.setLimit(delivery.maxOutputBytes)
                 // Before the request: the program's first frame can only follow it.
                 frames.expect(delivery)
@@ -80,6 +81,7 @@ struct Supervision: Sendable {
             return report
         }
         readiness.succeed(false)  // ignored once the ready signal came
+        packages.finish()
         outputSink.finish()
         let totals = budget.totals
         let wallMs = stopwatch.elapsedMilliseconds
@@ -107,7 +109,8 @@ struct Supervision: Sendable {
     /// Writes the request and keeps the wall clock until the run ends (this task is then cancelled).
     private func deliver(_ delivery: RunDelivery) async {
         await withTaskGroup(of: Void.self) { run in
-            run.addTask { await PipeIO.writeAll(delivery.body, to: descriptors.request) }
+            let request = dup(descriptors.request)  // the answers' channel keeps its own
+            if request >= 0 { run.addTask { await PipeIO.writeAll(delivery.body, to: request) } }
             run.addTask {
                 try? await Task.sleep(for: delivery.wallTimeout)
                 if !Task.isCancelled { killer.kill(.timeout) }
@@ -122,7 +125,9 @@ struct Supervision: Sendable {
         _ fd: CInt, stream: OutputChunk.Stream, budget: OutputBudget, frames: FrameReader?,
         readiness: EventLoopPromise<Bool>?
     ) async {
-        let delivery = OutputDelivery(sink: outputSink, budget: budget, stdinWanted: stdinWanted) { [killer] in
+        let delivery = OutputDelivery(
+            sink: outputSink, budget: budget, stdinWanted: stdinWanted, packages: frames != nil ? packages : nil
+        ) { [killer] in
             killer.kill(.outputLimit)
         }
         var awaitingReadySignal = readiness != nil

@@ -210,9 +210,12 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
             do {
                 let stdin = try ClosingPipe()
                 group.addTask { await PipeIO.writeChunks(cell.stdinChunks, to: stdin.writeEnd) }
+                let answers = try ClosingPipe()
+                PackagesChannel.openToTheRun(answers.readEnd)
+                cell.packages.channel.attach(answers: answers.writeEnd, stop: control.duplicateStop())
                 control.beginCell(cpuLimit: cell.limits.cpuTime ?? cell.limits.wallTimeout)
                 stopwatch.start()
-                try await channel.send(streams.requestBody(for: cell), stdin: stdin.readEnd)
+                try await channel.send(streams.requestBody(for: cell), descriptors: [stdin.readEnd, answers.readEnd])
             } catch {
                 // The session is ending (its memory limit, say): the cell's
                 // verdict says how, once it has. Ended here if it was not.

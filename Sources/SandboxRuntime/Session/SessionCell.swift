@@ -13,6 +13,9 @@ final class SessionCell: SandboxRun {
     let outputSink: AsyncStream<RunOutput>.Continuation
     let stdinChunks: AsyncStream<[UInt8]>
     let stdinWanted = StdinWantedSignal()
+    /// Its `pip install`s; the channel's answers pipe is the cell's own.
+    let packages = PackagesRequests()
+    var packageRequests: AsyncStream<PackagesWanted> { packages.stream }
     private let stdinInput: AsyncStream<[UInt8]>.Continuation
     private let outcome: EventLoopPromise<Verdict>
     private let session: ForkServerSession
@@ -54,6 +57,7 @@ final class SessionCell: SandboxRun {
 
     /// Its output has all been delivered: the verdict goes out.
     func finish(_ verdict: Verdict) {
+        packages.finish()
         outputSink.finish()
         stdinInput.finish()
         outcome.succeed(verdict)

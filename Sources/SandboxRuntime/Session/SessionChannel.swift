@@ -8,8 +8,8 @@ import Glibc
 
 /// The service's end of a session's request channel (fd 3 in the
 /// sandbox), a unix stream socket: first `session`, then each cell as
-/// `length LF request`, with the cell's stdin descriptor attached to its
-/// length line (the bootstrap's `serve_session`).
+/// `length LF request`, with the cell's stdin and pip-answer descriptors
+/// attached to its length line (the bootstrap's `serve_session`).
 struct SessionChannel: Sendable {
     let fd: CInt
 
@@ -23,16 +23,17 @@ struct SessionChannel: Sendable {
         _ = word.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
     }
 
-    /// Sends one cell and hands it `stdin` (closed here). The body may be
-    /// megabytes: written from the thread pool, the bootstrap reading it.
-    func send(_ body: [UInt8], stdin: CInt) async throws {
+    /// Sends one cell and hands it `descriptors` (closed here): its stdin,
+    /// and the pipe pip's answers come on. The body may be megabytes:
+    /// written from the thread pool, the bootstrap reading it.
+    func send(_ body: [UInt8], descriptors: [CInt]) async throws {
         let channel = fd
         let header = Array("\(body.count)\n".utf8)
         let sent = header.withUnsafeBytes { bytes in
-            withUnsafePointer(to: stdin) { send_with_fds(channel, bytes.baseAddress, bytes.count, $0, 1) }
+            descriptors.withUnsafeBufferPointer { send_with_fds(channel, bytes.baseAddress, bytes.count, $0.baseAddress, CInt($0.count)) }
         }
         let sendError = errno
-        Glibc.close(stdin)
+        descriptors.forEach { Glibc.close($0) }
         guard sent == 0 else { throw Failure(errno: sendError) }
         try await NIOThreadPool.singleton.runIfActive {
             var written = 0

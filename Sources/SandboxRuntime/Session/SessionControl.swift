@@ -53,6 +53,16 @@ final class SessionControl: Sendable {
 
     var stopRequested: Bool { state.withLock { $0.stopRequested } }
 
+    /// A duplicate of the stop socket, for a cell's package mounts
+    /// (`PackagesChannel`); nil once the session has ended.
+    func duplicateStop() -> CInt? {
+        state.withLock { state in
+            guard state.stop >= 0, !state.finished else { return nil }
+            let copy = dup(state.stop)
+            return copy >= 0 ? copy : nil
+        }
+    }
+
     /// The session's run has ended (its status channel closed): no more words.
     func finish() {
         state.withLock { state in

@@ -76,7 +76,7 @@ final class SessionStreams: Sendable {
             stderrFrames: StdoutFrames(marker: marker) { $0 == .end ? 24 : 0 },
             delivery: OutputDelivery(
                 sink: cell.outputSink, budget: OutputBudget(limit: cell.limits.maxOutputBytes),
-                stdinWanted: cell.stdinWanted, exceeded: exceeded),
+                stdinWanted: cell.stdinWanted, packages: cell.packages, exceeded: exceeded),
             events: sink)
         current.frames.expect(delivery)
         let ended = state.withLock { state -> Bool in

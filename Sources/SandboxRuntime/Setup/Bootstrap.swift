@@ -37,7 +37,7 @@ enum Bootstrap {
 
     private static func prelude(sitePackages: [String], fontCache: String?) -> String {
         sitePrelude.replacingOccurrences(of: "SITE_PACKAGES", with: pythonList(sitePackages))
-            .replacingOccurrences(of: "PACKAGE_LAYER", with: pythonList([PackageLayer.inside]))
+            .replacingOccurrences(of: "PACKAGE_LAYER", with: pythonList([PipShim.inside, PackageLayer.inside]))
             + orderedStreams
             + richResults.replacingOccurrences(of: "FONT_CACHE", with: pythonList(fontCache.map { [$0] } ?? []))
     }
@@ -123,9 +123,10 @@ del serve_runs, warm_up, warm_up_plots
 """#
 
     /// What `site` would have done that programs notice: its directories on
-    /// `sys.path`, and `exit`, `quit`, `help` and friends as builtins. A
-    /// run's package set (`RunLimits.packageLayer`), when one is bound,
-    /// comes first: a version it holds of a system package is the one asked for.
+    /// `sys.path`, and `exit`, `quit`, `help` and friends as builtins.
+    /// pip's stand-in comes first (`PipShim`), then the run's package set
+    /// (`RunLimits.packageLayer`, or one `pip install` mounts later): a
+    /// version it holds of a system package is the one asked for.
     private static let sitePrelude = #"""
 import builtins, os, sys, _sitebuiltins
 sys.path.extend([path for path in PACKAGE_LAYER if os.path.isdir(path)] + SITE_PACKAGES)
@@ -371,28 +372,40 @@ sys.meta_path.insert(0, _RichResultImports)
     private static let runStart = #"""
 
 def read_request():
-    # A run's request, to the end of fd 3; or a session's first line.
+    # A run's request on fd 3, as long as its header line says; or a
+    # session's first line. fd 3 stays open: pip's answers come on it.
     os.write(1, b"\0")
     # The first line alone: a session's first cell may follow it at once,
     # with its stdin descriptor, which only serve_session receives.
-    chunks = [os.read(3, 8)]
-    if chunks[0] == b"session\n":
+    data = os.read(3, 8)
+    if data == b"session\n":
         return None
-    while chunk := os.read(3, 1 << 16):
+    while b"\n" not in data and (chunk := os.read(3, 1 << 16)):
+        data += chunk
+    header, _, body = data.partition(b"\n")
+    size = sum(map(int, header.split()))
+    chunks = [body]
+    while size > len(body) and (chunk := os.read(3, min(size - len(body), 1 << 20))):
         chunks.append(chunk)
-    os.close(3)
-    return parse_request(b"".join(chunks))
+        size -= len(chunk)
+    os.set_inheritable(3, False)
+    return parse_request(header + b"\n" + b"".join(chunks), 3)
 
-def parse_request(request):
+def parse_request(request, answers):
     header, _, body = request.partition(b"\n")
     parts, offset = [], 0
     for size in map(int, header.split()):
         parts.append(body[offset:offset + size])
         offset += size
-    nonce, max_display, max_return, *patterns = parts[0].split(b"\0")
+    nonce, max_display, max_return, pip, *patterns = parts[0].split(b"\0")
     global FRAME_MARKER, MAX_DISPLAY_BYTES
     FRAME_MARKER = b"\0pysandbox:" + nonce + b":"
     MAX_DISPLAY_BYTES = int(max_display)
+    # pip's way to the service (PipShim), where the service answers it.
+    if pip == b"1":
+        os.environ["SANDBOX_PIP_CHANNEL"] = "%d %d %s" % (os.getpid(), answers, nonce.decode("ascii"))
+    else:
+        os.environ.pop("SANDBOX_PIP_CHANNEL", None)
     returns = ([pattern.decode("utf-8") for pattern in patterns], int(max_return))
     return parts[1], dict(zip((path.decode("utf-8") for path in parts[2::2]), parts[3::2])), returns
 
@@ -422,6 +435,8 @@ def run(code):
     sys.modules["__main__"] = main
     sys.argv = ["main.py"]
     sys.path.insert(0, os.getcwd())
+    if "pip" in code:
+        code = pip_magics(code)
     try:
         exec(compile(code, "main.py", "exec"), main.__dict__)
     except SystemExit:
@@ -433,6 +448,17 @@ def run(code):
         sys.excepthook(type(error), error.with_traceback(traceback), traceback)
         _missing_module_hint(error)
         raise SystemExit(1)
+
+def pip_magics(code):
+    # A notebook's "%pip install X" (or "!pip ..."), line for line: pip's
+    # stand-in asks the service, and the rest of the code can import X.
+    lines = code.split("\n")
+    for number, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped[:4] in ("%pip", "!pip") and stripped[4:5] in ("", " ", "3"):
+            words = stripped[5:] if stripped[4:5] == "3" else stripped[4:]
+            lines[number] = line[:len(line) - len(stripped)] + "__import__('pip').magic(%r)" % words
+    return "\n".join(lines)
 
 def exit_status(code):
     if code is None:
@@ -493,13 +519,14 @@ finish(status, workdir, returns)
 
     /// The request on fd 3: a header line with the byte length of each part,
     /// then the parts: the run's settings (its frame nonce, the display and
-    /// return limits and the `returnFiles` patterns, NUL-separated), the code, then
+    /// return limits, whether pip may ask the service, and the
+    /// `returnFiles` patterns, NUL-separated), the code, then
     /// each file's path and content. Plain lengths rather than JSON, so the
     /// bootstrap needs no `json` import.
     static func request(_ request: RunRequest, frameMarker: [UInt8]) -> [UInt8] {
         let nonce = frameMarker.dropFirst(markerPrefix.count).dropLast()
         let settings = Array(nonce) + [0] + Array(String(request.limits.maxDisplayBytes).utf8)
-            + [0] + Array(String(request.limits.maxReturnBytes).utf8)
+            + [0] + Array(String(request.limits.maxReturnBytes).utf8) + [0] + [UInt8(ascii: request.answersPip ? "1" : "0")]
             + request.returnFiles.flatMap { [0] + Array($0.utf8) }
         let parts: [[UInt8]] = [settings, Array(request.code.utf8)]
             + request.files.sorted { $0.key < $1.key }.flatMap { [Array($0.key.utf8), $0.value] }

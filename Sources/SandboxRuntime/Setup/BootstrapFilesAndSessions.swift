@@ -158,17 +158,23 @@ def serve_session():
         length, _, pending = pending.partition(b"\n")
         receive(int(length))
         request, pending = pending[:int(length)], pending[int(length):]
-        return parse_request(request)
+        # Each cell brings its stdin, with end of file of its own, and the
+        # pipe pip's answers come on (at fd 4, as a run's come on fd 3).
+        stdin, answers = descriptors.pop(0), descriptors.pop(0)
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        if answers != 4:
+            os.dup2(answers, 4, inheritable=False)
+            os.close(answers)
+        return parse_request(request, 4)
 
     def take_stdin():
-        # The cell's stdin, with end of file of its own.
-        fd = descriptors.pop(0)
-        os.dup2(fd, 0)
-        os.close(fd)
         sys.stdin = sys.__stdin__ = _stdin()
 
     def run_cell(code, filename):
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        if "pip" in code:
+            code = pip_magics(code)
         try:
             in_cell[0] = True
             try:

@@ -21,6 +21,9 @@ struct LauncherCommand: Sendable {
         "LANG=C.UTF-8",
         "USER=sandbox",
         "LOGNAME=sandbox",
+        // pip's stand-in and the run's packages for any Python the program
+        // starts (the run's own interpreter is isolated, -I, and sets its path itself).
+        "PYTHONPATH=\(PipShim.inside):\(PackageLayer.inside)",
         // glibc gives each thread a 64 MiB malloc arena, which would exhaust RLIMIT_AS.
         "MALLOC_ARENA_MAX=2",
         // One BLAS/OpenMP thread: a run's CPU share is one core, and a fork
@@ -36,7 +39,7 @@ struct LauncherCommand: Sendable {
 
     init(
         interpreter: Interpreter, cgroups: CgroupPlan, scientific: ScientificStack = ScientificStack(),
-        packagesNotice: PackagesNotice? = nil, preload: [String] = []
+        packagesNotice: PackagesNotice? = nil, pipShim: PipShim? = nil, preload: [String] = []
     ) {
         var arguments: [String] = []
         for path in interpreter.readOnlyBinds { arguments += ["--ro-bind", path] }
@@ -49,6 +52,7 @@ struct LauncherCommand: Sendable {
         if let packagesNotice {
             arguments += ["--ro-copy-to", "\(packagesNotice.marker):\(packagesNotice.inside)"]
         }
+        for file in pipShim?.files ?? [] { arguments += ["--ro-copy-to", "\(file.host):\(file.inside)"] }
         for link in interpreter.symlinks { arguments += ["--symlink", "\(link.target):\(link.link)"] }
         for variable in Self.environment { arguments += ["--env", variable] }
         arguments += ["--workdir", Self.workdir]

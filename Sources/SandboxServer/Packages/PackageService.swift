@@ -114,6 +114,7 @@ final class PackageService: Service {
             await store.release(lease)
             return
         }
+        job.packages.start(with: set)
         do {
             try await scheduler.submit(job)
         } catch {

@@ -5,6 +5,8 @@ import SandboxRuntime
 /// Runs one admitted job in a sandbox from the pool and reports to its observer.
 struct RunExecutor: Sendable {
     let pools: WarmPools
+    /// Answers the program's `pip install`; nil: packages are off, and the sandbox's pip says so.
+    var pip: PipInstaller?
     let logger: Logger
 
     /// Cancelling the calling task cancels the run; it still ends with its verdict.
@@ -44,7 +46,7 @@ struct RunExecutor: Sendable {
     private func run(_ job: RunJob, in session: ServerSession) async {
         let cell: any SandboxRun
         do {
-            cell = try session.sandbox.start(job.request)
+            cell = try session.sandbox.start(request(of: job))
         } catch {
             job.finishWithoutRunning(.cancelled, message: "the session ended")
             return
@@ -65,7 +67,7 @@ struct RunExecutor: Sendable {
             return
         }
         do {
-            try sandbox.start(job.request)
+            try sandbox.start(request(of: job))
         } catch {
             sandbox.cancel()
             _ = await sandbox.verdict()
@@ -75,7 +77,15 @@ struct RunExecutor: Sendable {
         await deliver(job, from: sandbox)
     }
 
+    private func request(of job: RunJob) -> RunRequest {
+        var request = job.request
+        request.answersPip = pip != nil
+        return request
+    }
+
     /// Streams a started run's output to its observer, then its verdict.
+    /// Meanwhile its `pip install`s are served; the layers they mounted in a
+    /// one-off run are given back after the verdict (a session's, when it ends).
     private func deliver(_ job: RunJob, from sandbox: any SandboxRun) async {
         let queuedMs = milliseconds(since: job.accepted)
         job.observer.running(job)
@@ -89,8 +99,15 @@ struct RunExecutor: Sendable {
                 job.observer.stdinWanted(job)
             }
         }
-        await coalescer.forward(sandbox.output)
-        let verdict = await sandbox.verdict()
-        job.finish(RunResult(verdict, queuedMs: queuedMs))
+        let holding = job.session?.packages ?? job.packages
+        await withDiscardingTaskGroup { group in
+            if let pip {
+                group.addTask { await pip.serve(sandbox.packageRequests, holding: holding, run: "\(job.id)") }
+            }
+            await coalescer.forward(sandbox.output)
+            let verdict = await sandbox.verdict()
+            job.finish(RunResult(verdict, queuedMs: queuedMs))
+        }
+        if job.session == nil { await pip?.release(holding) }
     }
 }

@@ -47,6 +47,8 @@ final class RunJob: Sendable {
     /// The session it runs in; nil for a run in a sandbox of its own.
     let session: ServerSession?
     let accepted = ContinuousClock.now
+    /// Its package sets: the one it named, and what `pip install` added in it.
+    let packages = PackageHolding()
 
     private enum Phase {
         case waiting

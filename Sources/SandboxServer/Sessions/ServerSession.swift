@@ -36,6 +36,8 @@ final class ServerSession: Sendable {
     let idleTimeout: Duration
     /// The package set its cells import, held until its sandbox has ended.
     let packageLease: PackageLease?
+    /// Its package sets: the one it opened with, and what `pip install` added in its cells.
+    let packages: PackageHolding
     private let observer: any SessionObserver
     /// Hands a run that reached the head of the session to the scheduler.
     private let dispatch: @Sendable (RunJob) -> Void
@@ -55,9 +57,10 @@ final class ServerSession: Sendable {
 
     init(
         owner: ClientID, sandbox: any SandboxSession, idleTimeout: Duration, packageLease: PackageLease? = nil,
-        observer: any SessionObserver, dispatch: @escaping @Sendable (RunJob) -> Void
+        packageSet: PackageRequirementSet? = nil, observer: any SessionObserver, dispatch: @escaping @Sendable (RunJob) -> Void
     ) {
         self.packageLease = packageLease
+        packages = PackageHolding(set: packageSet)
         id = Self.makeID()
         self.owner = owner
         self.sandbox = sandbox

@@ -96,7 +96,8 @@ final class SessionService: Service {
             throw RPCError(.internalError, "could not open a session: \(error)")
         }
         let session = ServerSession(
-            owner: owner, sandbox: sandbox, idleTimeout: admitted.idleTimeout, packageLease: lease, observer: observer
+            owner: owner, sandbox: sandbox, idleTimeout: admitted.idleTimeout, packageLease: lease,
+            packageSet: lease != nil ? admitted.packages : nil, observer: observer
         ) { [dispatches] job in dispatches.yield(job) }
         let count = state.withLock { state in
             state.open[ObjectIdentifier(session)] = (session, ticket)
@@ -233,6 +234,7 @@ final class SessionService: Service {
             group.cancelAll()
         }
         if let lease = session.packageLease { await packages.release(lease) }
+        for lease in session.packages.takeLeases() { await packages.release(lease) }
         let count = state.withLock { state in
             if let ticket = state.open.removeValue(forKey: ObjectIdentifier(session))?.ticket { state.places.release(ticket) }
             return state.open.count

@@ -45,8 +45,8 @@ try:
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     expected = {prefix.split("/")[1] for prefix in prefixes}
     leaked = ({"root", "home", "boot", "var", "srv", "opt"} & set(entries)) - expected
-    # A run's package set is bound at /opt/pysandbox/packages: an /opt of the sandbox's own, holding that alone.
-    if "opt" in leaked and os.listdir("/opt") == ["pysandbox"] and os.listdir("/opt/pysandbox") == ["packages"]:
+    # The sandbox's own /opt: the folder a run's package set is mounted on, and pip's stand-in.
+    if "opt" in leaked and os.listdir("/opt") == ["pysandbox"] and sorted(os.listdir("/opt/pysandbox")) == ["packages", "shims"]:
         leaked.discard("opt")
     if leaked:
         print(f"ESCAPED: /proc/self/root/.. shows host directories {sorted(leaked)}")

@@ -13,7 +13,10 @@ import os
 host = json.load(open("host.json"))
 secret_name = host["envSecretName"]
 allowed = {"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "MALLOC_ARENA_MAX",
-           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "MPLCONFIGDIR"}
+           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "MPLCONFIGDIR",
+           # The sandbox's own: pip's stand-in and the run's packages for a Python the
+           # program starts, and where pip asks the service (when the run's runner answers).
+           "PYTHONPATH", "SANDBOX_PIP_CHANNEL"}
 secret_dir = os.path.basename(os.path.dirname(host["hostSecretPath"]))
 
 for name in sorted(os.environ):

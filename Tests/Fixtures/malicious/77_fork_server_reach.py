@@ -15,18 +15,33 @@ for fd in range(3, 1024):
         pass
 # In a session (no main.py is written) fd 3 is the session's own request
 # channel, from the service, which never reads it: written to, it changes
-# nothing (the cell still ends as it should).
+# nothing (the cell still ends as it should). In a run, fd 3 is the pipe its
+# request came on, and in a session fd 4 the cell's: pip's answers from the
+# service come on them. Read ends: nothing can be written back that way.
 in_session = not os.path.exists("main.py")
-if in_session and len(found) == 1 and found[0].startswith("3 -> socket:"):
-    try:
-        os.write(3, b"999999\n" + b"forged" * 1000)
-    except OSError:
-        pass
-    found = []
+own = {3: "socket:" if in_session else "pipe:"}
+if in_session:
+    own[4] = "pipe:"
+for fd, kind in own.items():
+    entry = next((item for item in found if item.startswith(f"{fd} -> {kind}")), None)
+    if entry is None:
+        continue
+    if kind == "pipe:":
+        try:
+            os.write(fd, b"forged")
+            print(f"ESCAPED: wrote to fd {fd}, the service's answers")
+        except OSError:
+            pass
+    else:
+        try:
+            os.write(fd, b"999999\n" + b"forged" * 1000)
+        except OSError:
+            pass
+    found.remove(entry)
 if found:
     print("ESCAPED: open descriptors beyond stdio:", found)
 else:
-    print("BLOCKED: descriptors: nothing open beyond 0, 1, 2" + (" and the session's own channel" if in_session else ""))
+    print("BLOCKED: descriptors: nothing open beyond 0, 1, 2 and the channels from the service" + (" (the session's)" if in_session else ""))
 for path in ("/proc/self/fd/5", "/proc/self/fd/6", "/proc/1/fd/3"):
     try:
         open(path, "rb")

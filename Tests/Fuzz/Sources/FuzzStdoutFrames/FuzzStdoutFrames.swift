@@ -49,6 +49,7 @@ private func parser() -> StdoutFrames {
         case .display: 2048
         case .files: 4096
         case .stderr: StdoutFrames.Kind.maxStderrPayload
+        case .packages: 64 << 10
         case .displayTooLarge, .end, .stdinWanted: 24
         }
     }
