@@ -51,6 +51,33 @@ extension SandboxSuite {
             #expect(without.stdout == "[]\nNo module named 'tinytop'\n", "\(without.combined)")
         }
 
+        static let bundle = "/etc/ssl/certs/ca-certificates.crt"
+
+        /// A layer may lean on the system's certifi (Debian's points at the
+        /// system's CA bundle): `import requests` loads it at import, so the
+        /// bundle is there, read-only; ssl's default context finds it too.
+        @Test(
+            .enabled(if: FileManager.default.fileExists(atPath: bundle), "the host has no CA bundle (Debian's ca-certificates)"),
+            arguments: [ServiceMode.root, .ordinaryUser, .rootExec])
+        func theSystemsCABundleIsThereForCertifiAndSSL(_ mode: ServiceMode) async throws {
+            let bundle = Self.bundle
+            let code = """
+                import ssl
+                print(ssl.create_default_context().cert_store_stats()["x509_ca"] > 0)
+                try:
+                    import certifi
+                    print(open(certifi.where()).read(10) != "")
+                except ModuleNotFoundError:
+                    print(True)
+                try:
+                    open("\(bundle)", "a")
+                except OSError as error:
+                    print(error.errno in (13, 30))
+                """
+            let run = try await mode.sandbox().collect(code)
+            #expect(run.stdout == "True\nTrue\nTrue\n", "\(run.combined)")
+        }
+
         @Test(arguments: [ServiceMode.rootSession, .ordinaryUserSession])
         func aSessionsCellsImportItsSet(_ mode: ServiceMode) async throws {
             let layer = try await SharedPackageLayer.get()

@@ -25,8 +25,10 @@ public struct Interpreter: Sendable, Equatable {
         for entry in Self.topLevelEntries where Self.isDirectory(entry) && !Self.isSymlink(entry) {
             paths.insert(entry)
         }
-        // Debian resolves BLAS and LAPACK through /etc/alternatives; its matplotlib reads /etc/matplotlibrc.
-        for path in ["/etc/ld.so.cache", "/etc/alternatives", "/etc/matplotlibrc"] where FileManager.default.fileExists(atPath: path) {
+        // Debian resolves BLAS and LAPACK through /etc/alternatives; its matplotlib reads /etc/matplotlibrc;
+        // its certifi (so `import requests`) and ssl's default context read the CA bundle, public data.
+        for path in ["/etc/ld.so.cache", "/etc/alternatives", "/etc/matplotlibrc", "/etc/ssl/certs/ca-certificates.crt"]
+        where FileManager.default.fileExists(atPath: path) {
             paths.insert(path)
         }
         let sorted = paths.sorted()

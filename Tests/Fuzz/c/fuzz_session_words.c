@@ -1,7 +1,8 @@
 /*
  * A session's words on its stop socket (session_cells.c's
  * read_session_words): 'b' and eight bytes (the cell's CPU limit in
- * microseconds), 'e', 'i'; anything else stops the session. The input is
+ * microseconds), 'e', 'i', 'p' (a layer to mount, stubbed here); anything
+ * else stops the session. The input is
  * written to a stream socket in pieces (the first byte says how long each
  * is), and the words are read as the slot reads them, piece after piece.
  * The run's other parts (its pid 1, the limit watch, the cgroup) are stubs
@@ -58,6 +59,12 @@ void tell_pid1(const struct run *run, char request)
 {
     (void)run;
     (void)request;
+}
+
+/* layer_mount.c's: the rest of a 'p' word (sent whole by the service) and the mount; not this target's. */
+void read_layer_mount_word(struct run *run)
+{
+    (void)run;
 }
 
 static void check(bool condition, const char *what)
