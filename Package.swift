@@ -169,6 +169,14 @@ let package = Package(
             dependencies: ["SandboxProtocol"],
             path: "Tests/SandboxProtocolTests"
         ),
+        // The runtime's pure parts: parsers of what sandboxes write (reports,
+        // frames, returned files, pip's requests); no sandbox, no process
+        // (`swift test --filter SandboxRuntimeUnitTests`).
+        .testTarget(
+            name: "SandboxRuntimeUnitTests",
+            dependencies: ["SandboxRuntime", "SandboxProtocol"],
+            path: "Tests/SandboxRuntimeUnitTests"
+        ),
         // The run_python tool against a runner that follows PROTOCOL.md's
         // sessions: no server, no sandbox (`swift test --filter SandboxMCPTests`).
         .testTarget(
@@ -207,7 +215,11 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Tests",
-            exclude: ["Fixtures", "Fuzz"],
+            // The other folders are the fast targets' above, and the fixtures' and fuzzers'.
+            exclude: [
+                "Fixtures", "Fuzz", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests", "SandboxRuntimeUnitTests",
+                "SandboxServerUnitTests",
+            ],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),
     ]

@@ -44,7 +44,7 @@ final class HostTargets: Sendable {
     /// mountinfo, environ): the checkout, the build folder the launcher and
     /// the fork-run library come from, the service's home and its cache.
     static let hostPaths: [String] = {
-        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let checkout = Checkout.root
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
         return [checkout.path, checkout.appendingPathComponent(".build").path,

@@ -22,9 +22,7 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
 
     var testDescription: String { name }
 
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/malicious")
+    static let directory = Checkout.url("Tests/Fixtures/malicious")
 
     /// Helpers the fixtures import (`from attempt import attempt`), placed beside main.py.
     static let supportFiles: [String: String] = {

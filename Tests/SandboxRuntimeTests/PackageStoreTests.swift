@@ -412,8 +412,7 @@ struct PackageTestFolder {
     /// Built once per test process.
     static let wheels: String = {
         let directory = base + "/wheels"
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/packages/make_wheels.py").path
+        let script = Checkout.path("Tests/Fixtures/packages/make_wheels.py")
         var arguments = [script, directory, "--sdist-marker", sdistMarker]
         if let shadow { arguments += ["--shadow", shadow] }
         _ = try? run("/usr/bin/python3", arguments)
@@ -422,8 +421,7 @@ struct PackageTestFolder {
 
     /// uv as scripts/setup installs it: beside the test bundle, or in .build/uv.
     static let uv: String? = PackageStoreConfiguration.locateInstaller() ?? {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent(".build/uv/bin/uv").path
+        let path = Checkout.path(".build/uv/bin/uv")
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }()
 

@@ -11,7 +11,7 @@ import Testing
 extension SandboxSuite {
     @Suite("web editor in Chromium")
     struct BrowserTests {
-        static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        static let packageRoot = Checkout.root
         static let script = packageRoot.appendingPathComponent("Tests/Fixtures/browser/editor_test.py").path
         static let displayScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/display_test.py").path
         static let sessionScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/session_test.py").path

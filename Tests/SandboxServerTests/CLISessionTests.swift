@@ -5,7 +5,7 @@ import Testing
 extension SandboxSuite {
     @Suite("sandbox CLI sessions")
     struct CLISessionTests {
-        static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        static let packageRoot = Checkout.root
         /// Drives the REPL through a real pseudo-terminal (Python's pty module).
         static let ptyScript = packageRoot.appendingPathComponent("Tests/Fixtures/cli/repl_pty.py").path
 

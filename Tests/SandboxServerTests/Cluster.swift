@@ -11,7 +11,7 @@ final class Cluster: @unchecked Sendable {
     }
 
     static let haproxyInstalled = FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy")
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Checkout.root
 
     let process = Process()
     private let output = Pipe()

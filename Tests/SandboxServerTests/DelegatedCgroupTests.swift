@@ -11,8 +11,7 @@ extension SandboxSuite {
     @Suite("An ordinary user with a delegated cgroup")
     struct DelegatedCgroup {
         static let user = "\(OrdinaryUser.id)"
-        static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/delegate-cgroup").path
+        static let script = Checkout.path("scripts/delegate-cgroup")
 
         /// sandboxd as `user`, between delegating the cgroup and taking it back.
         static func withService(_ body: (_ port: Int, _ pid: pid_t, _ log: String) async throws -> Void) async throws {

@@ -9,8 +9,7 @@ extension SandboxSuite {
     /// fuzzer takes a core while it runs. `./scripts/setup --tests` builds the
     /// targets beforehand; here a build only checks they are up to date.
     @Suite("Fuzz targets", .serialized) struct FuzzTargetTests {
-        static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+        static let packageRoot = Checkout.root
         static let script = packageRoot.appendingPathComponent("scripts/fuzz").path
         /// About a minute in all for the ten targets, with their replays.
         static let secondsEach = 4

@@ -13,8 +13,7 @@ import Testing
 extension SandboxSuite {
     @Suite("MCP: run_python over stdio and Streamable HTTP")
     struct MCPTests {
-        static let fixtures = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/mcp")
+        static let fixtures = Checkout.url("Tests/Fixtures/mcp")
         static let token = "mcp-s3cret"
 
         static func webSocketURL(_ port: Int) -> String { "ws://127.0.0.1:\(port)/v1/ws" }

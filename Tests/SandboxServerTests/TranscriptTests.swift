@@ -7,9 +7,7 @@ import Testing
 extension SandboxSuite {
     @Suite("Protocol example transcripts")
     struct TranscriptTests {
-        static let directory = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("protocol/examples")
+        static let directory = Checkout.url("protocol/examples")
 
         static let files: [String] = {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
@@ -178,8 +176,7 @@ struct TranscriptReplayer {
 /// Debian's python3-jsonschema; `scripts/setup` installs it).
 enum SchemaCheck {
     static let schemaDirectory = SandboxSuite.TranscriptTests.directory.deletingLastPathComponent().appendingPathComponent("schema")
-    static let validator = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/schema/validate.py")
+    static let validator = Checkout.url("Tests/Fixtures/schema/validate.py")
 
     /// Pairs each message with its schema: server messages by kind (a result
     /// by the method of its request), client requests that were answered with

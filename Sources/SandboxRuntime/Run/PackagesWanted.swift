@@ -46,7 +46,7 @@ public enum PackagesAnswer: Sendable, Equatable {
                 .object(["name": .string($0.name), "version": .string($0.version)])
             })]
         case .refused(let code, let reason, let requirement, let message):
-            object = ["ok": .bool(false), "code": .number(Double(code)), "reason": .string(reason), "message": .string(message)]
+            object = ["ok": .bool(false), "code": .integer(Int64(code)), "reason": .string(reason), "message": .string(message)]
             if let requirement { object["requirement"] = .string(requirement) }
         }
         let encoder = JSONEncoder()

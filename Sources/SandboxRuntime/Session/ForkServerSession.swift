@@ -84,7 +84,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
     /// `alreadySent`: the slot has interrupted it itself (its CPU limit).
     func interrupt(_ cell: SessionCell, because reason: CellInterruption, alreadySent: Bool = false) {
         guard streams.interrupt(cell, because: reason) else { return }
-        if !alreadySent { control.interrupt() }
+        if !alreadySent { control.interrupt(cell: cell.number.load(ordering: .relaxed)) }
         let grace = TimeAmount.nanoseconds(Int64(limits.interruptGrace / .nanoseconds(1)))
         MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: grace) { [self] in
             guard streams.isRunning(cell) else { return }
@@ -213,7 +213,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
                 let answers = try ClosingPipe()
                 PackagesChannel.openToTheRun(answers.readEnd)
                 cell.packages.channel.attach(answers: answers.writeEnd, stop: control.duplicateStop())
-                control.beginCell(cpuLimit: cell.limits.cpuTime ?? cell.limits.wallTimeout)
+                cell.number.store(control.beginCell(cpuLimit: cell.limits.cpuTime ?? cell.limits.wallTimeout), ordering: .relaxed)
                 stopwatch.start()
                 try await channel.send(streams.requestBody(for: cell), descriptors: [stdin.readEnd, answers.readEnd])
             } catch {

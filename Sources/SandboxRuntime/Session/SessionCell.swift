@@ -13,6 +13,8 @@ final class SessionCell: SandboxRun {
     let outputSink: AsyncStream<RunOutput>.Continuation
     let stdinChunks: AsyncStream<[UInt8]>
     let stdinWanted = StdinWantedSignal()
+    /// Its number in the session's control (`SessionControl.beginCell`); 0 until it begins.
+    let number = Atomic<Int>(0)
     /// Its `pip install`s; the channel's answers pipe is the cell's own.
     let packages = PackagesRequests()
     var packageRequests: AsyncStream<PackagesWanted> { packages.stream }

@@ -19,6 +19,9 @@ final class SessionControl: Sendable {
         var stopRequested = false
         var finished = false
         var escalation: Scheduled<Void>?
+        /// The cell begun last (numbered from 1), and whether it has not ended yet.
+        var cell = 0
+        var cellOpen = false
     }
 
     private let state = Mutex(State())
@@ -32,15 +35,34 @@ final class SessionControl: Sendable {
         }
     }
 
-    func beginCell(cpuLimit: Duration) {
+    /// A cell begins; returns its number, which its interrupts name.
+    func beginCell(cpuLimit: Duration) -> Int {
         var microseconds = UInt64(max(1, cpuLimit / .microseconds(1)))
         let word = [UInt8(ascii: "b")] + withUnsafeBytes(of: &microseconds) { Array($0) }
-        send(word)
+        return state.withLock { state in
+            state.cell += 1
+            state.cellOpen = true
+            send(word, &state)
+            return state.cell
+        }
     }
 
-    func endCell() { send([UInt8(ascii: "e")]) }
+    func endCell() {
+        state.withLock { state in
+            state.cellOpen = false
+            send([UInt8(ascii: "e")], &state)
+        }
+    }
 
-    func interrupt() { send([UInt8(ascii: "i")]) }
+    /// Interrupts cell `number` if it has not ended: an interrupt decided
+    /// just before its cell ended must not reach the next one (a REPL's next
+    /// line got the KeyboardInterrupt meant for the line over the output limit).
+    func interrupt(cell number: Int) {
+        state.withLock { state in
+            guard state.cellOpen, state.cell == number else { return }
+            send([UInt8(ascii: "i")], &state)
+        }
+    }
 
     /// Ends the session, at most once; before `attach`, as soon as it comes.
     func stop() {
@@ -73,11 +95,9 @@ final class SessionControl: Sendable {
         }
     }
 
-    private func send(_ word: [UInt8]) {
-        state.withLock { state in
-            guard state.stop >= 0, !state.finished, !state.stopRequested else { return }
-            _ = word.withUnsafeBytes { Glibc.send(state.stop, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-        }
+    private func send(_ word: [UInt8], _ state: inout State) {
+        guard state.stop >= 0, !state.finished, !state.stopRequested else { return }
+        _ = word.withUnsafeBytes { Glibc.send(state.stop, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
     }
 
     private func terminate(_ state: inout State) {
