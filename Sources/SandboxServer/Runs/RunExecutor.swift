@@ -107,6 +107,8 @@ struct RunExecutor: Sendable {
             await coalescer.forward(sandbox.output)
             let verdict = await sandbox.verdict()
             job.finish(RunResult(verdict, queuedMs: queuedMs))
+            // An install still under way for it is no one's now: the worker is not held for it.
+            group.cancelAll()
         }
         if job.session == nil { await pip?.release(holding) }
     }
