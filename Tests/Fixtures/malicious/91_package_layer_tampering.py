@@ -8,22 +8,10 @@ import ctypes
 import errno
 import os
 
+from refusals import refused, why
+
 LAYER = "/opt/pysandbox/packages"
 libc = ctypes.CDLL(None, use_errno=True)
-
-
-def why(error):
-    return errno.errorcode.get(error.errno, error.errno) if error.errno else type(error).__name__
-
-
-def refused(label, action):
-    try:
-        action()
-    except OSError as error:
-        print(f"BLOCKED: {label}: {why(error)}")
-    else:
-        print(f"ESCAPED: {label}")
-
 
 if not os.path.isdir(LAYER):
     print("ESCAPED: the sandbox has no folder for package sets (a run's own /opt/pysandbox/packages)")

@@ -7,22 +7,9 @@
 # require: BLOCKED: plant a module beside pip's stand-in
 # require: BLOCKED: plant a module where sets are mounted
 # require: BLOCKED: pid 1's descriptors
-import errno
 import os
 
-
-def why(error):
-    return errno.errorcode.get(error.errno, error.errno) if error.errno else type(error).__name__
-
-
-def refused(label, action):
-    try:
-        action()
-    except OSError as error:
-        print(f"BLOCKED: {label}: {why(error)}")
-    else:
-        print(f"ESCAPED: {label}")
-
+from refusals import refused, why
 
 shim = "/opt/pysandbox/shims/pip/__init__.py"
 if os.path.exists(shim):
