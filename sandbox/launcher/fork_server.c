@@ -248,7 +248,8 @@ static void end_run(struct run *run)
     run->active = false;
 }
 
-void stop_run(struct run *run, enum run_stop reason)
+/* Ends the run for `reason` (the first reason counts); its pid 1 is killed if it lingers. */
+static void stop_run(struct run *run, enum run_stop reason)
 {
     if (run->stop != RUN_GOING)
         return;
@@ -258,10 +259,33 @@ void stop_run(struct run *run, enum run_stop reason)
     (void)ignored;
 }
 
-void tell_pid1(const struct run *run, char request)
+/* A request byte to the run's pid 1 (sandbox_steps.h's *_REQUEST). */
+static void tell_pid1(const struct run *run, char request)
 {
     ssize_t ignored = write(run->go_fd, &request, 1);
     (void)ignored;
+}
+
+/* What session_cells.c or layer_mount.c decided the run needs. */
+static void act_on(struct run *run, struct run_actions actions)
+{
+    if (actions.pid1_request != 0)
+        tell_pid1(run, actions.pid1_request);
+    if (actions.stop != RUN_GOING)
+        stop_run(run, actions.stop);
+    else if (actions.rearm_watch)
+        rearm_limit_watch(&run->watch);
+}
+
+/* The words waiting on the run's stop socket, each done before the next is read; none after one that stops it. */
+static void read_stop_words(struct run *run)
+{
+    struct run_actions actions;
+    while (run->config.session ? next_session_word(run, &actions) : next_run_word(run, &actions)) {
+        act_on(run, actions);
+        if (actions.stop != RUN_GOING)
+            return;
+    }
 }
 
 /* A run message from the service; a run that cannot be started is reported and ended at once. */
@@ -343,7 +367,7 @@ static bool fork_server_gone(const struct skeleton *skeleton)
 static void finish_run(struct run *run, const struct skeleton *skeleton)
 {
     if (run->cell_running) /* a session's cell the end cut short: its CPU time, as the cgroup counted it */
-        end_cell(run);
+        act_on(run, end_cell(run));
     if (!run->reported && run->outcome_fd >= 0 && run->pid_fd >= 0)
         read_from_run(run, &cgroup, -1);
     /* Its pid 1 dies with the fork server (parent-death signal), often before we see the fork server go. */
@@ -459,10 +483,7 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             continue;
         }
         if (watches[W_STOP].revents) {
-            if (run.config.session)
-                read_session_words(&run);
-            else
-                read_run_words(&run);
+            read_stop_words(&run);
         }
         if (watches[W_STATUS].revents & (POLLERR | POLLHUP)) {
             run.status_gone = true; /* once: it stays readable for poll */
@@ -473,7 +494,7 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             if (reached != RUN_GOING)
                 stop_run(&run, reached);
             else if (run.watch.cell_limit_reached)
-                interrupt_cell_at_limit(&run);
+                act_on(&run, interrupt_cell_at_limit(&run));
         }
     }
 }

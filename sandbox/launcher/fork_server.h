@@ -31,24 +31,30 @@ struct run {
     size_t word_length;
 };
 
-/* fork_server.c: ends the run for `reason` (the first reason counts); its pid 1 is killed if it lingers. */
-void stop_run(struct run *run, enum run_stop reason);
-/* fork_server.c: a request byte to the run's pid 1 (sandbox_steps.h's *_REQUEST). */
-void tell_pid1(const struct run *run, char request);
+/* What a word from the service, or a cell's change, asks of the run. The
+ * files that decide it (session_cells.c, layer_mount.c) return it, and
+ * fork_server.c, which owns the run, does it, in this order. */
+struct run_actions {
+    char pid1_request;   /* a request byte for the run's pid 1 (sandbox_steps.h's *_REQUEST), or 0 */
+    enum run_stop stop;  /* why the run stops (its first reason counts), or RUN_GOING */
+    bool rearm_watch;    /* the limit watch takes the cell's limit (when the run goes on) */
+};
 
 /* The service's word to mount a layer into the run (layer_mount.c). */
 enum { LAYER_MOUNT_WORD = 'p' };
 
 /* layer_mount.c: after a LAYER_MOUNT_WORD, the layer's path, then the mount and its answer. */
 void read_layer_mount_word(struct run *run);
-/* layer_mount.c: the words waiting on a one-off run's stop socket. */
-void read_run_words(struct run *run);
+/* layer_mount.c: the next word waiting on a one-off run's stop socket, and
+ * what it asks in `actions`; false when none waits. */
+bool next_run_word(struct run *run, struct run_actions *actions);
 
-/* session_cells.c: the words waiting on a session's stop socket. */
-void read_session_words(struct run *run);
-/* session_cells.c: the cell running ends: its processes stop and its usage is reported. */
-void end_cell(struct run *run);
+/* session_cells.c: the next whole word waiting on a session's stop socket,
+ * and what it asks in `actions`; false when none waits. */
+bool next_session_word(struct run *run, struct run_actions *actions);
+/* session_cells.c: the cell running ends: its usage is reported, and its processes are to stop. */
+struct run_actions end_cell(struct run *run);
 /* session_cells.c: the limit watch found the cell past its CPU limit. */
-void interrupt_cell_at_limit(struct run *run);
+struct run_actions interrupt_cell_at_limit(struct run *run);
 
 #endif

@@ -165,18 +165,18 @@ void read_layer_mount_word(struct run *run)
 }
 
 /* A one-off run's stop socket: 'p' mounts a layer; any other byte, or its end, stops the run. */
-void read_run_words(struct run *run)
+bool next_run_word(struct run *run, struct run_actions *actions)
 {
     for (;;) {
         char word;
         ssize_t count = recv(run->stop_fd, &word, 1, MSG_DONTWAIT);
         if (count < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
+            return false;
         if (count == 1 && word == LAYER_MOUNT_WORD) {
             read_layer_mount_word(run);
             continue;
         }
-        stop_run(run, STOPPED_BY_SERVICE);
-        return;
+        *actions = (struct run_actions){.stop = STOPPED_BY_SERVICE};
+        return true;
     }
 }

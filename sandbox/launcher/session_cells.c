@@ -10,6 +10,8 @@
  * CPU limit ("cell limit=cpu", interrupted rather than stopped) and,
  * without a cgroup, one that ended holding more than the session's memory
  * limit ("cell limit=memory", which ends the session).
+ * What a word or a cell's change asks of the run (its pid 1, its limit
+ * watch, its end) is returned as run_actions; fork_server.c does it.
  */
 #include "fork_server.h"
 
@@ -22,10 +24,10 @@
 enum { CELL_BEGIN = 'b', CELL_END = 'e', CELL_INTERRUPT = 'i' };
 
 /* A cell begins: its processes go on, and its CPU time counts from here. */
-static void begin_cell(struct run *run, uint64_t cpu_limit_us)
+static struct run_actions begin_cell(struct run *run, uint64_t cpu_limit_us)
 {
     if (run->cell_running)
-        return;
+        return (struct run_actions){0};
     run->cell_running = true;
     /* Before its pidfd came (the service sent the first cell at once), the
      * watch starts later, from 0, and takes the cell's limit then. */
@@ -36,16 +38,13 @@ static void begin_cell(struct run *run, uint64_t cpu_limit_us)
     run->cell_cpu_limit_us = allowed <= UINT64_MAX - run->cell_cpu_base_us ? run->cell_cpu_base_us + allowed : UINT64_MAX;
     run->watch.cell_cpu_limit_us = run->cell_cpu_limit_us;
     run->watch.cell_limit_reached = false;
-    tell_pid1(run, RESUME_REQUEST);
-    rearm_limit_watch(&run->watch);
+    return (struct run_actions){.pid1_request = RESUME_REQUEST, .rearm_watch = true};
 }
 
-/* A cell has ended: its processes stop until the next, and its usage is reported. */
-void end_cell(struct run *run)
+struct run_actions end_cell(struct run *run)
 {
     if (!run->cell_running)
-        return;
-    tell_pid1(run, PAUSE_REQUEST);
+        return (struct run_actions){0};
     struct run_usage usage = {0};
     if (run->pid_fd >= 0)
         read_run_usage(&run->watch, &usage);
@@ -63,55 +62,57 @@ void end_cell(struct run *run)
     run->cell_cpu_limit_us = 0;
     run->watch.cell_cpu_limit_us = 0;
     run->watch.cell_limit_reached = false;
-    if (over_memory)
-        stop_run(run, STOPPED_AT_MEMORY_LIMIT);
-    else
-        rearm_limit_watch(&run->watch);
+    return (struct run_actions){
+        .pid1_request = PAUSE_REQUEST,
+        .stop = over_memory ? STOPPED_AT_MEMORY_LIMIT : RUN_GOING,
+        .rearm_watch = !over_memory,
+    };
 }
 
-/* The words waiting on a session's stop socket; anything but a cell's word (or its end) stops it. */
-void read_session_words(struct run *run)
+/* What one whole word asks: a cell's word, a layer to mount; anything else stops the session. */
+static struct run_actions session_word(struct run *run)
+{
+    switch (run->word[0]) {
+    case CELL_BEGIN: {
+        uint64_t cpu_limit_us;
+        memcpy(&cpu_limit_us, run->word + 1, sizeof cpu_limit_us);
+        return begin_cell(run, cpu_limit_us);
+    }
+    case CELL_END: return end_cell(run);
+    case CELL_INTERRUPT: return (struct run_actions){.pid1_request = run->cell_running ? INTERRUPT_REQUEST : 0};
+    case LAYER_MOUNT_WORD: read_layer_mount_word(run); return (struct run_actions){0};
+    default: return (struct run_actions){.stop = STOPPED_BY_SERVICE};
+    }
+}
+
+bool next_session_word(struct run *run, struct run_actions *actions)
 {
     for (;;) {
         size_t wanted = run->word_length == 0 ? 1 : run->word[0] == CELL_BEGIN ? sizeof run->word : 1;
         ssize_t count = recv(run->stop_fd, run->word + run->word_length, wanted - run->word_length, MSG_DONTWAIT);
         if (count < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (count <= 0) {
-            stop_run(run, STOPPED_BY_SERVICE);
-            return;
+            return false;
+        if (count <= 0) { /* the socket's end */
+            *actions = (struct run_actions){.stop = STOPPED_BY_SERVICE};
+            return true;
         }
         run->word_length += (size_t)count;
         if (run->word_length < (run->word[0] == CELL_BEGIN ? sizeof run->word : 1))
             continue;
         run->word_length = 0;
-        switch (run->word[0]) {
-        case CELL_BEGIN: {
-            uint64_t cpu_limit_us;
-            memcpy(&cpu_limit_us, run->word + 1, sizeof cpu_limit_us);
-            begin_cell(run, cpu_limit_us);
-            break;
-        }
-        case CELL_END: end_cell(run); break;
-        case CELL_INTERRUPT:
-            if (run->cell_running)
-                tell_pid1(run, INTERRUPT_REQUEST);
-            break;
-        case LAYER_MOUNT_WORD: read_layer_mount_word(run); break;
-        default: stop_run(run, STOPPED_BY_SERVICE); return;
-        }
+        *actions = session_word(run);
+        return true;
     }
 }
 
 /* A cell past its CPU limit is interrupted, once; the service ends it if that does not. */
-void interrupt_cell_at_limit(struct run *run)
+struct run_actions interrupt_cell_at_limit(struct run *run)
 {
     run->watch.cell_limit_reached = false;
     run->watch.cell_cpu_limit_us = 0;
     run->cell_cpu_limit_us = 0;
     if (!run->cell_running)
-        return;
+        return (struct run_actions){0};
     report_line("cell limit=cpu");
-    tell_pid1(run, INTERRUPT_REQUEST);
-    rearm_limit_watch(&run->watch);
+    return (struct run_actions){.pid1_request = INTERRUPT_REQUEST, .rearm_watch = true};
 }

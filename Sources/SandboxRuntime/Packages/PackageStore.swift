@@ -44,10 +44,11 @@ public actor PackageStore {
     private var entries: [String: Entry] = [:]
     /// Requirement-set key to layer key.
     private var sets: [String: String] = [:]
-    /// Requirement sets being resolved or installed, and who waits for each.
-    private var inFlight: [String: [CheckedContinuation<Result<String, PackageError>?, Never>]] = [:]
+    /// Requirement sets being resolved or installed: each one's outcome, once there.
+    private var inFlight: [String: InstallInFlight] = [:]
     private var activeInstalls = 0
-    private var installQueue: [CheckedContinuation<Void, Never>] = []
+    /// An install ended: requests waiting for its outcome, or for an install slot, look again.
+    private let installsChanged = EventCount()
     private var clock = 0
     private var nextLease: UInt64 = 1
     public private(set) var statistics = Statistics()
@@ -145,17 +146,18 @@ public actor PackageStore {
         let setKey = self.setKey(requirements)
         while true {
             if let key = sets[setKey], entries[key] != nil { return makeLease(key) }
-            if inFlight[setKey] != nil {
-                let outcome = await withCheckedContinuation { inFlight[setKey, default: []].append($0) }
-                switch outcome {
+            if let install = inFlight[setKey] {
+                await installsChanged.wait(until: { install.outcome != nil })
+                switch install.outcome {
                 case .success(let key)?: if entries[key] != nil { return makeLease(key) }
+                case .failure(.cancelled)?, nil: break  // the one installing was cancelled: try again
                 case .failure(let error)?: throw error
-                case nil: break  // the one installing was cancelled: try again
                 }
                 if Task.isCancelled { throw .cancelled }
                 continue
             }
-            inFlight[setKey] = []
+            let install = InstallInFlight()
+            inFlight[setKey] = install
             let result: Result<String, PackageError>
             do throws(PackageError) {
                 result = .success(try await resolveAndInstall(requirements, setKey: setKey))
@@ -167,9 +169,9 @@ public actor PackageStore {
                 lease = makeLease(key)
                 evictIfNeeded()  // a new layer may have taken the cache past its size
             }
-            for waiter in inFlight.removeValue(forKey: setKey) ?? [] {
-                if case .failure(.cancelled) = result { waiter.resume(returning: nil) } else { waiter.resume(returning: result) }
-            }
+            install.outcome = result
+            inFlight[setKey] = nil
+            installsChanged.notifyAll()
             if let lease { return lease }
             if case .failure(let error) = result { throw error }
         }
@@ -328,19 +330,16 @@ public actor PackageStore {
     }
 
     private func acquireInstallSlot() async {
-        if activeInstalls < configuration.limits.maxConcurrentInstalls {
+        await installsChanged.wait(until: {
+            guard activeInstalls < configuration.limits.maxConcurrentInstalls else { return false }
             activeInstalls += 1
-            return
-        }
-        await withCheckedContinuation { installQueue.append($0) }
+            return true
+        })
     }
 
     private func releaseInstallSlot() {
-        if installQueue.isEmpty {
-            activeInstalls -= 1
-        } else {
-            installQueue.removeFirst().resume()  // the slot passes on
-        }
+        activeInstalls -= 1
+        installsChanged.notifyAll()
     }
 
     // MARK: Leases and eviction
@@ -444,4 +443,9 @@ public actor PackageStore {
             sets[name] = key
         }
     }
+}
+
+/// One set being resolved and installed; the requests for the same set wait for its outcome.
+private final class InstallInFlight {
+    var outcome: Result<String, PackageError>?
 }

@@ -17,14 +17,15 @@ final class ForkServerSlots: Sendable {
         var idle: [ForkServerSlot] = []
         /// Slots spawned and not yet reaped.
         var count = 0
-        /// Runs waiting for a slot at the cap.
-        var waiting: [CheckedContinuation<Void, Never>] = []
         var open = true
-        var unwatched: [ForkServerSlot] = []
-        var waiter: CheckedContinuation<ForkServerSlot?, Never>?
     }
 
     private let state = Mutex(State())
+    /// A slot given back or reaped, or the slots closed: runs waiting at the cap look again.
+    private let slotsChanged = EventCount()
+    /// Slots spawned, for `run()` to watch; finished by `close()`.
+    private let spawned: AsyncStream<ForkServerSlot>
+    private let intake: AsyncStream<ForkServerSlot>.Continuation
 
     init(launcher: String, arguments: [String], cgroups: CgroupPlan, maxSlots: Int?, logger: Logger) {
         self.launcher = launcher
@@ -32,12 +33,14 @@ final class ForkServerSlots: Sendable {
         self.cgroups = cgroups
         self.maxSlots = max(1, maxSlots ?? .max)
         self.logger = logger
+        (spawned, intake) = AsyncStream.makeStream()
     }
 
     /// An idle slot, or a new one once its fork server is ready, or (at the
     /// cap) the next one given back.
     func acquire() async throws -> ForkServerSlot {
         while true {
+            let ticket = slotsChanged.ticket()
             switch claim() {
             case .idle(let slot):
                 if slot.isAlive { return slot }
@@ -47,15 +50,7 @@ final class ForkServerSlots: Sendable {
             case .closed:
                 throw SandboxUnavailable(description: "the sandbox has shut down; it starts no more fork servers")
             case .wait:
-                await withCheckedContinuation { continuation in
-                    let ready = state.withLock { state -> Bool in
-                        // Something may have been given back since the claim.
-                        if !state.idle.isEmpty || state.count < maxSlots || !state.open { return true }
-                        state.waiting.append(continuation)
-                        return false
-                    }
-                    if ready { continuation.resume() }
-                }
+                await slotsChanged.wait(for: ticket)
             }
         }
     }
@@ -86,17 +81,7 @@ final class ForkServerSlots: Sendable {
             slotEnded()
             throw error
         }
-        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<ForkServerSlot?, Never>?) in
-            guard state.open else { return (false, nil) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (true, waiter)
-            }
-            state.unwatched.append(slot)
-            return (true, nil)
-        }
-        waiter?.resume(returning: slot)
-        guard accepted else {
+        guard case .enqueued = intake.yield(slot) else {
             slot.kill()
             _ = await slot.watch()  // reaped here: the owner has stopped
             slotEnded()
@@ -121,28 +106,25 @@ final class ForkServerSlots: Sendable {
     /// Takes a slot back after its run; a dead one is dropped (its watch reaps it).
     func release(_ slot: ForkServerSlot) {
         let alive = slot.isAlive
-        let (keep, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
-            guard state.open, alive else { return (false, nil) }
+        let keep = state.withLock { state -> Bool in
+            guard state.open, alive else { return false }
             state.idle.append(slot)
-            return (true, state.waiting.isEmpty ? nil : state.waiting.removeFirst())
+            return true
         }
-        if !keep { slot.close() }
-        waiter?.resume()
+        if keep { slotsChanged.notifyAll() } else { slot.close() }
     }
 
     /// A slot was reaped: room for another.
     private func slotEnded() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.count -= 1
-            return state.waiting.isEmpty ? nil : state.waiting.removeFirst()
-        }
-        waiter?.resume()
+        state.withLock { $0.count -= 1 }
+        slotsChanged.notifyAll()
     }
 
-    /// Watches every slot until `close()`, then until the last has exited.
+    /// Watches every slot until `close()` (or until this task is cancelled:
+    /// the stream of spawned slots ends then), then until the last has exited.
     func run() async {
         await withDiscardingTaskGroup { group in
-            while let slot = await next() {
+            for await slot in spawned {
                 group.addTask { [cgroups, logger] in
                     defer { self.slotEnded() }
                     // A slot killed by a signal could not remove its cgroup.
@@ -159,29 +141,13 @@ final class ForkServerSlots: Sendable {
 
     /// Ends the idle slots and refuses new ones; slots still running a run end when it is given back.
     func close() {
-        let (idle, waiter, waiting) = state.withLock { state in
+        let idle = state.withLock { state in
             state.open = false
-            defer {
-                state.idle = []
-                state.waiter = nil
-                state.waiting = []
-            }
-            return (state.idle, state.waiter, state.waiting)
+            defer { state.idle = [] }
+            return state.idle
         }
         idle.forEach { $0.close() }
-        waiter?.resume(returning: nil)
-        waiting.forEach { $0.resume() }  // they find the sandbox shut down
-    }
-
-    private func next() async -> ForkServerSlot? {
-        await withCheckedContinuation { continuation in
-            let immediate = state.withLock { state -> ForkServerSlot?? in
-                if !state.unwatched.isEmpty { return .some(state.unwatched.removeFirst()) }
-                if !state.open { return .some(nil) }
-                state.waiter = continuation
-                return .none
-            }
-            if let immediate { continuation.resume(returning: immediate) }
-        }
+        intake.finish()
+        slotsChanged.notifyAll()  // runs waiting at the cap find the sandbox shut down
     }
 }

@@ -1,7 +1,6 @@
 import Logging
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 /// What the `LauncherSupervisor` watches: a run's launcher or slot run, or a session.
 protocol SupervisedSandbox: AnyObject, Sendable {
@@ -21,52 +20,37 @@ extension LauncherRun: SupervisedSandbox {}
 final class LauncherSupervisor: Sendable {
     let cgroups: CgroupPlan
     private let logger: Logger
-
-    private enum State {
-        case open(pending: [any SupervisedSandbox], waiter: CheckedContinuation<(any SupervisedSandbox)?, Never>?)
-        case closed(pending: [any SupervisedSandbox])
-    }
-
-    private let state = Mutex(State.open(pending: [], waiter: nil))
+    /// Launchers submitted and not yet supervised; finished when intake closes
+    /// (those already in it still come, and, cancelled, end without spawning).
+    private let submitted: AsyncStream<any SupervisedSandbox>
+    private let intake: AsyncStream<any SupervisedSandbox>.Continuation
 
     init(cgroups: CgroupPlan, logger: Logger) {
         self.cgroups = cgroups
         self.logger = logger
+        (submitted, intake) = AsyncStream.makeStream()
         cgroups.retainParents()
     }
 
     /// Hands `run` over to be supervised; false once intake has closed.
     func submit(_ run: any SupervisedSandbox) -> Bool {
-        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<(any SupervisedSandbox)?, Never>?) in
-            switch state {
-            case .open(let pending, let waiter?):
-                state = .open(pending: pending, waiter: nil)
-                return (true, waiter)
-            case .open(var pending, nil):
-                pending.append(run)
-                state = .open(pending: pending, waiter: nil)
-                return (true, nil)
-            case .closed:
-                return (false, nil)
-            }
-        }
-        waiter?.resume(returning: run)
-        return accepted
+        if case .enqueued = intake.yield(run) { return true }
+        return false
     }
 
-    /// Supervises every launcher submitted until intake closes, and waits
-    /// for those still running.
+    /// Supervises every launcher submitted until intake closes (at graceful
+    /// shutdown, or when this task is cancelled: the stream ends then), and
+    /// waits for those still running.
     func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 try? await gracefulShutdown()
-                self.close()
+                self.intake.finish()
             }
-            while let launcher = await withTaskCancellationHandler(
-                operation: { await self.next() }, onCancel: { self.close() })
-            {
+            for await launcher in submitted {
                 group.addTask { await self.supervise(launcher) }
             }
+            intake.finish()
         }
     }
 
@@ -79,42 +63,5 @@ final class LauncherSupervisor: Sendable {
             [cgroups, logger] in cgroups.removeRunCgroups(ofLauncher: killedPid, logger: logger)
         }
         try? await removal.get()
-    }
-
-    private func close() {
-        let waiter = state.withLock { state -> CheckedContinuation<(any SupervisedSandbox)?, Never>? in
-            switch state {
-            case .open(let pending, let waiter):
-                state = .closed(pending: pending)
-                return waiter
-            case .closed:
-                return nil
-            }
-        }
-        waiter?.resume(returning: nil)
-    }
-
-    /// The next launcher to supervise; those submitted before intake closed
-    /// still come (cancelled, they end without spawning), then nil.
-    private func next() async -> (any SupervisedSandbox)? {
-        await withCheckedContinuation { continuation in
-            let immediate = state.withLock { state -> (any SupervisedSandbox)?? in
-                switch state {
-                case .open(var pending, nil) where !pending.isEmpty:
-                    let first = pending.removeFirst()
-                    state = .open(pending: pending, waiter: nil)
-                    return .some(first)
-                case .open(let pending, _):
-                    state = .open(pending: pending, waiter: continuation)
-                    return .none
-                case .closed(var pending):
-                    guard !pending.isEmpty else { return .some(nil) }
-                    let first = pending.removeFirst()
-                    state = .closed(pending: pending)
-                    return .some(first)
-                }
-            }
-            if let immediate { continuation.resume(returning: immediate) }
-        }
     }
 }

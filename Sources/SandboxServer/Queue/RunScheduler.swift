@@ -1,4 +1,5 @@
 import Logging
+import SandboxRuntime
 import SandboxProtocol
 
 /// Admits runs and starts them on free workers, round-robin between
@@ -15,7 +16,8 @@ actor RunScheduler {
     /// `run()` takes started jobs; once it has stopped, a job that would start ends `cancelled`.
     private var dispatching = true
     private var dispatched: Set<ObjectIdentifier> = []
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// A job ended or was dropped: a shutdown waiting for the queue to drain looks again.
+    private let jobsChanged = EventCount()
     /// Recent run durations (exponentially weighted), for retry hints.
     private var averageRunMs = 100.0
     private let starts: AsyncStream<RunJob>.Continuation
@@ -59,7 +61,7 @@ actor RunScheduler {
         guard queue.remove(owner: job.client, where: { $0 === job }) != nil else { return false }
         metrics.queueDepth(queue.count)
         job.finishWithoutRunning(.cancelled)
-        resumeIdleWaiters()
+        jobsChanged.notifyAll()
         return true
     }
 
@@ -110,7 +112,7 @@ actor RunScheduler {
         averageRunMs = averageRunMs * 0.9 + Double(durationMs) * 0.1
         if let next = queue.pop() { begin(next) }
         metrics.queueDepth(queue.count)
-        resumeIdleWaiters()
+        jobsChanged.notifyAll()
     }
 
     /// Ends what `run()` will never execute: the jobs started but not taken.
@@ -121,29 +123,21 @@ actor RunScheduler {
             running[key] = nil
             job.finishWithoutRunning(.cancelled)
         }
-        resumeIdleWaiters()
+        jobsChanged.notifyAll()
     }
 
     private func cancelRemaining() {
         for job in queue.removeAll() { job.finishWithoutRunning(.cancelled) }
         metrics.queueDepth(queue.count)
         for job in running.values { job.requestCancel() }
-        resumeIdleWaiters()
+        jobsChanged.notifyAll()
     }
 
     private var isIdle: Bool { running.isEmpty && queue.isEmpty }
 
     /// Returns once nothing is queued or running.
     private func idle() async {
-        guard !isIdle else { return }
-        await withCheckedContinuation { idleWaiters.append($0) }
-    }
-
-    private func resumeIdleWaiters() {
-        guard isIdle else { return }
-        let waiters = idleWaiters
-        idleWaiters = []
-        for waiter in waiters { waiter.resume() }
+        await jobsChanged.wait(until: { isIdle })
     }
 }
 

@@ -52,8 +52,9 @@ final class ServerSession: Sendable {
         /// more runs, and it ends `reclaimed` whatever ends it first.
         var reclaimed = false
         var notified = false
-        var endWaiters: [CheckedContinuation<Void, Never>] = []
     }
+    /// Its end told (`notified`): `close` callers look again.
+    private let endTold = EventCount()
 
     init(
         owner: ClientID, sandbox: any SandboxSession, idleTimeout: Duration, packageLease: PackageLease? = nil,
@@ -160,14 +161,7 @@ final class ServerSession: Sendable {
     func close(_ ending: Ending) async {
         end(ending)
         sandbox.close()
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state in
-                if state.notified { return true }
-                state.endWaiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await endTold.wait(until: { state.withLock { $0.notified } })
     }
 
     /// The sandbox ended by itself (or after `close`): say why, once its last verdict is out.
@@ -200,13 +194,13 @@ final class ServerSession: Sendable {
 
     /// Ended, and its last verdict is out: notify once, wake `close` callers.
     private func endedAndIdle() {
-        let (ending, waiters) = state.withLock { state -> (Ending?, [CheckedContinuation<Void, Never>]) in
-            guard !state.notified, state.ending != nil else { return (nil, []) }
+        let ending = state.withLock { state -> Ending? in
+            guard !state.notified, state.ending != nil else { return nil }
             state.notified = true
-            defer { state.endWaiters = [] }
-            return (state.ending, state.endWaiters)
+            return state.ending
         }
-        if case .ended(let reason, let message)? = ending { observer.sessionEnded(self, reason: reason, message: message) }
-        waiters.forEach { $0.resume() }
+        guard let ending else { return }
+        if case .ended(let reason, let message) = ending { observer.sessionEnded(self, reason: reason, message: message) }
+        endTold.notifyAll()
     }
 }

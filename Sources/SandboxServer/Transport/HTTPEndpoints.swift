@@ -76,10 +76,10 @@ enum HTTPEndpoints {
         } catch {
             throw HTTPFailure(error)
         }
-        let outcome = await withTaskCancellationHandler {
-            await collector.result()
-        } onCancel: {
-            Task { await server.cancel(job) }
+        guard let outcome = await collector.result() else {
+            // The client went away: its run is cancelled from this request's own task.
+            await server.cancel(job)
+            throw HTTPFailure(RPCError(.internalError, "the client closed the request before the verdict"))
         }
         let result: RunResult
         switch outcome {
@@ -218,9 +218,11 @@ private final class OutputCollector: RunObserver {
     var output: [HTTPOutputPiece] { state.withLock { $0.output } }
     var displays: [HTTPDisplay] { state.withLock { $0.displays } }
 
-    /// The verdict, or the error that answered the run instead.
-    func result() async -> Result<RunResult, RPCError> {
+    /// The verdict, or the error that answered the run instead; nil when
+    /// the request's task was cancelled first (the stream ends then).
+    func result() async -> Result<RunResult, RPCError>? {
         for await result in results { return result }
+        if Task.isCancelled { return nil }
         return .success(RunResult(Verdict(status: .internalError, message: "the run ended without a verdict"), queuedMs: 0))
     }
 

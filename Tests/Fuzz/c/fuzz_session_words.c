@@ -1,13 +1,16 @@
 /*
  * A session's words on its stop socket (session_cells.c's
- * read_session_words): 'b' and eight bytes (the cell's CPU limit in
+ * next_session_word): 'b' and eight bytes (the cell's CPU limit in
  * microseconds), 'e', 'i', 'p' (a layer to mount, stubbed here); anything
  * else stops the session. The input is
  * written to a stream socket in pieces (the first byte says how long each
  * is), and the words are read as the slot reads them, piece after piece.
- * The run's other parts (its pid 1, the limit watch, the cgroup) are stubs
- * that record what they were told. Checked: a word is never read past its
- * buffer; a cell that runs has its CPU limit ahead of where it began.
+ * The run's other parts (the limit watch, the cgroup) are stubs, and the
+ * actions each word returns are done as fork_server.c does them. Checked: a
+ * word is never read past its buffer; a cell that runs has its CPU limit
+ * ahead of where it began; only a cell that begins resumes the run's
+ * processes, only one that ends pauses them, and an interrupt reaches only
+ * a running cell.
  */
 #include "fuzz_stubs.h"
 #include "fork_server.h"
@@ -49,18 +52,6 @@ void cgroup_read_usage(const struct cgroup_handle *cgroup, uint64_t *peak_bytes,
     *oom_kills = 0;
 }
 
-void stop_run(struct run *run, enum run_stop reason)
-{
-    if (run->stop == RUN_GOING)
-        run->stop = reason;
-}
-
-void tell_pid1(const struct run *run, char request)
-{
-    (void)run;
-    (void)request;
-}
-
 /* layer_mount.c's: the rest of a 'p' word (sent whole by the service) and the mount; not this target's. */
 void read_layer_mount_word(struct run *run)
 {
@@ -85,6 +76,32 @@ static void check_run(const struct run *run)
         check(run->watch.cell_cpu_limit_us == 0, "a cell limit is watched with no cell running");
 }
 
+/* fork_server.c's part: the actions, checked against the cell's state before and after the word. */
+static void act_on(struct run *run, struct run_actions actions, bool cell_was_running)
+{
+    switch (actions.pid1_request) {
+    case 0: break;
+    case RESUME_REQUEST: check(!cell_was_running && run->cell_running, "resumed without a cell beginning"); break;
+    case PAUSE_REQUEST: check(cell_was_running && !run->cell_running, "paused without a cell ending"); break;
+    case INTERRUPT_REQUEST: check(cell_was_running && run->cell_running, "interrupted with no cell running"); break;
+    default: check(false, "a request pid 1 does not know");
+    }
+    if (actions.stop != RUN_GOING && run->stop == RUN_GOING)
+        run->stop = actions.stop;
+}
+
+static void read_words(struct run *run)
+{
+    struct run_actions actions;
+    bool cell_was_running = run->cell_running;
+    while (next_session_word(run, &actions)) {
+        act_on(run, actions, cell_was_running);
+        cell_was_running = run->cell_running;
+        if (actions.stop != RUN_GOING)
+            return;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2 || size > 4096)
@@ -105,16 +122,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t count = size - offset < piece ? size - offset : piece;
         if (write(sockets[1], data + offset, count) != (ssize_t)count)
             abort();
-        read_session_words(&run);
+        read_words(&run);
         check_run(&run);
     }
     close(sockets[1]);
     if (run.stop == RUN_GOING) {
-        read_session_words(&run); /* the socket's end */
+        read_words(&run); /* the socket's end */
         check(run.stop == STOPPED_BY_SERVICE, "the socket's end did not stop the session");
     }
     if (run.cell_running)
-        end_cell(&run);
+        act_on(&run, end_cell(&run), true);
     check_run(&run);
     close(sockets[0]);
     return 0;
