@@ -163,10 +163,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What the test targets share: where the checkout is (`Checkout`).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Pure tests of the protocol types: no server, no sandbox.
         .testTarget(
             name: "SandboxProtocolTests",
-            dependencies: ["SandboxProtocol"],
+            dependencies: ["SandboxProtocol", "TestSupport"],
             path: "Tests/SandboxProtocolTests"
         ),
         // The runtime's pure parts: parsers of what sandboxes write (reports,
@@ -212,13 +214,14 @@ let package = Package(
                 "SandboxRuntime",
                 "SandboxServer",
                 "SandboxProtocol",
+                "TestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Tests",
             // The other folders are the fast targets' above, and the fixtures' and fuzzers'.
             exclude: [
                 "Fixtures", "Fuzz", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests", "SandboxRuntimeUnitTests",
-                "SandboxServerUnitTests",
+                "SandboxServerUnitTests", "TestSupport",
             ],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import SandboxProtocol
+import TestSupport
 import Testing
 
 @Suite("ReturnPattern against the bootstrap")
@@ -98,9 +99,7 @@ struct ReturnPatternCasesTests {
         }
     }
 
-    static let bootstrapSource = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Sources/SandboxRuntime/Setup/BootstrapFilesAndSessions.swift")
+    static let bootstrapSource = Checkout.url("Sources/SandboxRuntime/Setup/BootstrapFilesAndSessions.swift")
 
     static let python: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")
         .split(separator: ":").map { $0 + "/python3" }
