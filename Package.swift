@@ -86,7 +86,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The programs the sandbox runs, as Python files (Python/), compiled
+            // into the module as byte arrays (`PackageResources`): sandboxd stays
+            // one file. Their tests, in Python, run in SandboxRuntimeUnitTests.
+            exclude: ["Python/tests"],
+            resources: [
+                "bootstrap/sandbox_site.py", "bootstrap/ordered_streams.py", "bootstrap/rich_results.py",
+                "bootstrap/fork_server.py", "bootstrap/run.py", "bootstrap/returned_files.py", "bootstrap/session.py",
+                "bootstrap/start_run.py", "pip/__init__.py", "pip/__main__.py", "interpreter_probe.py",
+            ].map { .embedInCode("Python/" + $0) }
         ),
         // Protocol v1 messages (protocol/PROTOCOL.md), shared by the server and its clients.
         .target(name: "SandboxProtocol"),
