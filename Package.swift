@@ -181,11 +181,13 @@ let package = Package(
             path: "Tests/SandboxProtocolTests"
         ),
         // The runtime's pure parts: parsers of what sandboxes write (reports,
-        // frames, returned files, pip's requests); no sandbox, no process
+        // frames, returned files, pip's requests), and the Python programs the
+        // sandbox runs, with their own unittest tests (Python/tests), run by
+        // /usr/bin/python3 on the host; no sandbox
         // (`swift test --filter SandboxRuntimeUnitTests`).
         .testTarget(
             name: "SandboxRuntimeUnitTests",
-            dependencies: ["SandboxRuntime", "SandboxProtocol"],
+            dependencies: ["SandboxRuntime", "SandboxProtocol", "TestSupport"],
             path: "Tests/SandboxRuntimeUnitTests"
         ),
         // The run_python tool against a runner that follows PROTOCOL.md's
