@@ -170,7 +170,8 @@ let package = Package(
                 "SandboxProtocol",
                 "SandboxClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            resources: [.embedInCode("warm_floor.py")]
         ),
         // What the test targets share: where the checkout is (`Checkout`).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
