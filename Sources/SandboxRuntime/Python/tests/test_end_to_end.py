@@ -43,13 +43,13 @@ def on_fd_3(fd):
 
 
 class RunTests(unittest.TestCase):
-    def run_program(self, code, files=None, stdin=b"", **options):
+    def run_program(self, code, files=None, stdin=b"", arguments=SETTINGS, **options):
         with tempfile.TemporaryDirectory() as workdir:
             read, write = os.pipe()
             os.write(write, bootstrap_parts.request(code, files, **options))
             os.close(write)
             try:
-                process = start(workdir, read, stdin=subprocess.PIPE)
+                process = start(workdir, read, stdin=subprocess.PIPE, arguments=arguments)
             finally:
                 os.close(read)
             stdout, stderr = process.communicate(stdin, timeout=60)
@@ -102,10 +102,15 @@ class RunTests(unittest.TestCase):
         self.assertEqual(json.loads(pieces[1][1]), {
             "files": [{"path": "out.csv", "base64": "YWRh"}], "omitted": [{"path": "*.txt", "reason": "noMatch"}]})
 
-    def test_the_builtins_site_gives(self):
-        status, pieces, _ = self.run_program("print(callable(exit), callable(help), 'pysandbox' in str(sys.path)\n"
-                                             "      if False else callable(display))")
-        self.assertEqual((status, pieces), (0, [("text", b"True True True\n")]))
+    def test_the_builtins_site_gives_and_the_settings_paths(self):
+        with tempfile.TemporaryDirectory() as layer:
+            arguments = bootstrap_parts.settings_arguments(
+                package_layer=[layer, "/nonexistent/layer"], site_packages=["/usr/lib/python3/dist-packages"])
+            code = "import sys\nprint(callable(exit), callable(help), callable(display), sys.path[-2:], sys.argv)"
+            status, pieces, _ = self.run_program(code, arguments=arguments)
+        # A layer that is not there (no package set mounted) is left out.
+        expected = "True True True %r ['main.py']\n" % [layer, "/usr/lib/python3/dist-packages"]
+        self.assertEqual((status, pieces), (0, [("text", expected.encode())]))
 
     def test_the_network_is_said_to_be_absent(self):
         code = ("import socket\ntry:\n    socket.getaddrinfo('invalid.invalid', 80)\nexcept OSError as error:\n"
