@@ -86,7 +86,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The programs the sandbox runs, as Python files (Python/), compiled
+            // into the module as byte arrays (`PackageResources`): sandboxd stays
+            // one file. Their tests, in Python, run in SandboxRuntimeUnitTests.
+            exclude: ["Python/tests"],
+            resources: [
+                "bootstrap/sandbox_site.py", "bootstrap/ordered_streams.py", "bootstrap/rich_results.py",
+                "bootstrap/fork_server.py", "bootstrap/run.py", "bootstrap/returned_files.py", "bootstrap/session.py",
+                "bootstrap/start_run.py", "pip/__init__.py", "pip/__main__.py", "interpreter_probe.py",
+            ].map { .embedInCode("Python/" + $0) }
         ),
         // Protocol v1 messages (protocol/PROTOCOL.md), shared by the server and its clients.
         .target(name: "SandboxProtocol"),
@@ -161,20 +170,25 @@ let package = Package(
                 "SandboxProtocol",
                 "SandboxClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            resources: [.embedInCode("warm_floor.py")]
         ),
+        // What the test targets share: where the checkout is (`Checkout`).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Pure tests of the protocol types: no server, no sandbox.
         .testTarget(
             name: "SandboxProtocolTests",
-            dependencies: ["SandboxProtocol"],
+            dependencies: ["SandboxProtocol", "TestSupport"],
             path: "Tests/SandboxProtocolTests"
         ),
         // The runtime's pure parts: parsers of what sandboxes write (reports,
-        // frames, returned files, pip's requests); no sandbox, no process
+        // frames, returned files, pip's requests), and the Python programs the
+        // sandbox runs, with their own unittest tests (Python/tests), run by
+        // /usr/bin/python3 on the host; no sandbox
         // (`swift test --filter SandboxRuntimeUnitTests`).
         .testTarget(
             name: "SandboxRuntimeUnitTests",
-            dependencies: ["SandboxRuntime", "SandboxProtocol"],
+            dependencies: ["SandboxRuntime", "SandboxProtocol", "TestSupport"],
             path: "Tests/SandboxRuntimeUnitTests"
         ),
         // The run_python tool against a runner that follows PROTOCOL.md's
@@ -212,13 +226,14 @@ let package = Package(
                 "SandboxRuntime",
                 "SandboxServer",
                 "SandboxProtocol",
+                "TestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Tests",
             // The other folders are the fast targets' above, and the fixtures' and fuzzers'.
             exclude: [
                 "Fixtures", "Fuzz", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests", "SandboxRuntimeUnitTests",
-                "SandboxServerUnitTests",
+                "SandboxServerUnitTests", "TestSupport",
             ],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),

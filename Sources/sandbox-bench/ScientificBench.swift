@@ -47,23 +47,10 @@ struct ScientificBench: Sendable {
 
     /// The floor no server can go below: the program run again and again in
     /// one interpreter that has imported the stack once, with no sandbox,
-    /// fork or protocol (each time in fresh globals, its figures closed after).
+    /// fork or protocol (each time in fresh globals, its figures closed after;
+    /// `warm_floor.py`).
     func measureWarmFloor() async throws -> [Duration] {
-        let script = """
-            import json, os, sys, tempfile, time
-            import numpy, pandas, matplotlib.pyplot as plt
-            os.chdir(tempfile.mkdtemp())
-            program, runs, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-            times = []
-            for index in range(-warmup, runs):
-                start = time.perf_counter()
-                exec(compile(program, "main.py", "exec"), {"__name__": "__main__"})
-                elapsed = time.perf_counter() - start
-                plt.close("all")
-                if index >= 0:
-                    times.append(elapsed)
-            print(json.dumps(times))
-            """
+        let script = String(decoding: PackageResources.warm_floor_py, as: UTF8.self)
         return try await onOwnThread { [python, runs, warmup] in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)

@@ -1,5 +1,6 @@
 import Foundation
 import SandboxProtocol
+import TestSupport
 import Testing
 
 @Suite("ReturnPattern against the bootstrap")
@@ -66,7 +67,7 @@ struct ReturnPatternCasesTests {
     }
 
     /// The sandbox's own matcher (the bootstrap's `pattern_regex`, read from
-    /// its source) gives the same answer for every case: the client and the
+    /// its file) gives the same answer for every case: the client and the
     /// sandbox cannot drift apart unnoticed. Needs a `python3` on the host.
     @Test(.enabled(if: Self.python != nil, "no python3 on this host to run the bootstrap's matcher"))
     func agreesWithTheBootstrapsMatcher() throws {
@@ -98,9 +99,7 @@ struct ReturnPatternCasesTests {
         }
     }
 
-    static let bootstrapSource = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Sources/SandboxRuntime/Setup/BootstrapFilesAndSessions.swift")
+    static let bootstrapSource = Checkout.url("Sources/SandboxRuntime/Python/bootstrap/returned_files.py")
 
     static let python: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")
         .split(separator: ":").map { $0 + "/python3" }

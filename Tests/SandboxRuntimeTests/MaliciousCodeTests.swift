@@ -1,6 +1,7 @@
 import Foundation
 import SandboxProtocol
 import SandboxRuntime
+import TestSupport
 import Testing
 
 /// One attack from Tests/Fixtures/malicious: its code and what its header expects.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SandboxProtocol
+import TestSupport
 import Testing
 
 @testable import SandboxRuntime

@@ -1,6 +1,7 @@
 import Foundation
 import SandboxRuntime
 import SandboxServer
+import TestSupport
 import Testing
 
 /// The web editor at GET /, driven like a person in headless Chromium by

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `sandbox repl` and `sandbox run --session` against a live sandboxd.

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 
 /// `scripts/cluster`, run as README shows it: sandboxd nodes behind HAProxy,
 /// started for one test and stopped with SIGTERM at its end.

@@ -1,6 +1,7 @@
 import Foundation
 import SandboxProtocol
 import SandboxRuntime
+import TestSupport
 import Testing
 
 /// README's third mode: sandboxd as an ordinary user (uid 65534) with a

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import SandboxProtocol
 import SandboxServer
+import TestSupport
 import Testing
 
 /// run_python as AI agents reach it: the official MCP client (PyPI's `mcp`,

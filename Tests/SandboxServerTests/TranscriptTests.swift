@@ -1,5 +1,6 @@
 import Foundation
 import SandboxProtocol
+import TestSupport
 import Testing
 
 /// Replays protocol/examples/*.jsonl against a live server, by the rules of

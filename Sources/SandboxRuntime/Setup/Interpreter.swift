@@ -80,16 +80,9 @@ extension Interpreter {
         } else {
             throw InterpreterNotFound(description: "no python3 found: install python3 or pass the interpreter's path")
         }
-        let probe = """
-            import importlib.util, json, os, site, sys, sysconfig
-            sys.path.extend(p for p in site.getsitepackages() if os.path.isdir(p))
-            print(json.dumps({"executable": os.path.realpath(sys.executable), "version": sys.version.split()[0],
-                "prefixes": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}),
-                "sitePackages": [p for p in site.getsitepackages() if os.path.isdir(p)],
-                "scientificModules": [m for m in \(ScientificStack.modules) if importlib.util.find_spec(m)],
-                "standardLibrary": sysconfig.get_path("stdlib")}))
-            """
-        let output = try runProbe(candidate, arguments: ["-I", "-S", "-c", probe])
+        // The probe (Python/interpreter_probe.py) is told the modules to look for in its arguments.
+        let probe = String(decoding: PackageResources.interpreter_probe_py, as: UTF8.self)
+        let output = try runProbe(candidate, arguments: ["-I", "-S", "-c", probe] + ScientificStack.modules)
         struct Answer: Decodable {
             var executable: String; var version: String; var prefixes: [String]; var sitePackages: [String]; var scientificModules: [String]
             var standardLibrary: String?

@@ -61,13 +61,11 @@ struct LauncherCommand: Sendable {
         // -S: no `site`; the bootstrap does what programs notice of it, in a tenth of the time.
         let python = ["--", interpreter.executable, "-I", "-S", "-u", "-B", "-X", "utf8", "-c"]
         let fontCache = scientific.fontCache.map { _ in ScientificStack.fontCacheInside }
-        interpreterArguments = python + [Bootstrap.source(sitePackages: interpreter.sitePackages, fontCache: fontCache)]
-        forkServerInterpreterArguments = python + [
-            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: [])
-        ]
-        preloadingForkServerInterpreterArguments = python + [
-            Bootstrap.forkServerSource(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: preload)
-        ]
+        interpreterArguments = python + Bootstrap.arguments(sitePackages: interpreter.sitePackages, fontCache: fontCache)
+        forkServerInterpreterArguments = python
+            + Bootstrap.forkServerArguments(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: [])
+        preloadingForkServerInterpreterArguments = python
+            + Bootstrap.forkServerArguments(sitePackages: interpreter.sitePackages, fontCache: fontCache, preload: preload)
         cgroupsActive = cgroups.isActive
         self.python = python
         sitePackages = interpreter.sitePackages
@@ -84,8 +82,8 @@ struct LauncherCommand: Sendable {
         slotLimits.memoryBytes += 1 << 30
         let interpreter = setModules.isEmpty
             ? (preloading ? preloadingForkServerInterpreterArguments : forkServerInterpreterArguments)
-            : python + [Bootstrap.forkServerSource(
-                sitePackages: sitePackages, fontCache: fontCacheInside, preload: preloading ? preload : [], setModules: setModules)]
+            : python + Bootstrap.forkServerArguments(
+                sitePackages: sitePackages, fontCache: fontCacheInside, preload: preloading ? preload : [], setModules: setModules)
         return fixedArguments + Self.packageArguments(limits.packageLayer) + ["--fork-server", "--fork-run-library", library]
             + limitArguments(for: slotLimits) + interpreter
     }

@@ -1,19 +1,20 @@
-extension Bootstrap {
-    /// The program's standard streams as a terminal shows them. stdout and
-    /// stderr are two pipes, and no reader can tell the order in which two
-    /// pipes were written; so what Python writes to `sys.stderr` rides on
-    /// stdout as `stderr` frames (`StdoutFrames`), in one pipe with the
-    /// program's stdout, in the order it was written. Each frame is one
-    /// write of at most PIPE_BUF bytes, which the kernel never interleaves
-    /// with another thread's or process's write, so no frame is ever cut.
-    /// fd 2 stays the stderr pipe: child processes and C code that write to
-    /// it directly arrive in the order the service reads them.
-    ///
-    /// `sys.stdin` tells the service when the program blocks reading with
-    /// nothing to read (a `stdin_wanted` frame), so that a client can put
-    /// its user's focus on the input line.
-    static let orderedStreams = #"""
-import io
+"""The program's standard streams as a terminal shows them (a part of the
+bootstrap: see sandbox_site.py).
+
+stdout and stderr are two pipes, and no reader can tell the order in which
+two pipes were written; so what Python writes to `sys.stderr` rides on
+stdout as `stderr` frames (StdoutFrames.swift), in one pipe with the
+program's stdout, in the order it was written. Each frame is one write of
+at most PIPE_BUF bytes, which the kernel never interleaves with another
+thread's or process's write, so no frame is ever cut. fd 2 stays the
+stderr pipe: child processes and C code that write to it directly arrive
+in the order the service reads them.
+
+`sys.stdin` tells the service when the program blocks reading with nothing
+to read (a `stdin_wanted` frame), so that a client can put its user's
+focus on the input line.
+"""
+import io, os, sys
 
 _PIPE_BUF = 4096
 # What one frame may carry: PIPE_BUF less the marker (44 bytes) and its header.
@@ -80,9 +81,6 @@ def _ordered_stderr():
 def _stdin():
     return io.TextIOWrapper(io.BufferedReader(_Stdin()), encoding="utf-8", errors="surrogateescape")
 
-sys.stderr = sys.__stderr__ = _ordered_stderr()
-sys.stdin = sys.__stdin__ = _stdin()
-
 _NO_NETWORK = "this sandbox has no network: a program here cannot reach the internet or any other host"
 
 class _NoNetworkWords:
@@ -122,7 +120,8 @@ class _NoNetworkWords:
         # A socket of a network family is refused (EPERM) when it is made.
         socket.socket.__init__ = explained(socket.socket.__init__, PermissionError)
 
-sys.meta_path.insert(0, _NoNetworkWords)
 
-"""#
-}
+if __name__ == "__main__":
+    sys.stderr = sys.__stderr__ = _ordered_stderr()
+    sys.stdin = sys.__stdin__ = _stdin()
+    sys.meta_path.insert(0, _NoNetworkWords)

@@ -1,0 +1,3 @@
+import sys
+import pip
+sys.exit(pip.main())
