@@ -121,13 +121,28 @@ let package = Package(
             ],
             resources: [.copy("Web/Assets")]
         ),
-        .executableTarget(
-            name: "sandboxd",
+        // sandboxd's options: one declaration each (name, help, default from
+        // ServerConfiguration), their SANDBOXD_* variables, their mapping into
+        // ServerConfiguration; a library, so that a fast test target reads them.
+        .target(
+            name: "SandboxdOptions",
             dependencies: [
                 "SandboxServer",
                 "SandboxRuntime",
                 "SandboxProtocol",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "SandboxMCP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "sandboxd",
+            dependencies: [
+                "SandboxdOptions",
+                "SandboxServer",
+                "SandboxRuntime",
+                "SandboxProtocol",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
