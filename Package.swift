@@ -218,6 +218,16 @@ let package = Package(
             ],
             path: "Tests/SandboxServerUnitTests"
         ),
+        // sandboxd's options from the command line and SANDBOXD_* variables:
+        // no server, no sandbox (`swift test --filter SandboxdOptionsTests`).
+        .testTarget(
+            name: "SandboxdOptionsTests",
+            dependencies: [
+                "SandboxdOptions", "SandboxServer", "SandboxRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/SandboxdOptionsTests"
+        ),
         // Everything that drives real sandboxes, real servers and real
         // clients: one target, so that every suite that starts sandboxes can
         // run under one serialized parent (host-wide leftover-process checks).
@@ -233,7 +243,7 @@ let package = Package(
             // The other folders are the fast targets' above, and the fixtures' and fuzzers'.
             exclude: [
                 "Fixtures", "Fuzz", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests", "SandboxRuntimeUnitTests",
-                "SandboxServerUnitTests",
+                "SandboxServerUnitTests", "SandboxdOptionsTests",
             ],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),
