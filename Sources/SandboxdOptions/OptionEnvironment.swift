@@ -39,11 +39,11 @@ public struct OptionEnvironment: Sendable {
         var arguments: [String] = []
         for option in EnvironmentOption.all(in: Options.self) where !option.isNamed(in: commandLine) {
             guard let value = self[option.variable] else { continue }
-            let given = option.arguments(value, separator: separators[option.name] ?? ",")
-            guard option.accepts(value, separator: separators[option.name] ?? ",") else {
+            let separator = separators[option.name] ?? ","
+            guard option.accepts(value, separator: separator) else {
                 throw ValidationError("\(option.variable): '\(value)' is not \(option.kind)")
             }
-            arguments += given
+            arguments += option.arguments(value, separator: separator)
         }
         return arguments
     }
@@ -101,21 +101,22 @@ public struct EnvironmentOption {
         return commandLine.contains { $0 == option || $0.hasPrefix(option + "=") }
     }
 
-    /// Whether the parser takes `value` from the variable.
-    func accepts(_ value: String, separator: Character) -> Bool {
-        guard let valueType else { return true }
-        let values = form == .list ? value.split(separator: separator).map { $0.trimmingCharacters(in: .whitespaces) } : [value]
-        return values.allSatisfy { valueType.init(argument: $0) != nil }
+    /// The values a variable holds: a list's, separated and trimmed.
+    func values(_ value: String, separator: Character) -> [String] {
+        form == .list ? value.split(separator: separator).map { $0.trimmingCharacters(in: .whitespaces) } : [value]
     }
 
-    /// The arguments `value` stands for. `--name=value`, so that a value that
-    /// starts with `-` is still a value.
+    /// Whether the parser takes the variable's values.
+    func accepts(_ value: String, separator: Character) -> Bool {
+        guard let valueType else { return true }
+        return values(value, separator: separator).allSatisfy { valueType.init(argument: $0) != nil }
+    }
+
+    /// The arguments the variable stands for: `--name=value`, so that a
+    /// value that starts with `-` is still a value.
     func arguments(_ value: String, separator: Character) -> [String] {
-        switch form {
-        case .flag: value == "1" ? ["--" + name] : []
-        case .single: ["--\(name)=\(value)"]
-        case .list: value.split(separator: separator).map { "--\(name)=\($0.trimmingCharacters(in: .whitespaces))" }
-        }
+        if form == .flag { return value == "1" ? ["--" + name] : [] }
+        return values(value, separator: separator).map { "--\(name)=\($0)" }
     }
 
     /// swift-argument-parser's name for a property: `maxInFlight` is `max-in-flight`.
