@@ -113,10 +113,11 @@ public struct EnvironmentOption {
     }
 
     /// The arguments the variable stands for: `--name=value`, so that a
-    /// value that starts with `-` is still a value.
+    /// value that starts with `-` is still a value (an empty one, which
+    /// that form cannot give, as `--name ""`).
     func arguments(_ value: String, separator: Character) -> [String] {
         if form == .flag { return value == "1" ? ["--" + name] : [] }
-        return values(value, separator: separator).map { "--\(name)=\($0)" }
+        return values(value, separator: separator).flatMap { $0.isEmpty ? ["--" + name, ""] : ["--\(name)=\($0)"] }
     }
 
     /// swift-argument-parser's name for a property: `maxInFlight` is `max-in-flight`.

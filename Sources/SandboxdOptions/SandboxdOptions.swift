@@ -19,7 +19,7 @@ let defaults = ServerConfiguration()
 /// shows it as "(default: …)"); an option whose default is not a value says
 /// it in words and is nil when not given. Every option also comes from its
 /// `SANDBOXD_*` variable (`OptionEnvironment`); `configuration()` checks the
-/// values and maps them into `ServerConfiguration`, in the same order.
+/// values and maps them into `ServerConfiguration`.
 public struct SandboxdOptions: ParsableArguments {
     @Option(help: "Address to listen on.")
     public var host = defaults.host
@@ -158,29 +158,6 @@ public struct SandboxdOptions: ParsableArguments {
         configuration.warm = warm
         configuration.queueCapacity = queue
         configuration.maxInFlight = maxInFlight
-        configuration.sandbox.interpreterPath = python
-        configuration.sandbox.launcherPath = launcher
-        guard let cgroupMode = CgroupMode(optionName: cgroups) else {
-            throw ValidationError("--cgroups: '\(cgroups)' is neither auto nor off")
-        }
-        configuration.sandbox.cgroups = cgroupMode
-        guard let chosen = Isolation(rawValue: isolation) else {
-            throw ValidationError("--isolation: '\(isolation)' is neither fork nor exec")
-        }
-        configuration.sandbox.isolation = chosen
-        // Not given: the scientific stack's installed modules (with fork); "" or "none" preloads nothing.
-        if let preload {
-            let modules = (preload == "none" ? "" : preload).split(separator: ",")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            for module in modules
-            where !module.split(separator: ".").allSatisfy({ $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && !$0.isEmpty }) {
-                throw ValidationError("--preload: '\(module)' is not a module name")
-            }
-            if !modules.isEmpty && chosen != .fork {
-                throw ValidationError("--preload needs --isolation fork")
-            }
-            configuration.sandbox.preload = modules
-        }
         configuration.maxDisplayBytes = maxDisplayBytes
         configuration.maxReturnBytes = maxReturnBytes
         configuration.timeoutMs.default = timeoutMs
@@ -218,6 +195,29 @@ public struct SandboxdOptions: ParsableArguments {
         configuration.sessionInterruptGrace = .milliseconds(sessionInterruptGraceMs)
         configuration.mcpResultBudget.textBytes = mcpResultTextBytes
         configuration.mcpResultBudget.totalBytes = mcpResultBytes
+        configuration.sandbox.interpreterPath = python
+        configuration.sandbox.launcherPath = launcher
+        guard let cgroupMode = CgroupMode(optionName: cgroups) else {
+            throw ValidationError("--cgroups: '\(cgroups)' is neither auto nor off")
+        }
+        configuration.sandbox.cgroups = cgroupMode
+        guard let chosen = Isolation(rawValue: isolation) else {
+            throw ValidationError("--isolation: '\(isolation)' is neither fork nor exec")
+        }
+        configuration.sandbox.isolation = chosen
+        // Not given: the scientific stack's installed modules (with fork); "" or "none" preloads nothing.
+        if let preload {
+            let modules = (preload == "none" ? "" : preload).split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for module in modules
+            where !module.split(separator: ".").allSatisfy({ $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && !$0.isEmpty }) {
+                throw ValidationError("--preload: '\(module)' is not a module name")
+            }
+            if !modules.isEmpty && chosen != .fork {
+                throw ValidationError("--preload needs --isolation fork")
+            }
+            configuration.sandbox.preload = modules
+        }
         configuration.packages = try packageOptions.settings()
         configuration.logCode = logCode
         return configuration

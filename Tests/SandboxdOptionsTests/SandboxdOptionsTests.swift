@@ -63,6 +63,10 @@ struct SandboxdOptionsTests {
         // Words are checked as the command line's are, and said with the option's name.
         #expect(message([], ["SANDBOXD_ISOLATION": "thread"]) == "--isolation: 'thread' is neither fork nor exec")
         #expect(message([], ["SANDBOXD_METRICS": "all"]) == "--metrics: 'all' is none of token, open, off")
+        // An empty item of a list is given as one, as on the command line (`--preload-packages ""`).
+        #expect(message([], ["SANDBOXD_PRELOAD_PACKAGES": "numpy; "]) == "--preload-packages: a set names no package")
+        // Checked in the order sandboxd always checked them: access before the sandbox.
+        #expect(message(["--metrics", "all", "--isolation", "thread"]) == "--metrics: 'all' is none of token, open, off")
         do {
             _ = try SandboxdOptions.parse([], environment: OptionEnvironment(["SANDBOXD_LOG_LEVEL": "loud"])).level()
             Issue.record("a log level that is none")
