@@ -130,13 +130,28 @@ let package = Package(
             ],
             resources: [.copy("Web/Assets")]
         ),
-        .executableTarget(
-            name: "sandboxd",
+        // sandboxd's options: one declaration each (name, help, default from
+        // ServerConfiguration), their SANDBOXD_* variables, their mapping into
+        // ServerConfiguration; a library, so that a fast test target reads them.
+        .target(
+            name: "SandboxdOptions",
             dependencies: [
                 "SandboxServer",
                 "SandboxRuntime",
                 "SandboxProtocol",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "SandboxMCP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "sandboxd",
+            dependencies: [
+                "SandboxdOptions",
+                "SandboxServer",
+                "SandboxRuntime",
+                "SandboxProtocol",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -217,6 +232,16 @@ let package = Package(
             ],
             path: "Tests/SandboxServerUnitTests"
         ),
+        // sandboxd's options from the command line and SANDBOXD_* variables:
+        // no server, no sandbox (`swift test --filter SandboxdOptionsTests`).
+        .testTarget(
+            name: "SandboxdOptionsTests",
+            dependencies: [
+                "SandboxdOptions", "SandboxServer", "SandboxRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/SandboxdOptionsTests"
+        ),
         // Everything that drives real sandboxes, real servers and real
         // clients: one target, so that every suite that starts sandboxes can
         // run under one serialized parent (host-wide leftover-process checks).
@@ -233,7 +258,7 @@ let package = Package(
             // The other folders are the fast targets' above, and the fixtures' and fuzzers'.
             exclude: [
                 "Fixtures", "Fuzz", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests", "SandboxRuntimeUnitTests",
-                "SandboxServerUnitTests", "TestSupport",
+                "SandboxServerUnitTests", "SandboxdOptionsTests", "TestSupport",
             ],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),

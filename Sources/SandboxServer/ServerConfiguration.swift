@@ -7,6 +7,8 @@ import Glibc
 #endif
 
 /// Everything sandboxd can be told; `sandboxd --help` documents each option.
+/// Its initial values are sandboxd's defaults: `SandboxdOptions` reads them,
+/// and `--help` shows them, from here alone.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8765
