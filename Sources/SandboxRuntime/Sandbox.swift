@@ -65,10 +65,12 @@ public struct SandboxUnavailable: Error, CustomStringConvertible {
     }
 }
 
-/// Runs Python code in fresh sandboxes, one C launcher per run: the
-/// `SandboxProvider` the service uses. Create one with `prepare`, which
-/// checks that this kernel can sandbox at all; there is no unsandboxed
-/// fallback. Its launchers run while `run()` does (a `Service`).
+/// Runs Python code in fresh sandboxes: the `SandboxProvider` the service
+/// uses. With `.fork` isolation each run is a fork of a fork server's
+/// interpreter, inside a slot (`ForkServerSlots`); with `.exec`, each run
+/// has a C launcher of its own. Create one with `prepare`, which checks
+/// that this kernel can sandbox at all; there is no unsandboxed fallback.
+/// Its slots and launchers run while `run()` does (a `Service`).
 public struct Sandbox: SandboxProvider {
     public let interpreter: Interpreter
     public var cgroups: CgroupPlan { launchers.cgroups }
