@@ -191,9 +191,10 @@ let package = Package(
             dependencies: ["SandboxClient", "SandboxProtocol"],
             path: "Tests/SandboxClientTests"
         ),
-        // The server's parts against a fake `SandboxProvider`: no kernel
-        // sandbox, no processes; they run in parallel, in seconds
-        // (`swift test --filter SandboxServerUnitTests`).
+        // The server's parts against a fake `SandboxProvider` whose runs and
+        // sessions have no kernel sandbox and no processes: scheduling,
+        // connections, and sessions from their opening to their end; they
+        // run in parallel, in seconds (`swift test --filter SandboxServerUnitTests`).
         .testTarget(
             name: "SandboxServerUnitTests",
             dependencies: [
