@@ -184,11 +184,17 @@ let package = Package(
             dependencies: ["SandboxMCP", "SandboxProtocol", .product(name: "MCP", package: "swift-sdk")],
             path: "Tests/SandboxMCPTests"
         ),
-        // What the client does with a verdict on the user's disk (`--save`):
-        // a temporary folder, no server (`swift test --filter SandboxClientTests`).
+        // The client library: a `ProtocolConnection` against a scripted
+        // protocol v1 peer on loopback (no sandboxd), and what the client
+        // does with a verdict on the user's disk (`--save`), in a temporary
+        // folder (`swift test --filter SandboxClientTests`).
         .testTarget(
             name: "SandboxClientTests",
-            dependencies: ["SandboxClient", "SandboxProtocol"],
+            dependencies: [
+                "SandboxClient", "SandboxProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
             path: "Tests/SandboxClientTests"
         ),
         // The server's parts against a fake `SandboxProvider` whose runs and
