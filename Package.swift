@@ -197,6 +197,15 @@ let package = Package(
             ],
             path: "Tests/SandboxClientTests"
         ),
+        // The `sandbox` command's pure parts, by `@testable import` of the
+        // executable: the REPL's key decoding, line editor (drawing into a
+        // string) and when a snippet is whole; no server, no terminal
+        // (`swift test --filter SandboxCLITests`).
+        .testTarget(
+            name: "SandboxCLITests",
+            dependencies: ["sandbox"],
+            path: "Tests/SandboxCLITests"
+        ),
         // The server's parts against a fake `SandboxProvider` whose runs and
         // sessions have no kernel sandbox and no processes: scheduling,
         // connections, and sessions from their opening to their end; they
@@ -224,8 +233,8 @@ let package = Package(
             path: "Tests",
             // The other folders are the fast targets' above, and the fixtures' and fuzzers'.
             exclude: [
-                "Fixtures", "Fuzz", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests", "SandboxRuntimeUnitTests",
-                "SandboxServerUnitTests",
+                "Fixtures", "Fuzz", "SandboxCLITests", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests",
+                "SandboxRuntimeUnitTests", "SandboxServerUnitTests",
             ],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),
