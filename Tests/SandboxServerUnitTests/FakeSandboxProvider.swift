@@ -27,8 +27,12 @@ final class FakeSandboxProvider: SandboxProvider {
     let offersSessions: Bool
     private let sessionState = Mutex<(opened: [FakeSession], refusing: Bool)>(([], false))
 
-    init(offersSessions: Bool = true) {
+    /// Whether its sessions' sandboxes take their time to exit (`FakeSession.lingers`).
+    let sessionsLinger: Bool
+
+    init(offersSessions: Bool = true, sessionsLinger: Bool = false) {
         self.offersSessions = offersSessions
+        self.sessionsLinger = sessionsLinger
     }
 
     /// A `FakeSession` (FakeSandboxSession.swift); throws while `refuseSessions` is set.
@@ -36,7 +40,7 @@ final class FakeSandboxProvider: SandboxProvider {
         guard offersSessions else { throw SandboxUnavailable(description: "the fake provider has no sessions") }
         return try sessionState.withLock { state in
             if state.refusing { throw SandboxUnavailable(description: "no fork server") }
-            let session = FakeSession(limits: limits)
+            let session = FakeSession(limits: limits, lingers: sessionsLinger)
             state.opened.append(session)
             return session
         }

@@ -22,7 +22,10 @@ import Synchronization
 /// A test ends the session as its sandbox would with `end(_:)`.
 final class FakeSession: SandboxSession {
     let limits: SessionLimits
+    /// Its sandbox takes its time to exit: `ended()` returns only after `finishExiting()`.
+    let lingers: Bool
     private let ending = Outcome<SessionEnd>()
+    private let exited = Outcome<Void>()
     private let state = Mutex(State())
 
     private struct State {
@@ -38,8 +41,9 @@ final class FakeSession: SandboxSession {
         case cancelled, wallTimeout
     }
 
-    init(limits: SessionLimits) {
+    init(limits: SessionLimits, lingers: Bool = false) {
         self.limits = limits
+        self.lingers = lingers
     }
 
     /// The codes of the cells started, in order.
@@ -86,7 +90,14 @@ final class FakeSession: SandboxSession {
         return cell
     }
 
-    func ended() async -> SessionEnd { await ending.value }
+    func ended() async -> SessionEnd {
+        let end = await ending.value
+        if lingers { await exited.value }
+        return end
+    }
+
+    /// A lingering sandbox has exited.
+    func finishExiting() { exited.resolve(()) }
 
     func close() {
         let first = state.withLock { state in

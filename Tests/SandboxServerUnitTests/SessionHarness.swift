@@ -59,6 +59,8 @@ final class SessionHarness: Sendable {
         let sessionsTask = Task { try await group.run() }
         let outcome = await Result { try await body(harness) }
         for connection in harness.connections.withLock({ $0 }) { await connection.close() }
+        // Lingering sandboxes exit now, whatever the test did.
+        for session in provider.sessions { session.finishExiting() }
         await harness.shutDownSessions()
         try await sessionsTask.value
         await scheduler.shutDown(grace: .seconds(1))

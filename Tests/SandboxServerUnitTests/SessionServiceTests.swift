@@ -289,6 +289,22 @@ struct SessionServiceTests {
         }
     }
 
+    /// A session closed by its client, or by its connection closing, gives
+    /// its place back at once, while its sandbox is still exiting.
+    @Test func aClosedSessionsPlaceIsFreeBeforeItsSandboxHasExited() async throws {
+        let provider = FakeSandboxProvider(sessionsLinger: true)
+        try await SessionHarness.with(provider: provider, { $0.maxSessionsPerClient = 1 }) { harness in
+            let client = harness.connect()
+            let first = try await client.openSession()
+            _ = try await client.call(Method.sessionClose, ["session": .string(first)])
+            _ = try await client.openSession()
+            await client.close()
+            _ = try await harness.connect().openSession()
+            #expect(provider.sessions.count == 3)
+            #expect(provider.sessions.prefix(2).allSatisfy { $0.isClosed })
+        }
+    }
+
     /// At shutdown every open session ends `shutdown`, its client told,
     /// and no session opens after.
     @Test func shutdownEndsEverySessionAndSaysSo() async throws {
