@@ -190,6 +190,31 @@ struct SessionServiceTests {
         }
     }
 
+    /// A session's run waiting in the server's queue for a worker (another
+    /// client's run holds the only one) is cancelled by session/close at
+    /// once: the close does not wait for a worker to free up.
+    @Test func closingASessionDoesNotWaitForAWorkerForItsQueuedRun() async throws {
+        try await SessionHarness.with { harness in
+            let other = harness.connect(from: "10.0.0.9")
+            let busy = await other.run("hang")
+            _ = try await other.replies.next { $0["params"]?["id"] == busy && $0["params"]?["state"] == "running" }
+            let client = harness.connect()
+            let session = try await client.openSession()
+            let queued = await client.run("print(1)", in: session)
+            _ = try await client.replies.next { $0["params"]?["id"] == queued && $0["params"]?["state"] == "queued" }
+            // Sent from a task of its own: a close that waited would hold up the one sending it.
+            let close = Task { await client.send(Method.sessionClose, ["session": .string(session)], id: "close") }
+            let closed = await Result { try await client.replies.next(within: .seconds(5)) { $0["id"] == "close" } }
+            #expect((try? closed.get())?["result"] == .object([:]), "no response to session/close while the worker was busy")
+            await other.cancel(busy)
+            _ = await close.value
+            #expect(try await client.response(to: queued).status == "cancelled")
+            #expect(try #require(client.index { $0["id"] == queued && $0["method"] == nil }) < client.index { $0["id"] == "close" }!)
+            #expect(harness.provider.sessions.first?.started == [])
+            #expect(try await other.response(to: busy).status == "cancelled")
+        }
+    }
+
     struct SandboxEnding: Sendable, CustomTestStringConvertible {
         var script: String
         var status: String
@@ -439,8 +464,8 @@ struct SessionServiceTests {
         let sandbox = FakeSession(limits: SessionLimits())
         let dispatched = Mutex<[RunJob]>([])
         let session = ServerSession(
-            owner: ClientID.make(), sandbox: sandbox, idleTimeout: .milliseconds(30), observer: EndingsHeard()
-        ) { job in dispatched.withLock { $0.append(job) } }
+            owner: ClientID.make(), sandbox: sandbox, idleTimeout: .milliseconds(30), observer: EndingsHeard(),
+            dispatch: { job in dispatched.withLock { $0.append(job) } }, withdraw: { _ in })
         let observer = RunsHeard()
         func job(_ id: Int64) -> RunJob {
             RunJob(id: .integer(id), client: session.owner, request: RunRequest(code: "x"), initialStdin: nil, observer: observer, session: session)
