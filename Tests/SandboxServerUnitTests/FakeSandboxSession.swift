@@ -18,6 +18,7 @@ import Synchronization
 /// - `exit`: its interpreter ends itself (`os._exit(3)`): the session `crashed`;
 /// - `memory`: the session reaches its memory limit;
 /// - `cpu`: the session uses its lifetime CPU time;
+/// - `echo-stdin`: prints its stdin once it has ended, and exits 0;
 /// - anything else: prints its code and exits 0.
 /// A test ends the session as its sandbox would with `end(_:)`.
 final class FakeSession: SandboxSession {
@@ -68,6 +69,8 @@ final class FakeSession: SandboxSession {
             state.started.append(request.code)
         }
         switch request.code {
+        case "echo-stdin":
+            break
         case "hang", "stubborn":
             let timeout = request.limits.wallTimeout
             cell.timer = Task { [weak self] in
@@ -158,7 +161,7 @@ final class FakeSession: SandboxSession {
         }
     }
 
-    private func finish(_ cell: FakeCell, _ verdict: Verdict) {
+    func finish(_ cell: FakeCell, _ verdict: Verdict) {
         let mine = state.withLock { state -> Bool in
             guard state.current === cell else { return false }
             state.current = nil
@@ -177,6 +180,7 @@ final class FakeCell: SandboxRun {
     private let outcome = Outcome<Verdict>()
     private let session: FakeSession
     private let state = Mutex<(interruption: FakeSession.Interruption?, timer: Task<Void, Never>?)>((nil, nil))
+    private let stdin = Mutex<[UInt8]>([])
 
     /// Why it was interrupted, if it was.
     var interruption: FakeSession.Interruption? {
@@ -207,9 +211,14 @@ final class FakeCell: SandboxRun {
 
     func cancel() { session.interrupt(self, because: .cancelled) }
 
-    func writeStdin(_ bytes: [UInt8]) {}
+    func writeStdin(_ bytes: [UInt8]) { stdin.withLock { $0 += bytes } }
 
-    func closeStdin() {}
+    func closeStdin() {
+        guard request.code == "echo-stdin" else { return }
+        let bytes = stdin.withLock { $0 }
+        print(String(decoding: bytes, as: UTF8.self))
+        session.finish(self, Verdict(status: .ok, exitCode: 0, stdoutBytes: bytes.count))
+    }
 
     func print(_ text: String) {
         outputSink.yield(.text(OutputChunk(stream: .stdout, bytes: Array(text.utf8))))

@@ -131,6 +131,25 @@ struct SessionServiceTests {
         }
     }
 
+    /// An interactive run's stdin reaches its cell: what came with the run,
+    /// what was sent while it waited behind another run, then the rest.
+    @Test func aSessionsInteractiveRunGetsItsStdinSentWhileItWaited() async throws {
+        try await SessionHarness.with { harness in
+            let client = harness.connect()
+            let session = try await client.openSession()
+            let first = await client.run("hang", in: session)
+            let reader = await client.run("echo-stdin", in: session, ["interactive": true, "stdin": "given "])
+            _ = try await client.replies.next { $0["params"]?["id"] == reader && $0["params"]?["state"] == "queued" }
+            await client.notify(Method.runStdin, ["id": reader, "data": "early "])
+            await client.cancel(first)
+            _ = try await client.replies.next { $0["params"]?["id"] == reader && $0["params"]?["state"] == "running" }
+            await client.notify(Method.runStdin, ["id": reader, "data": "late", "eof": true])
+            #expect(try await client.response(to: reader).status == "ok")
+            let output = client.messages(about: reader).compactMap { $0["params"]?["text"]?.stringValue }.joined()
+            #expect(output == "given early late")
+        }
+    }
+
     @Test func aSessionsRunsRefuseTheirOwnMemoryAndPackages() async throws {
         try await SessionHarness.with { harness in
             let client = harness.connect()
