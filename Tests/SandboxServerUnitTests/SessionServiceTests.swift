@@ -483,7 +483,7 @@ struct SessionServiceTests {
         let sandbox = FakeSession(limits: SessionLimits())
         let dispatched = Mutex<[RunJob]>([])
         let session = ServerSession(
-            owner: ClientID.make(), sandbox: sandbox, idleTimeout: .milliseconds(30), observer: EndingsHeard(),
+            owner: ClientID.make(), sandbox: sandbox, idleTimeout: .milliseconds(250), observer: EndingsHeard(),
             dispatch: { job in dispatched.withLock { $0.append(job) } }, withdraw: { _ in })
         let observer = RunsHeard()
         func job(_ id: Int64) -> RunJob {
@@ -492,17 +492,17 @@ struct SessionServiceTests {
         let (first, second) = (job(1), job(2))
         guard case .schedule = try session.admit(first) else { Issue.record("the first run should go to the scheduler"); return }
         guard case .queued(position: 1) = try session.admit(second) else { Issue.record("the second run should wait"); return }
-        try await Task.sleep(for: .milliseconds(60))
+        try await Task.sleep(for: .milliseconds(300))
         #expect(!session.isIdle)
         #expect(session.reclaimableIdleTime(minimum: .zero) == nil)
         first.finishWithoutRunning(.ok)
         #expect(dispatched.withLock { $0.map(\.id) } == [.integer(2)])
-        try await Task.sleep(for: .milliseconds(60))
+        try await Task.sleep(for: .milliseconds(300))
         #expect(!session.isIdle)
         second.finishWithoutRunning(.ok)
         #expect(!session.isIdle)
         try await eventually("the session is idle") { session.isIdle }
-        #expect(session.reclaimableIdleTime(minimum: .milliseconds(30)) != nil)
+        #expect(session.reclaimableIdleTime(minimum: .milliseconds(250)) != nil)
         #expect(observer.finished == [.integer(1), .integer(2)])
     }
 
