@@ -213,16 +213,32 @@ let package = Package(
             dependencies: ["SandboxMCP", "SandboxProtocol", .product(name: "MCP", package: "swift-sdk")],
             path: "Tests/SandboxMCPTests"
         ),
-        // What the client does with a verdict on the user's disk (`--save`):
-        // a temporary folder, no server (`swift test --filter SandboxClientTests`).
+        // The client library: a `ProtocolConnection` against a scripted
+        // protocol v1 peer on loopback (no sandboxd), and what the client
+        // does with a verdict on the user's disk (`--save`), in a temporary
+        // folder (`swift test --filter SandboxClientTests`).
         .testTarget(
             name: "SandboxClientTests",
-            dependencies: ["SandboxClient", "SandboxProtocol"],
+            dependencies: [
+                "SandboxClient", "SandboxProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
             path: "Tests/SandboxClientTests"
         ),
-        // The server's parts against a fake `SandboxProvider`: no kernel
-        // sandbox, no processes; they run in parallel, in seconds
-        // (`swift test --filter SandboxServerUnitTests`).
+        // The `sandbox` command's pure parts, by `@testable import` of the
+        // executable: the REPL's key decoding, line editor (drawing into a
+        // string) and when a snippet is whole; no server, no terminal
+        // (`swift test --filter SandboxCLITests`).
+        .testTarget(
+            name: "SandboxCLITests",
+            dependencies: ["sandbox"],
+            path: "Tests/SandboxCLITests"
+        ),
+        // The server's parts against a fake `SandboxProvider` whose runs and
+        // sessions have no kernel sandbox and no processes: scheduling,
+        // connections, and sessions from their opening to their end; they
+        // run in parallel, in seconds (`swift test --filter SandboxServerUnitTests`).
         .testTarget(
             name: "SandboxServerUnitTests",
             dependencies: [
@@ -257,8 +273,8 @@ let package = Package(
             path: "Tests",
             // The other folders are the fast targets' above, and the fixtures' and fuzzers'.
             exclude: [
-                "Fixtures", "Fuzz", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests", "SandboxRuntimeUnitTests",
-                "SandboxServerUnitTests", "SandboxdOptionsTests", "TestSupport",
+                "Fixtures", "Fuzz", "SandboxCLITests", "SandboxClientTests", "SandboxMCPTests", "SandboxProtocolTests",
+                "SandboxRuntimeUnitTests", "SandboxServerUnitTests", "SandboxdOptionsTests", "TestSupport",
             ],
             sources: ["SandboxRuntimeTests", "SandboxServerTests"]
         ),

@@ -8,7 +8,7 @@ import Synchronization
 /// A `SandboxProvider` with no sandbox behind it, for the server's unit
 /// tests. A program's code is its script: it prints the code back on
 /// stdout and exits 0, except `hang`, which runs until cancelled, and
-/// `fail`, which exits 1.
+/// `fail`, which exits 1. Its sessions are `FakeSession`s.
 final class FakeSandboxProvider: SandboxProvider {
     let pythonVersion = "3.0.fake"
     let cgroupsActive = false
@@ -23,11 +23,34 @@ final class FakeSandboxProvider: SandboxProvider {
         return run
     }
 
-    /// Sessions are tested with real sandboxes (SessionTests, SessionServerTests).
-    let offersSessions = false
-    func openSession(limits: SessionLimits) throws -> any SandboxSession {
-        throw SandboxUnavailable(description: "the fake provider has no sessions")
+    /// Whether it offers sessions (`--isolation fork`); without, as `--isolation exec`.
+    let offersSessions: Bool
+    private let sessionState = Mutex<(opened: [FakeSession], refusing: Bool)>(([], false))
+
+    /// Whether its sessions' sandboxes take their time to exit (`FakeSession.lingers`).
+    let sessionsLinger: Bool
+
+    init(offersSessions: Bool = true, sessionsLinger: Bool = false) {
+        self.offersSessions = offersSessions
+        self.sessionsLinger = sessionsLinger
     }
+
+    /// A `FakeSession` (FakeSandboxSession.swift); throws while `refuseSessions` is set.
+    func openSession(limits: SessionLimits) throws -> any SandboxSession {
+        guard offersSessions else { throw SandboxUnavailable(description: "the fake provider has no sessions") }
+        return try sessionState.withLock { state in
+            if state.refusing { throw SandboxUnavailable(description: "no fork server") }
+            let session = FakeSession(limits: limits, lingers: sessionsLinger)
+            state.opened.append(session)
+            return session
+        }
+    }
+
+    /// The sessions opened, in order.
+    var sessions: [FakeSession] { sessionState.withLock { $0.opened } }
+
+    /// Makes `openSession` fail (as with no fork server to be had) until set back.
+    func refuseSessions(_ refusing: Bool) { sessionState.withLock { $0.refusing = refusing } }
 
     /// Nothing to supervise: fake runs need no task.
     func run() async throws {

@@ -125,13 +125,13 @@ final class Replies: Sendable {
     /// The first message that matches, waiting up to 30 s for it: these
     /// suites run beside the sandbox suites, which can keep both cores busy
     /// for seconds (a CI run once took over 5 s to answer `initialize`).
-    func next(_ matches: (JSONValue) -> Bool) async throws -> JSONValue {
-        let deadline = ContinuousClock.now + .seconds(30)
+    func next(within wait: Duration = .seconds(30), _ matches: (JSONValue) -> Bool) async throws -> JSONValue {
+        let deadline = ContinuousClock.now + wait
         while true {
             // Looked for once more after the deadline: the wait may have been the one starved.
             let expired = ContinuousClock.now >= deadline
             if let found = all.first(where: matches) { return found }
-            if expired { throw TimeoutError(waited: .seconds(30), seen: all.count) }
+            if expired { throw TimeoutError(waited: wait, seen: all.count) }
             try await Task.sleep(for: .milliseconds(1))
         }
     }

@@ -124,6 +124,27 @@ struct RunSchedulingTests {
         #expect(provider.launches.filter(\.started).count == 1)  // only the hanging run got a program
     }
 
+    /// A run cancelled before it reached the scheduler (a session's run on
+    /// its way there as its session closed) is answered at once: it waits
+    /// for no worker, and queues behind nobody.
+    @Test func aRunCancelledBeforeItIsSubmittedWaitsForNoWorker() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        try await withScheduler(workers: 1, capacity: 4, provider: provider) { scheduler, _ in
+            let client = ClientID.make()
+            let hanging = job(1, "hang", client: client, observer: observer)
+            try await scheduler.submit(hanging)
+            await observer.waitUntilRunning(1)
+            let cancelled = job(2, "never", client: client, observer: observer)
+            cancelled.requestCancel()
+            try await scheduler.submit(cancelled, admittedEarlier: true)
+            #expect(observer.events(of: 2) == [.finished("cancelled")])
+            hanging.requestCancel()
+            await observer.waitForFinished(2)
+        }
+        #expect(provider.launches.filter(\.started).count == 1)
+    }
+
     /// A run that uses the preloaded modules takes a sandbox from the
     /// preloading pool, which keeps one ready; every other run, the plain pool's.
     @Test func runsThatUsePreloadTakeAWarmPreloadedSandbox() async throws {

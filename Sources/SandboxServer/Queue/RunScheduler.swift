@@ -43,6 +43,11 @@ actor RunScheduler {
     /// queue's capacity does not refuse it.
     func submit(_ job: RunJob, admittedEarlier: Bool = false) throws(RPCError) {
         guard accepting else { throw RPCError(.shuttingDown, "no new runs are accepted") }
+        if job.cancelRequested {
+            // Cancelled on its way here (a session's run, as its session closed): it waits for no worker.
+            job.finishWithoutRunning(.cancelled)
+            return
+        }
         if running.count < workers && queue.isEmpty {
             begin(job)
             return

@@ -41,6 +41,8 @@ final class ServerSession: Sendable {
     private let observer: any SessionObserver
     /// Hands a run that reached the head of the session to the scheduler.
     private let dispatch: @Sendable (RunJob) -> Void
+    /// Cancels a run that reached the scheduler, wherever it is there (queued, running).
+    private let withdraw: @Sendable (RunJob) async -> Void
     private let state = Mutex(State())
 
     private struct State {
@@ -58,7 +60,8 @@ final class ServerSession: Sendable {
 
     init(
         owner: ClientID, sandbox: any SandboxSession, idleTimeout: Duration, packageLease: PackageLease? = nil,
-        packageSet: PackageRequirementSet? = nil, observer: any SessionObserver, dispatch: @escaping @Sendable (RunJob) -> Void
+        packageSet: PackageRequirementSet? = nil, observer: any SessionObserver, dispatch: @escaping @Sendable (RunJob) -> Void,
+        withdraw: @escaping @Sendable (RunJob) async -> Void
     ) {
         self.packageLease = packageLease
         packages = PackageHolding(set: packageSet)
@@ -68,6 +71,7 @@ final class ServerSession: Sendable {
         self.idleTimeout = idleTimeout
         self.observer = observer
         self.dispatch = dispatch
+        self.withdraw = withdraw
     }
 
     /// `s-` and 24 random hex digits: unguessable, though only its connection may use it.
@@ -161,6 +165,9 @@ final class ServerSession: Sendable {
     func close(_ ending: Ending) async {
         end(ending)
         sandbox.close()
+        // A head still queued for a worker ends now: it would hold the close
+        // (and its connection's messages) until another run freed one.
+        if let head = state.withLock({ $0.head }) { await withdraw(head) }
         await endTold.wait(until: { state.withLock { $0.notified } })
     }
 

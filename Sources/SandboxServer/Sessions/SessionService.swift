@@ -97,8 +97,12 @@ final class SessionService: Service {
         }
         let session = ServerSession(
             owner: owner, sandbox: sandbox, idleTimeout: admitted.idleTimeout, packageLease: lease,
-            packageSet: lease != nil ? admitted.packages : nil, observer: observer
-        ) { [dispatches] job in dispatches.yield(job) }
+            packageSet: lease != nil ? admitted.packages : nil, observer: observer,
+            dispatch: { [dispatches] job in dispatches.yield(job) },
+            withdraw: { [scheduler] job in
+                job.requestCancel()
+                _ = await scheduler.cancelWaiting(job)
+            })
         let count = state.withLock { state in
             state.open[ObjectIdentifier(session)] = (session, ticket)
             return state.open.count

@@ -10,6 +10,10 @@ import Glibc
 /// longer than the terminal is wide takes several rows (one column per
 /// character: wide characters are not measured).
 struct TerminalLineEditor: LineReader {
+    /// Where the prompt and the line are drawn, and how wide that is in
+    /// columns (read at each redraw: the terminal may have been resized).
+    private let write: (String) -> Void
+    private let columns: () -> Int
     private var keys = KeyDecoder()
     private var prompt = ""
     private var line: [Unicode.Scalar] = []
@@ -24,11 +28,17 @@ struct TerminalLineEditor: LineReader {
     private var drawnRows = 1
     private var drawnCursor = 0
 
+    /// An editor on the terminal: stdout and its width (tests draw elsewhere).
+    init(write: @escaping (String) -> Void = { Console.write($0) }, columns: @escaping () -> Int = TerminalLineEditor.terminalColumns) {
+        self.write = write
+        self.columns = columns
+    }
+
     mutating func start(prompt: String) {
         self.prompt = prompt
         (line, cursor, historyIndex, draft) = ([], 0, history.count, [])
         (drawnRows, drawnCursor) = (1, prompt.unicodeScalars.count)
-        Console.write(prompt)
+        write(prompt)
     }
 
     mutating func take(_ byte: UInt8) -> LineEvent? {
@@ -38,15 +48,15 @@ struct TerminalLineEditor: LineReader {
             leaveAtTheEnd()
             let text = String(String.UnicodeScalarView(line))
             if !text.allSatisfy(\.isWhitespace) && history.last != text { history.append(text) }
-            Console.write("\n")
+            write("\n")
             return .line(text)
         case .control(0x03):
             leaveAtTheEnd()
-            Console.write("^C\n")
+            write("^C\n")
             return .interrupt
         case .control(0x04):
             if line.isEmpty {
-                Console.write("\n")
+                write("\n")
                 return .endOfInput
             }
             delete(at: cursor)
@@ -75,7 +85,7 @@ struct TerminalLineEditor: LineReader {
     mutating func follow(output row: String) {
         prompt = row
         // A row longer than the terminal is wide took several.
-        (drawnRows, drawnCursor) = (1 + row.unicodeScalars.count / Self.columns(), row.unicodeScalars.count)
+        (drawnRows, drawnCursor) = (1 + row.unicodeScalars.count / columns(), row.unicodeScalars.count)
         if !line.isEmpty { redraw() }
     }
 
@@ -107,7 +117,7 @@ struct TerminalLineEditor: LineReader {
     /// Draws the prompt and the line over the rows they take, and puts the
     /// cursor back where it is in the line.
     private mutating func redraw() {
-        let width = Self.columns()
+        let width = columns()
         let promptWidth = prompt.unicodeScalars.count
         let text = String(String.UnicodeScalarView(line))
         let total = promptWidth + line.count
@@ -115,7 +125,7 @@ struct TerminalLineEditor: LineReader {
         if drawnRows == 1 && total < width {
             // All on one row, as it was.
             let back = line.count - cursor
-            Console.write("\r" + prompt + text + "\u{1B}[K" + (back > 0 ? "\u{1B}[\(back)D" : ""))
+            write("\r" + prompt + text + "\u{1B}[K" + (back > 0 ? "\u{1B}[\(back)D" : ""))
             drawnCursor = at
             return
         }
@@ -133,12 +143,12 @@ struct TerminalLineEditor: LineReader {
         let up = rows - 1 - at / width
         if up > 0 { output += "\u{1B}[\(up)A" }
         output += "\r" + (at % width > 0 ? "\u{1B}[\(at % width)C" : "")
-        Console.write(output)
+        write(output)
         (drawnRows, drawnCursor) = (max(drawnRows, rows), at)
     }
 
-    /// The terminal's width in columns, read at each redraw (it may have been resized).
-    private static func columns() -> Int {
+    /// The terminal's width in columns; 80 when stdout is not a terminal.
+    static func terminalColumns() -> Int {
         var size = winsize()
         guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
         return Int(size.ws_col)
