@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "PySandboxForkRun",
             dependencies: ["SandboxSteps"],
-            path: "sandbox/zygote",
+            path: "sandbox/fork_run",
             cSettings: launcherCSettings,
             linkerSettings: [.unsafeFlags(["-enable-experimental-feature", "Embedded"])]
         ),

@@ -80,7 +80,7 @@ public struct Sandbox: SandboxProvider {
     let launcherPath: String
     let command: LauncherCommand
     let logger: Logger
-    let launchers: LauncherSupervisor
+    let launchers: SandboxSupervisor
     /// The fork servers' slots, with `.fork`: those that preload nothing,
     /// and those that import `preload` (when there is any) for the runs
     /// that use it (`RunLimits.usesPreload`).
@@ -115,7 +115,7 @@ public struct Sandbox: SandboxProvider {
             packagesNotice: PackagesNotice.prepare(interpreter: interpreter, logger: logger),
             pipShim: PipShim.prepare(logger: logger), preload: preload)
         self.logger = logger
-        self.launchers = LauncherSupervisor(cgroups: cgroups, logger: logger)
+        self.launchers = SandboxSupervisor(cgroups: cgroups, logger: logger)
         forkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: false)
         preloadingForkServerArguments = command.forkServerArguments(library: forkRunLibrary, limits: RunLimits(), preloading: true)
         let makeSlots = { @Sendable (arguments: [String], maxSlots: Int?) in
@@ -270,14 +270,14 @@ public struct Sandbox: SandboxProvider {
 
     public var cgroupsActive: Bool { cgroups.isActive }
 
-    private func makeRun(limits: RunLimits, slots: ForkServerSlots? = nil) -> LauncherRun {
+    private func makeRun(limits: RunLimits, slots: ForkServerSlots? = nil) -> OneOffRun {
         let start: RunStart
         if let slots = slots ?? self.slots(for: limits) {
             start = .forkServer(slots, limitArguments: command.limitArguments(for: limits))
         } else {
             start = .launcher(path: launcherPath, arguments: command.arguments(for: limits))
         }
-        return LauncherRun(start: start, limits: limits, logger: logger)
+        return OneOffRun(start: start, limits: limits, logger: logger)
     }
 
     /// The fork servers a run with these limits forks from; nil with `.exec`

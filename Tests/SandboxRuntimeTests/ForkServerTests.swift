@@ -102,7 +102,7 @@ extension SandboxSuite {
         @Test func concurrentRunsCannotReachEachOther() async throws {
             let sandbox = try await SharedSandbox.get()
             var holdLimits = RunLimits()
-            holdLimits.wallTimeout = .seconds(10)
+            holdLimits.timeout = .seconds(10)
             let holder = try sandbox.start(RunRequest(
                 code: Self.planter + "\nprint('holding', flush=True)\ntime.sleep(3)", limits: holdLimits))
             var held = ""
@@ -124,9 +124,9 @@ extension SandboxSuite {
 
         @Test func aKilledForkServerFailsOnlyItsRunAndIsReplaced() async throws {
             let sandbox = try await SharedSandbox.get()
-            let zygotesBefore = Set(ForkServerProcesses.forkServers())
+            let forkServersBefore = Set(ForkServerProcesses.forkServers())
             var limits = RunLimits()
-            limits.wallTimeout = .seconds(20)
+            limits.timeout = .seconds(20)
             let run = try sandbox.start(RunRequest(code: "print('started', flush=True)\nimport time\ntime.sleep(15)", limits: limits))
             var output = ""
             for await chunk in run.output {
@@ -134,7 +134,7 @@ extension SandboxSuite {
                 if output.contains("started") { break }
             }
             let serving = ForkServerProcesses.forkServers().filter { !ForkServerProcesses.children(of: $0).isEmpty }
-            try #require(serving.count == 1, "fork servers with a run: \(serving), before: \(zygotesBefore)")
+            try #require(serving.count == 1, "fork servers with a run: \(serving), before: \(forkServersBefore)")
             kill(serving[0], SIGKILL)
             let verdict = await run.verdict()
             #expect(verdict.status == .internalError)

@@ -131,7 +131,7 @@ extension MaliciousFixture {
     static func limits(preloaded: Bool) -> RunLimits {
         var limits = RunLimits()
         limits.usesPreload = preloaded
-        limits.wallTimeout = .seconds(3)
+        limits.timeout = .seconds(3)
         limits.memoryBytes = 128 << 20
         limits.maxOutputBytes = 64 << 10
         return limits

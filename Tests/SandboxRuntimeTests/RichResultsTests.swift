@@ -212,7 +212,7 @@ extension SandboxSuite {
             #expect(limited.verdict.omittedFiles == [OmittedFile(path: "b.bin", reason: .overLimit)])
 
             request = RunRequest(code: "open('a.bin', 'w').write('x')\nimport time\ntime.sleep(60)", returnFiles: ["*.bin", "x"])
-            request.limits.wallTimeout = .milliseconds(500)
+            request.limits.timeout = .milliseconds(500)
             let timedOut = try await SharedSandbox.get().collect(request)
             #expect(timedOut.verdict.status == .timeout)
             #expect(timedOut.verdict.files == [])

@@ -8,7 +8,7 @@ extension SandboxSuite {
     struct RunLifecycle {
         @Test func wallTimeoutEndsASleepingRun() async throws {
             var limits = RunLimits()
-            limits.wallTimeout = .milliseconds(500)
+            limits.timeout = .milliseconds(500)
             let result = try await SharedSandbox.get().collect("import time\nprint('start')\ntime.sleep(60)", limits: limits)
             #expect(result.verdict.status == .timeout)
             #expect(result.stdout == "start\n")
@@ -19,7 +19,7 @@ extension SandboxSuite {
         @Test(arguments: ServiceMode.standard)
         func cpuLimitEndsABusyLoop(_ mode: ServiceMode) async throws {
             var limits = RunLimits()
-            limits.wallTimeout = .seconds(20)
+            limits.timeout = .seconds(20)
             limits.cpuTime = .milliseconds(500)
             limits.usesPreload = mode.preloaded
             let result = try await mode.sandbox().collect("while True: pass", limits: limits)
@@ -35,7 +35,7 @@ extension SandboxSuite {
         @Test(arguments: ServiceMode.standard)
         func cpuLimitHoldsForAllProcessesTogether(_ mode: ServiceMode) async throws {
             var limits = RunLimits()
-            limits.wallTimeout = .seconds(20)
+            limits.timeout = .seconds(20)
             limits.cpuTime = .milliseconds(500)
             limits.usesPreload = mode.preloaded
             let code = """
@@ -61,7 +61,7 @@ extension SandboxSuite {
 
         @Test func wallTimeoutSaysWhichLimit() async throws {
             var limits = RunLimits()
-            limits.wallTimeout = .milliseconds(300)
+            limits.timeout = .milliseconds(300)
             let result = try await SharedSandbox.get().collect("import time; time.sleep(5)", limits: limits)
             #expect(result.verdict.status == .timeout)
             #expect(result.verdict.limit == .wall)
@@ -117,7 +117,7 @@ extension SandboxSuite {
                 print('parent done')
                 """
             var limits = RunLimits()
-            limits.wallTimeout = .seconds(30)
+            limits.timeout = .seconds(30)
             let clock = ContinuousClock()
             let started = clock.now
             let result = try await SharedSandbox.get().collect(code, limits: limits)
@@ -147,7 +147,7 @@ extension SandboxSuite {
         func cpuBandwidthIsCappedPerRun() async throws {
             let sandbox = try await SharedSandbox.get()
             var limits = RunLimits()
-            limits.wallTimeout = .seconds(2)
+            limits.timeout = .seconds(2)
             limits.cpuTime = .seconds(30)
             let code = "import threading\ndef burn():\n    while True: sum(range(1000))\nfor _ in range(4): threading.Thread(target=burn, daemon=True).start()\nburn()"
             let result = try await sandbox.collect(code, limits: limits)

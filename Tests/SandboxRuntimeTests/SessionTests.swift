@@ -105,7 +105,7 @@ extension SandboxSuite {
         @Test func aTimeoutInterruptsAndACellThatIgnoresItKillsTheSession() async throws {
             let session = try await Self.open(try await SharedSandbox.get())
             var limits = RunLimits()
-            limits.wallTimeout = .milliseconds(300)
+            limits.timeout = .milliseconds(300)
             let interrupted = try await session.collect(RunRequest(code: "while True: pass", limits: limits))
             #expect(interrupted.verdict.status == .timeout)
             #expect(interrupted.stderr.contains("KeyboardInterrupt"))
@@ -113,7 +113,7 @@ extension SandboxSuite {
             // cell can take longer than 300 ms to reach its first line, and an
             // interrupt before it is a KeyboardInterrupt that leaves the
             // session alive (a CI run waited forever here for its end).
-            limits.wallTimeout = .seconds(2)
+            limits.timeout = .seconds(2)
             let stubborn = try await session.collect(RunRequest(
                 code: "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ignoring', flush=True)\nwhile True: time.sleep(0.01)",
                 limits: limits))
@@ -124,8 +124,8 @@ extension SandboxSuite {
         }
 
         /// How `session` ended, or nil (after closing it) if it has not within `limit`.
-        static func end(of session: any SandboxSession, within limit: Duration) async -> SessionEnd? {
-            await withTaskGroup(of: SessionEnd?.self) { group in
+        static func end(of session: any SandboxSession, within limit: Duration) async -> SandboxSessionEnd? {
+            await withTaskGroup(of: SandboxSessionEnd?.self) { group in
                 group.addTask { await session.ended() }
                 group.addTask {
                     try? await Task.sleep(for: limit)

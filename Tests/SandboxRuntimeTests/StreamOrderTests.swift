@@ -139,7 +139,7 @@ extension SandboxSuite {
                 """
             var request = RunRequest(code: code)
             request.limits.maxOutputBytes = 100_000
-            request.limits.wallTimeout = .seconds(5)
+            request.limits.timeout = .seconds(5)
             let result = await CollectedRun.collect(try await SharedSandbox.get().start(request))
             #expect(result.verdict.status == .outputLimit, "\(result.verdict) \(result.stderr)")
             #expect(result.stdinWanted <= 1)

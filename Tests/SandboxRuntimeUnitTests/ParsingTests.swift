@@ -19,13 +19,13 @@ struct ParsingTests {
         #expect(parsed.cpuMicroseconds == 15000)
         #expect(parsed.peakMemoryKb == 12000)
         #expect(!parsed.setupFailed)
-        #expect(LauncherRun.classify(report: parsed, killReason: nil, limits: RunLimits()).0 == .error)
+        #expect(OneOffRun.classify(report: parsed, killReason: nil, limits: RunLimits()).0 == .error)
     }
 
     @Test func aSetupFailureIsAnInternalErrorNamingTheStep() {
         let parsed = report("error step=mount_proc errno=1 reason=Operation not permitted: a fresh procfs for the PID namespace\nexit init_status=28416 killed=0 cpu_us=0 maxrss_kb=0 cgroup=0 peak_memory_kb=0 oom_kills=0\n")
         #expect(parsed.setupFailed)
-        let (status, _, message) = LauncherRun.classify(report: parsed, killReason: nil, limits: RunLimits())
+        let (status, _, message) = OneOffRun.classify(report: parsed, killReason: nil, limits: RunLimits())
         #expect(status == .internalError)
         #expect(message == "sandbox step 'mount_proc' failed: Operation not permitted: a fresh procfs for the PID namespace")
     }
@@ -33,19 +33,19 @@ struct ParsingTests {
     @Test func aCleanupFailureAfterTheCommandIsNotTheProgramsFault() {
         let parsed = report("command exit_code=0\nerror step=cgroup_rmdir errno=16 reason=Device or resource busy: /x\nexit init_status=0 killed=0 cpu_us=1 maxrss_kb=1 cgroup=1 peak_memory_kb=1 oom_kills=0\n")
         #expect(!parsed.setupFailed)
-        #expect(LauncherRun.classify(report: parsed, killReason: nil, limits: RunLimits()).0 == .ok)
+        #expect(OneOffRun.classify(report: parsed, killReason: nil, limits: RunLimits()).0 == .ok)
     }
 
     @Test func verdictPrecedence() {
         let oom = report("command signal=9\nexit init_status=0 killed=0 cpu_us=100 maxrss_kb=1 cgroup=1 peak_memory_kb=1 oom_kills=1\n")
-        #expect(LauncherRun.classify(report: oom, killReason: nil, limits: RunLimits()).0 == .memoryLimit)
-        #expect(LauncherRun.classify(report: oom, killReason: .cancelled, limits: RunLimits()).0 == .cancelled)
+        #expect(OneOffRun.classify(report: oom, killReason: nil, limits: RunLimits()).0 == .memoryLimit)
+        #expect(OneOffRun.classify(report: oom, killReason: .cancelled, limits: RunLimits()).0 == .cancelled)
         let xcpu = report("command signal=24\nexit init_status=0 killed=0 cpu_us=100 maxrss_kb=1 cgroup=0 peak_memory_kb=0 oom_kills=0\n")
-        #expect(LauncherRun.classify(report: xcpu, killReason: nil, limits: RunLimits()).0 == .timeout)
+        #expect(OneOffRun.classify(report: xcpu, killReason: nil, limits: RunLimits()).0 == .timeout)
         let segv = report("command signal=11\nexit init_status=0 killed=0 cpu_us=100 maxrss_kb=1 cgroup=0 peak_memory_kb=0 oom_kills=0\n")
-        #expect(LauncherRun.classify(report: segv, killReason: nil, limits: RunLimits()).0 == .killed)
+        #expect(OneOffRun.classify(report: segv, killReason: nil, limits: RunLimits()).0 == .killed)
         let silent = report("")
-        #expect(LauncherRun.classify(report: silent, killReason: nil, limits: RunLimits()).0 == .internalError)
+        #expect(OneOffRun.classify(report: silent, killReason: nil, limits: RunLimits()).0 == .internalError)
     }
 
     @Test func cgroupV2Membership() {

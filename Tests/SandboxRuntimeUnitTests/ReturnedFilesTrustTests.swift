@@ -76,7 +76,7 @@ struct ReturnedFilesTrustTests {
     @Test func onlyTheFirstFilesFrameCounts() throws {
         let reader = FrameReader()
         reader.expect(RunDelivery(
-            body: [], wallTimeout: .seconds(1), maxOutputBytes: 1000, maxDisplayBytes: 100, maxReturnBytes: 1000,
+            body: [], timeout: .seconds(1), maxOutputBytes: 1000, maxDisplayBytes: 100, maxReturnBytes: 1000,
             returnFiles: ["*.csv"], frameMarker: StdoutFramesTests.marker))
         #expect(reader.received(filesFrame: frame([("a.csv", Base64.encode([1]))])))
         #expect(!reader.received(filesFrame: frame([("b.csv", Base64.encode([2]))])))

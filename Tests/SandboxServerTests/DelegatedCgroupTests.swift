@@ -83,7 +83,7 @@ extension SandboxSuite {
                     var body: [String: Any] = [
                         "code": fixture.code,
                         "files": MaliciousFixture.supportFiles.merging(["host.json": host.descriptionFile]) { $1 },
-                        "timeoutMs": Int(limits.wallTimeout / .milliseconds(1)),
+                        "timeoutMs": Int(limits.timeout / .milliseconds(1)),
                         "memoryMb": limits.memoryBytes >> 20,
                         "maxOutputBytes": limits.maxOutputBytes,
                     ]

@@ -25,13 +25,13 @@ final class FakeSession: SandboxSession {
     let limits: SessionLimits
     /// Its sandbox takes its time to exit: `ended()` returns only after `finishExiting()`.
     let lingers: Bool
-    private let ending = Outcome<SessionEnd>()
+    private let ending = Outcome<SandboxSessionEnd>()
     private let exited = Outcome<Void>()
     private let state = Mutex(State())
 
     private struct State {
         var current: FakeCell?
-        var end: SessionEnd?
+        var end: SandboxSessionEnd?
         var closed = false
         var started: [String] = []
         var interruptions: [(code: String, reason: Interruption)] = []
@@ -39,7 +39,7 @@ final class FakeSession: SandboxSession {
 
     /// Why a cell was interrupted (`CellInterruption` in the runtime).
     enum Interruption: Sendable, Equatable {
-        case cancelled, wallTimeout
+        case cancelled, timeout
     }
 
     init(limits: SessionLimits, lingers: Bool = false) {
@@ -53,7 +53,7 @@ final class FakeSession: SandboxSession {
     var interruptions: [Interruption] { state.withLock { $0.interruptions.map(\.reason) } }
     var isClosed: Bool { state.withLock { $0.closed } }
     /// How it ended, if it has.
-    var endedWith: SessionEnd? { ending.peek }
+    var endedWith: SandboxSessionEnd? { ending.peek }
     /// Whether a cell runs now.
     var cellRunning: Bool { state.withLock { $0.current != nil } }
 
@@ -72,11 +72,11 @@ final class FakeSession: SandboxSession {
         case "echo-stdin":
             break
         case "hang", "stubborn":
-            let timeout = request.limits.wallTimeout
+            let timeout = request.limits.timeout
             cell.timer = Task { [weak self] in
                 try? await Task.sleep(for: timeout)
                 guard !Task.isCancelled, let self else { return }
-                self.interrupt(cell, because: .wallTimeout)
+                self.interrupt(cell, because: .timeout)
             }
         case "fail":
             finish(cell, Verdict(status: .error, exitCode: 1))
@@ -93,7 +93,7 @@ final class FakeSession: SandboxSession {
         return cell
     }
 
-    func ended() async -> SessionEnd {
+    func ended() async -> SandboxSessionEnd {
         let end = await ending.value
         if lingers { await exited.value }
         return end
@@ -112,7 +112,7 @@ final class FakeSession: SandboxSession {
 
     /// Its sandbox ends as `end` says (the cell running then is cut short:
     /// its verdict says how, then `ended()` returns).
-    func end(_ end: SessionEnd, exitCode: Int? = nil) {
+    func end(_ end: SandboxSessionEnd, exitCode: Int? = nil) {
         let cell = state.withLock { state -> FakeCell?? in
             guard state.end == nil else { return .none }
             state.end = end
@@ -123,7 +123,7 @@ final class FakeSession: SandboxSession {
             var verdict = Verdict(status: .cancelled)
             switch cell.interruption {
             case .cancelled?: verdict.status = .cancelled
-            case .wallTimeout?: (verdict.status, verdict.limit) = (.timeout, .wall)
+            case .timeout?: (verdict.status, verdict.limit) = (.timeout, .wall)
             case nil:
                 switch end {
                 case .memoryLimit: verdict.status = .memoryLimit

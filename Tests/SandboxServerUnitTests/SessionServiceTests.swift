@@ -125,7 +125,7 @@ struct SessionServiceTests {
             let late = try await client.response(to: await client.run("hang", in: session, ["timeoutMs": 50]))
             #expect(late.status == "timeout")
             #expect(late["result"]?["limit"] == "wall")
-            #expect(harness.provider.sessions.first?.interruptions == [.wallTimeout])
+            #expect(harness.provider.sessions.first?.interruptions == [.timeout])
             #expect(try await client.response(to: await client.run("still here", in: session)).status == "ok")
             #expect(!client.replies.all.contains { $0["method"] == .string(Method.sessionEnded) })
         }

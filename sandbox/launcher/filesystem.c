@@ -345,7 +345,7 @@ static void populate_etc(const struct sandbox_config *config)
 
 /* The working directory and /dev/shm. With a fork server these are the
  * skeleton's, which only the fork server sees: each run mounts its own over
- * them (zygote/fork_run.c). */
+ * them (fork_run/fork_run.c). */
 static void mount_run_tmpfses(const struct sandbox_config *config)
 {
     struct run_tmpfs spec = {.uid = config->inside_uid, .gid = config->inside_gid,

@@ -7,13 +7,13 @@
  *     +- skeleton init (pid 1 of new user/pid/net/mount/ipc/uts/cgroup
  *          |   namespaces; the filesystem view; launcher/init.c)
  *          +- fork server (python3 with the bootstrap and preloaded modules;
- *               |   never runs user code; zygote/ forks each run)
- *               +- run pid 1 -> command    (zygote/fork_run.c)
+ *               |   never runs user code; fork_run/ forks each run)
+ *               +- run pid 1 -> command    (fork_run/fork_run.c)
  *
  * Descriptors on entry: 0-2 the slot's log (the fork server's stdio), 3 a
  * seqpacket socket from the service, 4 the slot's status channel ("ready",
  * or what failed). Each message on fd 3 is a run: its limit options,
- * NUL-separated ("run\0--memory\0N\0..."), with six descriptors: the run's
+ * NUL-separated ("run\0--memory-bytes\0N\0..."), with six descriptors: the run's
  * stdin, stdout, stderr, request, status channel, and a stop socket (a
  * byte, or its end closing, ends the run; 'p' and a path mount a package
  * layer into it, layer_mount.c). The run is reported on its own status
@@ -66,7 +66,7 @@ struct skeleton {
     int pid_fd;
     int go;             /* our end: closing it ends the slot */
     int outcome;
-    int zygote_control; /* our end of the fork server's control socket */
+    int fork_server_control; /* our end of the fork server's control socket */
     int socket_probe;
 };
 
@@ -162,14 +162,14 @@ static int start_skeleton(const struct sandbox_config *config, struct skeleton *
 {
     int library = fork_run_library_file(config);
     int program = seccomp_program_file(config);
-    int go[2], outcome[2], zygote[2];
+    int go[2], outcome[2], control[2];
     if (pipe2(go, O_CLOEXEC) != 0 || pipe2(outcome, O_CLOEXEC) != 0 ||
-        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, zygote) != 0)
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0)
         fail_errno("pipe", "the skeleton's go, outcome and control channels");
     int probe[2] = {-1, -1};
     if (!cgroup.active && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, probe) != 0)
         fail_errno("socketpair", "the channel for init's socket-buffer probe");
-    int *const lifted[] = {&library, &program, &go[0], &go[1], &outcome[0], &outcome[1], &zygote[0], &zygote[1]};
+    int *const lifted[] = {&library, &program, &go[0], &go[1], &outcome[0], &outcome[1], &control[0], &control[1]};
     for (size_t i = 0; i < sizeof lifted / sizeof lifted[0]; i++)
         lift(lifted[i]);
     if (probe[0] >= 0) {
@@ -177,18 +177,18 @@ static int start_skeleton(const struct sandbox_config *config, struct skeleton *
         lift(&probe[1]);
     }
 
-    struct fork_server_fds fork_server = {{zygote[0], zygote[1]}, library, program};
+    struct fork_server_fds fork_server = {{control[0], control[1]}, library, program};
     pid_t init = start_init(config, &seccomp_program, go, outcome, probe, signal_fd, place_fork_server_fds, &fork_server);
     if (init < 0)
         return -1;
     close(go[0]);
     close(outcome[1]);
-    close(zygote[1]);
+    close(control[1]);
     close(library);
     close(program);
     if (probe[1] >= 0)
         close(probe[1]);
-    *skeleton = (struct skeleton){.init = init, .go = go[1], .outcome = outcome[0], .zygote_control = zygote[0],
+    *skeleton = (struct skeleton){.init = init, .go = go[1], .outcome = outcome[0], .fork_server_control = control[0],
                                   .socket_probe = -1};
     if (place_init(init, config, &cgroup) != 0)
         return -1;
@@ -205,7 +205,7 @@ static int start_skeleton(const struct sandbox_config *config, struct skeleton *
 static bool wait_until_ready(struct skeleton *skeleton, int signal_fd)
 {
     struct pollfd watches[3] = {
-        {.fd = skeleton->zygote_control, .events = POLLIN},
+        {.fd = skeleton->fork_server_control, .events = POLLIN},
         {.fd = skeleton->pid_fd, .events = POLLIN},
         {.fd = signal_fd, .events = POLLIN},
     };
@@ -217,7 +217,7 @@ static bool wait_until_ready(struct skeleton *skeleton, int signal_fd)
         }
         if (watches[0].revents & POLLIN) {
             char word[16] = {0};
-            if (recv(skeleton->zygote_control, word, sizeof word - 1, 0) == 5 && strcmp(word, "ready") == 0)
+            if (recv(skeleton->fork_server_control, word, sizeof word - 1, 0) == 5 && strcmp(word, "ready") == 0)
                 return true;
         }
         if (watches[0].revents || watches[1].revents || watches[2].revents) {
@@ -312,7 +312,7 @@ static void begin_run(const struct sandbox_config *config, struct skeleton *skel
         };
         snprintf(spec.workdir, sizeof spec.workdir, "%s", run->config.workdir);
         const int passed[FORK_RUN_FDS] = {fds[0], fds[1], fds[2], fds[3], fds[4], go[0], outcome[1]};
-        if (send_with_fds(skeleton->zygote_control, &spec, sizeof spec, passed, FORK_RUN_FDS) != 0) {
+        if (send_with_fds(skeleton->fork_server_control, &spec, sizeof spec, passed, FORK_RUN_FDS) != 0) {
             report_failure_errno("fork_server_send", errno, "handing the run to the fork server");
             started = false;
             close(go[1]);
@@ -359,7 +359,7 @@ static bool read_from_run(struct run *run, struct cgroup_handle *slot_cgroup, in
 /* Whether the fork server has ended: its end of the control socket is closed. */
 static bool fork_server_gone(const struct skeleton *skeleton)
 {
-    struct pollfd control = {.fd = skeleton->zygote_control, .events = POLLIN};
+    struct pollfd control = {.fd = skeleton->fork_server_control, .events = POLLIN};
     return poll(&control, 1, 0) > 0 && (control.revents & (POLLHUP | POLLERR));
 }
 
@@ -397,7 +397,7 @@ static void fork_server_died(struct run *run, const struct skeleton *skeleton)
     report_failure("fork_server", "the fork server died; the slot is replaced");
 }
 
-enum { W_SERVICE, W_SIGNALS, W_SKELETON, W_ZYGOTE, W_OUTCOME, W_PID, W_STOP, W_STATUS, W_TIMER, WATCH_COUNT };
+enum { W_SERVICE, W_SIGNALS, W_SKELETON, W_FORK_SERVER, W_OUTCOME, W_PID, W_STOP, W_STATUS, W_TIMER, WATCH_COUNT };
 
 /* Runs runs until the service closes fd 3 or signals (true), or the fork server dies (false). */
 static bool serve_runs(const struct sandbox_config *config, struct skeleton *skeleton, int signal_fd)
@@ -411,7 +411,7 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             [W_SERVICE] = {.fd = closing || run.active ? -1 : SERVICE_FD, .events = POLLIN},
             [W_SIGNALS] = {.fd = signal_fd, .events = POLLIN},
             [W_SKELETON] = {.fd = skeleton->pid_fd, .events = POLLIN},
-            [W_ZYGOTE] = {.fd = skeleton->zygote_control, .events = POLLIN},
+            [W_FORK_SERVER] = {.fd = skeleton->fork_server_control, .events = POLLIN},
             [W_OUTCOME] = {.fd = run.active ? run.outcome_fd : -1, .events = POLLIN},
             [W_PID] = {.fd = run.active ? run.pid_fd : -1, .events = POLLIN},
             [W_STOP] = {.fd = run.active && run.stop == RUN_GOING ? run.stop_fd : -1, .events = POLLIN},
@@ -440,7 +440,7 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
             syscall(SYS_pidfd_send_signal, run.pid_fd, SIGKILL, NULL, 0);
             run.kill_at_ms = UINT64_MAX;
         }
-        if (watches[W_SKELETON].revents || watches[W_ZYGOTE].revents) {
+        if (watches[W_SKELETON].revents || watches[W_FORK_SERVER].revents) {
             fork_server_died(&run, skeleton);
             return false;
         }
@@ -502,7 +502,7 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
 /* Closing the control socket ends the fork server, and with it the skeleton. */
 static void stop_skeleton(struct skeleton *skeleton)
 {
-    close(skeleton->zygote_control);
+    close(skeleton->fork_server_control);
     close(skeleton->go);
     struct pollfd gone = {.fd = skeleton->pid_fd, .events = POLLIN};
     if (poll(&gone, 1, KILL_GRACE_MS) <= 0)

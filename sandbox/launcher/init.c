@@ -4,10 +4,10 @@
  * (sandbox_steps.h, pid1.c): it reaps orphans and, when the command exits or
  * the supervisor asks, kills and reaps the rest and hands over the outcome.
  *
- * With --fork-server the command is the fork server (zygote): it keeps the
+ * With --fork-server the command is the fork server: it keeps the
  * capabilities it needs to give each run its own namespaces and mounts, and
  * gets no rlimits or seccomp filter of a run's, since it never runs user
- * code; each run it forks drops them all before its program (zygote/).
+ * code; each run it forks drops them all before its program (fork_run/).
  */
 #include "launcher.h"
 

@@ -105,7 +105,7 @@ struct sandbox_config {
     struct cgroup_spec cgroup;
     uint64_t cpu_time_us; /* CPU time of all the run's processes together; 0 = none */
     bool fork_server;     /* serve runs forked from the command (fork_server.c) */
-    const char *fork_run_library; /* the fork server's library (zygote/), with --fork-server */
+    const char *fork_run_library; /* the fork server's library (fork_run/), with --fork-server */
     /* A fork-server run that is a session (--session): it serves cells until
      * stopped, and --cpu-time-ms is its whole life's (session_cells.c). */
     bool session;
@@ -116,7 +116,7 @@ int parse_options(int argc, char **argv, struct sandbox_config *config);
 /* A fork-server run's limits (the limit options only) over a copy of the
  * slot's config; reports and returns -1 on a bad option. `argv[0]` is skipped. */
 int parse_run_options(int argc, char **argv, struct sandbox_config *config);
-/* A fork-server run message: NUL-separated words ("run\0--memory\0N\0..."),
+/* A fork-server run message: NUL-separated words ("run\0--memory-bytes\0N\0..."),
  * `text[length]` a NUL, at most MAX_RUN_ARGS of them read, parsed by
  * parse_run_options. The words point into `text`. */
 int parse_run_message(char *text, size_t length, struct sandbox_config *config);

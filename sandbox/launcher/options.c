@@ -69,7 +69,7 @@ static const struct option long_options[] = {
     {"cgroup1-cpu", required_argument, NULL, OPT_CGROUP1_CPU},
     {"cgroup1-cpuacct", required_argument, NULL, OPT_CGROUP1_CPUACCT},
     {"cpu-millicores", required_argument, NULL, OPT_CPU_MILLICORES},
-    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"memory-bytes", required_argument, NULL, OPT_MEMORY},
     {"pids", required_argument, NULL, OPT_PIDS},
     {"fork-server", no_argument, NULL, OPT_FORK_SERVER},
     {"fork-run-library", required_argument, NULL, OPT_FORK_RUN_LIBRARY},
@@ -174,7 +174,7 @@ static int apply_limit_option(int option, const char *value, struct sandbox_conf
     case OPT_WORKDIR_BYTES: name = "workdir-bytes"; field = &config->workdir_bytes; break;
     case OPT_WORKDIR_INODES: name = "workdir-inodes"; field = &config->workdir_inodes; break;
     case OPT_CPU_MILLICORES: name = "cpu-millicores"; max = MAX_CPU_MILLICORES; field = &config->cgroup.cpu_millicores; break;
-    case OPT_MEMORY: name = "memory"; field = &config->cgroup.memory_bytes; break;
+    case OPT_MEMORY: name = "memory-bytes"; field = &config->cgroup.memory_bytes; break;
     case OPT_PIDS: name = "pids"; field = &config->cgroup.pids_max; break;
     case OPT_SESSION: config->session = true; return 1;
     default: return 0;

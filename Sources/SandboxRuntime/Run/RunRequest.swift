@@ -1,7 +1,7 @@
 /// Limits of one run. Defaults suit a classroom exercise; the service caps them.
 public struct RunLimits: Sendable, Equatable {
     /// Wall-clock time from start to verdict.
-    public var wallTimeout: Duration = .seconds(10)
+    public var timeout: Duration = .seconds(10)
     /// CPU time of all the run's processes together; defaults to the wall timeout.
     public var cpuTime: Duration?
     /// Memory of the whole run (cgroup, swap off); also bounds the address space.
@@ -53,7 +53,7 @@ public struct RunLimits: Sendable, Equatable {
 
     /// The run-wide CPU limit the launcher enforces.
     var cpuTimeMilliseconds: Int {
-        max(1, Int((cpuTime ?? wallTimeout) / .milliseconds(1)))
+        max(1, Int((cpuTime ?? timeout) / .milliseconds(1)))
     }
 }
 

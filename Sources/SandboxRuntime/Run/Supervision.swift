@@ -98,7 +98,7 @@ struct Supervision: Sendable {
         // exited, and been reaped, before its last output was read: the kill
         // then came too late to be recorded.
         let killReason = killer.reason ?? (totals.truncated ? .outputLimit : nil)
-        (verdict.status, verdict.limit, verdict.message) = LauncherRun.classify(
+        (verdict.status, verdict.limit, verdict.message) = OneOffRun.classify(
             report: report, killReason: killReason, limits: limits, missingReport: missingReport)
         if verdict.status == .internalError {
             logger.error("sandbox failure", metadata: ["message": "\(verdict.message ?? "")"])
@@ -112,7 +112,7 @@ struct Supervision: Sendable {
             let request = dup(descriptors.request)  // the answers' channel keeps its own
             if request >= 0 { run.addTask { await PipeIO.writeAll(delivery.body, to: request) } }
             run.addTask {
-                try? await Task.sleep(for: delivery.wallTimeout)
+                try? await Task.sleep(for: delivery.timeout)
                 if !Task.isCancelled { killer.kill(.timeout) }
             }
         }
@@ -191,7 +191,7 @@ final class Stopwatch: Sendable {
     }
 }
 
-extension LauncherRun {
+extension OneOffRun {
     static func classify(
         report: LauncherReport, killReason: KillReason?, limits: RunLimits,
         missingReport: String = "the launcher ended without a report"

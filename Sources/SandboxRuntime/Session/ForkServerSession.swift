@@ -10,7 +10,7 @@ import Glibc
 
 /// A `SandboxSession`: a forked run (`--session`) that holds a fork-server
 /// slot of its own for its life and runs cells one at a time. The
-/// `LauncherSupervisor` owns its task (`supervise`): it starts the session,
+/// `SandboxSupervisor` owns its task (`supervise`): it starts the session,
 /// reads its streams and status channel to the end, and gives the slot back.
 /// `SessionStreams` sorts its output into cells; `SessionControl` carries
 /// the service's words to the slot.
@@ -22,7 +22,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
     private let slots: ForkServerSlots
     private let limitArguments: [String]
     private let readiness: EventLoopPromise<Bool>
-    private let ending: EventLoopPromise<SessionEnd>
+    private let ending: EventLoopPromise<SandboxSessionEnd>
     private let cellStarts: AsyncStream<SessionCell>.Continuation
     private let cellStream: AsyncStream<SessionCell>
     private let state = Mutex(State())
@@ -33,7 +33,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
         var closed = false
         /// A cell that did not stop when interrupted: the session was killed for it.
         var killedForCell = false
-        var end: SessionEnd?
+        var end: SandboxSessionEnd?
     }
 
     init(slots: ForkServerSlots, limitArguments: [String], limits: SessionLimits, logger: Logger) {
@@ -52,7 +52,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
         (try? await readiness.futureResult.get()) ?? false
     }
 
-    func ended() async -> SessionEnd {
+    func ended() async -> SandboxSessionEnd {
         (try? await ending.futureResult.get()) ?? .failed("the session was never supervised")
     }
 
@@ -213,7 +213,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
                 let answers = try ClosingPipe()
                 PackagesChannel.openToTheRun(answers.readEnd)
                 cell.packages.channel.attach(answers: answers.writeEnd, stop: control.duplicateStop())
-                cell.number.store(control.beginCell(cpuLimit: cell.limits.cpuTime ?? cell.limits.wallTimeout), ordering: .relaxed)
+                cell.number.store(control.beginCell(cpuLimit: cell.limits.cpuTime ?? cell.limits.timeout), ordering: .relaxed)
                 stopwatch.start()
                 try await channel.send(streams.requestBody(for: cell), descriptors: [stdin.readEnd, answers.readEnd])
             } catch {
@@ -223,8 +223,8 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
                 control.stop()
             }
             group.addTask { [self] in
-                try? await Task.sleep(for: cell.limits.wallTimeout)
-                if !Task.isCancelled { interrupt(cell, because: .wallTimeout) }
+                try? await Task.sleep(for: cell.limits.timeout)
+                if !Task.isCancelled { interrupt(cell, because: .timeout) }
             }
             // Accounted after the program ended it: done. Accounted before, the
             // session is ending (the slot counts a cell its end cuts short).
@@ -248,7 +248,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
 
     /// The session ended before its sandbox started: the cells started
     /// meanwhile end without running.
-    private func endUnstarted(_ end: SessionEnd) async {
+    private func endUnstarted(_ end: SandboxSessionEnd) async {
         finishSession(end)  // no cell starts after this: the stream ends with those started already
         for await cell in cellStream {
             if case .failed(let message) = end {
@@ -260,7 +260,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
     }
 
     /// Why the session's run ended, from its final report.
-    private func sessionEnd(_ report: LauncherReport) -> SessionEnd {
+    private func sessionEnd(_ report: LauncherReport) -> SandboxSessionEnd {
         let (closed, killedForCell) = state.withLock { ($0.closed, $0.killedForCell) }
         if killedForCell { return .killed }
         if closed { return .closed }
@@ -287,7 +287,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
 
     /// The session is over: the cell running gets its verdict from how it
     /// ended, and nothing starts after it.
-    private func finishSession(_ end: SessionEnd) {
+    private func finishSession(_ end: SandboxSessionEnd) {
         let first = state.withLock { state in
             defer { state.ended = true }
             if !state.ended { state.end = end }

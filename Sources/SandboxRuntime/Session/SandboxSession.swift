@@ -2,7 +2,7 @@
 /// its interpreter's one `__main__`, so names, imports and `/tmp` files
 /// persist from cell to cell. Same isolation as a run's sandbox. Between
 /// cells its processes are stopped. Every cell ends with exactly one
-/// verdict; the session ends once, with a `SessionEnd`.
+/// verdict; the session ends once, with a `SandboxSessionEnd`.
 public protocol SandboxSession: AnyObject, Sendable {
     var limits: SessionLimits { get }
     /// Waits until the interpreter is ready for its first cell; false if
@@ -13,13 +13,13 @@ public protocol SandboxSession: AnyObject, Sendable {
     /// cell's wall clock, CPU time and output limit; memory is the session's.
     func start(_ request: RunRequest) throws(InvalidRunRequest) -> any SandboxRun
     /// How the session ended, once it has; a cell running then has its verdict first.
-    func ended() async -> SessionEnd
+    func ended() async -> SandboxSessionEnd
     /// Ends the session; a running cell is killed (`cancelled`). Harmless after the end.
     func close()
 }
 
 /// How a session ended.
-public enum SessionEnd: Sendable, Equatable {
+public enum SandboxSessionEnd: Sendable, Equatable {
     /// `close()`.
     case closed
     /// Its processes together reached its memory limit.

@@ -6,7 +6,7 @@ import Synchronization
 /// Why the service interrupted a session's cell.
 enum CellInterruption: Sendable {
     case cancelled
-    case wallTimeout
+    case timeout
     case cpuTimeout
     case outputLimit
 }
@@ -52,7 +52,7 @@ final class SessionStreams: Sendable {
 
     private struct State {
         var current: Current?
-        var end: SessionEnd?
+        var end: SandboxSessionEnd?
         var report = LauncherReport()
     }
 
@@ -68,7 +68,7 @@ final class SessionStreams: Sendable {
         let (events, sink) = AsyncStream.makeStream(of: CellEvent.self)
         let marker = Bootstrap.frameMarker()
         let delivery = RunDelivery(
-            body: [], wallTimeout: cell.limits.wallTimeout, maxOutputBytes: cell.limits.maxOutputBytes,
+            body: [], timeout: cell.limits.timeout, maxOutputBytes: cell.limits.maxOutputBytes,
             maxDisplayBytes: cell.limits.maxDisplayBytes, maxReturnBytes: cell.limits.maxReturnBytes,
             returnFiles: cell.request.returnFiles, frameMarker: marker)
         let current = Current(
@@ -119,7 +119,7 @@ final class SessionStreams: Sendable {
     }
 
     /// The session is over (its streams and status channel read to the end).
-    func sessionEnded(_ end: SessionEnd) {
+    func sessionEnded(_ end: SandboxSessionEnd) {
         let events = state.withLock { state in
             state.end = end
             return state.current?.events
@@ -129,7 +129,7 @@ final class SessionStreams: Sendable {
 
     /// The cell's verdict, from how it ended; the session has no current cell after this.
     func finish(_ cell: SessionCell, wallMs: Int) -> Verdict {
-        let (taken, end, report) = state.withLock { state -> (Current?, SessionEnd?, LauncherReport) in
+        let (taken, end, report) = state.withLock { state -> (Current?, SandboxSessionEnd?, LauncherReport) in
             guard state.current?.cell === cell else { return (nil, state.end, state.report) }
             defer { state.current = nil }
             return (state.current, state.end, state.report)
@@ -144,7 +144,7 @@ final class SessionStreams: Sendable {
         (verdict.files, verdict.omittedFiles) = current.frames.returnedFiles()
         switch current.interruption {
         case .cancelled: verdict.status = .cancelled
-        case .wallTimeout: (verdict.status, verdict.limit) = (.timeout, .wall)
+        case .timeout: (verdict.status, verdict.limit) = (.timeout, .wall)
         case .cpuTimeout: (verdict.status, verdict.limit) = (.timeout, .cpu)
         case .outputLimit: verdict.status = .outputLimit
         case nil:
@@ -163,7 +163,7 @@ final class SessionStreams: Sendable {
     }
 
     /// A cell the session's end cut short.
-    private static func classify(_ verdict: inout Verdict, endedBy end: SessionEnd?, report: LauncherReport) {
+    private static func classify(_ verdict: inout Verdict, endedBy end: SandboxSessionEnd?, report: LauncherReport) {
         verdict.exitCode = nil
         switch end {
         case .memoryLimit: verdict.status = .memoryLimit

@@ -33,7 +33,7 @@ enum Bootstrap {
     /// The same for a fork server (`--isolation fork`, `fork_server.py`):
     /// between loading and waiting for the program it imports `preload`
     /// and then serves runs, each a fork of itself that goes on to the run
-    /// part while the fork server waits for the next (sandbox/zygote/).
+    /// part while the fork server waits for the next (sandbox/fork_run/).
     /// `setModules`: the modules of a package set the operator preloads
     /// (`--preload-packages`); one that fails to import is the run's to find.
     static func forkServerArguments(sitePackages: [String], fontCache: String?, preload: [String], setModules: [String] = []) -> [String] {

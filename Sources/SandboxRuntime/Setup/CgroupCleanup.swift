@@ -8,7 +8,7 @@ import Glibc
 /// The service's side of the cgroup lifecycle. `CgroupDetector` makes the
 /// parents at start; the launcher makes each run's `run-<pid>` child and
 /// removes it; what a killed launcher could not remove, and the parents at
-/// exit, are removed here, by `LauncherSupervisor`, which owns them.
+/// exit, are removed here, by `SandboxSupervisor`, which owns them.
 extension CgroupPlan {
     /// Removes the run cgroups of a launcher that died by a signal. Blocks
     /// (up to two seconds) while the run's last processes are still dying:

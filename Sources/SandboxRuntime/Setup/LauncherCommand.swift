@@ -116,7 +116,7 @@ struct LauncherCommand: Sendable {
             "--file-size", "\(limits.maxFileBytes)",
             "--open-files", "\(limits.maxOpenFiles)",
             "--processes", "\(limits.maxProcesses)",
-            "--memory", "\(limits.memoryBytes)",
+            "--memory-bytes", "\(limits.memoryBytes)",
             "--pids", "\(limits.maxProcesses)",
             "--cpu-millicores", "\(max(1, Int(limits.cpuCores * 1000)))",
         ]

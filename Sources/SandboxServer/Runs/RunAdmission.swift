@@ -36,7 +36,7 @@ struct RunAdmission: Sendable {
                 data: .object(["maxCodeBytes": .integer(Int64(configuration.maxCodeBytes))]))
         }
         var limits = RunLimits()
-        limits.wallTimeout = .milliseconds(try value("timeoutMs", params.timeoutMs, configuration.timeoutMs))
+        limits.timeout = .milliseconds(try value("timeoutMs", params.timeoutMs, configuration.timeoutMs))
         limits.memoryBytes = try value("memoryMb", params.memoryMb, configuration.memoryMb) << 20
         limits.maxOutputBytes = try value("maxOutputBytes", params.maxOutputBytes, configuration.maxOutputBytes)
         limits.cpuTime = .milliseconds(try value("cpuTimeMs", params.cpuTimeMs, configuration.cpuTimeMs))

@@ -172,7 +172,7 @@ final class ServerSession: Sendable {
     }
 
     /// The sandbox ended by itself (or after `close`): say why, once its last verdict is out.
-    func sandboxEnded(_ end: SessionEnd) {
+    func sandboxEnded(_ end: SandboxSessionEnd) {
         switch end {
         case .closed: self.end(.ended(.crashed, message: "the session's sandbox was closed"))
         case .memoryLimit: self.end(.ended(.memoryLimit, message: nil))

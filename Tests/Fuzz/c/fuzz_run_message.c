@@ -19,7 +19,7 @@
 static struct sandbox_config slot_config(void)
 {
     static char *words[] = {"pysandbox-launcher", "--fork-server", "--fork-run-library", "/lib/fork-run.so",
-                            "--workdir", "/work", "--ro-bind", "/usr", "--env", "A=1", "--memory", "268435456",
+                            "--workdir", "/work", "--ro-bind", "/usr", "--env", "A=1", "--memory-bytes", "268435456",
                             "--cpu-time-ms", "10000", "--", "/usr/bin/python3", "-c", "pass", NULL};
     static struct sandbox_config config;
     static bool made;

@@ -1,7 +1,7 @@
 /*
  * The setup steps both ways of starting a run share: the launcher's (a new
  * interpreter per run, sandbox/launcher/) and the fork server's (a fork of a
- * loaded interpreter per run, sandbox/zygote/). Rlimits, credentials, the
+ * loaded interpreter per run, sandbox/fork_run/). Rlimits, credentials, the
  * run's tmpfs mounts, the seccomp filter's installation, the run's pid 1,
  * and the status channel they report failures on.
  *
@@ -95,7 +95,7 @@ void mount_run_tmpfs(const char *path, const struct run_tmpfs *spec, const char 
 int install_seccomp_program(const struct bpf_program_buffer *program);
 
 /* A run of the fork server: what the slot's supervisor (launcher/
- * fork_server.c) sends the fork server (zygote/) with FORK_RUN_FDS
+ * fork_server.c) sends the fork server (fork_run/) with FORK_RUN_FDS
  * descriptors, in this order. */
 struct fork_run_spec {
     struct rlimit_spec rlimits;

@@ -2,7 +2,7 @@
 sandbox_site.py): between loading and waiting for the program it imports
 the `preload` modules and then serves runs, each a fork of itself that
 goes on to the run part while the fork server waits for the next
-(sandbox/zygote/). `set-module`: the modules of a package set the operator
+(sandbox/fork_run/). `set-module`: the modules of a package set the operator
 preloads (`--preload-packages`); one that fails to import is the run's to
 find. Runs in the fork server until a fork returns in a run. A module that
 fails to import ends the fork server with its traceback on stderr, the

@@ -16,8 +16,8 @@ public func fuzzRunBody(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         return 0
     }
     let limits = admitted.request.limits
-    guard limits.wallTimeout <= .milliseconds(configuration.timeoutMs.max),
-          limits.wallTimeout >= .milliseconds(RunParams.minimumTimeoutMs),
+    guard limits.timeout <= .milliseconds(configuration.timeoutMs.max),
+          limits.timeout >= .milliseconds(RunParams.minimumTimeoutMs),
           limits.memoryBytes <= configuration.memoryMb.max << 20, limits.memoryBytes >= RunParams.minimumMemoryMb << 20,
           limits.maxOutputBytes <= configuration.maxOutputBytes.max, limits.maxOutputBytes >= 0,
           let cpuTime = limits.cpuTime, cpuTime <= .milliseconds(configuration.cpuTimeMs.max),

@@ -17,12 +17,12 @@ enum RunStart: Sendable {
     case forkServer(ForkServerSlots, limitArguments: [String])
 }
 
-/// A `SandboxRun` in a sandbox of the C launcher's, or of a fork-server
-/// slot's. `Sandbox.launch` makes it and hands it to the
-/// `LauncherSupervisor`, whose task starts the sandbox and watches it to the
+/// A one-off run: a `SandboxRun` with a sandbox of its own, started by
+/// the C launcher (exec) or forked in a fork-server slot (fork). `Sandbox.launch` makes it and hands it to the
+/// `SandboxSupervisor`, whose task starts the sandbox and watches it to the
 /// end (`supervise`); this type feeds it the program and stdin, and hands
 /// out its output, readiness and verdict.
-final class LauncherRun: SandboxRun {
+final class OneOffRun: SandboxRun {
     let output: AsyncStream<RunOutput>
     let limits: RunLimits
     private let start: RunStart
@@ -81,7 +81,7 @@ final class LauncherRun: SandboxRun {
         if case .launcher = start { request.answersPip = false }
         continuation.yield(RunDelivery(
             body: Bootstrap.request(request, frameMarker: marker),
-            wallTimeout: request.limits.wallTimeout, maxOutputBytes: request.limits.maxOutputBytes,
+            timeout: request.limits.timeout, maxOutputBytes: request.limits.maxOutputBytes,
             maxDisplayBytes: request.limits.maxDisplayBytes, maxReturnBytes: request.limits.maxReturnBytes,
             returnFiles: request.returnFiles, frameMarker: marker))
         continuation.finish()
@@ -125,7 +125,7 @@ final class LauncherRun: SandboxRun {
 
     private func spawnAndWatch() async -> pid_t? {
         if let reason = killer.reason {
-            end(LauncherRun.verdict(killedBeforeSpawn: reason, limits: limits))
+            end(OneOffRun.verdict(killedBeforeSpawn: reason, limits: limits))
             return nil
         }
         switch start {
@@ -163,7 +163,7 @@ final class LauncherRun: SandboxRun {
             }
             if let reason = killer.reason {  // cancelled while the slot started
                 slots.release(slot)
-                end(LauncherRun.verdict(killedBeforeSpawn: reason, limits: limits))
+                end(OneOffRun.verdict(killedBeforeSpawn: reason, limits: limits))
                 return
             }
             do {
@@ -243,7 +243,7 @@ struct SpawnedLauncher {
 /// What a launched sandbox learns when its program arrives.
 struct RunDelivery: Sendable {
     var body: [UInt8]
-    var wallTimeout: Duration
+    var timeout: Duration
     var maxOutputBytes: Int
     var maxDisplayBytes: Int
     var maxReturnBytes: Int

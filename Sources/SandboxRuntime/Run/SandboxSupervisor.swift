@@ -2,7 +2,7 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 
-/// What the `LauncherSupervisor` watches: a run's launcher or slot run, or a session.
+/// What the `SandboxSupervisor` watches: a run's launcher or slot run, or a session.
 protocol SupervisedSandbox: AnyObject, Sendable {
     /// Starts the sandbox and watches it until it has been reaped; returns
     /// the launcher's pid if a signal killed it (its cgroups are left over).
@@ -11,13 +11,13 @@ protocol SupervisedSandbox: AnyObject, Sendable {
     func abandon(_ message: String)
 }
 
-extension LauncherRun: SupervisedSandbox {}
+extension OneOffRun: SupervisedSandbox {}
 
 /// The owner of every launcher of one `Sandbox`: each is spawned, watched
 /// and reaped in a child task of `run()`. Intake closes at graceful shutdown
 /// or cancellation (cancelled launchers are killed); `run()` then returns
 /// once the last launcher has been reaped and its cgroups removed.
-final class LauncherSupervisor: Sendable {
+final class SandboxSupervisor: Sendable {
     let cgroups: CgroupPlan
     private let logger: Logger
     /// Launchers submitted and not yet supervised; finished when intake closes
