@@ -147,4 +147,9 @@ extension JSONValue {
         if case .array(let value) = self { return value }
         return nil
     }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
 }

@@ -39,6 +39,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var sessions: Sessions?
         /// What `packages` may ask for; absent when packages are off, and from servers before 0.11.0.
         public var packages: Packages?
+        /// `code/complete`, `code/inspect` and `code/isComplete`; absent from servers before 0.13.0.
+        public var assist: Assist?
         public init(
             timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair?, maxCodeBytes: Int, maxMessageBytes: Int,
             maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int, maxDisplayBytes: Int? = nil, maxReturnBytes: Int? = nil
@@ -89,6 +91,22 @@ public struct InitializeResult: Sendable, Equatable, Codable {
             self.idleTimeoutMs = idleTimeoutMs
             self.cpuTimeMs = cpuTimeMs
             self.interruptGraceMs = interruptGraceMs
+        }
+    }
+
+    /// The bounds of `code/complete`, `code/inspect` and `code/isComplete`.
+    public struct Assist: Sendable, Equatable, Codable {
+        /// How long a session's lookups may take before their fork is killed.
+        public var timeoutMs: Int
+        /// Requests of the three one connection may start per minute (apart from runs).
+        public var perMinute: Int
+        /// Most matches one completion returns.
+        public var maxMatches: Int
+
+        public init(timeoutMs: Int, perMinute: Int, maxMatches: Int) {
+            self.timeoutMs = timeoutMs
+            self.perMinute = perMinute
+            self.maxMatches = maxMatches
         }
     }
 
@@ -149,6 +167,11 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// `packages` on `run` and `session/open`; absent (false) from
         /// servers before 0.11.0 and where the operator turned packages off.
         public var packages: Bool? = false
+        /// `code/complete`, `code/inspect` and `code/isComplete`; absent
+        /// (false) from servers before 0.13.0.
+        public var complete: Bool? = true
+        public var inspect: Bool? = true
+        public var isComplete: Bool? = true
         public init() {}
     }
 

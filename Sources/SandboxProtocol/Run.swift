@@ -11,6 +11,9 @@ public enum Method {
     public static let sessionOpen = "session/open"
     public static let sessionClose = "session/close"
     public static let sessionEnded = "session/ended"
+    public static let codeComplete = "code/complete"
+    public static let codeInspect = "code/inspect"
+    public static let codeIsComplete = "code/isComplete"
 }
 
 /// `run` params. `init(params:)` checks types and rejects unknown fields; the

@@ -198,6 +198,7 @@ public struct SandboxServer: Sendable {
                 runsPerMinute: configuration.runsPerMinute,
                 idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1)),
                 maxDisplayBytes: configuration.maxDisplayBytes, maxReturnBytes: configuration.maxReturnBytes))
+        info.limits.assist = CodeAssistant.advertised(configuration)
         info.capabilities.cgroups = provider.cgroupsActive
         info.capabilities.packages = packageStore != nil
         if let packageStore {

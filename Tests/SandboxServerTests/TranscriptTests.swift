@@ -201,6 +201,9 @@ enum SchemaCheck {
             case (Method.sessionEnded?, _, _): checks.append(("session-ended.notification.json", message))
             case (nil, nil, Method.sessionOpen?): checks.append(("session-open.response.json", message))
             case (nil, nil, Method.sessionClose?): checks.append(("session-close.response.json", message))
+            case (nil, nil, Method.codeComplete?): checks.append(("code-complete.response.json", message))
+            case (nil, nil, Method.codeInspect?): checks.append(("code-inspect.response.json", message))
+            case (nil, nil, Method.codeIsComplete?): checks.append(("code-is-complete.response.json", message))
             default: checks.append(("unknown message", message))
             }
         }
@@ -216,6 +219,12 @@ enum SchemaCheck {
                 checks.append(("session-open.request.json", message))
             case Method.sessionClose? where message["id"].map(answered.contains) == true:
                 checks.append(("session-close.request.json", message))
+            case Method.codeComplete? where message["id"].map(answered.contains) == true:
+                checks.append(("code-complete.request.json", message))
+            case Method.codeInspect? where message["id"].map(answered.contains) == true:
+                checks.append(("code-inspect.request.json", message))
+            case Method.codeIsComplete? where message["id"].map(answered.contains) == true:
+                checks.append(("code-is-complete.request.json", message))
             default: break
             }
         }

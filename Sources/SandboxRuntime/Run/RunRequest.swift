@@ -83,6 +83,14 @@ public struct RunRequest: Sendable, Equatable {
     /// (`SandboxRun.packageRequests`); else the sandbox's pip says that
     /// packages are named with the run instead.
     public var answersPip = false
+    /// What `code` is: a program, or the editor's helper (`AssistProgram`),
+    /// which a session runs with its names and without using up a cell number.
+    public var kind = Kind.program
+
+    public enum Kind: String, Sendable, Equatable {
+        case program
+        case assist
+    }
 
     public init(
         code: String, stdin: Stdin = .none, files: [String: [UInt8]] = [:], returnFiles: [String] = [],

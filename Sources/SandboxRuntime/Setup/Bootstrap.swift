@@ -73,14 +73,15 @@ enum Bootstrap {
 
     /// The request on fd 3: a header line with the byte length of each part,
     /// then the parts: the run's settings (its frame nonce, the display and
-    /// return limits, whether pip may ask the service, and the
-    /// `returnFiles` patterns, NUL-separated), the code, then
+    /// return limits, whether pip may ask the service, the request's kind
+    /// and the `returnFiles` patterns, NUL-separated), the code, then
     /// each file's path and content. Plain lengths rather than JSON, so the
     /// bootstrap needs no `json` import.
     static func request(_ request: RunRequest, frameMarker: [UInt8]) -> [UInt8] {
         let nonce = frameMarker.dropFirst(markerPrefix.count).dropLast()
         let settings = Array(nonce) + [0] + Array(String(request.limits.maxDisplayBytes).utf8)
             + [0] + Array(String(request.limits.maxReturnBytes).utf8) + [0] + [UInt8(ascii: request.answersPip ? "1" : "0")]
+            + [0] + Array(request.kind.rawValue.utf8)
             + request.returnFiles.flatMap { [0] + Array($0.utf8) }
         let parts: [[UInt8]] = [settings, Array(request.code.utf8)]
             + request.files.sorted { $0.key < $1.key }.flatMap { [Array($0.key.utf8), $0.value] }

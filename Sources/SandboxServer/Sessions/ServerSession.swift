@@ -103,6 +103,17 @@ final class ServerSession: Sendable {
         }
     }
 
+    /// Takes `job` as its head if nothing of it is queued or running and it
+    /// is open: a completion that must not wait behind a run.
+    func admitIfIdle(_ job: RunJob) -> Bool {
+        state.withLock { state in
+            guard state.ending == nil, !state.reclaimed, state.head == nil, state.waiting.isEmpty else { return false }
+            state.lastActivity = .now
+            state.head = job
+            return true
+        }
+    }
+
     /// A run of this session has its verdict: the next one goes to the scheduler.
     func finished(_ job: RunJob) {
         let (next, notify) = state.withLock { state -> (RunJob?, Bool) in

@@ -17,6 +17,8 @@ final class RPCConnection: Sendable {
     /// Its sessions: those open, and why recent ones ended (for a later run's error).
     private let sessions = Mutex(ConnectionSessions())
     private let runRate: Mutex<TokenBucket>
+    /// `code/complete`, `code/inspect` and `code/isComplete`, counted apart from runs.
+    private let assistRate: Mutex<TokenBucket>
     private let lastMessage = Mutex(ContinuousClock.now)
 
     init(server: ServerState, outbox: Outbox, address: String) {
@@ -24,6 +26,7 @@ final class RPCConnection: Sendable {
         self.outbox = outbox
         holder = SessionHolder(address: address)
         runRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
+        assistRate = Mutex(TokenBucket(runsPerMinute: CodeAssistant.advertised(server.configuration).perMinute))
         var logger = server.logger
         logger[metadataKey: "connection"] = "\(client)"
         logger[metadataKey: "client"] = "\(address)"
@@ -104,9 +107,81 @@ final class RPCConnection: Sendable {
             } catch {
                 send(ServerMessage.error(id: id, error))
             }
+        case Method.codeComplete, Method.codeInspect, Method.codeIsComplete:
+            do {
+                try await submitAssist(id: id, method: method, params: params)
+            } catch {
+                send(ServerMessage.error(id: id, error))
+            }
         default:
             send(ServerMessage.error(id: id, RPCError(.methodNotFound, "'\(method)'")))
         }
+    }
+
+    /// A `code/*` request: a run of the editor's helper, in the session
+    /// named if it is idle, else in a sandbox of its own; answered by its
+    /// observer when the run ends. Counted among the runs in flight.
+    private func submitAssist(id: JSONValue, method: String, params: [String: JSONValue]) async throws(RPCError) {
+        let kind: CodeAssistParams.Method = switch method {
+        case Method.codeComplete: .complete
+        case Method.codeInspect: .inspect
+        default: .isComplete
+        }
+        let assistParams = try CodeAssistParams(kind, params: params)
+        if runs.withLock({ $0[id] != nil }) {
+            throw .invalidRequest("id \(id) is already in flight")
+        }
+        // A session that has just ended answers from the code; an unknown id is the client's mistake.
+        let session = try assistParams.session.flatMap { name throws(RPCError) -> ServerSession? in
+            do throws(RPCError) {
+                return try self.session(name)
+            } catch where error.code == RPCErrorCode.sessionEnded.rawValue {
+                return nil
+            }
+        }
+        let limit = server.configuration.maxInFlight
+        guard runs.withLock({ $0.count < limit }) else {
+            throw RPCError(
+                .tooManyInFlight, "this connection already has \(limit) runs queued or running",
+                data: .object(["limit": .integer(Int64(limit))]))
+        }
+        if let wait = assistRate.withLock({ $0.take() }) {
+            let perMinute = CodeAssistant.advertised(server.configuration).perMinute
+            let milliseconds = Int64((wait / .milliseconds(1)).rounded(.up))
+            throw RPCError(
+                .rateLimited, "at most \(perMinute) completions, inspections and is-complete checks per minute; retry after \(milliseconds) ms",
+                data: .object(["retryAfterMs": .integer(max(1, milliseconds)), "perMinute": .integer(Int64(perMinute))]))
+        }
+        let assistant = CodeAssistant(configuration: server.configuration, wantsPreload: server.admission.wantsPreload)
+        func job(inSession session: ServerSession?) throws(RPCError) -> RunJob {
+            let answer = AssistAnswer(params: assistParams, source: session == nil ? .code : .session)
+            let observer = AssistObserver(answer: answer) { [weak self] job, response in self?.answered(job, response) }
+            return RunJob(
+                id: id, client: client, request: try assistant.request(for: assistParams, inSession: session != nil),
+                initialStdin: nil, observer: observer, session: session)
+        }
+        var assisting = try job(inSession: session)
+        if let session, session.admitIfIdle(assisting) {
+            // its head now: handed to the scheduler below
+        } else if session != nil {
+            assisting = try job(inSession: nil)  // busy: completion never waits for a run
+        }
+        runs.withLock { $0[id] = assisting }
+        do throws(RPCError) {
+            try await server.scheduler.submit(assisting)
+        } catch {
+            runs.withLock { $0[id] = nil }
+            assisting.session?.finished(assisting)
+            throw error
+        }
+    }
+
+    /// A `code/*` request's one response.
+    private func answered(_ job: RunJob, _ response: String) {
+        runs.withLock { runs in
+            if runs[job.id] === job { runs[job.id] = nil }
+        }
+        send(response)
     }
 
     private func submitRun(id: JSONValue, params: [String: JSONValue]) async throws(RPCError) {

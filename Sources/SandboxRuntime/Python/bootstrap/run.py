@@ -36,7 +36,7 @@ def parse_request(request, answers):
     for size in map(int, header.split()):
         parts.append(body[offset:offset + size])
         offset += size
-    nonce, max_display, max_return, pip, *patterns = parts[0].split(b"\0")
+    nonce, max_display, max_return, pip, kind, *patterns = parts[0].split(b"\0")
     global FRAME_MARKER, MAX_DISPLAY_BYTES
     FRAME_MARKER = b"\0pysandbox:" + nonce + b":"
     MAX_DISPLAY_BYTES = int(max_display)
@@ -46,7 +46,9 @@ def parse_request(request, answers):
     else:
         os.environ.pop("SANDBOX_PIP_CHANNEL", None)
     returns = ([pattern.decode("utf-8") for pattern in patterns], int(max_return))
-    return parts[1], dict(zip((path.decode("utf-8") for path in parts[2::2]), parts[3::2])), returns
+    files = dict(zip((path.decode("utf-8") for path in parts[2::2]), parts[3::2]))
+    # A program to run, or (in a session) "assist": the editor's helper, assist.py.
+    return parts[1], files, returns, kind.decode("ascii")
 
 # Files are written as the UTF-8 bytes that arrived, through os.open: a
 # text file object costs a run several times as much to set up.

@@ -8,7 +8,7 @@ if __name__ == "__main__":
     request = read_request()
     if request is None:
         serve_session()
-    source, files, returns = request
+    source, files, returns, _ = request
     workdir = os.getcwd()
     place_files(files)
     write_file("main.py", source)

@@ -68,9 +68,9 @@ def settings_arguments(site_packages=(), package_layer=(), font_cache=None, prel
 
 
 def request(code, files=None, nonce=b"0123456789abcdef0123456789abcdef", max_display=1 << 20, max_return=1 << 20,
-            pip=False, return_files=()):
+            pip=False, return_files=(), kind=b"program"):
     """A run's request on fd 3, as Bootstrap.request builds it."""
-    settings = b"\0".join([nonce, b"%d" % max_display, b"%d" % max_return, b"1" if pip else b"0"]
+    settings = b"\0".join([nonce, b"%d" % max_display, b"%d" % max_return, b"1" if pip else b"0", kind]
                           + [pattern.encode("utf-8") for pattern in return_files])
     parts = [settings, code.encode("utf-8")]
     for path, content in sorted((files or {}).items()):

@@ -55,7 +55,8 @@ class RequestTests(unittest.TestCase):
         saved = os.environ.get("SANDBOX_PIP_CHANNEL")
         try:
             os.environ["SANDBOX_PIP_CHANNEL"] = "stale"
-            code, files, returns = parts["parse_request"](request, 3)
+            code, files, returns, kind = parts["parse_request"](request, 3)
+            self.assertEqual(kind, "program")
             self.assertNotIn("SANDBOX_PIP_CHANNEL", os.environ)
             self.assertEqual(code, b"print(1)")
             self.assertEqual(files, {"a.csv": b"1,2\n", "b/x.txt": b"\xff\x00"})
