@@ -136,6 +136,10 @@ struct ServiceBench: AsyncParsableCommand {
             print(bench.report(outcomes, oneOffRunsPerSecond: oneOff, cold: coldLatency).joined(separator: "\n"))
             failures += outcomes.map(\.load.failures).reduce(0, +)
         }
+        if sessions {
+            let bench = AssistBench(runs: min(runs, 200), warmup: warmup)
+            print(bench.report(try await bench.measure(servers)).joined(separator: "\n"))
+        }
         if benchPackages != "none" {
             let set = benchPackages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let bench = PackageBench(
