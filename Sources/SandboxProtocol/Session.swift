@@ -6,6 +6,14 @@ public struct SessionOpenParams: Sendable, Equatable, Codable {
     public var idleTimeoutMs: Int?
     /// Requirements every cell of the session can import (as `run`'s `packages`).
     public var packages: [String]?
+    /// What a run that fails by a signal, a limit or a stuck interrupt does
+    /// to the session: rolls it back (the default) or ends it.
+    public var onFailure: OnFailure?
+
+    public enum OnFailure: String, Sendable, Equatable, Codable {
+        case rollback
+        case end
+    }
 
     public init(memoryMb: Int? = nil, idleTimeoutMs: Int? = nil, packages: [String]? = nil) {
         self.memoryMb = memoryMb
@@ -17,12 +25,18 @@ public struct SessionOpenParams: Sendable, Equatable, Codable {
     public static let minimumIdleTimeoutMs = 1000
 
     public init(params: [String: JSONValue]) throws(RPCError) {
-        if let unknown = params.keys.sorted().first(where: { !["memoryMb", "idleTimeoutMs", "packages"].contains($0) }) {
+        if let unknown = params.keys.sorted().first(where: { !["memoryMb", "idleTimeoutMs", "packages", "onFailure"].contains($0) }) {
             throw .invalidParams("unknown field '\(unknown)'")
         }
         memoryMb = try RunParams.integer(params, "memoryMb", minimum: RunParams.minimumMemoryMb)
         idleTimeoutMs = try RunParams.integer(params, "idleTimeoutMs", minimum: Self.minimumIdleTimeoutMs)
         packages = try RunParams.optional(params, "packages", RunParams.strings)
+        if let value = params["onFailure"], value != .null {
+            guard let text = value.stringValue, let choice = OnFailure(rawValue: text) else {
+                throw .invalidParams("onFailure: must be \"rollback\" or \"end\", not \(value)")
+            }
+            onFailure = choice
+        }
     }
 }
 
@@ -44,10 +58,13 @@ public struct SessionOpenResult: Sendable, Equatable, Codable {
 
     public var session: String
     public var limits: Limits
+    /// Absent from servers before 0.13.0, whose failed runs end the session.
+    public var onFailure: SessionOpenParams.OnFailure?
 
-    public init(session: String, limits: Limits) {
+    public init(session: String, limits: Limits, onFailure: SessionOpenParams.OnFailure? = nil) {
         self.session = session
         self.limits = limits
+        self.onFailure = onFailure
     }
 }
 

@@ -25,6 +25,9 @@ public struct Verdict: Sendable, Equatable, Codable {
     public var omittedFiles: [OmittedFile]?
     /// For `internalError`: what failed, with the launcher's step and errno.
     public var message: String?
+    /// A session's run that was rolled back: the session is as it was before
+    /// it (`session/open`'s `onFailure`); sent only when true.
+    public var rolledBack = false
 
     public init(
         status: RunStatus, limit: TimeLimit? = nil, exitCode: Int? = nil, signal: Int? = nil, wallMs: Int = 0, cpuMs: Int = 0,
@@ -50,7 +53,7 @@ public struct Verdict: Sendable, Equatable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case status, limit, exitCode, signal, wallMs, cpuMs, maxRssKb, peakMemoryKb, stdoutBytes, stderrBytes, displayBytes, truncated, files, omittedFiles
-        case message
+        case message, rolledBack
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,6 +74,7 @@ public struct Verdict: Sendable, Equatable, Codable {
         files = try container.decodeIfPresent([ReturnedFile].self, forKey: .files)
         omittedFiles = try container.decodeIfPresent([OmittedFile].self, forKey: .omittedFiles)
         message = try container.decodeIfPresent(String.self, forKey: .message)
+        rolledBack = try container.decodeIfPresent(Bool.self, forKey: .rolledBack) ?? false
     }
 
     /// Absent values are written as null (the schema lists them all), except
@@ -93,6 +97,7 @@ public struct Verdict: Sendable, Equatable, Codable {
         try container.encodeIfPresent(files, forKey: .files)
         try container.encodeIfPresent(omittedFiles, forKey: .omittedFiles)
         try container.encodeIfPresent(message, forKey: .message)
+        if rolledBack { try container.encode(true, forKey: .rolledBack) }
     }
 }
 

@@ -103,7 +103,7 @@ extension SandboxSuite {
         }
 
         @Test func aTimeoutInterruptsAndACellThatIgnoresItKillsTheSession() async throws {
-            let session = try await Self.open(try await SharedSandbox.get())
+            let session = try await Self.open(try await SharedSandbox.get()) { $0.rollsBack = false }
             var limits = RunLimits()
             limits.timeout = .milliseconds(300)
             let interrupted = try await session.collect(RunRequest(code: "while True: pass", limits: limits))
@@ -152,7 +152,10 @@ extension SandboxSuite {
 
         @Test(arguments: Mode.allCases)
         func memoryCountsOverTheSessionsLife(mode: Mode) async throws {
-            let session = try await Self.open(try await mode.sandbox()) { $0.memoryBytes = 96 << 20 }
+            let session = try await Self.open(try await mode.sandbox()) {
+                $0.memoryBytes = 96 << 20
+                $0.rollsBack = false
+            }
             // Each cell keeps 30 MB: by the fourth the session is past its 96
             // (as root the cgroup counts from the fork server's baseline; as an
             // ordinary user the census counts the interpreter too). The cell
@@ -184,7 +187,8 @@ extension SandboxSuite {
         /// the cell (what it held when the cell began, and what the cell added).
         @Test(arguments: Mode.allCases)
         func aCellsVerdictCarriesTheSessionsMemory(mode: Mode) async throws {
-            let session = try await Self.open(try await mode.sandbox())
+            // Without rollback: a snapshot would hold a copy of what each cell changes.
+            let session = try await Self.open(try await mode.sandbox()) { $0.rollsBack = false }
             defer { session.close() }
             let big = try await session.collect("kept = bytearray(40 << 20)")
             let freed = try await session.collect("del kept\nimport gc; gc.collect()")
@@ -216,7 +220,10 @@ extension SandboxSuite {
         @Test func aCellThatEndsOverTheMemoryLimitBetweenSamplesGetsIt() async throws {
             let limit = 64 << 20
             let oneCell = 1 << 20
-            let session = try await Self.open(try await SharedSandbox.ordinaryUser()) { $0.memoryBytes = limit }
+            let session = try await Self.open(try await SharedSandbox.ordinaryUser()) {
+                $0.memoryBytes = limit
+                $0.rollsBack = false
+            }
             defer { session.close() }
             var statuses: [RunStatus] = []
             // The census may also find the session over between two cells (a

@@ -63,7 +63,7 @@ extension SandboxSuite {
             let configuration = TestServer.configuration { $0.sessionInterruptGrace = .milliseconds(700) }
             try await TestServer.with(configuration) { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
-                    let session = try await Self.open(client, "open")
+                    let session = try await Self.open(client, "open", ["onFailure": "end"])
                     _ = try await client.run(0, ["code": "kept = 1", "session": .string(session)])
                     try await client.request(1, Method.run, ["code": "import time\nprint('go', flush=True)\nwhile True: time.sleep(0.01)", "session": .string(session)])
                     _ = try await client.inbox.take { $0["params"]?["text"]?.stringValue?.contains("go") == true }
@@ -106,10 +106,40 @@ extension SandboxSuite {
             }
         }
 
+        @Test func aFailedRunIsRolledBackAndTheSessionGoesOn() async throws {
+            try await TestServer.with { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    try await client.request("open", Method.sessionOpen, [:])
+                    let opened = try await client.response("open")
+                    #expect(opened["result"]?["onFailure"] == "rollback", "\(opened)")
+                    let session = try #require(opened["result"]?["session"]?.stringValue)
+                    #expect(try await client.run(1, ["code": "x = 1", "session": .string(session)]).status == "ok")
+                    let spun = try await client.run(2, [
+                        "code": "x = 2\nwhile True: pass", "session": .string(session), "timeoutMs": 300, "cpuTimeMs": 10000,
+                    ])
+                    #expect(spun.status == "timeout" && spun.result?["rolledBack"] == true, "\(spun.response)")
+                    let after = try await client.run(3, ["code": "print(x)", "session": .string(session)])
+                    #expect(after.stdout == "1\n" && after.result?["rolledBack"] == nil, "\(after.response)")
+                    // onFailure "end": a run killed by a signal ends its session.
+                    try await client.request("end", Method.sessionOpen, ["onFailure": "end"])
+                    let ending = try await client.response("end")
+                    #expect(ending["result"]?["onFailure"] == "end")
+                    let other = try #require(ending["result"]?["session"]?.stringValue)
+                    let killed = try await client.run(4, ["code": "import os\nos.kill(os.getpid(), 9)", "session": .string(other)])
+                    #expect(killed.status == "killed" && killed.result?["rolledBack"] == nil, "\(killed.response)")
+                    #expect(try await Self.ended(client, other)["params"]?["reason"] == "crashed")
+                    try await client.request("bad", Method.sessionOpen, ["onFailure": "retry"])
+                    let refused = try await client.response("bad")
+                    #expect(refused["error"]?["message"]?.stringValue?.hasPrefix("Invalid params: onFailure: must be") == true, "\(refused)")
+                    try SchemaCheck.validate(SchemaCheck.messages(sent: client.sent.withLock { $0 }, received: await client.inbox.log))
+                }
+            }
+        }
+
         @Test func memoryCountsOverTheSessionsLife() async throws {
             try await TestServer.with { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
-                    let session = try await Self.open(client, "open", ["memoryMb": 96])
+                    let session = try await Self.open(client, "open", ["memoryMb": 96, "onFailure": "end"])
                     var statuses: [String] = []
                     for id in 1...4 {
                         let run = try await client.run(.integer(Int64(id)), [

@@ -273,7 +273,7 @@ static int start_run_pid1(void)
      * or the run could signal it. */
     reset_signals();
     keep_only_pid1_fds();
-    serve_as_pid1(command, run_fds[FORK_RUN_GO], run_fds[FORK_RUN_OUTCOME]);
+    serve_as_pid1(command, run_fds[FORK_RUN_GO], run_fds[FORK_RUN_OUTCOME], run_spec.rolls_back);
 }
 
 int pysandbox_fork_run(void)

@@ -309,6 +309,7 @@ static void begin_run(const struct sandbox_config *config, struct skeleton *skel
             .workdir_inodes = run->config.workdir_inodes,
             .uid = run->config.inside_uid,
             .gid = run->config.inside_gid,
+            .rolls_back = run->config.session && run->config.rolls_back,
         };
         snprintf(spec.workdir, sizeof spec.workdir, "%s", run->config.workdir);
         const int passed[FORK_RUN_FDS] = {fds[0], fds[1], fds[2], fds[3], fds[4], go[0], outcome[1]};
@@ -351,6 +352,10 @@ static bool read_from_run(struct run *run, struct cgroup_handle *slot_cgroup, in
     struct run_outcome outcome;
     if (recv(run->outcome_fd, &outcome, sizeof outcome, MSG_DONTWAIT) != (ssize_t)sizeof outcome)
         return false;
+    if (outcome.rolled_back != 0) { /* a session's cell, not the run's end */
+        report_rollback(run, &outcome);
+        return true;
+    }
     report_run(&outcome, 0, run->stop, slot_cgroup);
     run->reported = true;
     return true;
@@ -491,7 +496,9 @@ static bool serve_runs(const struct sandbox_config *config, struct skeleton *ske
         }
         if (watches[W_TIMER].revents & POLLIN) {
             enum run_stop reached = check_limits(&run.watch);
-            if (reached != RUN_GOING)
+            if (reached == STOPPED_AT_MEMORY_LIMIT && run.config.session)
+                act_on(&run, cell_over_memory(&run));
+            else if (reached != RUN_GOING)
                 stop_run(&run, reached);
             else if (run.watch.cell_limit_reached)
                 act_on(&run, interrupt_cell_at_limit(&run));

@@ -25,6 +25,8 @@ struct run {
     /* A session's: whether a cell runs, the run's CPU time when it began,
      * and the part of a word from the service read so far. */
     bool cell_running;
+    uint64_t cell_oom_kills_base; /* the cgroup's OOM kills when the cell began */
+    bool cell_over_memory;        /* without a cgroup: the cell was rolled back for the session's memory */
     uint64_t cell_cpu_base_us;
     uint64_t cell_cpu_limit_us;
     unsigned char word[1 + sizeof(uint64_t)];
@@ -56,5 +58,11 @@ bool next_session_word(struct run *run, struct run_actions *actions);
 struct run_actions end_cell(struct run *run);
 /* session_cells.c: the limit watch found the cell past its CPU limit. */
 struct run_actions interrupt_cell_at_limit(struct run *run);
+/* session_cells.c: the limit watch found the session past its memory limit
+ * during a cell: rolled back if it can be, else the session stops. */
+struct run_actions cell_over_memory(struct run *run);
+/* session_cells.c: pid 1 rolled the session back, or says why it could
+ * not: reported, and the cell ends as the service decides. */
+void report_rollback(struct run *run, const struct run_outcome *outcome);
 
 #endif

@@ -88,5 +88,5 @@ _Noreturn void run_init(const struct sandbox_config *config, const struct bpf_pr
     if (command == 0)
         run_command(config, program);
 
-    serve_as_pid1(command, go_fd, outcome_fd);
+    serve_as_pid1(command, go_fd, outcome_fd, false); /* only forked sessions roll back */
 }

@@ -109,6 +109,10 @@ struct sandbox_config {
     /* A fork-server run that is a session (--session): it serves cells until
      * stopped, and --cpu-time-ms is its whole life's (session_cells.c). */
     bool session;
+    /* With --rollback, a session's cell that ends by a signal, a limit or
+     * the service's word leaves the session as it was before the cell
+     * (steps/rollback.c) instead of ending it. */
+    bool rolls_back;
 };
 
 /* options.c. Exits on a bad option (fail, errno=0); otherwise returns 0. */

@@ -41,6 +41,7 @@ enum option_id {
     OPT_FORK_SERVER,
     OPT_FORK_RUN_LIBRARY,
     OPT_SESSION,
+    OPT_ROLLBACK,
 };
 
 static const struct option long_options[] = {
@@ -74,6 +75,7 @@ static const struct option long_options[] = {
     {"fork-server", no_argument, NULL, OPT_FORK_SERVER},
     {"fork-run-library", required_argument, NULL, OPT_FORK_RUN_LIBRARY},
     {"session", no_argument, NULL, OPT_SESSION},
+    {"rollback", no_argument, NULL, OPT_ROLLBACK},
     {NULL, 0, NULL, 0},
 };
 
@@ -177,6 +179,7 @@ static int apply_limit_option(int option, const char *value, struct sandbox_conf
     case OPT_MEMORY: name = "memory-bytes"; field = &config->cgroup.memory_bytes; break;
     case OPT_PIDS: name = "pids"; field = &config->cgroup.pids_max; break;
     case OPT_SESSION: config->session = true; return 1;
+    case OPT_ROLLBACK: config->rolls_back = true; return 1;
     default: return 0;
     }
     if (!read_number(name, value, max, &number, detail, size))

@@ -12,6 +12,12 @@
  * limit ("cell limit=memory", which ends the session).
  * What a word or a cell's change asks of the run (its pid 1, its limit
  * watch, its end) is returned as run_actions; fork_server.c does it.
+ * A session that rolls back (--rollback) has one more word, 'r': the cell
+ * is rolled back (its pid 1 ends it and every process it started, and the
+ * snapshot taken before it goes on, steps/rollback.c); a cell at its CPU
+ * limit, or past the session's memory without a cgroup, is rolled back
+ * too instead of interrupted or ended, and the rollback is reported
+ * ("cell rolled_back signal=N exit_code=N memory=0|1").
  */
 #include "fork_server.h"
 
@@ -19,9 +25,10 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 /* The service's words on a session's stop socket. */
-enum { CELL_BEGIN = 'b', CELL_END = 'e', CELL_INTERRUPT = 'i' };
+enum { CELL_BEGIN = 'b', CELL_END = 'e', CELL_INTERRUPT = 'i', CELL_ROLLBACK = 'r' };
 
 /* A cell begins: its processes go on, and its CPU time counts from here. */
 static struct run_actions begin_cell(struct run *run, uint64_t cpu_limit_us)
@@ -33,6 +40,9 @@ static struct run_actions begin_cell(struct run *run, uint64_t cpu_limit_us)
      * watch starts later, from 0, and takes the cell's limit then. */
     run->cell_cpu_base_us = run->pid_fd >= 0 ? current_run_cpu_us(&run->watch) : 0;
     cgroup_reset_peak(run->cgroup);
+    uint64_t ignored_peak = 0;
+    cgroup_read_usage(run->cgroup, &ignored_peak, &run->cell_oom_kills_base);
+    run->cell_over_memory = false;
     /* Saturated: a sum that wrapped would put the limit behind the cell, or at 0, which is none. */
     uint64_t allowed = cpu_limit_us > 0 ? cpu_limit_us : 1;
     run->cell_cpu_limit_us = allowed <= UINT64_MAX - run->cell_cpu_base_us ? run->cell_cpu_base_us + allowed : UINT64_MAX;
@@ -80,6 +90,10 @@ static struct run_actions session_word(struct run *run)
     }
     case CELL_END: return end_cell(run);
     case CELL_INTERRUPT: return (struct run_actions){.pid1_request = run->cell_running ? INTERRUPT_REQUEST : 0};
+    case CELL_ROLLBACK:
+        if (!run->config.rolls_back)
+            return (struct run_actions){.stop = STOPPED_BY_SERVICE};
+        return (struct run_actions){.pid1_request = run->cell_running ? ROLLBACK_REQUEST : 0};
     case LAYER_MOUNT_WORD: read_layer_mount_word(run); return (struct run_actions){0};
     default: return (struct run_actions){.stop = STOPPED_BY_SERVICE};
     }
@@ -114,5 +128,32 @@ struct run_actions interrupt_cell_at_limit(struct run *run)
     if (!run->cell_running)
         return (struct run_actions){0};
     report_line("cell limit=cpu");
-    return (struct run_actions){.pid1_request = INTERRUPT_REQUEST, .rearm_watch = true};
+    return (struct run_actions){.pid1_request = run->config.rolls_back ? ROLLBACK_REQUEST : INTERRUPT_REQUEST, .rearm_watch = true};
+}
+
+struct run_actions cell_over_memory(struct run *run)
+{
+    if (!run->config.rolls_back || !run->cell_running)
+        return (struct run_actions){.stop = STOPPED_AT_MEMORY_LIMIT};
+    if (run->cell_over_memory) /* asked already: the rollback frees it, or pid 1 ends the session */
+        return (struct run_actions){.rearm_watch = true};
+    run->cell_over_memory = true;
+    return (struct run_actions){.pid1_request = ROLLBACK_REQUEST, .rearm_watch = true};
+}
+
+void report_rollback(struct run *run, const struct run_outcome *outcome)
+{
+    if (outcome->rolled_back != ROLLED_BACK) { /* the run's end follows */
+        report_line("cell rollback_failed reason=%s",
+                    outcome->rolled_back == ROLLBACK_WITHOUT_SNAPSHOT ? "no_snapshot" : "processes_stuck");
+        return;
+    }
+    int command_status = outcome->command_status;
+    uint64_t peak = 0, oom_kills = 0;
+    cgroup_read_usage(run->cgroup, &peak, &oom_kills);
+    bool memory = run->cell_over_memory || oom_kills > run->cell_oom_kills_base;
+    run->cell_oom_kills_base = oom_kills;
+    report_line("cell rolled_back signal=%d exit_code=%d memory=%d",
+                WIFSIGNALED(command_status) ? WTERMSIG(command_status) : 0,
+                WIFEXITED(command_status) ? WEXITSTATUS(command_status) : -1, memory ? 1 : 0);
 }

@@ -16,7 +16,9 @@
  * in Python) and, between its cells, stops every process of the run and
  * lets them go on at the next: what a cell leaves running uses no CPU
  * while the session waits. kill(-1, ...) from a namespace's init reaches
- * every process of the namespace but itself.
+ * every process of the namespace but itself. A session that rolls back
+ * (rollback.c) does not end when its command dies of a signal, or when the
+ * supervisor asks for a rollback: its snapshot becomes the command.
  */
 #include "sandbox_steps.h"
 
@@ -102,22 +104,58 @@ static bool reap_ended(pid_t command, int *command_status)
     return command_ended;
 }
 
+/* Whether the cell under way has been rolled back: a second request for
+ * it (its CPU limit and the service's wall clock, at once) is the same
+ * request, not one more cell to undo. A cell begins with RESUME_REQUEST. */
+static bool cell_rolled_back;
+
+/* The snapshot goes on as the command, everything else of the session
+ * ended: the supervisor hears of it (the outcome socket keeps messages
+ * apart) and the session goes on. False if there is no snapshot to go on. */
+static bool roll_back(pid_t *command, int command_status, int outcome_fd)
+{
+    pid_t snapshot = find_snapshot(*command);
+    bool rolled_back = snapshot > 0 && kill_all_but(snapshot, &command_status, *command);
+    struct run_outcome report = {
+        .command_ended = 1,
+        .command_status = command_status,
+        .rolled_back = rolled_back ? ROLLED_BACK : snapshot > 0 ? ROLLBACK_STUCK : ROLLBACK_WITHOUT_SNAPSHOT,
+    };
+    ssize_t ignored = write(outcome_fd, &report, sizeof report);
+    (void)ignored;
+    if (rolled_back) {
+        cell_rolled_back = true;
+        *command = snapshot;
+        /* Its word to go on: only pid 1's SIGUSR2 counts (it waits for one from pid 1). */
+        kill(snapshot, SIGUSR2);
+        kill(snapshot, SIGCONT);
+    }
+    return rolled_back;
+}
+
 /* One word from the supervisor; false when it asks to stop (or is gone). */
-static bool carry_out_request(int go_fd, pid_t command)
+static bool carry_out_request(int go_fd, pid_t *command, int outcome_fd, bool rolls_back)
 {
     char word = 0;
     ssize_t count = read_retrying(go_fd, &word, 1);
     if (count < 0 && errno == EAGAIN)
         return true;
     switch (count == 1 ? word : STOP_REQUEST) {
-    case INTERRUPT_REQUEST: kill(command, SIGINT); return true;
+    case INTERRUPT_REQUEST: kill(*command, SIGINT); return true;
     case PAUSE_REQUEST: kill(-1, SIGSTOP); return true;
-    case RESUME_REQUEST: kill(-1, SIGCONT); return true;
+    case RESUME_REQUEST:
+        cell_rolled_back = false;
+        kill(-1, SIGCONT);
+        return true;
+    case ROLLBACK_REQUEST:
+        if (!rolls_back)
+            return false;
+        return cell_rolled_back || roll_back(command, W_EXITCODE(0, SIGKILL), outcome_fd);
     default: return false;
     }
 }
 
-_Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd)
+_Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd, bool rolls_back)
 {
     /* Before the signalfd is made, which may take one of these numbers. */
     for (int fd = 0; fd <= PASSED_FD_LAST; fd++) {
@@ -131,11 +169,13 @@ _Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd)
     };
     for (;;) {
         int command_status = 0;
-        if (reap_ended(command, &command_status))
+        /* A command that exits ends the session; one a signal ended is rolled back when the session can. */
+        if (reap_ended(command, &command_status) &&
+            !(rolls_back && WIFSIGNALED(command_status) && roll_back(&command, command_status, outcome_fd)))
             finish_run(outcome_fd, true, command_status);
         if (poll(watches, 2, -1) < 0 && errno != EINTR)
             _exit(113);
-        if (watches[1].revents != 0 && !carry_out_request(go_fd, command))
+        if (watches[1].revents != 0 && !carry_out_request(go_fd, &command, outcome_fd, rolls_back))
             finish_run(outcome_fd, false, 0);
         struct signalfd_siginfo drained[8];
         while (read(child_exits, drained, sizeof drained) > 0) {

@@ -33,6 +33,9 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
         var closed = false
         /// A cell that did not stop when interrupted: the session was killed for it.
         var killedForCell = false
+        /// A rollback asked for and not yet reported: if the session ends
+        /// instead, there was nothing to roll back to, and it was killed.
+        var rollbackPending = false
         var end: SandboxSessionEnd?
     }
 
@@ -80,14 +83,45 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
     }
 
     /// Interrupts `cell` if it is still running (KeyboardInterrupt); if it has
-    /// not ended `limits.interruptGrace` later, the session is killed.
-    /// `alreadySent`: the slot has interrupted it itself (its CPU limit).
+    /// not ended `limits.interruptGrace` later, it is rolled back (a session
+    /// that rolls back) or the session is killed. A session that rolls back
+    /// rolls a cell at its wall clock back at once: its effects are not kept.
+    /// `alreadySent`: the slot has acted itself (its CPU limit: interrupted,
+    /// or in a session that rolls back, rolled back).
     func interrupt(_ cell: SessionCell, because reason: CellInterruption, alreadySent: Bool = false) {
         guard streams.interrupt(cell, because: reason) else { return }
-        if !alreadySent { control.interrupt(cell: cell.number.load(ordering: .relaxed)) }
+        let number = cell.number.load(ordering: .relaxed)
+        if limits.rollsBack && (reason == .timeout || reason == .cpuTimeout) {
+            if alreadySent { state.withLock { $0.rollbackPending = true } } else { rollBack(cell) }
+            killAfterGrace(cell, rollingBackFirst: false)
+            return
+        }
+        if !alreadySent { control.interrupt(cell: number) }
+        killAfterGrace(cell, rollingBackFirst: limits.rollsBack)
+    }
+
+    private func rollBack(_ cell: SessionCell) {
+        state.withLock { $0.rollbackPending = true }
+        control.rollBack(cell: cell.number.load(ordering: .relaxed))
+    }
+
+    /// The slot reported the current cell rolled back.
+    func rolledBack() {
+        state.withLock { $0.rollbackPending = false }
+    }
+
+    /// A cell still running a grace after its interrupt is rolled back, then
+    /// (still running a grace later: no snapshot would go on) the session is killed.
+    private func killAfterGrace(_ cell: SessionCell, rollingBackFirst: Bool) {
         let grace = TimeAmount.nanoseconds(Int64(limits.interruptGrace / .nanoseconds(1)))
         MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: grace) { [self] in
             guard streams.isRunning(cell) else { return }
+            if rollingBackFirst {
+                logger.notice("an interrupted cell did not stop; it is rolled back")
+                rollBack(cell)
+                killAfterGrace(cell, rollingBackFirst: false)
+                return
+            }
             logger.notice("an interrupted cell did not stop; the session is killed")
             state.withLock { $0.killedForCell = true }
             control.stop()
@@ -131,7 +165,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
                 return
             }
             do {
-                let started = try slot.startRun(arguments: limitArguments, session: true)
+                let started = try slot.startRun(arguments: limitArguments + (limits.rollsBack ? ["--rollback"] : []), session: true)
                 control.attach(stop: started.stop, slot: slot)
                 await withDiscardingTaskGroup { group in
                     // The next session's fork server starts now, beside this one:
@@ -160,7 +194,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
     private func watch(_ descriptors: RunDescriptors) async {
         Glibc.close(descriptors.stdin)  // each cell brings its own stdin
         let channel = SessionChannel(fd: descriptors.request)
-        channel.open()
+        channel.open(rollsBack: limits.rollsBack)
         enum Finished: Sendable {
             case stream
             case status(LauncherReport)
@@ -261,7 +295,7 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
 
     /// Why the session's run ended, from its final report.
     private func sessionEnd(_ report: LauncherReport) -> SandboxSessionEnd {
-        let (closed, killedForCell) = state.withLock { ($0.closed, $0.killedForCell) }
+        let (closed, killedForCell) = state.withLock { ($0.closed, $0.killedForCell || $0.rollbackPending) }
         if killedForCell { return .killed }
         if closed { return .closed }
         if report.setupFailed || !report.finished {

@@ -47,6 +47,11 @@ public struct SessionLimits: Sendable, Equatable {
     public var usesPreload = true
     /// The package set every cell imports from; nil for none.
     public var packageLayer: PackageLayer?
+    /// A cell that dies of a signal, reaches its wall-clock or CPU limit or
+    /// the session's memory, or does not stop when interrupted, leaves the
+    /// session as it was before it (a snapshot taken before each cell)
+    /// instead of ending it.
+    public var rollsBack = true
 
     public init() {}
 

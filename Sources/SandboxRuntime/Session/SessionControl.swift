@@ -64,6 +64,15 @@ final class SessionControl: Sendable {
         }
     }
 
+    /// Rolls cell `number` back if it has not ended (a session that rolls
+    /// back): the session goes on as it was before it.
+    func rollBack(cell number: Int) {
+        state.withLock { state in
+            guard state.cellOpen, state.cell == number else { return }
+            send([UInt8(ascii: "r")], &state)
+        }
+    }
+
     /// Ends the session, at most once; before `attach`, as soon as it comes.
     func stop() {
         state.withLock { state in

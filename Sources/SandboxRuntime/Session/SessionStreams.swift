@@ -11,6 +11,14 @@ enum CellInterruption: Sendable {
     case outputLimit
 }
 
+/// How the slot reported a cell it rolled back.
+struct Rollback: Sendable {
+    /// The signal that ended the session's interpreter (9 when the slot ended it).
+    var signal: Int
+    /// It was over the session's memory limit.
+    var memory: Bool
+}
+
 /// What a running cell waits for.
 enum CellEvent: Sendable {
     /// Both its streams carried its end frame: the program is done with it.
@@ -46,6 +54,8 @@ final class SessionStreams: Sendable {
         var peakMemoryKb: Int?
         /// The slot found the session over its memory limit at the cell's end.
         var overMemoryLimit = false
+        /// The slot rolled the cell back: the session is as it was before it.
+        var rollback: Rollback?
 
         var programEnded: Bool { exitStatus != nil && stderrEnded }
     }
@@ -142,6 +152,10 @@ final class SessionStreams: Sendable {
             stdoutBytes: totals.stdout, stderrBytes: totals.stderr, displayBytes: totals.display, truncated: totals.truncated)
         (verdict.maxRssKb, verdict.peakMemoryKb) = (current.maxRssKb, current.peakMemoryKb)
         (verdict.files, verdict.omittedFiles) = current.frames.returnedFiles()
+        if let rollback = current.rollback {
+            Self.classify(&verdict, rolledBack: rollback, interruption: current.interruption)
+            return verdict
+        }
         switch current.interruption {
         case .cancelled: verdict.status = .cancelled
         case .timeout: (verdict.status, verdict.limit) = (.timeout, .wall)
@@ -160,6 +174,20 @@ final class SessionStreams: Sendable {
             }
         }
         return verdict
+    }
+
+    /// A cell rolled back: why, as the service interrupted it or the slot saw it end.
+    private static func classify(_ verdict: inout Verdict, rolledBack rollback: Rollback, interruption: CellInterruption?) {
+        verdict.rolledBack = true
+        verdict.exitCode = nil
+        switch interruption {
+        case .cancelled: verdict.status = .cancelled
+        case .timeout: (verdict.status, verdict.limit) = (.timeout, .wall)
+        case .cpuTimeout: (verdict.status, verdict.limit) = (.timeout, .cpu)
+        case .outputLimit: verdict.status = .outputLimit
+        case nil where rollback.memory: verdict.status = .memoryLimit
+        case nil: (verdict.status, verdict.signal) = (.killed, rollback.signal)
+        }
     }
 
     /// A cell the session's end cut short.
@@ -252,6 +280,22 @@ final class SessionStreams: Sendable {
                 return state.current?.events
             }
             events?.yield(.accounted)
+        } else if line.hasPrefix("cell rollback_failed ") {
+            // The session ends: its end says how, and the cell's verdict follows it.
+            logger.notice("a cell could not be rolled back; the session ends", metadata: ["reason": "\(status.fields["reason"] ?? "")"])
+        } else if line.hasPrefix("cell rolled_back ") {
+            session.rolledBack()
+            // No end frames will come: the interpreter that ran the cell is gone.
+            let rollback = Rollback(signal: status.int("signal") ?? 0, memory: status.int("memory") == 1)
+            let events = state.withLock { state -> AsyncStream<CellEvent>.Continuation? in
+                guard var current = state.current, !current.programEnded else { return nil }
+                current.rollback = rollback
+                current.exitStatus = current.exitStatus ?? -1
+                current.stderrEnded = true
+                state.current = current
+                return current.events
+            }
+            events?.yield(.programEnded)
         } else if status.fields["limit"] == "memory" {
             state.withLock { $0.current?.overMemoryLimit = true }
         } else if status.fields["limit"] == "cpu", let cell = state.withLock({ $0.current?.cell }) {

@@ -63,6 +63,7 @@ final class SessionService: Service {
         let idleTimeoutMs = try Self.value("idleTimeoutMs", params.idleTimeoutMs, configuration.sessionIdleTimeoutMs)
         limits.cpuTime = .milliseconds(configuration.sessionCpuTimeMs)
         limits.interruptGrace = configuration.sessionInterruptGrace
+        limits.rollsBack = (params.onFailure ?? .rollback) == .rollback
         return Admitted(
             limits: limits, idleTimeout: .milliseconds(idleTimeoutMs), packages: try packages.requirements(params.packages))
     }

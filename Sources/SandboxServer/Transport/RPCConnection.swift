@@ -268,9 +268,12 @@ final class RPCConnection: Sendable {
         }
         logger.debug("session opened", metadata: ["session": "\(session.id)"])
         let limits = session.sandbox.limits
-        return SessionOpenResult(session: session.id, limits: .init(
-            memoryMb: limits.memoryBytes >> 20, idleTimeoutMs: Int(session.idleTimeout / .milliseconds(1)),
-            cpuTimeMs: Int(limits.cpuTime / .milliseconds(1))))
+        return SessionOpenResult(
+            session: session.id,
+            limits: .init(
+                memoryMb: limits.memoryBytes >> 20, idleTimeoutMs: Int(session.idleTimeout / .milliseconds(1)),
+                cpuTimeMs: Int(limits.cpuTime / .milliseconds(1))),
+            onFailure: limits.rollsBack ? .rollback : .end)
     }
 
     private func closeSession(params: [String: JSONValue]) async throws(RPCError) {

@@ -84,6 +84,10 @@ static void act_on(struct run *run, struct run_actions actions, bool cell_was_ru
     case RESUME_REQUEST: check(!cell_was_running && run->cell_running, "resumed without a cell beginning"); break;
     case PAUSE_REQUEST: check(cell_was_running && !run->cell_running, "paused without a cell ending"); break;
     case INTERRUPT_REQUEST: check(cell_was_running && run->cell_running, "interrupted with no cell running"); break;
+    case ROLLBACK_REQUEST:
+        check(run->config.rolls_back, "a rollback asked of a session that does not roll back");
+        check(cell_was_running && run->cell_running, "a rollback with no cell running");
+        break;
     default: check(false, "a request pid 1 does not know");
     }
     if (actions.stop != RUN_GOING && run->stop == RUN_GOING)
@@ -114,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     static struct cgroup_handle cgroup;
     static struct sandbox_config config;
+    config.rolls_back = (data[0] & 2) != 0; /* 'r' rolls back, or ends the session */
     struct run run = {.active = true, .config = config, .stop_fd = sockets[0], .go_fd = -1, .outcome_fd = -1,
                       .pid_fd = (data[0] & 1) ? 7 : -1, .timer_fd = -1, .cgroup = &cgroup};
     run.watch.config = &run.config;

@@ -104,6 +104,7 @@ struct fork_run_spec {
     uint32_t uid;
     uint32_t gid;
     char workdir[256];
+    bool rolls_back; /* a session whose failed cells roll back (rollback.c) */
 };
 enum fork_run_fd {
     FORK_RUN_STDIN,
@@ -132,12 +133,18 @@ struct run_outcome {
     int32_t command_status; /* the command's wait status */
     uint64_t cpu_us;        /* pid 1 and everything it reaped */
     int64_t maxrss_kb;
+    /* Not the run's end but a session's rollback (rollback.c): ROLLED_BACK,
+     * the command (with this status) and every other process are gone and
+     * the snapshot goes on as the command; or why it could not be, before
+     * the run's end. */
+    int32_t rolled_back;
 };
+enum { ROLLED_BACK = 1, ROLLBACK_WITHOUT_SNAPSHOT = -1, ROLLBACK_STUCK = -2 };
 
 /* The supervisor's word to pid 1 on the go pipe, after the go byte: stop
  * the run; and for a session (fork_server.c) interrupt its command
  * (SIGINT), pause every process of it (SIGSTOP) between cells, and resume. */
-enum { STOP_REQUEST = 's', INTERRUPT_REQUEST = 'i', PAUSE_REQUEST = 'p', RESUME_REQUEST = 'c' };
+enum { STOP_REQUEST = 's', INTERRUPT_REQUEST = 'i', PAUSE_REQUEST = 'p', RESUME_REQUEST = 'c', ROLLBACK_REQUEST = 'r' };
 
 /* Signals blocked or ignored by whoever forked us must not leak into the run. */
 void reset_signals(void);
@@ -150,6 +157,18 @@ void leave_session(const char *step);
  * PID namespace, reaps it, writes the outcome to outcome_fd and exits 0;
  * 113 if waiting fails. Closes fds 0..PASSED_FD_LAST (but those two) first:
  * only the command and its descendants may hold the run's stdio and request. */
-_Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd);
+_Noreturn void serve_as_pid1(pid_t command, int go_fd, int outcome_fd, bool rolls_back);
+
+/* rollback.c: a session that rolls back (rolls_back above) keeps a fork of
+ * its interpreter taken before each cell, so named (the bootstrap's
+ * session.py names it; at most 15 characters). */
+#define SNAPSHOT_NAME "pysandbox-snap"
+/* The snapshot to roll back to: the newest live process so named whose
+ * parent is `command` or pid 1; 0 if there is none. */
+pid_t find_snapshot(pid_t command);
+/* Kills every process of the namespace but pid 1 and `keep`, reaping them
+ * (the command's wait status into *command_status); false if some would
+ * not go or /proc cannot be read. */
+bool kill_all_but(pid_t keep, int *command_status, pid_t command);
 
 #endif

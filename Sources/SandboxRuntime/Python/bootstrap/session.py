@@ -1,6 +1,12 @@
 """A session, a part of the bootstrap (see sandbox_site.py and
 SandboxSession.swift): cells read one by one from fd 3, each run in one
 `__main__` and ended by an end frame on stdout and stderr.
+
+A session that rolls back keeps a snapshot: a fork of this interpreter
+taken before each cell, named SNAPSHOT_NAME, that waits. When the cell
+ends, it is discarded; when the cell is rolled back (it died of a signal,
+reached a limit, or would not stop), the session's pid 1 ends every other
+process and the snapshot goes on as the session (sandbox/steps/rollback.c).
 """
 import builtins, os, sys
 
@@ -36,15 +42,44 @@ def serve_session():
             pending += data
             descriptors.extend(fds)
 
+    def read_body(fd, length):
+        chunks, left = [], length
+        try:
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+        finally:
+            os.close(fd)
+        return b"".join(chunks)
+
+    def forget_buffered():
+        # Rolled back: what was buffered when the snapshot was taken is the
+        # rolled-back cell's, which the interpreter it copied took.
+        nonlocal pending
+        pending = b""
+        for fd in descriptors:
+            os.close(fd)
+        descriptors.clear()
+
+    def next_line():
+        nonlocal pending
+        receive(0)
+        line, _, pending = pending.partition(b"\n")
+        return line
+
     def next_request():
         nonlocal pending
         receive(0)
         length, _, pending = pending.partition(b"\n")
-        receive(int(length))
-        request, pending = pending[:int(length)], pending[int(length):]
-        # Each cell brings its stdin, with end of file of its own, and the
-        # pipe pip's answers come on (at fd 4, as a run's come on fd 3).
-        stdin, answers = descriptors.pop(0), descriptors.pop(0)
+        # Each cell brings its request on a pipe of its own (a cell rolled
+        # back while reading it leaves nothing on the channel), its stdin,
+        # with end of file of its own, and the pipe pip's answers come on
+        # (at fd 4, as a run's come on fd 3).
+        stdin, answers, body = descriptors.pop(0), descriptors.pop(0), descriptors.pop(0)
+        request = read_body(body, int(length))
         os.dup2(stdin, 0)
         os.close(stdin)
         if answers != 4:
@@ -114,6 +149,10 @@ def serve_session():
         except BaseException:
             pass  # the service answers a helper that said nothing
 
+    snapshots = Snapshots(forget_buffered) if next_line() == b"rollback" else None
+    if snapshots is not None:
+        snapshots.take()
+
     number = 0
     while True:
         source, files, (patterns, limit), kind = next_request()
@@ -140,4 +179,112 @@ def serve_session():
         # before these as the cell's output.
         _send_frame(b"end", b"%d" % status)
         _write_all(2, FRAME_MARKER + b"end 0\n")
+        if snapshots is not None:
+            snapshots.take()  # after the end: the verdict does not wait for the fork
 
+
+
+SNAPSHOT_NAME = b"pysandbox-snap"  # sandbox_steps.h's, which finds it by this name
+
+
+class Snapshots:
+    """The session's snapshot: a fork of the interpreter as it is before the
+    next cell, waiting. take() replaces the last one. In the snapshot,
+    take() returns once it has gone on as the session, after taking its
+    own: when the interpreter it copied is gone (its pipe's end) and pid 1,
+    having ended every other process, says so (SIGUSR2 from pid 1)."""
+
+    def __init__(self, on_takeover):
+        self.current = None  # (pid, the pipe's write end)
+        self.discarded = []
+        self.on_takeover = on_takeover
+
+    def take(self):
+        import signal
+        while True:
+            # The last snapshot goes first: two would hold two copies of what the cell changed.
+            self.discard()
+            name = _read_comm()
+            pid, readable, writable = -1, -1, -1
+            # Blocked before the fork: pid 1's word may come before the snapshot could wait for it.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+            try:
+                readable, writable = os.pipe()
+                _write_comm(SNAPSHOT_NAME)  # the fork is born with it: found even if stopped at once
+                pid = os.fork()
+            except OSError:
+                # No snapshot (the session's process limit, say): the next
+                # cell cannot be rolled back, and no older state stands in.
+                for fd in (readable, writable):
+                    if fd >= 0:
+                        os.close(fd)
+                return
+            finally:
+                if pid != 0:
+                    _write_comm(name)
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
+            if pid != 0:
+                os.close(readable)
+                self.current = (pid, writable)
+                self.reap()
+                return
+            os.close(writable)
+            if self.current is not None:
+                os.close(self.current[1])
+            self.current, self.discarded = None, []
+            self.wait_until_needed(readable)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
+            _write_comm(name)
+            self.on_takeover()
+            # Rolled back: this is the session now; the loop takes its own snapshot.
+
+    @staticmethod
+    def wait_until_needed(readable):
+        import signal
+        while True:
+            try:
+                word = os.read(readable, 1)
+                break
+            except InterruptedError:
+                continue
+        if word:
+            os._exit(0)  # discarded: the cell ended
+        os.close(readable)
+        while signal.sigwaitinfo({signal.SIGUSR2}).si_pid != 1:
+            pass
+
+    def discard(self):
+        if self.current is not None:
+            pid, writable = self.current
+            try:
+                os.write(writable, b"d")
+            except OSError:
+                pass
+            os.close(writable)
+            self.discarded.append(pid)
+            self.current = None
+
+    def reap(self):
+        for pid in list(self.discarded):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.discarded.remove(pid)
+
+
+def _read_comm():
+    try:
+        with open("/proc/self/comm", "rb") as comm:
+            return comm.read().rstrip(b"\n")
+    except OSError:
+        return b"python3"
+
+
+def _write_comm(name):
+    try:
+        with open("/proc/self/comm", "wb") as comm:
+            comm.write(name)
+    except OSError:
+        pass
