@@ -12,8 +12,10 @@ public enum RunReport {
 
     public static func result(_ verdict: RunResult, transcript: RunTranscript, notes: [String] = []) -> CallTool.Result {
         let shown = transcript.items.map { content(of: $0, budget: transcript.budget) }
+        // Read after the items: the run has ended, so the images it kept are all counted.
+        let files = ReturnedFilesReport(verdict.verdict, room: transcript.fileRoom, textBytes: transcript.budget.textBytes)
         let end = plain(([status(verdict)] + notes).joined(separator: "\n"))
-        return CallTool.Result(content: shown + [end], isError: false)
+        return CallTool.Result(content: shown + (files?.content ?? []) + [end], isError: false)
     }
 
     /// A tool error: the code did not run, and `message` says why.
