@@ -72,7 +72,8 @@ public enum RunReport {
         case .timeout: verdict.limit == .cpu
             ? "Status: timeout: the program used up its CPU time and was stopped."
             : "Status: timeout: the program ran past its time limit and was stopped (timeoutMs may raise it, up to the service's maximum)."
-        case .memoryLimit: "Status: memoryLimit: the program used more memory than allowed and was stopped."
+        case .memoryLimit: "Status: memoryLimit: the program used more memory than allowed and was stopped"
+            + " (memoryMb may raise it, up to the service's maximum; in a session, the call that opens it sets it)."
         case .outputLimit: "Status: outputLimit: the program wrote more output than allowed; the output was cut there and the program stopped."
         case .killed: "Status: killed by signal \(verdict.signal.map(String.init) ?? "?")."
         case .cancelled: "Status: cancelled: the run was stopped before it finished."

@@ -51,8 +51,12 @@ async def lists_the_tool(session):
     tool = tools[0]
     schema = tool.input_schema
     expect(schema.get("required") == ["code"], f"input schema: {schema}")
-    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "session", "resultTextBytes", "packages"},
+    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "memoryMb", "session", "packages", "files",
+                                         "returnFiles", "resultTextBytes"},
            f"input schema: {schema}")
+    properties = schema["properties"]
+    expect(properties["files"].get("type") == "object" and properties["returnFiles"].get("items") == {"type": "string"}
+           and properties["memoryMb"].get("type") == "integer", f"files, returnFiles, memoryMb: {properties}")
     packages = schema["properties"]["packages"]
     expect(packages.get("type") == "array" and packages.get("items") == {"type": "string"}, f"packages: {packages}")
     for words in ["PyPI", "requirement", "first call", "session"]:
