@@ -12,9 +12,9 @@ public protocol CodeRunner: Sendable {
         _ params: RunParams, in session: SessionHandle?, record: @escaping @Sendable (RunEvent) -> Void
     ) async throws(RunnerError) -> RunResult
 
-    /// Opens a session (`session/open`): the server's default limits, and
-    /// the packages of `params` (its only member the tool sets).
-    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle
+    /// Opens a session (`session/open`) with `params` (the tool sets its
+    /// `memoryMb` and `packages`; the rest are the server's defaults).
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> OpenedSession
 
     /// Why `session` has ended, once the runner knows it has (`session/ended`,
     /// or the connection it belonged to closed); nil while it may be open.
@@ -35,6 +35,18 @@ public struct SessionHandle: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { id }
+}
+
+/// A session `openSession` opened, with the limits the service gave it.
+public struct OpenedSession: Sendable, Equatable {
+    public var handle: SessionHandle
+    /// `session/open`'s `limits`: what a later call asking for another memory limit is told the session has.
+    public var limits: SessionOpenResult.Limits
+
+    public init(handle: SessionHandle, limits: SessionOpenResult.Limits) {
+        self.handle = handle
+        self.limits = limits
+    }
 }
 
 /// Why a session ended, in words for the agent.
@@ -78,6 +90,10 @@ public enum RunnerError: Error, Sendable, Equatable, CustomStringConvertible {
     case protocolViolation(String)
     /// The calling task was cancelled (the MCP client cancelled its request).
     case cancelled
+    /// The request is larger than the service takes in one message
+    /// (`limits.maxMessageBytes`), so it was not sent: a WebSocket service
+    /// would close the connection, ending its sessions.
+    case tooLarge(bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -85,6 +101,7 @@ public enum RunnerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .refused(let error): "\(error.message) (JSON-RPC error \(error.code))"
         case .protocolViolation(let reason): "protocol violation: \(reason)"
         case .cancelled: "cancelled"
+        case .tooLarge(let bytes, let limit): "the request takes \(bytes) bytes, over the service's limit of \(limit) bytes a message"
         }
     }
 }

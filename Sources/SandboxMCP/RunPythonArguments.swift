@@ -1,4 +1,5 @@
 import MCP
+import SandboxProtocol
 
 /// `run_python`'s arguments, checked. Wrong ones are the agent's to fix, so
 /// each error names the argument and what it must be.
@@ -19,10 +20,19 @@ public struct RunPythonArguments: Sendable, Equatable {
     /// PyPI requirements the code imports (PROTOCOL.md, "Packages"); nil
     /// when none were given. Checked by the service, which names a bad one.
     public var packages: [String]?
+    /// The run's memory limit in MiB, or with a session the session's (its
+    /// `session/open`'s); nil for the service's default. Its range is the service's to check.
+    public var memoryMb: Int?
+    /// Files written into the working folder before the code runs, as
+    /// `run`'s `files` (PROTOCOL.md §4.2); nil when none. The service checks the paths.
+    public var files: [String: FileContent]?
+    /// Glob patterns of files to bring back, as `run`'s `returnFiles`; nil
+    /// when none. The service checks the patterns.
+    public var returnFiles: [String]?
 
     public init(
         code: String, stdin: String? = nil, timeoutMs: Int? = nil, session: Session = .none, resultTextBytes: Int? = nil,
-        packages: [String]? = nil
+        packages: [String]? = nil, memoryMb: Int? = nil, files: [String: FileContent]? = nil, returnFiles: [String]? = nil
     ) {
         self.code = code
         self.stdin = stdin
@@ -30,18 +40,25 @@ public struct RunPythonArguments: Sendable, Equatable {
         self.session = session
         self.resultTextBytes = resultTextBytes
         self.packages = packages
+        self.memoryMb = memoryMb
+        self.files = files
+        self.returnFiles = returnFiles
     }
 
     /// The session `session: true` means.
     public static let defaultSessionName = "default"
     /// Longer names are refused: a name is a label, not a place for data.
     public static let maxSessionNameLength = 64
-    static let names: Set = ["code", "stdin", "timeoutMs", "session", "resultTextBytes", "packages"]
+    /// Every argument, in the order the unknown-argument message names them.
+    static let names = [
+        "code", "stdin", "timeoutMs", "memoryMb", "session", "packages", "files", "returnFiles", "resultTextBytes",
+    ]
 
     public init(_ arguments: [String: Value]?) throws(ArgumentError) {
         let arguments = arguments ?? [:]
         if let unknown = arguments.keys.sorted().first(where: { !Self.names.contains($0) }) {
-            throw ArgumentError("unknown argument '\(unknown)'; run_python takes code, stdin, timeoutMs, session, resultTextBytes and packages")
+            let takes = Self.names.dropLast().joined(separator: ", ") + " and " + Self.names.last!
+            throw ArgumentError("unknown argument '\(unknown)'; run_python takes \(takes)")
         }
         guard let code = arguments["code"], !code.isNull else { throw ArgumentError("code: required, the Python source to run") }
         guard case .string(let text) = code else { throw ArgumentError("code: must be a string, not \(code.typeName)") }
@@ -51,6 +68,54 @@ public struct RunPythonArguments: Sendable, Equatable {
         session = try Self.session(arguments["session"])
         resultTextBytes = try Self.integer(arguments, "resultTextBytes", unit: "bytes")
         packages = try Self.packages(arguments["packages"])
+        memoryMb = try Self.integer(arguments, "memoryMb", unit: "MiB")
+        files = try Self.files(arguments["files"])
+        returnFiles = try Self.returnFiles(arguments["returnFiles"])
+    }
+
+    /// An object of relative path → a string (text) or `{"base64": "…"}`
+    /// (bytes), as `run`'s `files`, read as the service reads it; an empty one
+    /// is none. The service checks the paths (relative, no `..`, not `main.py`) and sizes.
+    private static func files(_ value: Value?) throws(ArgumentError) -> [String: FileContent]? {
+        guard let value, !value.isNull else { return nil }
+        guard case .object(let members) = value else {
+            throw ArgumentError(
+                "files: must be an object mapping relative paths to contents (a string for text, {\"base64\": \"…\"} for bytes), not \(value.typeName)")
+        }
+        var files: [String: FileContent] = [:]
+        for (path, content) in members.sorted(by: { $0.key < $1.key }) {
+            switch content {
+            case .string(let text):
+                files[path] = .text(text)
+            case .object(let object):
+                guard object.count == 1, case .string(let encoded)? = object["base64"] else {
+                    throw ArgumentError("files: '\(path)': an object must be {\"base64\": \"…\"} and nothing else")
+                }
+                guard let bytes = Base64.decode(encoded) else {
+                    throw ArgumentError("files: '\(path)': base64 is not valid base64 (standard alphabet, padded, no line breaks)")
+                }
+                files[path] = .bytes(bytes)
+            default:
+                throw ArgumentError("files: '\(path)': must be a string (text) or {\"base64\": \"…\"} (bytes), not \(content.typeName)")
+            }
+        }
+        return files.isEmpty ? nil : files
+    }
+
+    /// An array of glob patterns; an empty one is none.
+    private static func returnFiles(_ value: Value?) throws(ArgumentError) -> [String]? {
+        guard let value, !value.isNull else { return nil }
+        guard case .array(let items) = value else {
+            throw ArgumentError("returnFiles: must be an array of glob patterns such as [\"out/*.csv\", \"plot.png\"], not \(value.typeName)")
+        }
+        var patterns: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let pattern) = item else {
+                throw ArgumentError("returnFiles[\(index)]: must be a glob pattern (a string) such as \"out/*.csv\", not \(item.typeName)")
+            }
+            patterns.append(pattern)
+        }
+        return patterns.isEmpty ? nil : patterns
     }
 
     /// An array of strings; an empty one is none.

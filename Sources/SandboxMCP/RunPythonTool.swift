@@ -30,9 +30,12 @@ public struct RunPythonTool: Sendable {
         } catch {
             return RunReport.error("Invalid arguments: \(error.description). The code was not run.")
         }
-        var params = RunParams(code: request.code, stdin: request.stdin, timeoutMs: request.timeoutMs)
+        var params = RunParams(
+            code: request.code, stdin: request.stdin, files: request.files, returnFiles: request.returnFiles,
+            timeoutMs: request.timeoutMs)
         guard case .named(let name) = request.session else {
             params.packages = request.packages
+            params.memoryMb = request.memoryMb
             do throws(RunnerError) {
                 return try await run(params, in: nil, budget: budget)
             } catch {
@@ -42,11 +45,13 @@ public struct RunPythonTool: Sendable {
         let handle: SessionHandle
         let note: String?
         do throws(RunnerError) {
-            // A session's packages go with session/open, never with its runs (PROTOCOL.md §4.2).
-            switch try await sessions.session(named: name, packages: request.packages) {
+            // A session's packages and memory go with session/open, never with its runs (PROTOCOL.md §4.2, §4.8).
+            let wanted = ClientSessions.Wanted(packages: request.packages, memoryMb: request.memoryMb)
+            switch try await sessions.session(named: name, wanting: wanted) {
             case .open(let open, let opened): (handle, note) = (open, opened)
             case .ended(let end): return Self.sessionEnded(name, end)
             case .otherPackages(let opened): return Self.otherPackages(name, opened: opened, asked: request.packages ?? [])
+            case .otherMemory(let opened): return Self.otherMemory(name, opened: opened, asked: request.memoryMb ?? 0)
             }
         } catch {
             return refusal(error, opening: name)
@@ -81,7 +86,16 @@ public struct RunPythonTool: Sendable {
     static func sessionEnded(_ name: String, _ end: SessionEnd) -> CallTool.Result {
         RunReport.error("""
             Session '\(name)' has ended (\(end.reason)): its variables, imports and files are gone. \
-            The code was not run. Call again to run it in a fresh session '\(name)'.
+            The code was not run. Call again to run it in a fresh session '\(name)' (memoryMb on that call \
+            sets the new session's memory limit).
+            """)
+    }
+
+    static func otherMemory(_ name: String, opened: Int, asked: Int) -> CallTool.Result {
+        RunReport.error("""
+            memoryMb: session '\(name)' was opened with a memory limit of \(opened) MiB, which covers all its calls \
+            and is fixed when it opens; this call asks for \(asked). The code was not run. Leave memoryMb out to use \
+            the session's, or name another session (or no session) to run with \(asked) MiB.
             """)
     }
 
@@ -119,6 +133,13 @@ public struct RunPythonTool: Sendable {
             return RunReport.error("The sandbox service answered something unexpected, so the code did not run: \(reason)")
         case .cancelled:
             return RunReport.error("The request was cancelled; a run already started was stopped.")
+        case .tooLarge(let bytes, let limit):
+            return RunReport.error("""
+                The call's code and files take \(RunReport.grouped(bytes)) bytes as one message to the sandbox service, \
+                over its limit of \(RunReport.grouped(limit)) bytes, so the code was not run. Send smaller or fewer \
+                files (compressed, say), or write them over several calls in one session (a session's files stay in \
+                its /tmp).
+                """)
         }
     }
 }
@@ -158,15 +179,17 @@ extension RunPythonTool {
                 file system is read-only. numpy, pandas, matplotlib and Pillow are installed. plt.show() returns \
                 each open matplotlib figure as a PNG image, and display(obj) returns an object's rich form (images \
                 as images, anything else as text). Each call has a time limit (timeoutMs; the service's default \
-                when left out) and a memory limit. Without session, every call starts from scratch. With session: \
-                true (or a session name, for several independent sessions), variables, imports and /tmp files stay \
-                from one call to the next, like notebook cells, and the value of the last expression is displayed. \
-                The result shows at most \(budget.textBytes) bytes of output (its first and last half, with a line \
-                saying what was left out between and how to see it) and \(budget.imageBytes) bytes of images. A \
-                program that fails (traceback, non-zero exit, time limit) is a normal result whose last line gives \
-                the status; an error result means the code did not run. Other PyPI packages can be named in \
-                packages: the service installs them before the code runs (the first call that names a set waits \
-                for the install; later calls reuse it).
+                when left out) and a memory limit (memoryMb; with session, the session's, set by the call that \
+                opens it). Without session, every call starts from scratch. With session: true (or a session name, \
+                for several independent sessions), variables, imports and /tmp files stay from one call to the \
+                next, like notebook cells, and the value of the last expression is displayed. files puts input \
+                files in the working directory before the code runs; returnFiles brings files the code wrote back \
+                in the result. The result shows at most \(budget.textBytes) bytes of output (its first and last \
+                half, with a line saying what was left out between and how to see it), and \(budget.imageBytes) \
+                bytes of images and returned files together. A program that fails (traceback, non-zero exit, time \
+                or memory limit) is a normal result whose last line gives the status; an error result means the \
+                code did not run. Other PyPI packages can be named in packages: the service installs them before \
+                the code runs (the first call that names a set waits for the install; later calls reuse it).
                 """,
             inputSchema: [
                 "type": "object",
@@ -176,6 +199,17 @@ extension RunPythonTool {
                     "timeoutMs": [
                         "type": "integer", "minimum": 1,
                         "description": "Wall-clock limit in milliseconds; the service's default when left out (10000 unless configured), up to its maximum.",
+                    ],
+                    "memoryMb": [
+                        "type": "integer", "minimum": .int(RunParams.minimumMemoryMb),
+                        "description": """
+                            Memory limit in MiB (all the program's processes and the files it writes in /tmp \
+                            together); the service's default when left out (256 unless configured), up to its \
+                            maximum. Past it the program is stopped and the status says memoryLimit. With session, \
+                            the limit is the session's, for all its calls together: the call that opens the session \
+                            sets it, and a later call in that session may leave it out or give the same number (another \
+                            number is an error result; the code does not run).
+                            """,
                     ],
                     "session": [
                         "type": ["boolean", "string"],
@@ -197,11 +231,44 @@ extension RunPythonTool {
                             the session's, given by the call that opens it; later calls in it may leave them out.
                             """,
                     ],
+                    "files": [
+                        "type": "object",
+                        "additionalProperties": [
+                            "anyOf": [
+                                ["type": "string"],
+                                [
+                                    "type": "object", "properties": ["base64": ["type": "string"]], "required": ["base64"],
+                                    "additionalProperties": false,
+                                ],
+                            ],
+                        ],
+                        "description": """
+                            Files to write into the working directory (/tmp) before the code runs: relative path → \
+                            content, a string for text or {"base64": "…"} for bytes, e.g. {"data/input.csv": "a,b\\n1,2\\n", \
+                            "logo.png": {"base64": "iVBORw0…"}}. Folders are created. Paths must be relative, without \
+                            "..", "." or empty parts, and not main.py. With session, they are written into the \
+                            session's /tmp, where they stay for its later calls. They count toward the service's \
+                            limit on one message (4 MiB unless configured).
+                            """,
+                    ],
+                    "returnFiles": [
+                        "type": "array", "items": ["type": "string"],
+                        "description": .string("""
+                            Glob patterns (relative to the working directory) of files the code writes that should \
+                            come back in the result once it ends by itself, e.g. ["out/*.csv", "plot.png"]: * ? and \
+                            [...] match within a name, ** any folders; names starting with "." only when the pattern \
+                            says so. The result lists which came back and which did not (and why), then shows them: \
+                            text files as text (together at most resultTextBytes, \(budget.textBytes) by default; a \
+                            larger one is cut, saying so), PNG, JPEG, GIF and WebP as images while they fit, other \
+                            files by name, size and type only. Files of a run stopped by a limit do not come back.
+                            """),
+                    ],
                     "resultTextBytes": [
                         "type": "integer", "minimum": .int(ResultBudget.minimumTextBytes), "maximum": .int(budget.maxTextBytes),
                         "description": .string("""
-                            How many bytes of output the result may show (default \(budget.textBytes)); more leaves \
-                            less room for images, which share \(budget.totalBytes) bytes with the text.
+                            How many bytes of output the result may show (default \(budget.textBytes)), and of returned \
+                            text files; more leaves less room for images and returned files, which share \
+                            \(budget.totalBytes) bytes with the text.
                             """),
                     ],
                 ],

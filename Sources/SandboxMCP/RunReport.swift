@@ -12,8 +12,10 @@ public enum RunReport {
 
     public static func result(_ verdict: RunResult, transcript: RunTranscript, notes: [String] = []) -> CallTool.Result {
         let shown = transcript.items.map { content(of: $0, budget: transcript.budget) }
+        // Read after the items: the run has ended, so the images it kept are all counted.
+        let files = ReturnedFilesReport(verdict.verdict, room: transcript.fileRoom, textBytes: transcript.budget.textBytes)
         let end = plain(([status(verdict)] + notes).joined(separator: "\n"))
-        return CallTool.Result(content: shown + [end], isError: false)
+        return CallTool.Result(content: shown + (files?.content ?? []) + [end], isError: false)
     }
 
     /// A tool error: the code did not run, and `message` says why.
@@ -70,7 +72,8 @@ public enum RunReport {
         case .timeout: verdict.limit == .cpu
             ? "Status: timeout: the program used up its CPU time and was stopped."
             : "Status: timeout: the program ran past its time limit and was stopped (timeoutMs may raise it, up to the service's maximum)."
-        case .memoryLimit: "Status: memoryLimit: the program used more memory than allowed and was stopped."
+        case .memoryLimit: "Status: memoryLimit: the program used more memory than allowed and was stopped"
+            + " (memoryMb may raise it, up to the service's maximum; in a session, the call that opens it sets it)."
         case .outputLimit: "Status: outputLimit: the program wrote more output than allowed; the output was cut there and the program stopped."
         case .killed: "Status: killed by signal \(verdict.signal.map(String.init) ?? "?")."
         case .cancelled: "Status: cancelled: the run was stopped before it finished."

@@ -28,6 +28,12 @@ public final class RunTranscript: Sendable {
         buffer.withLock { $0.items }
     }
 
+    /// What the result has left for returned files: the image budget less
+    /// what the run's own images took.
+    public var fileRoom: Int {
+        buffer.withLock { budget.imageBytes - $0.imageBytesUsed }
+    }
+
     /// The richest form an agent can take: an image, else the plain text every display has.
     static func item(of display: RunDisplayParams) -> TranscriptItem {
         for mime in [DisplayMIME.png, DisplayMIME.jpeg] {

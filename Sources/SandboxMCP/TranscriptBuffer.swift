@@ -70,6 +70,9 @@ struct TranscriptBuffer {
         }
     }
 
+    /// What the images kept take of the image budget, with their items' JSON.
+    var imageBytesUsed: Int { imageBytesKept }
+
     /// The items to show: all of them when nothing was left out; else the
     /// head, the omitted line, the images made meanwhile, and the tail; cut
     /// at line ends when one is near.

@@ -28,30 +28,47 @@ public actor VerbatimArguments: Transport {
         relayedMessages(of: inner, Self.guarded)
     }
 
-    /// `message` with a marker before each top-level string argument of a
-    /// `tools/call` that starts with "data:" or with the marker itself.
+    /// `message` with a marker before each string of a `tools/call`'s
+    /// arguments, at any depth (a file's text in `files` too), that starts
+    /// with "data:" or with the marker itself.
     static func guarded(_ message: Data) -> Data {
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: message),
               value["method"]?.stringValue == CallTool.name,
-              case .object(var params)? = value["params"], case .object(var arguments)? = params["arguments"]
+              case .object(var params)? = value["params"], case .object(let arguments)? = params["arguments"]
         else { return message }
         var changed = false
-        for (name, argument) in arguments {
-            guard case .string(let text) = argument, text.hasPrefix("data:") || text.first == marker else { continue }
-            arguments[name] = .string(String(marker) + text)
-            changed = true
-        }
+        let marked = guarded(JSONValue.object(arguments), changed: &changed)
         guard changed, case .object(var envelope) = value else { return message }
-        params["arguments"] = .object(arguments)
+        params["arguments"] = marked
         envelope["params"] = .object(params)
         return (try? JSONEncoder.protocolEncoder.encode(JSONValue.object(envelope))) ?? message
     }
 
-    /// The arguments as sent: the marker taken off the strings that have one.
+    private static func guarded(_ value: JSONValue, changed: inout Bool) -> JSONValue {
+        switch value {
+        case .string(let text) where text.hasPrefix("data:") || text.first == marker:
+            changed = true
+            return .string(String(marker) + text)
+        case .array(let items):
+            return .array(items.map { guarded($0, changed: &changed) })
+        case .object(let members):
+            return .object(members.mapValues { guarded($0, changed: &changed) })
+        default:
+            return value
+        }
+    }
+
+    /// The arguments as sent: the marker taken off the strings that have one, at any depth.
     public static func restore(_ arguments: [String: Value]) -> [String: Value] {
-        arguments.mapValues { value in
-            guard case .string(let text) = value, text.first == marker else { return value }
-            return .string(String(text.dropFirst()))
+        arguments.mapValues(restore)
+    }
+
+    private static func restore(_ value: Value) -> Value {
+        switch value {
+        case .string(let text) where text.first == marker: .string(String(text.dropFirst()))
+        case .array(let items): .array(items.map(restore))
+        case .object(let members): .object(members.mapValues(restore))
+        default: value
         }
     }
 }

@@ -49,6 +49,66 @@ struct RunPythonToolTests {
         }
     }
 
+    /// files, returnFiles and memoryMb read as `run` reads them; what only the service can judge (paths, patterns,
+    /// the memory range) is left to it.
+    @Test func filesReturnFilesAndMemoryAreCheckedByShape() throws {
+        let full = try RunPythonArguments([
+            "code": "1", "memoryMb": 512, "returnFiles": ["out/*.csv", "plot.png"],
+            "files": ["data/in.csv": "a,b\n1,2\n", "blob.bin": ["base64": "AAEC/w=="]],
+        ])
+        #expect(full.memoryMb == 512 && full.returnFiles == ["out/*.csv", "plot.png"])
+        #expect(full.files == ["data/in.csv": .text("a,b\n1,2\n"), "blob.bin": .bytes([0, 1, 2, 255])])
+        #expect(try RunPythonArguments(["code": "1", "files": [:], "returnFiles": []]) == RunPythonArguments(code: "1"))
+        #expect(try RunPythonArguments(["code": "1", "files": .null, "returnFiles": .null, "memoryMb": .null]) == RunPythonArguments(code: "1"))
+        // The service's to refuse, with its own words: the tool passes them on.
+        #expect(try RunPythonArguments(["code": "1", "files": ["/etc/passwd": "x"]]).files == ["/etc/passwd": .text("x")])
+        #expect(try RunPythonArguments(["code": "1", "memoryMb": 8]).memoryMb == 8)
+        for (arguments, words) in [
+            (["code": "1", "files": "data.csv"], "files: must be an object mapping relative paths to contents"),
+            (["code": "1", "files": ["a.txt", "b.txt"]], "files: must be an object"),
+            (["code": "1", "files": ["a.bin": ["base64": "not base64!"]]], "files: 'a.bin': base64 is not valid base64"),
+            (["code": "1", "files": ["a.bin": ["base64": "AA==", "name": "x"]]], "files: 'a.bin': an object must be {\"base64\": \"…\"} and nothing else"),
+            (["code": "1", "files": ["a.bin": ["bytes": "AA=="]]], "files: 'a.bin': an object must be"),
+            (["code": "1", "files": ["n.txt": 5]], "files: 'n.txt': must be a string (text) or {\"base64\": \"…\"} (bytes), not a number"),
+            (["code": "1", "returnFiles": "*.csv"], "returnFiles: must be an array of glob patterns"),
+            (["code": "1", "returnFiles": ["*.csv", ["x"]]], "returnFiles[1]: must be a glob pattern (a string)"),
+            (["code": "1", "memoryMb": "lots"], "memoryMb: must be a positive integer (MiB)"),
+            (["code": "1", "memoryMb": 0], "memoryMb: must be at least 1"),
+            (["code": "1", "memoryMb": .double(64.5)], "memoryMb: must be a positive integer"),
+        ] as [([String: Value], String)] {
+            #expect(throws: ArgumentError.self) { try RunPythonArguments(arguments) }
+            do { _ = try RunPythonArguments(arguments) } catch {
+                #expect(error.description.contains(words), "\(arguments): \(error)")
+            }
+        }
+    }
+
+    @Test func anUnknownArgumentNamesEveryArgument() {
+        do { _ = try RunPythonArguments(["code": "1", "file": [:]]) } catch {
+            #expect(error.description == """
+                unknown argument 'file'; run_python takes code, stdin, timeoutMs, memoryMb, session, packages, files, \
+                returnFiles and resultTextBytes
+                """)
+            return
+        }
+        Issue.record("'file' was taken")
+    }
+
+    /// What agents see: every argument in the schema, none other.
+    @Test func theSchemaHasEveryArgument() throws {
+        let tool = RunPythonTool.definition(budget: .default)
+        guard case .object(let schema) = tool.inputSchema, case .object(let properties)? = schema["properties"] else {
+            Issue.record("no properties: \(tool.inputSchema)")
+            return
+        }
+        #expect(Set(properties.keys) == Set(RunPythonArguments.names))
+        #expect(properties["memoryMb"]?.objectValue?["minimum"] == .int(16))
+        #expect(properties["returnFiles"]?.objectValue?["items"] == ["type": "string"])
+        for words in ["files puts input files", "returnFiles brings files", "memoryMb"] {
+            #expect(tool.description?.contains(words) == true, "the description does not say \(words)")
+        }
+    }
+
     @Test func badArgumentsAreAToolErrorAndRunNothing() async {
         let result = await tool.call(["code": 42])
         #expect(result.isError == true)
@@ -77,6 +137,18 @@ struct RunPythonToolTests {
         // Anything but a tools/call passes untouched.
         let other = Data(#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#.utf8)
         #expect(VerbatimArguments.guarded(other) == other)
+    }
+
+    /// Text of a file in `files` (an argument's nested string) may look like a data URL too.
+    @Test func fileTextThatLooksLikeADataURLReachesTheToolVerbatim() throws {
+        let request = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_python","arguments":"#
+            + #"{"code":"print(1)","files":{"a.yaml":"data: [1, 2]","b.txt":"data:,x","c.bin":{"base64":"AAE="}},"#
+            + #""returnFiles":["data:,y"]}}}"#
+        let decoded = try JSONDecoder().decode(JSONValue.self, from: VerbatimArguments.guarded(Data(request.utf8)))
+        let arguments = try #require(decoded["params"]?["arguments"]).decoded(as: [String: Value].self)
+        let parsed = try RunPythonArguments(VerbatimArguments.restore(arguments))
+        #expect(parsed.files == ["a.yaml": .text("data: [1, 2]"), "b.txt": .text("data:,x"), "c.bin": .bytes([0, 1])])
+        #expect(parsed.returnFiles == ["data:,y"])
     }
 
     /// A call's own text budget bounds its result; one past the service's total runs nothing.
@@ -200,6 +272,74 @@ struct RunPythonToolTests {
         let run = Self.text(tool.refusal(.refused(refusal), opening: nil))
         #expect(run.hasPrefix("The sandbox service refused to run the code: Packages unavailable: no wheel."), "\(run)")
         #expect(run.contains("(reason: noWheel, requirement: sdistonly)") && run.contains("wheels only") && run.hasSuffix("The code was not run."))
+    }
+
+    // MARK: Files and memory
+
+    @Test func filesReturnFilesAndMemoryGoWithARunWithoutSession() async {
+        let result = await tool.call([
+            "code": "1", "memoryMb": 512, "files": ["in.txt": "hello"], "returnFiles": ["in.txt", "*.csv"],
+        ])
+        #expect(result.isError == false)
+        let run = runner.runs.first
+        #expect(run?.memoryMb == 512 && run?.files == ["in.txt": .text("hello")] && run?.returnFiles == ["in.txt", "*.csv"])
+        #expect(Self.text(result).contains("Returned files (returnFiles): 1 file came back, 1 did not."))
+        #expect(Self.text(result).contains("[returned file in.txt: 5 bytes, text]\nhello"))
+        #expect(Self.text(result).contains("- *.csv: did not come back, no file matched this pattern"))
+    }
+
+    /// A session's memory is its own (PROTOCOL.md §4.8): session/open takes it, its runs never do; files and
+    /// returnFiles go with each run.
+    @Test func aSessionsMemoryGoesWithItsOpeningAndIsFixed() async {
+        let tool = tool
+        let first = await tool.call(["code": "x = 1", "session": "m", "memoryMb": 512, "files": ["a.txt": "A"]])
+        #expect(first.isError == false && Self.text(first).contains("Its memory limit, 512 MiB, covers all its calls together."))
+        #expect(runner.sessionParams.map(\.memoryMb) == [512])
+        #expect(runner.runs.map(\.memoryMb) == [nil] && runner.runs.first?.files == ["a.txt": .text("A")])
+        let same = await tool.call(["code": "2", "session": "m", "memoryMb": 512, "returnFiles": ["a.txt"]])
+        let left = await tool.call(["code": "3", "session": "m"])
+        #expect(same.isError == false && left.isError == false && runner.runs.count == 3)
+        #expect(runner.runs[1].returnFiles == ["a.txt"] && runner.runs.map(\.memoryMb) == [nil, nil, nil])
+        let other = await tool.call(["code": "4", "session": "m", "memoryMb": 1024])
+        #expect(other.isError == true && runner.runs.count == 3 && runner.sessionsOpened == 1)
+        #expect(Self.text(other).hasPrefix("memoryMb: session 'm' was opened with a memory limit of 512 MiB"), "\(Self.text(other))")
+        #expect(Self.text(other).contains("this call asks for 1024. The code was not run."))
+        // Opened without memoryMb: the service's default is the session's, and asking for it is no change.
+        _ = await tool.call(["code": "5", "session": "d"])
+        let asDefault = await tool.call(["code": "6", "session": "d", "memoryMb": .int(ScriptedRunner.defaultMemoryMb)])
+        let more = await tool.call(["code": "7", "session": "d", "memoryMb": 300])
+        #expect(asDefault.isError == false && more.isError == true)
+        #expect(Self.text(more).contains("opened with a memory limit of 256 MiB"))
+    }
+
+    /// Calls that open one name together share its session; one that wants another limit is told so.
+    @Test func callsOpeningASessionTogetherAreCheckedAgainstItsLimit() async {
+        let tool = tool
+        let results = await withTaskGroup(of: CallTool.Result.self) { group in
+            group.addTask { await tool.call(["code": "a", "session": "t", "memoryMb": 128]) }
+            for _ in 0..<4 { group.addTask { await tool.call(["code": "b", "session": "t", "memoryMb": 128]) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0.isError == false } && runner.sessionsOpened == 1)
+        #expect(runner.sessionParams.map(\.memoryMb) == [128])
+    }
+
+    /// A session that ended is replaced with the memory the next call asks for.
+    @Test func anEndedSessionIsReplacedWithTheMemoryAskedFor() async {
+        let tool = tool
+        _ = await tool.call(["code": "1", "session": "r", "memoryMb": 64])
+        runner.end("s-1", .memoryLimit, announced: true)
+        let told = await tool.call(["code": "2", "session": "r", "memoryMb": 512])
+        #expect(told.isError == true && Self.text(told).contains("reached its memory limit") && Self.text(told).contains("memoryMb"))
+        let fresh = await tool.call(["code": "3", "session": "r", "memoryMb": 512])
+        #expect(fresh.isError == false && runner.sessionParams.map(\.memoryMb) == [64, 512])
+    }
+
+    @Test func aRequestTooLargeForTheServiceIsAToolErrorThatSaysWhy() {
+        let result = tool.refusal(.tooLarge(bytes: 5_000_000, limit: 4_194_304), opening: nil)
+        #expect(result.isError == true)
+        #expect(Self.text(result).contains("5,000,000 bytes as one message to the sandbox service, over its limit of 4,194,304 bytes"))
+        #expect(Self.text(result).contains("the code was not run"))
     }
 
     @Test func refusalsAreToolErrorsThatSayWhy() {

@@ -6,7 +6,8 @@ import Synchronization
 /// without running anything: `session/open` gives `s-1`, `s-2`, …; a run in
 /// a session that has ended is refused with -32007 and its reason; a test
 /// ends sessions as the server would (`session/ended`, or silently, to be
-/// found at the next run). A run prints its code.
+/// found at the next run). A run prints its code, and brings back the
+/// `files` it was given that its `returnFiles` name exactly.
 final class ScriptedRunner: CodeRunner {
     private struct State {
         var opened = 0
@@ -33,10 +34,18 @@ final class ScriptedRunner: CodeRunner {
         }
         state.withLock { $0.runs.append(params) }
         record(.output(RunOutputParams(id: 1, stream: .stdout, text: params.code, seq: 0)))
-        return RunResult(Verdict(status: .ok, exitCode: 0), queuedMs: 0)
+        guard let patterns = params.returnFiles else { return RunResult(Verdict(status: .ok, exitCode: 0), queuedMs: 0) }
+        // The files it was given that a pattern names exactly come back; other patterns match nothing.
+        let given = params.files ?? [:]
+        let files = patterns.compactMap { pattern in given[pattern].map { ReturnedFile(path: pattern, content: $0.bytes) } }
+        let omitted = patterns.filter { given[$0] == nil }.map { OmittedFile(path: $0, reason: .noMatch) }
+        return RunResult(Verdict(status: .ok, exitCode: 0, files: files, omittedFiles: omitted), queuedMs: 0)
     }
 
-    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle {
+    /// What a session opened without `memoryMb` gets, as a server's default.
+    static let defaultMemoryMb = 256
+
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> OpenedSession {
         // Another task gets a chance to ask for the same name meanwhile.
         await Task.yield()
         if let refusal = params.packages?.first(where: { $0.hasPrefix("nosuch") }) {
@@ -48,7 +57,8 @@ final class ScriptedRunner: CodeRunner {
             state.openedWith.append(params)
             return state.opened
         }
-        return SessionHandle(id: "s-\(number)")
+        let limits = SessionOpenResult.Limits(memoryMb: params.memoryMb ?? Self.defaultMemoryMb, idleTimeoutMs: 600_000, cpuTimeMs: 60_000)
+        return OpenedSession(handle: SessionHandle(id: "s-\(number)"), limits: limits)
     }
 
     func endOfSession(_ session: SessionHandle) -> SessionEnd? {

@@ -95,7 +95,29 @@ extension SandboxSuite {
             }
         }
 
+        /// files in (text and bytes, checked by the service), returnFiles out (text, a PNG, a 5 MB file within the
+        /// result's budget), memoryMb honoured, and a session's memory and files its own.
+        @Test func stdioTakesFilesReturnsFilesAndHonoursMemory() async throws {
+            try await TestServer.with(Self.configuration()) { port in
+                try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "files"])
+            }
+        }
+
+        /// A run whose files pass the service's message limit is not sent (the service would close the
+        /// connection, and the sessions on it): a tool error, and the session lives on.
+        @Test func stdioDoesNotSendFilesOverTheServicesMessageLimit() async throws {
+            try await TestServer.with(Self.configuration { $0.maxMessageBytes = 256 << 10 }) { port in
+                try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "too-large"])
+            }
+        }
+
         // MARK: Streamable HTTP: sandboxd's /mcp
+
+        @Test func httpTakesFilesReturnsFilesAndHonoursMemory() async throws {
+            try await TestServer.with(Self.configuration()) { port in
+                try await Self.http(["--url", Self.mcpURL(port), "--scenario", "files"])
+            }
+        }
 
         @Test func httpRunsWithPackages() async throws {
             let folder = try PackageTestFolder()

@@ -79,11 +79,11 @@ final class InProcessRunner: CodeRunner {
         }
     }
 
-    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle {
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> OpenedSession {
         let response = try await request(Method.sessionOpen, params, record: { _ in })
         let opened = try Self.result(of: response, as: SessionOpenResult.self)
         state.withLock { _ = $0.openSessions.insert(opened.session) }
-        return SessionHandle(id: opened.session)
+        return OpenedSession(handle: SessionHandle(id: opened.session), limits: opened.limits)
     }
 
     func endOfSession(_ session: SessionHandle) -> SessionEnd? {

@@ -1,3 +1,4 @@
+import Foundation
 import SandboxClient
 import SandboxMCP
 import SandboxProtocol
@@ -12,6 +13,8 @@ final class WebSocketRunner: CodeRunner {
     struct Line: Sendable {
         let connection: ProtocolConnection
         let number: Int
+        /// The service's `limits.maxMessageBytes`: it closes a connection that sends more in one message.
+        let maxMessageBytes: Int
     }
 
     private struct State {
@@ -69,7 +72,7 @@ final class WebSocketRunner: CodeRunner {
         }
     }
 
-    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> SessionHandle {
+    func openSession(_ params: SessionOpenParams) async throws(RunnerError) -> OpenedSession {
         let (line, id, events) = try await send(Method.sessionOpen, params, session: nil)
         let response = try await response(to: id, events, on: line, record: { _ in })
         let opened: SessionOpenResult
@@ -86,7 +89,7 @@ final class WebSocketRunner: CodeRunner {
                 state.ended[handle] = .connectionLost
             }
         }
-        return handle
+        return OpenedSession(handle: handle, limits: opened.limits)
     }
 
     func endOfSession(_ session: SessionHandle) -> SessionEnd? {
@@ -109,6 +112,7 @@ final class WebSocketRunner: CodeRunner {
             if let session, session.connection != line.number {
                 throw .unreachable("the connection that session \(session) belonged to has closed")
             }
+            try Self.check(params, fits: line)
             do {
                 let (id, events) = try line.connection.send(method, params)
                 return (line, id, events)
@@ -118,6 +122,18 @@ final class WebSocketRunner: CodeRunner {
             }
         }
     }
+
+    /// A request larger than the service takes is not sent: the service
+    /// would close the connection (1009), and the sessions on it with it.
+    /// Only a run with files comes near the limit, so only such a run is measured.
+    private static func check(_ params: some Encodable & Sendable, fits line: Line) throws(RunnerError) {
+        guard let run = params as? RunParams, run.files?.isEmpty == false else { return }
+        let bytes = ((try? JSONEncoder.protocolEncoder.encode(run))?.count ?? 0) + envelopeBytes
+        if bytes > line.maxMessageBytes { throw .tooLarge(bytes: bytes, limit: line.maxMessageBytes) }
+    }
+
+    /// What a request's envelope adds to its params: `{"jsonrpc":"2.0","id":…,"method":"run","params":…}`.
+    private static let envelopeBytes = 64
 
     /// The request's response, its run's output and displays going to
     /// `record` on the way. Cancelling the task cancels the run.
@@ -176,8 +192,8 @@ final class WebSocketRunner: CodeRunner {
             try await ProtocolConnection.connect(url: url, token: token, notifications: { [weak self] method, params in
                 self?.notified(method, params, on: number)
             }) { [self] connection in
-                _ = try await connection.initialize(clientName: "sandbox mcp", version: PySandbox.version)
-                let line = Line(connection: connection, number: number)
+                let info = try await connection.initialize(clientName: "sandbox mcp", version: PySandbox.version)
+                let line = Line(connection: connection, number: number, maxMessageBytes: info.limits.maxMessageBytes)
                 let waiters = state.withLock { state in
                     state.line = line
                     defer { state.waiters = [] }

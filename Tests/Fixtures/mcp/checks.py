@@ -51,8 +51,12 @@ async def lists_the_tool(session):
     tool = tools[0]
     schema = tool.input_schema
     expect(schema.get("required") == ["code"], f"input schema: {schema}")
-    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "session", "resultTextBytes", "packages"},
+    expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "memoryMb", "session", "packages", "files",
+                                         "returnFiles", "resultTextBytes"},
            f"input schema: {schema}")
+    properties = schema["properties"]
+    expect(properties["files"].get("type") == "object" and properties["returnFiles"].get("items") == {"type": "string"}
+           and properties["memoryMb"].get("type") == "integer", f"files, returnFiles, memoryMb: {properties}")
     packages = schema["properties"]["packages"]
     expect(packages.get("type") == "array" and packages.get("items") == {"type": "string"}, f"packages: {packages}")
     for words in ["PyPI", "requirement", "first call", "session"]:
@@ -353,6 +357,169 @@ async def a_sessions_packages_are_named_when_it_opens(session):
 
 PACKAGES = [packages_are_installed_and_imported, a_package_that_cannot_be_had_is_a_tool_error,
             a_sessions_packages_are_named_when_it_opens]
+
+
+# files, returnFiles and memoryMb.
+
+def image_items(result):
+    return [item for item in result.content if item.type == "image"]
+
+
+def decoded_png(item, result):
+    expect(item.mime_type == "image/png", "the image is a PNG", result)
+    try:
+        png = base64.b64decode(item.data, validate=True)
+    except binascii.Error as error:
+        raise AssertionError(f"the image is not base64: {error}")
+    expect(png.startswith(PNG_SIGNATURE), "the image decodes as PNG", result)
+    return png
+
+
+BLOB = bytes(range(256)) * 3
+
+
+async def files_go_into_the_working_directory(session):
+    code = ("import hashlib, os\nprint(os.getcwd())\nprint(open('data/in.csv').read(), end='')\n"
+            "print(open('notes.yaml').read())\nprint(hashlib.sha256(open('blob.bin', 'rb').read()).hexdigest())")
+    result = await call(session, {"code": code, "files": {
+        "data/in.csv": "a,b\n1,2\n", "notes.yaml": "data: [1, 2]", "blob.bin": {"base64": base64.b64encode(BLOB).decode()}}})
+    expect(result.is_error is not True, "a run with files is not an error", result)
+    text = text_of(result)
+    expect(text.startswith("/tmp\na,b\n1,2\ndata: [1, 2]\n"), "text files arrive as sent, in /tmp, folders made", result)
+    import hashlib
+    expect(hashlib.sha256(BLOB).hexdigest() in text, "a base64 file arrives byte for byte", result)
+
+
+async def bad_files_are_tool_errors_that_name_them(session):
+    for arguments, words in [
+        ({"files": {"a.txt": 5}}, "files: 'a.txt': must be a string"),
+        ({"files": ["a.txt"]}, "files: must be an object"),
+        ({"files": {"a.bin": {"base64": "%%%"}}}, "files: 'a.bin': base64 is not valid base64"),
+        ({"files": {"../escape.txt": "x"}}, "files: '../escape.txt'"),
+        ({"files": {"/etc/x": "x"}}, "files: '/etc/x'"),
+        ({"returnFiles": "*.csv"}, "returnFiles: must be an array"),
+        ({"returnFiles": ["../*"]}, "returnFiles: '../*'"),
+        ({"memoryMb": "big"}, "memoryMb: must be a positive integer"),
+        ({"memoryMb": 8}, "memoryMb: 8 is below the minimum 16"),
+        ({"memoryMb": 10 ** 6}, "memoryMb: 1000000 is above the maximum"),
+    ]:
+        result = await call(session, {"code": "print('ran')", **arguments})
+        text = text_of(result)
+        expect(result.is_error is True and words in text and "not run" in text and "ran\n" not in text,
+               f"{arguments}: a tool error that says {words!r}", result)
+
+
+PLOT_AND_TABLE = """
+import os
+import matplotlib.pyplot as plt
+os.makedirs("out", exist_ok=True)
+with open("out/table.csv", "w") as f:
+    f.write("x,y\\n" + "".join(f"{i},{i * i}\\n" for i in range(5)))
+plt.plot([1, 3, 2])
+plt.savefig("plot.png")
+plt.close()
+open("model.bin", "wb").write(bytes(range(256)))
+print("wrote")
+"""
+
+
+async def returned_text_and_png_come_back(session):
+    result = await call(session, {"code": PLOT_AND_TABLE, "timeoutMs": 30000,
+                                  "returnFiles": ["out/*.csv", "plot.png", "model.bin", "*.json"]})
+    expect(result.is_error is not True, "a run with returnFiles is not an error", result)
+    texts = [item.text for item in result.content if item.type == "text"]
+    expect(texts[0] == "wrote\n" and texts[-1].startswith("Status: ok"), "output first, the status last", result)
+    listing = next((text for text in texts if text.startswith("Returned files (returnFiles): 3 files came back, 1 did not.")), None)
+    expect(listing is not None, "a list says how many came back", result)
+    for words in ["- out/table.csv (", "text): shown below, whole", "- plot.png (", "PNG image): shown below as an image",
+                  "- model.bin (256 bytes, binary data): not shown", "- *.json: did not come back, no file matched"]:
+        expect(words in listing, f"the list says {words!r}", result)
+    table = "x,y\n0,0\n1,1\n2,4\n3,9\n4,16\n"
+    expect(any(text.startswith("[returned file out/table.csv: ") and text.endswith("text]\n" + table) for text in texts),
+           "the CSV comes back as its text", result)
+    images = image_items(result)
+    expect(len(images) == 1, "the PNG comes back as an image", result)
+    png = decoded_png(images[0], result)
+    expect(len(png) > 1000, f"the plot decodes as a PNG ({len(png)} bytes)", result)
+    index = result.content.index(images[0])
+    expect(result.content[index - 1].type == "text" and result.content[index - 1].text.startswith("[returned file plot.png: "),
+           "a line names the image before it", result)
+
+
+async def a_large_returned_file_is_bounded(session):
+    """5 MB of text and a 1 MB image come back to the tool (within the service's 8 MiB); the result stays bounded."""
+    code = ("import os\nwith open('big.txt', 'w') as f:\n    for i in range(100_000): f.write(f'row {i:06d} ' + 'z' * 40 + '\\n')\n"
+            "open('huge.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom(1 << 20))\nprint('ok')")
+    result = await call(session, {"code": code, "returnFiles": ["big.txt", "huge.png"], "timeoutMs": 30000})
+    expect(result.is_error is not True, "not a tool error", result)
+    size = wire_size(result)
+    expect(size <= RESULT_BUDGET, f"the result takes {size} bytes, over the budget of {RESULT_BUDGET}", result)
+    texts = [item.text for item in result.content if item.type == "text"]
+    listing = next((text for text in texts if text.startswith("Returned files (returnFiles): 2 files came back.")), "")
+    expect("- big.txt (5,200,000 bytes, text): cut, its first " in listing, "the list says the text file was cut", result)
+    expect("- huge.png (1,048,584 bytes, PNG image): not shown, it needs 1,398," in listing and "were left for it" in listing,
+           "the image did not fit", result)
+    expect("session: true" in listing and "print(open('big.txt').read()[" in listing, "the list says how to read the rest", result)
+    big = next((text for text in texts if text.startswith("[returned file big.txt: 5,200,000 bytes, text]\nrow 000000 zzz")), None)
+    expect(big is not None and "\n[… cut here: the first " in big and "of 100,000 lines)" in big, "the head of the file, then the cut", result)
+    shown = len(json.dumps(big, ensure_ascii=False).encode())
+    expect(shown <= TEXT_BUDGET, f"{shown} bytes of the file shown, over the text budget {TEXT_BUDGET}", result)
+    expect(not image_items(result), "no image", result)
+
+
+MEMORY_HOG = "blob = bytearray(100 << 20)\nfor i in range(0, len(blob), 4096): blob[i] = 1\nprint('allocated')"
+
+
+async def memory_limit_is_honoured(session):
+    small = await call(session, {"code": MEMORY_HOG, "memoryMb": 48})
+    expect(small.is_error is not True and "Status: memoryLimit" in text_of(small) and "memoryMb" in text_of(small),
+           "past memoryMb, the run ends memoryLimit", small)
+    default = await call(session, {"code": MEMORY_HOG})
+    expect("allocated" in text_of(default) and "Status: ok" in text_of(default), "within the default it runs", default)
+
+
+async def a_sessions_memory_and_files_are_its_own(session):
+    first = await call(session, {"code": "x = 1", "session": "mem", "memoryMb": 48, "files": {"keep.txt": "kept"}})
+    expect(first.is_error is not True and "Its memory limit, 48 MiB, covers all its calls together." in text_of(first),
+           "the call that opens the session sets its memory", first)
+    other = await call(session, {"code": "print('ran')", "session": "mem", "memoryMb": 128})
+    expect(other.is_error is True and "memoryMb: session 'mem' was opened with a memory limit of 48 MiB" in text_of(other)
+           and "not run" in text_of(other), "another limit for an open session is a tool error", other)
+    same = await call(session, {"code": "print(open('keep.txt').read())\nopen('made.txt', 'w').write('made')",
+                                "session": "mem", "memoryMb": 48, "returnFiles": ["made.txt"]})
+    expect(same.content[0].text == "kept\n", "files stay in the session's /tmp", same)
+    expect(any(item.type == "text" and item.text == "[returned file made.txt: 4 bytes, text]\nmade" for item in same.content),
+           "a session's run returns files", same)
+    hog = await call(session, {"code": MEMORY_HOG, "session": "mem"})
+    expect("Status: memoryLimit" in text_of(hog), "past the session's memory, memoryLimit", hog)
+    ended = await call(session, {"code": "print(x)", "session": "mem"})
+    expect(ended.is_error is True and "memory limit" in text_of(ended) and "has ended" in text_of(ended),
+           "the next call says the session ended at its memory limit", ended)
+    fresh = await call(session, {"code": "print('fresh')", "session": "mem", "memoryMb": 256})
+    expect(fresh.content[0].text == "fresh\n" and "256 MiB" in text_of(fresh), "a fresh session with the new limit", fresh)
+
+
+FILES = [files_go_into_the_working_directory, bad_files_are_tool_errors_that_name_them, returned_text_and_png_come_back,
+         a_large_returned_file_is_bounded, memory_limit_is_honoured, a_sessions_memory_and_files_are_its_own]
+
+
+# MCPTests' server for this takes messages of at most 256 KiB.
+SMALL_MESSAGE_BYTES = 256 * 1024
+
+
+async def files_over_the_message_limit_are_a_tool_error(session):
+    """Over stdio, sandbox mcp does not send a run its service would close the connection for: its sessions live on."""
+    kept = await call(session, {"code": "kept = 'yes'", "session": True})
+    expect(kept.is_error is not True, "the session opens", kept)
+    result = await call(session, {"code": "print('ran')", "files": {"big.txt": "x" * (300 * 1024)}})
+    text = text_of(result)
+    expect(result.is_error is True and f"over its limit of {SMALL_MESSAGE_BYTES:,} bytes" in text and "not run" in text,
+           "a run over the service's message limit is a tool error that says so", result)
+    after = await call(session, {"code": "print(kept)", "session": True})
+    expect(after.is_error is not True and after.content[0].text == "yes\n", "the session lives on", after)
+
+
+TOO_LARGE = [files_over_the_message_limit_are_a_tool_error]
 
 
 async def run(session, checks):

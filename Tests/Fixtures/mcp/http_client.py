@@ -2,7 +2,7 @@
 sandboxd's /mcp, running the checks of checks.py.
 
     http_client.py --url http://127.0.0.1:PORT/mcp [--token T] \
-        [--scenario core|sessions|large|budgets|packages|access|drain [--server-pid PID]]
+        [--scenario core|sessions|large|budgets|packages|files|access|drain [--server-pid PID]]
 
 Prints one "ok NAME" line per check, then "all checks passed"; exits 1 with
 what went wrong otherwise.
@@ -79,7 +79,7 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--token")
-    parser.add_argument("--scenario", choices=["core", "sessions", "large", "budgets", "packages", "access", "drain"], default="core")
+    parser.add_argument("--scenario", choices=["core", "sessions", "large", "budgets", "packages", "files", "access", "drain"], default="core")
     parser.add_argument("--server-pid", type=int, help="drain: the sandboxd to send SIGTERM")
     options = parser.parse_args()
     if options.scenario == "drain":
@@ -93,7 +93,8 @@ async def main():
         async with streamable_http_client(options.url, http_client=client) as (read, write):
             async with ClientSession(read, write) as session:
                 await checks.run(session, {"core": checks.CORE, "sessions": checks.SESSIONS, "large": checks.LARGE,
-                                          "budgets": checks.BUDGETS, "packages": checks.PACKAGES}[options.scenario])
+                                          "budgets": checks.BUDGETS, "packages": checks.PACKAGES,
+                                          "files": checks.FILES}[options.scenario])
     if options.scenario == "core":
         await checks.newest_client_finds_the_handshake(options.url, headers)
     print("all checks passed", flush=True)

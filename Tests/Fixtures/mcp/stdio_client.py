@@ -2,7 +2,7 @@
 an MCP desktop client would, and runs the checks of checks.py.
 
     stdio_client.py --sandbox PATH --url ws://127.0.0.1:PORT/v1/ws [--token T] \
-        [--scenario core|sessions|large|budgets|packages|unreachable|unauthorized|reconnects]
+        [--scenario core|sessions|large|budgets|packages|files|too-large|unreachable|unauthorized|reconnects]
 
 Prints one "ok NAME" line per check, then "all checks passed"; exits 1 with
 what went wrong otherwise.
@@ -44,7 +44,7 @@ async def reconnects(session):
 
 
 SCENARIOS = {"core": checks.CORE, "sessions": checks.SESSIONS, "large": checks.LARGE, "budgets": checks.BUDGETS,
-             "packages": checks.PACKAGES,
+             "packages": checks.PACKAGES, "files": checks.FILES, "too-large": checks.TOO_LARGE,
              "unreachable": [unreachable],
              "unauthorized": [unauthorized], "reconnects": [reconnects]}
 
