@@ -1,7 +1,8 @@
 // The code editor: CodeMirror 5 from /vendor/codemirror/ (Debian's
 // libjs-codemirror) when the server has it, else the page's plain textarea
 // with a few conveniences (spaces for Tab, auto-indent, Ctrl+/ comments). Both are used
-// through the same small interface; see createCodeEditor().
+// through the same small interface; see createCodeEditor(). CodeMirror's
+// runmode addon (cell-history.js) is loaded with it.
 'use strict';
 
 (() => {
@@ -314,7 +315,7 @@
       return {editor: textareaEditor(textarea, options), problem: 'missing'};
     }
     const parts = ['mode/python/python.js', 'addon/edit/matchbrackets.js', 'addon/edit/closebrackets.js',
-      'addon/comment/comment.js'];
+      'addon/comment/comment.js', 'addon/runmode/runmode.js'];
     const results = await Promise.allSettled(parts.map((part) => loadScript(`${VENDOR}/${part}`)));
     const missing = parts.filter((_, i) => results[i].status === 'rejected');
     return {editor: codeMirrorEditor(textarea, options), problem: missing.length ? missing : null};
