@@ -1,13 +1,14 @@
 // The PySandbox web editor: wires the code editor, the run controls, the
 // output pane, the stdin line and the status line to a SandboxClient.
 // Loaded last; uses protocol-client.js, code-editor.js, output-view.js, cell-history.js,
-// session-control.js, limit-fields.js, file-attachments.js, returned-files.js, package-field.js and run-keys.js.
+// session-control.js, limit-fields.js, file-attachments.js, returned-files.js, package-field.js, run-keys.js,
+// and code-assist.js, completion.js and inspect-panel.js (with CodeMirror only).
 'use strict';
 
 (() => {
   const {
     SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView, SessionControl, FileAttachments,
-    ReturnedFiles, RunKeys, LimitFields, PackageField, CellHistory,
+    ReturnedFiles, RunKeys, LimitFields, PackageField, CellHistory, CodeAssist, Completion, InspectPanel,
   } = window.PySandbox;
 
   const STORE = {
@@ -302,6 +303,8 @@
     editor: () => editor && editor.element, running: () => Boolean(current), stop: () => stopRun(),
   });
   let cells = null;   // the output view's cells (Keep variables), made with it in main()
+  // Completion and help ask about the session's live variables when there is one.
+  const assist = new CodeAssist(client, {session: () => (sessions.enabled ? sessions.session : null)});
 
   /** The output view, emptied for a run (`session` null: a one-off run), or a new cell after the others. */
   function freshOutput(code, session) {
@@ -515,6 +518,7 @@
   client.addEventListener('initialized', (event) => {
     applyLimits(event.detail);
     sessions.configure(event.detail);
+    assist.configure(event.detail);
     packageField.configure(event.detail);
     attachments.configure(event.detail);
   });
@@ -527,7 +531,6 @@
     if (isMac) {
       ui.stopShortcut.textContent = '⌘.';
       ui.stop.title = 'Stop the run (⌘. anywhere, or Ctrl+C in the output or input line with nothing selected)';
-      ui.editorKeys.textContent = 'Tab indents · ⌘/ comments · Esc then Tab leaves the editor';
     }
     // A traceback's line: the editor's, unless the link is in a cell whose code the editor no longer holds.
     output = new OutputView(ui.output, {
@@ -546,6 +549,17 @@
     const result = await createCodeEditor(ui.code, {onRun: () => startRun()});
     editor = result.editor;
     document.body.dataset.editor = editor.kind;
+    const comment = isMac ? '⌘/' : 'Ctrl+/';
+    if (editor.codeMirror && editor.codeMirror.showHint) {
+      new Completion(editor.codeMirror, assist);
+      new InspectPanel(editor.codeMirror, assist);
+      ui.editorKeys.textContent = `Ctrl+Space completes · Shift+Tab help · ${comment} comments · Esc, Tab leaves`;
+      ui.editorKeys.title = 'Ctrl+Space: complete the name at the cursor (the list also opens as you type). '
+        + 'Shift+Tab: the signature and docstring of the name at the cursor; Escape closes them. '
+        + `${comment}: comment or uncomment the selected lines. Escape, then Tab: leave the editor.`;
+    } else {
+      ui.editorKeys.textContent = `Tab indents · ${comment} comments · Esc then Tab leaves the editor`;
+    }
     ui.editorHost.classList.remove('is-loading');
     if (result.problem === 'missing') {
       ui.notice.textContent = 'CodeMirror is not installed on the server (apt install libjs-codemirror); '
