@@ -7,7 +7,8 @@ import Testing
 /// The web editor at GET /, driven like a person in headless Chromium by
 /// Tests/Fixtures/browser/editor_test.py; for displays and returned
 /// files, display_test.py; for Keep variables (sessions), session_test.py; for the page as a terminal
-/// (ANSI, `\r`, input focus, files sent, output limit, stop keys), terminal_test.py (Debian's chromium,
+/// (ANSI, `\r`, input focus, files sent, output limit, stop keys), terminal_test.py; for completion, help and
+/// cells, assist_test.py (Debian's chromium,
 /// chromium-driver and python3-selenium, which scripts/setup installs).
 extension SandboxSuite {
     @Suite("web editor in Chromium")
@@ -18,6 +19,7 @@ extension SandboxSuite {
         static let sessionScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/session_test.py").path
         static let terminalScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/terminal_test.py").path
         static let packageScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/package_test.py").path
+        static let assistScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/assist_test.py").path
         /// Screenshots are kept for people to look at (CI artifacts).
         static let artifacts = packageRoot.appendingPathComponent(".build/artifacts")
 
@@ -64,6 +66,16 @@ extension SandboxSuite {
         /// off, runs are fresh (editor-session.png).
         @Test func keepVariablesRestartStopAndToggleOff() async throws {
             try await drive(script: Self.sessionScript, expectingFallback: false, screenshot: "editor-session.png")
+        }
+
+        /// Completion while typing (CodeMirror's show-hint, served by sandboxd, with `code/complete`):
+        /// `math.` offers sqrt, a function, more of the name filters without asking again, Tab inserts it, with
+        /// an emoji before the cursor (code points); with Keep variables, Ctrl+Space after `my_lo` offers the
+        /// session's variable (editor-assist.png); Shift+Tab on `len(` shows its docstring (`code/inspect`),
+        /// Escape closes it (editor-assist-inspect.png); with Keep variables runs stack up as cells, Clear
+        /// empties them, a verdict's rolledBack is said in its cell (editor-assist-cells.png).
+        @Test func completionHelpAndCells() async throws {
+            try await drive(script: Self.assistScript, expectingFallback: false, screenshot: "editor-assist.png")
         }
 
         /// A session that ends by itself (here at a 2 s idle timeout) is

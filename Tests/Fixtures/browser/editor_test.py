@@ -101,16 +101,19 @@ class EditorTest:
         return self.driver.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
 
     def snapshot(self):
-        """Status, output and buttons, read at one instant."""
+        """Status, output and buttons, read at one instant. The output is the
+        last run's: with Keep variables, the output of the last cell."""
         return self.js("""
             const q = (id) => document.querySelector(`[data-testid="${id}"]`);
             const status = q('status');
+            const cells = q('output').querySelectorAll('[data-testid="cell"]');
+            const output = cells.length ? cells[cells.length - 1].querySelector('[data-testid="cell-output"]') : q('output');
             return {
               state: status.dataset.state,
               verdict: status.dataset.verdict || null,
               exitCode: status.dataset.exitCode ?? null,
               statusText: status.textContent.replace(/\\s+/g, ' ').trim(),
-              output: q('output').textContent,
+              output: output.textContent,
               runDisabled: q('run').disabled,
               stopDisabled: q('stop').disabled,
               stdinDisabled: q('stdin').disabled,

@@ -1,7 +1,9 @@
 // The code editor: CodeMirror 5 from /vendor/codemirror/ (Debian's
 // libjs-codemirror) when the server has it, else the page's plain textarea
 // with a few conveniences (spaces for Tab, auto-indent, Ctrl+/ comments). Both are used
-// through the same small interface; see createCodeEditor().
+// through the same small interface; see createCodeEditor(). CodeMirror's
+// show-hint addon (completion.js) and runmode addon (cell-history.js) are
+// loaded with it.
 'use strict';
 
 (() => {
@@ -170,6 +172,7 @@
     return {
       kind: 'codemirror',
       element: wrapper,
+      codeMirror: cm,   // for completion.js and inspect-panel.js
       getValue: () => cm.getValue(),
       onChange: (fn) => cm.on('changes', () => fn()),
       focus: () => cm.focus(),
@@ -277,6 +280,7 @@
     return {
       kind: 'textarea',
       element: textarea,
+      codeMirror: null,
       getValue: () => textarea.value,
       onChange: (fn) => textarea.addEventListener('input', () => fn()),
       focus: () => textarea.focus(),
@@ -309,12 +313,13 @@
   async function createCodeEditor(textarea, options) {
     try {
       loadStyle(`${VENDOR}/lib/codemirror.css`);
+      loadStyle(`${VENDOR}/addon/hint/show-hint.css`);
       await loadScript(`${VENDOR}/lib/codemirror.js`);
     } catch (err) {
       return {editor: textareaEditor(textarea, options), problem: 'missing'};
     }
     const parts = ['mode/python/python.js', 'addon/edit/matchbrackets.js', 'addon/edit/closebrackets.js',
-      'addon/comment/comment.js'];
+      'addon/comment/comment.js', 'addon/hint/show-hint.js', 'addon/runmode/runmode.js'];
     const results = await Promise.allSettled(parts.map((part) => loadScript(`${VENDOR}/${part}`)));
     const missing = parts.filter((_, i) => results[i].status === 'rejected');
     return {editor: codeMirrorEditor(textarea, options), problem: missing.length ? missing : null};

@@ -1,13 +1,14 @@
 // The PySandbox web editor: wires the code editor, the run controls, the
 // output pane, the stdin line and the status line to a SandboxClient.
-// Loaded last; uses protocol-client.js, code-editor.js, output-view.js,
-// session-control.js, limit-fields.js, file-attachments.js, returned-files.js, package-field.js and run-keys.js.
+// Loaded last; uses protocol-client.js, code-editor.js, output-view.js, cell-history.js,
+// session-control.js, limit-fields.js, file-attachments.js, returned-files.js, package-field.js, run-keys.js,
+// and code-assist.js, completion.js and inspect-panel.js (with CodeMirror only).
 'use strict';
 
 (() => {
   const {
     SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView, SessionControl, FileAttachments,
-    ReturnedFiles, RunKeys, LimitFields, PackageField,
+    ReturnedFiles, RunKeys, LimitFields, PackageField, CellHistory, CodeAssist, Completion, InspectPanel,
   } = window.PySandbox;
 
   const STORE = {
@@ -128,6 +129,7 @@
     ui.status.dataset.exitCode = v.exitCode ?? '';
     ui.status.dataset.signal = v.signal ?? '';
     ui.status.title = inSession ? '' : MEMORY_TITLE;
+    return {label, detail: parts.join(' · ')};
   }
 
   /** `peak memory` is the run's peak as its cgroup counted it (what the memory limit applies to);
@@ -247,9 +249,9 @@
 
   /** A package refusal, readably in the output area (the server's message, its reason and requirement),
    *  and on the status line. */
-  function showPackageRefusal(err, what) {
+  function showPackageRefusal(err, what, code) {
     const data = err.data || {};
-    output.clear();
+    freshOutput(code, null);
     returned.clear();
     const lines = [what === 'session'
       ? 'Not run: a session with these packages could not be opened.'
@@ -258,7 +260,9 @@
     if (data.requirement) lines.push(`requirement: ${data.requirement}`);
     output.note(`${lines.join('\n')}\n`);
     output.finish();
-    setStatus('refused', 'packages unavailable', [data.reason, data.requirement].filter(Boolean).join(': '));
+    const detail = [data.reason, data.requirement].filter(Boolean).join(': ');
+    setStatus('refused', 'packages unavailable', detail);
+    cells.finish({label: 'packages unavailable', detail, state: 'refused'});
     ui.status.dataset.errorCode = String(err.code);
     if (data.reason) ui.status.dataset.reason = data.reason;
   }
@@ -298,6 +302,19 @@
   const keys = new RunKeys({output: ui.output, stdin: ui.stdin}, {
     editor: () => editor && editor.element, running: () => Boolean(current), stop: () => stopRun(),
   });
+  let cells = null;   // the output view's cells (Keep variables), made with it in main()
+  // Completion and help ask about the session's live variables when there is one.
+  const assist = new CodeAssist(client, {session: () => (sessions.enabled ? sessions.session : null)});
+
+  /** The output view, emptied for a run (`session` null: a one-off run), or a new cell after the others. */
+  function freshOutput(code, session) {
+    if (sessions.enabled) {
+      cells.begin({code, session});
+    } else {
+      cells.leave();
+      output.clear();
+    }
+  }
 
   function updateControls() {
     const active = Boolean(current);
@@ -330,14 +347,14 @@
   /** The run's session (null without Keep variables): opened now if there is none. A session's
    *  memory is its own (session/open), not each run's. Says why on the status line when it fails. */
   async function runSession(params) {
-    const {memoryMb, packages, ...rest} = params;
+    const {memoryMb, packages, code, ...rest} = params;
     const openParams = {...(memoryMb === undefined ? {} : {memoryMb}), ...(packages ? {packages} : {})};
     try {
       const session = await sessions.sessionForRun(openParams);
-      return {session, params: session ? {...rest, session} : params};
+      return {session, params: session ? {...rest, code, session} : params};
     } catch (err) {
       if (isPackageRefusal(err)) {
-        showPackageRefusal(err, 'session');
+        showPackageRefusal(err, 'session', code);
         return null;
       }
       if (!(err instanceof ConnectionLostError)) console.warn('session/open failed', err);
@@ -385,7 +402,7 @@
     const planned = await runSession(wanted);
     if (!planned || current) return;
     const {session, params} = planned;
-    output.clear();
+    freshOutput(code, session);
     returned.clear();
     setStatus('starting', 'starting…');
     let retry = false;
@@ -415,7 +432,7 @@
         output.note('[output limit reached: the rest of the output and displays were not sent]\n');
       }
       output.finish();
-      showVerdict(verdict, {inSession: Boolean(session)});
+      cells.finish({...showVerdict(verdict, {inSession: Boolean(session)}), verdict});
       returned.show(verdict);
     } catch (err) {
       if (err instanceof ConnectionLostError) {
@@ -423,19 +440,23 @@
         output.note('[connection lost: the server stops a run when its connection closes]\n');
         output.finish();
         setStatus('lost', 'lost', 'the connection closed during the run; its result is unknown');
+        cells.finish({label: 'lost', detail: 'the connection closed during the run', state: 'lost'});
       } else if (!retried && sessions.runRefused(err, session)) {
-        // The session ended just before the run reached it: once more, in a new one.
+        // The session ended just before the run reached it: once more, in a new one (and a new cell).
+        cells.discard();
         retry = true;
       } else if (isPackageRefusal(err)) {
-        showPackageRefusal(err, 'run');
+        showPackageRefusal(err, 'run', code);
       } else if (err instanceof RpcError) {
         output.finish();
         setStatus('refused', 'not run', err.message);
         ui.status.dataset.errorCode = String(err.code);
+        cells.finish({label: 'not run', detail: err.message, state: 'refused'});
       } else {
         console.error(err);
         output.finish();
         setStatus('refused', 'not run', String(err && err.message || err));
+        cells.finish({label: 'not run', state: 'refused'});
       }
     } finally {
       current = null;
@@ -475,7 +496,7 @@
   ui.run.addEventListener('click', () => startRun());
   ui.stop.addEventListener('click', () => stopRun());
   ui.eof.addEventListener('click', () => sendEof());
-  ui.clear.addEventListener('click', () => { if (!current) output.clear(); });
+  ui.clear.addEventListener('click', () => { if (!current) cells.clear(); });
   ui.stdin.addEventListener('input', () => wakeIfIdle());
   ui.stdin.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.ctrlKey && !event.metaKey) {
@@ -497,6 +518,7 @@
   client.addEventListener('initialized', (event) => {
     applyLimits(event.detail);
     sessions.configure(event.detail);
+    assist.configure(event.detail);
     packageField.configure(event.detail);
     attachments.configure(event.detail);
   });
@@ -509,9 +531,12 @@
     if (isMac) {
       ui.stopShortcut.textContent = '⌘.';
       ui.stop.title = 'Stop the run (⌘. anywhere, or Ctrl+C in the output or input line with nothing selected)';
-      ui.editorKeys.textContent = 'Tab indents · ⌘/ comments · Esc then Tab leaves the editor';
     }
-    output = new OutputView(ui.output, {onGoToLine: (line) => editor && editor.goToLine(line)});
+    // A traceback's line: the editor's, unless the link is in a cell whose code the editor no longer holds.
+    output = new OutputView(ui.output, {
+      onGoToLine: (line, link) => editor && !cells.showLine(line, link, editor.getValue()) && editor.goToLine(line),
+    });
+    cells = new CellHistory(output);
     setStatus('idle', 'ready', 'nothing run yet');
     fields.restore();
     const storedReturnFiles = storage.get(STORE.returnFiles);
@@ -524,6 +549,17 @@
     const result = await createCodeEditor(ui.code, {onRun: () => startRun()});
     editor = result.editor;
     document.body.dataset.editor = editor.kind;
+    const comment = isMac ? '⌘/' : 'Ctrl+/';
+    if (editor.codeMirror && editor.codeMirror.showHint) {
+      new Completion(editor.codeMirror, assist);
+      new InspectPanel(editor.codeMirror, assist);
+      ui.editorKeys.textContent = `Ctrl+Space completes · Shift+Tab help · ${comment} comments · Esc, Tab leaves`;
+      ui.editorKeys.title = 'Ctrl+Space: complete the name at the cursor (the list also opens as you type). '
+        + 'Shift+Tab: the signature and docstring of the name at the cursor; Escape closes them. '
+        + `${comment}: comment or uncomment the selected lines. Escape, then Tab: leave the editor.`;
+    } else {
+      ui.editorKeys.textContent = `Tab indents · ${comment} comments · Esc then Tab leaves the editor`;
+    }
     ui.editorHost.classList.remove('is-loading');
     if (result.problem === 'missing') {
       ui.notice.textContent = 'CodeMirror is not installed on the server (apt install libjs-codemirror); '

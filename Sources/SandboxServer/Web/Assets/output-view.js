@@ -3,7 +3,9 @@
 // terminal-text.js), the program's displays (plots, tables) where it made them, what the
 // user typed as stdin, and notes. Tracebacks in stderr (`File "main.py",
 // line N`) become links to line N of the editor; in a session, those of the
-// run's own cell (`File "<cell K>", line N`) do.
+// run's own cell (`File "<cell K>", line N`) do. With Keep variables the
+// runs stack up as cells (cell-history.js): each run's output then goes
+// into its cell, begin(sink), and the view scrolls as one.
 //
 // Displays are the program's: untrusted. Nothing of theirs is ever parsed as
 // HTML in this page. Images become <img> with a data: URL; SVG too (an SVG
@@ -36,9 +38,10 @@
   const BLOCK_CHARS = 65536;
 
   class OutputView {
-    /** `onGoToLine(n)` is called when a traceback link is followed. */
+    /** `onGoToLine(n, link)` is called when a traceback link is followed. */
     constructor(element, {onGoToLine}) {
       this.element = element;
+      this.sink = element;          // where the run's output goes: the view, or its cell's output
       this.queue = [];              // [kind, text or display] not shown yet; shown once per frame
       this.frame = null;
       this.following = true;        // at the last flush the view was at its end
@@ -48,7 +51,7 @@
         const link = event.target.closest('a[data-line]');
         if (!link || !element.contains(link)) return;
         event.preventDefault();
-        onGoToLine(Number(link.dataset.line));
+        onGoToLine(Number(link.dataset.line), link);
       });
     }
 
@@ -66,10 +69,20 @@
     clear() {
       this.queue = [];
       this.cell = null;
+      this.sink = this.element;
       this.element.replaceChildren();
       this.reset();
       this.element.classList.remove('is-finished');
       this.element.scrollTop = 0;
+    }
+
+    /** A new run whose output goes into `sink` (an element inside the view), after what the view shows. */
+    begin(sink) {
+      this.flush();
+      this.cell = null;
+      this.sink = sink;
+      this.reset();
+      this.element.classList.remove('is-finished');
     }
 
     /** Whether the view is scrolled to (nearly) the end, so it should follow new text. */
@@ -81,12 +94,12 @@
     /** The block text goes into: the last, unless a display came after it, or it is full at a line's start. */
     textBlock() {
       const full = this.blockNodes >= BLOCK_NODES || this.blockChars >= BLOCK_CHARS;
-      if (this.block && this.block === this.element.lastChild && !(full && this.line.length === 0)) return this.block;
+      if (this.block && this.block === this.sink.lastChild && !(full && this.line.length === 0)) return this.block;
       this.block = document.createElement('span');
       this.block.className = 'out-text';
       this.blockNodes = 0;
       this.blockChars = 0;
-      this.element.append(this.block);
+      this.sink.append(this.block);
       return this.block;
     }
 
@@ -254,7 +267,7 @@
       for (const img of block.querySelectorAll('img')) {
         img.addEventListener('load', () => { if (this.following) this.scrollToEnd(); }, {once: true});
       }
-      this.element.append(block);
+      this.sink.append(block);
       // A block of its own: what comes next starts a new line.
       this.line = [];
       this.carriageReturn = false;
