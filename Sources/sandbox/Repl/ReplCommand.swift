@@ -34,7 +34,7 @@ struct ReplCommand: AsyncParsableCommand {
             interpreter crashed or killed), the reason is printed on stderr and a new, empty \
             session is opened: earlier names and files are gone.
 
-            When stdin is not a terminal, its lines are read with the same rules, without \
+            When stdin is not a terminal, its lines are read with the CLI's own rules, without \
             prompts; a block still open at the end of input runs. The exit status is then 0 \
             at the end of input, whatever the snippets did; when the session ends by itself, \
             the REPL stops with status 125 (the lines that follow expected the state that is gone).
