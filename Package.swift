@@ -228,7 +228,8 @@ let package = Package(
         ),
         // The `sandbox` command's pure parts, by `@testable import` of the
         // executable: the REPL's key decoding, line editor (drawing into a
-        // string) and when a snippet is whole; no server, no terminal
+        // string), when a snippet is whole, and what Tab's completion does to the
+        // line and how its matches are listed; no server, no terminal
         // (`swift test --filter SandboxCLITests`).
         .testTarget(
             name: "SandboxCLITests",

@@ -140,6 +140,33 @@ public final class ProtocolConnection: Sendable {
         throw CancellationError()
     }
 
+    /// Sends a request and waits at most `timeout` for its response,
+    /// skipping its notifications. Past it, the request is cancelled
+    /// (`$/cancelRequest`; its late response is dropped) and
+    /// `ClientError.timedOut` is thrown.
+    public func call(_ method: String, _ params: some Encodable & Sendable, timeout: Duration) async throws -> ClientEvent.Response {
+        let (id, events) = try send(method, params)
+        let response = try await withThrowingTaskGroup(of: ClientEvent.Response?.self) { group in
+            group.addTask {
+                for try await event in events {
+                    if case .response(let response) = event { return response }
+                }
+                throw CancellationError()
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        guard let response else {
+            notify(Method.cancelRequest, ["id": JSONValue.integer(id)])
+            throw ClientError.timedOut("no answer to \(method) within \(timeout)")
+        }
+        return response
+    }
+
     /// Sends a notification (`run/stdin`, `$/cancelRequest`); no response follows.
     public func notify(_ method: String, _ params: some Encodable & Sendable) {
         outgoing.yield(Outgoing(id: nil, text: ServerMessage.notification(method, params)))

@@ -50,6 +50,15 @@ public struct CodeAssistParams: Sendable, Equatable {
         self.detailLevel = detailLevel
     }
 
+    /// The method's name on the wire (`code/complete`, …).
+    public var methodName: String {
+        switch method {
+        case .complete: SandboxProtocol.Method.codeComplete
+        case .inspect: SandboxProtocol.Method.codeInspect
+        case .isComplete: SandboxProtocol.Method.codeIsComplete
+        }
+    }
+
     /// The helper's request (`AssistProgram`), as JSON.
     public var helperRequest: JSONValue {
         var request: [String: JSONValue] = ["method": .string(method.rawValue), "code": .string(code)]
@@ -58,6 +67,24 @@ public struct CodeAssistParams: Sendable, Equatable {
             request["detailLevel"] = .integer(Int64(detailLevel))
         }
         return .object(request)
+    }
+}
+
+/// The params as a client sends them: only the members `init(_:params:)`
+/// takes for the method (`code/isComplete` takes `code` alone), the default
+/// `detailLevel` left out.
+extension CodeAssistParams: Encodable {
+    private enum CodingKeys: String, CodingKey {
+        case code, cursor, session, detailLevel
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(code, forKey: .code)
+        guard method != .isComplete else { return }
+        try container.encode(cursor, forKey: .cursor)
+        try container.encodeIfPresent(session, forKey: .session)
+        if method == .inspect && detailLevel != 0 { try container.encode(detailLevel, forKey: .detailLevel) }
     }
 }
 

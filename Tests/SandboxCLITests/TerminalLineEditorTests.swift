@@ -17,10 +17,10 @@ struct TerminalLineEditorTests {
         var editor: TerminalLineEditor
         let drawn: Drawn
 
-        init(width: Int = 80, prompt: String = ">>> ") {
+        init(width: Int = 80, prompt: String = ">>> ", completesNames: Bool = false) {
             let drawn = Drawn()
             self.drawn = drawn
-            editor = TerminalLineEditor(write: { drawn.append($0) }, columns: { width })
+            editor = TerminalLineEditor(completesNames: completesNames, write: { drawn.append($0) }, columns: { width })
             editor.start(prompt: prompt)
         }
 
@@ -78,6 +78,73 @@ struct TerminalLineEditorTests {
     @Test func tabIndentsByFourSpaces() {
         var screen = Screen()
         #expect(screen.enter("\tpass") == "    pass")
+    }
+
+    /// Without completion, Tab anywhere inserts four spaces.
+    @Test func tabAfterTextIndentsWhenNamesAreNotCompleted() {
+        var screen = Screen()
+        #expect(screen.type("x") == [])
+        #expect(screen.enter("\t1") == "x    1")
+    }
+
+    /// Tab after a name asks for its completion, with the line up to the
+    /// cursor, and changes nothing itself; after only spaces it indents.
+    @Test func tabAfterANameAsksForItsCompletion() {
+        var screen = Screen(completesNames: true)
+        #expect(screen.type("x = my_va\t") == [.completion(lineBeforeCursor: "x = my_va")])
+        #expect(screen.type("  " + Self.left + Self.left + "\t") == [.completion(lineBeforeCursor: "x = my_va")])
+        #expect(screen.enter("") == "x = my_va  ")
+        #expect(screen.enter("  \tpass") == "      pass")
+        #expect(screen.enter("\t\t") == "        ")
+    }
+
+    /// One match replaces the name before the cursor; what follows the cursor stays.
+    @Test func aCompletionReplacesTheNameAndKeepsWhatFollows() {
+        var screen = Screen(completesNames: true)
+        _ = screen.type("print(my_va)" + Self.left)
+        screen.editor.apply(LineCompletion(replacing: 5, text: "my_variable", candidates: []))
+        #expect(screen.drawn.all.last == "\r>>> print(my_variable)\u{1B}[K\u{1B}[1D")
+        #expect(screen.enter("") == "print(my_variable)")
+    }
+
+    /// Several matches: what they share is inserted, they are listed below
+    /// the line, and the prompt and line are drawn again under them.
+    @Test func severalMatchesAreListedBelowTheLine() {
+        var screen = Screen(completesNames: true)
+        _ = screen.type("my_a")
+        let before = screen.drawn.all.count
+        screen.editor.apply(LineCompletion(replacing: 4, text: "my_alp", candidates: ["my_alpha", "my_alps"]))
+        #expect(screen.drawn.all[before...].joined() == "\r>>> my_alp\u{1B}[K" + "\nmy_alpha  my_alps\n" + "\r>>> my_alp\u{1B}[K")
+        #expect(screen.enter("s") == "my_alps")
+    }
+
+    /// Over a hundred matches: asked first, as readline does; y lists them,
+    /// any other key does not, and the key is only the answer.
+    @Test func manyMatchesAreListedOnlyWhenAsked() {
+        let names = (0..<150).map { "name\($0)" }
+        for (answer, listed) in [("y", true), ("n", false), (Self.enter, false)] {
+            var screen = Screen(completesNames: true)
+            _ = screen.type("na")
+            screen.editor.apply(LineCompletion(replacing: 2, text: "name", candidates: names))
+            #expect(screen.drawn.all.last == "\nDisplay all 150 possibilities? (y or n)")
+            let before = screen.drawn.all.count
+            #expect(screen.type(answer) == [])
+            let drawn = screen.drawn.all[before...].joined()
+            #expect(drawn.contains("name0 ") == listed)
+            #expect(drawn.hasSuffix("\r>>> name\u{1B}[K"))
+            #expect(screen.enter("1") == "name1")
+        }
+    }
+
+    /// A continuation line may start with the block's indentation typed already.
+    @Test func aLineMayStartWithTextTyped() {
+        var screen = Screen()
+        _ = screen.enter("for i in x:")
+        screen.editor.start(prompt: "... ", text: "    ")
+        #expect(screen.drawn.all.last == "\r...     \u{1B}[K")
+        #expect(screen.enter("print(i)") == "    print(i)")
+        screen.editor.start(prompt: "... ", text: "    ")
+        #expect(screen.enter(Self.backspace + Self.backspace) == "  ")
     }
 
     @Test func multiByteCharactersAreEditedWhole() {

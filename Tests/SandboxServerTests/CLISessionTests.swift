@@ -33,6 +33,15 @@ extension SandboxSuite {
             try await drivePty(scenario: "narrow", python: "/usr/bin/python3")
         }
 
+        /// Tab completes a name of the session (`my_va` → `my_variable`,
+        /// `math.sq` → `math.sqrt`) or lists several with their shared start;
+        /// Enter after `for …:` gives a continuation line 4 spaces in, and an
+        /// empty line runs the loop (the service's code/complete and
+        /// code/isComplete; the screen rendered by pyte).
+        @Test func replCompletesAndIndentsAsTheServiceSays() async throws {
+            try await drivePty(scenario: "assist", python: "/usr/bin/python3")
+        }
+
         /// Runs repl_pty.py's `scenario` against a live sandboxd; it prints
         /// "all checks passed", or the terminal's transcript and why not.
         private func drivePty(scenario: String? = nil, python: String, timeout: Duration = .seconds(120)) async throws {

@@ -24,7 +24,7 @@ struct Repl: Sendable {
                 }
             }
             defer { group.cancelAll() }
-            var loop = try await ReplLoop(connection: connection, settings: settings, sink: sink)
+            var loop = try await ReplLoop(connection: connection, settings: settings, capabilities: info.capabilities, sink: sink)
             if settings.interactive { loop.greet(info) }
             return try await loop.run(inputs, tasks: &group)
         }

@@ -9,15 +9,23 @@ struct ReplCommand: AsyncParsableCommand {
         discussion: """
             Each snippet runs in the session's __main__, so names, imports and /tmp files stay \
             from one to the next; the value of a snippet's last expression is printed, as at \
-            Python's own prompt. A line that ends in ':' or leaves a bracket or a triple-quoted \
-            string open continues on a '... ' line; a block (def, for, if, …) ends at an empty \
-            line. Output streams as it arrives. At a terminal, a snippet that mentions input( \
+            Python's own prompt. At a terminal the service says whether the lines typed so far \
+            need another (Python's compiler, code/isComplete): one that opens a block or leaves \
+            a bracket or a string open continues on a '... ' line that starts at the block's \
+            indentation, and a block (def, for, if, …) ends at an empty line (or one of only \
+            spaces); a syntax error runs, and the run reports it. Piped lines, and a service \
+            that does not say within 2 s, follow the CLI's own rules: a line that ends in ':' \
+            or leaves a bracket or a triple-quoted string open continues, and a block ends at \
+            an empty line. Output streams as it arrives. At a terminal, a snippet that mentions input( \
             or stdin reads the lines typed while it runs (edited as at the prompt; Ctrl-D ends \
             its input); any other snippet, and every snippet of piped input, reads end of file, \
             and what is typed meanwhile waits for the next prompt.
 
             Keys: Left/Right, Home/End (Ctrl-A/Ctrl-E), Backspace/Delete, Ctrl-K/Ctrl-U, Up/Down \
-            for earlier lines, Tab for four spaces. Ctrl-C while a snippet runs interrupts it \
+            for earlier lines. Tab completes the name before the cursor from the session's \
+            names (code/complete): one match is inserted; several are listed below the line, \
+            what they all begin with inserted; with only spaces before the cursor, Tab inserts \
+            four. Ctrl-C while a snippet runs interrupts it \
             (KeyboardInterrupt; the session is kept, unless the snippet ignores the interrupt \
             for 2 s, which kills the session); at the prompt it drops the line. Ctrl-D at an \
             empty line closes the session and exits 0.
@@ -26,7 +34,7 @@ struct ReplCommand: AsyncParsableCommand {
             interpreter crashed or killed), the reason is printed on stderr and a new, empty \
             session is opened: earlier names and files are gone.
 
-            When stdin is not a terminal, its lines are read with the same rules, without \
+            When stdin is not a terminal, its lines are read with the CLI's own rules, without \
             prompts; a block still open at the end of input runs. The exit status is then 0 \
             at the end of input, whatever the snippets did; when the session ends by itself, \
             the REPL stops with status 125 (the lines that follow expected the state that is gone).

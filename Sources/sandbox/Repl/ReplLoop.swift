@@ -10,6 +10,8 @@ struct ReplLoop {
     private let sink: AsyncStream<ReplInput>.Continuation
     private var session: SessionOpenResult
     private var reader: any LineReader
+    /// At a terminal: the service's completion and its word on whether a block is whole.
+    private let assistant: PromptAssistant?
     private var block = PythonBlock()
     /// The snippet running, if one is.
     private var running: Int64?
@@ -31,12 +33,19 @@ struct ReplLoop {
     /// A prompt is on the terminal's last row, maybe with a line being typed.
     private var promptShown = false
 
-    init(connection: ProtocolConnection, settings: ReplSettings, sink: AsyncStream<ReplInput>.Continuation) async throws {
+    init(
+        connection: ProtocolConnection, settings: ReplSettings, capabilities: InitializeResult.Capabilities,
+        sink: AsyncStream<ReplInput>.Continuation
+    ) async throws {
         self.connection = connection
         self.settings = settings
         self.sink = sink
         session = try await connection.openSession(settings.session, showingStatus: true)
-        reader = settings.interactive ? TerminalLineEditor() : PipedLines()
+        // Piped lines keep PythonBlock's rules: a round trip per line, and the
+        // service's rate of assists, would make a script's blocks depend on timing.
+        let assistant = settings.interactive ? PromptAssistant(connection: connection, capabilities: capabilities) : nil
+        self.assistant = assistant
+        reader = settings.interactive ? TerminalLineEditor(completesNames: assistant?.completes == true) : PipedLines()
     }
 
     /// The session's packages, for the greeting.
@@ -111,7 +120,7 @@ struct ReplLoop {
         while running == nil && exitStatus == nil && index < typedAhead.count {
             let byte = typedAhead[index]
             index += 1
-            if let event = reader.take(byte) { try await handle(event, tasks: &tasks) }
+            if let event = reader.take(byte) { try await handle(event, keysWaiting: index < typedAhead.count, tasks: &tasks) }
         }
         typedAhead.removeFirst(index)
         // Typed after the line of a snippet that reads stdin: the program's, as at a terminal.
@@ -121,19 +130,34 @@ struct ReplLoop {
             typeForProgram(typed, run: id)
         }
         if stdinEnded && typedAhead.isEmpty && running == nil && !closing && exitStatus == nil {
-            for event in reader.finish() { try await handle(event, tasks: &tasks) }
+            for event in reader.finish() { try await handle(event, keysWaiting: false, tasks: &tasks) }
         }
     }
 
-    private mutating func handle(_ event: LineEvent, tasks: inout ThrowingTaskGroup<Void, any Error>) async throws {
+    /// `keysWaiting`: more of stdin came with the key that made `event`, as
+    /// when text is pasted; that text has its own indentation, and its Tab
+    /// is not a person asking for a completion.
+    private mutating func handle(_ event: LineEvent, keysWaiting: Bool, tasks: inout ThrowingTaskGroup<Void, any Error>) async throws {
         switch event {
         case .line(let text):
             block.append(text)
-            guard block.isComplete else { return prompt("... ") }
-            let code = block.code
-            block.clear()
-            if code.allSatisfy(\.isWhitespace) { return prompt(">>> ") }
-            try start(code, tasks: &tasks)
+            if block.code.allSatisfy(\.isWhitespace) {
+                block.clear()
+                return prompt(">>> ")
+            }
+            let answer = await assistant?.isComplete(block)
+            switch BlockDecision.decide(block, serviceAnswer: answer) {
+            case .continueBlock(let indent):
+                prompt("... ", typed: keysWaiting ? "" : indent)
+            case .run:
+                let code = block.code
+                block.clear()
+                try start(code, tasks: &tasks)
+            }
+        case .completion(let before):
+            guard let assistant, !keysWaiting else { return reader.apply(.indentation) }
+            let request = CompletionRequest(block: block.lines, lineBeforeCursor: before)
+            if let completion = await assistant.completion(for: request, session: session.session) { reader.apply(completion) }
         case .interrupt:
             block.clear()
             prompt(">>> ")
@@ -156,8 +180,9 @@ struct ReplLoop {
         exitStatus = ExitStatus.interrupted
     }
 
-    private mutating func prompt(_ text: String) {
-        reader.start(prompt: text)
+    /// Shows `text` and starts a line after it, with `typed` in it already.
+    private mutating func prompt(_ text: String, typed: String = "") {
+        reader.start(prompt: text, text: typed)
         promptShown = settings.interactive
     }
 
@@ -200,7 +225,7 @@ struct ReplLoop {
                 programInput = nil
                 typedAhead += bytes[(index + 1)...]  // for the next prompt
                 return
-            case .interrupt, nil:
+            case .interrupt, .completion, nil:
                 continue
             }
         }

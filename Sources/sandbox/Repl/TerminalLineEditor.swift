@@ -5,15 +5,19 @@ import Glibc
 /// Line editing at a terminal in raw mode: the prompt and the line are
 /// drawn by this type. Left/Right, Home/End (Ctrl-A/Ctrl-E), Backspace,
 /// Delete, Ctrl-K and Ctrl-U kill to the end and to the start, Up/Down walk
-/// the history of entered lines, Tab inserts four spaces (Python indents),
-/// Ctrl-C drops the line, Ctrl-D on an empty line ends the input. A line
-/// longer than the terminal is wide takes several rows (one column per
-/// character: wide characters are not measured).
+/// the history of entered lines, Tab completes the name before the cursor
+/// (when the editor `completesNames`: it asks with `.completion`, and the
+/// answer comes back in `apply`) or, after only whitespace, inserts four
+/// spaces (Python indents), Ctrl-C drops the line, Ctrl-D on an empty line
+/// ends the input. A line longer than the terminal is wide takes several
+/// rows (one column per character: wide characters are not measured).
 struct TerminalLineEditor: LineReader {
     /// Where the prompt and the line are drawn, and how wide that is in
     /// columns (read at each redraw: the terminal may have been resized).
     private let write: (String) -> Void
     private let columns: () -> Int
+    /// Tab after a name asks for its completion; otherwise Tab only indents.
+    private let completesNames: Bool
     private var keys = KeyDecoder()
     private var prompt = ""
     private var line: [Unicode.Scalar] = []
@@ -27,22 +31,37 @@ struct TerminalLineEditor: LineReader {
     /// where the cursor was put last (in columns from the prompt's start).
     private var drawnRows = 1
     private var drawnCursor = 0
+    /// Matches too many to list at once, asked about ("Display all …? (y or
+    /// n)"), and where the cursor goes back to after the answer.
+    private var offered: (candidates: [String], cursor: Int)?
 
     /// An editor on the terminal: stdout and its width (tests draw elsewhere).
-    init(write: @escaping (String) -> Void = { Console.write($0) }, columns: @escaping () -> Int = TerminalLineEditor.terminalColumns) {
+    init(
+        completesNames: Bool = false, write: @escaping (String) -> Void = { Console.write($0) },
+        columns: @escaping () -> Int = TerminalLineEditor.terminalColumns
+    ) {
+        self.completesNames = completesNames
         self.write = write
         self.columns = columns
     }
 
-    mutating func start(prompt: String) {
+    mutating func start(prompt: String, text: String) {
         self.prompt = prompt
-        (line, cursor, historyIndex, draft) = ([], 0, history.count, [])
+        line = Array(text.unicodeScalars)
+        (cursor, historyIndex, draft, offered) = (line.count, history.count, [], nil)
         (drawnRows, drawnCursor) = (1, prompt.unicodeScalars.count)
-        write(prompt)
+        if line.isEmpty { write(prompt) } else { redraw() }
     }
 
     mutating func take(_ byte: UInt8) -> LineEvent? {
         guard let key = keys.take(byte) else { return nil }
+        if let (candidates, at) = offered {
+            // The answer to "Display all …?": y, Y or space list them; any other key does not.
+            offered = nil
+            let yes: [Key] = [.character("y"), .character("Y"), .character(" ")]
+            show(below: yes.contains(key) ? CompletionColumns.rows(candidates, width: columns()) : [], cursor: at)
+            return nil
+        }
         switch key {
         case .enter:
             leaveAtTheEnd()
@@ -61,7 +80,12 @@ struct TerminalLineEditor: LineReader {
             }
             delete(at: cursor)
         case .character(let scalar): insert([scalar])
-        case .tab: insert(Array("    ".unicodeScalars))
+        case .tab:
+            let before = line[..<cursor]
+            if completesNames && !before.allSatisfy(\.properties.isWhitespace) {
+                return .completion(lineBeforeCursor: String(String.UnicodeScalarView(before)))
+            }
+            insert(Array(LineCompletion.indentation.text.unicodeScalars))
         case .backspace: if cursor > 0 { cursor -= 1; delete(at: cursor) }
         case .delete: delete(at: cursor)
         case .left: cursor = max(0, cursor - 1)
@@ -79,6 +103,25 @@ struct TerminalLineEditor: LineReader {
     }
 
     mutating func finish() -> [LineEvent] { [.endOfInput] }
+
+    /// Replaces the name before the cursor with the completion, and lists
+    /// its candidates below the line (asking first when there are many).
+    mutating func apply(_ completion: LineCompletion) {
+        let replacing = min(max(0, completion.replacing), cursor)
+        let text = Array(completion.text.unicodeScalars)
+        line.replaceSubrange((cursor - replacing)..<cursor, with: text)
+        cursor += text.count - replacing
+        guard completion.candidates.count > 1 else { return redraw() }
+        let at = cursor
+        cursor = line.count
+        redraw()
+        guard completion.candidates.count <= CompletionColumns.askBeyond else {
+            write("\nDisplay all \(completion.candidates.count) possibilities? (y or n)")
+            offered = (completion.candidates, at)
+            return
+        }
+        show(below: CompletionColumns.rows(completion.candidates, width: columns()), cursor: at)
+    }
 
     /// Output of the program's put `row` on the terminal's last row (its
     /// `input()` prompt, say): the line is typed after it from now on.
@@ -104,6 +147,16 @@ struct TerminalLineEditor: LineReader {
         historyIndex = index
         line = index == history.count ? draft : Array(history[index].unicodeScalars)
         cursor = line.count
+    }
+
+    /// From the end of the line (or the question after it): `rows` on the
+    /// rows below, then the prompt and the line again under them, the
+    /// cursor `at` its place in the line.
+    private mutating func show(below rows: [String], cursor at: Int) {
+        write("\n" + rows.map { $0 + "\n" }.joined())
+        cursor = at
+        (drawnRows, drawnCursor) = (1, 0)
+        redraw()
     }
 
     /// Before what follows the line is written: the cursor goes to its end,

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Drives `sandbox repl` through a real pseudo-terminal, as a person would.
 
-Usage: repl_pty.py SANDBOX_BINARY URL [terminate | narrow]
+Usage: repl_pty.py SANDBOX_BINARY URL [terminate | narrow | assist]
 With "terminate", only SIGTERM during a running snippet is checked; with
 "narrow", only a line longer than a 40-column terminal is wide, edited,
-with the screen rendered by pyte (Debian's python3-pyte).
+with the screen rendered by pyte (Debian's python3-pyte); with "assist",
+only what the service decides at the prompt: Tab's completions from the
+session and continuation lines with their indentation (pyte too).
 Prints "all checks passed" and exits 0, or prints the transcript and exits 1.
 """
 import os
@@ -110,6 +112,82 @@ if scenario == "narrow":
     print("all checks passed")
     sys.exit(0)
 
+if scenario == "assist":
+    # Tab completes from the session (code/complete); Enter asks the service
+    # whether the block is whole (code/isComplete), and a continuation line
+    # starts at the block's indentation.
+    import pyte
+
+    def screen():
+        rendered = pyte.Screen(COLUMNS, 24)
+        pyte.ByteStream(rendered).feed(transcript)
+        return rendered, [row.rstrip() for row in rendered.display]
+
+    def shown(rows):
+        return "\n".join(rows)
+
+    # A prompt on a row of its own: PROMPT alone also matches the line's
+    # redrawing as it is typed ("\r>>> my_va").
+    NEW_PROMPT = rb"\r\n>>> "
+
+    send(b"my_variable = 1\r")
+    expect(NEW_PROMPT)
+    send(b"my_va\t")
+    expect(rb">>> my_variable\x1b\[K")
+    send(b"\r")
+    expect(rb"\r\n1\r\n>>> ")
+
+    send(b"import math\r")
+    expect(NEW_PROMPT)
+    send(b"math.sq\t")
+    expect(rb">>> math\.sqrt\x1b\[K")
+    send(b"(16)\r")
+    expect(rb"\r\n4\.0\r\n>>> ")
+
+    # Several matches: listed below the line, what they share inserted.
+    send(b"my_alpha = my_alps = 2\r")
+    expect(NEW_PROMPT)
+    send(b"my_a\t")
+    expect(rb"my_alpha  my_alps\r\n")
+    expect(rb">>> my_alp\x1b\[K")
+    _, rows = screen()
+    at = rows.index("my_alpha  my_alps")
+    if rows[at - 1] != ">>> my_alp" or rows[at + 1] != ">>> my_alp":
+        fail("the matches are not listed between the line and its redrawing:\n" + shown(rows))
+    send(b"s\r")
+    expect(rb"\r\n2\r\n>>> ")
+
+    # Tab after only spaces (none here: Ctrl-U took the typed indentation) still indents.
+    send(b"if True:\r")
+    expect(rb"\.\.\.     \x1b\[K")
+    send(b"\x15\tprint('in')\r")
+    expect(rb"\.\.\.     \x1b\[K")
+    send(b"\r")
+    expect(rb"\r\nin\r\n>>> ")
+
+    # A block: the continuation line starts with its 4 spaces typed; the
+    # body keeps them, and an empty line (those spaces alone) runs the loop.
+    send(b"for i in range(2):\r")
+    expect(rb"\.\.\.     \x1b\[K")
+    rendered, rows = screen()
+    if rendered.cursor.x != 8 or rows[rendered.cursor.y] != "...":
+        fail(f"the continuation line does not start 4 spaces in (cursor at column {rendered.cursor.x}):\n" + shown(rows))
+    send(b"print(i * 10)\r")
+    expect(rb"\.\.\.     \x1b\[K")
+    send(b"\r")
+    expect(rb"\r\n0\r\n10\r\n>>> ")
+    _, rows = screen()
+    loop = rows.index(">>> for i in range(2):")
+    if rows[loop + 1:loop + 6] != ["...     print(i * 10)", "...", "0", "10", ">>>"]:
+        fail("the block and its output are not as typed and run:\n" + shown(rows))
+
+    # A syntax error no line can mend runs, and the run reports it.
+    send(b"x = )\r")
+    expect(rb"SyntaxError")
+    expect(NEW_PROMPT)
+    print("all checks passed")
+    sys.exit(0)
+
 if scenario == "terminate":
     # SIGTERM while a snippet runs: the session is closed (the test checks
     # that nothing of it is left), the terminal is as it was, the status 143.
@@ -163,10 +241,9 @@ send(b"\x04")
 expect(rb"\r\n2\r\n")
 expect(PROMPT)
 
-# Ctrl-C interrupts a snippet; the session and its names stay.
+# Ctrl-C interrupts a snippet; the session and its names stay. (The
+# service's code/isComplete runs a one-line compound statement at once.)
 send(b"while True: pass\r")
-expect(rb"\.\.\. ")
-send(b"\r")
 time.sleep(1.5)
 send(b"\x03")
 expect(rb"KeyboardInterrupt")
