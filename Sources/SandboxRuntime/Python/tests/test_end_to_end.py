@@ -129,15 +129,20 @@ class SessionTests(unittest.TestCase):
                 sandbox.close()
             with service:
                 self.assertEqual(process.stdout.read(1), b"\0")
-                service.sendall(b"session\n")
+                # A session that ends at a failed cell (rolling back needs the sandbox's pid 1).
+                service.sendall(b"session\nend\n")
                 outputs = []
                 for code in ("x = 41\nimport sys\nprint(sys.argv)", "x + 1", "1 / 0"):
+                    # Each cell: its length line, with its stdin, pip's answers and its request on pipes of their own.
                     request = bootstrap_parts.request(code)
                     stdin_read, stdin_write = os.pipe()
                     answers_read, answers_write = os.pipe()
+                    body_read, body_write = os.pipe()
                     os.close(stdin_write)
-                    socket.send_fds(service, [b"%d\n" % len(request) + request], [stdin_read, answers_read])
-                    for fd in (stdin_read, answers_read, answers_write):
+                    os.write(body_write, request)
+                    os.close(body_write)
+                    socket.send_fds(service, [b"%d\n" % len(request)], [stdin_read, answers_read, body_read])
+                    for fd in (stdin_read, answers_read, answers_write, body_read):
                         os.close(fd)
                     outputs.append(read_cell(process.stdout))
             process.stdout.close()
