@@ -81,6 +81,9 @@ public enum RunReport {
         }
         if let message = verdict.message { line += " \(message)" }
         if verdict.truncated && verdict.status != .outputLimit { line += " Output was truncated." }
+        if verdict.rolledBack {
+            line += " The session was rolled back: its variables and imports are as they were before this call (files it wrote stay)."
+        }
         return line + " Wall time \(verdict.wallMs) ms, CPU time \(verdict.cpuMs) ms."
     }
 
