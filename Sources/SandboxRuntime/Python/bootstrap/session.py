@@ -4,7 +4,7 @@ SandboxSession.swift): cells read one by one from fd 3, each run in one
 
 A session that rolls back keeps a snapshot: a fork of this interpreter
 taken before each cell, named SNAPSHOT_NAME, that waits. When the cell
-ends, it is discarded; when the cell is rolled back (it died of a signal,
+ends, it is killed; when the cell is rolled back (it died of a signal,
 reached a limit, or would not stop), the session's pid 1 ends every other
 process and the snapshot goes on as the session (sandbox/steps/rollback.c).
 """
@@ -189,13 +189,14 @@ SNAPSHOT_NAME = b"pysandbox-snap"  # sandbox_steps.h's, which finds it by this n
 
 class Snapshots:
     """The session's snapshot: a fork of the interpreter as it is before the
-    next cell, waiting. take() replaces the last one. In the snapshot,
-    take() returns once it has gone on as the session, after taking its
-    own: when the interpreter it copied is gone (its pipe's end) and pid 1,
-    having ended every other process, says so (SIGUSR2 from pid 1)."""
+    next cell, waiting for pid 1's word. take() replaces the last one
+    (killed: it holds nothing but memory). In the snapshot, take() returns
+    once it has gone on as the session, after taking its own: when pid 1,
+    having ended every other process, says so (SIGUSR2 from pid 1). It
+    holds no descriptor of the session's: the program sees none more."""
 
     def __init__(self, on_takeover):
-        self.current = None  # (pid, the pipe's write end)
+        self.current = None  # its pid
         self.discarded = []
         self.on_takeover = on_takeover
 
@@ -205,63 +206,40 @@ class Snapshots:
             # The last snapshot goes first: two would hold two copies of what the cell changed.
             self.discard()
             name = _read_comm()
-            pid, readable, writable = -1, -1, -1
+            pid = -1
             # Blocked before the fork: pid 1's word may come before the snapshot could wait for it.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
             try:
-                readable, writable = os.pipe()
                 _write_comm(SNAPSHOT_NAME)  # the fork is born with it: found even if stopped at once
                 pid = os.fork()
             except OSError:
                 # No snapshot (the session's process limit, say): the next
                 # cell cannot be rolled back, and no older state stands in.
-                for fd in (readable, writable):
-                    if fd >= 0:
-                        os.close(fd)
                 return
             finally:
                 if pid != 0:
                     _write_comm(name)
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
             if pid != 0:
-                os.close(readable)
-                self.current = (pid, writable)
+                self.current = pid
                 self.reap()
                 return
-            os.close(writable)
-            if self.current is not None:
-                os.close(self.current[1])
             self.current, self.discarded = None, []
-            self.wait_until_needed(readable)
+            while signal.sigwaitinfo({signal.SIGUSR2}).si_pid != 1:
+                pass  # only pid 1's word counts: the program can send this signal too
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
             _write_comm(name)
             self.on_takeover()
             # Rolled back: this is the session now; the loop takes its own snapshot.
 
-    @staticmethod
-    def wait_until_needed(readable):
-        import signal
-        while True:
-            try:
-                word = os.read(readable, 1)
-                break
-            except InterruptedError:
-                continue
-        if word:
-            os._exit(0)  # discarded: the cell ended
-        os.close(readable)
-        while signal.sigwaitinfo({signal.SIGUSR2}).si_pid != 1:
-            pass
-
     def discard(self):
         if self.current is not None:
-            pid, writable = self.current
+            import signal
             try:
-                os.write(writable, b"d")
-            except OSError:
+                os.kill(self.current, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
-            os.close(writable)
-            self.discarded.append(pid)
+            self.discarded.append(self.current)
             self.current = None
 
     def reap(self):
