@@ -4,21 +4,13 @@
 import errno
 import os
 
+from own_processes import own_processes
+
 me = os.getpid()
-
-
-def parent_of(pid):
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-        return int(stat[stat.rindex(")") + 2:].split()[1])
-    except (OSError, ValueError):
-        return None
-
-
 pids = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
 print(f"pid {me}; /proc shows {pids}")
-# This run's own: pid 1, itself, and its children (a session's snapshot of itself, sandbox/steps/rollback.c).
-own = {1, me} | {pid for pid in pids if parent_of(pid) == me}
+# This run's own: pid 1, itself, and its children (a session's snapshot of itself).
+own = {1} | own_processes(pids)
 strangers = [pid for pid in pids if pid not in own]
 if strangers:
     print(f"ESCAPED: /proc shows other processes {strangers}")

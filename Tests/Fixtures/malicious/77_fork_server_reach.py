@@ -6,6 +6,8 @@
 import ctypes
 import os
 
+from own_processes import own_processes
+
 found = []
 for fd in range(3, 1024):
     try:
@@ -81,18 +83,9 @@ if libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_ADMIN, 0, 0) == 0:
 # Our parent is the run's pid 1, and nothing else of the sandbox is visible.
 parent = os.getppid()
 
-
-def parent_of(pid):
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-        return int(stat[stat.rindex(")") + 2:].split()[1])
-    except (OSError, ValueError):
-        return None
-
-
-# Our own children do not count (a session's snapshot of itself is one, sandbox/steps/rollback.c).
-others = sorted(int(name) for name in os.listdir("/proc")
-                if name.isdigit() and int(name) != os.getpid() and parent_of(int(name)) != os.getpid())
+pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+# Our own children do not count (a session's snapshot of itself is one).
+others = sorted(set(pids) - own_processes(pids))
 if parent != 1:
     print(f"ESCAPED: our parent is {parent}, not the run's pid 1")
 elif others:
