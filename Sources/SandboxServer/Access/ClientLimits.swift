@@ -72,10 +72,18 @@ final class ClientLimits: Sendable {
 }
 
 extension RPCError {
-    static func rateLimited(perMinute: Int, retryAfter wait: Duration) -> RPCError {
+    /// `what`: the requests counted (runs, or `code/*` requests at their own rate).
+    static func rateLimited(perMinute: Int, retryAfter wait: Duration, of what: String = "runs") -> RPCError {
         let milliseconds = Int64((wait / .milliseconds(1)).rounded(.up))
         return RPCError(
-            .rateLimited, "at most \(perMinute) runs per minute; retry after \(milliseconds) ms",
+            .rateLimited, "at most \(perMinute) \(what) per minute; retry after \(milliseconds) ms",
             data: .object(["retryAfterMs": .integer(max(1, milliseconds)), "runsPerMinute": .integer(Int64(perMinute))]))
+    }
+
+    /// A connection with `limit` runs (and `code/*` requests) queued or running.
+    static func tooManyInFlight(limit: Int) -> RPCError {
+        RPCError(
+            .tooManyInFlight, "this connection already has \(limit) runs queued or running",
+            data: .object(["limit": .integer(Int64(limit))]))
     }
 }

@@ -122,11 +122,8 @@ final class RPCConnection: Sendable {
     /// named if it is idle, else in a sandbox of its own; answered by its
     /// observer when the run ends. Counted among the runs in flight.
     private func submitAssist(id: JSONValue, method: String, params: [String: JSONValue]) async throws(RPCError) {
-        let kind: CodeAssistParams.Method = switch method {
-        case Method.codeComplete: .complete
-        case Method.codeInspect: .inspect
-        default: .isComplete
-        }
+        // The three methods are "code/" and the kind's name.
+        let kind = CodeAssistParams.Method(rawValue: String(method.dropFirst("code/".count))) ?? .isComplete
         let assistParams = try CodeAssistParams(kind, params: params)
         if runs.withLock({ $0[id] != nil }) {
             throw .invalidRequest("id \(id) is already in flight")
@@ -141,16 +138,12 @@ final class RPCConnection: Sendable {
         }
         let limit = server.configuration.maxInFlight
         guard runs.withLock({ $0.count < limit }) else {
-            throw RPCError(
-                .tooManyInFlight, "this connection already has \(limit) runs queued or running",
-                data: .object(["limit": .integer(Int64(limit))]))
+            throw .tooManyInFlight(limit: limit)
         }
         if let wait = assistRate.withLock({ $0.take() }) {
-            let perMinute = CodeAssistant.advertised(server.configuration).perMinute
-            let milliseconds = Int64((wait / .milliseconds(1)).rounded(.up))
-            throw RPCError(
-                .rateLimited, "at most \(perMinute) completions, inspections and is-complete checks per minute; retry after \(milliseconds) ms",
-                data: .object(["retryAfterMs": .integer(max(1, milliseconds)), "perMinute": .integer(Int64(perMinute))]))
+            throw .rateLimited(
+                perMinute: CodeAssistant.advertised(server.configuration).perMinute, retryAfter: wait,
+                of: "completions, inspections and is-complete checks")
         }
         let assistant = CodeAssistant(configuration: server.configuration, wantsPreload: server.admission.wantsPreload)
         func job(inSession session: ServerSession?) throws(RPCError) -> RunJob {
@@ -208,9 +201,7 @@ final class RPCConnection: Sendable {
             return true
         }
         guard registered else {
-            throw RPCError(
-                .tooManyInFlight, "this connection already has \(limit) runs queued or running",
-                data: .object(["limit": .integer(Int64(limit))]))
+            throw .tooManyInFlight(limit: limit)
         }
         if sessions.withLock({ $0.closed }) {
             runs.withLock { $0[id] = nil }

@@ -199,13 +199,13 @@ class Snapshots:
         self.current = None  # its pid
         self.discarded = []
         self.on_takeover = on_takeover
+        self.name = _read_comm()  # the interpreter's, which a snapshot that goes on takes back
 
     def take(self):
         import signal
         while True:
             # The last snapshot goes first: two would hold two copies of what the cell changed.
             self.discard()
-            name = _read_comm()
             pid = -1
             # Blocked before the fork: pid 1's word may come before the snapshot could wait for it.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
@@ -218,7 +218,7 @@ class Snapshots:
                 return
             finally:
                 if pid != 0:
-                    _write_comm(name)
+                    _write_comm(self.name)
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
             if pid != 0:
                 self.current = pid
@@ -228,7 +228,7 @@ class Snapshots:
             while signal.sigwaitinfo({signal.SIGUSR2}).si_pid != 1:
                 pass  # only pid 1's word counts: the program can send this signal too
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
-            _write_comm(name)
+            _write_comm(self.name)
             self.on_takeover()
             # Rolled back: this is the session now; the loop takes its own snapshot.
 
