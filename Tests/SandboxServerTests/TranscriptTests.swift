@@ -204,6 +204,11 @@ enum SchemaCheck {
             case (nil, nil, Method.codeComplete?): checks.append(("code-complete.response.json", message))
             case (nil, nil, Method.codeInspect?): checks.append(("code-inspect.response.json", message))
             case (nil, nil, Method.codeIsComplete?): checks.append(("code-is-complete.response.json", message))
+            case (nil, nil, Method.sessionFork?): checks.append(("session-fork.response.json", message))
+            case (nil, nil, Method.sessionFilesList?): checks.append(("session-files-list.response.json", message))
+            case (nil, nil, Method.sessionFilesRead?): checks.append(("session-files-read.response.json", message))
+            case (nil, nil, Method.sessionFilesWrite?): checks.append(("session-files-write.response.json", message))
+            case (nil, nil, Method.sessionFilesRemove?): checks.append(("session-files-remove.response.json", message))
             default: checks.append(("unknown message", message))
             }
         }
@@ -225,6 +230,16 @@ enum SchemaCheck {
                 checks.append(("code-inspect.request.json", message))
             case Method.codeIsComplete? where message["id"].map(answered.contains) == true:
                 checks.append(("code-is-complete.request.json", message))
+            case Method.sessionFork? where message["id"].map(answered.contains) == true:
+                checks.append(("session-fork.request.json", message))
+            case Method.sessionFilesList? where message["id"].map(answered.contains) == true:
+                checks.append(("session-files-list.request.json", message))
+            case Method.sessionFilesRead? where message["id"].map(answered.contains) == true:
+                checks.append(("session-files-read.request.json", message))
+            case Method.sessionFilesWrite? where message["id"].map(answered.contains) == true:
+                checks.append(("session-files-write.request.json", message))
+            case Method.sessionFilesRemove? where message["id"].map(answered.contains) == true:
+                checks.append(("session-files-remove.request.json", message))
             default: break
             }
         }
