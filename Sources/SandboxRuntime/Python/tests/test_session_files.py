@@ -77,9 +77,11 @@ class ListTests(FolderTestCase):
 
     def test_no_link_followed(self):
         os.symlink(self.outside, os.path.join(self.workdir, "out"))
+        os.symlink("/etc", os.path.join(self.workdir, "etc"))
         os.symlink("loop", os.path.join(self.workdir, "loop"))
         self.make("file")
         self.assertRefused(self.ask("list", "out"), "symlink")
+        self.assertRefused(self.ask("list", "etc"), "symlink")
         self.assertRefused(self.ask("list", "loop"), "symlink")
         self.assertRefused(self.ask("list", "out/inner"), "symlink")
         self.assertRefused(self.ask("list", "file"), "notADirectory")
@@ -216,7 +218,8 @@ class SessionEntryTests(unittest.TestCase):
                 self.assertEqual(result.stderr, b"[]")
                 return json.loads(result.stdout.decode("ascii"))
             self.assertEqual(ask({"method": "write", "path": "d/x.txt"}), {"ok": {"size": 5, "created": True}})
-            self.assertEqual(ask({"method": "read", "path": "d/x.txt", "maxBytes": 10}), {"ok": {"size": 5, "text": "café"}})
+            self.assertEqual(ask({"method": "read", "path": "d/x.txt", "maxBytes": 10}),
+                             {"ok": {"size": 5, "text": "café"}})
             self.assertEqual(ask({"method": "read", "path": "../x", "maxBytes": 10})["error"]["reason"], "badPath")
 
 
