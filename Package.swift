@@ -95,6 +95,7 @@ let package = Package(
                 "bootstrap/sandbox_site.py", "bootstrap/ordered_streams.py", "bootstrap/rich_results.py",
                 "bootstrap/fork_server.py", "bootstrap/run.py", "bootstrap/returned_files.py", "bootstrap/session.py",
                 "bootstrap/start_run.py", "pip/__init__.py", "pip/__main__.py", "interpreter_probe.py", "assist/assist.py",
+                "session_files/session_files.py", "session_state/session_state.py",
             ].map { .embedInCode("Python/" + $0) }
         ),
         // Protocol v1 messages (protocol/PROTOCOL.md), shared by the server and its clients.

@@ -79,6 +79,13 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// After a cancel or a limit, how long an interrupted run may take to
         /// stop before its session is killed.
         public var interruptGraceMs: Int
+        /// `session/files/read`'s largest file, and `session/files/list`'s most
+        /// entries; absent from servers before 0.13.0.
+        public var maxFileReadBytes: Int?
+        public var maxListEntries: Int?
+        /// `session/fork`'s largest state (names and files, as they travel);
+        /// absent from servers before 0.13.0.
+        public var maxForkBytes: Int?
 
         public init(
             maxPerConnection: Int, maxTotal: Int, maxPerClient: Int? = nil, reclaimAfterMs: Int? = nil, idleTimeoutMs: LimitPair,
@@ -172,6 +179,10 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var complete: Bool? = true
         public var inspect: Bool? = true
         public var isComplete: Bool? = true
+        /// `session/fork` and `session/files/*`; absent (false) from servers
+        /// before 0.13.0 and with `--isolation exec`.
+        public var sessionFork: Bool? = false
+        public var sessionFiles: Bool? = false
         public init() {}
     }
 

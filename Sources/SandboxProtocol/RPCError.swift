@@ -29,6 +29,12 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
     /// The run's (or session's) `packages` could not be installed; `data`
     /// says which requirement and why (`PackagesUnavailable`).
     case packagesUnavailable = -32008
+    /// A `session/files/*` request found the path missing, of another
+    /// kind, or too large; `data` says why (`SessionFileError`).
+    case fileError = -32009
+    /// `session/fork` could not copy the session (its state too large, its
+    /// pickling stopped, the copy's loading failed); the original goes on.
+    case forkFailed = -32010
 
     /// The phrase every message of this code starts with.
     public var phrase: String {
@@ -46,6 +52,8 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
         case .tooManySessions: "Too many sessions"
         case .sessionEnded: "Session ended"
         case .packagesUnavailable: "Packages unavailable"
+        case .fileError: "File error"
+        case .forkFailed: "Fork failed"
         }
     }
 }

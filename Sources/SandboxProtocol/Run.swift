@@ -14,6 +14,11 @@ public enum Method {
     public static let codeComplete = "code/complete"
     public static let codeInspect = "code/inspect"
     public static let codeIsComplete = "code/isComplete"
+    public static let sessionFork = "session/fork"
+    public static let sessionFilesList = "session/files/list"
+    public static let sessionFilesRead = "session/files/read"
+    public static let sessionFilesWrite = "session/files/write"
+    public static let sessionFilesRemove = "session/files/remove"
 }
 
 /// `run` params. `init(params:)` checks types and rejects unknown fields; the
@@ -98,20 +103,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         }
         var files: [String: FileContent] = [:]
         for (path, content) in members.sorted(by: { $0.key < $1.key }) {
-            switch content {
-            case .string(let text):
-                files[path] = .text(text)
-            case .object(let object):
-                guard object.count == 1, case .string(let encoded)? = object["base64"] else {
-                    throw .invalidParams("files: '\(path)': an object must be {\"base64\": string} and nothing else")
-                }
-                guard let bytes = Base64.decode(encoded) else {
-                    throw .invalidParams("files: '\(path)': base64 is not valid base64")
-                }
-                files[path] = .bytes(bytes)
-            default:
-                throw .invalidParams("files: '\(path)': must be a string or {\"base64\": string}, not \(content.typeName)")
-            }
+            files[path] = try FileContent(json: content, field: "files: '\(path)'")
         }
         return files
     }
@@ -259,6 +251,25 @@ public enum FileContent: Sendable, Equatable, Codable {
         switch self {
         case .text(let text): Array(text.utf8)
         case .bytes(let bytes): bytes
+        }
+    }
+
+    /// A content as a request carries it: a string, or `{"base64": string}`
+    /// and nothing else; `field` starts the message of a refusal.
+    public init(json content: JSONValue, field: String) throws(RPCError) {
+        switch content {
+        case .string(let text):
+            self = .text(text)
+        case .object(let object):
+            guard object.count == 1, case .string(let encoded)? = object["base64"] else {
+                throw .invalidParams("\(field): an object must be {\"base64\": string} and nothing else")
+            }
+            guard let bytes = Base64.decode(encoded) else {
+                throw .invalidParams("\(field): base64 is not valid base64")
+            }
+            self = .bytes(bytes)
+        default:
+            throw .invalidParams("\(field): must be a string or {\"base64\": string}, not \(content.typeName)")
         }
     }
 

@@ -216,6 +216,11 @@ public struct SandboxServer: Sendable {
                 idleTimeoutMs: LimitPair(default: idle.default, max: idle.max, min: SessionOpenParams.minimumIdleTimeoutMs),
                 cpuTimeMs: configuration.sessionCpuTimeMs,
                 interruptGraceMs: Int(configuration.sessionInterruptGrace / .milliseconds(1)))
+            info.limits.sessions?.maxFileReadBytes = configuration.maxReturnBytes
+            info.limits.sessions?.maxListEntries = SessionFilesRequest.maxEntries
+            info.limits.sessions?.maxForkBytes = SessionForking.maxStateBytes
+            info.capabilities.sessionFork = true
+            info.capabilities.sessionFiles = true
         }
         return info
     }

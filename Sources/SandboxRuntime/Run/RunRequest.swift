@@ -83,13 +83,21 @@ public struct RunRequest: Sendable, Equatable {
     /// (`SandboxRun.packageRequests`); else the sandbox's pip says that
     /// packages are named with the run instead.
     public var answersPip = false
-    /// What `code` is: a program, or the editor's helper (`AssistProgram`),
-    /// which a session runs with its names and without using up a cell number.
+    /// What `code` is: a program, or one of the service's helpers, which a
+    /// session runs with its names and working folder and without using up
+    /// a cell number.
     public var kind = Kind.program
 
     public enum Kind: String, Sendable, Equatable {
         case program
+        /// The editor's helper (`AssistProgram`).
         case assist
+        /// The files API's helper (`SessionFilesProgram`).
+        case files
+        /// `SessionStateProgram` copying the session's state out (`session/fork`).
+        case capture
+        /// `SessionStateProgram` taking a copied state in: the session changed, and a new snapshot is taken.
+        case restore
     }
 
     public init(

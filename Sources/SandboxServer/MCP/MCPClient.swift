@@ -54,7 +54,10 @@ final class MCPClient: Sendable {
 
     /// Delivers the client's protocol v1 messages until it is closed.
     func serve() async {
-        await runner.deliver()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.runner.connection.serveBackground() }
+            await runner.deliver()
+        }
     }
 
     /// Ends the MCP session: its streams, its MCP server, its runs and sandbox sessions.

@@ -68,6 +68,18 @@ final class SessionService: Service {
             limits: limits, idleTimeout: .milliseconds(idleTimeoutMs), packages: try packages.requirements(params.packages))
     }
 
+    /// What a copy of `original` (`session/fork`) gets: the original's
+    /// limits and package set, but for what `params` asks, checked as `admit` checks.
+    func admitFork(of original: ServerSession, _ params: SessionForkParams) throws(RPCError) -> Admitted {
+        var open = SessionOpenParams(
+            memoryMb: params.memoryMb ?? Int(original.sandbox.limits.memoryBytes >> 20),
+            idleTimeoutMs: params.idleTimeoutMs ?? Int(original.idleTimeout / .milliseconds(1)))
+        open.onFailure = params.onFailure ?? (original.sandbox.limits.rollsBack ? .rollback : .end)
+        var admitted = try admit(open)
+        admitted.packages = original.packages.set
+        return admitted
+    }
+
     /// Opens a session for `owner`, a connection of `holder`, within the
     /// holder's cap and the server's; when the server is full, an idle
     /// session of a client holding more may give its place up (PROTOCOL.md §4.8).

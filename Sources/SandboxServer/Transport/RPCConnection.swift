@@ -1,5 +1,6 @@
 import Logging
 import SandboxProtocol
+import SandboxRuntime
 import Synchronization
 
 /// One WebSocket client speaking protocol v1. Messages are handled in the
@@ -19,7 +20,13 @@ final class RPCConnection: Sendable {
     private let runRate: Mutex<TokenBucket>
     /// `code/complete`, `code/inspect` and `code/isComplete`, counted apart from runs.
     private let assistRate: Mutex<TokenBucket>
+    /// `session/files/*`, counted apart from runs and completions.
+    private let filesRate: Mutex<TokenBucket>
     private let lastMessage = Mutex(ContinuousClock.now)
+    /// Requests that wait for others (`session/fork`), served apart from
+    /// the message loop by `serveBackground`, so that the messages they
+    /// wait for (a run's stdin, a cancel) still arrive.
+    private let background = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
 
     init(server: ServerState, outbox: Outbox, address: String) {
         self.server = server
@@ -27,6 +34,7 @@ final class RPCConnection: Sendable {
         holder = SessionHolder(address: address)
         runRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
         assistRate = Mutex(TokenBucket(runsPerMinute: CodeAssistant.advertised(server.configuration).perMinute))
+        filesRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
         var logger = server.logger
         logger[metadataKey: "connection"] = "\(client)"
         logger[metadataKey: "client"] = "\(address)"
@@ -51,6 +59,16 @@ final class RPCConnection: Sendable {
         }
     }
 
+    /// Runs what `handleRequest` hands over until the connection closes
+    /// and the last of it has ended; the connection's owner runs it.
+    func serveBackground() async {
+        await withDiscardingTaskGroup { group in
+            for await work in background.stream {
+                group.addTask { await work() }
+            }
+        }
+    }
+
     func receiveBinary() {
         send(ServerMessage.error(id: .null, .invalidRequest("binary frames are not supported; send JSON text")))
     }
@@ -62,6 +80,7 @@ final class RPCConnection: Sendable {
     func close() async {
         // Closed first: a run registered after the snapshot below sees it and is refused.
         sessions.withLock { $0.closed = true }
+        background.continuation.finish()
         let jobs = runs.withLock { Array($0.values) }
         for job in jobs { await server.cancel(job) }
         let open = sessions.withLock { Array($0.open.values) }
@@ -113,9 +132,134 @@ final class RPCConnection: Sendable {
             } catch {
                 send(ServerMessage.error(id: id, error))
             }
+        case Method.sessionFork:
+            if case .dropped = background.continuation.yield({ await self.forkSession(id: id, params: params) }) {
+                send(ServerMessage.error(id: id, RPCError(.shuttingDown, "the connection is closing")))
+            }
+        case _ where method.hasPrefix("session/files/"):
+            do throws(RPCError) {
+                guard let kind = SessionFilesParams.Method(rawValue: String(method.dropFirst("session/files/".count))) else {
+                    throw RPCError(.methodNotFound, "'\(method)'")
+                }
+                try await submitSessionFiles(id: id, params: SessionFilesParams(kind, params: params))
+            } catch {
+                send(ServerMessage.error(id: id, error))
+            }
         default:
             send(ServerMessage.error(id: id, RPCError(.methodNotFound, "'\(method)'")))
         }
+    }
+
+    /// A `session/files/*` request: a request of the session's, queued
+    /// behind its runs, answered by its observer when it ends.
+    private func submitSessionFiles(id: JSONValue, params: SessionFilesParams) async throws(RPCError) {
+        let session = try sessionOffered(params.session)
+        if let wait = filesRate.withLock({ $0.take() }) {
+            throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait, of: "session file requests")
+        }
+        let request = SessionFilesRequest(params: params, configuration: server.configuration)
+        let observer = HelperRunObserver(limit: request.maxAnswerBytes) { [weak self] job, outcome in
+            self?.answered(job, outcome.flatMap { request.result(stdout: $0.stdout, verdict: $0.verdict) })
+        }
+        let job = RunJob(id: id, client: client, request: request.runRequest(), initialStdin: nil, observer: observer, session: session)
+        try register(job)
+        do throws(RPCError) {
+            if case .schedule = try session.admit(job) { try await server.scheduler.submit(job) }
+        } catch {
+            runs.withLock { $0[id] = nil }
+            session.finished(job)
+            throw error
+        }
+    }
+
+    /// `session/fork`'s one response, from the background.
+    private func forkSession(id: JSONValue, params: [String: JSONValue]) async {
+        do {
+            send(ServerMessage.result(id: id, try await fork(id: id, params: params)))
+        } catch {
+            send(ServerMessage.error(id: id, error))
+        }
+    }
+
+    /// Copies a session into a new one of this connection: its state is
+    /// captured behind its queued runs, a session opens with the copy's
+    /// limits, and the state is loaded into it. A copy that fails to load
+    /// is closed; the original is never changed.
+    private func fork(id: JSONValue, params: [String: JSONValue]) async throws(RPCError) -> SessionForkResult {
+        let forkParams = try SessionForkParams(params: params)
+        let original = try sessionOffered(forkParams.session)
+        let admitted = try server.sessions.admitFork(of: original, forkParams)
+        if let wait = runRate.withLock({ $0.take() }) {
+            throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
+        }
+        let forking = SessionForking(configuration: server.configuration)
+        let capture = try await runHelper(
+            id: id, forking.captureRequest(), in: original, answerLimit: forking.maxCaptureAnswerBytes)
+        let state = try forking.captured(stdout: capture.stdout, verdict: capture.verdict)
+        let (copy, opened) = try await open(admitted)
+        do {
+            let restore = try await runHelper(id: id, forking.restoreRequest(state), in: copy, answerLimit: 1 << 20)
+            let copied = try forking.copied(stdout: restore.stdout, verdict: restore.verdict, state: state)
+            logger.debug("session forked", metadata: ["session": "\(original.id)", "copy": "\(copy.id)"])
+            return SessionForkResult(
+                session: opened.session, limits: opened.limits, onFailure: opened.onFailure ?? .rollback, copied: copied)
+        } catch {
+            await copy.close(.closedByClient)
+            server.sessions.givePlaceBack(copy)
+            sessions.withLock { $0.ended(copy, reason: "closed") }
+            throw error
+        }
+    }
+
+    /// Runs one of the service's helpers in `session`, behind its queued
+    /// runs, as request `id` (cancellable as a run is), and waits for its end.
+    private func runHelper(
+        id: JSONValue, _ request: RunRequest, in session: ServerSession, answerLimit: Int
+    ) async throws(RPCError) -> (stdout: [UInt8], verdict: RunResult) {
+        let (outcomes, outcome) = AsyncStream.makeStream(of: HelperRunObserver.Outcome.self)
+        let observer = HelperRunObserver(limit: answerLimit) { [weak self] job, result in
+            self?.runs.withLock { runs in
+                if runs[job.id] === job { runs[job.id] = nil }
+            }
+            outcome.yield(result)
+            outcome.finish()
+        }
+        let job = RunJob(id: id, client: client, request: request, initialStdin: nil, observer: observer, session: session)
+        try register(job)
+        do throws(RPCError) {
+            if case .schedule = try session.admit(job) { try await server.scheduler.submit(job) }
+        } catch {
+            runs.withLock { $0[id] = nil }
+            session.finished(job)
+            throw error
+        }
+        // Every accepted job ends with `finished` or `refused`, whatever ends it.
+        for await result in outcomes { return try result.get() }
+        throw RPCError(.shuttingDown, "the connection is closing")
+    }
+
+    /// Counts `job` among the connection's requests in flight, under its id.
+    private func register(_ job: RunJob) throws(RPCError) {
+        let limit = server.configuration.maxInFlight
+        let refusal = runs.withLock { runs -> RPCError? in
+            if runs[job.id] != nil { return .invalidRequest("id \(job.id) is already in flight") }
+            guard runs.count < limit else { return .tooManyInFlight(limit: limit) }
+            runs[job.id] = job
+            return nil
+        }
+        if let refusal { throw refusal }
+        if sessions.withLock({ $0.closed }) {
+            runs.withLock { $0[job.id] = nil }
+            throw RPCError(.shuttingDown, "the connection is closing")
+        }
+    }
+
+    /// A session of this connection for `session/fork` and `session/files/*`.
+    private func sessionOffered(_ id: String) throws(RPCError) -> ServerSession {
+        guard server.sessions.offered else {
+            throw RPCError(.methodNotFound, "this server has no sessions (--isolation exec)")
+        }
+        return try session(id)
     }
 
     /// A `code/*` request: a run of the editor's helper, in the session
@@ -148,7 +292,9 @@ final class RPCConnection: Sendable {
         let assistant = CodeAssistant(configuration: server.configuration, wantsPreload: server.admission.wantsPreload)
         func job(inSession session: ServerSession?) throws(RPCError) -> RunJob {
             let answer = AssistAnswer(params: assistParams, source: session == nil ? .code : .session)
-            let observer = AssistObserver(answer: answer) { [weak self] job, response in self?.answered(job, response) }
+            let observer = HelperRunObserver(limit: CodeAssistant.maxAnswerBytes) { [weak self] job, outcome in
+                self?.answered(job, outcome.map { answer.result(stdout: $0.stdout, verdict: $0.verdict) })
+            }
             return RunJob(
                 id: id, client: client, request: try assistant.request(for: assistParams, inSession: session != nil),
                 initialStdin: nil, observer: observer, session: session)
@@ -169,12 +315,15 @@ final class RPCConnection: Sendable {
         }
     }
 
-    /// A `code/*` request's one response.
-    private func answered(_ job: RunJob, _ response: String) {
+    /// A helper's request's one response: its result, or why there is none.
+    private func answered(_ job: RunJob, _ outcome: Result<any Encodable & Sendable, RPCError>) {
         runs.withLock { runs in
             if runs[job.id] === job { runs[job.id] = nil }
         }
-        send(response)
+        switch outcome {
+        case .success(let result): send(ServerMessage.result(id: job.id, result))
+        case .failure(let error): send(ServerMessage.error(id: job.id, error))
+        }
     }
 
     private func submitRun(id: JSONValue, params: [String: JSONValue]) async throws(RPCError) {
@@ -191,22 +340,10 @@ final class RPCConnection: Sendable {
         if let wait = runRate.withLock({ $0.take() }) {
             throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
         }
-        let limit = server.configuration.maxInFlight
         let job = RunJob(
             id: id, client: client, request: admitted.request, initialStdin: admitted.initialStdin,
             observer: MeteredObserver(client: self, metrics: server.metrics), session: session)
-        let registered = runs.withLock { runs -> Bool in
-            guard runs.count < limit else { return false }
-            runs[id] = job
-            return true
-        }
-        guard registered else {
-            throw .tooManyInFlight(limit: limit)
-        }
-        if sessions.withLock({ $0.closed }) {
-            runs.withLock { $0[id] = nil }
-            throw RPCError(.shuttingDown, "the connection is closing")
-        }
+        try register(job)
         do {
             if let packages {
                 try server.packages.stage(job, set: packages)
@@ -225,7 +362,11 @@ final class RPCConnection: Sendable {
     }
 
     private func openSession(params: [String: JSONValue]) async throws(RPCError) -> SessionOpenResult {
-        let admitted = try server.sessions.admit(SessionOpenParams(params: params))
+        try await open(server.sessions.admit(SessionOpenParams(params: params))).result
+    }
+
+    /// Opens a session of this connection, within its cap.
+    private func open(_ admitted: SessionService.Admitted) async throws(RPCError) -> (session: ServerSession, result: SessionOpenResult) {
         let perConnection = server.configuration.maxSessionsPerConnection
         // Counted before it opens: an MCP client's tool calls may open several at once.
         let reserved = sessions.withLock { sessions -> RPCError? in
@@ -259,12 +400,12 @@ final class RPCConnection: Sendable {
         }
         logger.debug("session opened", metadata: ["session": "\(session.id)"])
         let limits = session.sandbox.limits
-        return SessionOpenResult(
+        return (session, SessionOpenResult(
             session: session.id,
             limits: .init(
                 memoryMb: limits.memoryBytes >> 20, idleTimeoutMs: Int(session.idleTimeout / .milliseconds(1)),
                 cpuTimeMs: Int(limits.cpuTime / .milliseconds(1))),
-            onFailure: limits.rollsBack ? .rollback : .end)
+            onFailure: limits.rollsBack ? .rollback : .end))
     }
 
     private func closeSession(params: [String: JSONValue]) async throws(RPCError) {

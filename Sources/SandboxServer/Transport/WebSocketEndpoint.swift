@@ -61,6 +61,7 @@ enum WebSocketEndpoint {
         server.logger.debug("connection opened", metadata: ["connection": "\(connection.client)"])
         try await withThrowingTaskGroup(of: Void.self) { idleWatch in
             idleWatch.addTask { await closeWhenIdle(connection, outbound: outbound, after: server.configuration.idleTimeout) }
+            idleWatch.addTask { await connection.serveBackground() }
             defer { idleWatch.cancelAll() }
             try await converse(inbound: inbound, outbound: outbound, connection: connection, outbox: outbox, server: server)
         }

@@ -134,18 +134,23 @@ def serve_session():
                 pass
             return 1
 
-    assist_programs = {}
+    helper_programs = {}
 
-    def assist(source):
-        # The editor's helper (assist.py) with this session's names; it
-        # looks them up in a fork of its own, so no number is used up and
-        # nothing of the session changes.
-        program = assist_programs.get(source)
+    def run_helper(kind, source, files):
+        # The service's helpers (assist.py, session_files.py,
+        # session_state.py) with this session's names and folder. They use
+        # up no cell number; assist.py and a state's capture look in a fork
+        # of their own, so nothing of the session changes.
+        program = helper_programs.get(source)
         if program is None:
-            assist_programs.clear()
-            program = assist_programs[source] = compile(source, "<assist>", "exec")
+            if len(helper_programs) > 8:
+                helper_programs.clear()
+            program = helper_programs[source] = compile(source, "<%s>" % kind, "exec")
         try:
-            exec(program, {"__name__": "pysandbox_assist", "__builtins__": builtins, "SESSION_NAMESPACE": main.__dict__})
+            exec(program, {
+                "__name__": "pysandbox_" + kind, "__builtins__": builtins, "SESSION_NAMESPACE": main.__dict__,
+                "SESSION_WORKDIR": workdir, "SESSION_FILES": files,
+            })
         except BaseException:
             pass  # the service answers a helper that said nothing
 
@@ -157,10 +162,12 @@ def serve_session():
     while True:
         source, files, (patterns, limit), kind = next_request()
         take_stdin()
-        if kind == "assist":
-            assist(source)
+        if kind != "program":
+            run_helper(kind, source.decode("utf-8"), files)
             _send_frame(b"end", b"0")
             _write_all(2, FRAME_MARKER + b"end 0\n")
+            if kind == "restore" and snapshots is not None:
+                snapshots.take()  # the copied state is what a failed run rolls back to
             continue
         number += 1
         try:

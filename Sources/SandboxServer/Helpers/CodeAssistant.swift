@@ -1,7 +1,6 @@
 import Foundation
 import SandboxProtocol
 import SandboxRuntime
-import Synchronization
 
 /// Turns `code/complete`, `code/inspect` and `code/isComplete` into runs of
 /// the editor's helper (`AssistProgram`): in the session named, as a
@@ -46,38 +45,5 @@ struct CodeAssistant: Sendable {
             request.limits.usesPreload = wantsPreload(RunRequest(code: params.code))
         }
         return request
-    }
-}
-
-/// Collects the helper's stdout for one `code/*` request and answers the
-/// request when the helper's run ends: its one response.
-final class AssistObserver: RunObserver {
-    private let answer: AssistAnswer
-    private let respond: @Sendable (RunJob, String) -> Void
-    private let stdout = Mutex<[UInt8]>([])
-
-    init(answer: AssistAnswer, respond: @escaping @Sendable (RunJob, String) -> Void) {
-        self.answer = answer
-        self.respond = respond
-    }
-
-    func queued(_ job: RunJob, position: Int) {}
-    func running(_ job: RunJob) {}
-    func display(_ job: RunJob, _ display: RunDisplayParams) {}
-
-    func output(_ job: RunJob, _ output: RunOutputParams) {
-        guard output.stream == .stdout else { return }
-        stdout.withLock { bytes in
-            if bytes.count < CodeAssistant.maxAnswerBytes { bytes += output.text.utf8.prefix(CodeAssistant.maxAnswerBytes - bytes.count) }
-        }
-    }
-
-    func finished(_ job: RunJob, _ result: RunResult) {
-        let reply = answer.result(stdout: stdout.withLock { $0 }, verdict: result)
-        respond(job, ServerMessage.result(id: job.id, reply))
-    }
-
-    func refused(_ job: RunJob, _ error: RPCError) {
-        respond(job, ServerMessage.error(id: job.id, error))
     }
 }
