@@ -101,11 +101,12 @@ extension SandboxSuite {
                     let unknown = try await Self.files(client, "u", .list, ["session": "s-000000000000000000000000"])
                     #expect(unknown["error"]?["code"] == -32602, "\(unknown)")
                     let planted = try await client.run(1, ["session": s, "code": """
-                        import os
+                        import os, socket
                         os.symlink('/etc', 'etc_link')
                         os.symlink('/etc/passwd', 'passwd_link')
                         os.symlink('loop', 'loop')
-                        os.mkfifo('pipe')
+                        listening = socket.socket(socket.AF_UNIX)
+                        listening.bind('pipe')
                         os.mkdir('real')
                         open('big.bin', 'wb').write(b'x' * (2 << 20))
                         """])
