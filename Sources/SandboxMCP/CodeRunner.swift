@@ -1,9 +1,10 @@
 import SandboxProtocol
 
-/// Where `run_python` sends its runs: one protocol v1 client of sandboxd,
-/// over WebSocket (`sandbox mcp`) or in-process (sandboxd's `/mcp`). The
-/// tool's logic (arguments, sessions per MCP client, results) is the same
-/// over either.
+/// Where the MCP tools send their requests (`run_python`'s runs, the file
+/// tools' `session/files/*`, `reset_session`'s `session/close`): one
+/// protocol v1 client of sandboxd, over WebSocket (`sandbox mcp`) or
+/// in-process (sandboxd's `/mcp`). The tools' logic (arguments, sessions per
+/// MCP client, results) is the same over either.
 public protocol CodeRunner: Sendable {
     /// Runs `params` in a fresh sandbox, or in `session`, and returns the
     /// verdict. `record` gets the run's output and displays as they arrive.
@@ -19,6 +20,17 @@ public protocol CodeRunner: Sendable {
     /// Why `session` has ended, once the runner knows it has (`session/ended`,
     /// or the connection it belonged to closed); nil while it may be open.
     func endOfSession(_ session: SessionHandle) -> SessionEnd?
+
+    /// Sends `session/files/*` (`params.method`) to `session`, which the
+    /// runner names in the params, and returns the response's `result`:
+    /// `SessionFilesListResult`, `…ReadResult`, `…WriteResult` or
+    /// `…RemoveResult` as JSON. A refusal (-32009 and the rest) is `.refused`.
+    func sessionFiles(_ params: SessionFilesParams, in session: SessionHandle) async throws(RunnerError) -> JSONValue
+
+    /// Closes `session` (`session/close`): its running and queued runs end
+    /// cancelled, its state and files are gone. Once answered, the runner
+    /// no longer counts it among its open sessions, whatever the answer.
+    func closeSession(_ session: SessionHandle) async throws(RunnerError)
 }
 
 /// A session as its runner knows it. Opaque to the tool: a runner that

@@ -3,7 +3,7 @@ import SandboxMCP
 import SandboxProtocol
 import Synchronization
 
-/// `run_python`'s runner inside sandboxd: protocol v1 spoken in-process to
+/// The MCP tools' runner inside sandboxd: protocol v1 spoken in-process to
 /// an `RPCConnection` of its own, as a WebSocket client would speak it, so
 /// an MCP client's runs and sessions get the limits, fairness and
 /// cancellation of a connection. `deliver()` hands the connection's messages
@@ -88,6 +88,27 @@ final class InProcessRunner: CodeRunner {
 
     func endOfSession(_ session: SessionHandle) -> SessionEnd? {
         state.withLock { $0.ended[session.id] }
+    }
+
+    func sessionFiles(_ params: SessionFilesParams, in session: SessionHandle) async throws(RunnerError) -> JSONValue {
+        var params = params
+        params.session = session.id
+        let response = try await request(params.method.name, params, record: { _ in })
+        do {
+            return try Self.result(of: response, as: JSONValue.self)
+        } catch {
+            if case .refused(let refusal) = error, refusal.code == RPCErrorCode.sessionEnded.rawValue {
+                state.withLock { _ = $0.openSessions.remove(session.id) }
+            }
+            throw error
+        }
+    }
+
+    func closeSession(_ session: SessionHandle) async throws(RunnerError) {
+        let response = try await request(Method.sessionClose, SessionCloseParams(session: session.id), record: { _ in })
+        // Closed, or not a session of the connection any more: either way not open.
+        state.withLock { _ = $0.openSessions.remove(session.id) }
+        _ = try Self.result(of: response, as: JSONValue.self)
     }
 
     // MARK: Messages

@@ -4,7 +4,7 @@ import SandboxMCP
 import SandboxProtocol
 import Synchronization
 
-/// `run_python`'s runner for `sandbox mcp`: one WebSocket connection to
+/// The MCP tools' runner for `sandbox mcp`: one WebSocket connection to
 /// sandboxd at a time, made when a call first needs it and made again after
 /// it closes. Sessions belong to the connection that opened them, so when it
 /// closes they are reported ended. `maintain()` owns the connections.
@@ -98,6 +98,36 @@ final class WebSocketRunner: CodeRunner {
         }
     }
 
+    func sessionFiles(_ params: SessionFilesParams, in session: SessionHandle) async throws(RunnerError) -> JSONValue {
+        var params = params
+        params.session = session.id
+        let (line, id, events) = try await send(params.method.name, params, session: session)
+        let response = try await response(to: id, events, on: line, record: { _ in })
+        do {
+            return try response.result(as: JSONValue.self)
+        } catch {
+            if case .rejected(let refusal) = error, refusal.code == RPCErrorCode.sessionEnded.rawValue {
+                state.withLock { _ = $0.openSessions.remove(session) }
+            }
+            throw RunnerError(error)
+        }
+    }
+
+    func closeSession(_ session: SessionHandle) async throws(RunnerError) {
+        let (line, id, events) = try await send(Method.sessionClose, SessionCloseParams(session: session.id), session: session)
+        let response = try await response(to: id, events, on: line, record: { _ in })
+        // Closed, or not a session of the connection any more: either way not open, and not ended by itself.
+        state.withLock { state in
+            state.openSessions.remove(session)
+            state.ended[session] = nil
+        }
+        do {
+            _ = try response.result(as: JSONValue.self)
+        } catch {
+            throw RunnerError(error)
+        }
+    }
+
     // MARK: Requests
 
     /// Sends a request on the current connection. A connection found closed
@@ -125,15 +155,23 @@ final class WebSocketRunner: CodeRunner {
 
     /// A request larger than the service takes is not sent: the service
     /// would close the connection (1009), and the sessions on it with it.
-    /// Only a run with files comes near the limit, so only such a run is measured.
+    /// Only a run with files or a file's write comes near the limit, so only those are measured.
     private static func check(_ params: some Encodable & Sendable, fits line: Line) throws(RunnerError) {
-        guard let run = params as? RunParams, run.files?.isEmpty == false else { return }
-        let bytes = ((try? JSONEncoder.protocolEncoder.encode(run))?.count ?? 0) + envelopeBytes
+        let encoded: Data?
+        if let run = params as? RunParams, run.files?.isEmpty == false {
+            encoded = try? JSONEncoder.protocolEncoder.encode(run)
+        } else if let files = params as? SessionFilesParams, files.content != nil {
+            encoded = try? JSONEncoder.protocolEncoder.encode(files)
+        } else {
+            return
+        }
+        let bytes = (encoded?.count ?? 0) + envelopeBytes
         if bytes > line.maxMessageBytes { throw .tooLarge(bytes: bytes, limit: line.maxMessageBytes) }
     }
 
-    /// What a request's envelope adds to its params: `{"jsonrpc":"2.0","id":…,"method":"run","params":…}`.
-    private static let envelopeBytes = 64
+    /// What a request's envelope adds to its params:
+    /// `{"jsonrpc":"2.0","id":…,"method":"session/files/write","params":…}`.
+    private static let envelopeBytes = 80
 
     /// The request's response, its run's output and displays going to
     /// `record` on the way. Cancelling the task cancels the run.
