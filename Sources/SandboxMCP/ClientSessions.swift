@@ -84,6 +84,78 @@ public actor ClientSessions {
         return .open(session.handle, note: note)
     }
 
+    /// What a name has now, for a call that must not open a session (`list_files`, `read_file`).
+    public enum Existing: Sendable, Equatable {
+        case open(SessionHandle)
+        /// The name's session has ended since it was last used: it is forgotten now, so the next call that may open one opens a fresh one.
+        case ended(SessionEnd)
+        /// No session of that name is open (never opened, reset, or its end already reported).
+        case none
+    }
+
+    /// The names of the open sessions (as far as the client knows), sorted.
+    public var openNames: [String] { open.keys.sorted() }
+
+    /// The open session called `name`, without opening one. A session being opened for it is waited for.
+    public func existing(named name: String) async -> Existing {
+        if opening[name] != nil {
+            guard case .success(let session) = await withCheckedContinuation({ opening[name]?.append($0) }) else { return .none }
+            return .open(session.handle)
+        }
+        guard let session = open[name] else { return .none }
+        if let end = runner.endOfSession(session.handle) {
+            forget(name, because: end)
+            return .ended(end)
+        }
+        return .open(session.handle)
+    }
+
+    /// What `close(named:)` found.
+    public enum Closed: Sendable, Equatable {
+        /// The name's session was open, and is closed now.
+        case closed
+        /// The name's session had ended by itself already (and its end was not yet reported to a call).
+        case hadEnded(SessionEnd)
+        /// The name had no session.
+        case none
+    }
+
+    /// Closes the session called `name` (`session/close`) and forgets it, so
+    /// that the next call that names it opens a fresh one (told it "started",
+    /// not that an earlier one ended: the client asked for the end).
+    public func close(named name: String) async throws(RunnerError) -> Closed {
+        lost[name] = nil
+        switch await existing(named: name) {
+        case .none:
+            return .none
+        case .ended(let end):
+            lost[name] = nil
+            return .hadEnded(end)
+        case .open(let handle):
+            // Forgotten first: a call that names it while it closes opens a fresh one, never a closing one.
+            let session = open.removeValue(forKey: name)
+            do throws(RunnerError) {
+                try await runner.closeSession(handle)
+            } catch {
+                switch error {
+                case .refused(let refusal) where refusal.code == RPCErrorCode.invalidParams.rawValue
+                    || refusal.code == RPCErrorCode.sessionEnded.rawValue:
+                    // No longer a session of the connection (it ended as the request went): gone all the same.
+                    return .closed
+                case .unreachable:
+                    // Its connection closed, and the session with it.
+                    if let end = runner.endOfSession(handle) { return .hadEnded(end) }
+                    throw error
+                default:
+                    // Not closed (cancelled, or the service could not): still the name's, unless another call opened one.
+                    if open[name] == nil, opening[name] == nil { open[name] = session }
+                    throw error
+                }
+            }
+            return .closed
+        }
+    }
+
     /// A run found `name`'s session ended (error -32007, or its connection closed).
     public func ended(_ name: String, handle: SessionHandle, because end: SessionEnd) {
         guard open[name]?.handle == handle else { return }
