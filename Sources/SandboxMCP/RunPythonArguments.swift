@@ -154,17 +154,22 @@ public struct RunPythonArguments: Sendable, Equatable {
         }
     }
 
+    /// `name` if it may name a session (here and in the tools that act on sessions).
+    static func checkedName(_ name: String) throws(ArgumentError) -> String {
+        guard !name.isEmpty else { throw ArgumentError("session: a session name must not be empty") }
+        guard name.count <= maxSessionNameLength else {
+            throw ArgumentError("session: a session name has at most \(maxSessionNameLength) characters")
+        }
+        return name
+    }
+
     private static func session(_ value: Value?) throws(ArgumentError) -> Session {
         guard let value, !value.isNull else { return .none }
         switch value {
         case .bool(let keep):
             return keep ? .named(defaultSessionName) : .none
         case .string(let name):
-            guard !name.isEmpty else { throw ArgumentError("session: a session name must not be empty") }
-            guard name.count <= maxSessionNameLength else {
-                throw ArgumentError("session: a session name has at most \(maxSessionNameLength) characters")
-            }
-            return .named(name)
+            return .named(try checkedName(name))
         default:
             throw ArgumentError("session: must be true, false or a session name (a string), not \(value.typeName)")
         }

@@ -14,9 +14,10 @@ public struct RunPythonTool: Sendable {
     let budget: ResultBudget
     let logger: Logger
 
-    public init(runner: any CodeRunner, budget: ResultBudget = .default, logger: Logger) {
+    /// `sessions`: the client's, shared with its other tools (the file tools, reset_session); a new set when nil.
+    public init(runner: any CodeRunner, sessions: ClientSessions? = nil, budget: ResultBudget = .default, logger: Logger) {
         self.runner = runner
-        self.sessions = ClientSessions(runner: runner)
+        self.sessions = sessions ?? ClientSessions(runner: runner)
         self.budget = budget
         self.logger = logger
     }
@@ -74,8 +75,8 @@ public struct RunPythonTool: Sendable {
         return RunReport.result(verdict, transcript: transcript, notes: notes)
     }
 
-    /// Error -32007: the session ended before the run reached it.
-    private static func sessionEnd(_ error: RunnerError) -> SessionEnd? {
+    /// Error -32007: the session ended before the run (or a file tool's request) reached it.
+    static func sessionEnd(_ error: RunnerError) -> SessionEnd? {
         guard case .refused(let refusal) = error, refusal.code == RPCErrorCode.sessionEnded.rawValue else { return nil }
         if let reason = refusal.data?["reason"]?.stringValue, let known = SessionEndReason(rawValue: reason) {
             return SessionEnd(known)
@@ -182,7 +183,8 @@ extension RunPythonTool {
                 when left out) and a memory limit (memoryMb; with session, the session's, set by the call that \
                 opens it). Without session, every call starts from scratch. With session: true (or a session name, \
                 for several independent sessions), variables, imports and /tmp files stay from one call to the \
-                next, like notebook cells, and the value of the last expression is displayed. files puts input \
+                next, like notebook cells, and the value of the last expression is displayed (list_files, read_file \
+                and write_file act on a session's files between calls; reset_session starts it over). files puts input \
                 files in the working directory before the code runs; returnFiles brings files the code wrote back \
                 in the result. The result shows at most \(budget.textBytes) bytes of output (its first and last \
                 half, with a line saying what was left out between and how to see it), and \(budget.imageBytes) \

@@ -3,18 +3,20 @@ import Logging
 import MCP
 import SandboxMCP
 
-/// `sandbox mcp`: an MCP server on stdin and stdout whose tool, run_python,
-/// runs code on sandboxd; what an AI agent's MCP client starts.
+/// `sandbox mcp`: an MCP server on stdin and stdout whose tools (run_python,
+/// and list_files, read_file, write_file and reset_session on its sessions)
+/// act on sandboxd; what an AI agent's MCP client starts.
 struct MCPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcp",
-        abstract: "Serves the run_python tool to an MCP client (an AI agent) over stdin and stdout.",
+        abstract: "Serves run_python and its session tools to an MCP client (an AI agent) over stdin and stdout.",
         discussion: """
             An MCP client starts this command and speaks MCP (JSON-RPC, one message per line) on its \
             stdin and stdout. Each run_python call runs on the sandboxd at --url, over one WebSocket \
             connection made at the first call (and again if it closes). Sessions (session: true or a \
             name) live on that connection: if it closes, or a session ends on the service, the next \
-            call that names the session says so, and the call after starts a fresh one. \
+            call that names the session says so, and the call after starts a fresh one. list_files, \
+            read_file and write_file act on a session's files, and reset_session closes it. \
             Diagnostics go to stderr; nothing but MCP is written to stdout.
             """)
 

@@ -47,7 +47,9 @@ def expect(condition, what, result=None):
 
 async def lists_the_tool(session):
     tools = (await session.list_tools()).tools
-    expect([tool.name for tool in tools] == [TOOL], f"tools/list: {[tool.name for tool in tools]}")
+    # run_python first; session_file_checks.py looks at the session tools after it.
+    expect([tool.name for tool in tools] == [TOOL, "list_files", "read_file", "write_file", "reset_session"],
+           f"tools/list: {[tool.name for tool in tools]}")
     tool = tools[0]
     schema = tool.input_schema
     expect(schema.get("required") == ["code"], f"input schema: {schema}")
