@@ -103,8 +103,17 @@ extension SandboxSuite {
             }
         }
 
-        /// A run whose files pass the service's message limit is not sent (the service would close the
-        /// connection, and the sessions on it): a tool error, and the session lives on.
+        /// list_files, read_file, write_file and reset_session on a session run_python names: write then run,
+        /// run then read (text, a PNG, bytes), a listing, hostile paths and links refused in words, a file over
+        /// the text budget cut at a line end, and a reset session fresh at the next run.
+        @Test func stdioSessionFilesAndReset() async throws {
+            try await TestServer.with(Self.configuration()) { port in
+                try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "session-files"])
+            }
+        }
+
+        /// A run whose files (or a write_file whose content) pass the service's message limit is not sent (the
+        /// service would close the connection, and the sessions on it): a tool error, and the session lives on.
         @Test func stdioDoesNotSendFilesOverTheServicesMessageLimit() async throws {
             try await TestServer.with(Self.configuration { $0.maxMessageBytes = 256 << 10 }) { port in
                 try await Self.stdio(["--url", Self.webSocketURL(port), "--scenario", "too-large"])
@@ -116,6 +125,12 @@ extension SandboxSuite {
         @Test func httpTakesFilesReturnsFilesAndHonoursMemory() async throws {
             try await TestServer.with(Self.configuration()) { port in
                 try await Self.http(["--url", Self.mcpURL(port), "--scenario", "files"])
+            }
+        }
+
+        @Test func httpSessionFilesAndReset() async throws {
+            try await TestServer.with(Self.configuration()) { port in
+                try await Self.http(["--url", Self.mcpURL(port), "--scenario", "session-files"])
             }
         }
 

@@ -2,7 +2,7 @@
 sandboxd's /mcp, running the checks of checks.py.
 
     http_client.py --url http://127.0.0.1:PORT/mcp [--token T] \
-        [--scenario core|sessions|large|budgets|packages|files|access|drain [--server-pid PID]]
+        [--scenario core|sessions|large|budgets|packages|files|session-files|access|drain [--server-pid PID]]
 
 Prints one "ok NAME" line per check, then "all checks passed"; exits 1 with
 what went wrong otherwise.
@@ -19,6 +19,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
 import checks
+import session_file_checks
 
 INITIALIZE = {
     "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -79,7 +80,8 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--token")
-    parser.add_argument("--scenario", choices=["core", "sessions", "large", "budgets", "packages", "files", "access", "drain"], default="core")
+    parser.add_argument("--scenario", choices=["core", "sessions", "large", "budgets", "packages", "files", "session-files",
+                                               "access", "drain"], default="core")
     parser.add_argument("--server-pid", type=int, help="drain: the sandboxd to send SIGTERM")
     options = parser.parse_args()
     if options.scenario == "drain":
@@ -94,7 +96,8 @@ async def main():
             async with ClientSession(read, write) as session:
                 await checks.run(session, {"core": checks.CORE, "sessions": checks.SESSIONS, "large": checks.LARGE,
                                           "budgets": checks.BUDGETS, "packages": checks.PACKAGES,
-                                          "files": checks.FILES}[options.scenario])
+                                          "files": checks.FILES,
+                                          "session-files": session_file_checks.SESSION_FILES}[options.scenario])
     if options.scenario == "core":
         await checks.newest_client_finds_the_handshake(options.url, headers)
     print("all checks passed", flush=True)

@@ -2,7 +2,7 @@
 an MCP desktop client would, and runs the checks of checks.py.
 
     stdio_client.py --sandbox PATH --url ws://127.0.0.1:PORT/v1/ws [--token T] \
-        [--scenario core|sessions|large|budgets|packages|files|too-large|unreachable|unauthorized|reconnects]
+        [--scenario core|sessions|large|budgets|packages|files|session-files|too-large|unreachable|unauthorized|reconnects]
 
 Prints one "ok NAME" line per check, then "all checks passed"; exits 1 with
 what went wrong otherwise.
@@ -16,6 +16,7 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 import checks
+import session_file_checks
 
 
 async def unreachable(session):
@@ -44,7 +45,8 @@ async def reconnects(session):
 
 
 SCENARIOS = {"core": checks.CORE, "sessions": checks.SESSIONS, "large": checks.LARGE, "budgets": checks.BUDGETS,
-             "packages": checks.PACKAGES, "files": checks.FILES, "too-large": checks.TOO_LARGE,
+             "packages": checks.PACKAGES, "files": checks.FILES, "session-files": session_file_checks.SESSION_FILES,
+             "too-large": checks.TOO_LARGE + [session_file_checks.a_write_over_the_message_limit_is_a_tool_error],
              "unreachable": [unreachable],
              "unauthorized": [unauthorized], "reconnects": [reconnects]}
 
