@@ -16,6 +16,9 @@ struct AssistBench: Sendable {
         var inSession: [Duration] = []
         var fromCode: [Duration] = []
         var cells: [Duration] = []
+        /// `session/fork` of that session (skipped where not offered).
+        var forks: [Duration] = []
+        var forkSkipped: String?
     }
 
     static let setup = "import numpy as np\nimport pandas as pd\ndf = pd.DataFrame({'a': range(100), 'b': range(100)})"
@@ -50,6 +53,18 @@ struct AssistBench: Sendable {
                     outcome.cells.append(cell.roundTrip)
                 }
             }
+            if capabilities?.sessionFork == true {
+                for index in -warmup..<runs {
+                    let reply = try await connection.call(Method.sessionFork, ["session": .string(session)] as JSONValue)
+                    guard let copy = reply.message["result"]?["session"]?.stringValue else {
+                        throw BenchFailure("session/fork: \(reply.message)")
+                    }
+                    if index >= 0 { outcome.forks.append(reply.roundTrip) }
+                    try await connection.closeSession(copy)
+                }
+            } else {
+                outcome.forkSkipped = "answers no session/fork"
+            }
             try await connection.closeSession(session)
             return outcome
         }
@@ -73,7 +88,8 @@ struct AssistBench: Sendable {
             "",
             "Completion: code/complete one at a time, \(runs) each after \(warmup) warm-up: `df.gr` in a session that",
             "imported numpy and pandas (a fork of its interpreter per request), `math.sq` from the code alone",
-            "(a sandbox of its own), and the session's print(1) between them.",
+            "(a sandbox of its own), and the session's print(1) between them; then session/fork of that session",
+            "(its state copied into a new session; the copy closed after each).",
             table.row("round trip", ["p50", "p90", "p99"]),
         ]
         for outcome in outcomes {
@@ -84,6 +100,9 @@ struct AssistBench: Sendable {
             lines.append(table.row("\(outcome.label), in the session", BenchTable.spread(outcome.inSession)))
             lines.append(table.row("\(outcome.label), from the code", BenchTable.spread(outcome.fromCode)))
             lines.append(table.row("\(outcome.label), the session's print(1)", BenchTable.spread(outcome.cells)))
+            lines.append(table.row(
+                "\(outcome.label), session/fork of it",
+                outcome.forkSkipped.map { ["skipped: \($0)"] } ?? BenchTable.spread(outcome.forks)))
         }
         return lines
     }

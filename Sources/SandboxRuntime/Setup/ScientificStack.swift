@@ -11,8 +11,9 @@ import Glibc
 /// read, Debian's `/etc/alternatives` and `/etc/matplotlibrc`, are among
 /// `Interpreter.readOnlyBinds`; their environment is `LauncherCommand`'s.)
 public struct ScientificStack: Sendable {
-    /// Looked for by import name.
-    static let modules = ["numpy", "pandas", "matplotlib", "PIL"]
+    /// Looked for by import name; dill is what `session/fork` copies a
+    /// session's state with (SessionStateProgram).
+    static let modules = ["numpy", "pandas", "matplotlib", "PIL", "dill"]
 
     /// A directory holding matplotlib's font list, bound read-only into every
     /// sandbox at `fontCacheInside`, a path that shows nothing of the host's.
@@ -20,9 +21,11 @@ public struct ScientificStack: Sendable {
     static let fontCacheInside = "/etc/pysandbox/matplotlib"
 
     /// What the fork servers import when `--preload` is not given: the
-    /// installed ones among numpy, pandas and matplotlib.pyplot.
+    /// installed ones among numpy, pandas and matplotlib.pyplot, and dill,
+    /// which sessions (forked from the preloading server) pickle and
+    /// unpickle a fork's state with: importing it costs 40 ms each time.
     public static func defaultPreload(for interpreter: Interpreter) -> [String] {
-        ["numpy", "pandas", "matplotlib"].filter(interpreter.scientificModules.contains)
+        ["numpy", "pandas", "matplotlib", "dill"].filter(interpreter.scientificModules.contains)
             .map { $0 == "matplotlib" ? "matplotlib.pyplot" : $0 }
     }
 

@@ -193,11 +193,12 @@ final class RPCConnection: Sendable {
             throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
         }
         let forking = SessionForking(configuration: server.configuration)
-        let capture = try await runHelper(
-            id: id, forking.captureRequest(), in: original, answerLimit: forking.maxCaptureAnswerBytes)
-        let state = try forking.captured(stdout: capture.stdout, verdict: capture.verdict)
+        // The copy's sandbox starts while the original's state is captured.
         let (copy, opened) = try await open(admitted)
         do {
+            let capture = try await runHelper(
+                id: id, forking.captureRequest(), in: original, answerLimit: forking.maxCaptureAnswerBytes)
+            let state = try forking.captured(stdout: capture.stdout, verdict: capture.verdict)
             let restore = try await runHelper(id: id, forking.restoreRequest(state), in: copy, answerLimit: 1 << 20)
             let copied = try forking.copied(stdout: restore.stdout, verdict: restore.verdict, state: state)
             logger.debug("session forked", metadata: ["session": "\(original.id)", "copy": "\(copy.id)"])
