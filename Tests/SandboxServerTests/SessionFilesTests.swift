@@ -141,6 +141,53 @@ extension SandboxSuite {
             }
         }
 
+        /// A process of the session's swaps a name between a file and a link
+        /// out of the folder (and a folder on the way between a folder and a
+        /// link) while reads come: each read gets the file or a refusal,
+        /// never what a link names.
+        @Test func aLinkSwappedInDuringRequestsIsNeverFollowed() async throws {
+            try await TestServer.with { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    let s = JSONValue.string(try await SessionServerTests.open(client, "open"))
+                    let swapper = """
+                        import os
+                        os.makedirs('real', exist_ok=True)
+                        open('real/passwd', 'w').write('mine\\n')
+                        while True:
+                            for name, target in (('swap', '/etc/passwd'), ('dir', '/etc')):
+                                try:
+                                    os.symlink(target, name + '.new')
+                                    os.replace(name + '.new', name)
+                                    os.unlink(name)
+                                    if name == 'swap':
+                                        open('swap.new', 'w').write('mine\\n')
+                                        os.replace('swap.new', 'swap')
+                                    else:
+                                        os.symlink('real', 'dir.new')
+                                        os.replace('dir.new', 'dir')
+                                except OSError:
+                                    pass
+                        """
+                    let started = try await client.run(1, ["session": s, "code": .string(
+                        "import subprocess, sys\nswapper = subprocess.Popen([sys.executable, '-c', \(JSONValue.string(swapper).description)])")])
+                    #expect(started.status == "ok", "\(started.response)")
+                    var seen: [String: Int] = [:]
+                    for index in 0..<40 {
+                        let path = index % 2 == 0 ? "swap" : "dir/passwd"
+                        let reply = try await Self.files(client, .integer(Int64(100 + index)), .read, ["session": s, "path": .string(path)])
+                        let text = reply["result"]?["text"]?.stringValue
+                        #expect(text == nil || text == "mine\n", "\(path) read another file: \(reply)")
+                        #expect(!(text ?? "").contains("root:"))
+                        let outcome = text != nil ? "read" : Self.reason(reply) ?? "\(reply)"
+                        #expect(["read", "symlink", "notFound"].contains(outcome), "\(path): \(reply)")
+                        seen[outcome, default: 0] += 1
+                    }
+                    #expect((seen["symlink"] ?? 0) > 0, "the swapper never had a link in place: \(seen)")
+                    _ = try await client.run(2, ["session": s, "code": "swapper.kill()"])
+                }
+            }
+        }
+
         @Test func aSessionThatEndedIsSaidToHaveEnded() async throws {
             try await TestServer.with { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
