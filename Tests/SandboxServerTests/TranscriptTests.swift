@@ -30,8 +30,7 @@ extension SandboxSuite {
             let configuration = try PackageServerTests.configuration(folder) { $0.workers = 2 }
             try await TestServer.with(configuration) { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in
-                    try await TranscriptReplayer(client: client, name: name).replay(lines)
-                    let sent = lines.compactMap { $0["send"] }
+                    let sent = try await TranscriptReplayer(client: client, name: name).replay(lines)
                     try SchemaCheck.validate(SchemaCheck.messages(sent: sent, received: await client.inbox.log))
                 }
             }
@@ -43,15 +42,24 @@ struct TranscriptReplayer {
     let client: ProtocolClient
     let name: String
 
-    func replay(_ lines: [JSONValue]) async throws {
+    /// Returns the messages sent, as sent.
+    @discardableResult
+    func replay(_ lines: [JSONValue]) async throws -> [JSONValue] {
+        var sent: [JSONValue] = []
+        // Values a `$capture` pattern took (a session's id), by name, for the `{"$use": name}` of later sends.
+        var captured: [String: JSONValue] = [:]
         for (number, line) in lines.enumerated() {
             let place = "\(name):\(number + 1)"
             if let message = line["send"] {
+                let message = Self.substituted(message, captured)
                 try await client.send(message)
+                sent.append(message)
             } else if let text = line["sendText"]?.stringValue {
                 try await client.sendText(text)
             } else if let pattern = line["expect"] {
-                try await expect(pattern, at: place)
+                if let message = try await expect(pattern, at: place) {
+                    Self.capture(pattern, message, into: &captured)
+                }
             } else {
                 throw TestFailure("\(place): a line needs send, sendText or expect")
             }
@@ -60,9 +68,35 @@ struct TranscriptReplayer {
         let leftovers = await client.inbox.pending.filter { !Self.isQueuedStatus($0) }
         #expect(leftovers.isEmpty, "\(name): the server sent more than the transcript states: \(leftovers)")
         try await checkSequenceNumbers()
+        return sent
     }
 
-    private func expect(_ pattern: JSONValue, at place: String) async throws {
+    /// `{"$use": name}` replaced by what `{"$capture": name}` took.
+    static func substituted(_ message: JSONValue, _ captured: [String: JSONValue]) -> JSONValue {
+        switch message {
+        case .object(let members):
+            if members.count == 1, let name = members["$use"]?.stringValue, let value = captured[name] { return value }
+            return .object(members.mapValues { substituted($0, captured) })
+        case .array(let items): return .array(items.map { substituted($0, captured) })
+        default: return message
+        }
+    }
+
+    static func capture(_ pattern: JSONValue, _ value: JSONValue, into captured: inout [String: JSONValue]) {
+        switch (pattern, value) {
+        case (.object(let members), _) where members.count == 1 && members["$capture"] != nil:
+            if let name = members["$capture"]?.stringValue { captured[name] = value }
+        case (.object(let expected), .object(let actual)):
+            for (key, member) in expected { if let inner = actual[key] { capture(member, inner, into: &captured) } }
+        case (.array(let expected), .array(let actual)):
+            for (member, inner) in zip(expected, actual) { capture(member, inner, into: &captured) }
+        default: break
+        }
+    }
+
+    /// The message that matched, for its captures (none for output, matched by stream).
+    @discardableResult
+    private func expect(_ pattern: JSONValue, at place: String) async throws -> JSONValue? {
         let key = Self.key(of: pattern)
         let isOutput = pattern["method"]?.stringValue == Method.runOutput
         if isOutput, let expectedText = pattern["params"]?["text"], expectedText.stringValue == nil {
@@ -80,7 +114,7 @@ struct TranscriptReplayer {
                 joined += message["params"]?["text"]?.stringValue ?? ""
             }
             #expect(Self.matches(expectedText, .string(joined)), "\(place): output \(joined.debugDescription) does not match \(expectedText)")
-            return
+            return nil
         }
         if isOutput, let expectedText = pattern["params"]?["text"]?.stringValue {
             var joined = ""
@@ -90,13 +124,14 @@ struct TranscriptReplayer {
                 joined += message["params"]?["text"]?.stringValue ?? ""
                 guard expectedText.hasPrefix(joined) else {
                     Issue.record("\(place): output \(joined.debugDescription) is not a prefix of \(expectedText.debugDescription)")
-                    return
+                    return nil
                 }
             }
-            return
+            return nil
         }
         let message = try await take(key: key, at: place)
         #expect(Self.matches(pattern, message), "\(place): received \(message), expected \(pattern)")
+        return message
     }
 
     private func take(key: JSONValue, at place: String) async throws -> JSONValue {
@@ -146,6 +181,7 @@ struct TranscriptReplayer {
 
     static func matches(_ pattern: JSONValue, _ value: JSONValue) -> Bool {
         if case .object(let members) = pattern, members.count == 1 {
+            if members["$capture"] != nil { return value.stringValue != nil }
             if let regex = members["$regex"]?.stringValue {
                 guard let text = value.stringValue else { return false }
                 return text.range(of: regex, options: .regularExpression) != nil
