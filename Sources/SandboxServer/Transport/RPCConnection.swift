@@ -162,14 +162,7 @@ final class RPCConnection: Sendable {
             self?.answered(job, outcome.flatMap { request.result(stdout: $0.stdout, verdict: $0.verdict) })
         }
         let job = RunJob(id: id, client: client, request: request.runRequest(), initialStdin: nil, observer: observer, session: session)
-        try register(job)
-        do throws(RPCError) {
-            if case .schedule = try session.admit(job) { try await server.scheduler.submit(job) }
-        } catch {
-            runs.withLock { $0[id] = nil }
-            session.finished(job)
-            throw error
-        }
+        try await submit(job, to: session)
     }
 
     /// `session/fork`'s one response, from the background.
@@ -226,17 +219,22 @@ final class RPCConnection: Sendable {
             outcome.finish()
         }
         let job = RunJob(id: id, client: client, request: request, initialStdin: nil, observer: observer, session: session)
+        try await submit(job, to: session)
+        // Every accepted job ends with `finished` or `refused`, whatever ends it.
+        for await result in outcomes { return try result.get() }
+        throw RPCError(.shuttingDown, "the connection is closing")
+    }
+
+    /// Counts `job` among the requests in flight and queues it behind `session`'s runs.
+    private func submit(_ job: RunJob, to session: ServerSession) async throws(RPCError) {
         try register(job)
         do throws(RPCError) {
             if case .schedule = try session.admit(job) { try await server.scheduler.submit(job) }
         } catch {
-            runs.withLock { $0[id] = nil }
+            runs.withLock { $0[job.id] = nil }
             session.finished(job)
             throw error
         }
-        // Every accepted job ends with `finished` or `refused`, whatever ends it.
-        for await result in outcomes { return try result.get() }
-        throw RPCError(.shuttingDown, "the connection is closing")
     }
 
     /// Counts `job` among the connection's requests in flight, under its id.
