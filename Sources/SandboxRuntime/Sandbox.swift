@@ -14,7 +14,7 @@ public struct SandboxOptions: Sendable {
     /// How each run gets its interpreter.
     public var isolation: Isolation
     /// Modules the fork servers import before forking runs (`.fork` only);
-    /// nil: the installed ones among numpy, pandas, matplotlib.pyplot and dill
+    /// nil: the installed ones among numpy, pandas and matplotlib.pyplot
     /// (`ScientificStack.defaultPreload`).
     public var preload: [String]?
     /// At most this many fork servers at once (`.fork`; nil: as many as

@@ -73,6 +73,10 @@ public struct ServerConfiguration: Sendable {
     public var sessionCpuTimeMs = 600_000
     /// How long an interrupted session run may take to stop before its session is killed.
     public var sessionInterruptGrace: Duration = .seconds(2)
+    /// Whether a session's sandbox is kept started ahead, for the next
+    /// `session/open` (or `session/fork`) with the default limits: its first
+    /// run then waits for no sandbox to start (`SessionService`).
+    public var spareSession = true
     /// How much of a run a `run_python` result over `/mcp` shows (`--mcp-result-text-bytes`, `--mcp-result-bytes`).
     public var mcpResultBudget = ResultBudget.default
     /// Package sets runs and sessions may name (`--packages`, `--package-index`, ...).

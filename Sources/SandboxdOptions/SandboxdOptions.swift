@@ -45,7 +45,7 @@ public struct SandboxdOptions: ParsableArguments {
     public var cgroups = defaults.sandbox.cgroups.optionName
     @Option(help: "How each run gets its interpreter: fork (a fork of a fork server's, a millisecond or two) or exec (a new one per run).")
     public var isolation = defaults.sandbox.isolation.rawValue
-    @Option(help: "Modules the fork servers import before forking runs, comma-separated (with --isolation fork); one that fails to import stops sandboxd; none (or \"\") for none. (default: the installed ones among numpy, pandas, matplotlib.pyplot, dill)")
+    @Option(help: "Modules the fork servers import before forking runs, comma-separated (with --isolation fork); one that fails to import stops sandboxd; none (or \"\") for none. (default: the installed ones among numpy, pandas, matplotlib.pyplot)")
     public var preload: String?
     @Option(help: "The largest display (a plot, a table: its MIME bundle as JSON) a run may send, in bytes; displays also count toward the output limit.")
     public var maxDisplayBytes = defaults.maxDisplayBytes

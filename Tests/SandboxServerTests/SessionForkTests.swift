@@ -98,6 +98,33 @@ extension SandboxSuite {
             }
         }
 
+        /// Sessions opened one after another take the sandbox the server
+        /// started ahead (`SessionService`'s spare): each is fresh and its
+        /// own, whatever the one before did, and one with other limits gets
+        /// a sandbox of its own with them.
+        @Test func sessionsFromTheSpareAreFreshAndTheirOwn() async throws {
+            try await TestServer.with { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    var seen: [String] = []
+                    for index in 0..<4 {
+                        let params: [String: JSONValue] = index == 2 ? ["memoryMb": 64] : [:]
+                        let session = JSONValue.string(try await SessionServerTests.open(client, .string("open\(index)"), params))
+                        let code = """
+                            import os
+                            print('mark' in dir(), sorted(name for name in os.listdir('.') if name.startswith('mark')))
+                            mark = \(index)
+                            open('mark\(index)', 'w').write('x')
+                            """
+                        let run = try await client.run(.integer(Int64(index)), ["session": session, "code": .string(code)])
+                        seen.append(run.stdout)
+                        try await client.request(.string("close\(index)"), Method.sessionClose, ["session": session])
+                        _ = try await client.response(.string("close\(index)"))
+                    }
+                    #expect(seen == Array(repeating: "False []\n", count: 4), "\(seen)")
+                }
+            }
+        }
+
         @Test func hostilePicklingCannotChangeTheOriginal() async throws {
             try await TestServer.with { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in

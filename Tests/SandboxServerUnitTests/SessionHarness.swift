@@ -36,6 +36,8 @@ final class SessionHarness: Sendable {
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.workers = 1
+        // The fake's sessions are counted in order; a spare would be one more.
+        configuration.spareSession = false
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -226,7 +226,7 @@ struct SandboxdOptionsTests {
             // Defaults that are not a value, said in words once.
             "node-name": "host name and port", "workers": "the number of cores", "warm": "as many as workers",
             "python": "the real binary behind python3", "launcher": "pysandbox-launcher beside sandboxd",
-            "preload": "the installed ones among numpy, pandas, matplotlib.pyplot, dill", "web-root": "those built into sandboxd",
+            "preload": "the installed ones among numpy, pandas, matplotlib.pyplot", "web-root": "those built into sandboxd",
             "max-sessions-per-client": "a quarter of --max-sessions, at least 1", "allow-packages": "*",
             "package-store": "/var/cache/pysandbox/package-store as root, else ~/.cache/pysandbox/package-store",
             "package-installer": "uv beside sandboxd, else /usr/local/bin/uv or /usr/bin/uv",

@@ -11,9 +11,8 @@ import Glibc
 /// read, Debian's `/etc/alternatives` and `/etc/matplotlibrc`, are among
 /// `Interpreter.readOnlyBinds`; their environment is `LauncherCommand`'s.)
 public struct ScientificStack: Sendable {
-    /// Looked for by import name; dill is what `session/fork` copies a
-    /// session's state with (SessionStateProgram).
-    static let modules = ["numpy", "pandas", "matplotlib", "PIL", "dill"]
+    /// Looked for by import name.
+    static let modules = ["numpy", "pandas", "matplotlib", "PIL"]
 
     /// A directory holding matplotlib's font list, bound read-only into every
     /// sandbox at `fontCacheInside`, a path that shows nothing of the host's.
@@ -21,11 +20,11 @@ public struct ScientificStack: Sendable {
     static let fontCacheInside = "/etc/pysandbox/matplotlib"
 
     /// What the fork servers import when `--preload` is not given: the
-    /// installed ones among numpy, pandas and matplotlib.pyplot, and dill,
-    /// which sessions (forked from the preloading server) pickle and
-    /// unpickle a fork's state with: importing it costs 40 ms each time.
+    /// installed ones among numpy, pandas and matplotlib.pyplot. (Not dill,
+    /// which `session/fork` imports twice at 40 ms each: it adds 5 MB to
+    /// every session's interpreter, whose memory limit counts it.)
     public static func defaultPreload(for interpreter: Interpreter) -> [String] {
-        ["numpy", "pandas", "matplotlib", "dill"].filter(interpreter.scientificModules.contains)
+        ["numpy", "pandas", "matplotlib"].filter(interpreter.scientificModules.contains)
             .map { $0 == "matplotlib" ? "matplotlib.pyplot" : $0 }
     }
 

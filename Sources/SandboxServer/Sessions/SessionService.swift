@@ -21,6 +21,18 @@ final class SessionService: Service {
     private let watchStream: AsyncStream<ServerSession>
     private let dispatches: AsyncStream<RunJob>.Continuation
     private let dispatchStream: AsyncStream<RunJob>
+    /// A session's sandbox started ahead, with the limits a `session/open`
+    /// without params gets (and every fork of such a session): a new
+    /// session's sandbox takes 15–25 ms to be ready, which its first run, or
+    /// a fork's loading, would wait for. One at a time; the first is made
+    /// when the first session opens (a server whose clients open none pays
+    /// nothing), and none while the sessions open leave no fork-server slot
+    /// for it. It belongs to no one until a session takes it.
+    private let spare = Mutex<(any SandboxSession)?>(nil)
+    /// Each spare made, watched until it ends: one that ends unused (its
+    /// fork server died) is dropped, never handed to a session.
+    private let spares: AsyncStream<any SandboxSession>.Continuation
+    private let spareStream: AsyncStream<any SandboxSession>
 
     private struct State {
         var places: SessionPlaces
@@ -42,6 +54,7 @@ final class SessionService: Service {
         state = Mutex(State(places: SessionPlaces(total: configuration.maxSessions, perHolder: configuration.sessionsPerClient)))
         (watchStream, watches) = AsyncStream.makeStream(of: ServerSession.self)
         (dispatchStream, dispatches) = AsyncStream.makeStream(of: RunJob.self)
+        (spareStream, spares) = AsyncStream.makeStream(of: (any SandboxSession).self)
     }
 
     var offered: Bool { provider.offersSessions }
@@ -101,7 +114,7 @@ final class SessionService: Service {
         }
         let sandbox: any SandboxSession
         do {
-            sandbox = try provider.openSession(limits: limits)
+            sandbox = try takeSpare(for: limits, packages: admitted.packages) ?? provider.openSession(limits: limits)
         } catch {
             state.withLock { $0.places.release(ticket) }
             if let lease { await packages.release(lease) }
@@ -122,7 +135,44 @@ final class SessionService: Service {
         }
         metrics.sessions(count)
         watches.yield(session)
+        makeSpare()
         return session
+    }
+
+    /// The limits of a session opened without params: the spare's.
+    private var spareLimits: SessionLimits? {
+        configuration.spareSession ? (try? admit(SessionOpenParams()))?.limits : nil
+    }
+
+    /// The spare, if a session with `limits` and no packages may take it.
+    private func takeSpare(for limits: SessionLimits, packages: PackageRequirementSet?) -> (any SandboxSession)? {
+        guard packages == nil, let spareLimits, limits == spareLimits else { return nil }
+        return spare.withLock { spare in
+            defer { spare = nil }
+            return spare
+        }
+    }
+
+    /// Starts a spare if there is none and the sessions open leave a
+    /// fork-server slot for it (there are `maxSessions`).
+    private func makeSpare() {
+        guard let spareLimits else { return }
+        let room = state.withLock { $0.accepting && $0.open.count < configuration.maxSessions }
+        guard room else { return }
+        let made = spare.withLock { spare -> (any SandboxSession)? in
+            guard spare == nil else { return nil }
+            spare = try? provider.openSession(limits: spareLimits)
+            return spare
+        }
+        if let made { spares.yield(made) }
+    }
+
+    /// Drops `sandbox` if it is still the spare when it ends.
+    private func watchSpare(_ sandbox: any SandboxSession) async {
+        _ = await sandbox.ended()
+        spare.withLock { spare in
+            if spare === sandbox { spare = nil }
+        }
     }
 
     /// A place for `holder`: a free one, or a reclaimed one, whose session
@@ -214,6 +264,13 @@ final class SessionService: Service {
                 try? await gracefulShutdown()
                 await self.endAll()
             }
+            group.addTask {
+                await withDiscardingTaskGroup { spareWatches in
+                    for await sandbox in self.spareStream {
+                        spareWatches.addTask { await self.watchSpare(sandbox) }
+                    }
+                }
+            }
             for await session in watchStream {
                 group.addTask { await self.watch(session) }
             }
@@ -264,6 +321,11 @@ final class SessionService: Service {
             state.accepting = false
             return state.open.values.map(\.session)
         }
+        spare.withLock { spare in
+            spare?.close()
+            spare = nil
+        }
+        spares.finish()
         await withDiscardingTaskGroup { group in
             for session in sessions {
                 group.addTask { await session.close(.ended(.shutdown, message: "the server is shutting down")) }
