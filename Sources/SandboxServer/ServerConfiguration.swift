@@ -73,10 +73,10 @@ public struct ServerConfiguration: Sendable {
     public var sessionCpuTimeMs = 600_000
     /// How long an interrupted session run may take to stop before its session is killed.
     public var sessionInterruptGrace: Duration = .seconds(2)
-    /// Whether a session's sandbox is kept started ahead, for the next
+    /// Session sandboxes (0 or 1) kept started ahead, for the next
     /// `session/open` (or `session/fork`) with the default limits: its first
     /// run then waits for no sandbox to start (`SessionService`).
-    public var spareSession = true
+    public var spareSessions = 1
     /// How much of a run a `run_python` result over `/mcp` shows (`--mcp-result-text-bytes`, `--mcp-result-bytes`).
     public var mcpResultBudget = ResultBudget.default
     /// Package sets runs and sessions may name (`--packages`, `--package-index`, ...).
@@ -152,6 +152,9 @@ public struct ServerConfiguration: Sendable {
         }
         if sessionIdleTimeoutMs.default < SessionOpenParams.minimumIdleTimeoutMs {
             throw ConfigurationError(message: "--session-idle-timeout-ms: must be at least \(SessionOpenParams.minimumIdleTimeoutMs)")
+        }
+        if spareSessions < 0 || spareSessions > 1 {
+            throw ConfigurationError(message: "--spare-sessions: \(spareSessions) must be 0 or 1")
         }
         if sessionCpuTimeMs < 1 { throw ConfigurationError(message: "--session-cpu-time-ms: must be at least 1") }
         if let problem = mcpResultBudget.problem(textOption: "--mcp-result-text-bytes", totalOption: "--mcp-result-bytes") {

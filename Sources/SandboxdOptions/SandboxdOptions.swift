@@ -113,6 +113,8 @@ public struct SandboxdOptions: ParsableArguments {
     public var sessionCpuTimeMs = defaults.sessionCpuTimeMs
     @Option(help: "How long an interrupted session run (cancelled, or at a limit) may take to stop before its session is killed, in ms.")
     public var sessionInterruptGraceMs = defaults.sessionInterruptGrace.milliseconds
+    @Option(help: "Session sandboxes (0 or 1) kept started ahead for the next session/open or session/fork with the default limits, so that its first run waits for none to start; each holds a fork server and its memory.")
+    public var spareSessions = defaults.spareSessions
     @Option(help: "The most bytes of output a run_python result over /mcp shows: the first and the last half, with a line saying what was left out.")
     public var mcpResultTextBytes = defaults.mcpResultBudget.textBytes
     @Option(help: "The most bytes of a whole run_python result over /mcp, images' base64 included; images get what the text leaves. The official MCP client takes at most 1 MiB per message.")
@@ -193,6 +195,7 @@ public struct SandboxdOptions: ParsableArguments {
         configuration.sessionIdleTimeoutMs.max = maxSessionIdleTimeoutMs
         configuration.sessionCpuTimeMs = sessionCpuTimeMs
         configuration.sessionInterruptGrace = .milliseconds(sessionInterruptGraceMs)
+        configuration.spareSessions = spareSessions
         configuration.mcpResultBudget.textBytes = mcpResultTextBytes
         configuration.mcpResultBudget.totalBytes = mcpResultBytes
         configuration.sandbox.interpreterPath = python

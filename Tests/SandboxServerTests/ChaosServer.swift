@@ -39,6 +39,8 @@ final class ChaosServer: @unchecked Sendable {
         process.arguments = [
             "--port", "0", "--workers", "2", "--warm", "\(warm)", "--preload", "none",
             "--runs-per-minute", "100000", "--shutdown-grace", "5",
+            // The soak counts the sandboxed interpreters left once runs end: a spare session would be one more.
+            "--spare-sessions", "0",
         ]
         process.standardOutput = log
         process.standardError = log

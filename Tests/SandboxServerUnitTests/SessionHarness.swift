@@ -37,7 +37,7 @@ final class SessionHarness: Sendable {
         var configuration = ServerConfiguration()
         configuration.workers = 1
         // The fake's sessions are counted in order; a spare would be one more.
-        configuration.spareSession = false
+        configuration.spareSessions = 0
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -179,7 +179,7 @@ struct SandboxdOptionsTests {
     @Test func everyOptionHasAVariableNamedByTheRule() throws {
         let options = EnvironmentOption.all(in: SandboxdOptions.self)
         #expect(options.map(\.name).sorted() == helpLines().map(\.name).sorted())
-        #expect(options.count == 62)
+        #expect(options.count == 63)
         var environment: [String: String] = [:]
         for option in options {
             let expected = "SANDBOXD_" + option.name.uppercased().replacingOccurrences(of: "-", with: "_")
@@ -219,7 +219,7 @@ struct SandboxdOptionsTests {
             "max-sessions-per-connection": "\(expected.maxSessionsPerConnection)", "max-sessions": "\(expected.maxSessions)",
             "session-reclaim-after-ms": "30000", "session-idle-timeout-ms": "\(expected.sessionIdleTimeoutMs.default)",
             "max-session-idle-timeout-ms": "\(expected.sessionIdleTimeoutMs.max)", "session-cpu-time-ms": "\(expected.sessionCpuTimeMs)",
-            "session-interrupt-grace-ms": "2000", "mcp-result-text-bytes": "\(expected.mcpResultBudget.textBytes)",
+            "session-interrupt-grace-ms": "2000", "spare-sessions": "1", "mcp-result-text-bytes": "\(expected.mcpResultBudget.textBytes)",
             "mcp-result-bytes": "\(expected.mcpResultBudget.totalBytes)", "log-level": "info",
             "packages": "on", "max-packages-per-set": "64", "max-package-set-mb": "2048", "package-cache-mb": "10240",
             "package-install-timeout-ms": "300000", "max-package-installs": "2",

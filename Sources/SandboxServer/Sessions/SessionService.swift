@@ -141,7 +141,7 @@ final class SessionService: Service {
 
     /// The limits of a session opened without params: the spare's.
     private var spareLimits: SessionLimits? {
-        configuration.spareSession ? (try? admit(SessionOpenParams()))?.limits : nil
+        configuration.spareSessions > 0 ? (try? admit(SessionOpenParams()))?.limits : nil
     }
 
     /// The spare, if a session with `limits` and no packages may take it.
