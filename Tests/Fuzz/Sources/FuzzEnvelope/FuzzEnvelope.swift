@@ -3,7 +3,7 @@ import SandboxProtocol
 
 /// A WebSocket text frame as the service reads it: `Envelope.parse`, then
 /// the params of the method it names (`run`, `initialize`, `session/open`,
-/// `session/close`). Whatever the frame, the answer the service would send
+/// `session/close`, `code/*`, `session/fork`, `session/files/*`). Whatever the frame, the answer the service would send
 /// is JSON it can write.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEnvelope(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
@@ -16,6 +16,14 @@ public func fuzzEnvelope(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             case Method.initialize: _ = try InitializeParams(params: params)
             case Method.sessionOpen: _ = try SessionOpenParams(params: params)
             case Method.sessionClose: _ = try SessionCloseParams(params: params)
+            case Method.sessionFork: _ = try SessionForkParams(params: params)
+            case Method.codeComplete: _ = try CodeAssistParams(.complete, params: params)
+            case Method.codeInspect: _ = try CodeAssistParams(.inspect, params: params)
+            case Method.codeIsComplete: _ = try CodeAssistParams(.isComplete, params: params)
+            case _ where method.hasPrefix("session/files/"):
+                if let kind = SessionFilesParams.Method(rawValue: String(method.dropFirst("session/files/".count))) {
+                    _ = try SessionFilesParams(kind, params: params)
+                }
             default: break
             }
         } catch {
