@@ -19,6 +19,7 @@ own, made with dill when it imports (functions and classes of the session
 by value), else with pickle. The names are loaded after the files are
 placed, so that a class from a module of the working folder is found.
 """
+import io
 import os
 import sys
 
@@ -131,47 +132,104 @@ def read_regular(dir_fd, name, budget):
         os.close(fd)
 
 
-def serializer():
-    """(name, dumps(value, limit)): dill's when it imports, else pickle's.
-    Neither copies an open file: dill would open it again by name when
-    loading (emptying one opened for writing, waiting on a FIFO)."""
-    import io
+OPEN_FILES = (io.FileIO, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.BufferedRWPair, io.TextIOWrapper)
+# The module a state names to make the session's functions again: it exists
+# only while a capture pickles, and a restore's loader answers for it.
+FUNCTIONS_MODULE = "_session_state_functions"
+
+
+def refuse_open_file(value):
+    """Neither serializer copies an open file: dill would open it again by
+    name when loading (emptying one opened for writing, waiting on a FIFO)."""
+    if isinstance(value, OPEN_FILES):
+        raise TypeError("cannot pickle '%s.%s' object" % (type(value).__module__, type(value).__qualname__))
+
+
+def pickle_dumps(namespace):
+    """dumps(value, limit) with pickle, the session's functions by value:
+    their code marshalled, their globals the copy's namespace. A class of
+    the session, or anything else pickle would name as one of __main__'s
+    (the copy has none of them while it loads), fails: dill copies those.
+    No dill import (35-47 ms) for the usual state: data, functions, modules."""
+    import marshal
     import pickle
     import types
-    files = (io.FileIO, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.BufferedRWPair, io.TextIOWrapper)
-    try:
-        import dill
-    except Exception:
-        dill = None
 
-    def refused(value):
-        if isinstance(value, files):
-            raise TypeError("cannot pickle '%s.%s' object" % (type(value).__module__, type(value).__qualname__))
-        # pickle would name a function or class of __main__, where the copy has none.
-        if dill is None and isinstance(value, (type, types.FunctionType)) \
-                and getattr(value, "__module__", None) == "__main__":
-            raise pickle.PicklingError("%s is defined in the session: only dill copies it" % value.__qualname__)
-        return NotImplemented
+    def reduce_function(function):
+        if function.__globals__ is not namespace:
+            raise pickle.PicklingError("%s has globals other than the session's" % function.__qualname__)
+        closure = function.__closure__
+        if closure is not None:
+            closure = tuple(cell_contents(cell) for cell in closure)
+        return make_function, (marshal.dumps(function.__code__), function.__name__, function.__qualname__,
+                               function.__defaults__, function.__kwdefaults__, closure, function.__doc__,
+                               function.__annotations__, function.__dict__)
 
     class Pickler(pickle.Pickler):
         def reducer_override(self, value):
-            return refused(value)
-    main = sys.modules.get("__main__")
+            refuse_open_file(value)
+            if getattr(value, "__module__", None) == "__main__":
+                if type(value) is types.FunctionType:
+                    return reduce_function(value)
+                if isinstance(value, type):
+                    raise pickle.PicklingError("%s is defined in the session: only dill copies it"
+                                               % value.__qualname__)
+            return NotImplemented
+
+    def make_function(*arguments):
+        raise AssertionError("a restore's loader makes the functions")
+    make_function.__module__, make_function.__qualname__ = FUNCTIONS_MODULE, "function"
 
     def dumps(value, limit):
         file = Limited(limit)
-        if dill is None:
-            Pickler(file).dump(value)
-        else:
-            # Not a subclass: dill tells its own picklers by their module.
-            pickler = dill.Pickler(file)
-            pickler.reducer_override = refused
-            # dill took __main__ when it was first imported; the session's is
-            # the one now, whose dict a function's globals are (pickled by name).
-            pickler._main = main
-            pickler.dump(value)
+        stand_in = type(sys)(FUNCTIONS_MODULE)
+        stand_in.function = make_function
+        saved = sys.modules.get("__main__"), sys.modules.get(FUNCTIONS_MODULE)
+        # An empty __main__: what pickle would name as __main__.X fails here.
+        sys.modules["__main__"], sys.modules[FUNCTIONS_MODULE] = type(sys)("__main__"), stand_in
+        try:
+            Pickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        finally:
+            for name, module in zip(("__main__", FUNCTIONS_MODULE), saved):
+                if module is None:
+                    sys.modules.pop(name, None)
+                else:
+                    sys.modules[name] = module
         return file.value()
-    return ("pickle" if dill is None else "dill"), dumps
+    return dumps
+
+
+def cell_contents(cell):
+    """A closure's cell as make_function's arguments for a new one: (value,) or () if empty."""
+    try:
+        return (cell.cell_contents,)
+    except ValueError:
+        return ()
+
+
+def dill_dumps():
+    """dumps(value, limit) with dill, or None when it does not import."""
+    try:
+        import dill
+    except Exception:
+        return None
+    main = sys.modules.get("__main__")
+
+    def refused(value):
+        refuse_open_file(value)
+        return NotImplemented
+
+    def dumps(value, limit):
+        file = Limited(limit)
+        # Not a subclass: dill tells its own picklers by their module.
+        pickler = dill.Pickler(file)
+        pickler.reducer_override = refused
+        # dill took __main__ when it was first imported; the session's is
+        # the one now, whose dict a function's globals are (pickled by name).
+        pickler._main = main
+        pickler.dump(value)
+        return file.value()
+    return dumps
 
 
 def split_namespace(namespace):
@@ -189,15 +247,27 @@ def split_namespace(namespace):
     return names, modules
 
 
-def pickle_names(names, dumps, limit, not_copied):
-    """All names in one pickle, so that what two names share stays shared;
-    if that fails, each alone, to leave out the ones that fail alone."""
+def pickle_names(names, namespace, limit, not_copied):
+    """(serializer, pickle, count): all names in one pickle, so that what
+    two names share stays shared; with pickle when it can, else with dill;
+    if that fails too, each alone, to leave out the ones that fail alone."""
+    dumps = pickle_dumps(namespace)
     try:
-        return dumps(names, limit), len(names)
+        return "pickle", dumps(names, limit), len(names)
     except TooLarge:
         raise
     except BaseException:
         pass
+    kind = "pickle"
+    with_dill = dill_dumps()
+    if with_dill is not None:
+        kind, dumps = "dill", with_dill
+        try:
+            return kind, dumps(names, limit), len(names)
+        except TooLarge:
+            raise
+        except BaseException:
+            pass
     kept = {}
     for name, value in names.items():
         try:
@@ -207,7 +277,7 @@ def pickle_names(names, dumps, limit, not_copied):
             raise
         except BaseException as error:
             not_copied.append({"name": name, "reason": describe(error)})
-    return dumps(kept, limit), len(kept)
+    return kind, dumps(kept, limit), len(kept)
 
 
 def capture(namespace, workdir, max_bytes):
@@ -224,8 +294,7 @@ def capture(namespace, workdir, max_bytes):
         finally:
             os.close(root)
         names, modules = split_namespace(namespace)
-        kind, dumps = serializer()
-        pickled, count = pickle_names(names, dumps, max_bytes - found["bytes"], found["notCopied"])
+        kind, pickled, count = pickle_names(names, namespace, max_bytes - found["bytes"], found["notCopied"])
         state = pickle.dumps({"version": VERSION, "serializer": kind, "names": pickled, "modules": modules,
                               "files": found["files"], "notCopied": found["notCopied"]})
     except TooLarge:
@@ -321,7 +390,6 @@ def load_plain(data):
 def load_names(state, namespace, needed):
     """The names, with the modules their classes come from added to
     `needed` (kept in sys.modules)."""
-    import io
     with_dill = state.get("serializer") == "dill"
     if with_dill:
         import dill
@@ -329,9 +397,12 @@ def load_names(state, namespace, needed):
     else:
         import pickle
         base = pickle.Unpickler
+    make_function = function_maker(namespace)
 
     class Loader(base):
         def find_class(self, module, name):
+            if module == FUNCTIONS_MODULE and name == "function":
+                return make_function
             if not module.startswith("dill"):  # dill's own: for loading only
                 needed.add(module)
             return super().find_class(module, name)
@@ -343,6 +414,23 @@ def load_names(state, namespace, needed):
     if not isinstance(names, dict):
         raise ValueError("the names are not a dict")
     return names
+
+
+def function_maker(namespace):
+    """What pickle_dumps' functions are loaded with: each made again from
+    its code, with `namespace` as its globals."""
+    import marshal
+    import types
+
+    def make_function(code, name, qualname, defaults, kwdefaults, closure, doc, annotations, attributes):
+        if closure is not None:
+            closure = tuple(types.CellType(*cell) for cell in closure)
+        function = types.FunctionType(marshal.loads(code), namespace, name, defaults, closure)
+        function.__qualname__, function.__kwdefaults__, function.__doc__ = qualname, kwdefaults, doc
+        function.__annotations__ = annotations
+        function.__dict__.update(attributes)
+        return function
+    return make_function
 
 
 def main_of(namespace):
@@ -447,15 +535,25 @@ def place_files(workdir, entries, not_copied):
     return placed
 
 
+def read_state(data):
+    """(state, None), or (None, the error answer) when it is not one."""
+    try:
+        return load_plain(data), None
+    except Exception as error:
+        return None, {"error": {"reason": "failed", "message": "the state could not be read: " + describe(error)}}
+
+
 def restore(namespace, workdir, data, needed):
+    """The state's bytes loaded into the session (restore_state)."""
+    state, problem = read_state(data)
+    return problem or restore_state(namespace, workdir, state, needed)
+
+
+def restore_state(namespace, workdir, state, needed):
     """The state loaded into the session: files, modules, then names.
     `needed` gets the modules the names need (kept in sys.modules)."""
     import importlib
     missing = object()
-    try:
-        state = load_plain(data)
-    except Exception as error:
-        return {"error": {"reason": "failed", "message": "the state could not be read: " + describe(error)}}
     not_copied = [entry for entry in state.get("notCopied", []) if isinstance(entry, dict)]
     files = place_files(workdir, state.get("files", []), not_copied)
     modules = {}
@@ -485,8 +583,8 @@ def restore(namespace, workdir, data, needed):
     return {"ok": {"names": len(names) + len(modules), "files": files, "notCopied": not_copied}}
 
 
-def restore_quietly(namespace, workdir, data, needed):
-    """restore(), with fd 1 and 2 and sys.stdout and sys.stderr silenced
+def restore_quietly(namespace, workdir, state, needed):
+    """restore_state(), with fd 1 and 2 and sys.stdout and sys.stderr silenced
     (a __setstate__ or an import may print), then given back."""
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -500,7 +598,7 @@ def restore_quietly(namespace, workdir, data, needed):
     os.dup2(null.fileno(), 2)
     sys.stdout = sys.stderr = null
     try:
-        return restore(namespace, workdir, data, needed)
+        return restore_state(namespace, workdir, state, needed)
     finally:
         sys.stdout, sys.stderr = streams
         null.close()
@@ -526,13 +624,15 @@ def write_all(fd, data):
         data = data[os.write(fd, data):]
 
 
-def import_tools():
-    """What a restore imports for itself, before it loads anything."""
-    import importlib, io, pickle  # noqa: F401
-    try:
-        import dill  # noqa: F401
-    except Exception:
-        pass
+def import_tools(state):
+    """What a restore imports for itself, before it loads anything: dill
+    only for a state that needs it."""
+    import importlib, marshal, pickle  # noqa: F401
+    if state.get("serializer") == "dill":
+        try:
+            import dill  # noqa: F401
+        except Exception:
+            pass
 
 
 def serve_in_session(namespace, workdir, files):
@@ -550,13 +650,15 @@ def serve_in_session(namespace, workdir, files):
             if method == "capture":
                 reply = capture_in_fork(namespace, workdir, int(request.get("maxBytes", 0)))
             elif method == "restore":
-                import_tools()
-                tools = set(sys.modules)
-                try:
-                    answer = restore_quietly(namespace, workdir, files.get("state", b""), needed)
-                    reply = json.dumps(answer).encode("ascii")
-                finally:
-                    modules |= set(sys.modules) - tools
+                state, answer = read_state(files.get("state", b""))
+                if state is not None:
+                    import_tools(state)
+                    tools = set(sys.modules)
+                    try:
+                        answer = restore_quietly(namespace, workdir, state, needed)
+                    finally:
+                        modules |= set(sys.modules) - tools
+                reply = json.dumps(answer).encode("ascii")
             else:
                 raise ValueError("unknown method %r" % (method,))
         except BaseException as error:

@@ -127,11 +127,86 @@ class NamesTests(StateTestCase):
                 sys.modules["dill"] = saved
         self.assertEqual(answer["ok"]["serializer"], "pickle")
         not_copied = {entry["name"]: entry["reason"] for entry in reply["ok"]["notCopied"]}
-        self.assertEqual(sorted(not_copied), ["C", "c", "f", "gen", "lock", "log", "square"])
+        # Functions go without dill; a class of the session (and its instance) only with it.
+        self.assertEqual(sorted(not_copied), ["C", "c", "gen", "lock", "log"])
         self.assertEqual(not_copied["lock"], "TypeError: cannot pickle '_thread.lock' object")
-        self.assertIn("only dill copies it", not_copied["f"])
-        self.assertEqual((copy.x, copy.math), (1, sys.modules["math"]))
+        self.assertIn("only dill copies it", not_copied["C"])
+        self.assertEqual((copy.x, copy.math, copy.square(3)), (1, sys.modules["math"], 9))
         self.assertIs(copy.other, copy.shared)
+        copy.g = 5
+        self.assertEqual(copy.f(), 5)
+
+    def test_data_functions_and_modules_need_no_dill(self):
+        """The usual state goes with pickle: functions by value (closures,
+        defaults, attributes, shared objects kept), no dill imported."""
+        with as_main("""
+            import functools
+            import math
+            data = {"rows": [1, 2, 3]}
+            alias = data
+            def counter(start=10, *, step=2):
+                "Counts."
+                count = [start]
+                def advance():
+                    count[0] += step
+                    return count[0] + offset
+                advance.label = "adv"
+                return advance
+            offset = 100
+            tick = counter()
+            tick()
+            root = functools.partial(math.pow, 2)
+            def later():
+                return never_set
+            def empty_cell():
+                if False:
+                    inner = 1
+                def uses():
+                    return inner
+                return uses
+            hollow = empty_cell()
+        """) as main:
+            answer = self.capture(main)
+        self.assertEqual(answer["ok"]["serializer"], "pickle")
+        self.assertEqual(answer["ok"]["notCopied"], [])
+        copy, reply, needed = self.restore(answer)
+        self.assertEqual(reply["ok"]["notCopied"], [])
+        self.assertIs(copy.alias, copy.data)
+        self.assertEqual((copy.tick(), copy.tick.label, copy.counter.__doc__), (114, "adv", "Counts."))
+        self.assertEqual(copy.counter.__kwdefaults__, {"step": 2})
+        self.assertEqual(copy.root(3), 8.0)
+        copy.offset = 0
+        self.assertEqual(copy.counter(1)(), 3)  # the copy's globals, not the original's
+        self.assertIs(copy.tick.__globals__, copy.__dict__)
+        self.assertEqual(copy.tick.__qualname__, "counter.<locals>.advance")
+        with self.assertRaises(NameError):
+            copy.later()
+        with self.assertRaises(NameError):  # an empty cell stays empty
+            copy.hollow()
+        self.assertNotIn("__main__", needed)
+
+    def test_what_pickle_would_name_in_main_goes_with_dill(self):
+        """A class, a function only reachable by its __main__ name (a
+        cached one) and a closure that holds itself: dill copies them."""
+        with as_main("""
+            import functools
+            @functools.lru_cache
+            def cached(n):
+                return n * 2
+            def looping():
+                def again(n):
+                    return 0 if n == 0 else again(n - 1) + 1
+                return again
+            recursive = looping()
+            class Point:
+                pass
+        """) as main:
+            answer = self.capture(main)
+        self.assertEqual(answer["ok"]["serializer"], "dill")
+        copy, reply, _ = self.restore(answer)
+        self.assertEqual(reply["ok"]["notCopied"], [])
+        self.assertEqual((copy.cached(4), copy.recursive(3)), (8, 3))
+        self.assertIsInstance(copy.Point(), copy.Point)
 
     def test_larger_than_max_bytes(self):
         with as_main("data = b'x' * 1000") as main:
