@@ -8,7 +8,7 @@ ends, it is killed; when the cell is rolled back (it died of a signal,
 reached a limit, or would not stop), the session's pid 1 ends every other
 process and the snapshot goes on as the session (sandbox/steps/rollback.c).
 """
-import builtins, os, signal, sys
+import builtins, os, sys
 
 def serve_session():
     # A session: cells arrive one by one on fd 3, a unix socket, each as
@@ -154,7 +154,6 @@ def serve_session():
         except BaseException:
             pass  # the service answers a helper that said nothing
 
-    gate = CellGate()
     snapshots = Snapshots(forget_buffered) if next_line() == b"rollback" else None
     if snapshots is not None:
         snapshots.take()
@@ -162,11 +161,9 @@ def serve_session():
     number = 0
     while True:
         source, files, (patterns, limit), kind = next_request()
-        gate.enter()
         take_stdin()
         if kind != "program":
             run_helper(kind, source.decode("utf-8"), files)
-            gate.leave()
             _send_frame(b"end", b"0")
             _write_all(2, FRAME_MARKER + b"end 0\n")
             if kind == "restore" and snapshots is not None:
@@ -185,7 +182,6 @@ def serve_session():
                 return_files(workdir, patterns, limit)
         except BaseException:
             pass
-        gate.leave()
         # The cell's end, on both streams: the service takes everything
         # before these as the cell's output.
         _send_frame(b"end", b"%d" % status)
@@ -194,38 +190,8 @@ def serve_session():
             snapshots.take()  # after the end: the verdict does not wait for the fork
 
 
-class CellGate:
-    """Between cells pid 1 keeps the session stopped: SIGSTOP to every
-    process when the service says a cell has ended, SIGCONT when it says
-    the next begins. Those words reach pid 1 by another way than the next
-    request reaches this process, which may come first: a process forked
-    then, while pid 1 stops and continues the session, could stay stopped
-    (1 session cell in 100 that forked at once hung until its timeout). So
-    a request waits for pid 1's word that the session has gone on:
-    RESUMED_SIGNAL, one per cell, sent to this main thread alone (a thread
-    a cell started has a mask of its own), blocked from the interpreter's
-    start (fork_run.c) but during a cell, where a program and its children
-    see the usual mask. A snapshot, forked between cells, has it blocked
-    too; once it goes on as the session, pid 1 sends it there."""
-
-    def __init__(self):
-        self.signals = {RESUMED_SIGNAL}
-        signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)
-
-    def enter(self):
-        # pid 1's (si_pid 0: the kernel lost the sender, the signal queue
-        # being full), not one a process a cell left sent; a process that
-        # forges the sender (rt_sigqueueinfo) only hurts its own session.
-        while signal.sigwaitinfo(self.signals).si_pid not in (0, 1):
-            pass
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, self.signals)
-
-    def leave(self):
-        signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)
-
 
 SNAPSHOT_NAME = b"pysandbox-snap"  # sandbox_steps.h's, which finds it by this name
-RESUMED_SIGNAL = signal.SIGURG  # sandbox_steps.h's SESSION_RESUMED_SIGNAL
 
 
 class Snapshots:

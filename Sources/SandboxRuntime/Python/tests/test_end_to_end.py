@@ -4,7 +4,6 @@ request on fd 3 (a pipe for a run, a unix socket for a session), and what
 it writes on stdout read back as StdoutFrames.swift reads it."""
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -29,17 +28,14 @@ class ProgramTests(unittest.TestCase):
         compile(bootstrap_parts.assemble(fork_server=True), "<fork server>", "exec")
 
 
-def start(workdir, channel_fd, stdin=subprocess.DEVNULL, arguments=SETTINGS, session=False):
+def start(workdir, channel_fd, stdin=subprocess.DEVNULL, arguments=SETTINGS):
     return subprocess.Popen(
         [sys.executable] + FLAGS + [bootstrap_parts.program()] + arguments, cwd=workdir, stdin=stdin,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=False,
-        preexec_fn=lambda: on_fd_3(channel_fd, session), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir})
+        preexec_fn=lambda: on_fd_3(channel_fd), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir})
 
 
-def on_fd_3(fd, session):
-    if session:
-        # As fork_run.c starts a session's interpreter: pid 1's word for a cell blocked.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGURG})
+def on_fd_3(fd):
     if fd == 3:
         os.set_inheritable(3, True)  # dup2 of a descriptor onto itself would leave it close-on-exec
     else:
@@ -128,7 +124,7 @@ class SessionTests(unittest.TestCase):
         with tempfile.TemporaryDirectory() as workdir:
             service, sandbox = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                process = start(workdir, sandbox.fileno(), session=True)
+                process = start(workdir, sandbox.fileno())
             finally:
                 sandbox.close()
             with service:
@@ -146,7 +142,6 @@ class SessionTests(unittest.TestCase):
                     os.write(body_write, request)
                     os.close(body_write)
                     socket.send_fds(service, [b"%d\n" % len(request)], [stdin_read, answers_read, body_read])
-                    bootstrap_parts.resume_cell(process.pid)
                     for fd in (stdin_read, answers_read, answers_write, body_read):
                         os.close(fd)
                     outputs.append(read_cell(process.stdout))
