@@ -15,9 +15,10 @@ session. A restore is meant to change its session, so it loads in place.
 
 The state is a plain pickle (dicts, lists, str, bytes, ints: loaded
 without finding a single class) that holds the names as a pickle of their
-own, made with dill when it imports (functions and classes of the session
-by value), else with pickle. The names are loaded after the files are
-placed, so that a class from a module of the working folder is found.
+own: made with pickle when it takes them all (functions of the session by
+value), else with dill when it imports (classes of the session too). The
+names are loaded after the files are placed, so that a class from a
+module of the working folder is found.
 """
 import io
 import os
@@ -251,23 +252,15 @@ def pickle_names(names, namespace, limit, not_copied):
     """(serializer, pickle, count): all names in one pickle, so that what
     two names share stays shared; with pickle when it can, else with dill;
     if that fails too, each alone, to leave out the ones that fail alone."""
-    dumps = pickle_dumps(namespace)
-    try:
-        return "pickle", dumps(names, limit), len(names)
-    except TooLarge:
-        raise
-    except BaseException:
-        pass
-    kind = "pickle"
-    with_dill = dill_dumps()
-    if with_dill is not None:
-        kind, dumps = "dill", with_dill
-        try:
-            return kind, dumps(names, limit), len(names)
-        except TooLarge:
-            raise
-        except BaseException:
-            pass
+    kind, dumps = "pickle", pickle_dumps(namespace)
+    pickled = dumps_or_none(dumps, names, limit)
+    if pickled is None:
+        with_dill = dill_dumps()  # imported only now: pickle could not take them all
+        if with_dill is not None:
+            kind, dumps = "dill", with_dill
+            pickled = dumps_or_none(dumps, names, limit)
+    if pickled is not None:
+        return kind, pickled, len(names)
     kept = {}
     for name, value in names.items():
         try:
@@ -278,6 +271,16 @@ def pickle_names(names, namespace, limit, not_copied):
         except BaseException as error:
             not_copied.append({"name": name, "reason": describe(error)})
     return kind, dumps(kept, limit), len(kept)
+
+
+def dumps_or_none(dumps, value, limit):
+    """dumps(value, limit), or None if it fails; TooLarge goes on up."""
+    try:
+        return dumps(value, limit)
+    except TooLarge:
+        raise
+    except BaseException:
+        return None
 
 
 def capture(namespace, workdir, max_bytes):
