@@ -75,6 +75,21 @@ extension SandboxSuite {
             }
         }
 
+        /// A request sent the moment a cell's verdict arrives finds the
+        /// session idle: the verdict leaves after the session is free.
+        @Test func aCompletionSentOnTheVerdictIsAnsweredFromTheSession() async throws {
+            try await TestServer.with { (port) async throws in
+                try await ProtocolClient.connect(port: port) { (client) async throws in
+                    let session = try await SessionServerTests.open(client, "open")
+                    for cell in 1...100 {
+                        #expect(try await client.run(.integer(Int64(cell)), ["code": .string("name_\(cell) = \(cell)"), "session": .string(session)]).status == "ok")
+                        let answer = try await Self.ask(client, .string("c\(cell)"), Method.codeComplete, ["code": .string("name_\(cell)"), "session": .string(session)])
+                        #expect(answer["metadata"]?["source"] == "session" && Self.matches(answer) == ["name_\(cell)"], "cell \(cell): \(answer)")
+                    }
+                }
+            }
+        }
+
         @Test func hostileLookupsAreCutShortAndTheSessionGoesOn() async throws {
             try await TestServer.with { (port) async throws in
                 try await ProtocolClient.connect(port: port) { (client) async throws in

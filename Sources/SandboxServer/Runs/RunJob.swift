@@ -148,16 +148,18 @@ final class RunJob: Sendable {
     /// Reports the verdict; only the first call (of this or `refuse`) counts.
     func finish(_ result: RunResult) {
         guard markFinished() else { return }
+        let release = session?.release(self)
         observer.finished(self, result)
-        session?.finished(self)
+        release.map { session?.perform($0) }
         end.continuation.finish()
     }
 
     /// Answers a run that never started with an error instead of a verdict.
     func refuse(_ error: RPCError) {
         guard markFinished() else { return }
+        let release = session?.release(self)
         observer.refused(self, error)
-        session?.finished(self)
+        release.map { session?.perform($0) }
         end.continuation.finish()
     }
 

@@ -116,16 +116,41 @@ final class ServerSession: Sendable {
 
     /// A run of this session has its verdict: the next one goes to the scheduler.
     func finished(_ job: RunJob) {
-        let (next, notify) = state.withLock { state -> (RunJob?, Bool) in
+        perform(release(job))
+    }
+
+    /// What follows a run's release (`release`), done once its verdict is out.
+    enum Release: Sendable {
+        case none
+        /// The next run of the session reached the head.
+        case dispatch(RunJob)
+        /// The session had ended and this was its last run: notify.
+        case endedAndIdle
+    }
+
+    /// Frees the head `job` held, before its verdict is sent: a request sent
+    /// on seeing the verdict (a completion, say) must find the session idle.
+    /// What the release calls for happens in `perform`, after the verdict,
+    /// so that `session/ended` never comes before it.
+    func release(_ job: RunJob) -> Release {
+        state.withLock { state -> Release in
             state.lastActivity = .now
             guard state.head === job else {
                 state.waiting.removeAll { $0 === job }  // one that never reached the head
-                return (nil, false)
+                return .none
             }
             state.head = state.ending == nil && !state.waiting.isEmpty ? state.waiting.removeFirst() : nil
-            return (state.head, state.ending != nil && state.head == nil)
+            if let next = state.head { return .dispatch(next) }
+            return state.ending != nil ? .endedAndIdle : .none
         }
-        if notify { endedAndIdle() } else if let next { dispatch(next) }
+    }
+
+    func perform(_ release: Release) {
+        switch release {
+        case .none: break
+        case .dispatch(let next): dispatch(next)
+        case .endedAndIdle: endedAndIdle()
+        }
     }
 
     /// Ends a run still waiting behind the head with `cancelled`; false if it is not waiting here.
