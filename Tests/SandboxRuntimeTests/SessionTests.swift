@@ -281,6 +281,61 @@ extension SandboxSuite {
             #expect(after.verdict.cpuMs < 350, "stopped while idle: \(after.verdict.cpuMs) ms")
         }
 
+        /// pid 1 stops the session when a cell ends and continues it when the
+        /// next begins, on words that may reach it after the next cell's
+        /// request reached the interpreter. A cell that forked at once could
+        /// have its child stopped for good (1 cell in 100 hung until its
+        /// timeout); each cell now waits for pid 1's word that begins it.
+        /// With and without rollback, and after a rollback (whose snapshot
+        /// held that word from earlier cells).
+        @Test(arguments: [true, false])
+        func aCellThatForksAtOnceNeverFindsItsChildStopped(rollsBack: Bool) async throws {
+            let session = try await Self.open(try await SharedSandbox.get()) { $0.rollsBack = rollsBack }
+            defer { session.close() }
+            var request = RunRequest(code: "import os\npid = os.fork()\nif pid == 0: os._exit(7)\nprint(os.waitpid(pid, 0)[1] >> 8)")
+            request.limits.timeout = .seconds(5)
+            for index in 0..<150 {
+                if rollsBack && index == 75 {
+                    let killed = try await session.collect("import os\nos.kill(os.getpid(), 9)")
+                    #expect(killed.verdict.rolledBack, "\(killed.verdict)")
+                }
+                let cell = try await session.collect(request)
+                #expect(cell.verdict.status == .ok && cell.stdout == "7\n", "cell \(index): \(cell.verdict) \(cell.stderr)")
+                if cell.verdict.status != .ok { break }
+            }
+        }
+
+        /// pid 1's word that a cell may begin is a signal; a session that fills
+        /// its user's signal queue (real-time signals queued to itself) must
+        /// not keep another session's cells from beginning, and signals its
+        /// own processes send its interpreter between cells are not that word.
+        @Test(arguments: Mode.allCases)
+        func aFullSignalQueueOrForgedSignalsStopNoOtherCell(mode: Mode) async throws {
+            let sandbox = try await mode.sandbox()
+            let (filler, other) = (try await Self.open(sandbox), try await Self.open(sandbox))
+            defer { filler.close(); other.close() }
+            let filled = try await filler.collect("""
+                import ctypes, os, signal, subprocess, sys
+                libc = ctypes.CDLL(None, use_errno=True)
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGRTMIN})
+                queued = 0
+                while libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) == 0:
+                    queued += 1
+                print(queued > 0, ctypes.get_errno() == 11)
+                # A process that sends the interpreter the word's signal whenever it runs.
+                spammer = subprocess.Popen([sys.executable, '-c', 'import os, signal\\nwhile True: os.kill(os.getppid(), signal.SIGURG)'])
+                """)
+            #expect(filled.stdout == "True True\n", "the queue filled (EAGAIN): \(filled.stdout) \(filled.stderr)")
+            var request = RunRequest(code: "import os\npid = os.fork()\nif pid == 0: os._exit(7)\nprint(os.waitpid(pid, 0)[1] >> 8)")
+            request.limits.timeout = .seconds(5)
+            for (index, session) in [other, filler, other, filler].enumerated() {
+                for _ in 0..<10 {
+                    let cell = try await session.collect(request)
+                    #expect(cell.verdict.status == .ok && cell.stdout == "7\n", "round \(index): \(cell.verdict) \(cell.stderr)")
+                }
+            }
+        }
+
         /// A cell that writes past the limit in one write and ends at once is
         /// `outputLimit`, however late its output is read.
         @Test func aCellPastTheOutputLimitAtItsEndIsStillTheLimit() async throws {

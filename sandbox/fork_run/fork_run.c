@@ -210,13 +210,27 @@ static void place_run_fds(void)
     report_to(STATUS_FD);
 }
 
+/* What the command starts with blocked: nothing (the fork server blocks
+ * SIGCHLD), but a session's SESSION_RESUMED_SIGNAL and SIGINT, which pid 1
+ * may send before the session's code could block them: the session takes
+ * both in its cells only (session.py's CellGate). */
+static sigset_t command_signal_mask(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    if (run_spec.session) {
+        sigaddset(&mask, SESSION_RESUMED_SIGNAL);
+        sigaddset(&mask, SIGINT);
+    }
+    return mask;
+}
+
 static void become_command(void)
 {
     run_pending = false; /* the program may call into this library (it is mapped): nothing to fork */
     serving = false;
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL); /* the fork server blocks SIGCHLD */
+    sigset_t mask = command_signal_mask();
+    sigprocmask(SIG_SETMASK, &mask, NULL);
     prctl(PR_SET_NAME, interpreter_name, 0, 0, 0);
     place_run_fds();
     leave_session("setsid_command"); /* not pid 1's group either: kill(0, ...) never reaches it */
@@ -261,6 +275,9 @@ static int start_run_pid1(void)
         fail_errno("dumpable", "prctl(PR_SET_DUMPABLE) in the run's pid 1");
     send_pidfd();
     leave_session("setsid_init");
+    /* Blocked before the fork: the command is born with it (pid 1 resets its own mask). */
+    sigset_t command_mask = command_signal_mask();
+    sigprocmask(SIG_BLOCK, &command_mask, NULL);
     pid_t command = fork();
     if (command < 0)
         fail_errno("fork_command", "starting the command");

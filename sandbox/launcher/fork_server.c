@@ -309,6 +309,7 @@ static void begin_run(const struct sandbox_config *config, struct skeleton *skel
             .workdir_inodes = run->config.workdir_inodes,
             .uid = run->config.inside_uid,
             .gid = run->config.inside_gid,
+            .session = run->config.session,
             .rolls_back = run->config.session && run->config.rolls_back,
         };
         snprintf(spec.workdir, sizeof spec.workdir, "%s", run->config.workdir);

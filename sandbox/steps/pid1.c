@@ -14,7 +14,8 @@
  *
  * A session's pid 1 also interrupts the command (SIGINT: KeyboardInterrupt
  * in Python) and, between its cells, stops every process of the run and
- * lets them go on at the next: what a cell leaves running uses no CPU
+ * lets them go on at the next (and then tells the command, which waits for
+ * that before the cell starts): what a cell leaves running uses no CPU
  * while the session waits. kill(-1, ...) from a namespace's init reaches
  * every process of the namespace but itself. A session that rolls back
  * (rollback.c) does not end when its command dies of a signal, or when the
@@ -27,6 +28,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,11 +143,18 @@ static bool carry_out_request(int go_fd, pid_t *command, int outcome_fd, bool ro
     if (count < 0 && errno == EAGAIN)
         return true;
     switch (count == 1 ? word : STOP_REQUEST) {
-    case INTERRUPT_REQUEST: kill(*command, SIGINT); return true;
+    case INTERRUPT_REQUEST:
+        /* To its main thread, where Python takes signals: one that a thread
+         * a cell started took would not cut the main thread's sleep short. */
+        syscall(SYS_tgkill, *command, *command, SIGINT);
+        return true;
     case PAUSE_REQUEST: kill(-1, SIGSTOP); return true;
     case RESUME_REQUEST:
         cell_rolled_back = false;
         kill(-1, SIGCONT);
+        /* After everything went on; to its main thread, which waits for it
+         * (a thread a cell started, with another mask, must not take it). */
+        syscall(SYS_tgkill, *command, *command, SESSION_RESUMED_SIGNAL);
         return true;
     case ROLLBACK_REQUEST:
         if (!rolls_back)

@@ -97,7 +97,25 @@ final class ForkServerSession: SandboxSession, SupervisedSandbox {
             return
         }
         if !alreadySent { control.interrupt(cell: number) }
+        repeatInterrupt(cell, number: number, after: Self.firstInterruptRepeat)
         killAfterGrace(cell, rollingBackFirst: limits.rollsBack)
+    }
+
+    static let firstInterruptRepeat = TimeAmount.milliseconds(50)
+    static let longestInterruptRepeat = TimeAmount.seconds(1)
+
+    /// Interrupts `cell` again, at growing intervals, while it runs and no
+    /// rollback is under way: CPython takes a SIGINT that lands between its
+    /// last check for signals and a blocking call (the microseconds before
+    /// `time.sleep` sleeps) only when that call returns, so one interrupt
+    /// can be lost. The session takes one KeyboardInterrupt per cell
+    /// (session.py); a program's own SIGINT handler sees each repeat.
+    private func repeatInterrupt(_ cell: SessionCell, number: Int, after delay: TimeAmount) {
+        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: delay) { [self] in
+            guard streams.isRunning(cell), !state.withLock({ $0.rollbackPending }) else { return }
+            control.interrupt(cell: number)
+            repeatInterrupt(cell, number: number, after: min(delay * 2, Self.longestInterruptRepeat))
+        }
     }
 
     private func rollBack(_ cell: SessionCell) {

@@ -104,6 +104,7 @@ struct fork_run_spec {
     uint32_t uid;
     uint32_t gid;
     char workdir[256];
+    bool session;    /* its command is a session's: SESSION_RESUMED_SIGNAL and SIGINT blocked */
     bool rolls_back; /* a session whose failed cells roll back (rollback.c) */
 };
 enum fork_run_fd {
@@ -145,6 +146,17 @@ enum { ROLLED_BACK = 1, ROLLBACK_WITHOUT_SNAPSHOT = -1, ROLLBACK_STUCK = -2 };
  * the run; and for a session (fork_server.c) interrupt its command
  * (SIGINT), pause every process of it (SIGSTOP) between cells, and resume. */
 enum { STOP_REQUEST = 's', INTERRUPT_REQUEST = 'i', PAUSE_REQUEST = 'p', RESUME_REQUEST = 'c', ROLLBACK_REQUEST = 'r' };
+/* A session's command waits for this signal from pid 1 before each cell
+ * (session.py's CellGate), which pid 1 sends its main thread once it has
+ * resumed the session for the cell: the cell's request reaches the command
+ * by another way than the words reach pid 1, and a process forked while
+ * pid 1 was still pausing and resuming the session could stay stopped.
+ * Blocked in the command from its start. Not a real-time signal: one is
+ * never outstanding twice, and a standard signal is delivered even when the
+ * user's signal queue is full (a real-time one is then refused), which a
+ * run could fill for every run of its user. Ignored by default, were it
+ * ever unblocked. */
+#define SESSION_RESUMED_SIGNAL SIGURG
 
 /* Signals blocked or ignored by whoever forked us must not leak into the run. */
 void reset_signals(void);

@@ -8,7 +8,7 @@ ends, it is killed; when the cell is rolled back (it died of a signal,
 reached a limit, or would not stop), the session's pid 1 ends every other
 process and the snapshot goes on as the session (sandbox/steps/rollback.c).
 """
-import builtins, os, sys
+import builtins, os, signal, sys
 
 def serve_session():
     # A session: cells arrive one by one on fd 3, a unix socket, each as
@@ -24,11 +24,14 @@ def serve_session():
     sys.argv = [""]
     workdir = os.getcwd()
     sys.path.insert(0, workdir)
-    in_cell = [False]
+    # Whether the running cell may still take the service's interrupt: one
+    # KeyboardInterrupt per cell, since the service repeats its SIGINT
+    # until the cell ends (a cell's `except KeyboardInterrupt:` finishes).
+    interruptible = [False]
 
     def interrupt(signum, frame):
-        # The service's interrupt; one that comes between cells is late and ignored.
-        if in_cell[0]:
+        if interruptible[0]:
+            interruptible[0] = False
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, interrupt)
@@ -95,7 +98,7 @@ def serve_session():
         if "pip" in code:
             code = pip_magics(code)
         try:
-            in_cell[0] = True
+            interruptible[0] = True
             try:
                 tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST)
                 last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -107,7 +110,7 @@ def serve_session():
                         builtins._ = value
                         display(value)
             finally:
-                in_cell[0] = False
+                interruptible[0] = False
             return 0
         except SystemExit as exit:
             return exit_status(exit.code)
@@ -154,6 +157,7 @@ def serve_session():
         except BaseException:
             pass  # the service answers a helper that said nothing
 
+    gate = CellGate()
     snapshots = Snapshots(forget_buffered) if next_line() == b"rollback" else None
     if snapshots is not None:
         snapshots.take()
@@ -161,9 +165,11 @@ def serve_session():
     number = 0
     while True:
         source, files, (patterns, limit), kind = next_request()
+        gate.enter()
         take_stdin()
         if kind != "program":
             run_helper(kind, source.decode("utf-8"), files)
+            gate.leave()
             _send_frame(b"end", b"0")
             _write_all(2, FRAME_MARKER + b"end 0\n")
             if kind == "restore" and snapshots is not None:
@@ -182,6 +188,7 @@ def serve_session():
                 return_files(workdir, patterns, limit)
         except BaseException:
             pass
+        gate.leave()
         # The cell's end, on both streams: the service takes everything
         # before these as the cell's output.
         _send_frame(b"end", b"%d" % status)
@@ -190,8 +197,48 @@ def serve_session():
             snapshots.take()  # after the end: the verdict does not wait for the fork
 
 
+class CellGate:
+    """Between cells pid 1 keeps the session stopped: SIGSTOP to every
+    process when the service says a cell has ended, SIGCONT when it says
+    the next begins. Those words reach pid 1 by another way than the next
+    request reaches this process, which may come first: a process forked
+    then, while pid 1 stops and continues the session, could stay stopped
+    (1 session cell in 100 that forked at once hung until its timeout). So
+    a request waits for pid 1's word that the session has gone on:
+    RESUMED_SIGNAL, one per cell, sent to this main thread alone (a thread
+    a cell started has a mask of its own).
+
+    SIGINT, the service's interrupt, is taken in cells only: one that comes
+    late, between cells, waits blocked and is dropped when the next request
+    comes, whatever handler a cell left. pid 1 sends it to this main thread
+    too, or a thread a cell left could take it and trip Python's handler
+    for the next cell.
+
+    Both are blocked from the interpreter's start (fork_run.c) but during a
+    request, where a program and its children see the usual mask. A
+    snapshot, forked between cells, has them blocked too; once it goes on
+    as the session, pid 1 sends it RESUMED_SIGNAL."""
+
+    def __init__(self):
+        self.signals = {RESUMED_SIGNAL, signal.SIGINT}
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)
+
+    def enter(self):
+        # pid 1's (si_pid 0: the kernel lost the sender, the signal queue
+        # being full), not one a process a cell left sent; a process that
+        # forges the sender (rt_sigqueueinfo) only hurts its own session.
+        while signal.sigwaitinfo({RESUMED_SIGNAL}).si_pid not in (0, 1):
+            pass
+        while signal.sigtimedwait({signal.SIGINT}, 0) is not None:
+            pass  # an interrupt meant for a cell that has ended
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, self.signals)
+
+    def leave(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)
+
 
 SNAPSHOT_NAME = b"pysandbox-snap"  # sandbox_steps.h's, which finds it by this name
+RESUMED_SIGNAL = signal.SIGURG  # sandbox_steps.h's SESSION_RESUMED_SIGNAL
 
 
 class Snapshots:

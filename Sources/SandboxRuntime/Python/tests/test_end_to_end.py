@@ -4,6 +4,7 @@ request on fd 3 (a pipe for a run, a unix socket for a session), and what
 it writes on stdout read back as StdoutFrames.swift reads it."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,14 +29,17 @@ class ProgramTests(unittest.TestCase):
         compile(bootstrap_parts.assemble(fork_server=True), "<fork server>", "exec")
 
 
-def start(workdir, channel_fd, stdin=subprocess.DEVNULL, arguments=SETTINGS):
+def start(workdir, channel_fd, stdin=subprocess.DEVNULL, arguments=SETTINGS, session=False):
     return subprocess.Popen(
         [sys.executable] + FLAGS + [bootstrap_parts.program()] + arguments, cwd=workdir, stdin=stdin,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=False,
-        preexec_fn=lambda: on_fd_3(channel_fd), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir})
+        preexec_fn=lambda: on_fd_3(channel_fd, session), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir})
 
 
-def on_fd_3(fd):
+def on_fd_3(fd, session):
+    if session:
+        # As fork_run.c starts a session's interpreter: pid 1's word for a cell, and interrupts, blocked.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGURG, signal.SIGINT})
     if fd == 3:
         os.set_inheritable(3, True)  # dup2 of a descriptor onto itself would leave it close-on-exec
     else:
@@ -120,36 +124,48 @@ class RunTests(unittest.TestCase):
 
 
 class SessionTests(unittest.TestCase):
+    def start_session(self, workdir):
+        service, sandbox = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            process = start(workdir, sandbox.fileno(), session=True)
+        finally:
+            sandbox.close()
+        self.assertEqual(process.stdout.read(1), b"\0")
+        # A session that ends at a failed cell (rolling back needs the sandbox's pid 1).
+        service.sendall(b"session\nend\n")
+        return service, process
+
+    @staticmethod
+    def send_cell(service, process, code):
+        # Each cell: its length line, with its stdin, pip's answers and its request on pipes of their own.
+        request = bootstrap_parts.request(code)
+        stdin_read, stdin_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        body_read, body_write = os.pipe()
+        os.close(stdin_write)
+        os.write(body_write, request)
+        os.close(body_write)
+        socket.send_fds(service, [b"%d\n" % len(request)], [stdin_read, answers_read, body_read])
+        bootstrap_parts.resume_cell(process.pid)
+        for fd in (stdin_read, answers_read, answers_write, body_read):
+            os.close(fd)
+
+    def end_session(self, service, process):
+        service.close()
+        process.stdout.close()
+        process.wait(timeout=60)
+        stderr = process.stderr.read()
+        process.stderr.close()
+        self.assertEqual(process.returncode, 0, stderr)
+
     def test_cells_share_one_main_and_end_with_end_frames(self):
         with tempfile.TemporaryDirectory() as workdir:
-            service, sandbox = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                process = start(workdir, sandbox.fileno())
-            finally:
-                sandbox.close()
-            with service:
-                self.assertEqual(process.stdout.read(1), b"\0")
-                # A session that ends at a failed cell (rolling back needs the sandbox's pid 1).
-                service.sendall(b"session\nend\n")
-                outputs = []
-                for code in ("x = 41\nimport sys\nprint(sys.argv)", "x + 1", "1 / 0"):
-                    # Each cell: its length line, with its stdin, pip's answers and its request on pipes of their own.
-                    request = bootstrap_parts.request(code)
-                    stdin_read, stdin_write = os.pipe()
-                    answers_read, answers_write = os.pipe()
-                    body_read, body_write = os.pipe()
-                    os.close(stdin_write)
-                    os.write(body_write, request)
-                    os.close(body_write)
-                    socket.send_fds(service, [b"%d\n" % len(request)], [stdin_read, answers_read, body_read])
-                    for fd in (stdin_read, answers_read, answers_write, body_read):
-                        os.close(fd)
-                    outputs.append(read_cell(process.stdout))
-            process.stdout.close()
-            process.wait(timeout=60)
-            stderr = process.stderr.read()
-            process.stderr.close()
-        self.assertEqual(process.returncode, 0, stderr)
+            service, process = self.start_session(workdir)
+            outputs = []
+            for code in ("x = 41\nimport sys\nprint(sys.argv)", "x + 1", "1 / 0"):
+                self.send_cell(service, process, code)
+                outputs.append(read_cell(process.stdout))
+            self.end_session(service, process)
         self.assertEqual(outputs[0], [("text", b"['']\n"), ("end", b"0")])
         (kind, payload), end = outputs[1]
         self.assertEqual((kind, json.loads(payload)["data"]["text/plain"], end), ("display", "42", ("end", b"0")))
@@ -157,6 +173,25 @@ class SessionTests(unittest.TestCase):
         error = b"".join(payload for kind, payload in outputs[2] if kind == "stderr").decode()
         self.assertIn('File "<cell 3>", line 1', error)
         self.assertIn("ZeroDivisionError", error)
+
+    def test_an_interrupt_between_cells_reaches_no_cell(self):
+        # Late (the cell it was meant for has ended): dropped, even with a
+        # handler a cell left; in a cell, that handler takes it.
+        with tempfile.TemporaryDirectory() as workdir:
+            service, process = self.start_session(workdir)
+            self.send_cell(service, process, "import signal, time\nprevious = signal.signal(signal.SIGINT, lambda *_: print('handled'))")
+            self.assertEqual(read_cell(process.stdout), [("end", b"0")])
+            os.kill(process.pid, signal.SIGINT)
+            self.send_cell(service, process, "time.sleep(0.2)\nprint('second')")
+            self.assertEqual(read_cell(process.stdout), [("text", b"second\n"), ("end", b"0")])
+            self.send_cell(service, process, "print('waiting', flush=True)\ntime.sleep(0.5)")
+            seen = b""
+            while not seen.endswith(b"\n"):
+                seen += os.read(process.stdout.fileno(), 1)
+            self.assertEqual(seen, b"waiting\n")
+            os.kill(process.pid, signal.SIGINT)
+            self.assertEqual(read_cell(process.stdout), [("text", b"handled\n"), ("end", b"0")])
+            self.end_session(service, process)
 
 
 def read_cell(stdout):
