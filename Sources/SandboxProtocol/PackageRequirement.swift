@@ -104,7 +104,7 @@ public struct PackageRequirement: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// PEP 508: ASCII letters and digits, with `-`, `_`, `.` inside.
-    static func isValidName<S: StringProtocol>(_ name: S) -> Bool {
+    public static func isValidName<S: StringProtocol>(_ name: S) -> Bool {
         guard let first = name.first, let last = name.last, first.isASCIILetterOrDigit, last.isASCIILetterOrDigit else {
             return false
         }
