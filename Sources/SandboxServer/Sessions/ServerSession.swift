@@ -54,6 +54,9 @@ final class ServerSession: Sendable {
         /// more runs, and it ends `reclaimed` whatever ends it first.
         var reclaimed = false
         var notified = false
+        /// Runs released from the head (`release`) whose verdict is not out
+        /// yet: the session's end is told after them.
+        var answering = 0
     }
     /// Its end told (`notified`): `close` callers look again.
     private let endTold = EventCount()
@@ -121,11 +124,10 @@ final class ServerSession: Sendable {
 
     /// What follows a run's release (`release`), done once its verdict is out.
     enum Release: Sendable {
+        /// A run that never reached the head.
         case none
-        /// The next run of the session reached the head.
-        case dispatch(RunJob)
-        /// The session had ended and this was its last run: notify.
-        case endedAndIdle
+        /// The head's release: the next run of the session, if one waits.
+        case head(next: RunJob?)
     }
 
     /// Frees the head `job` held, before its verdict is sent: a request sent
@@ -140,17 +142,18 @@ final class ServerSession: Sendable {
                 return .none
             }
             state.head = state.ending == nil && !state.waiting.isEmpty ? state.waiting.removeFirst() : nil
-            if let next = state.head { return .dispatch(next) }
-            return state.ending != nil ? .endedAndIdle : .none
+            state.answering += 1
+            return .head(next: state.head)
         }
     }
 
     func perform(_ release: Release) {
-        switch release {
-        case .none: break
-        case .dispatch(let next): dispatch(next)
-        case .endedAndIdle: endedAndIdle()
+        guard case .head(let next) = release else { return }
+        let idle = state.withLock { state -> Bool in
+            state.answering -= 1
+            return state.ending != nil && state.head == nil && state.answering == 0
         }
+        if idle { endedAndIdle() } else if let next { dispatch(next) }
     }
 
     /// Ends a run still waiting behind the head with `cancelled`; false if it is not waiting here.
@@ -227,7 +230,7 @@ final class ServerSession: Sendable {
             // Once reclaimed, that is what its client is told, even if the idle timeout came first.
             if state.reclaimed, case .ended = ending { state.ending = Self.reclaimedEnding } else { state.ending = ending }
             defer { state.waiting = [] }
-            return (state.waiting, state.head == nil)
+            return (state.waiting, state.head == nil && state.answering == 0)
         }
         // The head ends by itself: its cell's verdict says how the session's
         // end cut it short, and one not started yet finds the session ended.
