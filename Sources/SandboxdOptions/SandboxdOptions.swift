@@ -81,6 +81,8 @@ public struct SandboxdOptions: ParsableArguments {
     public var token: String?
     @Option(help: "A file of accepted tokens, one per line (# starts a comment).")
     public var tokenFile: String?
+    @Option(help: "A JSON file of tenants, each with its token (or tokenSha256) and its own maxima; in place of --token and --token-file (README, \"Tenants\").")
+    public var tenants: String?
     @Option(help: "Who may read /metrics: token (a bearer token whenever the service has one: --metrics-token, else one of the service's), open (no token), or off (404).")
     public var metrics = defaults.access.metrics.rawValue
     @Option(help: "The bearer token /metrics needs instead of the service's (with --metrics token).")
@@ -176,6 +178,16 @@ public struct SandboxdOptions: ParsableArguments {
         configuration.webRoot = webRoot
         configuration.codeMirrorPath = codemirror
         configuration.access.tokens = try tokens()
+        if let tenants {
+            guard token == nil, tokenFile == nil else {
+                throw ValidationError("--tenants: each tenant's token goes in its file; leave out --token and --token-file")
+            }
+            do {
+                configuration.access.tenants = TenantDirectory(try TenantsFile.load(path: tenants, serverMaxima: configuration.tenantMaxima))
+            } catch {
+                throw ValidationError("--tenants: \(error)")
+            }
+        }
         guard let metricsAccess = AccessPolicy.MetricsAccess(rawValue: metrics) else {
             throw ValidationError("--metrics: '\(metrics)' is none of token, open, off")
         }

@@ -114,9 +114,12 @@ enum HTTP {
         return try await send(request)
     }
 
-    static func post(_ port: Int, _ path: String, _ body: String, contentType: String = "application/json") async throws -> Reply {
+    static func post(
+        _ port: Int, _ path: String, _ body: String, contentType: String = "application/json", headers: [String: String] = [:]
+    ) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = "POST"
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         request.httpBody = Data(body.utf8)
         return try await send(request)

@@ -269,16 +269,17 @@ extension SandboxSuite {
             var description: String { "\(status) \(headers) \(body)" }
         }
 
-        static func initialize(_ port: Int) async throws -> Reply {
-            try await post(port, """
+        static func initialize(_ port: Int, headers: [String: String] = [:]) async throws -> Reply {
+            try await post(port, headers: headers, """
                 {"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},\
                 "clientInfo":{"name":"MCPTests","version":"1"}}}
                 """)
         }
 
-        static func post(_ port: Int, _ body: String, session: String? = nil) async throws -> Reply {
+        static func post(_ port: Int, headers: [String: String] = [:], _ body: String, session: String? = nil) async throws -> Reply {
             var request = URLRequest(url: URL(string: mcpURL(port))!)
             request.httpMethod = "POST"
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.setValue("application/json, text/event-stream", forHTTPHeaderField: "Accept")
             if let session {

@@ -52,6 +52,7 @@ struct TenantsFileTests {
         ("{\"tenants\": [{\"name\": \"a\", \"token\": \"t\",\n\n \"maxConcurentRuns\": 2}]}", 3, "unknown field \"maxConcurentRuns\""),
         ("{\"tenants\": [{\"name\": \"a\", \"token\": \"t\", \"limits\": {\n\"memoryMb\": 4096}}]}", 2, "memoryMb 4096 is above the server's maximum 1024 (--max-memory-mb)"),
         ("{\"tenants\": [{\"name\": \"a\", \"token\": \"t\", \"limits\": {\"wallMs\": 1}}]}", 1, "unknown limit \"wallMs\""),
+        ("{\"tenants\": [{\"name\": \"a\", \"token\": \"t\", \"limits\": {\"memoryMb\": 8}}]}", 1, "below the protocol's minimum 16"),
         ("{\"tenants\": [{\"name\": \"a\", \"token\": \"t\", \"tokenSha256\": \"\(String(repeating: "0", count: 64))\"}]}", 1, "has both"),
         ("{\"tenants\": [{\"name\": \"a\"}]}", 1, "needs \"token\" or \"tokenSha256\""),
         ("{\"tenants\": [{\"name\": \"a\", \"tokenSha256\": \"abc\"}]}", 1, "64 hexadecimal digits"),

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import SandboxRuntime
 import SandboxServer
@@ -52,6 +53,25 @@ struct SandboxdOptionsTests {
         // A variable that would not parse does not matter when the command line gives the option.
         let (_, overridden) = try parse(["--port", "9003"], ["SANDBOXD_PORT": "many"])
         #expect(overridden.port == 9003)
+    }
+
+    @Test func aTenantsFileIsReadAtStartAndABadOneStopsItWithItsLine() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tenants-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let good = folder.appendingPathComponent("good.json").path
+        try Data(#"{"tenants": [{"name": "school", "token": "t-1", "limits": {"memoryMb": 128}}]}"#.utf8).write(to: URL(fileURLWithPath: good))
+        let (_, configuration) = try parse(["--tenants", good])
+        #expect(configuration.access.tenants?.tenant(presenting: "t-1")?.limits.memoryMb == 128)
+        #expect(configuration.access.tokens.isEmpty)
+        // Against the server's maxima as the command line sets them.
+        #expect(message(["--tenants", good, "--max-memory-mb", "100", "--memory-mb", "64"])
+            == "--tenants: \(good):1: tenant \"school\": memoryMb 128 is above the server's maximum 100 (--max-memory-mb)")
+        let bad = folder.appendingPathComponent("bad.json").path
+        try Data("{\"tenants\": [\n  {\"name\": \"a\", \"token\": \"t\",\n   \"maxSessions\": -1}]}".utf8).write(to: URL(fileURLWithPath: bad))
+        #expect(message(["--tenants", bad]) == "--tenants: \(bad):3: tenant \"a\": maxSessions must be a whole number from 1 to 1000000000, not -1")
+        #expect(message(["--tenants", good, "--token", "x"]) == "--tenants: each tenant's token goes in its file; leave out --token and --token-file")
+        #expect(message([], ["SANDBOXD_TENANTS": folder.appendingPathComponent("none.json").path])?.hasSuffix("none.json: cannot be read (No such file or directory)") == true)
     }
 
     @Test func aVariableThatDoesNotParseIsNamedInOneLine() {
@@ -179,7 +199,7 @@ struct SandboxdOptionsTests {
     @Test func everyOptionHasAVariableNamedByTheRule() throws {
         let options = EnvironmentOption.all(in: SandboxdOptions.self)
         #expect(options.map(\.name).sorted() == helpLines().map(\.name).sorted())
-        #expect(options.count == 63)
+        #expect(options.count == 64)
         var environment: [String: String] = [:]
         for option in options {
             let expected = "SANDBOXD_" + option.name.uppercased().replacingOccurrences(of: "-", with: "_")
@@ -237,7 +257,7 @@ struct SandboxdOptionsTests {
         // The rest have no default: nothing unless given.
         let without = Set(lines.keys).subtracting(shown.keys)
         #expect(without == [
-            "trusted-proxy", "token", "token-file", "metrics-token", "allow-origin", "allow-host", "package-index",
+            "trusted-proxy", "token", "token-file", "tenants", "metrics-token", "allow-origin", "allow-host", "package-index",
             "package-wheels", "preload-packages", "log-code",
         ])
     }

@@ -24,7 +24,12 @@ struct AccessMiddleware: RouterMiddleware {
             default: AccessPolicy.Refusal?.none
             }
         }()
-        guard let refusal else { return try await next(request, context) }
+        guard let refusal else {
+            guard first == "v1" || first == "mcp" else { return try await next(request, context) }
+            var context = context
+            context.tenant = policy.tenant(of: request)
+            return try await next(request, context)
+        }
         metrics.rejected(refusal.reason)
         context.logger.notice("request refused", metadata: [
             "path": "\(path)", "reason": "\(refusal.reason)", "client": "\(context.clientAddress)",

@@ -23,8 +23,12 @@ public struct AccessPolicy: Sendable {
         case off
     }
 
-    /// Tokens that open `/v1/*`; empty means no token is needed.
+    /// Tokens that open `/v1/*`; empty means no token is needed. Their
+    /// holder is one tenant, `default`, with the server's own limits.
     public var tokens: [String] = []
+    /// The tenants of `--tenants FILE`: each token opens `/v1/*` as its
+    /// tenant. When set, `tokens` is empty (sandboxd refuses both).
+    public var tenants: TenantDirectory?
     /// The token `/metrics` needs instead of the service's (with `metrics` `token`).
     public var metricsToken: String?
     public var metrics: MetricsAccess = .token
@@ -124,17 +128,35 @@ public struct AccessPolicy: Sendable {
         for origin in request.headers[values: .origin] where !allows(origin: origin, host: request.head.authority) {
             return .foreignOrigin(origin)
         }
-        return Self.check(token: Self.presentedToken(in: request), against: tokens)
+        return check(presented: Self.presentedToken(in: request))
     }
 
     /// Checks a token presented on its own (the editor page's `?token=`).
     func check(token: String) -> Refusal? {
-        Self.check(token: token, against: tokens)
+        check(presented: token)
     }
+
+    private func check(presented token: String?) -> Refusal? {
+        guard let tenants else { return Self.check(token: token, against: tokens) }
+        guard let token else { return .missingToken }
+        return tenants.tenant(presenting: token) == nil ? .wrongToken : nil
+    }
+
+    /// Whose request this is: the tenant of its token, or (without
+    /// `--tenants`) the one default tenant. Call once `check` has let it in.
+    func tenant(of request: Request) -> Tenant {
+        guard let tenants, let token = Self.presentedToken(in: request), let tenant = tenants.tenant(presenting: token) else {
+            return Self.defaultTenant
+        }
+        return tenant
+    }
+
+    static let defaultTenant = Tenant(name: Tenant.defaultName, tokenDigests: [])
 
     /// `Authorization: Bearer` only: what a scraper sends. (`off` has no route to check.)
     func checkMetrics(_ request: Request) -> Refusal? {
         guard metrics == .token else { return nil }
+        if metricsToken == nil, tenants != nil { return check(presented: Self.bearerToken(in: request)) }
         return Self.check(token: Self.bearerToken(in: request), against: metricsToken.map { [$0] } ?? tokens)
     }
 

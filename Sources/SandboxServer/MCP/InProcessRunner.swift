@@ -29,10 +29,10 @@ final class InProcessRunner: CodeRunner {
     private let outbox: Outbox
     private let state = Mutex(State())
 
-    init(server: ServerState, address: String) {
+    init(server: ServerState, address: String, tenant: Tenant = AccessPolicy.defaultTenant) {
         outbox = Outbox(limit: Outbox.limit(
             maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes))
-        connection = RPCConnection(server: server, outbox: outbox, address: address)
+        connection = RPCConnection(server: server, outbox: outbox, address: address, tenant: tenant)
     }
 
     /// Whether a request of the client's is with the connection (a run, a

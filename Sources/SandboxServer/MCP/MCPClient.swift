@@ -16,6 +16,8 @@ final class MCPClient: Sendable {
     private let metered: MeteredTransport
     private let server: Server
     private let runner: InProcessRunner
+    /// The tenant whose token started it: only that tenant's requests reach it.
+    var tenantName: String { runner.connection.tenant.name }
     private let lastRequest = Mutex(ContinuousClock.now)
 
     private init(id: String, address: String, transport: StatefulHTTPServerTransport, metered: MeteredTransport,
@@ -29,7 +31,7 @@ final class MCPClient: Sendable {
     }
 
     /// A client whose MCP server is started; `serve()` must then run until it closes.
-    static func start(id: String, address: String, state: ServerState) async throws -> MCPClient {
+    static func start(id: String, address: String, tenant: Tenant, state: ServerState) async throws -> MCPClient {
         var logger = state.logger
         logger[metadataKey: "mcp"] = "\(id)"
         // Origins are checked before any route (AccessMiddleware), with --allow-origin; not again here.
@@ -40,7 +42,7 @@ final class MCPClient: Sendable {
                 SessionValidator(),
             ]),
             logger: logger)
-        let runner = InProcessRunner(server: state, address: address)
+        let runner = InProcessRunner(server: state, address: address, tenant: tenant)
         let server = await SandboxMCPServer.make(runner: runner, budget: state.configuration.mcpResultBudget, logger: logger)
         let metered = MeteredTransport(transport, logger: logger)
         try await server.start(transport: VerbatimArguments(metered, logger: logger))

@@ -31,10 +31,11 @@ final class MCPClients: Sendable {
         4 * Outbox.limit(maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes)
     }
 
-    func respond(to request: MCP.HTTPRequest, from address: String) async -> MCP.HTTPResponse {
+    func respond(to request: MCP.HTTPRequest, from address: String, tenant: Tenant) async -> MCP.HTTPResponse {
         if request.method == "POST", let refusal = MCPRequestIDs.refusal(of: request.body) { return refusal }
         let sessionID = request.header(HTTPHeaderName.sessionID)
-        if let sessionID, let client = state.withLock({ $0.clients[sessionID] }) {
+        // Another tenant's MCP session is no session of this one's: as if it had ended.
+        if let sessionID, let client = state.withLock({ $0.clients[sessionID] }), client.tenantName == tenant.name {
             let response = await client.handle(request)
             if request.method == "DELETE" && response.statusCode == 200 { await retire(client) }
             return response
@@ -45,10 +46,10 @@ final class MCPClients: Sendable {
         guard request.method == "POST", Self.isInitialize(request.body) else {
             return .error(statusCode: 400, .invalidRequest("Bad Request: no \(HTTPHeaderName.sessionID) header; start with initialize"))
         }
-        return await start(request, from: address)
+        return await start(request, from: address, tenant: tenant)
     }
 
-    private func start(_ request: MCP.HTTPRequest, from address: String) async -> MCP.HTTPResponse {
+    private func start(_ request: MCP.HTTPRequest, from address: String, tenant: Tenant) async -> MCP.HTTPResponse {
         guard state.withLock({ $0.accepting }) else {
             return .error(statusCode: 503, .invalidRequest("Service Unavailable: the server is shutting down"))
         }
@@ -60,7 +61,7 @@ final class MCPClients: Sendable {
         server.metrics.connections(server.limits.openConnections)
         let client: MCPClient
         do {
-            client = try await MCPClient.start(id: UUID().uuidString, address: address, state: server)
+            client = try await MCPClient.start(id: UUID().uuidString, address: address, tenant: tenant, state: server)
         } catch {
             release(address)
             return .error(statusCode: 500, .internalError("Internal Server Error: the MCP session could not start: \(error)"))

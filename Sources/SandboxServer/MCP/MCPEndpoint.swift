@@ -25,7 +25,7 @@ enum MCPEndpoint {
                 } catch {
                     throw HTTPFailure(.invalidRequest("the body is larger than \(maxBodyBytes) bytes"), status: .contentTooLarge)
                 }
-                let answer = await clients.respond(to: mcpRequest(request, body: body), from: context.clientAddress)
+                let answer = await clients.respond(to: mcpRequest(request, body: body), from: context.clientAddress, tenant: context.tenant)
                 return response(answer)
             }
         }

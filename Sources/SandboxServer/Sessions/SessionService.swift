@@ -67,12 +67,13 @@ final class SessionService: Service {
         var packages: PackageRequirementSet?
     }
 
-    func admit(_ params: SessionOpenParams) throws(RPCError) -> Admitted {
+    /// `memoryMb`: the session's memory limits as its client's tenant has them (the server's by default).
+    func admit(_ params: SessionOpenParams, memoryMb: LimitPair? = nil) throws(RPCError) -> Admitted {
         guard provider.offersSessions else {
             throw RPCError(.methodNotFound, "'\(Method.sessionOpen)': this server has no sessions (--isolation exec)")
         }
         var limits = SessionLimits()
-        limits.memoryBytes = try Self.value("memoryMb", params.memoryMb, configuration.memoryMb) << 20
+        limits.memoryBytes = try Self.value("memoryMb", params.memoryMb, memoryMb ?? configuration.memoryMb) << 20
         let idleTimeoutMs = try Self.value("idleTimeoutMs", params.idleTimeoutMs, configuration.sessionIdleTimeoutMs)
         limits.cpuTime = .milliseconds(configuration.sessionCpuTimeMs)
         limits.interruptGrace = configuration.sessionInterruptGrace
@@ -83,12 +84,12 @@ final class SessionService: Service {
 
     /// What a copy of `original` (`session/fork`) gets: the original's
     /// limits and package set, but for what `params` asks, checked as `admit` checks.
-    func admitFork(of original: ServerSession, _ params: SessionForkParams) throws(RPCError) -> Admitted {
+    func admitFork(of original: ServerSession, _ params: SessionForkParams, memoryMb: LimitPair? = nil) throws(RPCError) -> Admitted {
         var open = SessionOpenParams(
             memoryMb: params.memoryMb ?? Int(original.sandbox.limits.memoryBytes >> 20),
             idleTimeoutMs: params.idleTimeoutMs ?? Int(original.idleTimeout / .milliseconds(1)))
         open.onFailure = params.onFailure ?? (original.sandbox.limits.rollsBack ? .rollback : .end)
-        var admitted = try admit(open)
+        var admitted = try admit(open, memoryMb: memoryMb)
         admitted.packages = original.packages.set
         return admitted
     }

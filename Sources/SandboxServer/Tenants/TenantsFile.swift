@@ -218,6 +218,9 @@ public enum TenantsFile {
             }
             func limit(_ key: String, _ server: Int?, _ option: String) throws(Problem) -> Int? {
                 guard let wanted = try count(fields, key, at: path, of: name) else { return nil }
+                if key == "memoryMb", wanted < RunParams.minimumMemoryMb {
+                    throw problem(path + [key], "tenant \"\(name)\": memoryMb \(wanted) is below the protocol's minimum \(RunParams.minimumMemoryMb)")
+                }
                 if let server, wanted > server {
                     throw problem(path + [key], "tenant \"\(name)\": \(key) \(wanted) is above the server's maximum \(server) (\(option))")
                 }

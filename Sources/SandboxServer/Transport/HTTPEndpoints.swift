@@ -17,11 +17,11 @@ enum HTTPEndpoints {
             if await server.scheduler.isFull { return json(.serviceUnavailable, ["status": "queue full"]) }
             return json(.ok, ["status": "ready"])
         }
-        router.get("/v1/info") { _, _ in
-            json(.ok, server.info)
+        router.get("/v1/info") { _, context in
+            json(.ok, server.info(for: context.tenant))
         }
         router.post("/v1/run") { request, context in
-            try await run(request, from: context.clientAddress, server: server)
+            try await run(request, from: context.clientAddress, tenant: context.tenant, server: server)
         }
         if server.configuration.access.metrics != .off {
             router.get("/metrics") { _, _ in
@@ -55,8 +55,8 @@ enum HTTPEndpoints {
         }
     }
 
-    private static func run(_ request: Request, from address: String, server: ServerState) async throws(HTTPFailure) -> Response {
-        let (admitted, packages) = try await admit(request, server: server)
+    private static func run(_ request: Request, from address: String, tenant: Tenant, server: ServerState) async throws(HTTPFailure) -> Response {
+        let (admitted, packages) = try await admit(request, tenant: tenant, server: server)
         do {
             try server.limits.takeHTTPRun(from: address)
         } catch {
@@ -91,7 +91,7 @@ enum HTTPEndpoints {
     }
 
     private static func admit(
-        _ request: Request, server: ServerState
+        _ request: Request, tenant: Tenant, server: ServerState
     ) async throws(HTTPFailure) -> (RunAdmission.Admitted, PackageRequirementSet?) {
         let contentType = request.headers[.contentType] ?? ""
         guard contentType.lowercased().hasPrefix("application/json") else {
@@ -106,7 +106,7 @@ enum HTTPEndpoints {
         }
         do throws(RPCError) {
             let params = try RunBody.params(body.readableBytesView)
-            return (try server.admission.admit(params), try server.packages.requirements(params.packages))
+            return (try server.admission(for: tenant).admit(params), try server.packages.requirements(params.packages))
         } catch {
             throw HTTPFailure(error)
         }

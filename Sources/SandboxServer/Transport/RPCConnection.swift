@@ -28,8 +28,14 @@ final class RPCConnection: Sendable {
     /// wait for (a run's stdin, a cancel) still arrive.
     private let background = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
 
-    init(server: ServerState, outbox: Outbox, address: String) {
+    /// Whose connection it is (its token's tenant), and how its runs are admitted: within the tenant's maxima.
+    let tenant: Tenant
+    private let admission: RunAdmission
+
+    init(server: ServerState, outbox: Outbox, address: String, tenant: Tenant = AccessPolicy.defaultTenant) {
         self.server = server
+        self.tenant = tenant
+        admission = server.admission(for: tenant)
         self.outbox = outbox
         holder = SessionHolder(address: address)
         runRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
@@ -38,6 +44,7 @@ final class RPCConnection: Sendable {
         var logger = server.logger
         logger[metadataKey: "connection"] = "\(client)"
         logger[metadataKey: "client"] = "\(address)"
+        if tenant.name != Tenant.defaultName { logger[metadataKey: "tenant"] = "\(tenant.name)" }
         self.logger = logger
     }
 
@@ -101,7 +108,7 @@ final class RPCConnection: Sendable {
                 if let clientInfo = try InitializeParams(params: params).clientInfo {
                     logger.debug("client introduced itself", metadata: ["name": "\(clientInfo.name)", "version": "\(clientInfo.version)"])
                 }
-                send(ServerMessage.result(id: id, server.info))
+                send(ServerMessage.result(id: id, server.info(for: tenant)))
             } catch {
                 send(ServerMessage.error(id: id, error))
             }
@@ -181,7 +188,7 @@ final class RPCConnection: Sendable {
     private func fork(id: JSONValue, params: [String: JSONValue]) async throws(RPCError) -> SessionForkResult {
         let forkParams = try SessionForkParams(params: params)
         let original = try sessionOffered(forkParams.session)
-        let admitted = try server.sessions.admitFork(of: original, forkParams)
+        let admitted = try server.sessions.admitFork(of: original, forkParams, memoryMb: admission.configuration.memoryMb)
         if let wait = runRate.withLock({ $0.take() }) {
             throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
         }
@@ -331,7 +338,7 @@ final class RPCConnection: Sendable {
         }
         let runParams = try RunParams(params: params)
         let session = try runParams.session.map { id throws(RPCError) in try self.session(id) }
-        let admitted = session == nil ? try server.admission.admit(runParams) : try server.admission.admitToSession(runParams)
+        let admitted = session == nil ? try admission.admit(runParams) : try admission.admitToSession(runParams)
         if session != nil, !(runParams.packages ?? []).isEmpty {
             throw .invalidParams("packages: a session's runs import the session's packages (session/open)")
         }
@@ -361,7 +368,7 @@ final class RPCConnection: Sendable {
     }
 
     private func openSession(params: [String: JSONValue]) async throws(RPCError) -> SessionOpenResult {
-        try await open(server.sessions.admit(SessionOpenParams(params: params))).result
+        try await open(server.sessions.admit(SessionOpenParams(params: params), memoryMb: admission.configuration.memoryMb)).result
     }
 
     /// Opens a session of this connection, within its cap.

@@ -17,6 +17,9 @@ struct SandboxRequestContext: RequestContext, WebSocketRequestContext {
     /// Whether the browser reached the service over HTTPS: only behind a
     /// trusted proxy that says so (`X-Forwarded-Proto`); sandboxd itself speaks plain HTTP.
     var servedOverHTTPS = false
+    /// Whose request it is (`AccessMiddleware`, on `/v1/*` and `/mcp`): the
+    /// tenant of its token, or the one default tenant.
+    var tenant = AccessPolicy.defaultTenant
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -27,7 +27,8 @@ enum WebSocketEndpoint {
                 server.limits.release(address)
                 server.metrics.connections(server.limits.openConnections)
             }
-            try await serve(inbound: inbound, outbound: outbound, address: address, server: server)
+            try await serve(
+                inbound: inbound, outbound: outbound, address: address, tenant: context.requestContext.tenant, server: server)
         }
     }
 
@@ -53,11 +54,11 @@ enum WebSocketEndpoint {
     }
 
     private static func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, server: ServerState
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, tenant: Tenant, server: ServerState
     ) async throws {
         let outbox = Outbox(limit: Outbox.limit(
             maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes))
-        let connection = RPCConnection(server: server, outbox: outbox, address: address)
+        let connection = RPCConnection(server: server, outbox: outbox, address: address, tenant: tenant)
         server.logger.debug("connection opened", metadata: ["connection": "\(connection.client)"])
         try await withThrowingTaskGroup(of: Void.self) { idleWatch in
             idleWatch.addTask { await closeWhenIdle(connection, outbound: outbound, after: server.configuration.idleTimeout) }
