@@ -26,8 +26,4 @@ public struct TenantDirectory: Sendable {
     public func tenant(presenting token: String) -> Tenant? {
         byDigest[TokenDigest(token: token)].map { tenants[$0] }
     }
-
-    public func tenant(named name: String) -> Tenant? {
-        tenants.first { $0.name == name }
-    }
 }

@@ -30,12 +30,4 @@ public struct TokenDigest: Sendable, Hashable {
         default: nil
         }
     }
-
-    /// Compares every byte, whatever differs first: a digest's comparison
-    /// takes the same time for every presented token.
-    func matches(_ other: TokenDigest) -> Bool {
-        var difference: UInt8 = 0
-        for (left, right) in zip(bytes, other.bytes) { difference |= left ^ right }
-        return difference == 0 && bytes.count == other.bytes.count
-    }
 }
