@@ -44,6 +44,14 @@ let package = Package(
             pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]
         ),
+        // SQLite's C library (Debian: libsqlite3-dev), for tenants' usage
+        // (`--state FILE`): a handful of statements, and no package to build.
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // The steps both ways of starting a run share: rlimits, credentials,
         // installing the seccomp program, the run's pid 1, the status channel.
         .target(
@@ -121,6 +129,7 @@ let package = Package(
                 "SandboxProtocol",
                 "SandboxMCP",
                 "CSandboxSupport",
+                "CSQLite",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -35,6 +35,9 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
     /// `session/fork` could not copy the session (its state too large, its
     /// pickling stopped, the copy's loading failed); the original goes on.
     case forkFailed = -32010
+    /// The tenant's daily CPU quota is spent; `data` says which quota, how
+    /// much was used and when it resets (`resetsAt`, `retryAfterMs`).
+    case quotaExceeded = -32011
 
     /// The phrase every message of this code starts with.
     public var phrase: String {
@@ -54,6 +57,7 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
         case .packagesUnavailable: "Packages unavailable"
         case .fileError: "File error"
         case .forkFailed: "Fork failed"
+        case .quotaExceeded: "Quota exceeded"
         }
     }
 }

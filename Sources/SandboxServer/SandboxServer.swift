@@ -18,6 +18,8 @@ public struct SandboxServer: Sendable {
     public let packageStore: PackageStore?
     /// The `--preload-packages` sets, held for the server's life.
     private let preloadedSets: [PackageLease]
+    /// Where tenants' usage lasts (`--state`).
+    public let usageStore: any UsageStore
     private let logger: Logger
 
     /// Checks the configuration, that its address can be listened on, and
@@ -32,6 +34,12 @@ public struct SandboxServer: Sendable {
         // back just after its verdict: room for those, and two more.
         options.maxForkServers = options.maxForkServers ?? configuration.workers + configuration.warmSandboxes + 2
         options.maxSessions = options.maxSessions ?? configuration.maxSessions
+        let usageStore: any UsageStore
+        do {
+            usageStore = try configuration.state.open()
+        } catch {
+            throw ConfigurationError(message: "--state \(configuration.state): \(error)")
+        }
         let sandbox = try await Sandbox.prepare(options, logger: logger)
         let store = try await openPackageStore(configuration.packages, interpreter: sandbox.interpreter, logger: logger)
         var preloaded: [PackageLease] = []
@@ -49,22 +57,30 @@ public struct SandboxServer: Sendable {
                 }
             }
         }
-        return SandboxServer(configuration: configuration, provider: sandbox, packageStore: store, preloadedSets: preloaded, logger: logger)
+        return SandboxServer(
+            configuration: configuration, provider: sandbox, packageStore: store, preloadedSets: preloaded, usageStore: usageStore,
+            logger: logger)
     }
 
     /// A server on a provider of its own choosing (tests use a fake); `configuration` must be valid.
-    public init(configuration: ServerConfiguration, provider: any SandboxProvider, packageStore: PackageStore? = nil, logger: Logger) {
-        self.init(configuration: configuration, provider: provider, packageStore: packageStore, preloadedSets: [], logger: logger)
+    public init(
+        configuration: ServerConfiguration, provider: any SandboxProvider, packageStore: PackageStore? = nil,
+        usageStore: any UsageStore = MemoryUsageStore(), logger: Logger
+    ) {
+        self.init(
+            configuration: configuration, provider: provider, packageStore: packageStore, preloadedSets: [], usageStore: usageStore,
+            logger: logger)
     }
 
     private init(
         configuration: ServerConfiguration, provider: any SandboxProvider, packageStore: PackageStore?, preloadedSets: [PackageLease],
-        logger: Logger
+        usageStore: any UsageStore, logger: Logger
     ) {
         self.configuration = configuration
         self.provider = provider
         self.packageStore = packageStore
         self.preloadedSets = preloadedSets
+        self.usageStore = usageStore
         self.logger = logger
     }
 
@@ -123,10 +139,18 @@ public struct SandboxServer: Sendable {
         let sessions = SessionService(
             provider: provider, configuration: configuration, scheduler: scheduler, packages: packages, metrics: metrics,
             logger: logger)
+        let audit = try configuration.auditLog.map { destination throws(ConfigurationError) in
+            try AuditLog(destination, node: node, metrics: metrics, logger: logger)
+        }
+        let accounts = TenantAccounts()
+        // Before the first run: a quota spent before a restart stays spent.
+        try await UsageRecorder.load(usageStore, into: accounts)
         let state = ServerState(
             configuration: configuration, scheduler: scheduler,
             admission: RunAdmission(configuration: configuration) { [provider] in provider.wantsPreload($0) },
-            info: info, limits: limits, metrics: metrics, sessions: sessions, packages: packages, logger: logger)
+            info: info, limits: limits, metrics: metrics, sessions: sessions, packages: packages, accounts: accounts, audit: audit,
+            logger: logger)
+        logger.info("tenants' usage", metadata: ["store": "\(usageStore.name)"])
 
         // Access is checked on both routers: the WebSocket one decides the
         // upgrade; a request it does not upgrade is answered by the HTTP one.
@@ -161,10 +185,14 @@ public struct SandboxServer: Sendable {
         // Shut down in reverse: runs drain first while connections stay open,
         // then the pool, then package installs still under way (their runs
         // are refused), then sessions (whose clients hear it), then the MCP
-        // clients, then HTTP, and last the provider, once every sandbox has ended.
+        // clients, then HTTP, then the last usage and audit lines are
+        // written, and last the provider, once every sandbox has ended.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: provider)]
+        if let audit { services.append(.init(service: audit)) }
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: provider),
+            services: services + [
+                .init(service: UsageRecorder(
+                    accounts: accounts, store: usageStore, interval: configuration.usageWriteInterval, metrics: metrics, logger: logger)),
                 .init(service: app),
                 .init(service: mcp),
                 .init(service: sessions),

@@ -81,6 +81,13 @@ public struct ServerConfiguration: Sendable {
     public var mcpResultBudget = ResultBudget.default
     /// Package sets runs and sessions may name (`--packages`, `--package-index`, ...).
     public var packages = PackageSettings()
+    /// Where tenants' usage (and so their daily quotas) lasts (`--state`).
+    public var state = UsageStateLocation.sqlite(UsageStateLocation.defaultSQLitePath)
+    /// One JSON line per run as it ends, and per run refused (`--audit-log`); nil: none.
+    public var auditLog: AuditDestination?
+    /// How often usage is written to `state` and every node's read back:
+    /// how far nodes sharing a quota may be behind each other.
+    public var usageWriteInterval: Duration = .seconds(1)
 
     public init() {}
 

@@ -11,7 +11,24 @@ struct ServerState: Sendable {
     let metrics: ServerMetrics
     let sessions: SessionService
     let packages: PackageService
+    /// Each tenant's rate, quota and usage on this node.
+    let accounts: TenantAccounts
+    /// `--audit-log`: a line per run ended or refused.
+    let audit: AuditLog?
     let logger: Logger
+
+    /// Passes a run's events to `client`, counting them, and writes its audit line when it ends.
+    func observer(for client: any RunObserver, origin: AuditOrigin) -> MeteredObserver {
+        MeteredObserver(client: client, metrics: metrics, audit: audit.map { ($0, origin) })
+    }
+
+    /// A run refused before it was accepted, for the audit log.
+    func refused(run: JSONValue, params: [String: JSONValue], tenant: Tenant, origin: AuditOrigin, _ error: RPCError) {
+        guard let audit else { return }
+        var code: String?
+        if case .string(let text)? = params["code"] { code = text }
+        audit.refused(run: run, code: code, tenant: tenant.name, origin: origin, error)
+    }
 
     /// Ends `job` with `cancelled`, wherever it is: waiting in its session,
     /// in the scheduler's queue, or running (a session's run is interrupted).

@@ -83,6 +83,10 @@ public struct SandboxdOptions: ParsableArguments {
     public var tokenFile: String?
     @Option(help: "A JSON file of tenants, each with its token (or tokenSha256) and its own maxima; in place of --token and --token-file (README, \"Tenants\").")
     public var tenants: String?
+    @Option(help: "Where tenants' usage (their daily CPU quotas included) lasts across restarts: a SQLite file's path, or none. (default: /var/lib/pysandbox/usage.sqlite as root, else ~/.local/state/pysandbox/usage.sqlite)")
+    public var state: String?
+    @Option(help: "Write one JSON line per run as it ends (and per run refused) to this file, or to standard output with -; SIGHUP reopens the file.")
+    public var auditLog: String?
     @Option(help: "Who may read /metrics: token (a bearer token whenever the service has one: --metrics-token, else one of the service's), open (no token), or off (404).")
     public var metrics = defaults.access.metrics.rawValue
     @Option(help: "The bearer token /metrics needs instead of the service's (with --metrics token).")
@@ -188,6 +192,8 @@ public struct SandboxdOptions: ParsableArguments {
                 throw ValidationError("--tenants: \(error)")
             }
         }
+        if let state { configuration.state = UsageStateLocation(parsing: state) }
+        configuration.auditLog = auditLog.map(AuditDestination.init(parsing:))
         guard let metricsAccess = AccessPolicy.MetricsAccess(rawValue: metrics) else {
             throw ValidationError("--metrics: '\(metrics)' is none of token, open, off")
         }

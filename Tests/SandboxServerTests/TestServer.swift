@@ -20,6 +20,9 @@ enum TestServer {
         // No package store unless a test asks for one (PackageServerTests):
         // the default one is the host's, and installs from the index.
         configuration.packages.enabled = false
+        // Usage kept in memory unless a test asks for a store (UsageTests):
+        // the default file is the host's, shared by every sandboxd of its user.
+        configuration.state = .memory
         adjust(&configuration)
         return configuration
     }

@@ -56,8 +56,14 @@ final class RecordingObserver: RunObserver {
 struct RunSchedulingTests {
     static let logger = Logger(label: "test")
 
-    func job(_ id: Int, _ code: String, client: ClientID, observer: RecordingObserver) -> RunJob {
-        RunJob(id: .integer(Int64(id)), client: client, request: RunRequest(code: code), initialStdin: nil, observer: observer)
+    static let defaultAccount = TenantAccount(AccessPolicy.defaultTenant)
+
+    func job(
+        _ id: Int, _ code: String, client: ClientID, observer: RecordingObserver, account: TenantAccount = Self.defaultAccount
+    ) -> RunJob {
+        RunJob(
+            id: .integer(Int64(id)), client: client, account: account, request: RunRequest(code: code), initialStdin: nil,
+            observer: observer)
     }
 
     /// Runs `body` with a scheduler and a warm pool on `provider`, both running.
@@ -103,6 +109,27 @@ struct RunSchedulingTests {
             await observer.waitForFinished(2)
         }
         #expect(observer.events(of: 1).last == .finished("cancelled"))
+        #expect(observer.events(of: 2) == [.queued(0), .running, .output("second"), .finished("ok")])
+    }
+
+    /// A tenant's runs beyond its `maxConcurrentRuns` wait in its lane
+    /// while free workers serve other tenants; its next starts when one of its own ends.
+    @Test func aTenantAtItsConcurrencyCapWaitsWhileOthersUseTheFreeWorkers() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        let capped = TenantAccount(Tenant(name: "capped", tokenDigests: [], maxConcurrentRuns: 1))
+        let other = TenantAccount(Tenant(name: "other", tokenDigests: []))
+        try await withScheduler(workers: 3, capacity: 8, provider: provider) { scheduler, _ in
+            let first = job(1, "hang", client: .make(), observer: observer, account: capped)
+            try await scheduler.submit(first)
+            try await scheduler.submit(job(2, "second", client: .make(), observer: observer, account: capped))
+            try await scheduler.submit(job(3, "other", client: .make(), observer: observer, account: other))
+            await observer.waitForFinished(1)
+            #expect(observer.events(of: 3) == [.running, .output("other"), .finished("ok")], "a free worker served the other tenant")
+            #expect(observer.events(of: 2) == [.queued(0)], "the capped tenant's second run waits for its first")
+            first.requestCancel()
+            await observer.waitForFinished(2)
+        }
         #expect(observer.events(of: 2) == [.queued(0), .running, .output("second"), .finished("ok")])
     }
 

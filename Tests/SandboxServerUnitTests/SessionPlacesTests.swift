@@ -17,6 +17,23 @@ struct SessionPlacesTests {
         #expect(places.count == 3 && places.held(by: alice) == 2 && places.held(by: bob) == 1)
     }
 
+    /// A tenant's cap counts every holder of it; a place passed on is under it too.
+    @Test func aTenantStopsAtItsCapOverAllItsHoldersAndOnlyIt() throws {
+        var places = SessionPlaces(total: 8, perHolder: 4)
+        let schoolA = SessionHolder(address: "10.0.0.1", tenant: "school")
+        let schoolB = SessionHolder(address: "10.0.0.2", tenant: "school")
+        let lab = SessionHolder(address: "10.0.0.1", tenant: "lab")
+        let first = try places.take(for: schoolA, tenantCap: 2)
+        _ = try places.take(for: schoolB, tenantCap: 2)
+        #expect(throws: SessionPlaces.Refusal.tenantFull(limit: 2)) { try places.take(for: schoolA, tenantCap: 2) }
+        let labs = try places.take(for: lab, tenantCap: 2)
+        #expect(places.held(byTenant: "school") == 2 && places.held(byTenant: "lab") == 1 && places.held(by: lab) == 1)
+        #expect(throws: SessionPlaces.Refusal.tenantFull(limit: 2)) { try places.pass(labs, to: schoolA, tenantCap: 2) }
+        places.release(first)
+        _ = try places.pass(labs, to: schoolA, tenantCap: 2)
+        #expect(places.held(byTenant: "school") == 2 && places.held(byTenant: "lab") == 0)
+    }
+
     @Test func theServerFullIsSaidOnlyToHoldersUnderTheirCap() throws {
         var places = SessionPlaces(total: 3, perHolder: 2)
         for holder in [alice, alice, bob] { _ = try places.take(for: holder) }

@@ -466,13 +466,15 @@ struct SessionServiceTests {
             let holder = SessionHolder(address: "10.0.0.1")
             var admitted = try harness.sessions.admit(SessionOpenParams())
             admitted.idleTimeout = .milliseconds(60)
-            let session = try await harness.sessions.open(admitted, owner: ClientID.make(), holder: holder, observer: observer)
+            let session = try await harness.sessions.open(
+                admitted, owner: ClientID.make(), holder: holder, account: TenantAccount(AccessPolicy.defaultTenant), observer: observer)
             try await eventually("the session ended") { !observer.heard.isEmpty }
             #expect(observer.heard.map(\.reason) == [.idleTimeout])
             #expect(observer.heard.first?.session === session)
             #expect(harness.provider.sessions.first?.isClosed == true)
             try await eventually("its place was freed") {
-                (try? await harness.sessions.open(admitted, owner: ClientID.make(), holder: holder, observer: observer)) != nil
+                (try? await harness.sessions.open(
+                admitted, owner: ClientID.make(), holder: holder, account: TenantAccount(AccessPolicy.defaultTenant), observer: observer)) != nil
             }
         }
     }
@@ -487,7 +489,9 @@ struct SessionServiceTests {
             dispatch: { job in dispatched.withLock { $0.append(job) } }, withdraw: { _ in })
         let observer = RunsHeard()
         func job(_ id: Int64) -> RunJob {
-            RunJob(id: .integer(id), client: session.owner, request: RunRequest(code: "x"), initialStdin: nil, observer: observer, session: session)
+            RunJob(
+                id: .integer(id), client: session.owner, account: TenantAccount(AccessPolicy.defaultTenant), request: RunRequest(code: "x"),
+                initialStdin: nil, observer: observer, session: session)
         }
         let (first, second) = (job(1), job(2))
         guard case .schedule = try session.admit(first) else { Issue.record("the first run should go to the scheduler"); return }

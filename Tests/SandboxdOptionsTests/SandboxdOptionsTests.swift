@@ -199,7 +199,7 @@ struct SandboxdOptionsTests {
     @Test func everyOptionHasAVariableNamedByTheRule() throws {
         let options = EnvironmentOption.all(in: SandboxdOptions.self)
         #expect(options.map(\.name).sorted() == helpLines().map(\.name).sorted())
-        #expect(options.count == 64)
+        #expect(options.count == 66)
         var environment: [String: String] = [:]
         for option in options {
             let expected = "SANDBOXD_" + option.name.uppercased().replacingOccurrences(of: "-", with: "_")
@@ -249,6 +249,7 @@ struct SandboxdOptionsTests {
             "preload": "the installed ones among numpy, pandas, matplotlib.pyplot", "web-root": "those built into sandboxd",
             "max-sessions-per-client": "a quarter of --max-sessions, at least 1", "allow-packages": "*",
             "package-store": "/var/cache/pysandbox/package-store as root, else ~/.cache/pysandbox/package-store",
+            "state": "/var/lib/pysandbox/usage.sqlite as root, else ~/.local/state/pysandbox/usage.sqlite",
             "package-installer": "uv beside sandboxd, else /usr/local/bin/uv or /usr/bin/uv",
         ]
         for (name, value) in shown {
@@ -257,7 +258,7 @@ struct SandboxdOptionsTests {
         // The rest have no default: nothing unless given.
         let without = Set(lines.keys).subtracting(shown.keys)
         #expect(without == [
-            "trusted-proxy", "token", "token-file", "tenants", "metrics-token", "allow-origin", "allow-host", "package-index",
+            "trusted-proxy", "token", "token-file", "tenants", "audit-log", "metrics-token", "allow-origin", "allow-host", "package-index",
             "package-wheels", "preload-packages", "log-code",
         ])
     }

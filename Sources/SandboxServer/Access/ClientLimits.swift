@@ -73,11 +73,14 @@ final class ClientLimits: Sendable {
 
 extension RPCError {
     /// `what`: the requests counted (runs, or `code/*` requests at their own rate).
-    static func rateLimited(perMinute: Int, retryAfter wait: Duration, of what: String = "runs") -> RPCError {
+    /// `scope`: whose rate it is when not the connection's or the address's (`tenant NAME`).
+    static func rateLimited(perMinute: Int, retryAfter wait: Duration, of what: String = "runs", scope: String? = nil) -> RPCError {
         let milliseconds = Int64((wait / .milliseconds(1)).rounded(.up))
+        var data: [String: JSONValue] = ["retryAfterMs": .integer(max(1, milliseconds)), "runsPerMinute": .integer(Int64(perMinute))]
+        if let scope { data["scope"] = .string(scope) }
         return RPCError(
-            .rateLimited, "at most \(perMinute) \(what) per minute; retry after \(milliseconds) ms",
-            data: .object(["retryAfterMs": .integer(max(1, milliseconds)), "runsPerMinute": .integer(Int64(perMinute))]))
+            .rateLimited, "at most \(perMinute) \(what) per minute\(scope.map { " for \($0)" } ?? ""); retry after \(milliseconds) ms",
+            data: .object(data))
     }
 
     /// A connection with `limit` runs (and `code/*` requests) queued or running.

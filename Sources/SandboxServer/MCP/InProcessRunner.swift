@@ -32,7 +32,7 @@ final class InProcessRunner: CodeRunner {
     init(server: ServerState, address: String, tenant: Tenant = AccessPolicy.defaultTenant) {
         outbox = Outbox(limit: Outbox.limit(
             maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes))
-        connection = RPCConnection(server: server, outbox: outbox, address: address, tenant: tenant)
+        connection = RPCConnection(server: server, outbox: outbox, address: address, tenant: tenant, via: "mcp")
     }
 
     /// Whether a request of the client's is with the connection (a run, a

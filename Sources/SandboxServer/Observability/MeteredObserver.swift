@@ -1,9 +1,11 @@
 import SandboxProtocol
 
-/// Passes a run's events on to its client, counting them on the way.
+/// Passes a run's events on to its client, counting them on the way, and
+/// writes the run's audit line when it ends.
 struct MeteredObserver: RunObserver {
     let client: any RunObserver
     let metrics: ServerMetrics
+    let audit: (log: AuditLog, origin: AuditOrigin)?
 
     func installing(_ job: RunJob) { client.installing(job) }
 
@@ -26,10 +28,12 @@ struct MeteredObserver: RunObserver {
     func finished(_ job: RunJob, _ result: RunResult) {
         metrics.runFinished(result)
         client.finished(job, result)
+        if let audit { audit.log.ended(job, result, origin: audit.origin) }
     }
 
     func refused(_ job: RunJob, _ error: RPCError) {
         metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other")
         client.refused(job, error)
+        if let audit { audit.log.refused(job, error, origin: audit.origin) }
     }
 }

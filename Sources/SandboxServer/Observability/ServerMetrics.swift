@@ -69,6 +69,21 @@ final class ServerMetrics: Sendable {
         sandboxStart.recordNanoseconds(Int64(duration / .nanoseconds(1)))
     }
 
+    /// A write of tenants' usage failed (kept and tried again): the store is down or full.
+    func usageStoreFailed() {
+        Counter(label: "pysandbox_usage_store_failures_total", dimensions: [node], factory: factory).increment()
+    }
+
+    /// An audit line not written: the log fell behind by more than its buffer.
+    func auditDropped() {
+        Counter(label: "pysandbox_audit_lines_dropped_total", dimensions: [node], factory: factory).increment()
+    }
+
+    /// A write to the audit log failed (its lines are lost): a full disk, a removed file system.
+    func auditWriteFailed() {
+        Counter(label: "pysandbox_audit_write_failures_total", dimensions: [node], factory: factory).increment()
+    }
+
     func queueDepth(_ depth: Int) { queueDepthGauge.record(depth) }
     func warmReady(_ count: Int) { warmReadyGauge.record(count) }
     func connections(_ count: Int) { connectionsGauge.record(count) }

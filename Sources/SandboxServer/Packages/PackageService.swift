@@ -34,7 +34,8 @@ final class PackageService: Service {
 
     /// `packages` as a set, or the -32602 (or -32008 `disabled`) that says
     /// why not; nil when it names nothing.
-    func requirements(_ texts: [String]?) throws(RPCError) -> PackageRequirementSet? {
+    /// `tenant`: whose run or session it is; its `packages` narrow what the service allows.
+    func requirements(_ texts: [String]?, for tenant: Tenant = AccessPolicy.defaultTenant) throws(RPCError) -> PackageRequirementSet? {
         guard let texts, !texts.isEmpty else { return nil }
         guard let store else { throw PackageError.disabled.rpcError }
         let set: PackageRequirementSet
@@ -43,10 +44,23 @@ final class PackageService: Service {
         } catch {
             throw error.rpcError
         }
-        for requirement in set.requirements where !store.configuration.allowed.allows(requirement.normalizedName) {
-            throw PackageError.notAllowed(name: requirement.normalizedName).rpcError
-        }
+        try Self.check(set, allowed: store.configuration.allowed, tenant: tenant)
         return set
+    }
+
+    /// Refuses the first requirement the service's list, or the tenant's, leaves out.
+    static func check(_ set: PackageRequirementSet, allowed: PackageAllowList, tenant: Tenant) throws(RPCError) {
+        for requirement in set.requirements {
+            let name = requirement.normalizedName
+            guard allowed.allows(name) else { throw PackageError.notAllowed(name: name).rpcError }
+            guard tenant.packages.allows(name) else {
+                throw RPCError(
+                    .packagesUnavailable,
+                    tenant.packages == .none
+                        ? "tenant \(tenant.name) may not name packages" : "package '\(name)' is not among those tenant \(tenant.name) may use",
+                    data: .object(["reason": .string("notAllowed"), "requirement": .string(name), "scope": .string("tenant")]))
+            }
+        }
     }
 
     /// Installs `set` for `job`, then hands it to the scheduler; the job

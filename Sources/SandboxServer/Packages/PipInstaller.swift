@@ -55,9 +55,10 @@ struct PipInstaller: Sendable {
     var limits: PackageLimits { store?.configuration.limits ?? PackageLimits() }
 
     /// Serves each of the run's requests until it ends.
-    func serve(_ requests: AsyncStream<PackagesWanted>, holding: PackageHolding, run: String) async {
+    /// `tenant`: whose run it is; its `packages` narrow what `pip install` may add.
+    func serve(_ requests: AsyncStream<PackagesWanted>, holding: PackageHolding, run: String, tenant: Tenant) async {
         for await wanted in requests {
-            wanted.answer(await install(wanted, holding: holding, run: run))
+            wanted.answer(await install(wanted, holding: holding, run: run, tenant: tenant))
         }
     }
 
@@ -65,14 +66,12 @@ struct PipInstaller: Sendable {
         for lease in holding.takeLeases() { await store?.release(lease) }
     }
 
-    private func install(_ wanted: PackagesWanted, holding: PackageHolding, run: String) async -> PackagesAnswer {
+    private func install(_ wanted: PackagesWanted, holding: PackageHolding, run: String, tenant: Tenant) async -> PackagesAnswer {
         guard let store else { return Self.refusal(PackageError.disabled.rpcError) }
         let set: PackageRequirementSet
         do {
             let added = try PackageRequirementSet(parsing: wanted.requirements, limits: limits.requirements)
-            for requirement in added.requirements where !store.configuration.allowed.allows(requirement.normalizedName) {
-                throw PackageError.notAllowed(name: requirement.normalizedName).rpcError
-            }
+            try PackageService.check(added, allowed: store.configuration.allowed, tenant: tenant)
             let addedNames = Set(added.requirements.map(\.normalizedName))
             let kept = (holding.set?.requirements ?? []).filter { !addedNames.contains($0.normalizedName) }
             set = try PackageRequirementSet(parsing: kept.map(\.canonical) + added.canonicalLines, limits: limits.requirements)

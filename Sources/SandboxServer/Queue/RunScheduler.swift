@@ -3,15 +3,20 @@ import SandboxRuntime
 import SandboxProtocol
 
 /// Admits runs and starts them on free workers, round-robin between
-/// clients, with a bounded number waiting. On shutdown it stops admitting,
+/// tenants and, within a tenant, between its clients, with a bounded
+/// number waiting; a tenant's runs beyond its `maxConcurrentRuns` wait in
+/// its lane. On shutdown it stops admitting,
 /// lets what was admitted finish within a grace period, and cancels the rest.
 actor RunScheduler {
     private let workers: Int
     private let capacity: Int
     private let executor: RunExecutor
     private let metrics: ServerMetrics
-    private var queue = FairQueue<ClientID, RunJob>()
+    private var queue = TenantQueue<String, ClientID, RunJob>()
     private var running: [ObjectIdentifier: RunJob] = [:]
+    /// Runs holding a worker, by tenant, against each tenant's cap (as its latest run brought it).
+    private var runningByTenant: [String: Int] = [:]
+    private var caps: [String: Int] = [:]
     private var accepting = true
     /// `run()` takes started jobs; once it has stopped, a job that would start ends `cancelled`.
     private var dispatching = true
@@ -48,7 +53,10 @@ actor RunScheduler {
             job.finishWithoutRunning(.cancelled)
             return
         }
-        if running.count < workers && queue.isEmpty {
+        let tenant = job.account.name
+        caps[tenant] = job.account.maxConcurrentRuns
+        // Whatever waits while a worker is free waits for its tenant's cap, which is not this run's (`dispatch`).
+        if running.count < workers && !isAtCap(tenant) && queue.waiting(of: tenant) == 0 {
             begin(job)
             return
         }
@@ -56,14 +64,14 @@ actor RunScheduler {
             let retryAfterMs = Int(averageRunMs * Double(queue.count) / Double(workers)).clamped(to: 100...30_000)
             throw RPCError(.queueFull, "\(queue.count) runs are waiting; retry later", data: .object(["retryAfterMs": .integer(Int64(retryAfterMs))]))
         }
-        let position = queue.push(job, owner: job.client)
+        let position = queue.push(job, tenant: tenant, client: job.client)
         metrics.queueDepth(queue.count)
         job.observer.queued(job, position: position)
     }
 
     /// Ends a waiting job with `cancelled`; false if it is not waiting (any more).
     func cancelWaiting(_ job: RunJob) -> Bool {
-        guard queue.remove(owner: job.client, where: { $0 === job }) != nil else { return false }
+        guard queue.remove(tenant: job.account.name, client: job.client, where: { $0 === job }) != nil else { return false }
         metrics.queueDepth(queue.count)
         job.finishWithoutRunning(.cancelled)
         jobsChanged.notifyAll()
@@ -108,16 +116,33 @@ actor RunScheduler {
             return
         }
         running[ObjectIdentifier(job)] = job
+        runningByTenant[job.account.name, default: 0] += 1
         starts.yield(job)
     }
 
+    private func isAtCap(_ tenant: String) -> Bool {
+        guard let cap = caps[tenant] else { return false }
+        return runningByTenant[tenant, default: 0] >= cap
+    }
+
     private func jobEnded(_ job: RunJob, after durationMs: Int) {
-        running[ObjectIdentifier(job)] = nil
+        forget(job)
         dispatched.remove(ObjectIdentifier(job))
         averageRunMs = averageRunMs * 0.9 + Double(durationMs) * 0.1
-        if let next = queue.pop() { begin(next) }
+        dispatch()
         metrics.queueDepth(queue.count)
         jobsChanged.notifyAll()
+    }
+
+    private func forget(_ job: RunJob) {
+        guard running.removeValue(forKey: ObjectIdentifier(job)) != nil else { return }
+        let left = runningByTenant[job.account.name, default: 1] - 1
+        runningByTenant[job.account.name] = left > 0 ? left : nil
+    }
+
+    /// Starts waiting runs on the free workers, passing over tenants at their cap.
+    private func dispatch() {
+        while running.count < workers, let next = queue.pop(passingOver: isAtCap) { begin(next) }
     }
 
     /// Ends what `run()` will never execute: the jobs started but not taken.
@@ -125,7 +150,7 @@ actor RunScheduler {
         dispatching = false
         starts.finish()
         for (key, job) in running where !dispatched.contains(key) {
-            running[key] = nil
+            forget(job)
             job.finishWithoutRunning(.cancelled)
         }
         jobsChanged.notifyAll()

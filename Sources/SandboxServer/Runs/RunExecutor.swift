@@ -102,7 +102,7 @@ struct RunExecutor: Sendable {
         let holding = job.session?.packages ?? job.packages
         await withDiscardingTaskGroup { group in
             if let pip {
-                group.addTask { await pip.serve(sandbox.packageRequests, holding: holding, run: "\(job.id)") }
+                group.addTask { await pip.serve(sandbox.packageRequests, holding: holding, run: "\(job.id)", tenant: job.account.tenant) }
             }
             await coalescer.forward(sandbox.output)
             let verdict = await sandbox.verdict()

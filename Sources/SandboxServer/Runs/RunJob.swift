@@ -46,6 +46,11 @@ final class RunJob: Sendable {
     let observer: any RunObserver
     /// The session it runs in; nil for a run in a sandbox of its own.
     let session: ServerSession?
+    /// Whose run it is: its tenant's lane, cap and quota; its verdict's CPU is charged there.
+    let account: TenantAccount
+    /// A `run` the client asked for, counted in its tenant's runs; false
+    /// for the service's helpers (completion, session files, forks), whose CPU still counts.
+    let countsAsRun: Bool
     let accepted = ContinuousClock.now
     /// Its package sets: the one it named, and what `pip install` added in it.
     let packages = PackageHolding()
@@ -74,10 +79,12 @@ final class RunJob: Sendable {
     private let end = AsyncStream<Never>.makeStream()
 
     init(
-        id: JSONValue, client: ClientID, request: RunRequest, initialStdin: [UInt8]?, observer: any RunObserver,
-        session: ServerSession? = nil
+        id: JSONValue, client: ClientID, account: TenantAccount, request: RunRequest, initialStdin: [UInt8]?,
+        observer: any RunObserver, session: ServerSession? = nil, countsAsRun: Bool = true
     ) {
         self.session = session
+        self.account = account
+        self.countsAsRun = countsAsRun
         self.id = id
         self.client = client
         state = Mutex(State(request: request))
@@ -148,6 +155,7 @@ final class RunJob: Sendable {
     /// Reports the verdict; only the first call (of this or `refuse`) counts.
     func finish(_ result: RunResult) {
         guard markFinished() else { return }
+        account.charge(cpuMs: result.cpuMs, run: countsAsRun)
         let release = session?.release(self)
         observer.finished(self, result)
         release.map { session?.perform($0) }

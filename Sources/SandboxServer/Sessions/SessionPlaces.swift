@@ -1,13 +1,12 @@
 /// Who a session's place is charged to, for the per-client cap: the
-/// client's address, which behind a trusted proxy is the one it forwards
-/// (`ClientAddressMiddleware`), as for the per-address connection limits.
-/// Tokens name nobody today (any accepted token is as good as another);
-/// once they carry identities, a token's identity is the natural key here,
-/// and a session is charged to it instead of the address.
+/// client's address (which behind a trusted proxy is the one it forwards,
+/// `ClientAddressMiddleware`, as for the per-address connection limits)
+/// within its tenant; the tenant's own cap (`maxSessions`) counts all its holders.
 struct SessionHolder: Hashable, Sendable, CustomStringConvertible {
     let address: String
+    var tenant = Tenant.defaultName
 
-    var description: String { address }
+    var description: String { tenant == Tenant.defaultName ? address : "\(address) of tenant \(tenant)" }
 }
 
 /// The server's session places and who holds them: at most `total` over
@@ -27,6 +26,8 @@ struct SessionPlaces: Sendable {
         case holderFull(limit: Int)
         /// Every one of the server's `limit` places is taken.
         case serverFull(limit: Int)
+        /// The holder's tenant has `limit` places already (`maxSessions`).
+        case tenantFull(limit: Int)
     }
 
     /// A session that could be reclaimed: no run queued or running, idle `idleFor`.
@@ -40,6 +41,7 @@ struct SessionPlaces: Sendable {
     let perHolder: Int
     private var holders: [Ticket: SessionHolder] = [:]
     private var counts: [SessionHolder: Int] = [:]
+    private var tenantCounts: [String: Int] = [:]
     private var nextTicket = 0
 
     init(total: Int, perHolder: Int) {
@@ -50,15 +52,22 @@ struct SessionPlaces: Sendable {
     var count: Int { holders.count }
 
     func held(by holder: SessionHolder) -> Int { counts[holder, default: 0] }
+    func held(byTenant tenant: String) -> Int { tenantCounts[tenant, default: 0] }
 
     func holder(of ticket: Ticket) -> SessionHolder? { holders[ticket] }
 
-    /// Takes a free place for `holder`. The holder's cap is checked first:
-    /// a client at its own cap is told so, however full the server is.
-    mutating func take(for holder: SessionHolder) throws(Refusal) -> Ticket {
-        if held(by: holder) >= perHolder { throw .holderFull(limit: perHolder) }
+    /// Takes a free place for `holder`, whose tenant may hold `tenantCap`.
+    /// The holder's cap and its tenant's are checked first: a client at
+    /// its own cap is told so, however full the server is.
+    mutating func take(for holder: SessionHolder, tenantCap: Int? = nil) throws(Refusal) -> Ticket {
+        try checkCaps(of: holder, tenantCap: tenantCap)
         if count >= total { throw .serverFull(limit: total) }
         return add(holder)
+    }
+
+    private func checkCaps(of holder: SessionHolder, tenantCap: Int?) throws(Refusal) {
+        if held(by: holder) >= perHolder { throw .holderFull(limit: perHolder) }
+        if let tenantCap, held(byTenant: holder.tenant) >= tenantCap { throw .tenantFull(limit: tenantCap) }
     }
 
     /// Gives a place back; a ticket already given back or passed on is ignored.
@@ -66,12 +75,14 @@ struct SessionPlaces: Sendable {
         guard let holder = holders.removeValue(forKey: ticket) else { return }
         let left = counts[holder, default: 1] - 1
         counts[holder] = left > 0 ? left : nil
+        let tenantLeft = tenantCounts[holder.tenant, default: 1] - 1
+        tenantCounts[holder.tenant] = tenantLeft > 0 ? tenantLeft : nil
     }
 
     /// Passes a reclaimed session's place to `holder`, under its own cap;
     /// the old ticket stops counting.
-    mutating func pass(_ ticket: Ticket, to holder: SessionHolder) throws(Refusal) -> Ticket {
-        if held(by: holder) >= perHolder { throw .holderFull(limit: perHolder) }
+    mutating func pass(_ ticket: Ticket, to holder: SessionHolder, tenantCap: Int? = nil) throws(Refusal) -> Ticket {
+        try checkCaps(of: holder, tenantCap: tenantCap)
         release(ticket)
         return add(holder)
     }
@@ -100,6 +111,7 @@ struct SessionPlaces: Sendable {
         nextTicket += 1
         holders[ticket] = holder
         counts[holder, default: 0] += 1
+        tenantCounts[holder.tenant, default: 0] += 1
         return ticket
     }
 }

@@ -67,8 +67,11 @@ final class SessionService: Service {
         var packages: PackageRequirementSet?
     }
 
-    /// `memoryMb`: the session's memory limits as its client's tenant has them (the server's by default).
-    func admit(_ params: SessionOpenParams, memoryMb: LimitPair? = nil) throws(RPCError) -> Admitted {
+    /// `memoryMb`: the session's memory limits as its client's tenant has
+    /// them (the server's by default); the tenant's `packages` narrow the service's.
+    func admit(
+        _ params: SessionOpenParams, memoryMb: LimitPair? = nil, tenant: Tenant = AccessPolicy.defaultTenant
+    ) throws(RPCError) -> Admitted {
         guard provider.offersSessions else {
             throw RPCError(.methodNotFound, "'\(Method.sessionOpen)': this server has no sessions (--isolation exec)")
         }
@@ -79,7 +82,7 @@ final class SessionService: Service {
         limits.interruptGrace = configuration.sessionInterruptGrace
         limits.rollsBack = (params.onFailure ?? .rollback) == .rollback
         return Admitted(
-            limits: limits, idleTimeout: .milliseconds(idleTimeoutMs), packages: try packages.requirements(params.packages))
+            limits: limits, idleTimeout: .milliseconds(idleTimeoutMs), packages: try packages.requirements(params.packages, for: tenant))
     }
 
     /// What a copy of `original` (`session/fork`) gets: the original's
@@ -98,9 +101,9 @@ final class SessionService: Service {
     /// holder's cap and the server's; when the server is full, an idle
     /// session of a client holding more may give its place up (PROTOCOL.md §4.8).
     func open(
-        _ admitted: Admitted, owner: ClientID, holder: SessionHolder, observer: any SessionObserver
+        _ admitted: Admitted, owner: ClientID, holder: SessionHolder, account: TenantAccount, observer: any SessionObserver
     ) async throws(RPCError) -> ServerSession {
-        let ticket = try await takePlace(for: holder)
+        let ticket = try await takePlace(for: holder, tenantCap: account.tenant.maxSessions)
         var limits = admitted.limits
         var lease: PackageLease?
         if let set = admitted.packages {
@@ -135,6 +138,7 @@ final class SessionService: Service {
             return state.open.count
         }
         metrics.sessions(count)
+        account.openedSession()
         watches.yield(session)
         makeSpare()
         return session
@@ -178,20 +182,27 @@ final class SessionService: Service {
 
     /// A place for `holder`: a free one, or a reclaimed one, whose session
     /// has ended (its owner told) by the time this returns.
-    private func takePlace(for holder: SessionHolder) async throws(RPCError) -> SessionPlaces.Ticket {
+    private func takePlace(for holder: SessionHolder, tenantCap: Int?) async throws(RPCError) -> SessionPlaces.Ticket {
         let taken = state.withLock { state -> Result<(SessionPlaces.Ticket, reclaimed: ServerSession?), RPCError> in
             guard state.accepting else { return .failure(RPCError(.shuttingDown, "no new sessions are opened")) }
             let refusal: SessionPlaces.Refusal
             do throws(SessionPlaces.Refusal) {
-                return .success((try state.places.take(for: holder), nil))
+                return .success((try state.places.take(for: holder, tenantCap: tenantCap), nil))
             } catch {
                 refusal = error
             }
             switch refusal {
             case .holderFull(let limit):
                 return .failure(Self.holderFull(holder, limit: limit))
+            case .tenantFull(let limit):
+                return .failure(RPCError(
+                    .tooManySessions,
+                    "tenant \(holder.tenant) has \(limit) sessions open, its cap (over all its clients); close one first",
+                    data: .object(["limit": .integer(Int64(limit)), "scope": .string("tenant")])))
             case .serverFull(let limit):
-                guard let (ticket, victim) = Self.reclaim(for: holder, in: &state, minimumIdle: configuration.sessionReclaimAfter) else {
+                guard let (ticket, victim) = Self.reclaim(
+                    for: holder, tenantCap: tenantCap, in: &state, minimumIdle: configuration.sessionReclaimAfter)
+                else {
                     return .failure(RPCError(
                         .tooManySessions,
                         "the server has all its \(limit) sessions open and none idle for \(Self.seconds(configuration.sessionReclaimAfter)) to reclaim; retry later",
@@ -224,7 +235,7 @@ final class SessionService: Service {
 
     /// Picks the session to reclaim for `holder` and passes its place on.
     private static func reclaim(
-        for holder: SessionHolder, in state: inout State, minimumIdle: Duration
+        for holder: SessionHolder, tenantCap: Int?, in state: inout State, minimumIdle: Duration
     ) -> (SessionPlaces.Ticket, ServerSession)? {
         let candidates = state.open.values.compactMap { entry -> SessionPlaces.Candidate<ServerSession>? in
             guard let ticket = entry.ticket, let idle = entry.session.reclaimableIdleTime(minimum: minimumIdle) else { return nil }
@@ -233,7 +244,7 @@ final class SessionService: Service {
         for candidate in state.places.reclaimOrder(for: holder, among: candidates)
         where candidate.session.claimForReclaim(minimum: minimumIdle) {
             // The holder is under its cap (take checked it first), so passing the place cannot fail.
-            guard let ticket = try? state.places.pass(candidate.ticket, to: holder) else { return nil }
+            guard let ticket = try? state.places.pass(candidate.ticket, to: holder, tenantCap: tenantCap) else { return nil }
             state.open[ObjectIdentifier(candidate.session)]?.ticket = nil
             return (ticket, candidate.session)
         }

@@ -23,6 +23,9 @@ enum HTTPEndpoints {
         router.post("/v1/run") { request, context in
             try await run(request, from: context.clientAddress, tenant: context.tenant, server: server)
         }
+        router.get("/v1/usage") { _, context in
+            json(.ok, server.accounts.account(for: context.tenant).usage())
+        }
         if server.configuration.access.metrics != .off {
             router.get("/metrics") { _, _ in
                 Response(
@@ -56,17 +59,22 @@ enum HTTPEndpoints {
     }
 
     private static func run(_ request: Request, from address: String, tenant: Tenant, server: ServerState) async throws(HTTPFailure) -> Response {
-        let (admitted, packages) = try await admit(request, tenant: tenant, server: server)
-        do {
+        let origin = AuditOrigin(client: address, via: "http", connection: nil)
+        let (admitted, packages) = try await admit(request, tenant: tenant, server: server, origin: origin)
+        let account = server.accounts.account(for: tenant)
+        do throws(RPCError) {
+            try account.checkQuota()
             try server.limits.takeHTTPRun(from: address)
+            try account.takeRun()
         } catch {
-            server.metrics.rejected("rate")
+            server.metrics.rejected(error.code == RPCErrorCode.quotaExceeded.rawValue ? "quota" : "rate")
+            server.refused(run: .null, params: ["code": .string(admitted.request.code)], tenant: tenant, origin: origin, error)
             throw HTTPFailure(error)
         }
         let collector = OutputCollector()
         let job = RunJob(
-            id: .null, client: ClientID.make(), request: admitted.request, initialStdin: nil,
-            observer: MeteredObserver(client: collector, metrics: server.metrics))
+            id: .null, client: ClientID.make(), account: account, request: admitted.request, initialStdin: nil,
+            observer: server.observer(for: collector, origin: origin))
         do {
             if let packages {
                 try server.packages.stage(job, set: packages)
@@ -91,7 +99,7 @@ enum HTTPEndpoints {
     }
 
     private static func admit(
-        _ request: Request, tenant: Tenant, server: ServerState
+        _ request: Request, tenant: Tenant, server: ServerState, origin: AuditOrigin
     ) async throws(HTTPFailure) -> (RunAdmission.Admitted, PackageRequirementSet?) {
         let contentType = request.headers[.contentType] ?? ""
         guard contentType.lowercased().hasPrefix("application/json") else {
@@ -104,10 +112,12 @@ enum HTTPEndpoints {
         } catch {
             throw HTTPFailure(.invalidRequest("the body is larger than \(limit) bytes"), status: .contentTooLarge)
         }
+        var params: RunParams?
         do throws(RPCError) {
-            let params = try RunBody.params(body.readableBytesView)
-            return (try server.admission(for: tenant).admit(params), try server.packages.requirements(params.packages))
+            params = try RunBody.params(body.readableBytesView)
+            return (try server.admission(for: tenant).admit(params!), try server.packages.requirements(params!.packages, for: tenant))
         } catch {
+            server.refused(run: .null, params: params.map { ["code": .string($0.code)] } ?? [:], tenant: tenant, origin: origin, error)
             throw HTTPFailure(error)
         }
     }
@@ -148,7 +158,7 @@ struct HTTPFailure: HTTPResponseError {
         switch RPCErrorCode(rawValue: error.code) {
         case .codeTooLarge: .contentTooLarge
         case .queueFull, .shuttingDown: .serviceUnavailable
-        case .rateLimited: .tooManyRequests
+        case .rateLimited, .quotaExceeded: .tooManyRequests
         case .internalError: .internalServerError
         case .packagesUnavailable:
             switch error.data?["reason"] {

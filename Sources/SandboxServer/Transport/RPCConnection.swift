@@ -30,14 +30,21 @@ final class RPCConnection: Sendable {
 
     /// Whose connection it is (its token's tenant), and how its runs are admitted: within the tenant's maxima.
     let tenant: Tenant
+    /// The tenant's rate, quota and usage, shared with its other clients.
+    private let account: TenantAccount
     private let admission: RunAdmission
+    /// Who it is in the audit log: its address, transport and id.
+    private let origin: AuditOrigin
 
-    init(server: ServerState, outbox: Outbox, address: String, tenant: Tenant = AccessPolicy.defaultTenant) {
+    /// `via`: `ws`, or `mcp` for an MCP client's in-process connection.
+    init(server: ServerState, outbox: Outbox, address: String, tenant: Tenant = AccessPolicy.defaultTenant, via: String = "ws") {
         self.server = server
+        origin = AuditOrigin(client: address, via: via, connection: client)
         self.tenant = tenant
+        account = server.accounts.account(for: tenant)
         admission = server.admission(for: tenant)
         self.outbox = outbox
-        holder = SessionHolder(address: address)
+        holder = SessionHolder(address: address, tenant: tenant.name)
         runRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
         assistRate = Mutex(TokenBucket(runsPerMinute: CodeAssistant.advertised(server.configuration).perMinute))
         filesRate = Mutex(TokenBucket(runsPerMinute: server.configuration.runsPerMinute))
@@ -117,6 +124,7 @@ final class RPCConnection: Sendable {
                 try await submitRun(id: id, params: params)
             } catch {
                 server.metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other")
+                server.refused(run: id, params: params, tenant: tenant, origin: origin, error)
                 logger.debug("run refused", metadata: ["run": "\(id)", "error": "\(error.message)"])
                 send(ServerMessage.error(id: id, error))
             }
@@ -168,7 +176,9 @@ final class RPCConnection: Sendable {
         let observer = HelperRunObserver(limit: request.maxAnswerBytes) { [weak self] job, outcome in
             self?.answered(job, outcome.flatMap { request.result(stdout: $0.stdout, verdict: $0.verdict) })
         }
-        let job = RunJob(id: id, client: client, request: request.runRequest(), initialStdin: nil, observer: observer, session: session)
+        let job = RunJob(
+            id: id, client: client, account: account, request: request.runRequest(), initialStdin: nil, observer: observer,
+            session: session, countsAsRun: false)
         try await submit(job, to: session)
     }
 
@@ -189,9 +199,11 @@ final class RPCConnection: Sendable {
         let forkParams = try SessionForkParams(params: params)
         let original = try sessionOffered(forkParams.session)
         let admitted = try server.sessions.admitFork(of: original, forkParams, memoryMb: admission.configuration.memoryMb)
+        try account.checkQuota()
         if let wait = runRate.withLock({ $0.take() }) {
             throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
         }
+        try account.takeRun()
         let forking = SessionForking(configuration: server.configuration)
         // The copy's sandbox starts while the original's state is captured.
         let (copy, opened) = try await open(admitted)
@@ -225,7 +237,9 @@ final class RPCConnection: Sendable {
             outcome.yield(result)
             outcome.finish()
         }
-        let job = RunJob(id: id, client: client, request: request, initialStdin: nil, observer: observer, session: session)
+        let job = RunJob(
+            id: id, client: client, account: account, request: request, initialStdin: nil, observer: observer, session: session,
+            countsAsRun: false)
         try await submit(job, to: session)
         // Every accepted job ends with `finished` or `refused`, whatever ends it.
         for await result in outcomes { return try result.get() }
@@ -290,6 +304,7 @@ final class RPCConnection: Sendable {
         guard runs.withLock({ $0.count < limit }) else {
             throw .tooManyInFlight(limit: limit)
         }
+        try account.checkQuota()
         if let wait = assistRate.withLock({ $0.take() }) {
             throw .rateLimited(
                 perMinute: CodeAssistant.advertised(server.configuration).perMinute, retryAfter: wait,
@@ -302,8 +317,9 @@ final class RPCConnection: Sendable {
                 self?.answered(job, outcome.map { answer.result(stdout: $0.stdout, verdict: $0.verdict) })
             }
             return RunJob(
-                id: id, client: client, request: try assistant.request(for: assistParams, inSession: session != nil),
-                initialStdin: nil, observer: observer, session: session)
+                id: id, client: client, account: account,
+                request: try assistant.request(for: assistParams, inSession: session != nil),
+                initialStdin: nil, observer: observer, session: session, countsAsRun: false)
         }
         var assisting = try job(inSession: session)
         if let session, session.admitIfIdle(assisting) {
@@ -342,13 +358,15 @@ final class RPCConnection: Sendable {
         if session != nil, !(runParams.packages ?? []).isEmpty {
             throw .invalidParams("packages: a session's runs import the session's packages (session/open)")
         }
-        let packages = try server.packages.requirements(runParams.packages)
+        let packages = try server.packages.requirements(runParams.packages, for: tenant)
+        try account.checkQuota()
         if let wait = runRate.withLock({ $0.take() }) {
             throw .rateLimited(perMinute: server.configuration.runsPerMinute, retryAfter: wait)
         }
+        try account.takeRun()
         let job = RunJob(
-            id: id, client: client, request: admitted.request, initialStdin: admitted.initialStdin,
-            observer: MeteredObserver(client: self, metrics: server.metrics), session: session)
+            id: id, client: client, account: account, request: admitted.request, initialStdin: admitted.initialStdin,
+            observer: server.observer(for: self, origin: origin), session: session)
         try register(job)
         do {
             if let packages {
@@ -368,7 +386,9 @@ final class RPCConnection: Sendable {
     }
 
     private func openSession(params: [String: JSONValue]) async throws(RPCError) -> SessionOpenResult {
-        try await open(server.sessions.admit(SessionOpenParams(params: params), memoryMb: admission.configuration.memoryMb)).result
+        try await open(
+            server.sessions.admit(SessionOpenParams(params: params), memoryMb: admission.configuration.memoryMb, tenant: tenant)
+        ).result
     }
 
     /// Opens a session of this connection, within its cap.
@@ -388,7 +408,7 @@ final class RPCConnection: Sendable {
         if let reserved { throw reserved }
         let session: ServerSession
         do {
-            session = try await server.sessions.open(admitted, owner: client, holder: holder, observer: self)
+            session = try await server.sessions.open(admitted, owner: client, holder: holder, account: account, observer: self)
         } catch {
             sessions.withLock { $0.opening -= 1 }
             throw error

@@ -1,0 +1,210 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import SandboxProtocol
+import Testing
+
+@testable import SandboxServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a tenant's file sets beyond its maxima (issue 27): its run rate,
+/// concurrency and sessions over all its clients, its daily CPU quota over
+/// a restart, and the audit log's line per run, on a real server with real sandboxes.
+extension SandboxSuite {
+    @Suite("Tenants' rates, quotas and audit")
+    struct TenantQuotaTests {
+        static func configuration(_ file: String, _ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws -> ServerConfiguration {
+            var configuration = TestServer.configuration(adjust)
+            let tenants = try TenantsFile.parse(Array(file.utf8), file: "tenants.json", serverMaxima: configuration.tenantMaxima)
+            configuration.access.tenants = TenantDirectory(tenants)
+            return configuration
+        }
+
+        static func headers(_ token: String) -> HTTPFields {
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(token)"
+            return headers
+        }
+
+        static func withFolder<T>(_ body: (String) async throws -> T) async throws -> T {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tenants-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            return try await body(folder)
+        }
+
+        @Test func aTenantsRateConcurrencyAndSessionsHoldOverAllItsConnections() async throws {
+            let file = """
+                {"tenants": [
+                  {"name": "rate", "token": "rate-token-00001", "runsPerMinute": 2},
+                  {"name": "serial", "token": "serial-token-0001", "maxConcurrentRuns": 1},
+                  {"name": "few", "token": "few-token-000001", "maxSessions": 1},
+                  {"name": "free", "token": "free-token-00001"}
+                ]}
+                """
+            try await TestServer.with(try Self.configuration(file)) { (port) async throws in
+                // Two runs a minute for the whole tenant: the second connection's first run is its third.
+                try await ProtocolClient.connect(port: port, headers: Self.headers("rate-token-00001")) { (first) async throws in
+                    #expect(try await first.run(1, ["code": "print(1)"]).status == "ok")
+                    try await ProtocolClient.connect(port: port, headers: Self.headers("rate-token-00001")) { (second) async throws in
+                        #expect(try await second.run(1, ["code": "print(2)"]).status == "ok")
+                        try await second.request(2, Method.run, ["code": "print(3)"])
+                        let refused = try await second.response(2)
+                        #expect(refused["error"]?["code"] == -32004 && refused["error"]?["data"]?["scope"] == "tenant rate", "\(refused)")
+                        try SchemaCheck.validate([("error.response.json", refused)])
+                    }
+                }
+                let rest = try await HTTP.post(port, "/v1/run", #"{"code": "print(4)"}"#, headers: ["Authorization": "Bearer rate-token-00001"])
+                #expect(rest.status == 429 && rest.headers["Retry-After"] != nil, "\(rest)")
+                // Another tenant's rate is its own.
+                let free = try await HTTP.post(port, "/v1/run", #"{"code": "print(5)"}"#, headers: ["Authorization": "Bearer free-token-00001"])
+                #expect(free.status == 200 && free.json["stdout"] == "5\n", "\(free.json)")
+
+                // One run at a time for `serial`: the second connection's run waits in its lane for the first's end.
+                let sleeper: [String: JSONValue] = ["code": "import time; time.sleep(0.8); print('slept')"]
+                try await ProtocolClient.connect(port: port, headers: Self.headers("serial-token-0001")) { (first) async throws in
+                    try await ProtocolClient.connect(port: port, headers: Self.headers("serial-token-0001")) { (second) async throws in
+                        try await first.request(1, Method.run, sleeper)
+                        _ = try await first.inbox.take { $0["params"]?["state"] == "running" }
+                        try await second.request(1, Method.run, sleeper)
+                        let waited = try await second.transcript(of: 1)
+                        #expect(waited.states.first == "queued" && waited.status == "ok", "\(waited.notifications) \(waited.response)")
+                        #expect((waited.result?["queuedMs"]?.intValue ?? 0) >= 300, "\(waited.response)")
+                        #expect(try await first.transcript(of: 1).status == "ok")
+                    }
+                }
+
+                // One session for `few`, whichever connection asks.
+                try await ProtocolClient.connect(port: port, headers: Self.headers("few-token-000001")) { (first) async throws in
+                    try await first.request("s", Method.sessionOpen)
+                    let opened = try await first.response("s")
+                    let session = try #require(opened["result"]?["session"]?.stringValue, "\(opened)")
+                    try await ProtocolClient.connect(port: port, headers: Self.headers("few-token-000001")) { (second) async throws in
+                        try await second.request("s", Method.sessionOpen)
+                        let refused = try await second.response("s")
+                        #expect(refused["error"]?["code"] == -32006 && refused["error"]?["data"]?["scope"] == "tenant", "\(refused)")
+                        #expect(refused["error"]?["message"]?.stringValue?.contains("tenant few has 1 sessions open") == true, "\(refused)")
+                        try SchemaCheck.validate([("error.response.json", refused)])
+                        try await first.request("c", Method.sessionClose, ["session": .string(session)])
+                        _ = try await first.response("c")
+                        try await second.request("t", Method.sessionOpen)
+                        #expect(try await second.response("t")["result"]?["session"] != nil)
+                    }
+                }
+                let usage = try await HTTP.get(port, "/v1/usage", headers: ["Authorization": "Bearer few-token-000001"])
+                #expect(usage.status == 200 && usage.json["tenant"] == "few" && usage.json["sessions"] == 2, "\(usage.json)")
+                #expect(usage.json["today"]?["cpuMsLeft"] == nil && usage.json["today"]?["resetsAt"]?.stringValue?.hasSuffix("T00:00:00Z") == true)
+                try SchemaCheck.validate([("rest-usage.response.json", usage.json)])
+            }
+        }
+
+        /// CPU seconds per UTC day: a run past the quota is refused with
+        /// when it resets, over WebSocket and REST, and still after a restart.
+        @Test func aSpentDailyQuotaRefusesRunsAndStaysSpentAcrossARestart() async throws {
+            let file = """
+                {"tenants": [
+                  {"name": "quota", "token": "quota-token-0001", "cpuSecondsPerDay": 1},
+                  {"name": "other", "token": "other-token-0001", "cpuSecondsPerDay": 100}
+                ]}
+                """
+            try await Self.withFolder { folder in
+                let configuration = try Self.configuration(file) {
+                    $0.state = .sqlite(folder + "/usage.sqlite")
+                    $0.usageWriteInterval = .milliseconds(100)
+                }
+                let burn: [String: JSONValue] = ["code": "import time\nstart = time.process_time()\nwhile time.process_time() - start < 1.2: pass\nprint('burnt')"]
+                try await TestServer.with(configuration) { (port) async throws in
+                    try await ProtocolClient.connect(port: port, headers: Self.headers("quota-token-0001")) { (client) async throws in
+                        let burnt = try await client.run(1, burn)
+                        #expect(burnt.status == "ok" && (burnt.result?["cpuMs"]?.intValue ?? 0) >= 1000, "\(burnt.response)")
+                        try await client.request(2, Method.run, ["code": "print('more')"])
+                        let refused = try await client.response(2)
+                        #expect(refused["error"]?["code"] == -32011, "\(refused)")
+                        #expect(refused["error"]?["data"]?["quota"] == "cpuSecondsPerDay" && refused["error"]?["data"]?["limit"] == 1)
+                        #expect(refused["error"]?["message"]?.stringValue?.contains("the quota resets at ") == true, "\(refused)")
+                        try SchemaCheck.validate([("error.response.json", refused)])
+                        try await client.request(3, Method.codeComplete, ["code": "pri", "cursor": 3])
+                        #expect(try await client.response(3)["error"]?["code"] == -32011, "completions spend CPU too")
+                    }
+                    let rest = try await HTTP.post(port, "/v1/run", #"{"code": "print(1)"}"#, headers: ["Authorization": "Bearer quota-token-0001"])
+                    #expect(rest.status == 429 && rest.json["error"]?["code"] == -32011, "\(rest.json)")
+                    let seconds = Int(rest.headers["Retry-After"] ?? "") ?? 0
+                    #expect(seconds >= 1 && seconds <= 86_400, "\(rest.headers)")
+                    let usage = try await HTTP.get(port, "/v1/usage", headers: ["Authorization": "Bearer quota-token-0001"])
+                    #expect(usage.json["runs"] == 1 && usage.json["today"]?["cpuMsLeft"] == 0, "\(usage.json)")
+                    #expect((usage.json["today"]?["cpuMs"]?.intValue ?? 0) >= 1000, "\(usage.json)")
+                    try SchemaCheck.validate([("rest-usage.response.json", usage.json), ("rest-error.response.json", rest.json)])
+                    let other = try await HTTP.post(port, "/v1/run", #"{"code": "print(7)"}"#, headers: ["Authorization": "Bearer other-token-0001"])
+                    #expect(other.status == 200 && other.json["stdout"] == "7\n", "another tenant's quota is its own: \(other.json)")
+                }
+                // A new server on the same state: the quota is still spent, the totals still there.
+                try await TestServer.with(configuration) { (port) async throws in
+                    let rest = try await HTTP.post(port, "/v1/run", #"{"code": "print(1)"}"#, headers: ["Authorization": "Bearer quota-token-0001"])
+                    #expect(rest.status == 429 && rest.json["error"]?["code"] == -32011, "\(rest.json)")
+                    let usage = try await HTTP.get(port, "/v1/usage", headers: ["Authorization": "Bearer other-token-0001"])
+                    #expect(usage.json["tenant"] == "other" && usage.json["runs"] == 1, "\(usage.json)")
+                }
+            }
+        }
+
+        /// One line per run as it ends, and per run refused, with the code's
+        /// hash and never the code; SIGHUP reopens the file after a rotation.
+        @Test func theAuditLogHasALinePerRunEndedOrRefusedAndReopensOnSIGHUP() async throws {
+            let file = """
+                {"tenants": [{"name": "audited", "token": "audited-token-01", "runsPerMinute": 4}]}
+                """
+            try await Self.withFolder { folder in
+                let log = folder + "/audit.log"
+                let configuration = try Self.configuration(file) { $0.auditLog = .file(log) }
+                let secret = "print('the secret ' + 'code')"
+                try await TestServer.with(configuration) { (port) async throws in
+                    try await ProtocolClient.connect(port: port, headers: Self.headers("audited-token-01")) { (client) async throws in
+                        #expect(try await client.run(1, ["code": .string(secret)]).status == "ok")
+                        #expect(try await client.run(2, ["code": "raise SystemExit(3)"]).status == "error")
+                        try await client.request(3, Method.run, ["code": "import time; print('up', flush=True); time.sleep(30)"])
+                        _ = try await client.inbox.take { $0["params"]?["id"] == 3 && $0["method"] == .string(Method.runOutput) }
+                        try await client.notify(Method.cancelRequest, ["id": 3])
+                        #expect(try await client.transcript(of: 3).status == "cancelled")
+                        try await client.request(4, Method.run, ["code": "print(1)", "timeoutMs": 99_999_999])
+                        #expect(try await client.response(4)["error"]?["code"] == -32602)
+                    }
+                    #expect(try await HTTP.post(port, "/v1/run", #"{"code": "print(5)"}"#, headers: ["Authorization": "Bearer audited-token-01"]).status == 200)
+                    // The fifth run taken from the rate is past the tenant's four a minute (the fourth was refused before it).
+                    #expect(try await HTTP.post(port, "/v1/run", #"{"code": "print(6)"}"#, headers: ["Authorization": "Bearer audited-token-01"]).status == 429)
+                    // logrotate: the file moves away, SIGHUP, and the next lines go to a new file at the path.
+                    try await eventuallyTrue { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count == 6 }
+                    try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
+                    kill(getpid(), SIGHUP)
+                    try await eventuallyTrue { FileManager.default.fileExists(atPath: log) }
+                    #expect(try await HTTP.post(port, "/v1/run", #"{"code": "print(7)"}"#, headers: ["Authorization": "Bearer audited-token-01"]).status == 429)
+                }
+                let rotated = try String(contentsOfFile: log + ".1", encoding: .utf8)
+                #expect(!rotated.contains("secret"), "the code is never written")
+                let lines = try rotated.split(separator: "\n").map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+                #expect(lines.map { $0["status"]?.stringValue ?? "?" } == ["ok", "error", "cancelled", "refused", "ok", "refused"], "\(lines)")
+                #expect(lines.allSatisfy { $0["tenant"] == "audited" && $0["node"] != nil && $0["client"] == "127.0.0.1" && $0["time"] != nil })
+                #expect(lines.map { $0["via"]?.stringValue ?? "?" } == ["ws", "ws", "ws", "ws", "http", "http"])
+                let first = lines[0]
+                let digest = SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+                #expect(first["codeSha256"]?.stringValue == digest && first["codeBytes"]?.intValue == secret.utf8.count, "\(first)")
+                #expect(first["run"] == 1 && first["connection"]?.stringValue?.hasPrefix("c") == true && first["exitCode"] == 0)
+                #expect(first["cpuMs"] != nil && first["wallMs"] != nil && first["outputBytes"] == 16 && first["peakMemoryKb"] != nil, "\(first)")
+                #expect(lines[1]["exitCode"] == 3 && lines[3]["error"]?["code"] == -32602 && lines[5]["error"]?["code"] == -32004)
+                let reopened = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+                #expect(reopened.count == 1 && reopened[0].contains(#""status":"refused""#), "\(reopened)")
+            }
+        }
+    }
+}
+
+/// Waits until `condition` holds, up to 10 s.
+private func eventuallyTrue(_ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while try !condition() {
+        guard ContinuousClock.now < deadline else { throw TestFailure("not within 10 s") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
