@@ -52,6 +52,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // PostgreSQL's C client, libpq (Debian: libpq-dev), for tenants' usage
+        // shared by several nodes (`--state postgres://…`).
+        .systemLibrary(
+            name: "CPostgres",
+            path: "Sources/CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // The steps both ways of starting a run share: rlimits, credentials,
         // installing the seccomp program, the run's pid 1, the status channel.
         .target(
@@ -130,6 +138,7 @@ let package = Package(
                 "SandboxMCP",
                 "CSandboxSupport",
                 "CSQLite",
+                "CPostgres",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

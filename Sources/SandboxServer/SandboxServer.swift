@@ -143,19 +143,21 @@ public struct SandboxServer: Sendable {
             try AuditLog(destination, node: node, metrics: metrics, logger: logger)
         }
         let accounts = TenantAccounts()
+        let tenantBook = configuration.access.tenants.map(TenantBook.init)
         // Before the first run: a quota spent before a restart stays spent.
         try await UsageRecorder.load(usageStore, into: accounts)
         let state = ServerState(
             configuration: configuration, scheduler: scheduler,
             admission: RunAdmission(configuration: configuration) { [provider] in provider.wantsPreload($0) },
-            info: info, limits: limits, metrics: metrics, sessions: sessions, packages: packages, accounts: accounts, audit: audit,
-            logger: logger)
+            info: info, limits: limits, metrics: metrics, sessions: sessions, packages: packages, accounts: accounts, tenants: tenantBook,
+            audit: audit, logger: logger)
         logger.info("tenants' usage", metadata: ["store": "\(usageStore.name)"])
 
         // Access is checked on both routers: the WebSocket one decides the
         // upgrade; a request it does not upgrade is answered by the HTTP one.
         var policy = configuration.access
         policy.listenHost = configuration.host
+        policy.book = tenantBook
         let access = AccessMiddleware(policy: policy, metrics: metrics)
         let clientAddress = ClientAddressMiddleware(proxies: try TrustedProxies(configuration.trustedProxies))
         let router = Router(context: SandboxRequestContext.self)
@@ -189,6 +191,11 @@ public struct SandboxServer: Sendable {
         // written, and last the provider, once every sandbox has ended.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: provider)]
         if let audit { services.append(.init(service: audit)) }
+        if let tenantBook, let file = configuration.tenantsFile {
+            services.append(.init(service: TenantsReloader(
+                book: tenantBook, file: file, serverMaxima: configuration.tenantMaxima, accounts: accounts, metrics: metrics,
+                logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
             services: services + [
                 .init(service: UsageRecorder(

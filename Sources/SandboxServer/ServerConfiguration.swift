@@ -83,6 +83,8 @@ public struct ServerConfiguration: Sendable {
     public var packages = PackageSettings()
     /// Where tenants' usage (and so their daily quotas) lasts (`--state`).
     public var state = UsageStateLocation.sqlite(UsageStateLocation.defaultSQLitePath)
+    /// The file `access.tenants` came from (`--tenants`): SIGHUP reads it again.
+    public var tenantsFile: String?
     /// One JSON line per run as it ends, and per run refused (`--audit-log`); nil: none.
     public var auditLog: AuditDestination?
     /// How often usage is written to `state` and every node's read back:

@@ -13,6 +13,8 @@ struct ServerState: Sendable {
     let packages: PackageService
     /// Each tenant's rate, quota and usage on this node.
     let accounts: TenantAccounts
+    /// With `--tenants`: the tenants as the last (re)load of the file has them.
+    let tenants: TenantBook?
     /// `--audit-log`: a line per run ended or refused.
     let audit: AuditLog?
     let logger: Logger

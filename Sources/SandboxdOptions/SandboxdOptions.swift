@@ -81,9 +81,9 @@ public struct SandboxdOptions: ParsableArguments {
     public var token: String?
     @Option(help: "A file of accepted tokens, one per line (# starts a comment).")
     public var tokenFile: String?
-    @Option(help: "A JSON file of tenants, each with its token (or tokenSha256) and its own maxima; in place of --token and --token-file (README, \"Tenants\").")
+    @Option(help: "A JSON file of tenants, each with its token (or tokenSha256) and its own maxima, rate, concurrency, sessions, packages and daily CPU quota; in place of --token and --token-file; SIGHUP reads it again (README, \"Tenants\").")
     public var tenants: String?
-    @Option(help: "Where tenants' usage (their daily CPU quotas included) lasts across restarts: a SQLite file's path, or none. (default: /var/lib/pysandbox/usage.sqlite as root, else ~/.local/state/pysandbox/usage.sqlite)")
+    @Option(help: "Where tenants' usage (their daily CPU quotas included) lasts across restarts: a SQLite file's path, a postgres:// URI of a database several nodes share, or none. (default: /var/lib/pysandbox/usage.sqlite as root, else ~/.local/state/pysandbox/usage.sqlite)")
     public var state: String?
     @Option(help: "Write one JSON line per run as it ends (and per run refused) to this file, or to standard output with -; SIGHUP reopens the file.")
     public var auditLog: String?
@@ -188,6 +188,7 @@ public struct SandboxdOptions: ParsableArguments {
             }
             do {
                 configuration.access.tenants = TenantDirectory(try TenantsFile.load(path: tenants, serverMaxima: configuration.tenantMaxima))
+                configuration.tenantsFile = tenants
             } catch {
                 throw ValidationError("--tenants: \(error)")
             }

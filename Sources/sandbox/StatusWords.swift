@@ -1,3 +1,4 @@
+import Foundation
 import SandboxProtocol
 
 // How the CLI names the protocol's statuses and reasons in what it prints
@@ -75,6 +76,29 @@ extension RPCError {
         if code == RPCErrorCode.invalidParams.rawValue && reason == "badRequirement" {
             return "the service refused a requirement of the \(what): \(message)\(said)"
         }
+        if code == RPCErrorCode.quotaExceeded.rawValue, let resets = data?["resetsAt"]?.stringValue,
+           let resetsAt = try? Date(resets, strategy: .iso8601) {
+            let quota = data?["limit"]?.intValue.map { " of \($0) CPU seconds a day" } ?? ""
+            return "the service refused the \(what): the daily CPU quota\(quota) is used up; it resets at "
+                + "\(resetsAt.formatted(date: .omitted, time: .shortened)) (midnight UTC), in \(Self.words(for: resetsAt.timeIntervalSinceNow))"
+        }
+        if code == RPCErrorCode.rateLimited.rawValue || code == RPCErrorCode.queueFull.rawValue,
+           let retryAfterMs = data?["retryAfterMs"]?.intValue {
+            let why = code == RPCErrorCode.queueFull.rawValue
+                ? "the service is busy (its queue is full)"
+                : "too many \(what)s: at most \(data?["runsPerMinute"]?.intValue ?? 0) a minute"
+                    + (data?["scope"]?.stringValue.map { " for \($0)" } ?? "")
+            return "the service refused the \(what): \(why); try again in \(Self.words(for: Double(retryAfterMs) / 1000))"
+        }
         return "the service rejected the \(what): \(message) (JSON-RPC error \(code))"
+    }
+
+    /// A wait in words: `40 s`, `12 min`, `5 h 12 min`.
+    static func words(for seconds: Double) -> String {
+        let whole = max(1, Int(seconds.rounded(.up)))
+        if whole < 60 { return "\(whole) s" }
+        let minutes = (whole + 59) / 60
+        if minutes < 60 { return "\(minutes) min" }
+        return minutes % 60 == 0 ? "\(minutes / 60) h" : "\(minutes / 60) h \(minutes % 60) min"
     }
 }

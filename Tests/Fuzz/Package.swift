@@ -22,5 +22,6 @@ let package = Package(
         .executableTarget(name: "FuzzTrustedProxies", dependencies: ["SandboxServer"]),
         .executableTarget(name: "FuzzRunBody", dependencies: ["SandboxProtocol", "SandboxRuntime", "SandboxServer"]),
         .executableTarget(name: "FuzzPackageRequirement", dependencies: ["SandboxProtocol", "SandboxRuntime"]),
+        .executableTarget(name: "FuzzTenantsFile", dependencies: ["SandboxProtocol", "SandboxServer"]),
     ]
 )

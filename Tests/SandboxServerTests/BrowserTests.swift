@@ -20,6 +20,7 @@ extension SandboxSuite {
         static let terminalScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/terminal_test.py").path
         static let packageScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/package_test.py").path
         static let assistScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/assist_test.py").path
+        static let quotaScript = packageRoot.appendingPathComponent("Tests/Fixtures/browser/quota_test.py").path
         /// Screenshots are kept for people to look at (CI artifacts).
         static let artifacts = packageRoot.appendingPathComponent(".build/artifacts")
 
@@ -106,10 +107,21 @@ extension SandboxSuite {
                             screenshot: "editor-no-packages.png")
         }
 
+        /// A tenant's spent daily CPU quota: the page says which quota, when it resets and how long until then.
+        @Test func aSpentQuotaIsSaidInWords() async throws {
+            let tenants = #"{"tenants": [{"name": "class", "token": "class-token-0001", "cpuSecondsPerDay": 1}]}"#
+            let directory = TenantDirectory(
+                try TenantsFile.parse(Array(tenants.utf8), file: "tenants.json", serverMaxima: TestServer.configuration().tenantMaxima))
+            try await drive(script: Self.quotaScript, expectingFallback: false, token: "class-token-0001", screenshot: "editor-quota.png") {
+                $0.access.tenants = directory
+                $0.access.tokens = []
+            }
+        }
+
         private func drive(script: String = Self.script, expectingFallback: Bool, token: String? = nil,
                            idleTimeoutSeconds: Int? = nil, sessionIdleTimeoutMs: Int? = nil,
                            isolation: Isolation = .fork, packages: PackageTestFolder? = nil, extraArguments: [String] = [],
-                           screenshot: String) async throws {
+                           screenshot: String, configure: @escaping (inout ServerConfiguration) -> Void = { _ in }) async throws {
             for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: tool) {
                 throw TestFailure("\(tool) is missing: run ./scripts/setup (apt install chromium chromium-driver python3-selenium)")
             }
@@ -120,6 +132,7 @@ extension SandboxSuite {
                 if let idleTimeoutSeconds { configuration.idleTimeout = .seconds(idleTimeoutSeconds) }
                 if let sessionIdleTimeoutMs { configuration.sessionIdleTimeoutMs.default = sessionIdleTimeoutMs }
                 configuration.sandbox.isolation = isolation
+                configure(&configuration)
             }
             let configuration = try packages.map { try PackageServerTests.configuration($0, adjust) } ?? TestServer.configuration(adjust)
             try await TestServer.with(configuration) { port in

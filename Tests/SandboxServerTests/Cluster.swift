@@ -28,14 +28,15 @@ final class Cluster: @unchecked Sendable {
 
     /// Starts `nodes` nodes (the test build's sandboxd) with `nodeOptions`,
     /// and returns once the script says the cluster is ready.
-    init(nodes count: Int, nodeOptions: [String] = []) async throws {
+    /// `scriptOptions`: the script's own, such as `--postgres`.
+    init(nodes count: Int, scriptOptions: [String] = [], nodeOptions: [String] = []) async throws {
         port = try Self.freePortRange(count + 1)
         // The test process ignores SIGTERM and SIGINT (its in-process servers
         // watch them through dispatch), and a shell cannot trap a signal it
         // was started ignoring: env resets them, as a terminal would have them.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["--default-signal=TERM,INT,HUP", Self.root.appendingPathComponent("scripts/cluster").path,
-                             "--nodes", "\(count)", "--port", "\(port)"] + (nodeOptions.isEmpty ? [] : ["--"] + nodeOptions)
+                             "--nodes", "\(count)", "--port", "\(port)"] + scriptOptions + (nodeOptions.isEmpty ? [] : ["--"] + nodeOptions)
         var environment = ProcessInfo.processInfo.environment
         environment["SANDBOXD"] = ChildProcess.executable("sandboxd")
         process.environment = environment
@@ -92,8 +93,10 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Runs `body` with a cluster and stops it afterwards, whatever happens.
-    static func with<T>(nodes: Int, nodeOptions: [String] = [], _ body: (Cluster) async throws -> T) async throws -> T {
-        let cluster = try await Cluster(nodes: nodes, nodeOptions: nodeOptions)
+    static func with<T>(
+        nodes: Int, scriptOptions: [String] = [], nodeOptions: [String] = [], _ body: (Cluster) async throws -> T
+    ) async throws -> T {
+        let cluster = try await Cluster(nodes: nodes, scriptOptions: scriptOptions, nodeOptions: nodeOptions)
         do {
             let value = try await body(cluster)
             let status = try await cluster.stop()

@@ -132,6 +132,29 @@ extension SandboxSuite {
             }
         }
 
+        /// `--postgres`: the cluster's own PostgreSQL holds every node's
+        /// usage, so CPU spent on one node counts against the quota on another.
+        @Test func withItsPostgreSQLTheNodesShareATenantsDailyQuota() async throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-tenants-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let tenants = folder + "/tenants.json"
+            try #"{"tenants": [{"name": "class", "token": "class-token-0001", "cpuSecondsPerDay": 1}]}"#
+                .write(toFile: tenants, atomically: true, encoding: .utf8)
+            let bearer = ["Authorization": "Bearer class-token-0001"]
+            try await Cluster.with(nodes: 2, scriptOptions: ["--postgres"], nodeOptions: ["--tenants", tenants]) { (cluster) async throws in
+                try await cluster.line(within: .seconds(1)) { $0.hasPrefix("postgres /") }
+                let (first, second) = (cluster.nodes[0].port, cluster.nodes[1].port)
+                let burn = #"{"code": "import time\nstart = time.process_time()\nwhile time.process_time() - start < 1.2: pass"}"#
+                let burnt = try await HTTP.post(first, "/v1/run", burn, headers: bearer)
+                #expect(burnt.status == 200 && (burnt.json["cpuMs"]?.intValue ?? 0) >= 1000, "\(burnt.json)")
+                let usage = try await TenantQuotaTests.usageOnceSpent(second, headers: bearer)
+                #expect(usage.json["today"]?["cpuMsLeft"] == 0, "the other node's usage reached this one: \(usage.json)")
+                let refused = try await HTTP.post(second, "/v1/run", #"{"code": "print(1)"}"#, headers: bearer)
+                #expect(refused.status == 429 && refused.json["error"]?["code"] == -32011, "\(refused.json)")
+            }
+        }
+
         @Test func perAddressLimitsJudgeTheRealClientAndForgedHeadersAreIgnored() async throws {
             try await Cluster.with(nodes: 1, nodeOptions: ["--max-connections-per-address", "1"]) { (cluster) async throws in
                 let node = cluster.nodes[0]

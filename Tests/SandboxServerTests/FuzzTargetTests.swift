@@ -12,12 +12,12 @@ extension SandboxSuite {
     @Suite("Fuzz targets", .serialized) struct FuzzTargetTests {
         static let packageRoot = Checkout.root
         static let script = packageRoot.appendingPathComponent("scripts/fuzz").path
-        /// About a minute in all for the ten targets, with their replays.
+        /// About a minute in all for the eleven targets, with their replays.
         static let secondsEach = 4
         static let targets = [
             "options", "run_message", "session_words", "census",
             "envelope", "stdout_frames", "frame_decoding", "trusted_proxies", "run_body",
-            "package_requirement",
+            "package_requirement", "tenants_file",
         ]
 
         private static func fuzz(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> ChildProcess.Finished {

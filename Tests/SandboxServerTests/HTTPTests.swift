@@ -105,6 +105,11 @@ enum HTTP {
         var status: Int
         var json: JSONValue
         var headers: [String: String]
+
+        /// A header by its name in any case (Foundation may have changed it).
+        func header(_ name: String) -> String? {
+            headers.first { $0.key.lowercased() == name.lowercased() }?.value
+        }
     }
 
     static func get(_ port: Int, _ path: String, headers: [String: String] = [:]) async throws -> Reply {

@@ -58,7 +58,7 @@ extension SandboxSuite {
                     _ = try await client.run(1, ["code": "print(1)"])
                 }
                 let metrics = try await SandboxSuite.MetricsTests.exposition(port)
-                #expect(metrics.contains(#"pysandbox_runs_total{node="node-under-test",status="ok"} 1"#), "\(metrics)")
+                #expect(metrics.contains(#"pysandbox_runs_total{node="node-under-test",status="ok",tenant="default"} 1"#), "\(metrics)")
             }
         }
 

@@ -10,6 +10,10 @@ import Testing
 import Glibc
 #endif
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// What a tenant's file sets beyond its maxima (issue 27): its run rate,
 /// concurrency and sessions over all its clients, its daily CPU quota over
 /// a restart, and the audit log's line per run, on a real server with real sandboxes.
@@ -21,6 +25,17 @@ extension SandboxSuite {
             let tenants = try TenantsFile.parse(Array(file.utf8), file: "tenants.json", serverMaxima: configuration.tenantMaxima)
             configuration.access.tenants = TenantDirectory(tenants)
             return configuration
+        }
+
+        /// `GET /v1/usage` on `port` once it says the day's quota is spent, or after 10 s.
+        static func usageOnceSpent(_ port: Int, headers: [String: String]) async throws -> HTTP.Reply {
+            var usage = try await HTTP.get(port, "/v1/usage", headers: headers)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while usage.json["today"]?["cpuMsLeft"] != 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                usage = try await HTTP.get(port, "/v1/usage", headers: headers)
+            }
+            return usage
         }
 
         static func headers(_ token: String) -> HTTPFields {
@@ -45,7 +60,7 @@ extension SandboxSuite {
                   {"name": "free", "token": "free-token-00001"}
                 ]}
                 """
-            try await TestServer.with(try Self.configuration(file)) { (port) async throws in
+            try await TestServer.with(try Self.configuration(file) { $0.access.metricsToken = "metrics-token-01" }) { (port) async throws in
                 // Two runs a minute for the whole tenant: the second connection's first run is its third.
                 try await ProtocolClient.connect(port: port, headers: Self.headers("rate-token-00001")) { (first) async throws in
                     #expect(try await first.run(1, ["code": "print(1)"]).status == "ok")
@@ -59,9 +74,12 @@ extension SandboxSuite {
                 }
                 let rest = try await HTTP.post(port, "/v1/run", #"{"code": "print(4)"}"#, headers: ["Authorization": "Bearer rate-token-00001"])
                 #expect(rest.status == 429 && rest.headers["Retry-After"] != nil, "\(rest)")
-                // Another tenant's rate is its own.
+                #expect(rest.header("RateLimit-Limit") == "2" && rest.header("RateLimit-Remaining") == "0", "\(rest.headers)")
+                #expect((Int(rest.header("RateLimit-Reset") ?? "") ?? 0) > 0 && rest.json["error"]?["data"]?["remaining"] == 0)
+                // Another tenant's rate is its own: the address's rate is the one its answer shows.
                 let free = try await HTTP.post(port, "/v1/run", #"{"code": "print(5)"}"#, headers: ["Authorization": "Bearer free-token-00001"])
                 #expect(free.status == 200 && free.json["stdout"] == "5\n", "\(free.json)")
+                #expect(free.header("RateLimit-Limit") == "600" && (Int(free.header("RateLimit-Remaining") ?? "") ?? 600) < 600, "\(free.headers)")
 
                 // One run at a time for `serial`: the second connection's run waits in its lane for the first's end.
                 let sleeper: [String: JSONValue] = ["code": "import time; time.sleep(0.8); print('slept')"]
@@ -94,6 +112,22 @@ extension SandboxSuite {
                         #expect(try await second.response("t")["result"]?["session"] != nil)
                     }
                 }
+                // Metrics by tenant, which only the metrics token reads: a tenant's token would show it the others.
+                #expect(try await HTTP.get(port, "/metrics", headers: ["Authorization": "Bearer free-token-00001"]).status == 401)
+                var scrape = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+                scrape.setValue("Bearer metrics-token-01", forHTTPHeaderField: "Authorization")
+                let metrics = String(decoding: try await URLSession.shared.data(for: scrape).0, as: UTF8.self)
+                let node = try Self.configuration(file).resolvedNodeName
+                for sample in [
+                    #"pysandbox_runs_total{node="\#(node)",status="ok",tenant="rate"} 2"#,
+                    #"pysandbox_runs_total{node="\#(node)",status="ok",tenant="serial"} 2"#,
+                    #"pysandbox_rejected_total{node="\#(node)",reason="rate limited",tenant="rate"} 1"#,
+                    #"pysandbox_rejected_total{node="\#(node)",reason="rate",tenant="rate"} 1"#,
+                    #"pysandbox_queue_wait_seconds_count{node="\#(node)",tenant="free"} 1"#,
+                ] {
+                    #expect(metrics.contains(sample), "\(sample) in \(metrics)")
+                }
+                #expect(metrics.contains(#"pysandbox_cpu_seconds_total{node="\#(node)",tenant="serial"}"#))
                 let usage = try await HTTP.get(port, "/v1/usage", headers: ["Authorization": "Bearer few-token-000001"])
                 #expect(usage.status == 200 && usage.json["tenant"] == "few" && usage.json["sessions"] == 2, "\(usage.json)")
                 #expect(usage.json["today"]?["cpuMsLeft"] == nil && usage.json["today"]?["resetsAt"]?.stringValue?.hasSuffix("T00:00:00Z") == true)
@@ -137,6 +171,11 @@ extension SandboxSuite {
                     #expect(usage.json["runs"] == 1 && usage.json["today"]?["cpuMsLeft"] == 0, "\(usage.json)")
                     #expect((usage.json["today"]?["cpuMs"]?.intValue ?? 0) >= 1000, "\(usage.json)")
                     try SchemaCheck.validate([("rest-usage.response.json", usage.json), ("rest-error.response.json", rest.json)])
+                    // The CLI says which quota and when it resets, in words.
+                    let cli = try await ChildProcess.run(
+                        "sandbox", ["run", "--url", "ws://127.0.0.1:\(port)/v1/ws", "-c", "print(1)"], environment: ["SANDBOX_TOKEN": "quota-token-0001"])
+                    #expect(cli.status != 0 && cli.stderr.contains("the daily CPU quota of 1 CPU seconds a day is used up; it resets at "), "\(cli)")
+                    #expect(cli.stderr.contains("(midnight UTC), in "), "\(cli)")
                     let other = try await HTTP.post(port, "/v1/run", #"{"code": "print(7)"}"#, headers: ["Authorization": "Bearer other-token-0001"])
                     #expect(other.status == 200 && other.json["stdout"] == "7\n", "another tenant's quota is its own: \(other.json)")
                 }
@@ -146,6 +185,84 @@ extension SandboxSuite {
                     #expect(rest.status == 429 && rest.json["error"]?["code"] == -32011, "\(rest.json)")
                     let usage = try await HTTP.get(port, "/v1/usage", headers: ["Authorization": "Bearer other-token-0001"])
                     #expect(usage.json["tenant"] == "other" && usage.json["runs"] == 1, "\(usage.json)")
+                }
+            }
+        }
+
+        /// Two nodes with one PostgreSQL state (a real server): CPU spent on
+        /// one counts against the quota on the other within a write or two.
+        @Test func twoNodesShareATenantsQuotaThroughPostgreSQL() async throws {
+            let file = """
+                {"tenants": [{"name": "shared", "token": "shared-token-001", "cpuSecondsPerDay": 1}]}
+                """
+            let bearer = ["Authorization": "Bearer shared-token-001"]
+            try await PostgresServer.with { postgres in
+                let configuration = try Self.configuration(file) {
+                    $0.state = .postgres(postgres.uri)
+                    $0.usageWriteInterval = .milliseconds(100)
+                }
+                try await TestServer.with(configuration) { (first) async throws in
+                    try await TestServer.with(configuration) { (second) async throws in
+                        let burn = #"{"code": "import time\nstart = time.process_time()\nwhile time.process_time() - start < 1.2: pass"}"#
+                        let burnt = try await HTTP.post(first, "/v1/run", burn, headers: bearer)
+                        #expect(burnt.status == 200 && (burnt.json["cpuMs"]?.intValue ?? 0) >= 1000, "\(burnt.json)")
+                        let usage = try await Self.usageOnceSpent(second, headers: bearer)
+                        #expect(usage.json["today"]?["cpuMsLeft"] == 0 && usage.json["runs"] == 1, "\(usage.json)")
+                        let refused = try await HTTP.post(second, "/v1/run", #"{"code": "print(1)"}"#, headers: bearer)
+                        #expect(refused.status == 429 && refused.json["error"]?["code"] == -32011, "\(refused.json)")
+                    }
+                }
+            }
+            // A database that cannot be reached stops sandboxd at start, saying why (the password never shown).
+            var unreachable = TestServer.configuration()
+            unreachable.state = .postgres("postgresql://u:hunter2@/x?host=/nonexistent-pysandbox&port=1")
+            let error = try await #require(throws: ConfigurationError.self) { try await SandboxServer.prepare(unreachable, logger: .init(label: "test")) }
+            #expect(error.message.hasPrefix("--state postgresql://u:***@/x?host=/nonexistent-pysandbox&port=1: "), "\(error.message)")
+            #expect(!error.message.contains("hunter2"))
+        }
+
+        /// SIGHUP reads the tenants file again: a bad file changes nothing; a
+        /// good one takes effect at once, and a removed token's connection ends.
+        @Test func sighupReloadsTheTenantsFileAndARemovedTokensConnectionEnds() async throws {
+            try await Self.withFolder { folder in
+                let path = folder + "/tenants.json"
+                try #"{"tenants": [{"name": "kept", "token": "kept-token-00001"}, {"name": "gone", "token": "gone-token-00001"}]}"#
+                    .write(toFile: path, atomically: true, encoding: .utf8)
+                var configuration = TestServer.configuration()
+                configuration.access.tenants = TenantDirectory(try TenantsFile.load(path: path, serverMaxima: configuration.tenantMaxima))
+                configuration.tenantsFile = path
+                configuration.access.metrics = .open
+                let node = configuration.resolvedNodeName
+                @Sendable func status(_ port: Int, _ token: String) async throws -> Int {
+                    try await HTTP.get(port, "/v1/info", headers: ["Authorization": "Bearer \(token)"]).status
+                }
+                @Sendable func reloads(_ port: Int, _ outcome: String) async throws -> Bool {
+                    try await MetricsTests.exposition(port).contains(#"pysandbox_tenant_reloads_total{node="\#(node)",outcome="\#(outcome)"} 1"#)
+                }
+                try await TestServer.with(configuration) { (port) async throws in
+                    try await ProtocolClient.connect(port: port, headers: Self.headers("gone-token-00001")) { (client) async throws in
+                        #expect(try await client.run(1, ["code": "print(1)"]).status == "ok")
+                        // A bad file: refused, logged, and nothing changes.
+                        try #"{"tenants": [{"name": "kept", "token": "kept-token-00001"}, {"name": "kept", "token": "x-token-000001"}]}"#
+                            .write(toFile: path, atomically: true, encoding: .utf8)
+                        kill(getpid(), SIGHUP)
+                        try await eventuallyTrue { (try? await reloads(port, "refused")) == true }
+                        #expect(try await client.run(2, ["code": "print(2)"]).status == "ok")
+                        #expect(try await status(port, "gone-token-00001") == 200)
+                        #expect(try await status(port, "x-token-000001") == 401)
+                        // A good one: `gone` is removed, `kept` is lowered, `new` is in.
+                        try """
+                            {"tenants": [{"name": "kept", "token": "kept-token-00001", "limits": {"memoryMb": 128}},
+                                         {"name": "new", "token": "new-token-000001"}]}
+                            """.write(toFile: path, atomically: true, encoding: .utf8)
+                        kill(getpid(), SIGHUP)
+                        #expect(await client.inbox.waitUntilClosed(within: .seconds(10)), "the removed token's connection ends")
+                    }
+                    #expect(try await reloads(port, "ok"))
+                    #expect(try await status(port, "gone-token-00001") == 401)
+                    #expect(try await status(port, "new-token-000001") == 200)
+                    let kept = try await HTTP.get(port, "/v1/info", headers: ["Authorization": "Bearer kept-token-00001"])
+                    #expect(kept.json["limits"]?["memoryMb"]?["max"] == 128, "\(kept.json)")
                 }
             }
         }
@@ -201,9 +318,9 @@ extension SandboxSuite {
 }
 
 /// Waits until `condition` holds, up to 10 s.
-private func eventuallyTrue(_ condition: () throws -> Bool) async throws {
+private func eventuallyTrue(_ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(10)
-    while try !condition() {
+    while try await !condition() {
         guard ContinuousClock.now < deadline else { throw TestFailure("not within 10 s") }
         try await Task.sleep(for: .milliseconds(20))
     }

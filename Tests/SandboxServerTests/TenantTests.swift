@@ -37,6 +37,9 @@ extension SandboxSuite {
                 for headers in [[:], Self.bearer("school-token-000"), Self.bearer("default")] {
                     #expect(try await HTTP.get(port, "/v1/info", headers: headers).status == 401, "\(headers)")
                 }
+                // Metrics name every tenant: without a metrics token of its own, no tenant's token reads them.
+                let metrics = try await HTTP.get(port, "/metrics", headers: Self.bearer("lab-token-0002"))
+                #expect(metrics.status == 403 && metrics.json["error"]?["message"]?.stringValue?.contains("--metrics-token") == true, "\(metrics)")
 
                 // REST: the school's maxima refuse what the lab's allow.
                 let body = #"{"code": "print(6 * 7)", "timeoutMs": 5000}"#

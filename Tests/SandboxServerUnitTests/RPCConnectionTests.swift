@@ -32,7 +32,7 @@ struct RPCConnectionTests {
             metrics: metrics,
             sessions: SessionService(
                 provider: provider, configuration: configuration, scheduler: scheduler, packages: packages, metrics: metrics, logger: logger),
-            packages: packages, accounts: TenantAccounts(), audit: nil, logger: logger)
+            packages: packages, accounts: TenantAccounts(), tenants: nil, audit: nil, logger: logger)
         let outbox = Outbox(limit: 1 << 20)
         let replies = Replies()
         let writer = Task { await outbox.write { replies.append($0) } }

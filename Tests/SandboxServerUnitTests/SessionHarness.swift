@@ -53,7 +53,7 @@ final class SessionHarness: Sendable {
             configuration: configuration, scheduler: scheduler, admission: RunAdmission(configuration: configuration),
             info: SandboxServer(configuration: configuration, provider: provider, logger: logger).info,
             limits: ClientLimits(.init(maxConnections: 64, maxConnectionsPerAddress: 64, runsPerMinute: 6000)),
-            metrics: metrics, sessions: sessions, packages: packages, accounts: TenantAccounts(), audit: nil, logger: logger)
+            metrics: metrics, sessions: sessions, packages: packages, accounts: TenantAccounts(), tenants: nil, audit: nil, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: sessions)], logger: logger))
         let harness = SessionHarness(provider: provider, configuration: configuration, state: state, sessionGroup: group)
         let poolTask = Task { await pool.run() }

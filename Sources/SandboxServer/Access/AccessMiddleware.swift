@@ -27,7 +27,7 @@ struct AccessMiddleware: RouterMiddleware {
         guard let refusal else {
             guard first == "v1" || first == "mcp" else { return try await next(request, context) }
             var context = context
-            context.tenant = policy.tenant(of: request)
+            (context.tenant, context.tokenDigest) = policy.tenant(of: request)
             return try await next(request, context)
         }
         metrics.rejected(refusal.reason)
@@ -45,6 +45,7 @@ extension AccessPolicy.Refusal {
         case .wrongToken: "wrong token"
         case .foreignOrigin: "origin"
         case .foreignHost, .unclearHost: "host"
+        case .metricsNeedTheirToken: "metrics token"
         }
     }
 
@@ -65,6 +66,10 @@ extension AccessPolicy.Refusal {
                 .invalidRequest, "\(host) is not a name of this service (see --allow-host)"), status: .forbidden)
         case .unclearHost(let problem):
             return HTTPFailure(RPCError(.invalidRequest, problem), status: .badRequest)
+        case .metricsNeedTheirToken:
+            return HTTPFailure(RPCError(
+                .invalidRequest, "with tenants, /metrics (whose labels name every tenant) needs --metrics-token, or --metrics open"),
+                status: .forbidden)
         }
     }
 }

@@ -29,6 +29,14 @@ public struct AccessPolicy: Sendable {
     /// The tenants of `--tenants FILE`: each token opens `/v1/*` as its
     /// tenant. When set, `tokens` is empty (sandboxd refuses both).
     public var tenants: TenantDirectory?
+    /// The tenants as the running server has them: `tenants`, and what each
+    /// reload of the tenants file puts in their place (set by the server).
+    var book: TenantBook?
+    /// `book`'s directory, else `tenants`.
+    var currentTenants: TenantDirectory? { book?.directory ?? tenants }
+
+    /// Whether `/v1/*` needs a token: the service has tokens, or tenants (each with its own).
+    var needsToken: Bool { !tokens.isEmpty || currentTenants != nil }
     /// The token `/metrics` needs instead of the service's (with `metrics` `token`).
     public var metricsToken: String?
     public var metrics: MetricsAccess = .token
@@ -56,6 +64,8 @@ public struct AccessPolicy: Sendable {
         case foreignHost(String)
         /// A Host that is no `host[:port]`, or a second one: what it names is not clear.
         case unclearHost(String)
+        /// `/metrics` of a server with tenants and no `--metrics-token`.
+        case metricsNeedTheirToken
     }
 
     /// Checks the `Host` a request names, before anything else: a page of
@@ -137,26 +147,28 @@ public struct AccessPolicy: Sendable {
     }
 
     private func check(presented token: String?) -> Refusal? {
-        guard let tenants else { return Self.check(token: token, against: tokens) }
+        guard let tenants = currentTenants else { return Self.check(token: token, against: tokens) }
         guard let token else { return .missingToken }
         return tenants.tenant(presenting: token) == nil ? .wrongToken : nil
     }
 
     /// Whose request this is: the tenant of its token, or (without
     /// `--tenants`) the one default tenant. Call once `check` has let it in.
-    func tenant(of request: Request) -> Tenant {
-        guard let tenants, let token = Self.presentedToken(in: request), let tenant = tenants.tenant(presenting: token) else {
-            return Self.defaultTenant
-        }
-        return tenant
+    func tenant(of request: Request) -> (tenant: Tenant, token: TokenDigest?) {
+        guard let tenants = currentTenants, let token = Self.presentedToken(in: request) else { return (Self.defaultTenant, nil) }
+        let digest = TokenDigest(token: token)
+        guard let tenant = tenants.tenant(digest: digest) else { return (Self.defaultTenant, nil) }
+        return (tenant, digest)
     }
 
     static let defaultTenant = Tenant(name: Tenant.defaultName, tokenDigests: [])
 
     /// `Authorization: Bearer` only: what a scraper sends. (`off` has no route to check.)
+    /// With tenants, only `metricsToken` opens it (their labels name every tenant).
     func checkMetrics(_ request: Request) -> Refusal? {
         guard metrics == .token else { return nil }
-        if metricsToken == nil, tenants != nil { return check(presented: Self.bearerToken(in: request)) }
+        // Its samples name every tenant: no tenant's token opens it, only the metrics token.
+        if metricsToken == nil, currentTenants != nil { return .metricsNeedTheirToken }
         return Self.check(token: Self.bearerToken(in: request), against: metricsToken.map { [$0] } ?? tokens)
     }
 

@@ -52,13 +52,14 @@ final class ClientLimits: Sendable {
         }
     }
 
-    /// Takes a run from `address`'s HTTP bucket; the error says when to retry.
-    func takeHTTPRun(from address: String) throws(RPCError) {
+    /// Takes a run from `address`'s HTTP bucket and says how it stands; the error says when to retry.
+    func takeHTTPRun(from address: String) throws(RPCError) -> RateStanding {
         try state.withLock { state throws(RPCError) in
             if state.httpBuckets.count > 10_000 { state.httpBuckets = state.httpBuckets.filter { !$0.value.isFull } }
             var bucket = state.httpBuckets[address] ?? TokenBucket(runsPerMinute: settings.runsPerMinute)
             defer { state.httpBuckets[address] = bucket }
             if let wait = bucket.take() { throw RPCError.rateLimited(perMinute: settings.runsPerMinute, retryAfter: wait) }
+            return bucket.standing
         }
     }
 
@@ -76,7 +77,13 @@ extension RPCError {
     /// `scope`: whose rate it is when not the connection's or the address's (`tenant NAME`).
     static func rateLimited(perMinute: Int, retryAfter wait: Duration, of what: String = "runs", scope: String? = nil) -> RPCError {
         let milliseconds = Int64((wait / .milliseconds(1)).rounded(.up))
-        var data: [String: JSONValue] = ["retryAfterMs": .integer(max(1, milliseconds)), "runsPerMinute": .integer(Int64(perMinute))]
+        // The same figures as REST's RateLimit-* headers: none left, and full
+        // again once the next token has come and the rest of a minute's.
+        let reset = (Double(max(1, milliseconds)) / 1000 + 60 * Double(max(0, perMinute - 1)) / Double(max(1, perMinute))).rounded(.up)
+        var data: [String: JSONValue] = [
+            "retryAfterMs": .integer(max(1, milliseconds)), "runsPerMinute": .integer(Int64(perMinute)),
+            "limit": .integer(Int64(perMinute)), "remaining": 0, "resetSeconds": .integer(Int64(reset)),
+        ]
         if let scope { data["scope"] = .string(scope) }
         return RPCError(
             .rateLimited, "at most \(perMinute) \(what) per minute\(scope.map { " for \($0)" } ?? ""); retry after \(milliseconds) ms",

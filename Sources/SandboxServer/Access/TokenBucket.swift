@@ -26,4 +26,25 @@ struct TokenBucket: Sendable {
     }
 
     var isFull: Bool { tokens >= capacity }
+
+    /// The bucket as of the last `take`: what `RateLimit-*` headers say.
+    var standing: RateStanding {
+        RateStanding(
+            limit: Int(capacity), remaining: Int(tokens.rounded(.down)),
+            resetSeconds: Int(((capacity - tokens) / perSecond).rounded(.up)))
+    }
+}
+
+/// A rate as the IETF draft's `RateLimit-Limit`, `RateLimit-Remaining` and
+/// `RateLimit-Reset` give it: runs per minute, runs left now, and seconds
+/// until the bucket is full again.
+struct RateStanding: Sendable, Equatable {
+    var limit: Int
+    var remaining: Int
+    var resetSeconds: Int
+
+    /// The one with fewer runs left (the later reset on a tie): the rate a client meets first.
+    static func tightest(_ standings: [RateStanding]) -> RateStanding? {
+        standings.min { ($0.remaining, -$0.resetSeconds) < ($1.remaining, -$1.resetSeconds) }
+    }
 }

@@ -25,7 +25,7 @@ struct TokenCookieMiddleware: RouterMiddleware {
             .cacheControl: "no-store",
         ])
         // Without tokens there is nothing to keep: the address is cleaned all the same.
-        if !policy.tokens.isEmpty {
+        if policy.needsToken {
             if let refusal = policy.check(token: token) {
                 metrics.rejected(refusal.reason)
                 context.logger.notice("request refused", metadata: [

@@ -26,13 +26,13 @@ struct MeteredObserver: RunObserver {
     func stdinWanted(_ job: RunJob) { client.stdinWanted(job) }
 
     func finished(_ job: RunJob, _ result: RunResult) {
-        metrics.runFinished(result)
+        metrics.runFinished(result, tenant: job.account.name)
         client.finished(job, result)
         if let audit { audit.log.ended(job, result, origin: audit.origin) }
     }
 
     func refused(_ job: RunJob, _ error: RPCError) {
-        metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other")
+        metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other", tenant: job.account.name)
         client.refused(job, error)
         if let audit { audit.log.refused(job, error, origin: audit.origin) }
     }

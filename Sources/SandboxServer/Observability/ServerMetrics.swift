@@ -11,7 +11,6 @@ final class ServerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
 
     private let runDuration: Metrics.Timer
-    private let queueWait: Metrics.Timer
     private let sandboxStart: Metrics.Timer
     private let queueDepthGauge: CoreMetrics.Gauge
     private let warmReadyGauge: CoreMetrics.Gauge
@@ -29,7 +28,6 @@ final class ServerMetrics: Sendable {
         factory.defaultDurationHistogramBuckets = seconds
         self.factory = factory
         runDuration = Metrics.Timer(label: "pysandbox_run_duration_seconds", dimensions: [self.node], factory: factory)
-        queueWait = Metrics.Timer(label: "pysandbox_queue_wait_seconds", dimensions: [self.node], factory: factory)
         sandboxStart = Metrics.Timer(label: "pysandbox_sandbox_start_seconds", dimensions: [self.node], factory: factory)
         queueDepthGauge = CoreMetrics.Gauge(label: "pysandbox_queue_depth", dimensions: [self.node], factory: factory)
         warmReadyGauge = CoreMetrics.Gauge(label: "pysandbox_warm_sandboxes_ready", dimensions: [self.node], factory: factory)
@@ -42,10 +40,14 @@ final class ServerMetrics: Sendable {
         registry.emitToBuffer()
     }
 
-    func runFinished(_ result: RunResult) {
-        Counter(label: "pysandbox_runs_total", dimensions: [node, ("status", result.status.rawValue)], factory: factory).increment()
+    /// A run's verdict, counted for its tenant (`default` without `--tenants`).
+    func runFinished(_ result: RunResult, tenant: String) {
+        let tenant = ("tenant", tenant)
+        Counter(label: "pysandbox_runs_total", dimensions: [node, ("status", result.status.rawValue), tenant], factory: factory).increment()
+        FloatingPointCounter(label: "pysandbox_cpu_seconds_total", dimensions: [node, tenant], factory: factory)
+            .increment(by: Double(result.cpuMs) / 1000)
         runDuration.recordMilliseconds(result.wallMs)
-        queueWait.recordMilliseconds(result.queuedMs)
+        Metrics.Timer(label: "pysandbox_queue_wait_seconds", dimensions: [node, tenant], factory: factory).recordMilliseconds(result.queuedMs)
     }
 
     func streamed(_ bytes: Int, stream: String) {
@@ -61,8 +63,9 @@ final class ServerMetrics: Sendable {
         Counter(label: "pysandbox_sessions_reclaimed_total", dimensions: [node], factory: factory).increment()
     }
 
-    func rejected(_ reason: String) {
-        Counter(label: "pysandbox_rejected_total", dimensions: [node, ("reason", reason)], factory: factory).increment()
+    /// `tenant`: whose request it was, "" when that is not known (a wrong token, a connection refused before its token is read).
+    func rejected(_ reason: String, tenant: String = "") {
+        Counter(label: "pysandbox_rejected_total", dimensions: [node, ("reason", reason), ("tenant", tenant)], factory: factory).increment()
     }
 
     func sandboxStarted(after duration: Duration) {
@@ -82,6 +85,11 @@ final class ServerMetrics: Sendable {
     /// A write to the audit log failed (its lines are lost): a full disk, a removed file system.
     func auditWriteFailed() {
         Counter(label: "pysandbox_audit_write_failures_total", dimensions: [node], factory: factory).increment()
+    }
+
+    /// A SIGHUP's reload of the tenants file: taken, or refused (the old tenants stay).
+    func tenantsReloaded(ok: Bool) {
+        Counter(label: "pysandbox_tenant_reloads_total", dimensions: [node, ("outcome", ok ? "ok" : "refused")], factory: factory).increment()
     }
 
     func queueDepth(_ depth: Int) { queueDepthGauge.record(depth) }

@@ -39,11 +39,17 @@ final class TenantAccount: Sendable {
         }
     }
 
-    /// Takes one of the tenant's runs per minute (every connection and node-local client of it shares them).
-    func takeRun() throws(RPCError) {
+    /// Takes one of the tenant's runs per minute (every connection and
+    /// node-local client of it shares them); nil when it has no rate.
+    @discardableResult
+    func takeRun() throws(RPCError) -> RateStanding? {
         try state.withLock { state throws(RPCError) in
-            guard let limit = state.tenant.runsPerMinute, let wait = state.bucket?.take() else { return }
-            throw RPCError.rateLimited(perMinute: limit, retryAfter: wait, scope: "tenant \(state.tenant.name)")
+            guard let limit = state.tenant.runsPerMinute, var bucket = state.bucket else { return nil }
+            defer { state.bucket = bucket }
+            if let wait = bucket.take() {
+                throw RPCError.rateLimited(perMinute: limit, retryAfter: wait, scope: "tenant \(state.tenant.name)")
+            }
+            return bucket.standing
         }
     }
 

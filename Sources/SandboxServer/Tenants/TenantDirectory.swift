@@ -24,6 +24,10 @@ public struct TenantDirectory: Sendable {
 
     /// The tenant whose token `token` is; nil for a token nobody holds.
     public func tenant(presenting token: String) -> Tenant? {
-        byDigest[TokenDigest(token: token)].map { tenants[$0] }
+        tenant(digest: TokenDigest(token: token))
+    }
+
+    func tenant(digest: TokenDigest) -> Tenant? {
+        byDigest[digest].map { tenants[$0] }
     }
 }

@@ -39,17 +39,31 @@ public enum TenantsFile {
         return try parse(Array(data), file: path, serverMaxima: serverMaxima)
     }
 
+    /// `text` as a JSON string, at most 80 characters of it: a key or name
+    /// the file got wrong is shown escaped, never as the control characters it may hold.
+    static func quoted(_ text: String) -> String {
+        JSONValue.string(String(text.prefix(80))).description
+    }
+
+    /// `text` with its control characters escaped: Foundation's words for a
+    /// syntax error quote the file, which may hold any of them.
+    static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.flatMap { scalar -> [Unicode.Scalar] in
+            scalar.value < 0x20 || scalar.value == 0x7F ? Array(scalar.escaped(asASCII: true).unicodeScalars) : [scalar]
+        }))
+    }
+
     public static func parse(_ text: [UInt8], file: String, serverMaxima: TenantLimits) throws(Problem) -> [Tenant] {
         let document: JSONValue
         do {
             document = try JSONDecoder().decode(JSONValue.self, from: Data(text))
         } catch {
             let reason = syntaxReason(text) ?? syntaxReason(error)
-            throw Problem(file: file, line: line(around: reason, in: text), reason: "is not JSON: \(reason)")
+            throw Problem(file: file, line: line(around: reason, in: text), reason: "is not JSON: \(printable(reason))")
         }
         let lines = JSONLines(text)
         if let duplicate = lines.duplicateKey {
-            throw Problem(file: file, line: duplicate.line, reason: "\"\(duplicate.key)\" appears twice in \(describe(duplicate.path))")
+            throw Problem(file: file, line: duplicate.line, reason: "\(quoted(duplicate.key)) appears twice in \(describe(duplicate.path))")
         }
         var reader = Reader(file: file, lines: lines, serverMaxima: serverMaxima)
         return try reader.tenants(of: document)
@@ -100,7 +114,7 @@ public enum TenantsFile {
         mutating func tenants(of document: JSONValue) throws(Problem) -> [Tenant] {
             guard case .object(let top) = document else { throw problem([], "must be an object: {\"tenants\": [...]}") }
             if let unknown = top.keys.sorted().first(where: { $0 != "tenants" }) {
-                throw problem([unknown], "unknown field \"\(unknown)\": the file holds \"tenants\" only")
+                throw problem([unknown], "unknown field \(quoted(unknown)): the file holds \"tenants\" only")
             }
             guard case .array(let entries) = top["tenants"] ?? .null else {
                 throw problem(["tenants"], "\"tenants\" must be a list of tenants")
@@ -137,11 +151,11 @@ public enum TenantsFile {
         func tenant(_ entry: JSONValue, at path: [String]) throws(Problem) -> Tenant {
             guard case .object(let fields) = entry else { throw problem(path, "a tenant must be an object") }
             if let unknown = fields.keys.sorted().first(where: { !Self.fields.contains($0) }) {
-                throw problem(path + [unknown], "unknown field \"\(unknown)\" (a tenant has \(Self.fields.sorted().joined(separator: ", ")))")
+                throw problem(path + [unknown], "unknown field \(quoted(unknown)) (a tenant has \(Self.fields.sorted().joined(separator: ", ")))")
             }
             guard case .string(let name) = fields["name"] ?? .null else { throw problem(path, "a tenant needs a \"name\" (a string)") }
             guard Self.isName(name) else {
-                throw problem(path + ["name"], "name \"\(name.prefix(80))\": 1 to 64 letters, digits, '.', '_' or '-'")
+                throw problem(path + ["name"], "name \(quoted(name)): 1 to 64 letters, digits, '.', '_' or '-'")
             }
             let subject = path + ["name"]
             let digest: TokenDigest
@@ -214,7 +228,7 @@ public enum TenantsFile {
             guard let value else { return TenantLimits() }
             guard case .object(let fields) = value else { throw problem(path, "tenant \"\(name)\": limits must be an object") }
             if let unknown = fields.keys.sorted().first(where: { !Self.limitFields.contains($0) }) {
-                throw problem(path + [unknown], "tenant \"\(name)\": unknown limit \"\(unknown)\" (limits are \(Self.limitFields.joined(separator: ", ")))")
+                throw problem(path + [unknown], "tenant \"\(name)\": unknown limit \(quoted(unknown)) (limits are \(Self.limitFields.joined(separator: ", ")))")
             }
             func limit(_ key: String, _ server: Int?, _ option: String) throws(Problem) -> Int? {
                 guard let wanted = try count(fields, key, at: path, of: name) else { return nil }

@@ -1,12 +1,10 @@
-import Crypto
-
 /// The SHA-256 of a token: what a tenants file may hold instead of the
 /// token (`tokenSha256`), and all the service keeps of either.
 public struct TokenDigest: Sendable, Hashable {
     let bytes: [UInt8]
 
-    public init(token: String) {
-        bytes = Array(SHA256.hash(data: Array(token.utf8)))
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
     }
 
     /// 64 hexadecimal digits, either case; nil if `text` is not that.
@@ -19,7 +17,7 @@ public struct TokenDigest: Sendable, Hashable {
             guard let high = Self.value(of: digits[index]), let low = Self.value(of: digits[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
         }
-        self.bytes = bytes
+        self.init(bytes: bytes)
     }
 
     private static func value(of digit: UInt8) -> UInt8? {

@@ -62,12 +62,13 @@ enum HTTPEndpoints {
         let origin = AuditOrigin(client: address, via: "http", connection: nil)
         let (admitted, packages) = try await admit(request, tenant: tenant, server: server, origin: origin)
         let account = server.accounts.account(for: tenant)
+        let rate: RateStanding?
         do throws(RPCError) {
             try account.checkQuota()
-            try server.limits.takeHTTPRun(from: address)
-            try account.takeRun()
+            let standings = [try server.limits.takeHTTPRun(from: address), try account.takeRun()]
+            rate = RateStanding.tightest(standings.compactMap { $0 })
         } catch {
-            server.metrics.rejected(error.code == RPCErrorCode.quotaExceeded.rawValue ? "quota" : "rate")
+            server.metrics.rejected(error.code == RPCErrorCode.quotaExceeded.rawValue ? "quota" : "rate", tenant: tenant.name)
             server.refused(run: .null, params: ["code": .string(admitted.request.code)], tenant: tenant, origin: origin, error)
             throw HTTPFailure(error)
         }
@@ -94,8 +95,9 @@ enum HTTPEndpoints {
         case .success(let verdict): result = verdict
         case .failure(let error): throw HTTPFailure(error)
         }
-        return json(.ok, RunResponse(
-            result: result, output: collector.output, displays: collector.displays))
+        var response = json(.ok, RunResponse(result: result, output: collector.output, displays: collector.displays))
+        if let rate { response.headers.append(contentsOf: rate.headers) }
+        return response
     }
 
     private static func admit(
@@ -151,6 +153,10 @@ struct HTTPFailure: HTTPResponseError {
         if case .integer(let retryAfterMs)? = error.data?["retryAfterMs"] {
             response.headers[.retryAfter] = "\(max(1, (retryAfterMs + 999) / 1000))"
         }
+        if case .integer(let limit)? = error.data?["limit"], case .integer(let remaining)? = error.data?["remaining"],
+           case .integer(let reset)? = error.data?["resetSeconds"] {
+            response.headers.append(contentsOf: RateStanding(limit: Int(limit), remaining: Int(remaining), resetSeconds: Int(reset)).headers)
+        }
         return response
     }
 
@@ -169,6 +175,17 @@ struct HTTPFailure: HTTPResponseError {
             }
         default: .badRequest
         }
+    }
+}
+
+extension RateStanding {
+    /// The IETF draft's fields (draft-ietf-httpapi-ratelimit-headers), as Piston's users asked for them.
+    var headers: HTTPFields {
+        var fields = HTTPFields()
+        fields[HTTPField.Name("RateLimit-Limit")!] = "\(limit)"
+        fields[HTTPField.Name("RateLimit-Remaining")!] = "\(remaining)"
+        fields[HTTPField.Name("RateLimit-Reset")!] = "\(resetSeconds)"
+        return fields
     }
 }
 

@@ -123,7 +123,7 @@ final class RPCConnection: Sendable {
             do {
                 try await submitRun(id: id, params: params)
             } catch {
-                server.metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other")
+                server.metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other", tenant: tenant.name)
                 server.refused(run: id, params: params, tenant: tenant, origin: origin, error)
                 logger.debug("run refused", metadata: ["run": "\(id)", "error": "\(error.message)"])
                 send(ServerMessage.error(id: id, error))

@@ -20,6 +20,9 @@ struct SandboxRequestContext: RequestContext, WebSocketRequestContext {
     /// Whose request it is (`AccessMiddleware`, on `/v1/*` and `/mcp`): the
     /// tenant of its token, or the one default tenant.
     var tenant = AccessPolicy.defaultTenant
+    /// The SHA-256 of the tenant's token it presented, when the server has
+    /// tenants: a connection it opens ends when a reload removes the token.
+    var tokenDigest: TokenDigest?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

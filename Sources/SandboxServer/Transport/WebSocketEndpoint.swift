@@ -28,7 +28,8 @@ enum WebSocketEndpoint {
                 server.metrics.connections(server.limits.openConnections)
             }
             try await serve(
-                inbound: inbound, outbound: outbound, address: address, tenant: context.requestContext.tenant, server: server)
+                inbound: inbound, outbound: outbound, address: address, tenant: context.requestContext.tenant,
+                token: context.requestContext.tokenDigest, server: server)
         }
     }
 
@@ -53,8 +54,17 @@ enum WebSocketEndpoint {
         return .upgrade([.secWebSocketProtocol: webSocketSubprotocol])
     }
 
+    /// Closes the connection (1008) when a reload of the tenants file removes its token.
+    private static func closeWhenRevoked(_ token: TokenDigest, in book: TenantBook, outbound: WebSocketOutboundWriter) async {
+        for await _ in book.revocation(of: token) {
+            try? await outbound.close(.policyViolation, reason: "its token was removed from the tenants file")
+            return
+        }
+    }
+
     private static func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, tenant: Tenant, server: ServerState
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, tenant: Tenant, token: TokenDigest?,
+        server: ServerState
     ) async throws {
         let outbox = Outbox(limit: Outbox.limit(
             maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes))
@@ -63,6 +73,9 @@ enum WebSocketEndpoint {
         try await withThrowingTaskGroup(of: Void.self) { idleWatch in
             idleWatch.addTask { await closeWhenIdle(connection, outbound: outbound, after: server.configuration.idleTimeout) }
             idleWatch.addTask { await connection.serveBackground() }
+            if let token, let book = server.tenants {
+                idleWatch.addTask { await closeWhenRevoked(token, in: book, outbound: outbound) }
+            }
             defer { idleWatch.cancelAll() }
             try await converse(inbound: inbound, outbound: outbound, connection: connection, outbox: outbox, server: server)
         }

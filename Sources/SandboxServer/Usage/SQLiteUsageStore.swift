@@ -65,7 +65,7 @@ public final class SQLiteUsageStore: UsageStore {
 
     deinit {
         thread.shutdownGracefully { _ in }
-        database.withLock { sqlite3_close($0?.handle) }
+        _ = database.withLock { sqlite3_close($0?.handle) }
     }
 
     public var name: String { "sqlite:\(path)" }

@@ -57,7 +57,7 @@ public enum UsageStateLocation: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .memory: return MemoryUsageStore()
         case .sqlite(let path): return try SQLiteUsageStore(path: path)
-        case .postgres: throw UsageStoreError("PostgreSQL is not built into this sandboxd yet")
+        case .postgres(let uri): return try PostgresUsageStore(uri: uri)
         }
     }
 }

@@ -1,14 +1,14 @@
 // The PySandbox web editor: wires the code editor, the run controls, the
 // output pane, the stdin line and the status line to a SandboxClient.
 // Loaded last; uses protocol-client.js, code-editor.js, output-view.js, cell-history.js,
-// session-control.js, limit-fields.js, file-attachments.js, returned-files.js, package-field.js, run-keys.js,
+// session-control.js, limit-fields.js, file-attachments.js, returned-files.js, package-field.js, run-keys.js, refusal-words.js,
 // and code-assist.js, completion.js and inspect-panel.js (with CodeMirror only).
 'use strict';
 
 (() => {
   const {
     SandboxClient, RpcError, ConnectionLostError, createCodeEditor, OutputView, SessionControl, FileAttachments,
-    ReturnedFiles, RunKeys, LimitFields, PackageField, CellHistory, CodeAssist, Completion, InspectPanel,
+    ReturnedFiles, RunKeys, LimitFields, PackageField, CellHistory, CodeAssist, Completion, InspectPanel, refusalInWords,
   } = window.PySandbox;
 
   const STORE = {
@@ -449,9 +449,9 @@
         showPackageRefusal(err, 'run', code);
       } else if (err instanceof RpcError) {
         output.finish();
-        setStatus('refused', 'not run', err.message);
+        setStatus('refused', 'not run', refusalInWords(err));
         ui.status.dataset.errorCode = String(err.code);
-        cells.finish({label: 'not run', detail: err.message, state: 'refused'});
+        cells.finish({label: 'not run', detail: refusalInWords(err), state: 'refused'});
       } else {
         console.error(err);
         output.finish();

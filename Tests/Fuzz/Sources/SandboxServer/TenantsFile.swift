@@ -1,0 +1,1 @@
+../../../../Sources/SandboxServer/Tenants/TenantsFile.swift
