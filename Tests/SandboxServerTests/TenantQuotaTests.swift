@@ -171,6 +171,15 @@ extension SandboxSuite {
                     #expect(usage.json["runs"] == 1 && usage.json["today"]?["cpuMsLeft"] == 0, "\(usage.json)")
                     #expect((usage.json["today"]?["cpuMs"]?.intValue ?? 0) >= 1000, "\(usage.json)")
                     try SchemaCheck.validate([("rest-usage.response.json", usage.json), ("rest-error.response.json", rest.json)])
+                    // Over MCP, run_python's result says it too.
+                    let started = try await MCPTests.initialize(port, headers: ["Authorization": "Bearer quota-token-0001"])
+                    let session = try #require(started.sessionID, "\(started)")
+                    _ = try await MCPTests.post(
+                        port, headers: ["Authorization": "Bearer quota-token-0001"],
+                        #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, session: session)
+                    let call = #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_python","arguments":{"code":"print(1)"}}}"#
+                    let tool = try await MCPTests.post(port, headers: ["Authorization": "Bearer quota-token-0001"], call, session: session)
+                    #expect(tool.status == 200 && tool.body.contains("Quota exceeded") && tool.body.contains("resets at"), "\(tool)")
                     // The CLI says which quota and when it resets, in words.
                     let cli = try await ChildProcess.run(
                         "sandbox", ["run", "--url", "ws://127.0.0.1:\(port)/v1/ws", "-c", "print(1)"], environment: ["SANDBOX_TOKEN": "quota-token-0001"])
