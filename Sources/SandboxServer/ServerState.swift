@@ -24,12 +24,9 @@ struct ServerState: Sendable {
         MeteredObserver(client: client, metrics: metrics, audit: audit.map { ($0, origin) })
     }
 
-    /// A run refused before it was accepted, for the audit log.
-    func refused(run: JSONValue, params: [String: JSONValue], tenant: Tenant, origin: AuditOrigin, _ error: RPCError) {
-        guard let audit else { return }
-        var code: String?
-        if case .string(let text)? = params["code"] { code = text }
-        audit.refused(run: run, code: code, tenant: tenant.name, origin: origin, error)
+    /// A run refused before it was accepted, for the audit log: `code` when its params had one.
+    func refused(run: JSONValue, code: String?, tenant: Tenant, origin: AuditOrigin, _ error: RPCError) {
+        audit?.refused(run: run, code: code, tenant: tenant.name, origin: origin, error)
     }
 
     /// Ends `job` with `cancelled`, wherever it is: waiting in its session,

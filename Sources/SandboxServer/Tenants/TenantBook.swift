@@ -21,7 +21,6 @@ final class TenantBook: Sendable {
 
     /// What a reload changed.
     struct Replacement: Sendable {
-        var tenants: [Tenant]
         /// Tokens in the old directory and not in the new; their connections were told.
         var removedTokens: Int
         /// Tenants in the old directory and not in the new.
@@ -35,7 +34,7 @@ final class TenantBook: Sendable {
             state.directory = directory
             var revoked: [AsyncStream<Void>.Continuation] = []
             for digest in Array(state.watchers.keys) where directory.tenant(digest: digest) == nil {
-                revoked += state.watchers.removeValue(forKey: digest)?.values ?? [:].values
+                revoked += state.watchers.removeValue(forKey: digest).map { Array($0.values) } ?? []
             }
             return (old, revoked)
         }
@@ -46,7 +45,6 @@ final class TenantBook: Sendable {
         let kept = Set(directory.tenants.flatMap(\.tokenDigests))
         let names = Set(directory.tenants.map(\.name))
         return Replacement(
-            tenants: directory.tenants,
             removedTokens: old.tenants.flatMap(\.tokenDigests).filter { !kept.contains($0) }.count,
             removedTenants: old.tenants.map(\.name).filter { !names.contains($0) })
     }

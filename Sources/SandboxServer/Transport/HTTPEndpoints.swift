@@ -69,7 +69,7 @@ enum HTTPEndpoints {
             rate = RateStanding.tightest(standings.compactMap { $0 })
         } catch {
             server.metrics.rejected(error.code == RPCErrorCode.quotaExceeded.rawValue ? "quota" : "rate", tenant: tenant.name)
-            server.refused(run: .null, params: ["code": .string(admitted.request.code)], tenant: tenant, origin: origin, error)
+            server.refused(run: .null, code: admitted.request.code, tenant: tenant, origin: origin, error)
             throw HTTPFailure(error)
         }
         let collector = OutputCollector()
@@ -119,7 +119,7 @@ enum HTTPEndpoints {
             params = try RunBody.params(body.readableBytesView)
             return (try server.admission(for: tenant).admit(params!), try server.packages.requirements(params!.packages, for: tenant))
         } catch {
-            server.refused(run: .null, params: params.map { ["code": .string($0.code)] } ?? [:], tenant: tenant, origin: origin, error)
+            server.refused(run: .null, code: params?.code, tenant: tenant, origin: origin, error)
             throw HTTPFailure(error)
         }
     }

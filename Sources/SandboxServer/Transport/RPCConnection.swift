@@ -124,7 +124,7 @@ final class RPCConnection: Sendable {
                 try await submitRun(id: id, params: params)
             } catch {
                 server.metrics.rejected(RPCErrorCode(rawValue: error.code)?.phrase.lowercased() ?? "other", tenant: tenant.name)
-                server.refused(run: id, params: params, tenant: tenant, origin: origin, error)
+                server.refused(run: id, code: params["code"]?.stringValue, tenant: tenant, origin: origin, error)
                 logger.debug("run refused", metadata: ["run": "\(id)", "error": "\(error.message)"])
                 send(ServerMessage.error(id: id, error))
             }
