@@ -124,6 +124,8 @@ public struct SandboxServer: Sendable {
             logger: logger, metrics: metrics, packageStore: packageStore)
         let scheduler = RunScheduler(
             workers: configuration.workers, capacity: configuration.queueCapacity,
+            // With tenants, none fills the queue for the others (a tenant's `maxQueuedRuns` says otherwise).
+            tenantShare: configuration.access.tenants == nil ? nil : max(1, (configuration.queueCapacity + 1) / 2),
             executor: RunExecutor(pools: pools, pip: packageStore.map { PipInstaller(store: $0, logger: logger) }, logger: logger),
             metrics: metrics)
         let limits = ClientLimits(.init(

@@ -85,7 +85,8 @@ extension RPCError {
         if code == RPCErrorCode.rateLimited.rawValue || code == RPCErrorCode.queueFull.rawValue,
            let retryAfterMs = data?["retryAfterMs"]?.intValue {
             let why = code == RPCErrorCode.queueFull.rawValue
-                ? "the service is busy (its queue is full)"
+                ? data?["scope"]?.stringValue.map { "\($0) has \(data?["limit"]?.intValue ?? 0) runs waiting, its share of the queue" }
+                    ?? "the service is busy (its queue is full)"
                 : "too many \(what)s: at most \(data?["runsPerMinute"]?.intValue ?? 0) a minute"
                     + (data?["scope"]?.stringValue.map { " for \($0)" } ?? "")
             return "the service refused the \(what): \(why); try again in \(Self.words(for: Double(retryAfterMs) / 1000))"

@@ -27,5 +27,12 @@ struct RefusalWordsTests {
             "retryAfterMs": 12_000, "runsPerMinute": 2, "scope": "tenant t", "limit": 2, "remaining": 0, "resetSeconds": 42,
         ]))
         #expect(rate.refusalInWords(of: "run") == "the service refused the run: too many runs: at most 2 a minute for tenant t; try again in 12 s")
+        let share = RPCError(.queueFull, "tenant t has 128 runs waiting, its share of the queue; retry later", data: .object([
+            "retryAfterMs": 3_000, "scope": "tenant t", "limit": 128,
+        ]))
+        #expect(share.refusalInWords(of: "run")
+                == "the service refused the run: tenant t has 128 runs waiting, its share of the queue; try again in 3 s")
+        let full = RPCError(.queueFull, "256 runs are waiting; retry later", data: .object(["retryAfterMs": 100]))
+        #expect(full.refusalInWords(of: "run") == "the service refused the run: the service is busy (its queue is full); try again in 1 s")
     }
 }

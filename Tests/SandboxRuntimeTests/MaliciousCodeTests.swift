@@ -16,6 +16,9 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
     var returnFiles: [String] = []
     /// The run's output limit when not the fixtures' usual one (`# max-output: BYTES`).
     var maxOutputBytes: Int?
+    /// The run's wall-clock limit when not the fixtures' usual one (`# timeout-ms: MS`): an
+    /// attack that only the wall clock ends shows that as well in a second as in three.
+    var timeoutMs: Int?
     /// Exactly the paths that must come back (`# returned: PATH`, one line each), when given.
     var returned: [String]?
     /// `omittedFiles` entries that must be listed (`# omitted: REASON PATH`).
@@ -43,6 +46,7 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
             var cpuAtLeastMs: Int?
             var returnFiles: [String] = []
             var maxOutputBytes: Int?
+            var timeoutMs: Int?
             var returned: [String]?
             var omitted: [OmittedFile] = []
             func value(_ line: Substring, _ key: String) -> String? {
@@ -51,6 +55,7 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
             for line in code.split(separator: "\n").prefix(while: { $0.hasPrefix("#") }) {
                 if let pattern = value(line, "# return:") { returnFiles.append(pattern) }
                 if let bytes = value(line, "# max-output:") { maxOutputBytes = Int(bytes) }
+                if let ms = value(line, "# timeout-ms:") { timeoutMs = Int(ms) }
                 if let path = value(line, "# returned:") { returned = (returned ?? []) + (path.isEmpty ? [] : [path]) }
                 if let entry = value(line, "# omitted:"), let space = entry.firstIndex(of: " "),
                    let reason = OmittedFile.Reason(rawValue: String(entry[..<space])) {
@@ -70,7 +75,7 @@ struct MaliciousFixture: CustomTestStringConvertible, Sendable {
             }
             return MaliciousFixture(
                 name: name, code: code, expected: expected, required: required, cpuAtLeastMs: cpuAtLeastMs,
-                returnFiles: returnFiles, maxOutputBytes: maxOutputBytes, returned: returned, omitted: omitted)
+                returnFiles: returnFiles, maxOutputBytes: maxOutputBytes, timeoutMs: timeoutMs, returned: returned, omitted: omitted)
         }
     }
 }
@@ -143,10 +148,11 @@ extension MaliciousFixture {
             limits: limits(preloaded: preloaded))
     }
 
-    /// The fixtures' limits with this fixture's own output limit.
+    /// The fixtures' limits with this fixture's own output and wall-clock limits.
     func limits(preloaded: Bool) -> RunLimits {
         var limits = Self.limits(preloaded: preloaded)
         if let maxOutputBytes { limits.maxOutputBytes = maxOutputBytes }
+        if let timeoutMs { limits.timeout = .milliseconds(timeoutMs) }
         return limits
     }
 

@@ -55,7 +55,7 @@ extension SandboxSuite {
             let file = """
                 {"tenants": [
                   {"name": "rate", "token": "rate-token-00001", "runsPerMinute": 2},
-                  {"name": "serial", "token": "serial-token-0001", "maxConcurrentRuns": 1},
+                  {"name": "serial", "token": "serial-token-0001", "maxConcurrentRuns": 1, "maxQueuedRuns": 1},
                   {"name": "few", "token": "few-token-000001", "maxSessions": 1},
                   {"name": "free", "token": "free-token-00001"}
                 ]}
@@ -81,13 +81,19 @@ extension SandboxSuite {
                 #expect(free.status == 200 && free.json["stdout"] == "5\n", "\(free.json)")
                 #expect(free.header("RateLimit-Limit") == "600" && (Int(free.header("RateLimit-Remaining") ?? "") ?? 600) < 600, "\(free.headers)")
 
-                // One run at a time for `serial`: the second connection's run waits in its lane for the first's end.
+                // One run at a time for `serial`: the second connection's run waits in its lane for the first's end,
+                // and holds the one place of the queue the tenant has.
                 let sleeper: [String: JSONValue] = ["code": "import time; time.sleep(0.8); print('slept')"]
                 try await ProtocolClient.connect(port: port, headers: Self.headers("serial-token-0001")) { (first) async throws in
                     try await ProtocolClient.connect(port: port, headers: Self.headers("serial-token-0001")) { (second) async throws in
                         try await first.request(1, Method.run, sleeper)
                         _ = try await first.inbox.take { $0["params"]?["state"] == "running" }
                         try await second.request(1, Method.run, sleeper)
+                        try await second.request(2, Method.run, sleeper)
+                        let full = try await second.response(2)
+                        #expect(full["error"]?["code"] == -32001 && full["error"]?["data"]?["scope"] == "tenant serial"
+                                && full["error"]?["data"]?["limit"] == 1, "\(full)")
+                        try SchemaCheck.validate([("error.response.json", full)])
                         let waited = try await second.transcript(of: 1)
                         #expect(waited.states.first == "queued" && waited.status == "ok", "\(waited.notifications) \(waited.response)")
                         #expect((waited.result?["queuedMs"]?.intValue ?? 0) >= 300, "\(waited.response)")
@@ -231,7 +237,8 @@ extension SandboxSuite {
         }
 
         /// SIGHUP reads the tenants file again: a bad file changes nothing; a
-        /// good one takes effect at once, and a removed token's connection ends.
+        /// good one takes effect at once, and a removed token's connection
+        /// and MCP session end (their places given back).
         @Test func sighupReloadsTheTenantsFileAndARemovedTokensConnectionEnds() async throws {
             try await Self.withFolder { folder in
                 let path = folder + "/tenants.json"
@@ -259,6 +266,9 @@ extension SandboxSuite {
                         #expect(try await client.run(2, ["code": "print(2)"]).status == "ok")
                         #expect(try await status(port, "gone-token-00001") == 200)
                         #expect(try await status(port, "x-token-000001") == 401)
+                        let mcp = try await MCPTests.initialize(port, headers: ["Authorization": "Bearer gone-token-00001"])
+                        #expect(mcp.status == 200 && mcp.sessionID != nil, "\(mcp)")
+                        #expect(try await MetricsTests.exposition(port).contains(#"pysandbox_connections{node="\#(node)"} 2"#))
                         // A good one: `gone` is removed, `kept` is lowered, `new` is in.
                         try """
                             {"tenants": [{"name": "kept", "token": "kept-token-00001", "limits": {"memoryMb": 128}},
@@ -266,6 +276,10 @@ extension SandboxSuite {
                             """.write(toFile: path, atomically: true, encoding: .utf8)
                         kill(getpid(), SIGHUP)
                         #expect(await client.inbox.waitUntilClosed(within: .seconds(10)), "the removed token's connection ends")
+                    }
+                    // The MCP session too, long before its idle timeout.
+                    try await eventuallyTrue {
+                        try await MetricsTests.exposition(port).contains(#"pysandbox_connections{node="\#(node)"} 0"#)
                     }
                     #expect(try await reloads(port, "ok"))
                     #expect(try await status(port, "gone-token-00001") == 401)

@@ -68,13 +68,13 @@ struct RunSchedulingTests {
 
     /// Runs `body` with a scheduler and a warm pool on `provider`, both running.
     func withScheduler(
-        workers: Int, capacity: Int, provider: FakeSandboxProvider,
+        workers: Int, capacity: Int, tenantShare: Int? = nil, provider: FakeSandboxProvider,
         _ body: (RunScheduler, WarmPool) async throws -> Void
     ) async rethrows {
         let metrics = ServerMetrics(node: "test")
         let pool = WarmPool(provider: provider, limits: RunLimits(), target: workers, logger: Self.logger, metrics: metrics)
         let scheduler = RunScheduler(
-            workers: workers, capacity: capacity, executor: RunExecutor(pools: WarmPools(plain: pool), logger: Self.logger), metrics: metrics)
+            workers: workers, capacity: capacity, tenantShare: tenantShare, executor: RunExecutor(pools: WarmPools(plain: pool), logger: Self.logger), metrics: metrics)
         async let refilling: Void = pool.run()
         async let scheduling: Void = scheduler.run()
         try await body(scheduler, pool)
@@ -131,6 +131,41 @@ struct RunSchedulingTests {
             await observer.waitForFinished(2)
         }
         #expect(observer.events(of: 2) == [.queued(0), .running, .output("second"), .finished("ok")])
+    }
+
+    /// A tenant's waiting runs hold at most its share of the queue (half by
+    /// default, or its `maxQueuedRuns`): past it, its runs are refused with
+    /// the tenant as the scope, and other tenants' runs still find places.
+    @Test func aTenantFillsOnlyItsShareOfTheQueue() async throws {
+        let provider = FakeSandboxProvider()
+        let observer = RecordingObserver()
+        let greedy = TenantAccount(Tenant(name: "greedy", tokenDigests: [], maxConcurrentRuns: 1))
+        let narrow = TenantAccount(Tenant(name: "narrow", tokenDigests: [], maxQueuedRuns: 1))
+        let other = TenantAccount(Tenant(name: "other", tokenDigests: []))
+        try await withScheduler(workers: 1, capacity: 6, tenantShare: 3, provider: provider) { scheduler, _ in
+            let hanging = job(1, "hang", client: .make(), observer: observer, account: greedy)
+            try await scheduler.submit(hanging)
+            await observer.waitUntilRunning(1)
+            for id in 2...4 { try await scheduler.submit(job(id, "greedy", client: .make(), observer: observer, account: greedy)) }
+            do throws(RPCError) {
+                try await scheduler.submit(job(5, "greedy", client: .make(), observer: observer, account: greedy))
+                Issue.record("a fourth waiting run of one tenant was taken past its share of 3")
+            } catch {
+                #expect(error.code == RPCErrorCode.queueFull.rawValue)
+                #expect(error.data?["scope"] == .string("tenant greedy") && error.data?["limit"] == .integer(3), "\(error)")
+                #expect(error.message.contains("tenant greedy has 3 runs waiting"), "\(error.message)")
+            }
+            try await scheduler.submit(job(6, "narrow", client: .make(), observer: observer, account: narrow))
+            await #expect(throws: RPCError.self, "its own maxQueuedRuns of 1") {
+                try await scheduler.submit(job(7, "narrow", client: .make(), observer: observer, account: narrow))
+            }
+            try await scheduler.submit(job(8, "other", client: .make(), observer: observer, account: other))
+            for id in [6, 8] { #expect(observer.events(of: id).first.map { if case .queued = $0 { true } else { false } } == true) }
+            hanging.requestCancel()
+            await observer.waitForFinished(6)  // the hanging run, then the five that waited
+        }
+        #expect(observer.events(of: 5).isEmpty && observer.events(of: 7).isEmpty, "refused runs are never queued")
+        for id in [2, 3, 4, 6, 8] { #expect(observer.events(of: id).last == .finished("ok"), "run \(id)") }
     }
 
     @Test func cancellingAWaitingRunAnswersAtOnceWithoutASandbox() async throws {

@@ -26,7 +26,7 @@ struct TenantsFileTests {
         let digest = String(repeating: "ab", count: 32)
         let tenants = try Self.parse("""
             {"tenants": [
-              {"name": "school", "token": "school-secret-1", "maxConcurrentRuns": 4, "runsPerMinute": 120,
+              {"name": "school", "token": "school-secret-1", "maxConcurrentRuns": 4, "maxQueuedRuns": 20, "runsPerMinute": 120,
                "maxSessions": 8, "cpuSecondsPerDay": 3600, "packages": ["NumPy", "pandas"],
                "limits": {"timeoutMs": 5000, "memoryMb": 256}},
               {"name": "agents.prod", "tokenSha256": "\(digest.uppercased())", "packages": false},
@@ -36,7 +36,7 @@ struct TenantsFileTests {
         #expect(tenants.map(\.name) == ["school", "agents.prod", "open_lab"])
         let school = tenants[0]
         #expect(school.tokenDigests == [TokenDigest(token: "school-secret-1")])
-        #expect(school.maxConcurrentRuns == 4 && school.runsPerMinute == 120 && school.maxSessions == 8 && school.cpuSecondsPerDay == 3600)
+        #expect(school.maxConcurrentRuns == 4 && school.maxQueuedRuns == 20 && school.runsPerMinute == 120 && school.maxSessions == 8 && school.cpuSecondsPerDay == 3600)
         #expect(school.packages == .only(["numpy", "pandas"]) && school.packages.allows("NUMPY") && !school.packages.allows("scipy"))
         #expect(school.limits == TenantLimits(timeoutMs: 5000, memoryMb: 256))
         #expect(tenants[1].tokenDigests == [TokenDigest(hex: digest)!] && tenants[1].packages == .none)

@@ -12,6 +12,8 @@ final class MCPClient: Sendable {
     let id: String
     /// The client's address, whose connection place it holds (`ClientLimits`).
     let address: String
+    /// The token that started it (its digest): a reload that removes it retires the client.
+    let token: TokenDigest?
     let transport: StatefulHTTPServerTransport
     private let metered: MeteredTransport
     private let server: Server
@@ -20,10 +22,11 @@ final class MCPClient: Sendable {
     var tenantName: String { runner.connection.tenant.name }
     private let lastRequest = Mutex(ContinuousClock.now)
 
-    private init(id: String, address: String, transport: StatefulHTTPServerTransport, metered: MeteredTransport,
+    private init(id: String, address: String, token: TokenDigest?, transport: StatefulHTTPServerTransport, metered: MeteredTransport,
                  server: Server, runner: InProcessRunner) {
         self.id = id
         self.address = address
+        self.token = token
         self.transport = transport
         self.metered = metered
         self.server = server
@@ -31,7 +34,7 @@ final class MCPClient: Sendable {
     }
 
     /// A client whose MCP server is started; `serve()` must then run until it closes.
-    static func start(id: String, address: String, tenant: Tenant, state: ServerState) async throws -> MCPClient {
+    static func start(id: String, address: String, tenant: Tenant, token: TokenDigest?, state: ServerState) async throws -> MCPClient {
         var logger = state.logger
         logger[metadataKey: "mcp"] = "\(id)"
         // Origins are checked before any route (AccessMiddleware), with --allow-origin; not again here.
@@ -46,7 +49,7 @@ final class MCPClient: Sendable {
         let server = await SandboxMCPServer.make(runner: runner, budget: state.configuration.mcpResultBudget, logger: logger)
         let metered = MeteredTransport(transport, logger: logger)
         try await server.start(transport: VerbatimArguments(metered, logger: logger))
-        return MCPClient(id: id, address: address, transport: transport, metered: metered, server: server, runner: runner)
+        return MCPClient(id: id, address: address, token: token, transport: transport, metered: metered, server: server, runner: runner)
     }
 
     func handle(_ request: MCP.HTTPRequest) async -> MCP.HTTPResponse {

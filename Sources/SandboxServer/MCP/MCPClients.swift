@@ -14,7 +14,9 @@ final class MCPClients: Sendable {
         var accepting = true
     }
 
-    private let server: ServerState
+    let server: ServerState
+    /// The tenants as reloads leave them, when the server has a tenants file.
+    var tenants: TenantBook? { server.tenants }
     private let state = Mutex(State())
     /// Clients just started, for `MCPService` to serve.
     let started: AsyncStream<MCPClient>
@@ -31,7 +33,8 @@ final class MCPClients: Sendable {
         4 * Outbox.limit(maxOutputBytes: server.configuration.maxOutputBytes.max, maxReturnBytes: server.configuration.maxReturnBytes)
     }
 
-    func respond(to request: MCP.HTTPRequest, from address: String, tenant: Tenant) async -> MCP.HTTPResponse {
+    /// `token`: the digest of the token the request presented, if it did.
+    func respond(to request: MCP.HTTPRequest, from address: String, tenant: Tenant, token: TokenDigest?) async -> MCP.HTTPResponse {
         if request.method == "POST", let refusal = MCPRequestIDs.refusal(of: request.body) { return refusal }
         let sessionID = request.header(HTTPHeaderName.sessionID)
         // Another tenant's MCP session is no session of this one's: as if it had ended.
@@ -46,10 +49,10 @@ final class MCPClients: Sendable {
         guard request.method == "POST", Self.isInitialize(request.body) else {
             return .error(statusCode: 400, .invalidRequest("Bad Request: no \(HTTPHeaderName.sessionID) header; start with initialize"))
         }
-        return await start(request, from: address, tenant: tenant)
+        return await start(request, from: address, tenant: tenant, token: token)
     }
 
-    private func start(_ request: MCP.HTTPRequest, from address: String, tenant: Tenant) async -> MCP.HTTPResponse {
+    private func start(_ request: MCP.HTTPRequest, from address: String, tenant: Tenant, token: TokenDigest?) async -> MCP.HTTPResponse {
         guard state.withLock({ $0.accepting }) else {
             return .error(statusCode: 503, .invalidRequest("Service Unavailable: the server is shutting down"))
         }
@@ -61,7 +64,7 @@ final class MCPClients: Sendable {
         server.metrics.connections(server.limits.openConnections)
         let client: MCPClient
         do {
-            client = try await MCPClient.start(id: UUID().uuidString, address: address, tenant: tenant, state: server)
+            client = try await MCPClient.start(id: UUID().uuidString, address: address, tenant: tenant, token: token, state: server)
         } catch {
             release(address)
             return .error(statusCode: 500, .internalError("Internal Server Error: the MCP session could not start: \(error)"))

@@ -25,7 +25,8 @@ enum MCPEndpoint {
                 } catch {
                     throw HTTPFailure(.invalidRequest("the body is larger than \(maxBodyBytes) bytes"), status: .contentTooLarge)
                 }
-                let answer = await clients.respond(to: mcpRequest(request, body: body), from: context.clientAddress, tenant: context.tenant)
+                let answer = await clients.respond(
+                    to: mcpRequest(request, body: body), from: context.clientAddress, tenant: context.tenant, token: context.tokenDigest)
                 return response(answer)
             }
         }
@@ -61,9 +62,10 @@ enum MCPEndpoint {
     }
 }
 
-/// Serves each MCP client's protocol v1 connection, retires idle clients,
-/// and at shutdown retires them all (after the runs have drained, as the
-/// service group stops services in reverse order).
+/// Serves each MCP client's protocol v1 connection, retires idle clients
+/// and those whose token a reload of the tenants file removed, and at
+/// shutdown retires them all (after the runs have drained, as the service
+/// group stops services in reverse order).
 struct MCPService: Service {
     let clients: MCPClients
     let idleTimeout: Duration
@@ -81,10 +83,26 @@ struct MCPService: Service {
             }
             for await client in clients.started {
                 group.addTask {
-                    await client.serve()
+                    await withTaskGroup(of: Void.self) { life in
+                        life.addTask { await client.serve() }
+                        if let token = client.token, let book = clients.tenants {
+                            life.addTask { await retireWhenRevoked(client, token: token, in: book) }
+                        }
+                        // Whichever ends first ends both: serving ends as the client is retired.
+                        await life.next()
+                        life.cancelAll()
+                    }
                     await clients.retire(client)
                 }
             }
+        }
+    }
+
+    /// Retires `client` when a reload of the tenants file removes its token.
+    private func retireWhenRevoked(_ client: MCPClient, token: TokenDigest, in book: TenantBook) async {
+        for await _ in book.revocation(of: token) {
+            clients.server.logger.notice("MCP session ended: its token was removed from the tenants file", metadata: ["mcp": "\(client.id)"])
+            await clients.retire(client)
         }
     }
 }

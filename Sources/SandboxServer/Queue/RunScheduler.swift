@@ -5,11 +5,14 @@ import SandboxProtocol
 /// Admits runs and starts them on free workers, round-robin between
 /// tenants and, within a tenant, between its clients, with a bounded
 /// number waiting; a tenant's runs beyond its `maxConcurrentRuns` wait in
-/// its lane. On shutdown it stops admitting,
+/// its lane, which holds at most the tenant's share of the queue. On shutdown it stops admitting,
 /// lets what was admitted finish within a grace period, and cancels the rest.
 actor RunScheduler {
     private let workers: Int
     private let capacity: Int
+    /// The places of the queue one tenant's runs may hold when its own
+    /// `maxQueuedRuns` does not say: with several tenants, half of them.
+    private let tenantShare: Int
     private let executor: RunExecutor
     private let metrics: ServerMetrics
     private var queue = TenantQueue<String, ClientID, RunJob>()
@@ -28,10 +31,11 @@ actor RunScheduler {
     private let starts: AsyncStream<RunJob>.Continuation
     private let startStream: AsyncStream<RunJob>
 
-    init(workers: Int, capacity: Int, executor: RunExecutor, metrics: ServerMetrics) {
+    init(workers: Int, capacity: Int, tenantShare: Int? = nil, executor: RunExecutor, metrics: ServerMetrics) {
         self.metrics = metrics
         self.workers = workers
         self.capacity = capacity
+        self.tenantShare = tenantShare ?? capacity
         self.executor = executor
         let (stream, continuation) = AsyncStream.makeStream(of: RunJob.self)
         startStream = stream
@@ -60,11 +64,22 @@ actor RunScheduler {
             begin(job)
             return
         }
-        guard queue.count < capacity || admittedEarlier else {
-            let retryAfterMs = Int(averageRunMs * Double(queue.count) / Double(workers)).clamped(to: 100...30_000)
-            throw RPCError(.queueFull, "\(queue.count) runs are waiting; retry later", data: .object(["retryAfterMs": .integer(Int64(retryAfterMs))]))
+        guard !admittedEarlier else { return enqueue(job) }
+        guard queue.count < capacity else {
+            throw RPCError(.queueFull, "\(queue.count) runs are waiting; retry later", data: .object(["retryAfterMs": retryAfter(queue.count)]))
         }
-        let position = queue.push(job, tenant: tenant, client: job.client)
+        let share = job.account.maxQueuedRuns ?? tenantShare
+        let waiting = queue.waiting(of: tenant)
+        guard waiting < share else {
+            throw RPCError(
+                .queueFull, "tenant \(tenant) has \(waiting) runs waiting, its share of the queue; retry later",
+                data: .object(["retryAfterMs": retryAfter(waiting), "scope": .string("tenant \(tenant)"), "limit": .integer(Int64(share))]))
+        }
+        enqueue(job)
+    }
+
+    private func enqueue(_ job: RunJob) {
+        let position = queue.push(job, tenant: job.account.name, client: job.client)
         metrics.queueDepth(queue.count)
         job.observer.queued(job, position: position)
     }
@@ -108,6 +123,11 @@ actor RunScheduler {
             deadline.cancelAll()
         }
         starts.finish()
+    }
+
+    /// About how long `waiting` runs take to clear the workers, for a refusal's hint.
+    private func retryAfter(_ waiting: Int) -> JSONValue {
+        .integer(Int64(Int(averageRunMs * Double(waiting) / Double(workers)).clamped(to: 100...30_000)))
     }
 
     private func begin(_ job: RunJob) {

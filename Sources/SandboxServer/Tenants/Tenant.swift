@@ -9,6 +9,9 @@ public struct Tenant: Sendable, Equatable {
     public var tokenDigests: [TokenDigest]
     /// Runs of it queued for or holding a worker at once; more wait in its lane of the fair queue.
     public var maxConcurrentRuns: Int?
+    /// Runs of it waiting in the queue at once; nil: the server's share for
+    /// each tenant (half the queue), so that no tenant fills it for the others.
+    public var maxQueuedRuns: Int?
     public var runsPerMinute: Int?
     /// Sessions of it open at once, over every connection and node-local MCP client.
     public var maxSessions: Int?
@@ -19,12 +22,13 @@ public struct Tenant: Sendable, Equatable {
     public var limits: TenantLimits
 
     public init(
-        name: String, tokenDigests: [TokenDigest], maxConcurrentRuns: Int? = nil, runsPerMinute: Int? = nil,
+        name: String, tokenDigests: [TokenDigest], maxConcurrentRuns: Int? = nil, maxQueuedRuns: Int? = nil, runsPerMinute: Int? = nil,
         maxSessions: Int? = nil, cpuSecondsPerDay: Int? = nil, packages: PackageAllowance = .any, limits: TenantLimits = TenantLimits()
     ) {
         self.name = name
         self.tokenDigests = tokenDigests
         self.maxConcurrentRuns = maxConcurrentRuns
+        self.maxQueuedRuns = maxQueuedRuns
         self.runsPerMinute = runsPerMinute
         self.maxSessions = maxSessions
         self.cpuSecondsPerDay = cpuSecondsPerDay

@@ -28,6 +28,7 @@ final class TenantAccount: Sendable {
 
     var tenant: Tenant { state.withLock { $0.tenant } }
     var maxConcurrentRuns: Int? { state.withLock { $0.tenant.maxConcurrentRuns } }
+    var maxQueuedRuns: Int? { state.withLock { $0.tenant.maxQueuedRuns } }
 
     /// Takes the new settings (a reloaded file); a changed rate starts a full bucket.
     func update(_ tenant: Tenant) {

@@ -145,7 +145,7 @@ public enum TenantsFile {
         }
 
         static let fields: Set<String> = [
-            "name", "token", "tokenSha256", "maxConcurrentRuns", "runsPerMinute", "maxSessions", "cpuSecondsPerDay", "packages", "limits",
+            "name", "token", "tokenSha256", "maxConcurrentRuns", "maxQueuedRuns", "runsPerMinute", "maxSessions", "cpuSecondsPerDay", "packages", "limits",
         ]
 
         func tenant(_ entry: JSONValue, at path: [String]) throws(Problem) -> Tenant {
@@ -180,6 +180,7 @@ public enum TenantsFile {
             return Tenant(
                 name: name, tokenDigests: [digest],
                 maxConcurrentRuns: try count(fields, "maxConcurrentRuns", at: path, of: name),
+                maxQueuedRuns: try count(fields, "maxQueuedRuns", at: path, of: name),
                 runsPerMinute: try count(fields, "runsPerMinute", at: path, of: name),
                 maxSessions: try count(fields, "maxSessions", at: path, of: name),
                 cpuSecondsPerDay: try count(fields, "cpuSecondsPerDay", at: path, of: name),

@@ -1,4 +1,5 @@
 # expect: timeout
+# timeout-ms: 1000
 # A plain infinite busy loop tries to hold the CPU forever.
 print("spinning forever", flush=True)
 counter = 0

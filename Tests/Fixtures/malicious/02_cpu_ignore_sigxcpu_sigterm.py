@@ -1,4 +1,5 @@
 # expect: timeout
+# timeout-ms: 1000
 # A busy loop that ignores SIGXCPU, SIGTERM and friends tries to outlive the CPU limit and polite termination.
 import signal
 

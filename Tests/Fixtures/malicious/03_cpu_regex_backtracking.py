@@ -1,4 +1,5 @@
 # expect: timeout
+# timeout-ms: 1000
 # Catastrophic regex backtracking keeps the CPU busy inside the C regex engine, away from Python-level checks.
 import re
 

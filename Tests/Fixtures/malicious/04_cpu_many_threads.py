@@ -1,4 +1,5 @@
 # expect: timeout
+# timeout-ms: 1000
 # Many threads each burn CPU (hashing releases the GIL) to occupy several cores at once.
 import hashlib
 import threading

@@ -1,4 +1,5 @@
 # expect: timeout
+# timeout-ms: 1000
 # Waits forever in signal.pause() for a signal that never comes.
 import signal
 

@@ -1,4 +1,5 @@
 # expect: timeout
+# timeout-ms: 1000
 # Ignores and blocks every catchable signal, then sleeps forever hoping nothing can end it.
 # require: BLOCKED: cannot ignore SIGKILL
 # require: BLOCKED: cannot ignore SIGSTOP

@@ -1,4 +1,5 @@
 # expect: timeout
+# timeout-ms: 1000
 # require: CLOSING: streams
 # A program closes stdin, stdout and stderr, then lingers: the end of its streams is not the end of its run, and the wall-clock limit still ends it (its slot is not held past its limit).
 import os

@@ -29,7 +29,7 @@
     }
     if (err && (err.code === RATE_LIMITED || err.code === QUEUE_FULL) && Number.isInteger(data.retryAfterMs)) {
       const why = err.code === QUEUE_FULL
-        ? 'the server is busy (its queue is full)'
+        ? (data.scope ? `${data.scope} has ${data.limit} runs waiting, its share of the queue` : 'the server is busy (its queue is full)')
         : `too many runs: at most ${data.runsPerMinute} a minute${data.scope ? ` for ${data.scope}` : ''}`;
       return `${why}; try again in ${waitInWords(data.retryAfterMs)}`;
     }

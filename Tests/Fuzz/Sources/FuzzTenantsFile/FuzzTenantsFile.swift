@@ -27,7 +27,7 @@ public func fuzzTenantsFile(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     guard Set(digests).count == digests.count else { fatalError("a token accepted twice") }
     for tenant in tenants {
         guard !tenant.name.isEmpty, !tenant.tokenDigests.isEmpty else { fatalError("tenant \(tenant.name) without a name or token") }
-        for count in [tenant.maxConcurrentRuns, tenant.runsPerMinute, tenant.maxSessions, tenant.cpuSecondsPerDay].compactMap({ $0 })
+        for count in [tenant.maxConcurrentRuns, tenant.maxQueuedRuns, tenant.runsPerMinute, tenant.maxSessions, tenant.cpuSecondsPerDay].compactMap({ $0 })
         where count < 1 {
             fatalError("tenant \(tenant.name): a count of \(count)")
         }
