@@ -41,6 +41,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         public var packages: Packages?
         /// `code/complete`, `code/inspect` and `code/isComplete`; absent from servers before 0.13.0.
         public var assist: Assist?
+        /// The most `tests` one run may have; absent from servers before 0.16.0.
+        public var maxTests: Int?
         public init(
             timeoutMs: LimitPair, memoryMb: LimitPair, maxOutputBytes: LimitPair, cpuTimeMs: LimitPair?, maxCodeBytes: Int, maxMessageBytes: Int,
             maxInFlight: Int, runsPerMinute: Int, idleTimeoutMs: Int, maxDisplayBytes: Int? = nil, maxReturnBytes: Int? = nil
@@ -183,6 +185,8 @@ public struct InitializeResult: Sendable, Equatable, Codable {
         /// before 0.13.0 and with `--isolation exec`.
         public var sessionFork: Bool? = false
         public var sessionFiles: Bool? = false
+        /// `run`'s `tests`; absent (false) from servers before 0.16.0.
+        public var tests: Bool? = true
         public init() {}
     }
 

@@ -8,6 +8,7 @@ public enum Method {
     public static let runOutput = "run/output"
     public static let runDisplay = "run/display"
     public static let runStdinWanted = "run/stdinWanted"
+    public static let runTest = "run/test"
     public static let sessionOpen = "session/open"
     public static let sessionClose = "session/close"
     public static let sessionEnded = "session/ended"
@@ -40,12 +41,15 @@ public struct RunParams: Sendable, Equatable, Codable {
     /// PEP 508 requirements (a name, extras, a version specifier) the run
     /// imports: installed once by the service, mounted read-only.
     public var packages: [String]?
+    /// Inputs to run the program against, each in a fresh sandbox (`RunTest`).
+    public var tests: [RunTest]?
 
     public init(
         code: String, stdin: String? = nil, interactive: Bool? = nil, files: [String: FileContent]? = nil,
         returnFiles: [String]? = nil, timeoutMs: Int? = nil, memoryMb: Int? = nil, maxOutputBytes: Int? = nil,
-        cpuTimeMs: Int? = nil, session: String? = nil, packages: [String]? = nil
+        cpuTimeMs: Int? = nil, session: String? = nil, packages: [String]? = nil, tests: [RunTest]? = nil
     ) {
+        self.tests = tests
         self.session = session
         self.packages = packages
         self.code = code
@@ -67,7 +71,7 @@ public struct RunParams: Sendable, Equatable, Codable {
 
     static let fields: Set = [
         "code", "stdin", "interactive", "files", "returnFiles", "timeoutMs", "memoryMb", "maxOutputBytes", "cpuTimeMs",
-        "session", "packages",
+        "session", "packages", "tests",
     ]
 
     public init(params: [String: JSONValue]) throws(RPCError) {
@@ -87,6 +91,7 @@ public struct RunParams: Sendable, Equatable, Codable {
         files = try Self.files(params["files"])
         returnFiles = try Self.optional(params, "returnFiles", Self.strings)
         packages = try Self.optional(params, "packages", Self.strings)
+        if let value = params["tests"], value != .null { tests = try RunTest.parse(value) }
     }
 
     static func strings(_ value: JSONValue) -> [String]? {
@@ -149,10 +154,15 @@ public struct RunParams: Sendable, Equatable, Codable {
 public struct RunResult: Sendable, Equatable, Codable {
     public var verdict: Verdict
     public var queuedMs: Int
+    /// A run with `tests`: each test's result, in the order given, and their summary.
+    public var tests: [TestResult]?
+    public var summary: TestSummary?
 
-    public init(_ verdict: Verdict, queuedMs: Int) {
+    public init(_ verdict: Verdict, queuedMs: Int, tests: [TestResult]? = nil) {
         self.verdict = verdict
         self.queuedMs = queuedMs
+        self.tests = tests
+        summary = tests.map(TestSummary.init)
     }
 
     public subscript<Value>(dynamicMember field: WritableKeyPath<Verdict, Value>) -> Value {
@@ -161,18 +171,23 @@ public struct RunResult: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case queuedMs
+        case queuedMs, tests, summary
     }
 
     public init(from decoder: any Decoder) throws {
         verdict = try Verdict(from: decoder)
-        queuedMs = try decoder.container(keyedBy: CodingKeys.self).decode(Int.self, forKey: .queuedMs)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        queuedMs = try container.decode(Int.self, forKey: .queuedMs)
+        tests = try container.decodeIfPresent([TestResult].self, forKey: .tests)
+        summary = try container.decodeIfPresent(TestSummary.self, forKey: .summary)
     }
 
     public func encode(to encoder: any Encoder) throws {
         try verdict.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(queuedMs, forKey: .queuedMs)
+        try container.encodeIfPresent(tests, forKey: .tests)
+        try container.encodeIfPresent(summary, forKey: .summary)
     }
 }
 

@@ -236,6 +236,7 @@ public struct SandboxServer: Sendable {
                 idleTimeoutMs: Int(configuration.idleTimeout / .milliseconds(1)),
                 maxDisplayBytes: configuration.maxDisplayBytes, maxReturnBytes: configuration.maxReturnBytes))
         info.limits.assist = CodeAssistant.advertised(configuration)
+        info.limits.maxTests = configuration.maxTests
         info.capabilities.cgroups = provider.cgroupsActive
         info.capabilities.packages = packageStore != nil
         if let packageStore {

@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     /// CPU time of all of a run's processes together.
     public var cpuTimeMs = LimitPair(default: 10_000, max: 60_000)
     public var maxCodeBytes = 1 << 20
+    /// Most `tests` one run may have (each a sandbox of its own, in turn).
+    public var maxTests = 1000
     /// Largest display (its MIME bundle as JSON); displays also count toward `maxOutputBytes`.
     public var maxDisplayBytes = 4 << 20
     /// Most bytes of files one run's `returnFiles` brings back.
@@ -137,6 +139,7 @@ public struct ServerConfiguration: Sendable {
         if maxReturnBytes < 0 { throw ConfigurationError(message: "--max-return-bytes: must not be negative") }
         if warmSandboxes < 0 { throw ConfigurationError(message: "--warm: must not be negative") }
         if queueCapacity < 0 { throw ConfigurationError(message: "--queue: must not be negative") }
+        if maxTests < 1 { throw ConfigurationError(message: "--max-tests: must be at least 1") }
         if maxInFlight < 1 { throw ConfigurationError(message: "--max-in-flight: must be at least 1") }
         if maxConnections < 1 { throw ConfigurationError(message: "--max-connections: must be at least 1") }
         if maxConnectionsPerAddress < 1 { throw ConfigurationError(message: "--max-connections-per-address: must be at least 1") }

@@ -37,6 +37,8 @@ public struct SandboxdOptions: ParsableArguments {
     public var queue = defaults.queueCapacity
     @Option(help: "Runs one connection may have queued or running.")
     public var maxInFlight = defaults.maxInFlight
+    @Option(help: "Most tests one run may have (run's tests: one program against many inputs).")
+    public var maxTests = defaults.maxTests
     @Option(help: "Python interpreter. (default: the real binary behind python3)")
     public var python: String?
     @Option(help: "The sandbox launcher. (default: pysandbox-launcher beside sandboxd)")
@@ -166,6 +168,7 @@ public struct SandboxdOptions: ParsableArguments {
         configuration.warm = warm
         configuration.queueCapacity = queue
         configuration.maxInFlight = maxInFlight
+        configuration.maxTests = maxTests
         configuration.maxDisplayBytes = maxDisplayBytes
         configuration.maxReturnBytes = maxReturnBytes
         configuration.timeoutMs.default = timeoutMs

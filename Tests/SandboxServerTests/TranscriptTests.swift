@@ -231,6 +231,7 @@ enum SchemaCheck {
             case (Method.runOutput?, _, _): checks.append(("run-output.notification.json", message))
             case (Method.runDisplay?, _, _): checks.append(("run-display.notification.json", message))
             case (Method.runStdinWanted?, _, _): checks.append(("run-stdin-wanted.notification.json", message))
+            case (Method.runTest?, _, _): checks.append(("run-test.notification.json", message))
             case (nil, _?, _): checks.append(("error.response.json", message))
             case (nil, nil, Method.initialize?): checks.append(("initialize.response.json", message))
             case (nil, nil, Method.run?): checks.append(("run.response.json", message))

@@ -199,7 +199,7 @@ struct SandboxdOptionsTests {
     @Test func everyOptionHasAVariableNamedByTheRule() throws {
         let options = EnvironmentOption.all(in: SandboxdOptions.self)
         #expect(options.map(\.name).sorted() == helpLines().map(\.name).sorted())
-        #expect(options.count == 66)
+        #expect(options.count == 67)
         var environment: [String: String] = [:]
         for option in options {
             let expected = "SANDBOXD_" + option.name.uppercased().replacingOccurrences(of: "-", with: "_")

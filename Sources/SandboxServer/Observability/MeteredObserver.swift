@@ -25,6 +25,8 @@ struct MeteredObserver: RunObserver {
 
     func stdinWanted(_ job: RunJob) { client.stdinWanted(job) }
 
+    func tested(_ job: RunJob, _ test: RunTestParams) { client.tested(job, test) }
+
     func finished(_ job: RunJob, _ result: RunResult) {
         metrics.runFinished(result, tenant: job.account.name)
         client.finished(job, result)

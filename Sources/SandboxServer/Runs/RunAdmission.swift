@@ -16,12 +16,17 @@ struct RunAdmission: Sendable {
     struct Admitted: Sendable {
         var request: RunRequest
         var initialStdin: [UInt8]?
+        /// Inputs to run the program against, each in a sandbox of its own; empty for a plain run.
+        var tests: [RunTest] = []
     }
 
     /// A session's run: its memory is the session's, and it needs no preloading fork server.
     func admitToSession(_ params: RunParams) throws(RPCError) -> Admitted {
         if params.memoryMb != nil {
             throw .invalidParams("memoryMb: a session's runs share its memory (session/open)")
+        }
+        if params.tests != nil {
+            throw .invalidParams("tests: each test runs in a fresh sandbox, not in a session (leave out session)")
         }
         var admitted = try admit(params)
         admitted.request.limits.usesPreload = false
@@ -54,7 +59,19 @@ struct RunAdmission: Sendable {
             throw .invalidParams(error.message)
         }
         request.limits.usesPreload = wantsPreload(request)
-        return Admitted(request: request, initialStdin: interactive ? stdinBytes : nil)
+        return Admitted(request: request, initialStdin: interactive ? stdinBytes : nil, tests: try tests(params))
+    }
+
+    /// A run's tests: within `--max-tests`, and with nothing that needs one run's own streams or files.
+    private func tests(_ params: RunParams) throws(RPCError) -> [RunTest] {
+        guard let tests = params.tests else { return [] }
+        guard tests.count <= configuration.maxTests else {
+            throw .invalidParams("tests: \(tests.count) tests, the limit is \(configuration.maxTests)")
+        }
+        for (field, given) in [("stdin", params.stdin != nil), ("interactive", params.interactive == true), ("returnFiles", params.returnFiles != nil)] where given {
+            throw .invalidParams("\(field): not with tests (each test has its own stdin, and its output comes back in its result)")
+        }
+        return tests
     }
 
     private func value(_ name: String, _ requested: Int?, _ limit: LimitPair) throws(RPCError) -> Int {

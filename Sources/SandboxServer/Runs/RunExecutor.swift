@@ -27,6 +27,10 @@ struct RunExecutor: Sendable {
             await run(job, in: session)
             return
         }
+        if !job.tests.isEmpty {
+            job.finish(await TestBatch(job: job, pools: pools).run())
+            return
+        }
         let limits = job.request.limits
         let pool = await pools.pool(for: limits)
         let sandbox: any SandboxRun

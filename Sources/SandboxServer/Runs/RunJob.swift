@@ -12,6 +12,8 @@ protocol RunObserver: Sendable {
     func display(_ job: RunJob, _ display: RunDisplayParams)
     /// The program blocks reading stdin with nothing to read.
     func stdinWanted(_ job: RunJob)
+    /// One of the run's `tests` has ended (in the order given).
+    func tested(_ job: RunJob, _ test: RunTestParams)
     /// Called exactly once per accepted run, after every other call, unless `refused` is.
     func finished(_ job: RunJob, _ result: RunResult)
     /// The run never started, and its response is this error (its package
@@ -24,6 +26,8 @@ extension RunObserver {
     /// Most observers have no one to tell: only an interactive client does.
     func stdinWanted(_ job: RunJob) {}
     func installing(_ job: RunJob) {}
+    /// An HTTP request's tests come back in its one answer.
+    func tested(_ job: RunJob, _ test: RunTestParams) {}
 }
 
 /// Identifies the client a run belongs to, for fairness and per-client limits.
@@ -51,6 +55,8 @@ final class RunJob: Sendable {
     /// A `run` the client asked for, counted in its tenant's runs; false
     /// for the service's helpers (completion, session files, forks), whose CPU still counts.
     let countsAsRun: Bool
+    /// Inputs the program runs against, each in a sandbox of its own (`TestBatch`); empty for a plain run.
+    let tests: [RunTest]
     let accepted = ContinuousClock.now
     /// Its package sets: the one it named, and what `pip install` added in it.
     let packages = PackageHolding()
@@ -80,8 +86,9 @@ final class RunJob: Sendable {
 
     init(
         id: JSONValue, client: ClientID, account: TenantAccount, request: RunRequest, initialStdin: [UInt8]?,
-        observer: any RunObserver, session: ServerSession? = nil, countsAsRun: Bool = true
+        observer: any RunObserver, session: ServerSession? = nil, countsAsRun: Bool = true, tests: [RunTest] = []
     ) {
+        self.tests = tests
         self.session = session
         self.account = account
         self.countsAsRun = countsAsRun
@@ -118,6 +125,17 @@ final class RunJob: Sendable {
         if let initialStdin { sandbox.writeStdin(initialStdin) }
         for event in pending { apply(event, to: sandbox) }
         return true
+    }
+
+    /// Gives the next of the run's tests its sandbox, in the last test's
+    /// place; false if the run was cancelled or answered meanwhile.
+    func attachTest(_ sandbox: any SandboxRun) -> Bool {
+        state.withLock { state in
+            guard !state.cancelRequested else { return false }
+            if case .finished = state.phase { return false }
+            state.phase = .running(sandbox)
+            return true
+        }
     }
 
     func writeStdin(_ bytes: [UInt8]) { deliver(.data(bytes)) }

@@ -75,7 +75,7 @@ enum HTTPEndpoints {
         let collector = OutputCollector()
         let job = RunJob(
             id: .null, client: ClientID.make(), account: account, request: admitted.request, initialStdin: nil,
-            observer: server.observer(for: collector, origin: origin))
+            observer: server.observer(for: collector, origin: origin), tests: admitted.tests)
         do {
             if let packages {
                 try server.packages.stage(job, set: packages)

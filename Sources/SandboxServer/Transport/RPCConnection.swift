@@ -366,7 +366,7 @@ final class RPCConnection: Sendable {
         try account.takeRun()
         let job = RunJob(
             id: id, client: client, account: account, request: admitted.request, initialStdin: admitted.initialStdin,
-            observer: server.observer(for: self, origin: origin), session: session)
+            observer: server.observer(for: self, origin: origin), session: session, tests: admitted.tests)
         try register(job)
         do {
             if let packages {
@@ -523,6 +523,10 @@ extension RPCConnection: RunObserver {
 
     func stdinWanted(_ job: RunJob) {
         send(ServerMessage.notification(Method.runStdinWanted, RunStdinWantedParams(id: job.id)))
+    }
+
+    func tested(_ job: RunJob, _ test: RunTestParams) {
+        send(ServerMessage.notification(Method.runTest, test))
     }
 
     func finished(_ job: RunJob, _ result: RunResult) {
