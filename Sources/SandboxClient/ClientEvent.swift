@@ -7,6 +7,8 @@ public enum ClientEvent: Sendable {
     case output(RunOutputParams)
     /// A rich result, in place among the output (`run/display`).
     case display(RunDisplayParams)
+    /// One of the run's `tests` has ended (`run/test`).
+    case test(RunTestParams)
     /// The response: `message` is the whole JSON-RPC response, with `result` or `error`.
     case response(Response)
 

@@ -274,6 +274,11 @@ public final class ProtocolConnection: Sendable {
                     throw .protocolViolation("malformed run/display: \(message)")
                 }
                 event = .display(display)
+            case Method.runTest:
+                guard let test = try? params.decoded(as: RunTestParams.self) else {
+                    throw .protocolViolation("malformed run/test: \(message)")
+                }
+                event = .test(test)
             default:
                 return  // unknown notifications are ignored, as the protocol says
             }

@@ -34,7 +34,7 @@ extension ProtocolConnection {
                     switch event {
                     case .output(let output) where output.stream == .stdout: stdout += output.text
                     case .output(let output): stderr += output.text
-                    case .status, .display: break
+                    case .status, .display, .test: break
                     case .response(let response): return Reply(response: response, stdout: stdout, stderr: stderr)
                     }
                 }

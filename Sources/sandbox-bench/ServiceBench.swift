@@ -55,6 +55,12 @@ struct ServiceBench: AsyncParsableCommand {
     @Option(help: "The package set of the packages rows (comma-separated requirements, from the servers' index); none skips them.")
     var benchPackages = "tqdm"
 
+    @Option(help: "Inputs of the tests row (print(input()) against them as one run's tests); 0 skips it.")
+    var testInputs = 1000
+
+    @Option(help: "Runs of the tests row per server.")
+    var testBatches = 3
+
     @Flag(inversion: .prefixedNo, help: "Measure sessions too: a session's run beside a one-off run, a new session, and throughput with a session per connection.")
     var sessions = true
 
@@ -129,6 +135,13 @@ struct ServiceBench: AsyncParsableCommand {
             print(streams.report(try await streams.measure(servers)).joined(separator: "\n"))
         }
         var failures = measured.map(\.load.failures).reduce(0, +)
+        if testInputs > 0 {
+            let bench = TestsBench(inputs: testInputs, batches: max(1, testBatches))
+            let oneOff = Dictionary(measured.map { ($0.server.label, $0.load.runsPerSecond) }, uniquingKeysWith: { $1 })
+            print(bench.report(try await bench.measure(servers.filter { server in
+                measured.first { $0.server.label == server.label }?.info.testsOffered ?? false
+            }), oneOffRunsPerSecond: oneOff).joined(separator: "\n"))
+        }
         if sessions {
             let bench = SessionBench(runs: runs, warmup: warmup, connections: connections, depth: depth, throughputRuns: throughputRuns)
             let outcomes = try await bench.measure(servers)
@@ -381,6 +394,8 @@ final class RunBudget: Sendable {
 struct ServerInfo: Sendable {
     var description: String
     var maxInFlight: Int?
+    /// `capabilities.tests`: the server takes a run's tests (0.16.0 on).
+    var testsOffered = false
 
     static func ask(_ connection: ProtocolConnection) async throws -> ServerInfo {
         let params: JSONValue = ["clientInfo": ["name": "sandbox-bench", "version": .string(PySandbox.version)]]
@@ -388,7 +403,7 @@ struct ServerInfo: Sendable {
         if let info = try? response.result(as: InitializeResult.self) {
             return ServerInfo(
                 description: "\(info.serverInfo.name) \(info.serverInfo.version), Python \(info.python.version), maxInFlight \(info.limits.maxInFlight)",
-                maxInFlight: info.limits.maxInFlight)
+                maxInFlight: info.limits.maxInFlight, testsOffered: info.capabilities.tests ?? false)
         }
         return ServerInfo(description: "a protocol v1 server without limits in initialize", maxInFlight: nil)
     }

@@ -97,6 +97,8 @@ struct ProgramRunner: Sendable {
                 } else if !options.json, let text = display.data[DisplayMIME.plainText]?.stringValue {
                     Console.write(text.endingInNewline)
                 }
+            case .test(let test):
+                if !options.json { Console.write(TestLines.line(test.test)) }
             case .status(let status):
                 // At a terminal, a line while the run's packages install; the next write erases it.
                 if status.state == .installing, !options.json {

@@ -31,6 +31,13 @@ struct RunCommand: AsyncParsableCommand {
             links in it, are refused. Nothing in DIR is replaced: an item whose file exists is \
             not saved (the others are), and the status is 73.
 
+            With --test IN[:EXPECTED] (repeatable) or --tests DIR (each NAME.in, with NAME.out \
+            where there is one), the one program runs against each input as one run's tests: \
+            each test a fresh sandbox with the run's limits; a line per test as it ends (PASS, \
+            FAIL, or its status), then a summary; the status is 0 only when every test ended ok \
+            and every expectation held, else 1. --compare says how stdout is compared: trimmed \
+            (trailing whitespace ignored, the default), exact or tokens.
+
             With --session, the programs run one after another in one session: one Python \
             process whose __main__ lives on, so each program sees the names, imports and /tmp \
             files the earlier ones left (as cells of a notebook do; the value of a program's \
@@ -106,6 +113,18 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var packageOptions: PackageOptions
 
+    @Option(name: .customLong("test"), help: ArgumentHelp(
+        "Run the program against this input file (its whole stdin) and, with :EXPECTED, compare its stdout with that file; repeatable.",
+        valueName: "in[:expected]"))
+    var testFiles: [String] = []
+
+    @Option(name: .customLong("tests"), help: ArgumentHelp(
+        "Run the program against each NAME.in in this folder, comparing its stdout with NAME.out where there is one.", valueName: "dir"))
+    var testFolder: String?
+
+    @Option(help: ArgumentHelp("How stdout is compared with the expected output: trimmed (the default), exact or tokens.", valueName: "mode"))
+    var compare: TestComparison?
+
     @Flag(help: "Run the programs in order in one session, sharing its Python state; stop at the first that fails.")
     var session = false
 
@@ -128,6 +147,11 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--file '\(pair)': expected NAME=PATH")
         }
         if saveFolder?.isEmpty == true { throw ValidationError("--save needs a folder") }
+        if !testFiles.isEmpty || testFolder != nil {
+            if files.count > 1 || session { throw ValidationError("--test and --tests take one program, and not --session") }
+            if stdin != nil || !returnPatterns.isEmpty { throw ValidationError("--test and --tests give each test its stdin; not with --stdin or --return") }
+        }
+        if compare != nil && testFiles.isEmpty && testFolder == nil { throw ValidationError("--compare needs --test or --tests") }
         if !returnPatterns.isEmpty && saveFolder == nil {
             throw ValidationError("--return needs --save DIR: the returned files are written there")
         }
@@ -142,7 +166,7 @@ struct RunCommand: AsyncParsableCommand {
             programs = try readPrograms()
             requirements = try packageOptions.requirementsOrExit()
             parameters = try baseParameters(packages: requirements?.map(\.text))
-            input = try runInput(programCount: programs.count)
+            input = parameters.tests != nil ? .none : try runInput(programCount: programs.count)
         } catch let failure as UnreadableFile {
             Console.note(failure.description)
             throw ExitCode(ExitStatus.noInput)
@@ -210,7 +234,33 @@ struct RunCommand: AsyncParsableCommand {
         return RunParams(
             code: "", files: files.isEmpty ? nil : files, returnFiles: returnPatterns.isEmpty ? nil : returnPatterns,
             timeoutMs: timeout.map(LimitOption.milliseconds), memoryMb: memory, maxOutputBytes: outputLimit?.bytes,
-            cpuTimeMs: cpuTime.map(LimitOption.milliseconds), packages: packages)
+            cpuTimeMs: cpuTime.map(LimitOption.milliseconds), packages: packages, tests: try tests())
+    }
+
+    /// `--test IN[:EXPECTED]` in order, then `--tests DIR`'s NAME.in files by name; nil without either.
+    private func tests() throws -> [RunTest]? {
+        var tests: [RunTest] = []
+        for spec in testFiles {
+            let (input, expected) = spec.contains(":") ? spec.splitOnce(":") : (spec, "")
+            tests.append(RunTest(
+                stdin: try Self.readText(input), expectedStdout: expected.isEmpty ? nil : try Self.readText(expected),
+                compare: compare, name: input))
+        }
+        if let testFolder {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: testFolder) else {
+                throw UnreadableFile(path: testFolder)
+            }
+            for name in names.filter({ $0.hasSuffix(".in") }).sorted() {
+                let stem = String(name.dropLast(3))
+                let expected = testFolder + "/" + stem + ".out"
+                tests.append(RunTest(
+                    stdin: try Self.readText(testFolder + "/" + name),
+                    expectedStdout: FileManager.default.fileExists(atPath: expected) ? try Self.readText(expected) : nil,
+                    compare: compare, name: stem))
+            }
+            if tests.isEmpty { throw UnreadableFile(path: testFolder + "/*.in") }
+        }
+        return tests.isEmpty ? nil : tests
     }
 
     /// Refuses, in the options' words, a limit outside the service's range

@@ -9,6 +9,7 @@ enum RunReply: Sendable {
 
     var exitStatus: Int32 {
         switch self {
+        case .verdict(let verdict) where verdict.tests != nil: TestLines.exitStatus(verdict)
         case .verdict(let verdict): ExitStatus.of(verdict)
         case .rejected(let error): ExitStatus.of(error)
         }
@@ -17,6 +18,7 @@ enum RunReply: Sendable {
     /// One line about a verdict that is not `ok`; nil for `ok` and for a
     /// rejected run (its error was already printed).
     var summary: String? {
+        if case .verdict(let verdict) = self, let summary = verdict.summary, verdict.status == .ok { return TestLines.summary(summary) }
         guard case .verdict(let verdict) = self, verdict.status != .ok else { return nil }
         var what = verdict.statusInWords
         if let signal = verdict.signal {

@@ -97,6 +97,7 @@ struct ProtocolConnectionTests {
         case .status(let status): status.state.rawValue
         case .output(let output): output.text
         case .display(let display): "display \(display.data["text/plain"]?.stringValue ?? "")"
+        case .test(let test): "test \(test.test.index) \(test.test.status.rawValue)"
         case .response(let response): "response \(response.message["result"]?["status"]?.stringValue ?? "?")"
         }
     }

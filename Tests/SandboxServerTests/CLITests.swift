@@ -17,7 +17,11 @@ extension SandboxSuite {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-cli-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: folder) }
-            for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+            for (name, text) in files {
+                let file = folder.appendingPathComponent(name)
+                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try text.write(to: file, atomically: true, encoding: .utf8)
+            }
             return try await body(folder)
         }
 
@@ -128,6 +132,46 @@ extension SandboxSuite {
                 #expect(fromEnvironment.status == 0 && fromEnvironment.stdout == "1\n", "\(fromEnvironment)")
                 let fromOption = try await ChildProcess.run("sandbox", ["info", "--token", "cli-token", "--url", Self.url(port)])
                 #expect(fromOption.status == 0, "\(fromOption)")
+            }
+        }
+
+        /// `--test IN[:EXPECTED]` and `--tests DIR` run one program against
+        /// each input as one run's tests: a line per test, a summary, and 0
+        /// only when every expectation held.
+        @Test func testsRunTheProgramAgainstEachInputAndSayWhichFailed() async throws {
+            let files = [
+                "double.py": "print(int(input()) * 2)",
+                "cases/a.in": "2\n", "cases/a.out": "4\n",
+                "cases/b.in": "5\n", "cases/b.out": "11\n",
+                "cases/c.in": "x\n",
+                "one.in": "3", "one.out": "6   \n\n",
+            ]
+            try await Self.withFolder(files) { folder in
+                try await TestServer.with { port in
+                    let passing = try await ChildProcess.run(
+                        "sandbox", ["run", "--url", Self.url(port), "double.py", "--test", "one.in:one.out"], directory: folder)
+                    #expect(passing.status == 0, "\(passing)")
+                    #expect(passing.stdout.hasPrefix("PASS one.in: ok (") && passing.stdout.hasSuffix(" ms)\n"), "\(passing.stdout)")
+                    #expect(passing.stderr.contains("1 tests: 1 passed, 0 failed (ok 1)"), "\(passing.stderr)")
+                    let exact = try await ChildProcess.run(
+                        "sandbox", ["run", "--url", Self.url(port), "double.py", "--test", "one.in:one.out", "--compare", "exact", "-q"],
+                        directory: folder)
+                    #expect(exact.status == 1 && exact.stdout.hasPrefix("FAIL one.in: ok, stdout differs"), "\(exact)")
+
+                    let folderRun = try await ChildProcess.run(
+                        "sandbox", ["run", "--url", Self.url(port), "double.py", "--tests", "cases"], directory: folder)
+                    #expect(folderRun.status == 1, "\(folderRun)")
+                    let lines = folderRun.stdout.split(separator: "\n").map(String.init)
+                    #expect(lines.first?.hasPrefix("PASS a: ok") == true && lines.dropFirst().first?.hasPrefix("FAIL b: ok, stdout differs") == true,
+                            "\(folderRun.stdout)")
+                    #expect(lines.contains { $0.hasPrefix("ERR  c: error, exit code 1") }, "\(folderRun.stdout)")
+                    #expect(lines.contains { $0.contains("ValueError: invalid literal for int()") }, "\(folderRun.stdout)")
+                    #expect(folderRun.stderr.contains("3 tests: 1 passed, 1 failed (error 1, ok 2)"), "\(folderRun.stderr)")
+
+                    let refused = try await ChildProcess.run(
+                        "sandbox", ["run", "--url", Self.url(port), "double.py", "--test", "one.in", "--stdin", "one.in"], directory: folder)
+                    #expect(refused.status == 64 && refused.stderr.contains("not with --stdin"), "\(refused)")
+                }
             }
         }
 

@@ -185,7 +185,7 @@ final class WebSocketRunner: CodeRunner {
                     switch event {
                     case .output(let output): record(.output(output))
                     case .display(let display): record(.display(display))
-                    case .status: continue
+                    case .status, .test: continue
                     case .response(let response): return response
                     }
                 }

@@ -250,7 +250,7 @@ struct ReplLoop {
             // The value of the snippet's last expression comes as a display, like a notebook's Out.
             if let text = display.data[DisplayMIME.plainText]?.stringValue { Console.write(text.endingInNewline) }
             atLineStart = true
-        case .status:
+        case .status, .test:
             return
         case .response(let response):
             running = nil
