@@ -1,3 +1,4 @@
+import Foundation
 import MCP
 import SandboxProtocol
 
@@ -29,6 +30,9 @@ public struct RunPythonArguments: Sendable, Equatable {
     /// Glob patterns of files to bring back, as `run`'s `returnFiles`; nil
     /// when none. The service checks the patterns.
     public var returnFiles: [String]?
+    /// Inputs to run the code against, each in a fresh sandbox, as `run`'s
+    /// `tests` (PROTOCOL.md §4.17); nil when none. Not with a session.
+    public var tests: [RunTest]?
 
     public init(
         code: String, stdin: String? = nil, timeoutMs: Int? = nil, session: Session = .none, resultTextBytes: Int? = nil,
@@ -51,7 +55,7 @@ public struct RunPythonArguments: Sendable, Equatable {
     public static let maxSessionNameLength = 64
     /// Every argument, in the order the unknown-argument message names them.
     static let names = [
-        "code", "stdin", "timeoutMs", "memoryMb", "session", "packages", "files", "returnFiles", "resultTextBytes",
+        "code", "stdin", "timeoutMs", "memoryMb", "session", "packages", "files", "returnFiles", "tests", "resultTextBytes",
     ]
 
     public init(_ arguments: [String: Value]?) throws(ArgumentError) {
@@ -71,6 +75,23 @@ public struct RunPythonArguments: Sendable, Equatable {
         memoryMb = try Self.integer(arguments, "memoryMb", unit: "MiB")
         files = try Self.files(arguments["files"])
         returnFiles = try Self.returnFiles(arguments["returnFiles"])
+        tests = try Self.tests(arguments["tests"])
+        if tests != nil, session != .none {
+            throw ArgumentError("tests: each test runs in a fresh sandbox, not in a session; leave out session")
+        }
+    }
+
+    /// An array of {stdin, expectedStdout?, compare?, name?} objects, read as the service reads `run`'s tests.
+    private static func tests(_ value: Value?) throws(ArgumentError) -> [RunTest]? {
+        guard let value, !value.isNull else { return nil }
+        guard let data = try? JSONEncoder().encode(value), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            throw ArgumentError("tests: must be an array of {\"stdin\": …, \"expectedStdout\": …} objects")
+        }
+        do throws(RPCError) {
+            return try RunTest.parse(json)
+        } catch {
+            throw ArgumentError(error.message)
+        }
     }
 
     /// An object of relative path → a string (text) or `{"base64": "…"}`

@@ -35,6 +35,7 @@ public struct RunPythonTool: Sendable {
             code: request.code, stdin: request.stdin, files: request.files, returnFiles: request.returnFiles,
             timeoutMs: request.timeoutMs)
         guard case .named(let name) = request.session else {
+            params.tests = request.tests
             params.packages = request.packages
             params.memoryMb = request.memoryMb
             do throws(RunnerError) {
@@ -263,6 +264,23 @@ extension RunPythonTool {
                             text files as text (together at most resultTextBytes, \(budget.textBytes) by default; a \
                             larger one is cut, saying so), PNG, JPEG, GIF and WebP as images while they fit, other \
                             files by name, size and type only. Files of a run stopped by a limit do not come back.
+                            """),
+                    ],
+                    "tests": [
+                        "type": "array",
+                        "items": [
+                            "type": "object",
+                            "properties": [
+                                "stdin": ["type": "string"], "expectedStdout": ["type": "string"],
+                                "compare": ["type": "string", "enum": ["trimmed", "exact", "tokens"]], "name": ["type": "string"],
+                            ],
+                        ],
+                        "description": .string("""
+                            Run the code once per test instead of once: each test a fresh sandbox with its stdin and this \
+                            call's limits, e.g. [{"stdin": "2\\n", "expectedStdout": "4"}, {"stdin": "3\\n", "expectedStdout": "6"}]. \
+                            expectedStdout is compared as compare says: trimmed (trailing whitespace ignored, the default), \
+                            exact or tokens. The result lists each test (PASS, FAIL, or how it ended, with the start of its \
+                            output) and a summary. Not with session, stdin or returnFiles.
                             """),
                     ],
                     "resultTextBytes": [

@@ -11,6 +11,11 @@ public enum RunReport {
     static let stderrLabel = "[stderr]\n"
 
     public static func result(_ verdict: RunResult, transcript: RunTranscript, notes: [String] = []) -> CallTool.Result {
+        if let tests = verdict.tests {
+            let text = TestsReport.text(tests, budget: transcript.budget.textBytes)
+            let end = plain(([TestsReport.summary(verdict)] + notes).joined(separator: "\n"))
+            return CallTool.Result(content: [plain(text), end], isError: false)
+        }
         let shown = transcript.items.map { content(of: $0, budget: transcript.budget) }
         // Read after the items: the run has ended, so the images it kept are all counted.
         let files = ReturnedFilesReport(verdict.verdict, room: transcript.fileRoom, textBytes: transcript.budget.textBytes)

@@ -19,7 +19,7 @@ public struct RunTest: Sendable, Equatable, Codable {
     public static let maxNameBytes = 256
 
     /// `tests`: an array of test objects; each error names the test by its index.
-    static func parse(_ value: JSONValue) throws(RPCError) -> [RunTest] {
+    public static func parse(_ value: JSONValue) throws(RPCError) -> [RunTest] {
         guard case .array(let items) = value else { throw .invalidParams("tests: must be an array of objects, not \(value.typeName)") }
         guard !items.isEmpty else { throw .invalidParams("tests: must not be empty (leave it out to run the program once)") }
         var tests: [RunTest] = []

@@ -87,7 +87,7 @@ struct RunPythonToolTests {
         do { _ = try RunPythonArguments(["code": "1", "file": [:]]) } catch {
             #expect(error.description == """
                 unknown argument 'file'; run_python takes code, stdin, timeoutMs, memoryMb, session, packages, files, \
-                returnFiles and resultTextBytes
+                returnFiles, tests and resultTextBytes
                 """)
             return
         }

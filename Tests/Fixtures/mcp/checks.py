@@ -500,8 +500,23 @@ async def a_sessions_memory_and_files_are_its_own(session):
            "the next call finds the session as it was before the call that went past its memory", after)
 
 
+async def tests_run_the_code_against_each_input(session):
+    result = await call(session, {"code": "print(int(input()) * 2)", "tests": [
+        {"stdin": "2\n", "expectedStdout": "4", "name": "small"}, {"stdin": "5\n", "expectedStdout": "11"}, {"stdin": "x\n"}]})
+    text = text_of(result)
+    expect(result.is_error is not True and "test 1 (small): PASS" in text and "test 2: FAIL: stdout differs" in text
+           and 'stdout: "10\\n"' in text and "test 3: error" in text and "ValueError" in text,
+           "each test is listed, with what a failing one wrote", result)
+    expect("Tests: 3, 1 passed, 1 failed (1 error, 2 ok)." in text, "then the summary", result)
+    refused = await call(session, {"code": "print(1)", "tests": [{"stdin": "", "compare": "fuzzy"}]})
+    expect(refused.is_error is True and "tests[0].compare: 'fuzzy' is not one of" in text_of(refused), "a bad test is named", refused)
+    in_session = await call(session, {"code": "print(1)", "session": True, "tests": [{"stdin": ""}]})
+    expect(in_session.is_error is True and "not in a session" in text_of(in_session), "tests are not for sessions", in_session)
+
+
 FILES = [files_go_into_the_working_directory, bad_files_are_tool_errors_that_name_them, returned_text_and_png_come_back,
-         a_large_returned_file_is_bounded, memory_limit_is_honoured, a_sessions_memory_and_files_are_its_own]
+         a_large_returned_file_is_bounded, memory_limit_is_honoured, a_sessions_memory_and_files_are_its_own,
+         tests_run_the_code_against_each_input]
 
 
 # MCPTests' server for this takes messages of at most 256 KiB.
