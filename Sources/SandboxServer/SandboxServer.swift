@@ -126,7 +126,9 @@ public struct SandboxServer: Sendable {
             workers: configuration.workers, capacity: configuration.queueCapacity,
             // With tenants, none fills the queue for the others (a tenant's `maxQueuedRuns` says otherwise).
             tenantShare: configuration.access.tenants == nil ? nil : max(1, (configuration.queueCapacity + 1) / 2),
-            executor: RunExecutor(pools: pools, pip: packageStore.map { PipInstaller(store: $0, logger: logger) }, logger: logger),
+            executor: RunExecutor(
+                pools: pools, pip: packageStore.map { PipInstaller(store: $0, logger: logger) }, logger: logger,
+                testsBudget: .milliseconds(configuration.timeoutMs.max)),
             metrics: metrics)
         let limits = ClientLimits(.init(
             maxConnections: configuration.maxConnections, maxConnectionsPerAddress: configuration.maxConnectionsPerAddress,

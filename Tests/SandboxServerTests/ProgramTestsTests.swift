@@ -163,6 +163,26 @@ extension SandboxSuite {
             #expect(await HostProcesses.leftovers() == [])
         }
 
+        /// A run with tests starts tests for at most the server's largest
+        /// `timeoutMs`: it holds a worker no longer than one run may (plus
+        /// the test under way); the rest are `notRun`, and the run `timeout`.
+        @Test func aRunStartsTestsForAtMostTheLongestRunsTime() async throws {
+            let configuration = TestServer.configuration { $0.timeoutMs = .init(default: 800, max: 1000) }
+            try await TestServer.with(configuration) { port in
+                try await ProtocolClient.connect(port: port) { client in
+                    let run = try await client.run(1, [
+                        "code": "import time\ntime.sleep(0.4)\nprint(input())",
+                        "tests": Self.tests((0..<10).map { ["stdin": .string("\($0)\n"), "expectedStdout": .string("\($0)")] }),
+                    ])
+                    #expect(run.status == "timeout" && run.result?["limit"] == "wall", "\(run.response)")
+                    let statuses = Self.results(run).map { $0["status"]?.stringValue ?? "" }
+                    let ran = statuses.prefix { $0 == "ok" }.count
+                    #expect((2...4).contains(ran) && statuses.dropFirst(ran).allSatisfy { $0 == "notRun" }, "\(statuses)")
+                    try SchemaCheck.validate([("run.response.json", run.response)])
+                }
+            }
+        }
+
         /// Tests with what needs one run's own streams, too many of them, or
         /// malformed ones are refused, saying why; the connection goes on.
         @Test func badTestsAreRefusedClearly() async throws {

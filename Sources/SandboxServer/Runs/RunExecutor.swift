@@ -8,6 +8,8 @@ struct RunExecutor: Sendable {
     /// Answers the program's `pip install`; nil: packages are off, and the sandbox's pip says so.
     var pip: PipInstaller?
     let logger: Logger
+    /// How long a run with tests may go on starting tests (`TestBatch.budget`).
+    var testsBudget: Duration = .seconds(60)
 
     /// Cancelling the calling task cancels the run; it still ends with its verdict.
     func execute(_ job: RunJob) async {
@@ -28,7 +30,7 @@ struct RunExecutor: Sendable {
             return
         }
         if !job.tests.isEmpty {
-            job.finish(await TestBatch(job: job, pools: pools).run())
+            job.finish(await TestBatch(job: job, pools: pools, budget: testsBudget).run())
             return
         }
         let limits = job.request.limits

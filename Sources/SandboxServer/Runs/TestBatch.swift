@@ -9,11 +9,17 @@ import SandboxRuntime
 struct TestBatch {
     let job: RunJob
     let pools: WarmPools
+    /// How long the run may go on starting tests (the server's largest
+    /// `timeoutMs`): a run holds its worker for at most this plus one test,
+    /// as one run may, and the others' runs get their turns. Tests not
+    /// started by then are `notRun`, and the run ends `timeout`.
+    let budget: Duration
 
-    /// Runs the tests until the last or until the run is cancelled; tests
-    /// not reached are `notRun`. The verdict is `ok` when every test ran
-    /// (whatever each came to), `cancelled`, or `internalError` when a
-    /// sandbox could not be had.
+    /// Runs the tests until the last, until the run is cancelled, or until
+    /// its budget is spent; tests not reached are `notRun`. The verdict is
+    /// `ok` when every test ran (whatever each came to), `cancelled`,
+    /// `timeout` (`wall`: the budget), or `internalError` when a sandbox
+    /// could not be had.
     func run() async -> RunResult {
         let queuedMs = milliseconds(since: job.accepted)
         job.observer.running(job)
@@ -22,7 +28,12 @@ struct TestBatch {
         var results: [TestResult] = []
         results.reserveCapacity(job.tests.count)
         var failure: String?
+        var outOfTime = false
         for (index, test) in job.tests.enumerated() {
+            if ContinuousClock.now - started >= budget {
+                outOfTime = true
+                break
+            }
             guard !job.cancelRequested, let result = await run(test, index: index, share: share) else { break }
             results.append(result)
             job.observer.tested(job, RunTestParams(id: job.id, test: result))
@@ -31,13 +42,13 @@ struct TestBatch {
                 break
             }
         }
-        let cancelled = results.count < job.tests.count && failure == nil
+        let cancelled = results.count < job.tests.count && failure == nil && !outOfTime
         for index in results.count..<job.tests.count {
             results.append(TestResult(index: index, name: job.tests[index].name, status: .notRun))
         }
-        let status: RunStatus = failure != nil ? .internalError : cancelled ? .cancelled : .ok
+        let status: RunStatus = failure != nil ? .internalError : cancelled ? .cancelled : outOfTime ? .timeout : .ok
         var verdict = Verdict(
-            status: status, exitCode: status == .ok ? 0 : nil, wallMs: milliseconds(since: started),
+            status: status, limit: outOfTime ? .wall : nil, exitCode: status == .ok ? 0 : nil, wallMs: milliseconds(since: started),
             cpuMs: results.reduce(0) { $0 + $1.cpuMs },
             peakMemoryKb: results.compactMap(\.peakMemoryKb).max(),
             stdoutBytes: results.reduce(0) { $0 + $1.stdoutBytes }, stderrBytes: results.reduce(0) { $0 + $1.stderrBytes },

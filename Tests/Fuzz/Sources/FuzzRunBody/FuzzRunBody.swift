@@ -22,8 +22,13 @@ public func fuzzRunBody(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
           limits.maxOutputBytes <= configuration.maxOutputBytes.max, limits.maxOutputBytes >= 0,
           let cpuTime = limits.cpuTime, cpuTime <= .milliseconds(configuration.cpuTimeMs.max),
           cpuTime >= .milliseconds(RunParams.minimumCpuTimeMs),
-          admitted.request.code.utf8.count <= configuration.maxCodeBytes
-    else { fatalError("admitted beyond the server's limits: \(limits)") }
+          admitted.request.code.utf8.count <= configuration.maxCodeBytes,
+          admitted.tests.count <= configuration.maxTests
+    else { fatalError("admitted beyond the server's limits: \(limits), \(admitted.tests.count) tests") }
+    // Tests give each test its stdin and bring back no files: never with the run's own.
+    if !admitted.tests.isEmpty, admitted.request.stdin != .none || !admitted.request.returnFiles.isEmpty {
+        fatalError("admitted tests with stdin or returnFiles")
+    }
     do {
         try admitted.request.validate()
     } catch {

@@ -11,6 +11,7 @@ struct ServerConfiguration: Sendable {
     var maxOutputBytes = LimitPair(default: 1 << 20, max: 16 << 20)
     var cpuTimeMs = LimitPair(default: 10_000, max: 60_000)
     var maxCodeBytes = 1 << 20
+    var maxTests = 1000
     var maxDisplayBytes = 4 << 20
     var maxReturnBytes = 8 << 20
 }
