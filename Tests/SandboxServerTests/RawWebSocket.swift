@@ -1,3 +1,4 @@
+import CSandboxSupport
 import Foundation
 import SandboxProtocol
 
@@ -259,6 +260,14 @@ struct ProcessResources: CustomStringConvertible {
             return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") ?? -1
         }
         return ProcessResources(openFiles: openFiles, threads: field("Threads"), residentKb: field("VmRSS"))
+    }
+
+    /// After handing the heap's free pages back, as sandboxd's HeapTrimService
+    /// does every minute (the in-process server runs no such service): what
+    /// is resident then is in use, not pages glibc's arenas kept after a burst.
+    static func afterHeapTrim() -> ProcessResources {
+        _ = sandbox_trim_heap()
+        return current()
     }
 
     var description: String { "\(openFiles) fds, \(threads) threads, \(residentKb / 1024) MiB resident" }

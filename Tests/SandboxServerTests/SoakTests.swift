@@ -52,7 +52,7 @@ struct Soak {
             }
             _ = await HostProcess.waitForInterpreters(configuration.warmSandboxes, within: .seconds(30))
             try await Task.sleep(for: .milliseconds(500))
-            let before = ProcessResources.current()
+            let before = ProcessResources.afterHeapTrim()
 
             let quota = (runs + connections - 1) / connections
             let tallies = try await forEachConnection { connection in
@@ -69,11 +69,11 @@ struct Soak {
 
             // Back to where it started, within a small bound.
             #expect(await HostProcess.waitForInterpreters(configuration.warmSandboxes, within: .seconds(30)) == configuration.warmSandboxes)
-            var after = ProcessResources.current()
+            var after = ProcessResources.afterHeapTrim()
             let deadline = ContinuousClock.now + .seconds(15)
             while !Self.isClose(after, to: before) && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(200))
-                after = ProcessResources.current()
+                after = ProcessResources.afterHeapTrim()
             }
             #expect(abs(after.openFiles - before.openFiles) <= 16, "before: \(before); after: \(after)")
             #expect(abs(after.threads - before.threads) <= 8, "before: \(before); after: \(after)")

@@ -225,7 +225,7 @@ struct SandboxdOptionsTests {
         }
         let expected = ServerConfiguration()
         let shown: [String: String] = [
-            "host": expected.host, "port": "\(expected.port)", "queue": "\(expected.queueCapacity)",
+            "host": expected.host, "port": "\(expected.port)", "queue": "\(expected.queueCapacity)", "max-tests": "\(expected.maxTests)",
             "max-in-flight": "\(expected.maxInFlight)", "cgroups": "auto", "isolation": expected.sandbox.isolation.rawValue,
             "timeout-ms": "\(expected.timeoutMs.default)", "max-timeout-ms": "\(expected.timeoutMs.max)",
             "memory-mb": "\(expected.memoryMb.default)", "max-memory-mb": "\(expected.memoryMb.max)",

@@ -54,7 +54,7 @@ async def lists_the_tool(session):
     schema = tool.input_schema
     expect(schema.get("required") == ["code"], f"input schema: {schema}")
     expect(set(schema["properties"]) == {"code", "stdin", "timeoutMs", "memoryMb", "session", "packages", "files",
-                                         "returnFiles", "resultTextBytes"},
+                                         "returnFiles", "tests", "resultTextBytes"},
            f"input schema: {schema}")
     properties = schema["properties"]
     expect(properties["files"].get("type") == "object" and properties["returnFiles"].get("items") == {"type": "string"}
